@@ -1,0 +1,32 @@
+"""The ICC event bus on NATS JetStream."""
+
+from icc_bus.connection import BusConfig, connect
+from icc_bus.consumer import ConsumerSpec, DurableConsumer, ReceivedEvent
+from icc_bus.errors import PoisonMessage
+from icc_bus.events import (
+    HEADER_EVENT_TYPE,
+    HEADER_MSG_ID,
+    EventTypes,
+    OutgoingEvent,
+    build_headers,
+    publish_event,
+)
+from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
+
+__all__ = [
+    "DLQ_STREAM",
+    "HEADER_EVENT_TYPE",
+    "HEADER_MSG_ID",
+    "BusConfig",
+    "ConsumerSpec",
+    "DurableConsumer",
+    "EventTypes",
+    "OutgoingEvent",
+    "PoisonMessage",
+    "ReceivedEvent",
+    "StreamSpec",
+    "build_headers",
+    "connect",
+    "ensure_streams",
+    "publish_event",
+]

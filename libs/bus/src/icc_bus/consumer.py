@@ -1,0 +1,231 @@
+"""Durable pull consumers: explicit ack, bounded redelivery with backoff, DLQ.
+
+A handler raises `PoisonMessage` for a message that can never succeed: it goes to
+`icc.dlq.<consumer>` at once. Any other exception is retried with backoff; the
+last allowed delivery goes to the DLQ instead of being retried again, so nothing
+is dropped silently and nothing blocks the stream. Redelivery can happen even
+after an ack, so handlers must be idempotent (see `icc_storage.inbox`).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from icc_telemetry import extract
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from icc_bus.errors import PoisonMessage
+from icc_bus.events import HEADER_EVENT_TYPE, HEADER_MSG_ID, subject_template
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("icc_bus")
+_meter = metrics.get_meter("icc_bus")
+_dlq_counter = _meter.create_counter("icc.bus.dlq", description="Messages sent to the DLQ")
+_redelivery_counter = _meter.create_counter(
+    "icc.bus.redeliveries", description="Deliveries beyond the first"
+)
+
+DLQ_REASON = "Icc-Dlq-Reason"
+DLQ_SUBJECT = "Icc-Dlq-Subject"
+DLQ_STREAM_SEQ = "Icc-Dlq-Stream-Seq"
+DLQ_DELIVERIES = "Icc-Dlq-Deliveries"
+DLQ_CONSUMER = "Icc-Dlq-Consumer"
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    subject: str
+    payload: bytes
+    headers: Mapping[str, str]
+    event_id: str
+    event_type: str | None
+    stream_seq: int
+    num_delivered: int
+
+
+Handler = Callable[[ReceivedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    filter_subject: str
+    # Delays between deliveries; its length + 1 bounds the number of deliveries.
+    backoff_s: list[float] = field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0])
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 1000
+    batch: int = 64
+    deliver_new_only: bool = False
+
+    @property
+    def max_deliver(self) -> int:
+        return len(self.backoff_s) + 1
+
+    @property
+    def dlq_subject(self) -> str:
+        return f"icc.dlq.{self.durable}"
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=self.filter_subject,
+            max_deliver=self.max_deliver,
+            # The server applies BackOff to ack timeouts; our naks use the same delays.
+            ack_wait=self.ack_wait_s,
+            backoff=None,
+            max_ack_pending=self.max_ack_pending,
+            deliver_policy=DeliverPolicy.NEW if self.deliver_new_only else DeliverPolicy.ALL,
+        )
+
+
+class DurableConsumer:
+    """Runs one durable pull consumer until `stop()` (shared by every replica)."""
+
+    def __init__(self, nc: Client, spec: ConsumerSpec, handler: Handler) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._spec = spec
+        self._handler = handler
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._spec.durable}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _subscribe(self) -> object:
+        return await self._js.pull_subscribe(
+            self._spec.filter_subject,
+            durable=self._spec.durable,
+            stream=self._spec.stream,
+            config=self._spec.config(),
+        )
+
+    async def _run(self) -> None:
+        sub = None
+        while not self._stopping.is_set():
+            try:
+                if sub is None:
+                    sub = await self._subscribe()
+                # A heartbeat makes a pull that went quiet after a server restart fail
+                # fast, so the subscription is recreated instead of hanging.
+                msgs = await sub.fetch(self._spec.batch, timeout=2.0, heartbeat=0.5)  # type: ignore[attr-defined]
+            except NatsTimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "consumer fetch failed; resubscribing",
+                    extra={"consumer": self._spec.durable, "error": repr(exc)},
+                )
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self._deliver(msg)
+
+    async def _deliver(self, msg: Msg) -> None:
+        headers = dict(msg.headers or {})
+        meta = msg.metadata
+        event = ReceivedEvent(
+            subject=msg.subject,
+            payload=msg.data,
+            headers=headers,
+            event_id=headers.get(HEADER_MSG_ID) or f"{meta.stream}:{meta.sequence.stream}",
+            event_type=headers.get(HEADER_EVENT_TYPE),
+            stream_seq=meta.sequence.stream,
+            num_delivered=meta.num_delivered,
+        )
+        if event.num_delivered > 1:
+            _redelivery_counter.add(1, {"consumer": self._spec.durable})
+        token = otel_context.attach(extract(headers))
+        try:
+            with _tracer.start_as_current_span(
+                f"process {subject_template(msg.subject)}",
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": msg.subject,
+                    "messaging.consumer.group.name": self._spec.durable,
+                    "messaging.message.id": event.event_id,
+                },
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    await self._handler(event)
+                except PoisonMessage as exc:
+                    span.set_status(Status(StatusCode.ERROR, "poison message"))
+                    await self._dead_letter(msg, event, f"poison: {exc}")
+                    return
+                except Exception as exc:
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    await self._retry_or_dead_letter(msg, event, exc)
+                    return
+                await msg.ack()
+        finally:
+            otel_context.detach(token)
+
+    async def _retry_or_dead_letter(self, msg: Msg, event: ReceivedEvent, exc: Exception) -> None:
+        if event.num_delivered >= self._spec.max_deliver:
+            await self._dead_letter(
+                msg, event, f"failed {event.num_delivered} times: {type(exc).__name__}: {exc}"
+            )
+            return
+        delay = self._spec.backoff_s[min(event.num_delivered, len(self._spec.backoff_s)) - 1]
+        log.warning(
+            "handler failed; will retry",
+            extra={
+                "consumer": self._spec.durable,
+                "event_id": event.event_id,
+                "delivery": event.num_delivered,
+                "retry_in_s": delay,
+                "error": type(exc).__name__,
+            },
+        )
+        await msg.nak(delay=delay)
+
+    async def _dead_letter(self, msg: Msg, event: ReceivedEvent, reason: str) -> None:
+        headers = dict(event.headers)
+        headers.update(
+            {
+                HEADER_MSG_ID: f"dlq:{self._spec.durable}:{event.stream_seq}",
+                DLQ_REASON: reason[:1000],
+                DLQ_SUBJECT: event.subject,
+                DLQ_STREAM_SEQ: str(event.stream_seq),
+                DLQ_DELIVERIES: str(event.num_delivered),
+                DLQ_CONSUMER: self._spec.durable,
+            }
+        )
+        # Publish to the DLQ first; only then terminate, so a crash in between
+        # redelivers (and the DLQ publish is deduplicated by its id).
+        await self._js.publish(self._spec.dlq_subject, event.payload, headers=headers, timeout=5)
+        await msg.term()
+        _dlq_counter.add(1, {"consumer": self._spec.durable})
+        log.error(
+            "message sent to DLQ",
+            extra={
+                "consumer": self._spec.durable,
+                "event_id": event.event_id,
+                "subject": event.subject,
+                "reason": reason[:200],
+            },
+        )

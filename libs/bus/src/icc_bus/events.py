@@ -1,0 +1,116 @@
+"""Protobuf events on JetStream: headers, publishing with retries, decoding."""
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError, Message
+from icc_telemetry import inject
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from nats.js.errors import NoStreamResponseError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from icc_bus.errors import PoisonMessage
+
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_EVENT_TYPE = "Icc-Event-Type"
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("icc_bus")
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """An event ready for the wire: subject, payload and headers (incl. trace context)."""
+
+    event_id: str
+    subject: str
+    event_type: str
+    payload: bytes
+    headers: Mapping[str, str]
+
+
+def build_headers(event_id: str, event_type: str) -> dict[str, str]:
+    """The headers every event carries, with the *current* trace context.
+
+    The context stored here (e.g. with an outbox row) is the parent of the
+    publish span; `publish_event` then replaces it with the producer span's.
+    """
+    headers = {HEADER_MSG_ID: event_id, HEADER_EVENT_TYPE: event_type}
+    inject(headers)
+    return headers
+
+
+def subject_template(subject: str) -> str:
+    """Low-cardinality span destination: `icc.unit.status.u-17` -> `icc.unit.status.*`."""
+    parts = subject.split(".")
+    return ".".join(parts[:3]) + (".*" if len(parts) > 3 else "")
+
+
+async def publish_event(
+    js: JetStreamContext,
+    event: OutgoingEvent,
+    *,
+    ack_timeout_s: float = 2.0,
+    attempts: int = 8,
+) -> PubAck:
+    """Publish with the event id as `Nats-Msg-Id`, retrying unknown outcomes.
+
+    A timeout or a missing stream response (leader election) leaves the outcome
+    unknown; resending with the same id is safe because JetStream drops duplicates.
+    """
+    with _tracer.start_as_current_span(
+        f"publish {subject_template(event.subject)}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": event.subject,
+            "messaging.message.id": event.event_id,
+        },
+    ):
+        headers = dict(event.headers)
+        # Downstream spans become children of this producer span.
+        inject(headers)
+        delay = 0.1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await js.publish(
+                    event.subject, event.payload, timeout=ack_timeout_s, headers=headers
+                )
+            except (NatsTimeoutError, NoStreamResponseError) as exc:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "publish outcome unknown, retrying with the same id",
+                    extra={
+                        "subject": event.subject,
+                        "attempt": attempt,
+                        "error": type(exc).__name__,
+                    },
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+
+class EventTypes:
+    """Maps `Icc-Event-Type` names to protobuf classes for decoding."""
+
+    def __init__(self, classes: Iterable[type[Message]]) -> None:
+        self._by_name = {cls.DESCRIPTOR.full_name: cls for cls in classes}
+
+    def decode(self, event_type: str | None, payload: bytes) -> Message:
+        cls = self._by_name.get(event_type or "")
+        if cls is None:
+            raise PoisonMessage(f"unknown event type {event_type!r}")
+        msg = cls()
+        try:
+            msg.ParseFromString(payload)
+        except DecodeError as exc:
+            raise PoisonMessage(f"cannot decode {event_type}: {exc}") from exc
+        return msg

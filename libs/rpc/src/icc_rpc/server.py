@@ -1,0 +1,131 @@
+"""An aio gRPC server with health checking, reflection, tracing and error mapping."""
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from icc_telemetry import server_interceptor
+
+from icc_rpc.errors import RpcError
+
+log = logging.getLogger(__name__)
+
+
+class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Turns `RpcError` raised by a handler into a status with details, in one place."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler: Any = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: Any) -> Any:
+                try:
+                    return await inner_uu(request, context)
+                except RpcError as exc:
+                    await context.abort_with_status(exc.to_status())
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: Any) -> Any:
+                try:
+                    async for item in inner_us(request, context):
+                        yield item
+                except RpcError as exc:
+                    await context.abort_with_status(exc.to_status())
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(request_iterator: Any, context: Any) -> Any:
+                try:
+                    return await inner_su(request_iterator, context)
+                except RpcError as exc:
+                    await context.abort_with_status(exc.to_status())
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+@dataclass
+class GrpcServer:
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+
+    async def set_serving(self, service_names: Iterable[str], serving: bool = True) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *service_names]:
+            await self.health.set(name, status)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+
+
+async def start_server(
+    address: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Iterable[str],
+) -> GrpcServer:
+    """Bind (port 0 picks a free one), register services, health and reflection, start.
+
+    Raises `OSError` with a readable message when the address is taken.
+    """
+    names = list(service_names)
+    server = grpc.aio.server(
+        interceptors=[server_interceptor(), _RpcErrorInterceptor()],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    register(server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {address}: address in use or not available") from exc
+    if port == 0:
+        raise OSError(f"cannot listen on {address}: address in use or not available")
+    await server.start()
+    grpc_server = GrpcServer(server, port, health)
+    await grpc_server.set_serving(names)
+    log.info("grpc server listening", extra={"address": address, "port": port})
+    return grpc_server

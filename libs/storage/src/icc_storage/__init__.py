@@ -1,0 +1,19 @@
+"""Storage for ICC services: async engines, transactional outbox and relay, inbox."""
+
+from icc_storage.batch import WriteBatcher
+from icc_storage.database import Database, database_url_from_env
+from icc_storage.inbox import claim_event, inbox_table
+from icc_storage.migrate import upgrade
+from icc_storage.outbox import OutboxRelay, add_events, outbox_table
+
+__all__ = [
+    "Database",
+    "OutboxRelay",
+    "WriteBatcher",
+    "add_events",
+    "claim_event",
+    "database_url_from_env",
+    "inbox_table",
+    "outbox_table",
+    "upgrade",
+]

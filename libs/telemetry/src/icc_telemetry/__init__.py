@@ -1,0 +1,20 @@
+"""Telemetry for ICC processes: one call sets up traces, metrics and JSON logs."""
+
+from icc_telemetry.grpc import client_interceptors, server_interceptor
+from icc_telemetry.propagation import extract, inject
+from icc_telemetry.setup import Telemetry, TelemetryConfig, setup_telemetry
+
+INCIDENT_ID = "icc.incident.id"
+UNIT_ID = "icc.unit.id"
+
+__all__ = [
+    "INCIDENT_ID",
+    "UNIT_ID",
+    "Telemetry",
+    "TelemetryConfig",
+    "client_interceptors",
+    "extract",
+    "inject",
+    "server_interceptor",
+    "setup_telemetry",
+]

@@ -1,0 +1,102 @@
+"""Pytest fixtures (registered as the `icc` pytest plugin)."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from sqlalchemy.engine import make_url
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from icc_telemetry import TelemetryConfig, setup_telemetry
+from icc_testing.nats_server import NatsServer
+
+
+_SPANS = InMemorySpanExporter()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _telemetry() -> Iterator[None]:
+    """The real SDK, once per test process, keeping finished spans in memory."""
+    telemetry = setup_telemetry(
+        TelemetryConfig(service_name="tests"),
+        span_processors=[SimpleSpanProcessor(_SPANS)],
+        configure_logging=False,
+    )
+    yield
+    telemetry.shutdown()
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """Spans finished during this test."""
+    _SPANS.clear()
+    return _SPANS
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A private JetStream server for one test."""
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def nats_client(nats_server: NatsServer) -> AsyncIterator[Client]:
+    nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("ICC_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, and PostgreSQL when `ICC_TEST_POSTGRES_URL` is set.
+
+    For PostgreSQL a new database is created per test and dropped afterwards.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip("ICC_TEST_POSTGRES_URL not set")
+    name = f"icc_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(base_url: str, sql: str) -> None:
+    import asyncpg
+
+    url = make_url(base_url)
+    conn = await asyncpg.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -1,0 +1,1 @@
+"""ICC incidents service: intake, narrative, chronology and lifecycle of incidents."""

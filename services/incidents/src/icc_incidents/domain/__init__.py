@@ -1,0 +1,1 @@
+"""Pure rules of incidents: no gRPC, NATS or SQL here."""

@@ -1,0 +1,45 @@
+"""The service area: a simplified outline of Ho Chi Minh City (since July 2025)."""
+
+import json
+from dataclasses import dataclass
+
+Ring = list[tuple[float, float]]  # (lon, lat)
+
+
+def _in_ring(lon: float, lat: float, ring: Ring) -> bool:
+    inside = False
+    j = len(ring) - 1
+    for i in range(len(ring)):
+        xi, yi = ring[i]
+        xj, yj = ring[j]
+        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
+            inside = not inside
+        j = i
+    return inside
+
+
+@dataclass(frozen=True)
+class ServiceArea:
+    # Each polygon: exterior ring first, then holes.
+    polygons: list[list[Ring]]
+
+    @classmethod
+    def from_geojson(cls, text: str) -> "ServiceArea":
+        data = json.loads(text)
+        polygons: list[list[Ring]] = []
+        for feature in data["features"]:
+            geometry = feature["geometry"]
+            parts = (
+                geometry["coordinates"]
+                if geometry["type"] == "MultiPolygon"
+                else [geometry["coordinates"]]
+            )
+            for polygon in parts:
+                polygons.append([[(float(x), float(y)) for x, y, *_ in ring] for ring in polygon])
+        return cls(polygons)
+
+    def contains(self, lat: float, lon: float) -> bool:
+        for exterior, *holes in self.polygons:
+            if _in_ring(lon, lat, exterior) and not any(_in_ring(lon, lat, h) for h in holes):
+                return True
+        return False

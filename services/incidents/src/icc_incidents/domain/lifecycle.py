@@ -1,0 +1,267 @@
+"""Creating and changing incidents: the state machine and the update rules.
+
+Every function takes the current incident and returns the changed copy inside a
+`Change` (what the chronology records and what the events announce); nothing
+here performs I/O.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from icc_incidents.domain import validation as v
+from icc_incidents.domain.errors import IllegalTransition, InvalidInput, StaleEtag, Violation
+from icc_incidents.domain.model import (
+    Actor,
+    Agency,
+    Caller,
+    Incident,
+    IncidentState,
+    Location,
+    Priority,
+)
+
+S = IncidentState
+
+# Forward moves only; a unit may report on scene without an en-route report.
+TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
+    S.NEW: frozenset({S.DISPATCHED, S.EN_ROUTE, S.ON_SCENE, S.CLOSED, S.CANCELLED, S.MERGED}),
+    S.DISPATCHED: frozenset({S.EN_ROUTE, S.ON_SCENE, S.CLOSED, S.CANCELLED, S.MERGED}),
+    S.EN_ROUTE: frozenset({S.ON_SCENE, S.CLOSED, S.CANCELLED, S.MERGED}),
+    S.ON_SCENE: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+    S.MERGED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+UPDATABLE_FIELDS = frozenset(
+    {"type_code", "priority", "location", "agencies", "caller", "description", "exercise"}
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a call-taker or partner supplies for a new incident."""
+
+    type_code: str
+    location: Location | None
+    priority: Priority | None = None
+    agencies: tuple[Agency, ...] = ()
+    caller: Caller = field(default_factory=Caller)
+    description: str = ""
+    exercise: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    incident: Incident
+    action: str
+    detail: str
+    fields: tuple[str, ...] = ()
+    previous_state: IncidentState | None = None
+
+
+def check_transition(incident: Incident, to: IncidentState) -> None:
+    if to not in TRANSITIONS[incident.state]:
+        allowed = ", ".join(sorted(s.name for s in TRANSITIONS[incident.state])) or "nothing"
+        raise IllegalTransition(
+            f"{incident.name} is {incident.state.name} and cannot become {to.name} "
+            f"(from {incident.state.name} it can become: {allowed})"
+        )
+
+
+def check_etag(incident: Incident, expected: str) -> None:
+    if expected and expected != incident.etag:
+        raise StaleEtag(incident.name, expected, incident.etag)
+
+
+def _check_draft(rules: v.Rules, d: Draft, prefix: str, out: list[Violation]) -> None:
+    v.check_type_code(rules, d.type_code, f"{prefix}type_code", out)
+    v.check_location(rules, d.location, f"{prefix}location", out)
+    v.check_caller(d.caller, f"{prefix}caller", out)
+    v.check_length(d.description, v.MAX_DESCRIPTION, f"{prefix}description", out)
+
+
+def new_incident(
+    rules: v.Rules, draft: Draft, *, incident_id: str, actor: Actor, now: datetime
+) -> Change:
+    out: list[Violation] = []
+    _check_draft(rules, draft, "incident.", out)
+    v.raise_if(out)
+    kind = rules.catalog.get(draft.type_code)
+    assert kind is not None
+    assert draft.location is not None
+    incident = Incident(
+        id=incident_id,
+        type_code=draft.type_code,
+        priority=draft.priority or kind.default_priority,
+        state=S.NEW,
+        location=draft.location,
+        agencies=_unique(draft.agencies or kind.agencies),
+        caller=draft.caller,
+        description=draft.description,
+        exercise=draft.exercise,
+        created_by=actor,
+        create_time=now,
+        update_time=now,
+    )
+    drill = " (exercise)" if draft.exercise else ""
+    return Change(incident, "created", f"{kind.code} {incident.priority.name}{drill}")
+
+
+def check_update(rules: v.Rules, patch: Draft, mask: list[str], expected_etag: str) -> None:
+    """Input checks of `update` that need no stored state."""
+    out: list[Violation] = []
+    if not mask:
+        out.append(Violation("update_mask", "name at least one field to update"))
+    for path in mask:
+        if path not in UPDATABLE_FIELDS:
+            allowed = ", ".join(sorted(UPDATABLE_FIELDS))
+            out.append(Violation("update_mask", f"{path!r} cannot be updated; allowed: {allowed}"))
+    if not expected_etag:
+        out.append(Violation("incident.etag", "required: the etag from the incident you read"))
+    if "type_code" in mask:
+        v.check_type_code(rules, patch.type_code, "incident.type_code", out)
+    if "location" in mask:
+        v.check_location(rules, patch.location, "incident.location", out)
+    if "caller" in mask:
+        v.check_caller(patch.caller, "incident.caller", out)
+    if "description" in mask:
+        v.check_length(patch.description, v.MAX_DESCRIPTION, "incident.description", out)
+    if "priority" in mask and patch.priority is None:
+        out.append(Violation("incident.priority", "required: P1 to P4"))
+    if "agencies" in mask and not patch.agencies:
+        out.append(Violation("incident.agencies", "at least one agency"))
+    v.raise_if(out)
+
+
+def update(
+    rules: v.Rules,
+    incident: Incident,
+    patch: Draft,
+    mask: list[str],
+    *,
+    expected_etag: str,
+    now: datetime,
+) -> Change:
+    check_update(rules, patch, mask, expected_etag)
+    check_etag(incident, expected_etag)
+    if incident.state.terminal:
+        raise IllegalTransition(f"{incident.name} is {incident.state.name} and cannot be changed")
+    changes: dict[str, object] = {}
+    for path in mask:
+        value = getattr(patch, path)
+        if path == "agencies":
+            value = _unique(value)
+        if getattr(incident, path) != value:
+            changes[path] = value
+    fields = tuple(sorted(changes))
+    updated = incident.bumped(now, **changes)
+    # The caller's details are personal data: the chronology says only that they changed.
+    return Change(updated, "updated", "changed " + (", ".join(fields) or "nothing"), fields)
+
+
+def advance(incident: Incident, to: IncidentState, *, now: datetime, detail: str = "") -> Change:
+    """Progress driven by dispatch: DISPATCHED, EN_ROUTE, ON_SCENE."""
+    if to not in (S.DISPATCHED, S.EN_ROUTE, S.ON_SCENE):
+        raise IllegalTransition(f"{to.name} is not reached by progress; use its own method")
+    check_transition(incident, to)
+    changes: dict[str, object] = {"state": to}
+    if incident.first_dispatch_time is None:
+        changes["first_dispatch_time"] = now
+    if to == S.ON_SCENE and incident.first_on_scene_time is None:
+        changes["first_on_scene_time"] = now
+    return Change(
+        incident.bumped(now, **changes),
+        "state_changed",
+        detail or f"{incident.state.name} -> {to.name}",
+        previous_state=incident.state,
+    )
+
+
+def close(incident: Incident, *, resolution: str, expected_etag: str, now: datetime) -> Change:
+    out: list[Violation] = []
+    v.check_length(resolution, v.MAX_REASON, "resolution", out)
+    v.raise_if(out)
+    check_etag(incident, expected_etag)
+    check_transition(incident, S.CLOSED)
+    _require_released(incident, "closed")
+    return Change(
+        incident.bumped(now, state=S.CLOSED, close_time=now, resolution=resolution),
+        "closed",
+        "closed" + (f": {resolution}" if resolution else ""),
+        previous_state=incident.state,
+    )
+
+
+def cancel(incident: Incident, *, reason: str, expected_etag: str, now: datetime) -> Change:
+    out: list[Violation] = []
+    v.check_length(reason, v.MAX_REASON, "reason", out)
+    if not reason.strip():
+        out.append(Violation("reason", "required: why no response is needed"))
+    v.raise_if(out)
+    check_etag(incident, expected_etag)
+    check_transition(incident, S.CANCELLED)
+    _require_released(incident, "cancelled")
+    return Change(
+        incident.bumped(now, state=S.CANCELLED, close_time=now, resolution=reason),
+        "cancelled",
+        f"cancelled: {reason}",
+        previous_state=incident.state,
+    )
+
+
+def merge(
+    survivor: Incident, duplicate: Incident, *, reason: str, now: datetime
+) -> tuple[Change, Change]:
+    """Fold `duplicate` into `survivor`; returns (survivor's change, duplicate's change)."""
+    if survivor.id == duplicate.id:
+        raise InvalidInput([Violation("duplicates", "an incident cannot be merged into itself")])
+    if survivor.state.terminal:
+        raise IllegalTransition(
+            f"{survivor.name} is {survivor.state.name}; merge into an open incident"
+        )
+    check_transition(duplicate, S.MERGED)
+    _require_released(duplicate, "merged")
+    agencies = _unique((*survivor.agencies, *duplicate.agencies))
+    priority = min(survivor.priority, duplicate.priority)
+    kept = survivor.bumped(now, agencies=agencies, priority=Priority(priority))
+    folded = duplicate.bumped(now, state=S.MERGED, merged_into=survivor.name, close_time=now)
+    why = f" ({reason})" if reason else ""
+    return (
+        Change(kept, "merged", f"absorbed {duplicate.name}{why}"),
+        Change(
+            folded, "merged", f"merged into {survivor.name}{why}", previous_state=duplicate.state
+        ),
+    )
+
+
+def check_note(text: str) -> None:
+    out: list[Violation] = []
+    if not text.strip():
+        out.append(Violation("text", "required: the note's text"))
+    v.check_length(text, v.MAX_NOTE, "text", out)
+    v.raise_if(out)
+
+
+def add_note(incident: Incident, text: str, *, now: datetime) -> Change:
+    check_note(text)
+    if incident.state in (S.MERGED,):
+        raise IllegalTransition(
+            f"{incident.name} was merged into {incident.merged_into}; add the note there"
+        )
+    # The note's text may hold medical details: the chronology records only that it was added.
+    return Change(incident.bumped(now), "note_added", f"note added ({len(text)} characters)")
+
+
+def _require_released(incident: Incident, verb: str) -> None:
+    active = incident.active_assignments
+    if active:
+        units = ", ".join(a.call_sign or a.unit for a in active)
+        raise IllegalTransition(
+            f"{incident.name} cannot be {verb} while units are assigned ({units}); "
+            "release them first"
+        )
+
+
+def _unique(agencies: tuple[Agency, ...]) -> tuple[Agency, ...]:
+    return tuple(dict.fromkeys(agencies))

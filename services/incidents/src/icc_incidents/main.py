@@ -1,0 +1,136 @@
+"""Wiring of the incidents service: config, telemetry, storage, bus, gRPC, shutdown."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from icc_bus import DLQ_STREAM, BusConfig, connect, ensure_streams
+from icc_rpc import GrpcServer, start_server
+from icc_storage import Database, OutboxRelay, WriteBatcher, database_url_from_env, upgrade
+from icc_telemetry import TelemetryConfig, setup_telemetry
+from nats.aio.client import Client
+
+from icc_incidents.api import SERVICE_NAME, IncidentApi, register
+from icc_incidents.domain.area import ServiceArea
+from icc_incidents.domain.catalog import Catalog
+from icc_incidents.domain.validation import Rules
+from icc_incidents.service import IncidentService
+from icc_incidents.store import outbox
+from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
+
+log = logging.getLogger("icc_incidents")
+
+
+@dataclass(frozen=True)
+class Config:
+    address: str
+    database_url: str
+    bus: BusConfig
+    relay_enabled: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+        return cls(
+            address=env.get("ICC_INCIDENTS_ADDR", "127.0.0.1:50051"),
+            database_url=database_url_from_env("incidents", env),
+            bus=BusConfig.from_env(env),
+            # Off only for maintenance and fault drills: events then wait in the outbox.
+            relay_enabled=env.get("ICC_OUTBOX_RELAY", "on").lower() not in ("off", "0", "false"),
+        )
+
+
+def load_rules() -> Rules:
+    data = resources.files("icc_incidents") / "data"
+    return Rules(
+        catalog=Catalog.from_json((data / "incident_types.json").read_text(encoding="utf-8")),
+        area=ServiceArea.from_geojson((data / "service_area.geojson").read_text(encoding="utf-8")),
+    )
+
+
+@dataclass
+class Running:
+    """A started incidents service; `stop()` shuts it down in order."""
+
+    server: GrpcServer
+    nc: Client
+    db: Database
+    batcher: WriteBatcher
+    relay: OutboxRelay | None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def stop(self) -> None:
+        await self.server.stop(grace_s=3)
+        await self.batcher.stop()
+        if self.relay is not None:
+            await self.relay.publish_pending()
+            await self.relay.stop()
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        await self.db.dispose()
+
+
+async def start(config: Config) -> Running:
+    db = Database(config.database_url)
+    await upgrade(db, Path(str(resources.files("icc_incidents") / "migrations")))
+    nc = await connect(config.bus, name="icc-incidents")
+    js = nc.jetstream()
+    await ensure_streams(js, [INCIDENT_STREAM, DLQ_STREAM], replicas=config.bus.replicas)
+    relay = OutboxRelay(db, outbox, js) if config.relay_enabled else None
+    batcher = WriteBatcher(db, on_commit=relay.notify if relay else None)
+    batcher.start()
+    if relay is not None:
+        relay.start()
+    rules = load_rules()
+    service = IncidentService(db=db, batcher=batcher, rules=rules)
+    api = IncidentApi(service, rules.catalog, IncidentWatch(js))
+    try:
+        server = await start_server(config.address, register(api), [SERVICE_NAME])
+    except OSError:
+        await batcher.stop()
+        if relay is not None:
+            await relay.stop()
+        await nc.close()
+        await db.dispose()
+        raise
+    return Running(server, nc, db, batcher, relay)
+
+
+async def serve(config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = await start(config)
+    log.info("incidents service ready", extra={"address": config.address, "port": running.port})
+    await stop.wait()
+    log.info("incidents service stopping")
+    await running.stop()
+
+
+def run() -> None:
+    telemetry = setup_telemetry(TelemetryConfig.from_env("incidents"))
+    config = Config.from_env()
+    try:
+        import uvloop
+
+        uvloop.run(serve(config))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        print(f"icc-incidents: {exc}. Set ICC_INCIDENTS_ADDR to a free address.", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        telemetry.shutdown()
+
+
+if __name__ == "__main__":
+    run()

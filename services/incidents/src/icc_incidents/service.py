@@ -1,0 +1,222 @@
+"""Use cases of the incidents service: validate, change, record, announce.
+
+Each write runs through the `WriteBatcher`, so the incident row, its chronology
+entry and its outbox event commit together, and concurrent requests share one
+commit.
+"""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from icc_bus import OutgoingEvent
+from icc_storage import Database, WriteBatcher, add_events
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from icc_incidents import store
+from icc_incidents.convert import event_for
+from icc_incidents.domain import lifecycle
+from icc_incidents.domain.errors import InvalidInput, Violation
+from icc_incidents.domain.lifecycle import Change, Draft
+from icc_incidents.domain.model import Actor, ChronologyEntry, Incident, Note
+from icc_incidents.domain.validation import Rules, check_request_id
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_incident_id() -> str:
+    return secrets.token_hex(8)
+
+
+def parse_name(name: str, field: str = "name") -> str:
+    prefix, _, incident_id = name.partition("/")
+    if prefix != "incidents" or not incident_id or len(incident_id) > 32 or "/" in incident_id:
+        raise InvalidInput([Violation(field, f"must be incidents/{{id}}, got {name[:80]!r}")])
+    return incident_id
+
+
+@dataclass
+class IncidentService:
+    db: Database
+    batcher: WriteBatcher
+    rules: Rules
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], str] = new_incident_id
+
+    async def _record(
+        self, conn: AsyncConnection, change: Change, actor: Actor, event: OutgoingEvent
+    ) -> None:
+        await self._chronicle(conn, change, actor)
+        await add_events(conn, store.outbox, [event])
+
+    async def _chronicle(self, conn: AsyncConnection, change: Change, actor: Actor) -> None:
+        await store.append_chronology(
+            conn,
+            ChronologyEntry(
+                change.incident.id,
+                change.incident.version,
+                change.incident.update_time,
+                actor,
+                change.action,
+                change.detail,
+            ),
+        )
+
+    async def create(self, draft: Draft, request_id: str, actor: Actor) -> tuple[Incident, bool]:
+        """Returns (incident, replayed); replayed when `request_id` was seen before."""
+        out: list[Violation] = []
+        check_request_id(request_id, out)
+        if out:
+            raise InvalidInput(out)
+        now = self.clock()
+        change = lifecycle.new_incident(
+            self.rules, draft, incident_id=self.new_id(), actor=actor, now=now
+        )
+        event = event_for(change, actor, now)
+
+        async def work(conn: AsyncConnection) -> tuple[Incident, bool]:
+            if request_id:
+                existing = await store.find_by_request_id(conn, request_id)
+                if existing is not None:
+                    return existing, True
+            await store.insert_incident(conn, change.incident, request_id)
+            await self._record(conn, change, actor, event)
+            return change.incident, False
+
+        try:
+            return await self.batcher.submit(work)
+        except IntegrityError:
+            # Another replica committed the same request_id between our read and insert.
+            if not request_id:
+                raise
+            async with self.db.read() as conn:
+                existing = await store.find_by_request_id(conn, request_id)
+            if existing is None:
+                raise
+            return existing, True
+
+    async def get(self, name: str) -> Incident:
+        incident_id = parse_name(name)
+        async with self.db.read() as conn:
+            return await store.load(conn, incident_id, with_notes=True)
+
+    async def list_incidents(
+        self, flt: store.IncidentFilter, page_size: int, page_token: str
+    ) -> tuple[list[Incident], str]:
+        async with self.db.read() as conn:
+            return await store.list_incidents(conn, flt, page_size, page_token)
+
+    async def chronology(
+        self, name: str, page_size: int, page_token: str
+    ) -> tuple[list[ChronologyEntry], str]:
+        incident_id = parse_name(name, "parent")
+        async with self.db.read() as conn:
+            await store.load(conn, incident_id)
+            return await store.list_chronology(conn, incident_id, page_size, page_token)
+
+    async def _change(
+        self,
+        name: str,
+        actor: Actor,
+        apply: Callable[[Incident, datetime], Change],
+        field: str = "name",
+    ) -> Incident:
+        incident_id = parse_name(name, field)
+
+        async def work(conn: AsyncConnection) -> Incident:
+            now = self.clock()
+            change = apply(await store.load(conn, incident_id), now)
+            await store.save_incident(conn, change.incident)
+            await self._record(conn, change, actor, event_for(change, actor, now))
+            return change.incident
+
+        return await self.batcher.submit(work)
+
+    async def update(
+        self, name: str, patch: Draft, mask: list[str], etag: str, actor: Actor
+    ) -> Incident:
+        lifecycle.check_update(self.rules, patch, mask, etag)
+        return await self._change(
+            name,
+            actor,
+            lambda i, now: lifecycle.update(
+                self.rules, i, patch, mask, expected_etag=etag, now=now
+            ),
+            "incident.name",
+        )
+
+    async def close(self, name: str, resolution: str, etag: str, actor: Actor) -> Incident:
+        return await self._change(
+            name,
+            actor,
+            lambda i, now: lifecycle.close(i, resolution=resolution, expected_etag=etag, now=now),
+        )
+
+    async def cancel(self, name: str, reason: str, etag: str, actor: Actor) -> Incident:
+        return await self._change(
+            name,
+            actor,
+            lambda i, now: lifecycle.cancel(i, reason=reason, expected_etag=etag, now=now),
+        )
+
+    async def add_note(self, name: str, text: str, actor: Actor) -> Note:
+        incident_id = parse_name(name, "parent")
+        lifecycle.check_note(text)
+
+        async def work(conn: AsyncConnection) -> Note:
+            now = self.clock()
+            change = lifecycle.add_note(await store.load(conn, incident_id), text, now=now)
+            note = await store.insert_note(conn, incident_id, text, actor, now)
+            await store.save_incident(conn, change.incident)
+            note_name = f"{change.incident.name}/notes/{note.id}"
+            await self._record(conn, change, actor, event_for(change, actor, now, note=note_name))
+            return note
+
+        return await self.batcher.submit(work)
+
+    async def merge(
+        self, name: str, duplicates: list[str], reason: str, actor: Actor
+    ) -> tuple[Incident, list[Incident]]:
+        survivor_id = parse_name(name)
+        out: list[Violation] = []
+        duplicate_ids: list[str] = []
+        if not duplicates:
+            out.append(Violation("duplicates", "name at least one incident to merge"))
+        for n, dup in enumerate(duplicates):
+            try:
+                duplicate_ids.append(parse_name(dup, f"duplicates[{n}]"))
+            except InvalidInput as exc:
+                out.extend(exc.violations)
+        if len(set(duplicate_ids)) != len(duplicate_ids):
+            out.append(Violation("duplicates", "an incident is named twice"))
+        if len(reason) > 1000:
+            out.append(Violation("reason", "at most 1000 characters"))
+        if out:
+            raise InvalidInput(out)
+
+        async def work(conn: AsyncConnection) -> tuple[Incident, list[Incident]]:
+            now = self.clock()
+            survivor = await store.load(conn, survivor_id)
+            start_version = survivor.version
+            merged: list[Incident] = []
+            for dup_id in duplicate_ids:
+                kept, folded = lifecycle.merge(
+                    survivor, await store.load(conn, dup_id), reason=reason, now=now
+                )
+                survivor = kept.incident
+                await store.save_incident(conn, folded.incident)
+                await self._chronicle(conn, folded, actor)
+                await self._chronicle(conn, kept, actor)
+                await add_events(
+                    conn, store.outbox, [event_for(kept, actor, now, duplicate=folded.incident)]
+                )
+                merged.append(folded.incident)
+            # One version check covers the survivor's several bumps.
+            await store.save_incident(conn, survivor, expected_version=start_version)
+            return survivor, merged
+
+        return await self.batcher.submit(work)

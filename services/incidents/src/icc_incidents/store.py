@@ -1,0 +1,421 @@
+"""Tables of the incidents service and the repository over them (SQLAlchemy Core)."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from icc_storage import inbox_table, outbox_table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from icc_incidents.domain.errors import InvalidInput, NotFound, Violation
+from icc_incidents.domain.model import (
+    Actor,
+    Agency,
+    Assignment,
+    AssignmentState,
+    Caller,
+    ChronologyEntry,
+    Incident,
+    IncidentState,
+    Location,
+    Note,
+    Priority,
+)
+
+metadata = MetaData()
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type_code", String(64), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("address", String(500), nullable=False),
+    Column("ward", String(100), nullable=False),
+    # Bit per agency (1 << agency): filtering by agency is one indexed-free AND.
+    Column("agency_mask", Integer, nullable=False),
+    Column("agencies", String(64), nullable=False),
+    Column("caller_name", String(200), nullable=False),
+    Column("caller_phone", String(32), nullable=False),
+    Column("caller_language", String(35), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("exercise", Boolean, nullable=False),
+    Column("created_by_user", String(200), nullable=False),
+    Column("created_by_agency", Integer, nullable=False),
+    Column("created_by_role", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("first_dispatch_time", DateTime(timezone=True)),
+    Column("first_on_scene_time", DateTime(timezone=True)),
+    Column("close_time", DateTime(timezone=True)),
+    Column("merged_into", String(64)),
+    Column("resolution", Text, nullable=False),
+    Column("assignments", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("request_id", String(64), unique=True),
+)
+Index("ix_incidents_create_time", incidents.c.create_time, incidents.c.id)
+Index("ix_incidents_state", incidents.c.state)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("author_user", String(200), nullable=False),
+    Column("author_agency", Integer, nullable=False),
+    Column("author_role", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+# Append-only: this module has no update or delete of chronology rows.
+chronology = Table(
+    "chronology",
+    metadata,
+    Column("incident_id", String(32), ForeignKey("incidents.id"), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("actor_user", String(200), nullable=False),
+    Column("actor_agency", Integer, nullable=False),
+    Column("actor_role", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _mask(agencies: tuple[Agency, ...]) -> int:
+    mask = 0
+    for a in agencies:
+        mask |= 1 << int(a)
+    return mask
+
+
+def _assignments_json(items: tuple[Assignment, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "name": a.name,
+                "unit": a.unit,
+                "call_sign": a.call_sign,
+                "agency": int(a.agency),
+                "state": int(a.state),
+                "assign_time": a.assign_time.isoformat() if a.assign_time else None,
+                "release_time": a.release_time.isoformat() if a.release_time else None,
+            }
+            for a in items
+        ]
+    )
+
+
+def _assignments_from(text: str) -> tuple[Assignment, ...]:
+    return tuple(
+        Assignment(
+            name=a["name"],
+            unit=a["unit"],
+            call_sign=a["call_sign"],
+            agency=Agency(a["agency"]),
+            state=AssignmentState(a["state"]),
+            assign_time=datetime.fromisoformat(a["assign_time"]) if a["assign_time"] else None,
+            release_time=datetime.fromisoformat(a["release_time"]) if a["release_time"] else None,
+        )
+        for a in json.loads(text)
+    )
+
+
+def _row_values(i: Incident) -> dict[str, Any]:
+    return {
+        "type_code": i.type_code,
+        "priority": int(i.priority),
+        "state": int(i.state),
+        "lat": i.location.lat,
+        "lon": i.location.lon,
+        "address": i.location.address,
+        "ward": i.location.ward,
+        "agency_mask": _mask(i.agencies),
+        "agencies": ",".join(str(int(a)) for a in i.agencies),
+        "caller_name": i.caller.name,
+        "caller_phone": i.caller.phone,
+        "caller_language": i.caller.language,
+        "description": i.description,
+        "exercise": i.exercise,
+        "update_time": i.update_time,
+        "first_dispatch_time": i.first_dispatch_time,
+        "first_on_scene_time": i.first_on_scene_time,
+        "close_time": i.close_time,
+        "merged_into": i.merged_into,
+        "resolution": i.resolution,
+        "assignments": _assignments_json(i.assignments),
+        "version": i.version,
+    }
+
+
+def _from_row(r: Any, notes_: tuple[Note, ...] = ()) -> Incident:
+    return Incident(
+        id=r.id,
+        type_code=r.type_code,
+        priority=Priority(r.priority),
+        state=IncidentState(r.state),
+        location=Location(r.lat, r.lon, r.address, r.ward),
+        agencies=tuple(Agency(int(a)) for a in r.agencies.split(",") if a),
+        caller=Caller(r.caller_name, r.caller_phone, r.caller_language),
+        description=r.description,
+        exercise=bool(r.exercise),
+        created_by=Actor(r.created_by_user, Agency(r.created_by_agency), r.created_by_role),
+        create_time=_utc(r.create_time),  # type: ignore[arg-type]
+        update_time=_utc(r.update_time),  # type: ignore[arg-type]
+        version=r.version,
+        first_dispatch_time=_utc(r.first_dispatch_time),
+        first_on_scene_time=_utc(r.first_on_scene_time),
+        close_time=_utc(r.close_time),
+        merged_into=r.merged_into,
+        resolution=r.resolution,
+        assignments=_assignments_from(r.assignments),
+        notes=notes_,
+    )
+
+
+async def insert_incident(
+    conn: AsyncConnection, incident: Incident, request_id: str | None
+) -> None:
+    values = _row_values(incident)
+    values.update(
+        id=incident.id,
+        create_time=incident.create_time,
+        created_by_user=incident.created_by.user,
+        created_by_agency=int(incident.created_by.agency),
+        created_by_role=incident.created_by.role,
+        request_id=request_id or None,
+    )
+    await conn.execute(insert(incidents).values(**values))
+
+
+async def save_incident(
+    conn: AsyncConnection, incident: Incident, *, expected_version: int | None = None
+) -> None:
+    """Write a changed incident; the version check guards against a concurrent writer."""
+    expected = incident.version - 1 if expected_version is None else expected_version
+    result = await conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident.id, incidents.c.version == expected)
+        .values(**_row_values(incident))
+    )
+    if result.rowcount != 1:
+        raise ConcurrentChange(incident.name)
+
+
+class ConcurrentChange(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} was changed concurrently; read it again and retry")
+
+
+async def find_by_request_id(conn: AsyncConnection, request_id: str) -> Incident | None:
+    row = (
+        await conn.execute(select(incidents).where(incidents.c.request_id == request_id))
+    ).first()
+    return _from_row(row) if row else None
+
+
+async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = False) -> Incident:
+    row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+    if row is None:
+        raise NotFound(f"incidents/{incident_id}")
+    found: tuple[Note, ...] = ()
+    if with_notes:
+        rows = await conn.execute(
+            select(notes).where(notes.c.incident_id == incident_id).order_by(notes.c.id)
+        )
+        found = tuple(
+            Note(
+                n.id,
+                n.text,
+                Actor(n.author_user, Agency(n.author_agency), n.author_role),
+                _utc(n.create_time),  # type: ignore[arg-type]
+            )
+            for n in rows
+        )
+    return _from_row(row, found)
+
+
+async def insert_note(
+    conn: AsyncConnection, incident_id: str, text: str, author: Actor, now: datetime
+) -> Note:
+    result = await conn.execute(
+        insert(notes).values(
+            incident_id=incident_id,
+            text=text,
+            author_user=author.user,
+            author_agency=int(author.agency),
+            author_role=author.role,
+            create_time=now,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return Note(int(key[0]), text, author, now)
+
+
+async def append_chronology(conn: AsyncConnection, entry: ChronologyEntry) -> None:
+    await conn.execute(
+        insert(chronology).values(
+            incident_id=entry.incident_id,
+            sequence=entry.sequence,
+            time=entry.time,
+            actor_user=entry.actor.user,
+            actor_agency=int(entry.actor.agency),
+            actor_role=entry.actor.role,
+            action=entry.action,
+            detail=entry.detail,
+        )
+    )
+
+
+# Paging: an opaque token holding the last row's sort key and the filter it belongs to.
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    states: tuple[IncidentState, ...] = ()
+    agency: Agency | None = None
+    priorities: tuple[Priority, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def fingerprint(self) -> str:
+        return repr(self)
+
+
+def encode_token(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, field: str = "page_token") -> dict[str, Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return data
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            [Violation(field, "not a token from a previous response; start without one")]
+        ) from exc
+
+
+async def list_incidents(
+    conn: AsyncConnection, flt: IncidentFilter, page_size: int, page_token: str
+) -> tuple[list[Incident], str]:
+    t = incidents
+    query = select(t)
+    if flt.states:
+        query = query.where(t.c.state.in_([int(s) for s in flt.states]))
+    if flt.agency is not None:
+        query = query.where(t.c.agency_mask.op("&")(1 << int(flt.agency)) != 0)
+    if flt.priorities:
+        query = query.where(t.c.priority.in_([int(p) for p in flt.priorities]))
+    if flt.created_after is not None:
+        query = query.where(t.c.create_time >= flt.created_after)
+    if flt.created_before is not None:
+        query = query.where(t.c.create_time < flt.created_before)
+    if page_token:
+        token = decode_token(page_token)
+        try:
+            if token["f"] != flt.fingerprint():
+                raise ValueError("filter changed")
+            last_time = datetime.fromisoformat(token["t"])
+            last_id = str(token["id"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InvalidInput(
+                [
+                    Violation(
+                        "page_token", "does not match this request's filters; start without one"
+                    )
+                ]
+            ) from exc
+        query = query.where(
+            or_(t.c.create_time < last_time, and_(t.c.create_time == last_time, t.c.id < last_id))
+        )
+    rows = (
+        await conn.execute(
+            query.order_by(t.c.create_time.desc(), t.c.id.desc()).limit(page_size + 1)
+        )
+    ).all()
+    found = [_from_row(r) for r in rows[:page_size]]
+    next_token = ""
+    if len(rows) > page_size:
+        last = found[-1]
+        next_token = encode_token(
+            {"t": last.create_time.isoformat(), "id": last.id, "f": flt.fingerprint()}
+        )
+    return found, next_token
+
+
+async def list_chronology(
+    conn: AsyncConnection, incident_id: str, page_size: int, page_token: str
+) -> tuple[list[ChronologyEntry], str]:
+    after = 0
+    if page_token:
+        token = decode_token(page_token)
+        if token.get("i") != incident_id or not isinstance(token.get("s"), int):
+            raise InvalidInput(
+                [Violation("page_token", "belongs to another incident or is damaged")]
+            )
+        after = token["s"]
+    c = chronology
+    rows = (
+        await conn.execute(
+            select(c)
+            .where(c.c.incident_id == incident_id, c.c.sequence > after)
+            .order_by(c.c.sequence)
+            .limit(page_size + 1)
+        )
+    ).all()
+    entries = [
+        ChronologyEntry(
+            r.incident_id,
+            r.sequence,
+            _utc(r.time),  # type: ignore[arg-type]
+            Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
+            r.action,
+            r.detail,
+        )
+        for r in rows[:page_size]
+    ]
+    next_token = ""
+    if len(rows) > page_size:
+        next_token = encode_token({"i": incident_id, "s": entries[-1].sequence})
+    return entries, next_token

@@ -1,0 +1,87 @@
+"""WatchIncidents: the incident stream on JetStream, served to gRPC callers.
+
+The cursor is the JetStream stream sequence of the last event a caller saw, so a
+caller that reconnects with it resumes with the next event: no gap, no repeat.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from icc.incident.v1 import incident_service_pb2 as pb
+from icc_bus import EventTypes, PoisonMessage, StreamSpec
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from icc_incidents.convert import EVENT_TYPES, SUBJECT_PREFIX
+from icc_incidents.domain.errors import InvalidInput, Violation
+from icc_incidents.domain.model import Agency
+
+INCIDENT_STREAM = StreamSpec(
+    name="ICC_INCIDENT",
+    subjects=[SUBJECT_PREFIX + ">"],
+    description="Incident events published by the incidents service",
+)
+
+_FIELD_BY_ACTION = {
+    "created": "created",
+    "updated": "updated",
+    "state_changed": "state_changed",
+    "note_added": "note_added",
+    "merged": "merged",
+    "closed": "closed",
+    "cancelled": "cancelled",
+}
+
+
+def parse_cursor(cursor: str) -> int | None:
+    """The stream sequence to start *after*; None for "from now on"."""
+    if not cursor:
+        return None
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise InvalidInput([Violation("cursor", "not a cursor from a previous response")])
+    return int(cursor)
+
+
+class IncidentWatch:
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._types = EventTypes(EVENT_TYPES)
+
+    async def stream(
+        self, cursor: str, agencies: set[Agency]
+    ) -> AsyncIterator[pb.WatchIncidentsResponse]:
+        after = parse_cursor(cursor)
+        if after is None:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        else:
+            config = ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1
+            )
+        sub = await self._js.subscribe(
+            SUBJECT_PREFIX + ">",
+            stream=INCIDENT_STREAM.name,
+            ordered_consumer=True,
+            config=config,
+        )
+        try:
+            async for msg in sub.messages:
+                action = msg.subject.removeprefix(SUBJECT_PREFIX)
+                field = _FIELD_BY_ACTION.get(action)
+                seq = msg.metadata.sequence.stream
+                if field is None:
+                    continue
+                try:
+                    event = self._types.decode((msg.headers or {}).get("Icc-Event-Type"), msg.data)
+                except PoisonMessage:
+                    continue
+                incident = event.incident  # type: ignore[attr-defined]
+                if agencies and not agencies.intersection(
+                    Agency(a) for a in incident.agencies if a
+                ):
+                    continue
+                response = pb.WatchIncidentsResponse(cursor=str(seq))
+                getattr(response, field).CopyFrom(event)
+                yield response
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
