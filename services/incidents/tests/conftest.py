@@ -3,9 +3,9 @@ from dataclasses import dataclass
 
 import grpc
 import pytest_asyncio
-from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from nats.aio.client import Client
 
+from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_bus import BusConfig
 from icc_incidents.main import Config, Running, start
 from icc_testing import NatsServer

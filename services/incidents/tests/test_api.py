@@ -8,10 +8,10 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import events_pb2, incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
-
 from icc_rpc.errors import field_violations
 
 from .conftest import Service, stream_messages

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from icc_telemetry import extract
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -24,6 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from icc_bus.errors import PoisonMessage
 from icc_bus.events import HEADER_EVENT_TYPE, HEADER_MSG_ID, subject_template
+from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("icc_bus")

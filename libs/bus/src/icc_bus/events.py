@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
-from icc_telemetry import inject
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
@@ -15,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from icc_bus.errors import PoisonMessage
+from icc_telemetry import inject
 
 HEADER_MSG_ID = "Nats-Msg-Id"
 HEADER_EVENT_TYPE = "Icc-Event-Type"

@@ -1,6 +1,7 @@
 """Client channels with tracing; every call must still pass `timeout=`."""
 
 import grpc
+
 from icc_telemetry import client_interceptors
 
 # Deadline for a unary call when the caller has no better figure.

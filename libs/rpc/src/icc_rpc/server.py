@@ -9,9 +9,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
-from icc_telemetry import server_interceptor
 
 from icc_rpc.errors import RpcError
+from icc_telemetry import server_interceptor
 
 log = logging.getLogger(__name__)
 

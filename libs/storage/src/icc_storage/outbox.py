@@ -14,8 +14,6 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from icc_bus import OutgoingEvent, publish_event
-from icc_telemetry import extract
 from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import metrics
@@ -37,7 +35,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from icc_bus import OutgoingEvent, publish_event
 from icc_storage.database import Database
+from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
 _meter = metrics.get_meter("icc_storage")
@@ -174,12 +174,14 @@ class OutboxRelay:
         # Published concurrently: the writes leave in order on one connection, and
         # waiting for each ack in turn would cap the relay near 8k events/s.
         await asyncio.gather(*(self._publish_row(row) for row in rows))
-        async with self._db.write() as conn:
-            await conn.execute(
-                update(t).where(t.c.id.in_([r.id for r in rows])).values(sent_at=datetime.now(UTC))
-            )
+        await self._mark_sent([r.id for r in rows])
         _published.add(len(rows))
         return len(rows)
+
+    async def _mark_sent(self, ids: list[int]) -> None:
+        t = self._table
+        async with self._db.write() as conn:
+            await conn.execute(update(t).where(t.c.id.in_(ids)).values(sent_at=datetime.now(UTC)))
 
     async def _publish_row(self, row: object) -> None:
         headers: dict[str, str] = json.loads(row.headers)  # type: ignore[attr-defined]

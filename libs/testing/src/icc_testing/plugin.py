@@ -10,14 +10,12 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from sqlalchemy.engine import make_url
-
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.engine import make_url
 
 from icc_telemetry import TelemetryConfig, setup_telemetry
 from icc_testing.nats_server import NatsServer
-
 
 _SPANS = InMemorySpanExporter()
 

@@ -6,12 +6,10 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
-from icc.incident.v1 import incident_service_pb2 as pb
-from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
-from icc_rpc import FieldViolation, RpcError
-from icc_telemetry import INCIDENT_ID
 from opentelemetry import trace
 
+from icc.incident.v1 import incident_service_pb2 as pb
+from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_incidents import convert, store
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.errors import (
@@ -25,6 +23,8 @@ from icc_incidents.domain.errors import (
 from icc_incidents.domain.model import Actor, Agency, IncidentState
 from icc_incidents.service import IncidentService
 from icc_incidents.watch import IncidentWatch
+from icc_rpc import FieldViolation, RpcError
+from icc_telemetry import INCIDENT_ID
 
 Context = grpc.aio.ServicerContext[Any, Any]
 P = ParamSpec("P")

@@ -6,10 +6,10 @@ from datetime import datetime
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import events_pb2, incident_pb2
 from icc_bus import OutgoingEvent, build_headers
-
 from icc_incidents.domain.catalog import IncidentType
 from icc_incidents.domain.errors import Violation
 from icc_incidents.domain.lifecycle import Change, Draft

@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from icc_bus import DLQ_STREAM, BusConfig, connect, ensure_streams
-from icc_rpc import GrpcServer, start_server
-from icc_storage import Database, OutboxRelay, WriteBatcher, database_url_from_env, upgrade
-from icc_telemetry import TelemetryConfig, setup_telemetry
 from nats.aio.client import Client
 
+from icc_bus import DLQ_STREAM, BusConfig, connect, ensure_streams
 from icc_incidents.api import SERVICE_NAME, IncidentApi, register
 from icc_incidents.domain.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
@@ -24,6 +21,9 @@ from icc_incidents.domain.validation import Rules
 from icc_incidents.service import IncidentService
 from icc_incidents.store import outbox
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
+from icc_rpc import GrpcServer, start_server
+from icc_storage import Database, OutboxRelay, WriteBatcher, database_url_from_env, upgrade
+from icc_telemetry import TelemetryConfig, setup_telemetry
 
 log = logging.getLogger("icc_incidents")
 

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from icc_bus import OutgoingEvent
-from icc_storage import Database, WriteBatcher, add_events
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from icc_bus import OutgoingEvent
 from icc_incidents import store
 from icc_incidents.convert import event_for
 from icc_incidents.domain import lifecycle
@@ -22,6 +21,7 @@ from icc_incidents.domain.errors import InvalidInput, Violation
 from icc_incidents.domain.lifecycle import Change, Draft
 from icc_incidents.domain.model import Actor, ChronologyEntry, Incident, Note
 from icc_incidents.domain.validation import Rules, check_request_id
+from icc_storage import Database, WriteBatcher, add_events
 
 
 def utc_now() -> datetime:

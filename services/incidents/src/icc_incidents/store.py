@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from icc_storage import inbox_table, outbox_table
 from sqlalchemy import (
     Boolean,
     Column,
@@ -42,6 +41,7 @@ from icc_incidents.domain.model import (
     Note,
     Priority,
 )
+from icc_storage import inbox_table, outbox_table
 
 metadata = MetaData()
 

@@ -7,11 +7,11 @@ caller that reconnects with it resumes with the next event: no gap, no repeat.
 import contextlib
 from collections.abc import AsyncIterator
 
-from icc.incident.v1 import incident_service_pb2 as pb
-from icc_bus import EventTypes, PoisonMessage, StreamSpec
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from icc.incident.v1 import incident_service_pb2 as pb
+from icc_bus import EventTypes, PoisonMessage, StreamSpec
 from icc_incidents.convert import EVENT_TYPES, SUBJECT_PREFIX
 from icc_incidents.domain.errors import InvalidInput, Violation
 from icc_incidents.domain.model import Agency

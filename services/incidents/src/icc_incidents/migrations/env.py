@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection handed over by `icc_storage.upgrade`."""
 
 from alembic import context
+
 from icc_incidents.store import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,37 @@
+# ICC: the two commands are `make run` and `make test`; the rest serve them.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv
+PACKAGES := -p icc_bus -p icc_storage -p icc_telemetry -p icc_rpc -p icc_testing -p icc_incidents -p icc_cli
+
+.PHONY: setup run test test-fast lint protos protos-check bench clean
+
+setup: ## Install uv and nats-server where missing, then the workspace environment
+	@scripts/ensure-tools.sh
+	@$(UV) sync --all-packages --frozen --quiet
+
+run: setup ## Start the whole system on embedded defaults (Ctrl-C stops it)
+	@$(UV) run icc run
+
+test: setup ## The whole suite, against real nats-server processes
+	@$(UV) run pytest
+
+lint: setup ## ruff, mypy, import boundaries, generated-code and deploy-config checks
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy $(PACKAGES)
+	$(UV) run lint-imports
+	scripts/check-protos.sh
+	scripts/check-deploy.sh
+
+protos: setup ## Regenerate Python code and stubs from protos/
+	$(UV) run scripts/gen-protos.sh
+
+protos-check: setup
+	scripts/check-protos.sh
+
+bench: setup ## Benchmarks beside the bare-stack baseline, measured in the same run
+	$(UV) run python bench/run.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

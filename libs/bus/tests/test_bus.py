@@ -1,0 +1,149 @@
+"""The bus against a real nats-server: streams, publishing, consumers and the DLQ."""
+
+import asyncio
+
+from nats.aio.client import Client
+from nats.js.api import StreamConfig
+
+from icc_bus import (
+    DLQ_STREAM,
+    ConsumerSpec,
+    DurableConsumer,
+    OutgoingEvent,
+    PoisonMessage,
+    ReceivedEvent,
+    StreamSpec,
+    build_headers,
+    ensure_streams,
+    publish_event,
+)
+from icc_bus.consumer import DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT
+
+STREAM = StreamSpec(name="TEST", subjects=["icc.test.>"])
+
+
+def event(n: int, subject: str = "icc.test.thing") -> OutgoingEvent:
+    event_id = f"evt-{n}"
+    return OutgoingEvent(
+        event_id, subject, "test.Thing", str(n).encode(), build_headers(event_id, "test.Thing")
+    )
+
+
+async def wait_until(predicate: object, timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_ensure_streams_is_idempotent_and_applies_changes(nats_client: Client) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    changed = StreamSpec(name="TEST", subjects=["icc.test.>"], duplicate_window_s=60)
+    await ensure_streams(js, [changed])
+    info = await js.stream_info("TEST")
+    assert isinstance(info.config, StreamConfig)
+    assert info.config.duplicate_window == 60
+
+
+async def test_publish_carries_headers_and_same_id_is_dropped(
+    nats_client: Client, spans: object
+) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    first = await publish_event(js, event(1))
+    again = await publish_event(js, event(1))
+    assert not first.duplicate
+    assert again.duplicate
+    assert (await js.stream_info("TEST")).state.messages == 1
+    msg = await js.get_msg("TEST", 1)
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == "evt-1"
+    assert msg.headers["Icc-Event-Type"] == "test.Thing"
+    assert msg.headers["traceparent"].startswith("00-")
+    names = [s.name for s in spans.get_finished_spans()]  # type: ignore[attr-defined]
+    assert "publish icc.test.thing" in names
+
+
+async def test_poison_message_goes_to_dlq_and_consumer_keeps_going(nats_client: Client) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    handled: list[bytes] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        if e.payload == b"2":
+            raise PoisonMessage("payload 2 is malformed")
+        handled.append(e.payload)
+
+    consumer = DurableConsumer(
+        nats_client, ConsumerSpec("TEST", "test-worker", "icc.test.>"), handle
+    )
+    consumer.start()
+    try:
+        for n in (1, 2, 3):
+            await publish_event(js, event(n))
+        await wait_until(lambda: handled == [b"1", b"3"])
+        dlq = await js.pull_subscribe("icc.dlq.test-worker", stream="ICC_DLQ")
+        [dead] = await dlq.fetch(1, timeout=5)
+        assert dead.data == b"2"
+        assert dead.headers is not None
+        assert dead.headers[DLQ_REASON] == "poison: payload 2 is malformed"
+        assert dead.headers[DLQ_SUBJECT] == "icc.test.thing"
+        assert dead.headers["Nats-Msg-Id"].startswith("dlq:test-worker:")
+    finally:
+        await consumer.stop()
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(nats_client: Client) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    attempts: dict[bytes, int] = {}
+    handled: list[bytes] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        attempts[e.payload] = attempts.get(e.payload, 0) + 1
+        if e.payload == b"1" and e.num_delivered < 2:
+            raise ConnectionError("database briefly away")  # recovers on the 2nd delivery
+        if e.payload == b"2":
+            raise RuntimeError("always fails")
+        handled.append(e.payload)
+
+    spec = ConsumerSpec("TEST", "flaky", "icc.test.>", backoff_s=[0.05, 0.05])
+    consumer = DurableConsumer(nats_client, spec, handle)
+    consumer.start()
+    try:
+        for n in (1, 2, 3):
+            await publish_event(js, event(n))
+        await wait_until(lambda: sorted(handled) == [b"1", b"3"] and attempts.get(b"2") == 3)
+        dlq = await js.pull_subscribe("icc.dlq.flaky", stream="ICC_DLQ")
+        [dead] = await dlq.fetch(1, timeout=5)
+        assert dead.headers is not None
+        assert dead.headers[DLQ_DELIVERIES] == "3"
+        assert "RuntimeError: always fails" in dead.headers[DLQ_REASON]
+        await asyncio.sleep(0.3)
+        assert attempts[b"2"] == 3  # bounded: no fourth delivery
+        assert attempts[b"1"] == 2
+    finally:
+        await consumer.stop()
+
+
+async def test_consumer_survives_a_server_restart(nats_server: object, nats_client: Client) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    handled: list[bytes] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        handled.append(e.payload)
+
+    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", "sturdy", "icc.test.>"), handle)
+    consumer.start()
+    try:
+        await publish_event(js, event(1))
+        await wait_until(lambda: handled == [b"1"])
+        nats_server.restart()  # type: ignore[attr-defined]
+        await publish_event(js, event(2))
+        await wait_until(lambda: handled == [b"1", b"2"], timeout_s=20)
+    finally:
+        await consumer.stop()

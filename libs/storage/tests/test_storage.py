@@ -1,0 +1,175 @@
+"""Outbox, relay, inbox and group commit against real SQLite files and PostgreSQL."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+from icc_bus import OutgoingEvent, StreamSpec, build_headers, ensure_streams
+from icc_storage import (
+    Database,
+    OutboxRelay,
+    WriteBatcher,
+    add_events,
+    claim_event,
+    inbox_table,
+    outbox_table,
+)
+
+metadata = MetaData()
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+things = Table(
+    "things",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), unique=True),
+)
+STREAM = StreamSpec(name="TEST", subjects=["icc.test.>"])
+
+
+@pytest_asyncio.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+def event(n: int) -> OutgoingEvent:
+    return OutgoingEvent(
+        f"e{n}", f"icc.test.{n}", "test.Thing", b"x", build_headers(f"e{n}", "test.Thing")
+    )
+
+
+async def count(db: Database, table: Table, *where: object) -> int:
+    async with db.read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table).where(*where)) or 0)  # type: ignore[arg-type]
+
+
+async def test_event_commits_with_the_change_or_not_at_all(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute(insert(things).values(name="a"))
+        await add_events(conn, outbox, [event(1)])
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            await conn.execute(insert(things).values(name="b"))
+            await add_events(conn, outbox, [event(2)])
+            raise RuntimeError("handler failed after staging")
+    assert await count(db, things) == 1
+    assert await count(db, outbox) == 1
+
+
+async def test_relay_publishes_once_and_marks_sent(db: Database, nats_client: Client) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    async with db.write() as conn:
+        await add_events(conn, outbox, [event(n) for n in range(20)])
+    relay = OutboxRelay(db, outbox, js)
+    assert await relay.publish_pending() == 20
+    assert await relay.publish_pending() == 0
+    assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 0
+    info = await js.stream_info("TEST")
+    assert info.state.messages == 20
+    # Events keep their order on the stream.
+    assert [(await js.get_msg("TEST", s)).subject for s in (1, 2, 20)] == [
+        "icc.test.0",
+        "icc.test.1",
+        "icc.test.19",
+    ]
+
+
+async def test_crash_between_publish_and_mark_publishes_exactly_once(
+    db: Database, nats_client: Client
+) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    async with db.write() as conn:
+        await add_events(conn, outbox, [event(n) for n in range(5)])
+
+    class CrashBeforeMark(OutboxRelay):
+        async def _mark_sent(self, ids: list[int]) -> None:
+            raise SystemExit("process died after publishing, before marking")
+
+    with pytest.raises(SystemExit):
+        await CrashBeforeMark(db, outbox, js).publish_pending()
+    assert (await js.stream_info("TEST")).state.messages == 5
+    assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 5  # nothing marked
+
+    # The restarted relay publishes the same rows again; JetStream drops them by id.
+    assert await OutboxRelay(db, outbox, js).publish_pending() == 5
+    assert (await js.stream_info("TEST")).state.messages == 5
+    assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 0
+
+
+async def test_relay_waits_out_a_bus_outage(
+    db: Database, nats_client: Client, nats_server: object
+) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    relay = OutboxRelay(db, outbox, js, poll_interval_s=0.1)
+    relay.start()
+    try:
+        nats_server.stop()  # type: ignore[attr-defined]
+        async with db.write() as conn:
+            await add_events(conn, outbox, [event(1)])
+        relay.notify()
+        await asyncio.sleep(1.0)
+        assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 1  # kept, not lost
+        nats_server.start()  # type: ignore[attr-defined]
+        for _ in range(200):
+            if await count(db, outbox, outbox.c.sent_at.is_(None)) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 0
+        assert (await js.stream_info("TEST")).state.messages == 1
+    finally:
+        await relay.stop()
+
+
+async def test_inbox_claims_an_event_once_and_only_with_its_effect(db: Database) -> None:
+    async with db.write() as conn:
+        assert await claim_event(conn, inbox, "worker", "e1")
+        assert not await claim_event(conn, inbox, "worker", "e1")
+        assert await claim_event(conn, inbox, "other-worker", "e1")
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            assert await claim_event(conn, inbox, "worker", "e2")
+            raise RuntimeError("effect failed")
+    async with db.write() as conn:
+        assert await claim_event(conn, inbox, "worker", "e2")  # the failed attempt left no trace
+
+
+async def test_batcher_commits_concurrent_writes_and_isolates_failures(db: Database) -> None:
+    commits = 0
+
+    def on_commit() -> None:
+        nonlocal commits
+        commits += 1
+
+    batcher = WriteBatcher(db, on_commit=on_commit)
+    batcher.start()
+
+    def writer(name: str):  # type: ignore[no-untyped-def]
+        async def work(conn):  # type: ignore[no-untyped-def]
+            await conn.execute(insert(things).values(name=name))
+            await add_events(conn, outbox, [event(hash(name) % 10**9)])
+            return name
+
+        return work
+
+    try:
+        names = [f"t{n}" for n in range(200)] + ["t5"]  # the last one violates the unique name
+        results = await asyncio.gather(
+            *(batcher.submit(writer(n)) for n in names), return_exceptions=True
+        )
+    finally:
+        await batcher.stop()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1
+    assert await count(db, things) == 200
+    assert commits < 200  # shared commits, not one per write

@@ -1,0 +1,1 @@
+"""The `icc` command: run ICC locally and look inside it."""

@@ -1,0 +1,201 @@
+"""Starting the local system: a private nats-server and each service as a process."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+class StackError(Exception):
+    """Something the user must fix; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    var_dir: Path
+    host: str
+    nats_port: int
+    nats_monitor_port: int
+    incidents_port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
+        return cls(
+            var_dir=Path(env.get("ICC_VAR_DIR", "var")).resolve(),
+            host=env.get("ICC_HOST", "127.0.0.1"),
+            # Not 4222: a system nats-server often holds it, and this one is private.
+            nats_port=int(env.get("ICC_NATS_PORT", "14222")),
+            nats_monitor_port=int(env.get("ICC_NATS_MONITOR_PORT", "18222")),
+            incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
+        )
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{self.host}:{self.nats_port}"
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "nats": self.nats_url,
+            "nats_monitoring": f"http://{self.host}:{self.nats_monitor_port}",
+            "incidents_grpc": f"{self.host}:{self.incidents_port}",
+        }
+
+
+def check_port_free(host: str, port: int, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise StackError(
+                f"port {port} on {host} is already in use. Stop whatever holds it "
+                f"(`ss -ltnp 'sport = :{port}'` shows it) or choose another with {variable}=PORT."
+            ) from None
+
+
+def find_nats_server() -> str:
+    found = os.environ.get("ICC_NATS_SERVER_BIN") or shutil.which("nats-server")
+    if found:
+        return found
+    if Path("/usr/sbin/nats-server").exists():
+        return "/usr/sbin/nats-server"
+    raise StackError(
+        "nats-server is not installed. Install it with `sudo apt-get install -y nats-server` "
+        "(Debian/Ubuntu) or from https://github.com/nats-io/nats-server/releases, "
+        "or set ICC_NATS_SERVER_BIN to its path."
+    )
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    children: list[Child] = field(default_factory=list)
+
+    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Child:
+        log_dir = self.config.var_dir / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        log = log_path.open("ab")
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            # Own process group: Ctrl-C in the terminal reaches us, and we stop children in order.
+            start_new_session=True,
+        )
+        child = Child(name, process, log_path)
+        self.children.append(child)
+        return child
+
+    def start_nats(self) -> Child:
+        c = self.config
+        check_port_free(c.host, c.nats_port, "ICC_NATS_PORT")
+        check_port_free(c.host, c.nats_monitor_port, "ICC_NATS_MONITOR_PORT")
+        binary = find_nats_server()
+        child = self._spawn(
+            "nats-server",
+            [
+                binary,
+                "-a",
+                c.host,
+                "-p",
+                str(c.nats_port),
+                "-m",
+                str(c.nats_monitor_port),
+                "-js",
+                "-sd",
+                str(c.var_dir / "nats"),
+                "-n",
+                "icc-local",
+            ],
+        )
+        self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
+        return child
+
+    def start_incidents(self) -> Child:
+        c = self.config
+        check_port_free(c.host, c.incidents_port, "ICC_INCIDENTS_PORT")
+        child = self._spawn(
+            "incidents",
+            [sys.executable, "-m", "icc_incidents.main"],
+            {
+                "ICC_INCIDENTS_ADDR": f"{c.host}:{c.incidents_port}",
+                "ICC_NATS_URL": c.nats_url,
+                "ICC_VAR_DIR": str(c.var_dir),
+            },
+        )
+        self._wait_healthy(child, f"{c.host}:{c.incidents_port}", timeout_s=60)
+        return child
+
+    def write_endpoints(self) -> Path:
+        path = self.config.var_dir / "endpoints.json"
+        path.write_text(json.dumps(self.config.endpoints(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def _check_alive(self, child: Child) -> None:
+        if child.process.poll() is not None:
+            tail = child.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise StackError(
+                f"{child.name} exited with code {child.process.returncode}. "
+                f"Last lines of {child.log_path}:\n{tail}"
+            )
+
+    def _wait_tcp(self, child: Child, host: str, port: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(child)
+            try:
+                with socket.create_connection((host, port), timeout=0.3):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise StackError(f"{child.name} did not listen on {host}:{port} within {timeout_s:.0f} s")
+
+    def _wait_healthy(self, child: Child, target: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        with grpc.insecure_channel(target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                self._check_alive(child)
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.2)
+        raise StackError(
+            f"{child.name} was not healthy within {timeout_s:.0f} s; see {child.log_path}"
+        )
+
+    def first_exited(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """Stop children newest first (services before the bus they drain into)."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+                try:
+                    child.process.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
+        self.children.clear()
