@@ -1,0 +1,50 @@
+"""Errors with details, and servers that say clearly when their port is taken."""
+
+import grpc
+import pytest
+
+from icc_rpc import FieldViolation, RpcError, start_server
+from icc_rpc.errors import field_violations
+
+ECHO = "/test.Echo/Say"
+
+
+def _register(server: grpc.aio.Server) -> None:
+    async def say(request: bytes, context: grpc.aio.ServicerContext) -> bytes:  # type: ignore[type-arg]
+        if request == b"bad":
+            raise RpcError.invalid([FieldViolation("text", "must not be bad")])
+        if request == b"late":
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, "too late", reason="TOO_LATE")
+        return request
+
+    handler = grpc.method_handlers_generic_handler(
+        "test.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+
+
+async def test_errors_carry_field_violations() -> None:
+    server = await start_server("127.0.0.1:0", _register, ["test.Echo"])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            say = channel.unary_unary(ECHO)
+            assert await say(b"hi", timeout=5) == b"hi"
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await say(b"bad", timeout=5)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert field_violations(err.value) == [FieldViolation("text", "must not be bad")]
+            assert "text: must not be bad" in (err.value.details() or "")
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await say(b"late", timeout=5)
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        await server.stop(0)
+
+
+async def test_port_in_use_is_a_clear_error() -> None:
+    first = await start_server("127.0.0.1:0", _register, [])
+    try:
+        with pytest.raises(OSError, match="in use"):
+            await start_server(f"127.0.0.1:{first.port}", _register, [])
+    finally:
+        await first.stop(0)
