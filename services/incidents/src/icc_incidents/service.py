@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from opentelemetry import metrics
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +23,10 @@ from icc_incidents.domain.lifecycle import Change, Draft
 from icc_incidents.domain.model import Actor, ChronologyEntry, Incident, Note
 from icc_incidents.domain.validation import Rules, check_request_id
 from icc_storage import Database, WriteBatcher, add_events
+
+_intake = metrics.get_meter("icc_incidents").create_counter(
+    "icc.incidents.created", description="Incidents created (call intake rate)"
+)
 
 
 def utc_now() -> datetime:
@@ -88,7 +93,7 @@ class IncidentService:
             return change.incident, False
 
         try:
-            return await self.batcher.submit(work)
+            incident, replayed = await self.batcher.submit(work)
         except IntegrityError:
             # Another replica committed the same request_id between our read and insert.
             if not request_id:
@@ -98,6 +103,16 @@ class IncidentService:
             if existing is None:
                 raise
             return existing, True
+        if not replayed:
+            _intake.add(
+                1,
+                {
+                    "icc.incident.type": incident.type_code.split(".")[0],
+                    "icc.incident.priority": incident.priority.name,
+                    "icc.incident.exercise": incident.exercise,
+                },
+            )
+        return incident, replayed
 
     async def get(self, name: str) -> Incident:
         incident_id = parse_name(name)
