@@ -147,3 +147,14 @@ async def test_consumer_survives_a_server_restart(nats_server: object, nats_clie
         await wait_until(lambda: handled == [b"1", b"2"], timeout_s=20)
     finally:
         await consumer.stop()
+
+
+async def test_connect_accepts_several_servers(nats_server: object) -> None:
+    from icc_bus import BusConfig, connect
+
+    url = nats_server.url  # type: ignore[attr-defined]
+    nc = await connect(BusConfig(url=f"{url}, {url}"), name="test")
+    try:
+        assert nc.is_connected
+    finally:
+        await nc.close()

