@@ -21,14 +21,14 @@ lint: setup ## ruff, mypy, import boundaries, generated-code and deploy-config c
 	$(UV) run ruff format --check .
 	$(UV) run mypy $(PACKAGES)
 	$(UV) run lint-imports
-	scripts/check-protos.sh
+	$(UV) run scripts/check-protos.sh
 	scripts/check-deploy.sh
 
 protos: setup ## Regenerate Python code and stubs from protos/
 	$(UV) run scripts/gen-protos.sh
 
 protos-check: setup
-	scripts/check-protos.sh
+	$(UV) run scripts/check-protos.sh
 
 bench: setup ## Benchmarks beside the bare-stack baseline, measured in the same run
 	$(UV) run python bench/run.py

@@ -44,6 +44,7 @@ class Processes:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self._children: list[Child] = []
         self._nats: list[NatsServer] = []
         self._dirs = 0
