@@ -1,0 +1,80 @@
+"""`icc run` (what `make run` starts): up, healthy, discoverable, and stopped by Ctrl-C."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from icc_testing import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def run_icc(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "icc_cli.main", "run"],
+        env={**os.environ, "ICC_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "120", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    ports = {
+        "ICC_NATS_PORT": str(free_port()),
+        "ICC_NATS_MONITOR_PORT": str(free_port()),
+        "ICC_INCIDENTS_PORT": str(free_port()),
+    }
+    proc = run_icc(tmp_path, **ports)
+    endpoints_file = tmp_path / "var" / "endpoints.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not endpoints_file.exists():
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "icc run did not come up in 60 s"
+            time.sleep(0.2)
+        endpoints = json.loads(endpoints_file.read_text())
+        target = endpoints["incidents_grpc"]
+        assert target == f"127.0.0.1:{ports['ICC_INCIDENTS_PORT']}"
+        with grpc.insecure_channel(target) as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="icc.incident.v1.IncidentService"), timeout=5
+            )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            reply = next(
+                reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                    iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+                )
+            )
+            services = {s.name for s in reply.list_services_response.service}
+            assert "icc.incident.v1.IncidentService" in services
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "stopped" in out
+    for port in ports.values():  # every process it started is gone
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", int(port)))
+
+
+def test_icc_run_says_which_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_icc(tmp_path, ICC_NATS_PORT=str(port), ICC_NATS_MONITOR_PORT=str(free_port()))
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert f"port {port}" in out
+    assert "ICC_NATS_PORT" in out
