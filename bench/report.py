@@ -1,0 +1,241 @@
+"""What the figures mean, the goals, and the tables and JSON made of them."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.stats import median
+
+Unit = Literal["ms", "/s", "rows/s", "n"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: Unit
+    reference: str = ""  # the figure in /work/shared/BASELINE.md, where it has one
+
+
+FLOOR = [
+    Figure("echo.seq.p50_ms", "gRPC aio echo, sequential p50", "ms", "0.495"),
+    Figure("echo.seq.p99_ms", "gRPC aio echo, sequential p99", "ms"),
+    Figure("echo.seq.rps", "gRPC aio echo, sequential", "/s", "1.9k"),
+    Figure("echo.conc.rps", "gRPC aio echo, 32 concurrent clients", "/s", "6.7k"),
+    Figure("sqlite.plain_rows_s", "sqlite3, 1 row per commit, WAL", "rows/s", "5.9k"),
+    Figure("sqlite.core_rows_s", "SQLAlchemy async Core + aiosqlite, 1 row/commit", "rows/s"),
+    Figure("sqlite.orm_rows_s", "SQLAlchemy async ORM + aiosqlite, 1 row/commit", "rows/s", "830"),
+    Figure("js.seq.msgs_s", "JetStream publish+ack with Nats-Msg-Id, sequential", "/s", "~7k"),
+    Figure("js.seq.p50_ms", "JetStream publish+ack, p50", "ms", "0.118 (no id)"),
+    Figure("js.seq.p99_ms", "JetStream publish+ack, p99", "ms"),
+    Figure("pipe.seq.p50_ms", "bare pipeline: call, sequential p50", "ms"),
+    Figure("pipe.seq.p99_ms", "bare pipeline: call, sequential p99", "ms"),
+    Figure("pipe.seq.rps", "bare pipeline: calls, sequential", "/s"),
+    Figure("pipe.seq.e2e_p50_ms", "bare pipeline: call→event, sequential p50", "ms", "2.1"),
+    Figure("pipe.seq.e2e_p99_ms", "bare pipeline: call→event, sequential p99", "ms", "3.8"),
+    Figure("pipe.conc.rps", "bare pipeline: calls, 32 clients", "/s"),
+    Figure("pipe.conc.events_s", "bare pipeline: events at consumer, 32 clients", "/s", "~470"),
+]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A service figure and its bare-pipeline counterpart (same name after the prefix)."""
+
+    name: str
+    label: str
+    unit: Unit
+
+    @property
+    def service(self) -> str:
+        return f"svc.{self.name}"
+
+    @property
+    def bare(self) -> str:
+        return f"pipe.{self.name}"
+
+
+PAIRS = [
+    Pair("seq.p50_ms", "CreateIncident sequential, p50", "ms"),
+    Pair("seq.p99_ms", "CreateIncident sequential, p99", "ms"),
+    Pair("seq.rps", "CreateIncident sequential, calls", "/s"),
+    Pair("conc.rps", "CreateIncident 32 clients, calls", "/s"),
+    Pair("conc.p50_ms", "CreateIncident 32 clients, p50", "ms"),
+    Pair("conc.p99_ms", "CreateIncident 32 clients, p99", "ms"),
+    Pair("seq.e2e_p50_ms", "call→event sequential, p50", "ms"),
+    Pair("seq.e2e_p99_ms", "call→event sequential, p99", "ms"),
+    Pair("conc.events_s", "call→event 32 clients, events at consumer", "/s"),
+    Pair("conc.e2e_p50_ms", "call→event 32 clients, p50", "ms"),
+    Pair("conc.e2e_p99_ms", "call→event 32 clients, p99", "ms"),
+    Pair("seq.lost", "events not seen in time, sequential (sum)", "n"),
+    Pair("conc.lost", "events not seen in time, 32 clients (sum)", "n"),
+]
+
+
+@dataclass(frozen=True)
+class Goal:
+    label: str
+    service: str
+    bare: str
+    factor: float
+    higher_is_better: bool
+
+    def target(self, medians: Mapping[str, float]) -> float:
+        return self.factor * medians.get(self.bare, math.nan)
+
+    def met(self, medians: Mapping[str, float]) -> bool:
+        value, target = medians.get(self.service, math.nan), self.target(medians)
+        if math.isnan(value) or math.isnan(target):
+            return False
+        return value >= target if self.higher_is_better else value <= target
+
+
+GOALS = [
+    Goal(
+        "call→event p50 within 2× the bare pipeline's",
+        "svc.seq.e2e_p50_ms",
+        "pipe.seq.e2e_p50_ms",
+        2.0,
+        higher_is_better=False,
+    ),
+    Goal(
+        "32 clients: events/s at least 2× the bare pipeline's",
+        "svc.conc.events_s",
+        "pipe.conc.events_s",
+        2.0,
+        higher_is_better=True,
+    ),
+]
+
+
+def summarize(runs: Mapping[str, list[float]]) -> dict[str, float]:
+    """Medians over repetitions; counts of lost events are summed instead."""
+    return {
+        key: (float(sum(values)) if key.endswith(".lost") else median(values))
+        for key, values in runs.items()
+    }
+
+
+def fmt(value: float, unit: Unit) -> str:
+    if math.isnan(value):
+        return "—"
+    if unit == "ms":
+        return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
+    if unit == "n":
+        return f"{value:.0f}"
+    return f"{value:,.0f} {unit}"
+
+
+def spread(values: list[float], unit: Unit) -> str:
+    present = [v for v in values if not math.isnan(v)]
+    if len(present) < 2 or unit == "n":
+        return ""
+    return f"{fmt(min(present), unit)} – {fmt(max(present), unit)}"
+
+
+def ratio(service: float, bare: float) -> float:
+    if math.isnan(service) or math.isnan(bare) or bare == 0:
+        return math.nan
+    return service / bare
+
+
+def floor_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    table = Table(
+        title="A. Bare-stack floor on this machine (median of repetitions)",
+        caption="bare pipeline: one SQLite connection (writers queue in asyncio), uvloop",
+    )
+    table.add_column("figure")
+    table.add_column("measured", justify="right")
+    table.add_column("min – max", justify="right", style="dim")
+    table.add_column("BASELINE.md", justify="right", style="dim")
+    for f in FLOOR:
+        value = medians.get(f.key, math.nan)
+        table.add_row(f.label, fmt(value, f.unit), spread(runs.get(f.key, []), f.unit), f.reference)
+    return table
+
+
+def comparison_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    table = Table(
+        title="B. Incidents service beside the bare pipeline (median of repetitions)",
+        caption="service / bare: above 1 is slower for latencies, below 1 is less for rates",
+    )
+    table.add_column("figure")
+    table.add_column("service", justify="right")
+    table.add_column("bare pipeline", justify="right")
+    table.add_column("service / bare", justify="right")
+    table.add_column("service min – max", justify="right", style="dim")
+    for p in PAIRS:
+        service, bare = medians.get(p.service, math.nan), medians.get(p.bare, math.nan)
+        r = ratio(service, bare)
+        table.add_row(
+            p.label,
+            fmt(service, p.unit),
+            fmt(bare, p.unit),
+            "" if p.unit == "n" or math.isnan(r) else f"{r:.2f}×",
+            spread(runs.get(p.service, []), p.unit),
+        )
+    return table
+
+
+def goals_table(medians: Mapping[str, float]) -> Table:
+    table = Table(title="C. Goals")
+    table.add_column("goal")
+    table.add_column("target", justify="right")
+    table.add_column("service", justify="right")
+    table.add_column("result", justify="center")
+    for g in GOALS:
+        unit: Unit = "ms" if g.service.endswith("_ms") else "/s"
+        sign = "≥" if g.higher_is_better else "≤"
+        met = g.met(medians)
+        table.add_row(
+            g.label,
+            f"{sign} {fmt(g.target(medians), unit)}",
+            fmt(medians.get(g.service, math.nan), unit),
+            "[bold green]PASS[/]" if met else "[bold red]MISS[/]",
+        )
+    return table
+
+
+def print_report(
+    console: Console, medians: Mapping[str, float], runs: Mapping[str, list[float]]
+) -> None:
+    console.print(floor_table(medians, runs))
+    console.print(comparison_table(medians, runs))
+    console.print(goals_table(medians))
+
+
+def as_json(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> dict[str, Any]:
+    """The results in plain JSON types (NaN becomes null)."""
+
+    def clean(value: float) -> float | None:
+        return None if math.isnan(value) else value
+
+    return {
+        "medians": {k: clean(v) for k, v in sorted(medians.items())},
+        "runs": {k: [clean(v) for v in vs] for k, vs in sorted(runs.items())},
+        "comparison": [
+            {
+                "figure": p.label,
+                "key": p.name,
+                "service": clean(medians.get(p.service, math.nan)),
+                "bare": clean(medians.get(p.bare, math.nan)),
+                "ratio": clean(
+                    ratio(medians.get(p.service, math.nan), medians.get(p.bare, math.nan))
+                ),
+            }
+            for p in PAIRS
+        ],
+        "goals": [
+            {
+                "goal": g.label,
+                "service": clean(medians.get(g.service, math.nan)),
+                "target": clean(g.target(medians)),
+                "result": "PASS" if g.met(medians) else "MISS",
+            }
+            for g in GOALS
+        ],
+    }

@@ -1,0 +1,66 @@
+"""The incidents service as deployed: `python -m icc_incidents.main` in its own process,
+with its own nats-server and SQLite file, driven over gRPC like any client would.
+"""
+
+import random
+
+import grpc
+import nats
+
+from bench.incident_requests import create_request
+from bench.load import EventWatcher, call_and_event_figures, prefixed
+from bench.procs import Processes, start_consumer, wait_serving
+from bench.settings import Settings
+from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
+from icc_testing import free_port
+
+SERVICE_NAME = "icc.incident.v1.IncidentService"
+STREAM = "ICC_INCIDENT"
+SUBJECT = "icc.incident.created"
+ECHO_SUBJECT = "bench.seen"
+CALL_TIMEOUT_S = 10.0
+
+
+async def incidents_service(procs: Processes, settings: Settings) -> dict[str, float]:
+    server = procs.nats_server("nats-service")
+    port = free_port()
+    db = procs.fresh_dir("incidents-db") / "incidents.db"
+    service = procs.python(
+        "incidents",
+        ["-m", "icc_incidents.main"],
+        env={
+            "ICC_INCIDENTS_ADDR": f"127.0.0.1:{port}",
+            "ICC_NATS_URL": server.url,
+            "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{db}",
+            "ICC_LOG_LEVEL": "WARNING",
+            "ICC_OTLP_ENDPOINT": "",  # no exporter, whatever the caller's environment says
+        },
+    )
+    nc = await nats.connect(server.url, name="bench-driver")
+    watcher = EventWatcher()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await wait_serving(channel, service, SERVICE_NAME, settings.start_timeout_s)
+            await watcher.start(nc, ECHO_SUBJECT)
+            await start_consumer(
+                procs,
+                nc.jetstream(),
+                nats_url=server.url,
+                stream=STREAM,
+                subject=SUBJECT,
+                key="incident",
+                echo_subject=ECHO_SUBJECT,
+                timeout_s=settings.start_timeout_s,
+            )
+            stub = pb_grpc.IncidentServiceStub(channel)
+            rng = random.Random(7)
+
+            async def call() -> str:
+                response = await stub.CreateIncident(create_request(rng), timeout=CALL_TIMEOUT_S)
+                return str(response.incident.name)
+
+            figures = await call_and_event_figures(call, watcher, settings)
+    finally:
+        await watcher.stop()
+        await nc.close()
+    return prefixed("svc", figures)
