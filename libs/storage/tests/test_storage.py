@@ -1,18 +1,21 @@
 """Outbox, relay, inbox and group commit against real SQLite files and PostgreSQL."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from icc_bus import OutgoingEvent, StreamSpec, build_headers, ensure_streams
 from icc_storage import (
     Database,
     OutboxRelay,
     WriteBatcher,
+    WriteTx,
     add_events,
     claim_event,
     inbox_table,
@@ -51,27 +54,59 @@ async def count(db: Database, table: Table, *where: object) -> int:
         return int(await conn.scalar(select(func.count()).select_from(table).where(*where)) or 0)  # type: ignore[arg-type]
 
 
+async def stage(db: Database, events: list[OutgoingEvent]) -> None:
+    """Commit events to the outbox the way a service does, through the batcher."""
+    batcher = WriteBatcher(db)
+    batcher.start()
+
+    async def work(tx: WriteTx) -> None:
+        add_events(tx, outbox, events)
+
+    try:
+        await batcher.submit(work)
+    finally:
+        await batcher.stop()
+
+
 async def test_event_commits_with_the_change_or_not_at_all(db: Database) -> None:
-    async with db.write() as conn:
-        await conn.execute(insert(things).values(name="a"))
-        await add_events(conn, outbox, [event(1)])
-    with pytest.raises(RuntimeError):
-        async with db.write() as conn:
-            await conn.execute(insert(things).values(name="b"))
-            await add_events(conn, outbox, [event(2)])
-            raise RuntimeError("handler failed after staging")
+    handed: list[OutgoingEvent] = []
+    batcher = WriteBatcher(db, on_commit=handed.extend)
+    batcher.start()
+
+    async def good(tx: WriteTx) -> None:
+        await tx.conn.execute(insert(things).values(name="a"))
+        add_events(tx, outbox, [event(1)])
+
+    async def bad(tx: WriteTx) -> None:
+        await tx.conn.execute(insert(things).values(name="b"))
+        add_events(tx, outbox, [event(2)])
+        raise RuntimeError("handler failed after staging")
+
+    try:
+        results = await asyncio.gather(
+            batcher.submit(good), batcher.submit(bad), return_exceptions=True
+        )
+    finally:
+        await batcher.stop()
+    assert results[0] is None
+    assert isinstance(results[1], RuntimeError)
     assert await count(db, things) == 1
     assert await count(db, outbox) == 1
+    assert [e.event_id for e in handed] == ["e1"]  # only committed events reach the relay
 
 
 async def test_relay_publishes_once_and_marks_sent(db: Database, nats_client: Client) -> None:
     js = nats_client.jetstream()
     await ensure_streams(js, [STREAM])
-    async with db.write() as conn:
-        await add_events(conn, outbox, [event(n) for n in range(20)])
-    relay = OutboxRelay(db, outbox, js)
-    assert await relay.publish_pending() == 20
-    assert await relay.publish_pending() == 0
+    await stage(db, [event(n) for n in range(20)])
+    batcher = WriteBatcher(db)
+    batcher.start()
+    relay = OutboxRelay(db, outbox, js, batcher)
+    try:
+        assert await relay.publish_pending() == 20
+        assert await relay.publish_pending() == 0
+    finally:
+        await batcher.stop()
     assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 0
     info = await js.stream_info("TEST")
     assert info.state.messages == 20
@@ -88,20 +123,27 @@ async def test_crash_between_publish_and_mark_publishes_exactly_once(
 ) -> None:
     js = nats_client.jetstream()
     await ensure_streams(js, [STREAM])
-    async with db.write() as conn:
-        await add_events(conn, outbox, [event(n) for n in range(5)])
+    await stage(db, [event(n) for n in range(5)])
+    batcher = WriteBatcher(db)
+    batcher.start()
+
+    class Crash(Exception):
+        """The process died here."""
 
     class CrashBeforeMark(OutboxRelay):
-        async def _mark_sent(self, ids: list[int]) -> None:
-            raise SystemExit("process died after publishing, before marking")
+        async def _mark_sent(self, event_ids: list[str]) -> None:
+            raise Crash("after publishing, before marking")
 
-    with pytest.raises(SystemExit):
-        await CrashBeforeMark(db, outbox, js).publish_pending()
+    with pytest.raises(Crash):
+        await CrashBeforeMark(db, outbox, js, batcher).publish_pending()
     assert (await js.stream_info("TEST")).state.messages == 5
     assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 5  # nothing marked
 
     # The restarted relay publishes the same rows again; JetStream drops them by id.
-    assert await OutboxRelay(db, outbox, js).publish_pending() == 5
+    try:
+        assert await OutboxRelay(db, outbox, js, batcher).publish_pending() == 5
+    finally:
+        await batcher.stop()
     assert (await js.stream_info("TEST")).state.messages == 5
     assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 0
 
@@ -111,17 +153,22 @@ async def test_relay_waits_out_a_bus_outage(
 ) -> None:
     js = nats_client.jetstream()
     await ensure_streams(js, [STREAM])
-    relay = OutboxRelay(db, outbox, js, poll_interval_s=0.1)
+    batcher = WriteBatcher(db)
+    relay = OutboxRelay(db, outbox, js, batcher, sweep_interval_s=0.2, sweep_age=timedelta(0))
+    batcher.on_commit = relay.handoff
+    batcher.start()
     relay.start()
+
+    async def work(tx: WriteTx) -> None:
+        add_events(tx, outbox, [event(1)])
+
     try:
         nats_server.stop()  # type: ignore[attr-defined]
-        async with db.write() as conn:
-            await add_events(conn, outbox, [event(1)])
-        relay.notify()
+        await batcher.submit(work)
         await asyncio.sleep(1.0)
         assert await count(db, outbox, outbox.c.sent_at.is_(None)) == 1  # kept, not lost
         nats_server.start()  # type: ignore[attr-defined]
-        for _ in range(200):
+        for _ in range(300):
             if await count(db, outbox, outbox.c.sent_at.is_(None)) == 0:
                 break
             await asyncio.sleep(0.05)
@@ -129,6 +176,7 @@ async def test_relay_waits_out_a_bus_outage(
         assert (await js.stream_info("TEST")).state.messages == 1
     finally:
         await relay.stop()
+        await batcher.stop()
 
 
 async def test_inbox_claims_an_event_once_and_only_with_its_effect(db: Database) -> None:
@@ -145,31 +193,33 @@ async def test_inbox_claims_an_event_once_and_only_with_its_effect(db: Database)
 
 
 async def test_batcher_commits_concurrent_writes_and_isolates_failures(db: Database) -> None:
-    commits = 0
-
-    def on_commit() -> None:
-        nonlocal commits
-        commits += 1
-
-    batcher = WriteBatcher(db, on_commit=on_commit)
+    batcher = WriteBatcher(db)
     batcher.start()
 
-    def writer(name: str):  # type: ignore[no-untyped-def]
-        async def work(conn):  # type: ignore[no-untyped-def]
-            await conn.execute(insert(things).values(name=name))
-            await add_events(conn, outbox, [event(hash(name) % 10**9)])
+    def writer(name: str, n: int) -> Callable[[WriteTx], Awaitable[str]]:
+        async def work(tx: WriteTx) -> str:
+            if name == "refused":
+                raise ValueError("a domain rule said no")
+            tx.add(things, [{"name": name}])  # deferred: one multi-row insert per batch
+            add_events(tx, outbox, [event(n)])
             return name
 
         return work
 
     try:
-        names = [f"t{n}" for n in range(200)] + ["t5"]  # the last one violates the unique name
+        names = [f"t{n}" for n in range(200)] + [
+            "refused",
+            "t5",
+        ]  # "t5" again breaks the unique name
         results = await asyncio.gather(
-            *(batcher.submit(writer(n)) for n in names), return_exceptions=True
+            *(batcher.submit(writer(name, n)) for n, name in enumerate(names)),
+            return_exceptions=True,
         )
     finally:
         await batcher.stop()
-    failures = [r for r in results if isinstance(r, BaseException)]
-    assert len(failures) == 1
+    assert isinstance(results[200], ValueError)
+    assert isinstance(results[201], IntegrityError)
+    assert results[:200] == [f"t{n}" for n in range(200)]
     assert await count(db, things) == 200
-    assert commits < 200  # shared commits, not one per write
+    assert await count(db, outbox) == 200
+    assert batcher.batches < 200  # shared commits, not one per write

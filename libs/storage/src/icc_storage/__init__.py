@@ -1,6 +1,6 @@
 """Storage for ICC services: async engines, transactional outbox and relay, inbox."""
 
-from icc_storage.batch import WriteBatcher
+from icc_storage.batch import WriteBatcher, WriteTx
 from icc_storage.database import Database, database_url_from_env
 from icc_storage.inbox import claim_event, inbox_table
 from icc_storage.migrate import upgrade
@@ -10,6 +10,7 @@ __all__ = [
     "Database",
     "OutboxRelay",
     "WriteBatcher",
+    "WriteTx",
     "add_events",
     "claim_event",
     "database_url_from_env",

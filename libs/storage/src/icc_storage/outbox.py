@@ -1,7 +1,7 @@
 """The transactional outbox and its relay.
 
 A state change and its events commit in one transaction (`add_events`). The
-relay publishes unsent rows in id order and then marks them sent. A crash
+relay publishes them and then marks them sent. A crash
 between commit and publish loses nothing (the row stays unsent); a crash
 between publish and mark re-publishes with the same `Nats-Msg-Id`, which
 JetStream's duplicate window drops.
@@ -29,13 +29,13 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
+    func,
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_bus import OutgoingEvent, publish_event
+from icc_storage.batch import WriteBatcher, WriteTx
 from icc_storage.database import Database
 from icc_telemetry import extract
 
@@ -71,13 +71,13 @@ def outbox_table(metadata: MetaData) -> Table:
     return table
 
 
-async def add_events(conn: AsyncConnection, table: Table, events: Sequence[OutgoingEvent]) -> None:
-    """Stage events in the caller's transaction (one batched insert)."""
+def add_events(tx: WriteTx, table: Table, events: Sequence[OutgoingEvent]) -> None:
+    """Stage events in the write's transaction; the relay gets them once it commits."""
     if not events:
         return
     now = datetime.now(UTC)
-    await conn.execute(
-        insert(table),
+    tx.add(
+        table,
         [
             {
                 "event_id": e.event_id,
@@ -91,32 +91,44 @@ async def add_events(conn: AsyncConnection, table: Table, events: Sequence[Outgo
             for e in events
         ],
     )
+    tx.announce(events)
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows; `notify()` after a commit wakes it at once."""
+    """Publishes committed events and marks them sent.
+
+    Events arrive two ways: handed over by the batcher right after their commit (the
+    fast path), and swept from the table (rows left unsent by a crash, a bus outage
+    or a failed publish). Marking goes through the batcher, the database's one writer.
+    """
 
     def __init__(
         self,
         db: Database,
         table: Table,
         js: JetStreamContext,
+        writer: WriteBatcher,
         *,
         batch: int = 500,
-        poll_interval_s: float = 0.5,
+        sweep_interval_s: float = 2.0,
+        sweep_age: timedelta = timedelta(seconds=5),
         retention: timedelta = timedelta(days=1),
     ) -> None:
         self._db = db
         self._table = table
         self._js = js
+        self._writer = writer
         self._batch = batch
-        self._poll = poll_interval_s
+        self._sweep_interval = sweep_interval_s
+        self._sweep_age = sweep_age
         self._retention = retention
-        self._wake = asyncio.Event()
+        self._handed: asyncio.Queue[list[OutgoingEvent]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._marking: set[asyncio.Task[None]] = set()
 
-    def notify(self) -> None:
-        self._wake.set()
+    def handoff(self, events: list[OutgoingEvent]) -> None:
+        """Called by the batcher after a commit."""
+        self._handed.put_nowait(events)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -126,10 +138,10 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._marking:
+            await asyncio.gather(*self._marking, return_exceptions=True)
 
     async def backlog(self) -> int:
-        from sqlalchemy import func
-
         async with self._db.read() as conn:
             n = await conn.scalar(
                 select(func.count()).select_from(self._table).where(self._table.c.sent_at.is_(None))
@@ -137,63 +149,89 @@ class OutboxRelay:
         return int(n or 0)
 
     async def _run(self) -> None:
-        last_cleanup = datetime.now(UTC)
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()  # sweep everything left over at start
+        last_cleanup = loop.time()
         while True:
             try:
-                sent = await self.publish_pending()
-                if datetime.now(UTC) - last_cleanup > timedelta(minutes=10):
+                timeout = max(0.0, next_sweep - loop.time())
+                try:
+                    events = await asyncio.wait_for(self._handed.get(), timeout=timeout)
+                except TimeoutError:
+                    events = []
+                while not self._handed.empty() and len(events) < self._batch:
+                    events.extend(self._handed.get_nowait())
+                if events:
+                    await self._publish(events)
+                if loop.time() >= next_sweep:
+                    while await self.publish_pending(older_than=self._sweep_age) == self._batch:
+                        pass
+                    next_sweep = loop.time() + self._sweep_interval
+                if loop.time() - last_cleanup > 600:
                     await self._cleanup()
-                    last_cleanup = datetime.now(UTC)
+                    last_cleanup = loop.time()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox relay failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(1.0)
-                continue
-            if sent < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-                self._wake.clear()
+                log.warning("outbox relay failed; the sweep will retry", extra={"error": repr(exc)})
+                next_sweep = loop.time() + 1.0
 
-    async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows; returns how many were published."""
+    async def publish_pending(self, older_than: timedelta | None = None) -> int:
+        """Publish one batch of unsent rows (optionally only older ones); returns how many."""
         t = self._table
+        query = select(t.c.event_id, t.c.subject, t.c.event_type, t.c.payload, t.c.headers).where(
+            t.c.sent_at.is_(None)
+        )
+        if older_than is not None:
+            query = query.where(t.c.created_at < datetime.now(UTC) - older_than)
         async with self._db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        t.c.id, t.c.event_id, t.c.subject, t.c.event_type, t.c.payload, t.c.headers
-                    )
-                    .where(t.c.sent_at.is_(None))
-                    .order_by(t.c.id)
-                    .limit(self._batch)
-                )
-            ).all()
+            rows = (await conn.execute(query.order_by(t.c.id).limit(self._batch))).all()
         if not rows:
             return 0
-        # Published concurrently: the writes leave in order on one connection, and
-        # waiting for each ack in turn would cap the relay near 8k events/s.
-        await asyncio.gather(*(self._publish_row(row) for row in rows))
-        await self._mark_sent([r.id for r in rows])
-        _published.add(len(rows))
-        return len(rows)
+        events = [
+            OutgoingEvent(
+                event_id=r.event_id,
+                subject=r.subject,
+                event_type=r.event_type,
+                payload=r.payload,
+                headers=json.loads(r.headers),
+            )
+            for r in rows
+        ]
+        await self._publish(events, wait_for_mark=True)
+        return len(events)
 
-    async def _mark_sent(self, ids: list[int]) -> None:
+    async def _publish(self, events: list[OutgoingEvent], wait_for_mark: bool = False) -> None:
+        # Concurrently: the writes leave in order on one connection, and waiting for
+        # each ack in turn would cap the relay near the sequential publish rate.
+        await asyncio.gather(*(self._publish_one(e) for e in events))
+        _published.add(len(events))
+        mark = asyncio.create_task(self._mark_sent([e.event_id for e in events]))
+        if wait_for_mark:
+            await mark
+            return
+        # Marking joins the next group commit; the relay goes on publishing meanwhile.
+        self._marking.add(mark)
+        mark.add_done_callback(self._marked)
+
+    def _marked(self, task: asyncio.Task[None]) -> None:
+        self._marking.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("marking events sent failed; they will be re-published and deduplicated")
+
+    async def _mark_sent(self, event_ids: list[str]) -> None:
         t = self._table
-        async with self._db.write() as conn:
-            await conn.execute(update(t).where(t.c.id.in_(ids)).values(sent_at=datetime.now(UTC)))
 
-    async def _publish_row(self, row: object) -> None:
-        headers: dict[str, str] = json.loads(row.headers)  # type: ignore[attr-defined]
-        event = OutgoingEvent(
-            event_id=row.event_id,  # type: ignore[attr-defined]
-            subject=row.subject,  # type: ignore[attr-defined]
-            event_type=row.event_type,  # type: ignore[attr-defined]
-            payload=row.payload,  # type: ignore[attr-defined]
-            headers=headers,
-        )
-        # The publish span continues the trace of the request that wrote the row.
-        token = otel_context.attach(extract(headers))
+        async def mark(tx: WriteTx) -> None:
+            await tx.conn.execute(
+                update(t).where(t.c.event_id.in_(event_ids)).values(sent_at=datetime.now(UTC))
+            )
+
+        await self._writer.submit(mark)
+
+    async def _publish_one(self, event: OutgoingEvent) -> None:
+        # The publish span continues the trace of the request that wrote the event.
+        token = otel_context.attach(extract(event.headers))
         try:
             await publish_event(self._js, event)
         finally:
@@ -202,5 +240,8 @@ class OutboxRelay:
     async def _cleanup(self) -> None:
         t = self._table
         cutoff = datetime.now(UTC) - self._retention
-        async with self._db.write() as conn:
-            await conn.execute(delete(t).where(t.c.sent_at.is_not(None), t.c.sent_at < cutoff))
+
+        async def purge(tx: WriteTx) -> None:
+            await tx.conn.execute(delete(t).where(t.c.sent_at.is_not(None), t.c.sent_at < cutoff))
+
+        await self._writer.submit(purge)

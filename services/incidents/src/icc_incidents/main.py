@@ -70,10 +70,13 @@ class Running:
 
     async def stop(self) -> None:
         await self.server.stop(grace_s=3)
-        await self.batcher.stop()
         if self.relay is not None:
-            await self.relay.publish_pending()
             await self.relay.stop()
+            # Whatever is still unsent goes out now rather than at the next start.
+            with contextlib.suppress(Exception):
+                while await self.relay.publish_pending():
+                    pass
+        await self.batcher.stop()
         with contextlib.suppress(Exception):
             await self.nc.drain()
         await self.db.dispose()
@@ -85,8 +88,10 @@ async def start(config: Config) -> Running:
     nc = await connect(config.bus, name="icc-incidents")
     js = nc.jetstream()
     await ensure_streams(js, [INCIDENT_STREAM, DLQ_STREAM], replicas=config.bus.replicas)
-    relay = OutboxRelay(db, outbox, js) if config.relay_enabled else None
-    batcher = WriteBatcher(db, on_commit=relay.notify if relay else None)
+    batcher = WriteBatcher(db)
+    relay = OutboxRelay(db, outbox, js, batcher) if config.relay_enabled else None
+    if relay is not None:
+        batcher.on_commit = relay.handoff
     batcher.start()
     if relay is not None:
         relay.start()

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from opentelemetry import metrics
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_bus import OutgoingEvent
 from icc_incidents import store
@@ -22,7 +21,7 @@ from icc_incidents.domain.errors import InvalidInput, Violation
 from icc_incidents.domain.lifecycle import Change, Draft
 from icc_incidents.domain.model import Actor, ChronologyEntry, Incident, Note
 from icc_incidents.domain.validation import Rules, check_request_id
-from icc_storage import Database, WriteBatcher, add_events
+from icc_storage import Database, WriteBatcher, WriteTx, add_events
 
 _intake = metrics.get_meter("icc_incidents").create_counter(
     "icc.incidents.created", description="Incidents created (call intake rate)"
@@ -52,15 +51,13 @@ class IncidentService:
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_incident_id
 
-    async def _record(
-        self, conn: AsyncConnection, change: Change, actor: Actor, event: OutgoingEvent
-    ) -> None:
-        await self._chronicle(conn, change, actor)
-        await add_events(conn, store.outbox, [event])
+    def _record(self, tx: WriteTx, change: Change, actor: Actor, event: OutgoingEvent) -> None:
+        self._chronicle(tx, change, actor)
+        add_events(tx, store.outbox, [event])
 
-    async def _chronicle(self, conn: AsyncConnection, change: Change, actor: Actor) -> None:
-        await store.append_chronology(
-            conn,
+    def _chronicle(self, tx: WriteTx, change: Change, actor: Actor) -> None:
+        store.append_chronology(
+            tx,
             ChronologyEntry(
                 change.incident.id,
                 change.incident.version,
@@ -83,13 +80,17 @@ class IncidentService:
         )
         event = event_for(change, actor, now)
 
-        async def work(conn: AsyncConnection) -> tuple[Incident, bool]:
-            if request_id:
+        if request_id:
+            # Outside the write transaction: reads run beside the writer. Two
+            # requests racing past this check meet at the unique request_id.
+            async with self.db.read() as conn:
                 existing = await store.find_by_request_id(conn, request_id)
-                if existing is not None:
-                    return existing, True
-            await store.insert_incident(conn, change.incident, request_id)
-            await self._record(conn, change, actor, event)
+            if existing is not None:
+                return existing, True
+
+        async def work(tx: WriteTx) -> tuple[Incident, bool]:
+            store.insert_incident(tx, change.incident, request_id)
+            self._record(tx, change, actor, event)
             return change.incident, False
 
         try:
@@ -142,11 +143,11 @@ class IncidentService:
     ) -> Incident:
         incident_id = parse_name(name, field)
 
-        async def work(conn: AsyncConnection) -> Incident:
+        async def work(tx: WriteTx) -> Incident:
             now = self.clock()
-            change = apply(await store.load(conn, incident_id), now)
-            await store.save_incident(conn, change.incident)
-            await self._record(conn, change, actor, event_for(change, actor, now))
+            change = apply(await store.load(tx.conn, incident_id), now)
+            await store.save_incident(tx.conn, change.incident)
+            self._record(tx, change, actor, event_for(change, actor, now))
             return change.incident
 
         return await self.batcher.submit(work)
@@ -182,13 +183,13 @@ class IncidentService:
         incident_id = parse_name(name, "parent")
         lifecycle.check_note(text)
 
-        async def work(conn: AsyncConnection) -> Note:
+        async def work(tx: WriteTx) -> Note:
             now = self.clock()
-            change = lifecycle.add_note(await store.load(conn, incident_id), text, now=now)
-            note = await store.insert_note(conn, incident_id, text, actor, now)
-            await store.save_incident(conn, change.incident)
+            change = lifecycle.add_note(await store.load(tx.conn, incident_id), text, now=now)
+            note = await store.insert_note(tx.conn, incident_id, text, actor, now)
+            await store.save_incident(tx.conn, change.incident)
             note_name = f"{change.incident.name}/notes/{note.id}"
-            await self._record(conn, change, actor, event_for(change, actor, now, note=note_name))
+            self._record(tx, change, actor, event_for(change, actor, now, note=note_name))
             return note
 
         return await self.batcher.submit(work)
@@ -213,25 +214,25 @@ class IncidentService:
         if out:
             raise InvalidInput(out)
 
-        async def work(conn: AsyncConnection) -> tuple[Incident, list[Incident]]:
+        async def work(tx: WriteTx) -> tuple[Incident, list[Incident]]:
             now = self.clock()
-            survivor = await store.load(conn, survivor_id)
+            survivor = await store.load(tx.conn, survivor_id)
             start_version = survivor.version
             merged: list[Incident] = []
             for dup_id in duplicate_ids:
                 kept, folded = lifecycle.merge(
-                    survivor, await store.load(conn, dup_id), reason=reason, now=now
+                    survivor, await store.load(tx.conn, dup_id), reason=reason, now=now
                 )
                 survivor = kept.incident
-                await store.save_incident(conn, folded.incident)
-                await self._chronicle(conn, folded, actor)
-                await self._chronicle(conn, kept, actor)
-                await add_events(
-                    conn, store.outbox, [event_for(kept, actor, now, duplicate=folded.incident)]
+                await store.save_incident(tx.conn, folded.incident)
+                self._chronicle(tx, folded, actor)
+                self._chronicle(tx, kept, actor)
+                add_events(
+                    tx, store.outbox, [event_for(kept, actor, now, duplicate=folded.incident)]
                 )
                 merged.append(folded.incident)
             # One version check covers the survivor's several bumps.
-            await store.save_incident(conn, survivor, expected_version=start_version)
+            await store.save_incident(tx.conn, survivor, expected_version=start_version)
             return survivor, merged
 
         return await self.batcher.submit(work)

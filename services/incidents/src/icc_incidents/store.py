@@ -41,7 +41,7 @@ from icc_incidents.domain.model import (
     Note,
     Priority,
 )
-from icc_storage import inbox_table, outbox_table
+from icc_storage import WriteTx, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -209,9 +209,7 @@ def _from_row(r: Any, notes_: tuple[Note, ...] = ()) -> Incident:
     )
 
 
-async def insert_incident(
-    conn: AsyncConnection, incident: Incident, request_id: str | None
-) -> None:
+def insert_incident(tx: WriteTx, incident: Incident, request_id: str | None) -> None:
     values = _row_values(incident)
     values.update(
         id=incident.id,
@@ -221,7 +219,7 @@ async def insert_incident(
         created_by_role=incident.created_by.role,
         request_id=request_id or None,
     )
-    await conn.execute(insert(incidents).values(**values))
+    tx.add(incidents, [values])
 
 
 async def save_incident(
@@ -289,18 +287,21 @@ async def insert_note(
     return Note(int(key[0]), text, author, now)
 
 
-async def append_chronology(conn: AsyncConnection, entry: ChronologyEntry) -> None:
-    await conn.execute(
-        insert(chronology).values(
-            incident_id=entry.incident_id,
-            sequence=entry.sequence,
-            time=entry.time,
-            actor_user=entry.actor.user,
-            actor_agency=int(entry.actor.agency),
-            actor_role=entry.actor.role,
-            action=entry.action,
-            detail=entry.detail,
-        )
+def append_chronology(tx: WriteTx, entry: ChronologyEntry) -> None:
+    tx.add(
+        chronology,
+        [
+            {
+                "incident_id": entry.incident_id,
+                "sequence": entry.sequence,
+                "time": entry.time,
+                "actor_user": entry.actor.user,
+                "actor_agency": int(entry.actor.agency),
+                "actor_role": entry.actor.role,
+                "action": entry.action,
+                "detail": entry.detail,
+            }
+        ],
     )
 
 

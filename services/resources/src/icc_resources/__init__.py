@@ -1,0 +1,1 @@
+"""ICC resources service: agencies, stations, units, hospitals and live positions."""
