@@ -77,9 +77,12 @@ class WriteBatcher:
         *,
         max_batch: int = 256,
         on_commit: Callable[[list[OutgoingEvent]], None] | None = None,
+        later_delay_s: float = 0.2,
     ) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._later: list[Work[None]] = []
+        self._later_delay_s = later_delay_s
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +92,10 @@ class WriteBatcher:
         self._task = asyncio.create_task(self._run(), name="write-batcher")
 
     async def stop(self) -> None:
+        if self._later and self._task is not None:
+            # Flush waiting bookkeeping with an empty write rather than drop it.
+            with contextlib.suppress(Exception):
+                await self.submit(_nothing)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,15 +114,32 @@ class WriteBatcher:
         self._queue.put_nowait(_Job(work, future))
         return await future
 
+    def submit_later(self, work: Work[None]) -> None:
+        """A write nobody waits for (bookkeeping): it rides along with the next
+        batch, or commits on its own after `later_delay_s` without one, so it
+        never puts a commit of its own in front of a request."""
+        self._later.append(work)
+
     def _announce(self, events: list[OutgoingEvent]) -> None:
         if self.on_commit is not None and events:
             self.on_commit(events)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            jobs = [await self._queue.get()]
+            jobs: list[_Job[Any]] = []
+            try:
+                timeout = self._later_delay_s if self._later else None
+                jobs.append(await asyncio.wait_for(self._queue.get(), timeout))
+            except TimeoutError:
+                pass
             while len(jobs) < self._max_batch and not self._queue.empty():
                 jobs.append(self._queue.get_nowait())
+            later, self._later = self._later, []
+            for work in later:
+                job: _Job[None] = _Job(work, loop.create_future())
+                job.future.add_done_callback(_log_failure)
+                jobs.append(job)
             try:
                 await self._commit_batch(jobs)
             except Exception as exc:  # the database itself failed: answer everyone
@@ -189,3 +213,12 @@ def _is_constraint_error(exc: Exception) -> bool:
     from sqlalchemy.exc import IntegrityError
 
     return isinstance(exc, IntegrityError)
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("background write failed", extra={"error": repr(future.exception())})
+
+
+async def _nothing(tx: WriteTx) -> None:
+    return None

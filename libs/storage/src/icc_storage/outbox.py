@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
@@ -124,7 +124,6 @@ class OutboxRelay:
         self._retention = retention
         self._handed: asyncio.Queue[list[OutgoingEvent]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._marking: set[asyncio.Task[None]] = set()
 
     def handoff(self, events: list[OutgoingEvent]) -> None:
         """Called by the batcher after a commit."""
@@ -138,8 +137,6 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._marking:
-            await asyncio.gather(*self._marking, return_exceptions=True)
 
     async def backlog(self) -> int:
         async with self._db.read() as conn:
@@ -206,20 +203,18 @@ class OutboxRelay:
         # each ack in turn would cap the relay near the sequential publish rate.
         await asyncio.gather(*(self._publish_one(e) for e in events))
         _published.add(len(events))
-        mark = asyncio.create_task(self._mark_sent([e.event_id for e in events]))
+        event_ids = [e.event_id for e in events]
         if wait_for_mark:
-            await mark
-            return
-        # Marking joins the next group commit; the relay goes on publishing meanwhile.
-        self._marking.add(mark)
-        mark.add_done_callback(self._marked)
-
-    def _marked(self, task: asyncio.Task[None]) -> None:
-        self._marking.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("marking events sent failed; they will be re-published and deduplicated")
+            await self._mark_sent(event_ids)
+        else:
+            # Bookkeeping rides along with the next group commit: a lost mark only
+            # means a re-publish that JetStream drops as a duplicate.
+            self._writer.submit_later(self._mark_work(event_ids))
 
     async def _mark_sent(self, event_ids: list[str]) -> None:
+        await self._writer.submit(self._mark_work(event_ids))
+
+    def _mark_work(self, event_ids: list[str]) -> Callable[[WriteTx], Awaitable[None]]:
         t = self._table
 
         async def mark(tx: WriteTx) -> None:
@@ -227,7 +222,7 @@ class OutboxRelay:
                 update(t).where(t.c.event_id.in_(event_ids)).values(sent_at=datetime.now(UTC))
             )
 
-        await self._writer.submit(mark)
+        return mark
 
     async def _publish_one(self, event: OutgoingEvent) -> None:
         # The publish span continues the trace of the request that wrote the event.

@@ -6,8 +6,9 @@ commit.
 """
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from opentelemetry import metrics
@@ -26,6 +27,9 @@ from icc_storage import Database, WriteBatcher, WriteTx, add_events
 _intake = metrics.get_meter("icc_incidents").create_counter(
     "icc.incidents.created", description="Incidents created (call intake rate)"
 )
+
+
+RECENT_REQUESTS = 50_000
 
 
 def utc_now() -> datetime:
@@ -50,6 +54,8 @@ class IncidentService:
     rules: Rules
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_incident_id
+    # request_id -> incident id of creates this process answered recently.
+    _recent: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def _record(self, tx: WriteTx, change: Change, actor: Actor, event: OutgoingEvent) -> None:
         self._chronicle(tx, change, actor)
@@ -80,13 +86,13 @@ class IncidentService:
         )
         event = event_for(change, actor, now)
 
-        if request_id:
-            # Outside the write transaction: reads run beside the writer. Two
-            # requests racing past this check meet at the unique request_id.
+        known = self._recent.get(request_id) if request_id else None
+        if known is not None:
             async with self.db.read() as conn:
-                existing = await store.find_by_request_id(conn, request_id)
-            if existing is not None:
-                return existing, True
+                return await store.load(conn, known), True
+        # No read before writing: a request id this process has not seen is
+        # new almost always, and when it is not (a retry after a restart, or
+        # through another replica) the unique request_id refuses the insert.
 
         async def work(tx: WriteTx) -> tuple[Incident, bool]:
             store.insert_incident(tx, change.incident, request_id)
@@ -103,7 +109,10 @@ class IncidentService:
                 existing = await store.find_by_request_id(conn, request_id)
             if existing is None:
                 raise
+            self._remember(request_id, existing.id)
             return existing, True
+        if request_id:
+            self._remember(request_id, incident.id)
         if not replayed:
             _intake.add(
                 1,
@@ -114,6 +123,11 @@ class IncidentService:
                 },
             )
         return incident, replayed
+
+    def _remember(self, request_id: str, incident_id: str) -> None:
+        self._recent[request_id] = incident_id
+        if len(self._recent) > RECENT_REQUESTS:
+            self._recent.popitem(last=False)
 
     async def get(self, name: str) -> Incident:
         incident_id = parse_name(name)
