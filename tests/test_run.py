@@ -34,6 +34,7 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         "ICC_NATS_PORT": str(free_port()),
         "ICC_NATS_MONITOR_PORT": str(free_port()),
         "ICC_INCIDENTS_PORT": str(free_port()),
+        "ICC_RESOURCES_PORT": str(free_port()),
     }
     proc = run_icc(tmp_path, **ports)
     endpoints_file = tmp_path / "var" / "endpoints.json"
@@ -58,6 +59,11 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             )
             services = {s.name for s in reply.list_services_response.service}
             assert "icc.incident.v1.IncidentService" in services
+        with grpc.insecure_channel(endpoints["resources_grpc"]) as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="icc.resource.v1.ResourceService"), timeout=5
+            )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

@@ -15,11 +15,14 @@ build ids and events before submitting, read and decide inside.
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from opentelemetry import context as otel_context
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_bus import OutgoingEvent
@@ -61,6 +64,8 @@ Work = Callable[[WriteTx], Awaitable[T]]
 class _Job(Generic[T]):
     work: Work[T]
     future: asyncio.Future[T]
+    # The submitter's trace context: events a write builds belong to its request.
+    context: otel_context.Context | None = None
 
 
 class WriteBatcher:
@@ -111,7 +116,7 @@ class WriteBatcher:
         if self._task is None:
             raise RuntimeError("storage is shutting down")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(work, future))
+        self._queue.put_nowait(_Job(work, future, otel_context.get_current()))
         return await future
 
     def submit_later(self, work: Work[None]) -> None:
@@ -150,8 +155,16 @@ class WriteBatcher:
 
     async def _commit_batch(self, jobs: list[_Job[Any]]) -> None:
         pending = list(jobs)
+        conflicts = 0
         while pending:
             failed, results, tx, flush_error = await self._attempt(pending)
+            error = failed[1] if failed is not None else flush_error
+            if error is not None and is_transient(error) and conflicts < MAX_CONFLICT_RETRIES:
+                # Another writer (a replica) deadlocked or raced with us: the
+                # database aborted our transaction; run the same writes again.
+                conflicts += 1
+                await asyncio.sleep(random.uniform(0.002, 0.02) * conflicts)
+                continue
             if failed is not None:
                 job, exc = failed
                 if not job.future.done():
@@ -172,8 +185,12 @@ class WriteBatcher:
             return
 
     async def _commit_batch_alone(self, job: _Job[Any]) -> None:
-        failed, results, tx, flush_error = await self._attempt([job])
-        error = failed[1] if failed is not None else flush_error
+        for conflicts in range(MAX_CONFLICT_RETRIES + 1):
+            failed, results, tx, flush_error = await self._attempt([job])
+            error = failed[1] if failed is not None else flush_error
+            if error is None or not is_transient(error) or conflicts == MAX_CONFLICT_RETRIES:
+                break
+            await asyncio.sleep(random.uniform(0.002, 0.02) * (conflicts + 1))
         if error is not None:
             if not job.future.done():
                 job.future.set_exception(error)
@@ -192,27 +209,42 @@ class WriteBatcher:
             tx = WriteTx(conn)
             await conn.begin()
             for job in jobs:
+                token = otel_context.attach(job.context) if job.context is not None else None
                 try:
                     results.append(await job.work(tx))
                 except Exception as exc:
                     await conn.rollback()
                     return (job, exc), [], None, None
+                finally:
+                    if token is not None:
+                        otel_context.detach(token)
             try:
                 await tx.flush()
                 await conn.commit()
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await conn.rollback()
-                if _is_constraint_error(exc) and len(jobs) > 0:
+                if isinstance(exc, IntegrityError) or is_transient(exc):
                     return None, [], None, exc
                 raise
         return None, results, tx, None
 
 
-def _is_constraint_error(exc: Exception) -> bool:
-    from sqlalchemy.exc import IntegrityError
+MAX_CONFLICT_RETRIES = 10
+# PostgreSQL: deadlock detected, serialization failure.
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}
 
-    return isinstance(exc, IntegrityError)
+
+def is_transient(exc: BaseException) -> bool:
+    """A write conflict with another transaction: retrying the same writes is right."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in _TRANSIENT_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return "deadlock detected" in text or "database is locked" in text
 
 
 def _log_failure(future: asyncio.Future[None]) -> None:

@@ -24,6 +24,7 @@ from icc_incidents.domain.model import Actor, Agency, IncidentState
 from icc_incidents.service import IncidentService
 from icc_incidents.watch import IncidentWatch
 from icc_rpc import FieldViolation, RpcError
+from icc_rpc.identity import caller_of
 from icc_telemetry import INCIDENT_ID
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -31,12 +32,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MAX_PAGE = 500
-
-# Callers identify themselves in metadata; a partner gateway sets these after
-# authenticating the agency (see the README's security notes).
-META_USER = "icc-user"
-META_AGENCY = "icc-agency"
-META_ROLE = "icc-role"
 
 
 def to_rpc_error(exc: Exception) -> RpcError:
@@ -66,21 +61,8 @@ def domain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 
 def actor_from(context: Context) -> Actor:
-    meta = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-    agency_name = meta.get(META_AGENCY, "COMMAND_CENTER").upper().removeprefix("AGENCY_")
-    try:
-        agency = Agency[agency_name]
-    except KeyError:
-        raise to_rpc_error(
-            InvalidInput(
-                [Violation(f"metadata {META_AGENCY}", f"unknown agency {agency_name[:40]!r}")]
-            )
-        ) from None
-    return Actor(
-        user=meta.get(META_USER, "anonymous")[:200],
-        agency=agency,
-        role=meta.get(META_ROLE, "")[:64],
-    )
+    caller = caller_of(context)
+    return Actor(user=caller.user, agency=Agency[caller.agency], role=caller.role)
 
 
 def page_size(value: int, default: int, field: str = "page_size") -> int:

@@ -1,11 +1,7 @@
 """Wiring of the incidents service: config, telemetry, storage, bus, gRPC, shutdown."""
 
-import asyncio
 import contextlib
-import logging
 import os
-import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -22,10 +18,8 @@ from icc_incidents.service import IncidentService
 from icc_incidents.store import outbox
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
 from icc_rpc import GrpcServer, start_server
+from icc_rpc.runtime import run_service
 from icc_storage import Database, OutboxRelay, WriteBatcher, database_url_from_env, upgrade
-from icc_telemetry import TelemetryConfig, setup_telemetry
-
-log = logging.getLogger("icc_incidents")
 
 
 @dataclass(frozen=True)
@@ -110,31 +104,9 @@ async def start(config: Config) -> Running:
     return Running(server, nc, db, batcher, relay)
 
 
-async def serve(config: Config) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    running = await start(config)
-    log.info("incidents service ready", extra={"address": config.address, "port": running.port})
-    await stop.wait()
-    log.info("incidents service stopping")
-    await running.stop()
-
-
 def run() -> None:
-    telemetry = setup_telemetry(TelemetryConfig.from_env("incidents"))
     config = Config.from_env()
-    try:
-        import uvloop
-
-        uvloop.run(serve(config))
-    except OSError as exc:
-        log.error("cannot start: %s", exc)
-        print(f"icc-incidents: {exc}. Set ICC_INCIDENTS_ADDR to a free address.", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        telemetry.shutdown()
+    run_service("incidents", lambda: start(config), "ICC_INCIDENTS_ADDR")
 
 
 if __name__ == "__main__":

@@ -40,9 +40,13 @@ def run() -> None:
         console.print(
             f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
         )
-        with console.status("Starting the incidents service (migrations, streams) ..."):
-            stack.start_incidents()
-        console.print(f"[green]✓[/] incidents service on {config.host}:{config.incidents_port}")
+        for name, port, what in (
+            ("incidents", config.incidents_port, "migrations, streams"),
+            ("resources", config.resources_port, "migrations, the city's stations and fleet"),
+        ):
+            with console.status(f"Starting the {name} service ({what}) ..."):
+                stack.start_service(name, port)
+            console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
         endpoints = stack.write_endpoints()
         table = Table(title="ICC is running", show_header=True)
         table.add_column("what")

@@ -27,6 +27,7 @@ class StackConfig:
     nats_port: int
     nats_monitor_port: int
     incidents_port: int
+    resources_port: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
@@ -37,6 +38,7 @@ class StackConfig:
             nats_port=int(env.get("ICC_NATS_PORT", "14222")),
             nats_monitor_port=int(env.get("ICC_NATS_MONITOR_PORT", "18222")),
             incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
+            resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
         )
 
     @property
@@ -48,6 +50,7 @@ class StackConfig:
             "nats": self.nats_url,
             "nats_monitoring": f"http://{self.host}:{self.nats_monitor_port}",
             "incidents_grpc": f"{self.host}:{self.incidents_port}",
+            "resources_grpc": f"{self.host}:{self.resources_port}",
         }
 
 
@@ -129,19 +132,21 @@ class Stack:
         self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
         return child
 
-    def start_incidents(self) -> Child:
+    def start_service(self, name: str, port: int) -> Child:
+        """`python -m icc_<name>.main`, listening on `port`, healthy before returning."""
         c = self.config
-        check_port_free(c.host, c.incidents_port, "ICC_INCIDENTS_PORT")
+        variable = f"ICC_{name.upper()}_PORT"
+        check_port_free(c.host, port, variable)
         child = self._spawn(
-            "incidents",
-            [sys.executable, "-m", "icc_incidents.main"],
+            name,
+            [sys.executable, "-m", f"icc_{name}.main"],
             {
-                "ICC_INCIDENTS_ADDR": f"{c.host}:{c.incidents_port}",
+                f"ICC_{name.upper()}_ADDR": f"{c.host}:{port}",
                 "ICC_NATS_URL": c.nats_url,
                 "ICC_VAR_DIR": str(c.var_dir),
             },
         )
-        self._wait_healthy(child, f"{c.host}:{c.incidents_port}", timeout_s=60)
+        self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)
         return child
 
     def write_endpoints(self) -> Path:

@@ -1,0 +1,47 @@
+"""A service process: telemetry, uvloop, run until SIGINT/SIGTERM, stop in order."""
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import uvloop
+
+from icc_telemetry import TelemetryConfig, setup_telemetry
+
+
+class Stoppable(Protocol):
+    @property
+    def port(self) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_until_signalled(start: Callable[[], Awaitable[Stoppable]], name: str) -> None:
+    log = logging.getLogger(name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = await start()
+    log.info(f"{name} ready", extra={"port": running.port})
+    await stop.wait()
+    log.info(f"{name} stopping")
+    await running.stop()
+
+
+def run_service(
+    name: str, start: Callable[[], Awaitable[Stoppable]], address_variable: str
+) -> None:
+    """Entry point of a service's console script."""
+    telemetry = setup_telemetry(TelemetryConfig.from_env(name))
+    try:
+        uvloop.run(serve_until_signalled(start, name))
+    except OSError as exc:
+        logging.getLogger(name).error("cannot start: %s", exc)
+        print(f"icc-{name}: {exc}. Set {address_variable} to a free address.", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        telemetry.shutdown()
