@@ -4,13 +4,21 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from icc_storage.database import Database
 
+# Any fixed number: replicas of one service share a database, and so this lock.
+_MIGRATION_LOCK = 0x1CC_0001
+
 
 async def upgrade(db: Database, script_location: Path) -> None:
-    """Bring the schema to the newest revision (idempotent; safe for replicas on PostgreSQL)."""
+    """Bring the schema to the newest revision; replicas starting together take turns.
+
+    On PostgreSQL a transaction-scoped advisory lock serializes the replicas (without
+    it, two first starts race to create the same tables); SQLite's write lock does
+    the same there.
+    """
     config = Config()
     config.set_main_option("script_location", str(script_location))
 
@@ -19,4 +27,6 @@ async def upgrade(db: Database, script_location: Path) -> None:
         command.upgrade(config, "head")
 
     async with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(run)
