@@ -121,7 +121,8 @@ async def test_failing_handler_is_retried_then_dead_lettered(nats_client: Client
         [dead] = await dlq.fetch(1, timeout=5)
         assert dead.headers is not None
         assert dead.headers[DLQ_DELIVERIES] == "3"
-        assert "RuntimeError: always fails" in dead.headers[DLQ_REASON]
+        assert "RuntimeError" in dead.headers[DLQ_REASON]
+        assert "always fails" not in dead.headers[DLQ_REASON]  # the text may hold data
         await asyncio.sleep(0.3)
         assert attempts[b"2"] == 3  # bounded: no fourth delivery
         assert attempts[b"1"] == 2

@@ -13,6 +13,8 @@ def _register(server: grpc.aio.Server) -> None:
     async def say(request: bytes, context: grpc.aio.ServicerContext) -> bytes:  # type: ignore[type-arg]
         if request == b"bad":
             raise RpcError.invalid([FieldViolation("text", "must not be bad")])
+        if request == b"boom":
+            raise RuntimeError("INSERT ... parameters: ('Nguyễn Văn A', '0909123456')")
         if request == b"late":
             raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, "too late", reason="TOO_LATE")
         return request
@@ -37,6 +39,11 @@ async def test_errors_carry_field_violations() -> None:
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await say(b"late", timeout=5)
             assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await say(b"boom", timeout=5)
+            assert err.value.code() == grpc.StatusCode.INTERNAL
+            assert "RuntimeError" in (err.value.details() or "")
+            assert "0909123456" not in (err.value.details() or "")  # no data in the answer
     finally:
         await server.stop(0)
 

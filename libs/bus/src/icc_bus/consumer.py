@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -22,7 +23,13 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from icc_bus.errors import PoisonMessage
-from icc_bus.events import HEADER_EVENT_TYPE, HEADER_MSG_ID, subject_template
+from icc_bus.events import (
+    HEADER_EVENT_TYPE,
+    HEADER_MSG_ID,
+    OutgoingEvent,
+    publish_event,
+    subject_template,
+)
 from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
@@ -106,7 +113,7 @@ class DurableConsumer:
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
 
     async def _subscribe(self) -> object:
@@ -118,28 +125,42 @@ class DurableConsumer:
         )
 
     async def _run(self) -> None:
-        sub = None
-        while not self._stopping.is_set():
-            try:
-                if sub is None:
-                    sub = await self._subscribe()
-                # A heartbeat makes a pull that went quiet after a server restart fail
-                # fast, so the subscription is recreated instead of hanging.
-                msgs = await sub.fetch(self._spec.batch, timeout=2.0, heartbeat=0.5)  # type: ignore[attr-defined]
-            except NatsTimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "consumer fetch failed; resubscribing",
-                    extra={"consumer": self._spec.durable, "error": repr(exc)},
-                )
-                sub = None
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                await self._deliver(msg)
+        sub: Any = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if sub is None:
+                        sub = await self._subscribe()
+                    # A heartbeat makes a pull that went quiet after a server restart
+                    # fail fast, so the subscription is recreated instead of hanging.
+                    msgs = await sub.fetch(self._spec.batch, timeout=2.0, heartbeat=0.5)
+                except NatsTimeoutError:
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning(
+                        "consumer fetch failed; resubscribing",
+                        extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+                    )
+                    await _unsubscribe(sub)
+                    sub = None
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in msgs:
+                    try:
+                        await self._deliver(msg)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        # Acking, nak-ing or dead-lettering failed (the bus is away):
+                        # the message stays unacknowledged and comes back; go on.
+                        log.warning(
+                            "could not settle a message; it will be redelivered",
+                            extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+                        )
+        finally:
+            await _unsubscribe(sub)
 
     async def _deliver(self, msg: Msg) -> None:
         headers = dict(msg.headers or {})
@@ -174,6 +195,7 @@ class DurableConsumer:
                     await self._handler(event)
                 except PoisonMessage as exc:
                     span.set_status(Status(StatusCode.ERROR, "poison message"))
+                    # The handler wrote this reason for the DLQ: no personal data.
                     await self._dead_letter(msg, event, f"poison: {exc}")
                     return
                 except Exception as exc:
@@ -186,8 +208,9 @@ class DurableConsumer:
 
     async def _retry_or_dead_letter(self, msg: Msg, event: ReceivedEvent, exc: Exception) -> None:
         if event.num_delivered >= self._spec.max_deliver:
+            # Only the exception's type: its text may quote data (SQL parameters).
             await self._dead_letter(
-                msg, event, f"failed {event.num_delivered} times: {type(exc).__name__}: {exc}"
+                msg, event, f"failed {event.num_delivered} times: {type(exc).__name__}"
             )
             return
         delay = self._spec.backoff_s[min(event.num_delivered, len(self._spec.backoff_s)) - 1]
@@ -217,7 +240,14 @@ class DurableConsumer:
         )
         # Publish to the DLQ first; only then terminate, so a crash in between
         # redelivers (and the DLQ publish is deduplicated by its id).
-        await self._js.publish(self._spec.dlq_subject, event.payload, headers=headers, timeout=5)
+        dead = OutgoingEvent(
+            event_id=headers[HEADER_MSG_ID],
+            subject=self._spec.dlq_subject,
+            event_type=event.event_type or "",
+            payload=event.payload,
+            headers=headers,
+        )
+        await publish_event(self._js, dead)
         await msg.term()
         _dlq_counter.add(1, {"consumer": self._spec.durable})
         log.error(
@@ -229,3 +259,9 @@ class DurableConsumer:
                 "reason": reason[:200],
             },
         )
+
+
+async def _unsubscribe(sub: Any) -> None:
+    if sub is not None:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()

@@ -9,11 +9,26 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from icc_rpc.errors import RpcError
 from icc_telemetry import server_interceptor
 
 log = logging.getLogger(__name__)
+
+
+async def _internal(context: Any, exc: Exception) -> None:
+    """An unexpected failure: INTERNAL with the trace id, never the exception's text.
+
+    The text of a database or driver error can quote the data it was given.
+    """
+    ctx = trace.get_current_span().get_span_context()
+    trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "none"
+    log.error("request failed", extra={"error": type(exc).__name__, "trace_id": trace_id})
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error ({type(exc).__name__}); trace {trace_id}. Retry later or report it.",
+    )
 
 
 class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -35,6 +50,10 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
                     return await inner_uu(request, context)
                 except RpcError as exc:
                     await context.abort_with_status(exc.to_status())
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _internal(context, exc)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary,
@@ -50,6 +69,10 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
                         yield item
                 except RpcError as exc:
                     await context.abort_with_status(exc.to_status())
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _internal(context, exc)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,
@@ -64,6 +87,10 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
                     return await inner_su(request_iterator, context)
                 except RpcError as exc:
                     await context.abort_with_status(exc.to_status())
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _internal(context, exc)
 
             return grpc.stream_unary_rpc_method_handler(
                 stream_unary,

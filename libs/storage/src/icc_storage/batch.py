@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from opentelemetry import context as otel_context
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_bus import OutgoingEvent
@@ -123,7 +123,16 @@ class WriteBatcher:
         """A write nobody waits for (bookkeeping): it rides along with the next
         batch, or commits on its own after `later_delay_s` without one, so it
         never puts a commit of its own in front of a request."""
+        if not self._later:
+            # Nothing may come to carry it: make sure it commits after the delay.
+            asyncio.get_running_loop().call_later(self._later_delay_s, self._flush_later)
         self._later.append(work)
+
+    def _flush_later(self) -> None:
+        if self._later and self._queue.empty() and self._task is not None:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.add_done_callback(_log_failure)
+            self._queue.put_nowait(_Job(_nothing, future))
 
     def _announce(self, events: list[OutgoingEvent]) -> None:
         if self.on_commit is not None and events:
@@ -224,9 +233,8 @@ class WriteBatcher:
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await conn.rollback()
-                if isinstance(exc, IntegrityError) or is_transient(exc):
-                    return None, [], None, exc
-                raise
+                # Which write's rows broke it is unknown: the caller re-runs each alone.
+                return None, [], None, exc
         return None, results, tx, None
 
 

@@ -195,21 +195,33 @@ class OutboxRelay:
             )
             for r in rows
         ]
-        await self._publish(events, wait_for_mark=True)
-        return len(events)
+        return await self._publish(events, wait_for_mark=True)
 
-    async def _publish(self, events: list[OutgoingEvent], wait_for_mark: bool = False) -> None:
+    async def _publish(self, events: list[OutgoingEvent], wait_for_mark: bool = False) -> int:
+        """Publish events and mark the ones that went out; returns how many did."""
         # Concurrently: the writes leave in order on one connection, and waiting for
         # each ack in turn would cap the relay near the sequential publish rate.
-        await asyncio.gather(*(self._publish_one(e) for e in events))
-        _published.add(len(events))
-        event_ids = [e.event_id for e in events]
+        outcomes = await asyncio.gather(
+            *(self._publish_one(e) for e in events), return_exceptions=True
+        )
+        # Mark what went out; what failed stays unsent for the sweep.
+        event_ids = [e.event_id for e, o in zip(events, outcomes, strict=True) if o is None]
+        _published.add(len(event_ids))
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            log.warning(
+                "some events were not published; the sweep will retry them",
+                extra={"failed": len(failures), "error": type(failures[0]).__name__},
+            )
+        if not event_ids:
+            return 0
         if wait_for_mark:
             await self._mark_sent(event_ids)
         else:
             # Bookkeeping rides along with the next group commit: a lost mark only
             # means a re-publish that JetStream drops as a duplicate.
             self._writer.submit_later(self._mark_work(event_ids))
+        return len(event_ids)
 
     async def _mark_sent(self, event_ids: list[str]) -> None:
         await self._writer.submit(self._mark_work(event_ids))

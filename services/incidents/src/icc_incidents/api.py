@@ -1,7 +1,7 @@
 """The gRPC face of the incidents service: protobuf in, domain calls, protobuf out."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -71,6 +71,17 @@ def page_size(value: int, default: int, field: str = "page_size") -> int:
     return min(value or default, MAX_PAGE)
 
 
+def _time(rng: Any, field: str, out: list[Violation]) -> datetime | None:
+    if not rng.HasField(field):
+        return None
+    try:
+        value: datetime = getattr(rng, field).ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        out.append(Violation(f"create_time.{field}", "not a valid time"))
+        return None
+    return value
+
+
 def _tag(name: str) -> None:
     incident_id = name.partition("/")[2]
     if incident_id:
@@ -128,8 +139,8 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         agency = convert.agency_from_proto(request.agency, "agency", out)
         size = page_size(request.page_size, 50)
         rng = request.create_time
-        after = rng.start_time.ToDatetime(tzinfo=UTC) if rng.HasField("start_time") else None
-        before = rng.end_time.ToDatetime(tzinfo=UTC) if rng.HasField("end_time") else None
+        after = _time(rng, "start_time", out)
+        before = _time(rng, "end_time", out)
         if after and before and after >= before:
             out.append(Violation("create_time", "start_time must be before end_time"))
         if out:

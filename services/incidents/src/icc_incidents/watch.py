@@ -33,6 +33,9 @@ _FIELD_BY_ACTION = {
 }
 
 
+_KNOWN_AGENCIES = {int(a) for a in Agency}
+
+
 def parse_cursor(cursor: str) -> int | None:
     """The stream sequence to start *after*; None for "from now on"."""
     if not cursor:
@@ -51,6 +54,12 @@ class IncidentWatch:
         self, cursor: str, agencies: set[Agency]
     ) -> AsyncIterator[pb.WatchIncidentsResponse]:
         after = parse_cursor(cursor)
+        # Nothing at or below the floor is ever sent: the ordered consumer restarts
+        # from the last sequence *it* saw, which is 0 if nothing came yet (it would
+        # replay the stream from the start after a server restart).
+        floor = after
+        if floor is None:
+            floor = (await self._js.stream_info(INCIDENT_STREAM.name)).state.last_seq
         if after is None:
             config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
         else:
@@ -68,6 +77,9 @@ class IncidentWatch:
                 action = msg.subject.removeprefix(SUBJECT_PREFIX)
                 field = _FIELD_BY_ACTION.get(action)
                 seq = msg.metadata.sequence.stream
+                if seq <= floor:
+                    continue
+                floor = seq
                 if field is None:
                     continue
                 try:
@@ -75,9 +87,8 @@ class IncidentWatch:
                 except PoisonMessage:
                     continue
                 incident = event.incident  # type: ignore[attr-defined]
-                if agencies and not agencies.intersection(
-                    Agency(a) for a in incident.agencies if a
-                ):
+                involved = {Agency(a) for a in incident.agencies if a in _KNOWN_AGENCIES}
+                if agencies and not agencies.intersection(involved):
                     continue
                 response = pb.WatchIncidentsResponse(cursor=str(seq))
                 getattr(response, field).CopyFrom(event)

@@ -161,7 +161,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
     async def ReserveUnits(
         self, request: pb.ReserveUnitsRequest, context: Context
     ) -> pb.ReserveUnitsResponse:
-        incident_id = convert.parse_name(request.incident, "incidents", "incident")
+        incident_id = convert.parse_name(request.incident, "incidents", "incident", max_len=32)
         trace.get_current_span().set_attribute(INCIDENT_ID, incident_id)
         unit_ids = _unit_ids(list(request.units), "units")
         units = await self._service.reserve(
@@ -174,7 +174,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
     async def ReleaseUnits(
         self, request: pb.ReleaseUnitsRequest, context: Context
     ) -> pb.ReleaseUnitsResponse:
-        incident_id = convert.parse_name(request.incident, "incidents", "incident")
+        incident_id = convert.parse_name(request.incident, "incidents", "incident", max_len=32)
         trace.get_current_span().set_attribute(INCIDENT_ID, incident_id)
         unit_ids = _unit_ids(list(request.units), "units")
         units = await self._service.release(

@@ -28,9 +28,9 @@ def ts(value: datetime) -> Timestamp:
     return out
 
 
-def parse_name(name: str, collection: str, field: str) -> str:
+def parse_name(name: str, collection: str, field: str, max_len: int = 64) -> str:
     prefix, _, rid = name.partition("/")
-    if prefix != collection or not rid or len(rid) > 64 or "/" in rid:
+    if prefix != collection or not rid or len(rid) > max_len or "/" in rid:
         raise InvalidInput([Violation(field, f"must be {collection}/{{id}}, got {name[:80]!r}")])
     return rid
 
@@ -48,6 +48,11 @@ def position_to_proto(p: Position, stale: bool) -> resource_pb2.Position:
 
 
 def position_from_proto(p: resource_pb2.Position) -> Position:
+    """Raises InvalidInput for a report time no calendar holds."""
+    try:
+        p.report_time.ToDatetime(tzinfo=_UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput([Violation("report.position.report_time", "not a valid time")]) from exc
     return Position(
         lat=p.lat,
         lon=p.lon,

@@ -11,6 +11,8 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from icc_resources import store
 from icc_resources.domain.model import (
@@ -97,6 +99,9 @@ async def seed(tx: WriteTx, data: ReferenceData) -> dict[str, int]:
     ):
         existing = set((await tx.conn.execute(select(table.c.id))).scalars())
         missing = [r for r in rows if r["id"] not in existing]
-        tx.add(table, missing)
+        if missing:
+            # A replica starting at the same moment may add the same rows: skip those.
+            insert = pg_insert if tx.conn.dialect.name == "postgresql" else sqlite_insert
+            await tx.conn.execute(insert(table).on_conflict_do_nothing(), missing)
         added[table.name] = len(missing)
     return added

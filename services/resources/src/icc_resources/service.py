@@ -128,13 +128,15 @@ class ResourceService:
 
         async def work(tx: WriteTx) -> list[Unit]:
             now = self.clock()
-            if request_id and await self._answered(tx, request_id, "reserve", incident_id):
+            if request_id and await self._answered(
+                tx, request_id, "reserve", incident_id, unit_ids
+            ):
                 return list((await store.load_units(tx.conn, unit_ids)).values())
             before = await store.load_units(tx.conn, unit_ids)
             missing = [u for u in unit_ids if u not in before]
             if missing:
                 raise NotFound(", ".join(f"units/{u}" for u in missing))
-            await store.reserve_units(tx.conn, unit_ids, incident_id, now)
+            taken = await store.reserve_units(tx.conn, unit_ids, incident_id, now)
             # Judge by the rows as they are now, not as first read: on PostgreSQL
             # another replica may have taken a unit in between, and the
             # conditional update then left it alone.
@@ -149,12 +151,13 @@ class ResourceService:
                 # change are free again, so the loser holds nothing.
                 raise UnitsUnavailable(reasons)
             self._remember(tx, request_id, "reserve", incident_id, unit_ids, now)
+            # Exactly the rows this statement changed were AVAILABLE and are now ours.
             for u in unit_ids:
-                if before[u].status != after[u].status:
+                if u in taken:
                     self._announce_unit(
                         tx,
                         after[u],
-                        before[u].status,
+                        UnitStatus.AVAILABLE,
                         f"reserved for incidents/{incident_id}",
                         actor,
                         now,
@@ -176,7 +179,9 @@ class ResourceService:
 
         async def work(tx: WriteTx) -> list[Unit]:
             now = self.clock()
-            if request_id and await self._answered(tx, request_id, "release", incident_id):
+            if request_id and await self._answered(
+                tx, request_id, "release", incident_id, unit_ids
+            ):
                 return list((await store.load_units(tx.conn, unit_ids)).values())
             found = await store.load_units(tx.conn, unit_ids)
             missing = [u for u in unit_ids if u not in found]
@@ -200,7 +205,7 @@ class ResourceService:
                     continue
                 freed = lifecycle.release(unit, now)
                 if not await store.save_unit(tx.conn, freed, expected_version=unit.version):
-                    raise UnitsUnavailable({unit.name: "changed concurrently; retry"})
+                    raise StaleEtag(unit.name, unit.etag, "a newer version")
                 why = f"released from incidents/{incident_id}" + (f": {reason}" if reason else "")
                 self._announce_unit(tx, freed, unit.status, why, actor, now)
                 result.append(freed)
@@ -272,7 +277,9 @@ class ResourceService:
         if out:
             raise InvalidInput(out)
 
-    async def _answered(self, tx: WriteTx, request_id: str, method: str, incident_id: str) -> bool:
+    async def _answered(
+        self, tx: WriteTx, request_id: str, method: str, incident_id: str, unit_ids: list[str]
+    ) -> bool:
         row = (
             await tx.conn.execute(
                 select(store.requests).where(store.requests.c.request_id == request_id)
@@ -280,7 +287,12 @@ class ResourceService:
         ).first()
         if row is None:
             return False
-        if row.method != method or row.incident_id != incident_id:
+        same = (row.method, row.incident_id, row.unit_ids) == (
+            method,
+            incident_id,
+            ",".join(unit_ids),
+        )
+        if not same:
             raise InvalidInput([Violation("request_id", "already used for a different request")])
         return True
 

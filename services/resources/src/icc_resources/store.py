@@ -239,12 +239,12 @@ async def save_unit(conn: AsyncConnection, unit: Unit, *, expected_version: int)
 
 async def reserve_units(
     conn: AsyncConnection, unit_ids: list[str], incident_id: str, now: datetime
-) -> int:
+) -> set[str]:
     """The database's guard against double booking: only free units change.
 
     One conditional UPDATE: on SQLite the write lock serializes it, on PostgreSQL
-    each row lock re-checks the condition after a concurrent commit. Returns how
-    many units changed; fewer than asked means another incident won a unit.
+    each row lock re-checks the condition after a concurrent commit. Returns
+    the ids this statement changed: fewer than asked means another incident won a unit.
     """
     result = await conn.execute(
         update(units)
@@ -259,8 +259,9 @@ async def reserve_units(
             status_time=now,
             version=units.c.version + 1,
         )
+        .returning(units.c.id)
     )
-    return int(result.rowcount)
+    return set(result.scalars())
 
 
 def record(
