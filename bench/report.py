@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bench.stats import median
 
-Unit = Literal["ms", "/s", "rows/s", "n"]
+Unit = Literal["ms", "/s", "rows/s", "n", "MB", "cores"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,16 @@ FLOOR = [
     Figure("pipe.seq.e2e_p99_ms", "bare pipeline: call→event, sequential p99", "ms", "3.8"),
     Figure("pipe.conc.rps", "bare pipeline: calls, 32 clients", "/s"),
     Figure("pipe.conc.events_s", "bare pipeline: events at consumer, 32 clients", "/s", "~470"),
+    Figure(
+        "avl.core.msgs_s", "core NATS 100 B, publisher → subscriber process", "/s", "~270k (200 B)"
+    ),
+    Figure("avl.kv.seq.puts_s", "JetStream KV put, awaited one at a time", "/s", "~8k"),
+    Figure("avl.kv.seq.p50_ms", "JetStream KV put, awaited, p50", "ms", "0.118"),
+    Figure(
+        "avl.kv.async.puts_s", "JetStream KV put, publish_async (4,000 in flight)", "/s", "40k–68k"
+    ),
+    Figure("avl.kv.gather.puts_s", "JetStream KV put, gathered 200 at a time", "/s", "40k–68k"),
+    Figure("avl.kv.noack.puts_s", "JetStream KV put, core publish, no ack (until stored)", "/s"),
 ]
 
 
@@ -77,14 +87,54 @@ PAIRS = [
 
 
 @dataclass(frozen=True)
+class AvlRow:
+    """A figure of the AVL benchmark, beside the bare-stack figure it is bounded by."""
+
+    key: str
+    label: str
+    unit: Unit
+    bare: str = ""
+
+    @property
+    def service(self) -> str:
+        return f"avl.svc.{self.key}"
+
+
+AVL_ROWS = [
+    AvlRow("offered_s", "reports offered by the publisher (2% bad on purpose)", "/s"),
+    AvlRow(
+        "positions_s",
+        "positions/s sustained (at the offered rate), seen in the bucket",
+        "/s",
+        "avl.kv.async.puts_s",
+    ),
+    AvlRow("cpu_cores", "service CPU while ingesting (1.0 = one core busy)", "cores"),
+    AvlRow("lag_p50_ms", "publish → visible in a KV watcher, p50", "ms", "avl.kv.seq.p50_ms"),
+    AvlRow("lag_p99_ms", "publish → visible in a KV watcher, p99", "ms", "avl.kv.seq.p99_ms"),
+    AvlRow("lag_max_ms", "publish → visible in a KV watcher, max", "ms"),
+    AvlRow("lost", "good reports never seen (sum)", "n"),
+    AvlRow("bad_stored", "bad-on-purpose reports stored anyway (sum)", "n"),
+    AvlRow("list.p50_ms", "ListUnits page_size=5000, p50", "ms"),
+    AvlRow("list.p99_ms", "ListUnits page_size=5000, p99", "ms"),
+    AvlRow("list.with_position", "ListUnits: units returned with a position", "n"),
+    AvlRow("list.mb", "ListUnits: response size", "MB"),
+]
+COUNTED = (".lost", ".bad_stored")  # summed over repetitions, not medians
+
+
+@dataclass(frozen=True)
 class Goal:
+    """`service` against `factor` × the `bare` figure, or against `factor` itself."""
+
     label: str
     service: str
-    bare: str
+    bare: str | None
     factor: float
     higher_is_better: bool
 
     def target(self, medians: Mapping[str, float]) -> float:
+        if self.bare is None:
+            return self.factor
         return self.factor * medians.get(self.bare, math.nan)
 
     def met(self, medians: Mapping[str, float]) -> bool:
@@ -109,13 +159,24 @@ GOALS = [
         2.0,
         higher_is_better=True,
     ),
+    Goal(
+        "AVL: positions/s sustained (5,000 units)",
+        "avl.svc.positions_s",
+        None,
+        10_000,
+        higher_is_better=True,
+    ),
+    Goal("AVL: publish → visible p99 at that rate", "avl.svc.lag_p99_ms", None, 500, False),
+    Goal(
+        "AVL: ListUnits of 5,000 units with positions, p50", "avl.svc.list.p50_ms", None, 50, False
+    ),
 ]
 
 
 def summarize(runs: Mapping[str, list[float]]) -> dict[str, float]:
     """Medians over repetitions; counts of lost events are summed instead."""
     return {
-        key: (float(sum(values)) if key.endswith(".lost") else median(values))
+        key: (float(sum(values)) if key.endswith(COUNTED) else median(values))
         for key, values in runs.items()
     }
 
@@ -127,6 +188,8 @@ def fmt(value: float, unit: Unit) -> str:
         return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
     if unit == "n":
         return f"{value:.0f}"
+    if unit in ("MB", "cores"):
+        return f"{value:.2f} {unit}"
     return f"{value:,.0f} {unit}"
 
 
@@ -181,8 +244,33 @@ def comparison_table(medians: Mapping[str, float], runs: Mapping[str, list[float
     return table
 
 
+def avl_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    table = Table(
+        title="C. Unit positions (AVL): resources service beside the bare stack (median)",
+        caption="bare: pipelined KV puts for the rate; one awaited KV put for the lag."
+        " Lag is measured by a KV watcher in the driver process.",
+    )
+    table.add_column("figure")
+    table.add_column("service", justify="right")
+    table.add_column("bare stack", justify="right")
+    table.add_column("service / bare", justify="right")
+    table.add_column("service min – max", justify="right", style="dim")
+    for row in AVL_ROWS:
+        service = medians.get(row.service, math.nan)
+        bare = medians.get(row.bare, math.nan) if row.bare else math.nan
+        r = ratio(service, bare)
+        table.add_row(
+            row.label,
+            fmt(service, row.unit),
+            fmt(bare, row.unit) if row.bare else "",
+            "" if math.isnan(r) else f"{r:.2f}×",
+            spread(runs.get(row.service, []), row.unit),
+        )
+    return table
+
+
 def goals_table(medians: Mapping[str, float]) -> Table:
-    table = Table(title="C. Goals")
+    table = Table(title="D. Goals")
     table.add_column("goal")
     table.add_column("target", justify="right")
     table.add_column("service", justify="right")
@@ -205,6 +293,7 @@ def print_report(
 ) -> None:
     console.print(floor_table(medians, runs))
     console.print(comparison_table(medians, runs))
+    console.print(avl_table(medians, runs))
     console.print(goals_table(medians))
 
 
@@ -228,6 +317,20 @@ def as_json(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> di
                 ),
             }
             for p in PAIRS
+        ],
+        "avl": [
+            {
+                "figure": row.label,
+                "key": row.service,
+                "service": clean(medians.get(row.service, math.nan)),
+                "bare": clean(medians.get(row.bare, math.nan)) if row.bare else None,
+                "ratio": clean(
+                    ratio(medians.get(row.service, math.nan), medians.get(row.bare, math.nan))
+                )
+                if row.bare
+                else None,
+            }
+            for row in AVL_ROWS
         ],
         "goals": [
             {

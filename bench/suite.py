@@ -29,6 +29,7 @@ import uvloop
 from rich.console import Console
 
 from bench import report
+from bench.avl import avl_floor, avl_service
 from bench.baseline import bare_pipeline, grpc_echo, jetstream_publish, sqlite_commits
 from bench.procs import REPO_ROOT, Processes
 from bench.service import incidents_service
@@ -43,6 +44,8 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("jetstream", jetstream_publish),
     ("bare-pipeline", bare_pipeline),
     ("incidents-service", incidents_service),
+    ("avl-floor", avl_floor),
+    ("avl-service", avl_service),
 ]
 HARNESS_TIMEOUT_S = 600.0
 DEFAULT_JSON = REPO_ROOT / "var" / "bench" / "latest.json"
@@ -114,7 +117,7 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
-        description="The bare-stack floor beside the incidents service, in one run.",
+        description="The bare-stack floor beside the incidents and resources services, in one run.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="one repetition with fewer requests (smoke run)"
