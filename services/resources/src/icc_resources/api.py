@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 import grpc
 from opentelemetry import trace
 
+from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 from icc_resources import convert
@@ -24,7 +25,16 @@ from icc_resources.domain.errors import (
     UnitsUnavailable,
     Violation,
 )
-from icc_resources.domain.model import Actor, Agency, Capacity, Diversion, UnitKind, UnitStatus
+from icc_resources.domain.model import (
+    Actor,
+    Agency,
+    Capacity,
+    Diversion,
+    Position,
+    Unit,
+    UnitKind,
+    UnitStatus,
+)
 from icc_resources.service import ResourceService, UnitFilter
 from icc_rpc import FieldViolation, RpcError
 from icc_rpc.identity import caller_of
@@ -90,11 +100,33 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         self._service = service
         self._view = view
         self._avl = avl
+        # Messages built for the unit and position objects last seen: the service
+        # hands back the same Unit while its version holds, the view the same
+        # Position until a newer report, so most of a fleet is copied, not built.
+        self._unit_msgs: dict[str, tuple[Unit, resource_pb2.Unit]] = {}
+        self._position_msgs: dict[str, tuple[Position, resource_pb2.Position]] = {}
 
-    def _with_position(self, unit: Any, now: datetime) -> Any:
+    def _fill(self, target: resource_pb2.Unit, unit: Unit, now: datetime) -> None:
+        cached = self._unit_msgs.get(unit.id)
+        if cached is None or cached[0] is not unit:
+            cached = (unit, convert.unit_to_proto(unit))
+            self._unit_msgs[unit.id] = cached
+        target.CopyFrom(cached[1])
         p = self._view.latest(unit.id)
-        position = convert.position_to_proto(p, self._view.stale(p, now)) if p else None
-        return convert.unit_to_proto(unit, position)
+        if p is None:
+            return
+        pos = self._position_msgs.get(unit.id)
+        if pos is None or pos[0] is not p:
+            pos = (p, convert.position_to_proto(p, stale=False))
+            self._position_msgs[unit.id] = pos
+        target.position.CopyFrom(pos[1])
+        if self._view.stale(p, now):
+            target.position.stale = True
+
+    def _with_position(self, unit: Unit, now: datetime) -> resource_pb2.Unit:
+        out = resource_pb2.Unit()
+        self._fill(out, unit, now)
+        return out
 
     @domain_errors
     async def ListUnits(
@@ -129,9 +161,10 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         if len(units) > size:
             units = units[:size]
             token = base64.urlsafe_b64encode(units[-1].id.encode()).decode()
-        return pb.ListUnitsResponse(
-            units=[self._with_position(u, now) for u in units], next_page_token=token
-        )
+        response = pb.ListUnitsResponse(next_page_token=token)
+        for unit in units:
+            self._fill(response.units.add(), unit, now)
+        return response
 
     @domain_errors
     async def GetUnit(self, request: pb.GetUnitRequest, context: Context) -> pb.GetUnitResponse:

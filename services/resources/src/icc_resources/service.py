@@ -2,8 +2,9 @@
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, select
 
@@ -56,6 +57,10 @@ class ResourceService:
     db: Database
     batcher: WriteBatcher
     clock: Callable[[], datetime] = utc_now
+    # Units as last read, by id: every change bumps the version, so a row whose
+    # version matches is the same unit and need not be rebuilt (ListUnits of a
+    # 5,000-unit fleet spent most of its time building objects).
+    _units: dict[str, Unit] = field(default_factory=dict)
 
     # Reads
 
@@ -71,7 +76,15 @@ class ResourceService:
         if flt.home_station:
             query = query.where(t.c.home_station == flt.home_station)
         async with self.db.read() as conn:
-            return [store.unit_from(r) for r in await conn.execute(query)]
+            return [self._unit(r) for r in await conn.execute(query)]
+
+    def _unit(self, row: Any) -> Unit:
+        cached = self._units.get(row.id)
+        if cached is not None and cached.version == row.version:
+            return cached
+        unit = store.unit_from(row)
+        self._units[row.id] = unit
+        return unit
 
     async def get_unit(self, unit_id: str) -> Unit:
         async with self.db.read() as conn:
