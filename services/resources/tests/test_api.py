@@ -54,6 +54,8 @@ async def test_city_reference_data_is_loaded_once(service: Service) -> None:
     stations = (await service.stub.ListStations(pb.ListStationsRequest(), timeout=T)).stations
     hospitals = (await service.stub.ListHospitals(pb.ListHospitalsRequest(), timeout=T)).hospitals
     assert len(stations) >= 90
+    agencies = (await service.stub.ListAgencies(pb.ListAgenciesRequest(), timeout=T)).agencies
+    assert {a.emergency_number for a in agencies} == {"113", "114", "115"}
     assert len(hospitals) >= 30
     assert {u.home_station for u in units} <= {s.name for s in stations}
 

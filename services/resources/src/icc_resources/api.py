@@ -26,6 +26,7 @@ from icc_resources.domain.errors import (
     Violation,
 )
 from icc_resources.domain.model import (
+    AGENCIES,
     Actor,
     Agency,
     Capacity,
@@ -257,6 +258,11 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
             dropped=counts[Verdict.DROPPED],
             rejected=counts[Verdict.REJECTED],
         )
+
+    async def ListAgencies(
+        self, request: pb.ListAgenciesRequest, context: Context
+    ) -> pb.ListAgenciesResponse:
+        return pb.ListAgenciesResponse(agencies=[convert.agency_to_proto(a) for a in AGENCIES])
 
     @domain_errors
     async def ListStations(

@@ -13,6 +13,7 @@ from icc_bus import OutgoingEvent, build_headers
 from icc_resources.domain.errors import InvalidInput, Violation
 from icc_resources.domain.model import (
     Actor,
+    AgencyInfo,
     Capacity,
     Hospital,
     Position,
@@ -80,6 +81,16 @@ def unit_to_proto(u: Unit, position: resource_pb2.Position | None = None) -> res
     if position is not None:
         out.position.CopyFrom(position)
     return out
+
+
+def agency_to_proto(a: AgencyInfo) -> resource_pb2.Agency:
+    return resource_pb2.Agency(
+        name=f"agencies/{a.agency.name.lower()}",
+        agency=int(a.agency),  # type: ignore[arg-type]
+        name_vi=a.name_vi,
+        name_en=a.name_en,
+        emergency_number=a.emergency_number,
+    )
 
 
 def station_to_proto(s: Station) -> resource_pb2.Station:

@@ -14,6 +14,14 @@ class Agency(IntEnum):
     UTILITY = 5
 
 
+@dataclass(frozen=True)
+class AgencyInfo:
+    agency: "Agency"
+    name_vi: str
+    name_en: str
+    emergency_number: str
+
+
 class UnitKind(IntEnum):
     # Values match icc.resource.v1.UnitKind.
     ENGINE = 1
@@ -151,3 +159,16 @@ class Hospital:
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'
+
+
+# The agencies that answer the city's emergency numbers.
+AGENCIES = (
+    AgencyInfo(Agency.POLICE, "Công an Thành phố Hồ Chí Minh", "Ho Chi Minh City Police", "113"),
+    AgencyInfo(
+        Agency.FIRE,
+        "Cảnh sát Phòng cháy, chữa cháy và cứu nạn, cứu hộ",
+        "Fire Prevention, Firefighting and Rescue Police",
+        "114",
+    ),
+    AgencyInfo(Agency.MEDICAL, "Trung tâm Cấp cứu 115", "115 Emergency Medical Center", "115"),
+)

@@ -389,3 +389,38 @@ class Hospital(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Hospital: _TypeAlias = Hospital  # noqa: Y015
+
+@_typing.final
+class Agency(_message.Message):
+    """An agency that answers emergencies, with its public number."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    AGENCY_FIELD_NUMBER: _builtins.int
+    NAME_VI_FIELD_NUMBER: _builtins.int
+    NAME_EN_FIELD_NUMBER: _builtins.int
+    EMERGENCY_NUMBER_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name `agencies/{agency}`, e.g. `agencies/police`."""
+    agency: _common_pb2.Agency.ValueType
+    name_vi: _builtins.str
+    name_en: _builtins.str
+    emergency_number: _builtins.str
+    """The number the public calls, e.g. "113"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        agency: _common_pb2.Agency.ValueType = ...,
+        name_vi: _builtins.str = ...,
+        name_en: _builtins.str = ...,
+        emergency_number: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "emergency_number", b"emergency_number", "name", b"name", "name_en", b"name_en", "name_vi", b"name_vi"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Agency: _TypeAlias = Agency  # noqa: Y015

@@ -338,6 +338,41 @@ class ReportPositionsResponse(_message.Message):
 Global___ReportPositionsResponse: _TypeAlias = ReportPositionsResponse  # noqa: Y015
 
 @_typing.final
+class ListAgenciesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAgenciesRequest: _TypeAlias = ListAgenciesRequest  # noqa: Y015
+
+@_typing.final
+class ListAgenciesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENCIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def agencies(self) -> _containers.RepeatedCompositeFieldContainer[_resource_pb2.Agency]: ...
+    def __init__(
+        self,
+        *,
+        agencies: _abc.Iterable[_resource_pb2.Agency] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAgenciesResponse: _TypeAlias = ListAgenciesResponse  # noqa: Y015
+
+@_typing.final
 class ListStationsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -70,6 +70,11 @@ class ResourceServiceStub:
                 request_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ReportPositionRequest.SerializeToString,
                 response_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ReportPositionsResponse.FromString,
                 _registered_method=True)
+        self.ListAgencies = channel.unary_unary(
+                '/icc.resource.v1.ResourceService/ListAgencies',
+                request_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ListAgenciesRequest.SerializeToString,
+                response_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ListAgenciesResponse.FromString,
+                _registered_method=True)
         self.ListStations = channel.unary_unary(
                 '/icc.resource.v1.ResourceService/ListStations',
                 request_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ListStationsRequest.SerializeToString,
@@ -141,6 +146,13 @@ class ResourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgencies(self, request, context):
+        """The agencies that answer emergencies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListStations(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -197,6 +209,11 @@ def add_ResourceServiceServicer_to_server(servicer, server):
                     servicer.ReportPositions,
                     request_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ReportPositionRequest.FromString,
                     response_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ReportPositionsResponse.SerializeToString,
+            ),
+            'ListAgencies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgencies,
+                    request_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ListAgenciesRequest.FromString,
+                    response_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.ListAgenciesResponse.SerializeToString,
             ),
             'ListStations': grpc.unary_unary_rpc_method_handler(
                     servicer.ListStations,
@@ -404,6 +421,33 @@ class ResourceService:
             '/icc.resource.v1.ResourceService/ReportPositions',
             icc_dot_resource_dot_v1_dot_resource__service__pb2.ReportPositionRequest.SerializeToString,
             icc_dot_resource_dot_v1_dot_resource__service__pb2.ReportPositionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgencies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.resource.v1.ResourceService/ListAgencies',
+            icc_dot_resource_dot_v1_dot_resource__service__pb2.ListAgenciesRequest.SerializeToString,
+            icc_dot_resource_dot_v1_dot_resource__service__pb2.ListAgenciesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,8 @@ class ResourceServiceStub:
     """One position report from a unit's device."""
     ReportPositions: _grpc.StreamUnaryMultiCallable[_resource_service_pb2.ReportPositionRequest, _resource_service_pb2.ReportPositionsResponse]
     """A stream of position reports from a device or a fleet gateway."""
+    ListAgencies: _grpc.UnaryUnaryMultiCallable[_resource_service_pb2.ListAgenciesRequest, _resource_service_pb2.ListAgenciesResponse]
+    """The agencies that answer emergencies."""
     ListStations: _grpc.UnaryUnaryMultiCallable[_resource_service_pb2.ListStationsRequest, _resource_service_pb2.ListStationsResponse]
     ListHospitals: _grpc.UnaryUnaryMultiCallable[_resource_service_pb2.ListHospitalsRequest, _resource_service_pb2.ListHospitalsResponse]
     UpdateHospitalCapacity: _grpc.UnaryUnaryMultiCallable[_resource_service_pb2.UpdateHospitalCapacityRequest, _resource_service_pb2.UpdateHospitalCapacityResponse]
@@ -75,6 +77,8 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     """One position report from a unit's device."""
     ReportPositions: _aio.StreamUnaryMultiCallable[_resource_service_pb2.ReportPositionRequest, _resource_service_pb2.ReportPositionsResponse]  # type: ignore[assignment]
     """A stream of position reports from a device or a fleet gateway."""
+    ListAgencies: _aio.UnaryUnaryMultiCallable[_resource_service_pb2.ListAgenciesRequest, _resource_service_pb2.ListAgenciesResponse]  # type: ignore[assignment]
+    """The agencies that answer emergencies."""
     ListStations: _aio.UnaryUnaryMultiCallable[_resource_service_pb2.ListStationsRequest, _resource_service_pb2.ListStationsResponse]  # type: ignore[assignment]
     ListHospitals: _aio.UnaryUnaryMultiCallable[_resource_service_pb2.ListHospitalsRequest, _resource_service_pb2.ListHospitalsResponse]  # type: ignore[assignment]
     UpdateHospitalCapacity: _aio.UnaryUnaryMultiCallable[_resource_service_pb2.UpdateHospitalCapacityRequest, _resource_service_pb2.UpdateHospitalCapacityResponse]  # type: ignore[assignment]
@@ -140,6 +144,14 @@ class ResourceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resource_service_pb2.ReportPositionsResponse, _abc.Awaitable[_resource_service_pb2.ReportPositionsResponse]]:
         """A stream of position reports from a device or a fleet gateway."""
+
+    @_abc_1.abstractmethod
+    def ListAgencies(
+        self,
+        request: _resource_service_pb2.ListAgenciesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resource_service_pb2.ListAgenciesResponse, _abc.Awaitable[_resource_service_pb2.ListAgenciesResponse]]:
+        """The agencies that answer emergencies."""
 
     @_abc_1.abstractmethod
     def ListStations(
