@@ -34,6 +34,9 @@ async def _internal(context: Any, exc: Exception) -> None:
 class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
     """Turns `RpcError` raised by a handler into a status with details, in one place."""
 
+    def __init__(self) -> None:
+        self._wrapped: dict[Any, Any] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
@@ -42,6 +45,15 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
         handler: Any = await continuation(handler_call_details)
         if handler is None:
             return handler
+        # Wrapped once per method: wrapping on every call cost a closure and a
+        # handler object per request.
+        wrapped = self._wrapped.get(handler)
+        if wrapped is None:
+            wrapped = self._wrap(handler)
+            self._wrapped[handler] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: Any) -> Any:
         if handler.unary_unary is not None:
             inner_uu = handler.unary_unary
 
