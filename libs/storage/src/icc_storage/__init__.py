@@ -5,16 +5,19 @@ from icc_storage.database import Database, database_url_from_env
 from icc_storage.inbox import claim_event, inbox_table
 from icc_storage.migrate import upgrade
 from icc_storage.outbox import OutboxRelay, add_events, outbox_table
+from icc_storage.writer import Writer, relay_enabled_from_env
 
 __all__ = [
     "Database",
     "OutboxRelay",
     "WriteBatcher",
     "WriteTx",
+    "Writer",
     "add_events",
     "claim_event",
     "database_url_from_env",
     "inbox_table",
     "outbox_table",
+    "relay_enabled_from_env",
     "upgrade",
 ]

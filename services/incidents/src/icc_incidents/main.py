@@ -19,7 +19,13 @@ from icc_incidents.store import outbox
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
 from icc_rpc import GrpcServer, start_server
 from icc_rpc.runtime import run_service
-from icc_storage import Database, OutboxRelay, WriteBatcher, database_url_from_env, upgrade
+from icc_storage import (
+    Database,
+    Writer,
+    database_url_from_env,
+    relay_enabled_from_env,
+    upgrade,
+)
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,7 @@ class Config:
             address=env.get("ICC_INCIDENTS_ADDR", "127.0.0.1:50051"),
             database_url=database_url_from_env("incidents", env),
             bus=BusConfig.from_env(env),
-            # Off only for maintenance and fault drills: events then wait in the outbox.
-            relay_enabled=env.get("ICC_OUTBOX_RELAY", "on").lower() not in ("off", "0", "false"),
+            relay_enabled=relay_enabled_from_env(env),
         )
 
 
@@ -55,8 +60,7 @@ class Running:
     server: GrpcServer
     nc: Client
     db: Database
-    batcher: WriteBatcher
-    relay: OutboxRelay | None
+    writer: Writer
 
     @property
     def port(self) -> int:
@@ -64,13 +68,7 @@ class Running:
 
     async def stop(self) -> None:
         await self.server.stop(grace_s=3)
-        if self.relay is not None:
-            await self.relay.stop()
-            # Whatever is still unsent goes out now rather than at the next start.
-            with contextlib.suppress(Exception):
-                while await self.relay.publish_pending():
-                    pass
-        await self.batcher.stop()
+        await self.writer.stop()
         with contextlib.suppress(Exception):
             await self.nc.drain()
         await self.db.dispose()
@@ -82,26 +80,19 @@ async def start(config: Config) -> Running:
     nc = await connect(config.bus, name="icc-incidents")
     js = nc.jetstream()
     await ensure_streams(js, [INCIDENT_STREAM, DLQ_STREAM], replicas=config.bus.replicas)
-    batcher = WriteBatcher(db)
-    relay = OutboxRelay(db, outbox, js, batcher) if config.relay_enabled else None
-    if relay is not None:
-        batcher.on_commit = relay.handoff
-    batcher.start()
-    if relay is not None:
-        relay.start()
+    writer = Writer.start(db, outbox, js, relay_enabled=config.relay_enabled)
+    batcher = writer.batcher
     rules = load_rules()
     service = IncidentService(db=db, batcher=batcher, rules=rules)
     api = IncidentApi(service, rules.catalog, IncidentWatch(js))
     try:
         server = await start_server(config.address, register(api), [SERVICE_NAME])
     except OSError:
-        await batcher.stop()
-        if relay is not None:
-            await relay.stop()
+        await writer.stop()
         await nc.close()
         await db.dispose()
         raise
-    return Running(server, nc, db, batcher, relay)
+    return Running(server, nc, db, writer)
 
 
 def run() -> None:

@@ -19,7 +19,13 @@ from icc_resources.service import ResourceService, utc_now
 from icc_resources.store import outbox
 from icc_rpc import GrpcServer, start_server
 from icc_rpc.runtime import run_service
-from icc_storage import Database, OutboxRelay, WriteBatcher, database_url_from_env, upgrade
+from icc_storage import (
+    Database,
+    Writer,
+    database_url_from_env,
+    relay_enabled_from_env,
+    upgrade,
+)
 
 log = logging.getLogger("icc_resources")
 
@@ -50,7 +56,7 @@ class Config:
             address=env.get("ICC_RESOURCES_ADDR", "127.0.0.1:50052"),
             database_url=database_url_from_env("resources", env),
             bus=BusConfig.from_env(env),
-            relay_enabled=env.get("ICC_OUTBOX_RELAY", "on").lower() not in ("off", "0", "false"),
+            relay_enabled=relay_enabled_from_env(env),
             stale_after=timedelta(seconds=float(env.get("ICC_RESOURCES_STALE_AFTER_S", "60"))),
         )
 
@@ -60,8 +66,7 @@ class Running:
     server: GrpcServer
     nc: Client
     db: Database
-    batcher: WriteBatcher
-    relay: OutboxRelay | None
+    writer: Writer
     avl: Avl
     view: PositionView
 
@@ -72,12 +77,7 @@ class Running:
     async def stop(self) -> None:
         await self.server.stop(grace_s=3)
         await self.avl.stop()
-        if self.relay is not None:
-            await self.relay.stop()
-            with contextlib.suppress(Exception):
-                while await self.relay.publish_pending():
-                    pass
-        await self.batcher.stop()
+        await self.writer.stop()
         with contextlib.suppress(Exception):
             await self.nc.drain()
         await self.db.dispose()
@@ -91,13 +91,8 @@ async def start(config: Config) -> Running:
     await ensure_streams(
         js, [UNIT_STREAM, HOSPITAL_STREAM, DLQ_STREAM], replicas=config.bus.replicas
     )
-    batcher = WriteBatcher(db)
-    relay = OutboxRelay(db, outbox, js, batcher) if config.relay_enabled else None
-    if relay is not None:
-        batcher.on_commit = relay.handoff
-    batcher.start()
-    if relay is not None:
-        relay.start()
+    writer = Writer.start(db, outbox, js, relay_enabled=config.relay_enabled)
+    batcher = writer.batcher
     service = ResourceService(db=db, batcher=batcher)
     added = await batcher.submit(lambda tx: seed(tx, load_reference_data(utc_now())))
     log.info("reference data loaded", extra={"added": added})
@@ -111,13 +106,11 @@ async def start(config: Config) -> Running:
         )
     except OSError:
         await avl.stop()
-        await batcher.stop()
-        if relay is not None:
-            await relay.stop()
+        await writer.stop()
         await nc.close()
         await db.dispose()
         raise
-    return Running(server, nc, db, batcher, relay, avl, view)
+    return Running(server, nc, db, writer, avl, view)
 
 
 def run() -> None:
