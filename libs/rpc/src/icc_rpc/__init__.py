@@ -1,7 +1,7 @@
 """gRPC server and client set-up shared by ICC services."""
 
-from icc_rpc.client import DEFAULT_TIMEOUT_S, open_channel
-from icc_rpc.errors import FieldViolation, RpcError, abort
+from icc_rpc.client import DEFAULT_TIMEOUT_S, open_channel, wait_serving
+from icc_rpc.errors import FieldViolation, RpcError
 from icc_rpc.server import GrpcServer, start_server
 
 __all__ = [
@@ -9,7 +9,7 @@ __all__ = [
     "FieldViolation",
     "GrpcServer",
     "RpcError",
-    "abort",
     "open_channel",
     "start_server",
+    "wait_serving",
 ]

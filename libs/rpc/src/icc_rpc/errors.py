@@ -1,7 +1,6 @@
 """Errors as gRPC status with `google.rpc` details (BadRequest, ErrorInfo)."""
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -65,10 +64,6 @@ class RpcError(Exception):
         )
         result: grpc.Status = rpc_status.to_status(status)
         return result
-
-
-async def abort(context: "grpc.aio.ServicerContext[Any, Any]", error: RpcError) -> None:
-    await context.abort_with_status(error.to_status())
 
 
 def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[FieldViolation]:

@@ -31,10 +31,16 @@ async def _internal(context: Any, exc: Exception) -> None:
     )
 
 
-class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Turns `RpcError` raised by a handler into a status with details, in one place."""
+Translate = Callable[[Exception], RpcError]
 
-    def __init__(self) -> None:
+
+class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
+    """The one place where errors become status: `RpcError` with its details, a
+    service's domain errors through its `translate`, anything else INTERNAL."""
+
+    def __init__(self, domain_errors: tuple[type[Exception], ...], translate: Translate) -> None:
+        self._domain_errors = domain_errors
+        self._translate = translate
         self._wrapped: dict[Any, Any] = {}
 
     async def intercept_service(
@@ -53,63 +59,49 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
             self._wrapped[handler] = wrapped
         return wrapped
 
+    async def _fail(self, context: Any, exc: Exception) -> None:
+        if isinstance(exc, grpc.aio.AbortError):
+            raise exc
+        if isinstance(exc, self._domain_errors):
+            exc = self._translate(exc)
+        if isinstance(exc, RpcError):
+            await context.abort_with_status(exc.to_status())
+        await _internal(context, exc)
+
     def _wrap(self, handler: Any) -> Any:
-        if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
-
-            async def unary_unary(request: Any, context: Any) -> Any:
-                try:
-                    return await inner_uu(request, context)
-                except RpcError as exc:
-                    await context.abort_with_status(exc.to_status())
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:
-                    await _internal(context, exc)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        kw = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
         if handler.unary_stream is not None:
-            inner_us = handler.unary_stream
+            inner_stream = handler.unary_stream
 
             async def unary_stream(request: Any, context: Any) -> Any:
                 try:
-                    async for item in inner_us(request, context):
+                    async for item in inner_stream(request, context):
                         yield item
-                except RpcError as exc:
-                    await context.abort_with_status(exc.to_status())
-                except grpc.aio.AbortError:
-                    raise
                 except Exception as exc:
-                    await _internal(context, exc)
+                    await self._fail(context, exc)
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            inner_su = handler.stream_unary
+            return grpc.unary_stream_rpc_method_handler(unary_stream, **kw)
+        inner = handler.unary_unary or handler.stream_unary
+        if inner is None:
+            return handler
 
-            async def stream_unary(request_iterator: Any, context: Any) -> Any:
-                try:
-                    return await inner_su(request_iterator, context)
-                except RpcError as exc:
-                    await context.abort_with_status(exc.to_status())
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:
-                    await _internal(context, exc)
+        # The same for one request or a stream of them: one awaited answer.
+        async def call(request: Any, context: Any) -> Any:
+            try:
+                return await inner(request, context)
+            except Exception as exc:
+                await self._fail(context, exc)
 
-            return grpc.stream_unary_rpc_method_handler(
-                stream_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(call, **kw)
+        return grpc.stream_unary_rpc_method_handler(call, **kw)
+
+
+def _untranslated(exc: Exception) -> RpcError:
+    raise exc
 
 
 @dataclass
@@ -136,14 +128,22 @@ async def start_server(
     address: str,
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
+    *,
+    domain_errors: tuple[type[Exception], ...] = (),
+    translate: Translate | None = None,
 ) -> GrpcServer:
     """Bind (port 0 picks a free one), register services, health and reflection, start.
+
+    `domain_errors` raised by a servicer are answered with `translate(error)`.
 
     Raises `OSError` with a readable message when the address is taken.
     """
     names = list(service_names)
     server = grpc.aio.server(
-        interceptors=[server_interceptor(), _RpcErrorInterceptor()],
+        interceptors=[
+            server_interceptor(),
+            _RpcErrorInterceptor(domain_errors, translate or _untranslated),
+        ],
         options=[("grpc.so_reuseport", 0)],
     )
     register(server)

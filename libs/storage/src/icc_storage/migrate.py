@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, MetaData, text
 
 from icc_storage.database import Database
 
@@ -30,3 +30,15 @@ async def upgrade(db: Database, script_location: Path) -> None:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(run)
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """The body of a service's Alembic `env.py`: migrate on the connection `upgrade` hands over."""
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through icc_storage.upgrade (services do at start-up)")
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    func,
     select,
     update,
 )
@@ -137,13 +136,6 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    async def backlog(self) -> int:
-        async with self._db.read() as conn:
-            n = await conn.scalar(
-                select(func.count()).select_from(self._table).where(self._table.c.sent_at.is_(None))
-            )
-        return int(n or 0)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -4,12 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from icc_rpc import wait_serving
 
 
 class ServiceProcess:
@@ -30,18 +28,14 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout_s
-        with grpc.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.module} exited; see {self.log_path}")
-                try:
-                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                        return
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.1)
+        process = self.process
+
+        def still_running() -> None:
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.module} exited; see {self.log_path}")
+
+        if wait_serving(self.target, timeout_s=timeout_s, still_running=still_running):
+            return
         raise RuntimeError(f"{self.module} not healthy in {timeout_s} s; see {self.log_path}")
 
     def kill(self) -> None:

@@ -1,9 +1,8 @@
 """The gRPC face of the incidents service: protobuf in, domain calls, protobuf out."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import grpc
 from opentelemetry import trace
@@ -28,8 +27,6 @@ from icc_rpc.identity import caller_of
 from icc_telemetry import INCIDENT_ID
 
 Context = grpc.aio.ServicerContext[Any, Any]
-P = ParamSpec("P")
-R = TypeVar("R")
 
 MAX_PAGE = 500
 
@@ -47,17 +44,6 @@ def to_rpc_error(exc: Exception) -> RpcError:
     if isinstance(exc, IllegalTransition):
         return RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), reason="ILLEGAL_TRANSITION")
     raise exc
-
-
-def domain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except (IncidentError, store.ConcurrentChange) as exc:
-            raise to_rpc_error(exc) from exc
-
-    return wrapper
 
 
 def actor_from(context: Context) -> Actor:
@@ -94,7 +80,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self._catalog = catalog
         self._watch = watch
 
-    @domain_errors
     async def CreateIncident(
         self, request: pb.CreateIncidentRequest, context: Context
     ) -> pb.CreateIncidentResponse:
@@ -110,7 +95,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             incident=convert.incident_to_proto(incident, personal_data=True), replayed=replayed
         )
 
-    @domain_errors
     async def GetIncident(
         self, request: pb.GetIncidentRequest, context: Context
     ) -> pb.GetIncidentResponse:
@@ -120,7 +104,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             incident=convert.incident_to_proto(incident, personal_data=True)
         )
 
-    @domain_errors
     async def ListIncidents(
         self, request: pb.ListIncidentsRequest, context: Context
     ) -> pb.ListIncidentsResponse:
@@ -152,7 +135,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             next_page_token=token,
         )
 
-    @domain_errors
     async def UpdateIncident(
         self, request: pb.UpdateIncidentRequest, context: Context
     ) -> pb.UpdateIncidentResponse:
@@ -172,14 +154,12 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             incident=convert.incident_to_proto(incident, personal_data=True)
         )
 
-    @domain_errors
     async def AddNote(self, request: pb.AddNoteRequest, context: Context) -> pb.AddNoteResponse:
         _tag(request.parent)
         note = await self._service.add_note(request.parent, request.text, actor_from(context))
         incident_id = request.parent.partition("/")[2]
         return pb.AddNoteResponse(note=convert.note_to_proto(incident_id, note))
 
-    @domain_errors
     async def MergeIncidents(
         self, request: pb.MergeIncidentsRequest, context: Context
     ) -> pb.MergeIncidentsResponse:
@@ -192,7 +172,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             duplicates=[convert.incident_to_proto(i, personal_data=True) for i in merged],
         )
 
-    @domain_errors
     async def CloseIncident(
         self, request: pb.CloseIncidentRequest, context: Context
     ) -> pb.CloseIncidentResponse:
@@ -204,7 +183,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             incident=convert.incident_to_proto(incident, personal_data=True)
         )
 
-    @domain_errors
     async def CancelIncident(
         self, request: pb.CancelIncidentRequest, context: Context
     ) -> pb.CancelIncidentResponse:
@@ -216,7 +194,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             incident=convert.incident_to_proto(incident, personal_data=True)
         )
 
-    @domain_errors
     async def ListChronology(
         self, request: pb.ListChronologyRequest, context: Context
     ) -> pb.ListChronologyResponse:
@@ -228,7 +205,6 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             entries=[convert.chronology_to_proto(e) for e in entries], next_page_token=token
         )
 
-    @domain_errors
     async def ListIncidentTypes(
         self, request: pb.ListIncidentTypesRequest, context: Context
     ) -> pb.ListIncidentTypesResponse:
@@ -249,14 +225,10 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             a = convert.agency_from_proto(agency_value, f"agencies[{n}]", out)
             if a is not None:
                 agencies.add(a)
-        try:
-            if out:
-                raise InvalidInput(out)
-            stream = self._watch.stream(request.cursor, agencies)
-            async for item in stream:
-                yield item
-        except IncidentError as exc:
-            raise to_rpc_error(exc) from exc
+        if out:
+            raise InvalidInput(out)
+        async for item in self._watch.stream(request.cursor, agencies):
+            yield item
 
 
 def register(api: IncidentApi) -> Callable[[grpc.aio.Server], None]:
@@ -267,3 +239,7 @@ def register(api: IncidentApi) -> Callable[[grpc.aio.Server], None]:
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["IncidentService"].full_name
+
+
+# Domain errors the server answers through `to_rpc_error`.
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (IncidentError, store.ConcurrentChange)

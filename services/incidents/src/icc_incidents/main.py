@@ -10,7 +10,7 @@ from pathlib import Path
 from nats.aio.client import Client
 
 from icc_bus import DLQ_STREAM, BusConfig, connect, ensure_streams
-from icc_incidents.api import SERVICE_NAME, IncidentApi, register
+from icc_incidents.api import DOMAIN_ERRORS, SERVICE_NAME, IncidentApi, register, to_rpc_error
 from icc_incidents.domain.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.validation import Rules
@@ -86,7 +86,13 @@ async def start(config: Config) -> Running:
     service = IncidentService(db=db, batcher=batcher, rules=rules)
     api = IncidentApi(service, rules.catalog, IncidentWatch(js))
     try:
-        server = await start_server(config.address, register(api), [SERVICE_NAME])
+        server = await start_server(
+            config.address,
+            register(api),
+            [SERVICE_NAME],
+            domain_errors=DOMAIN_ERRORS,
+            translate=to_rpc_error,
+        )
     except OSError:
         await writer.stop()
         await nc.close()

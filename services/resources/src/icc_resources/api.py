@@ -2,10 +2,9 @@
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import grpc
 from opentelemetry import trace
@@ -42,12 +41,10 @@ from icc_rpc.identity import caller_of
 from icc_telemetry import INCIDENT_ID, UNIT_ID
 
 Context = grpc.aio.ServicerContext[Any, Any]
-P = ParamSpec("P")
-R = TypeVar("R")
 MAX_PAGE = 5000
 
 
-def to_rpc_error(exc: ResourceError) -> RpcError:
+def to_rpc_error(exc: Exception) -> RpcError:
     """The one place where domain errors become gRPC status."""
     if isinstance(exc, InvalidInput):
         return RpcError.invalid([FieldViolation(v.field, v.description) for v in exc.violations])
@@ -66,17 +63,6 @@ def to_rpc_error(exc: ResourceError) -> RpcError:
     if isinstance(exc, IllegalTransition):
         return RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), reason="ILLEGAL_TRANSITION")
     raise exc
-
-
-def domain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except ResourceError as exc:
-            raise to_rpc_error(exc) from exc
-
-    return wrapper
 
 
 def actor_from(context: Context) -> Actor:
@@ -129,7 +115,6 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         self._fill(out, unit, now)
         return out
 
-    @domain_errors
     async def ListUnits(
         self, request: pb.ListUnitsRequest, context: Context
     ) -> pb.ListUnitsResponse:
@@ -167,14 +152,12 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
             self._fill(response.units.add(), unit, now)
         return response
 
-    @domain_errors
     async def GetUnit(self, request: pb.GetUnitRequest, context: Context) -> pb.GetUnitResponse:
         unit_id = convert.parse_name(request.name, "units", "name")
         trace.get_current_span().set_attribute(UNIT_ID, unit_id)
         unit = await self._service.get_unit(unit_id)
         return pb.GetUnitResponse(unit=self._with_position(unit, datetime.now(UTC)))
 
-    @domain_errors
     async def UpdateUnitStatus(
         self, request: pb.UpdateUnitStatusRequest, context: Context
     ) -> pb.UpdateUnitStatusResponse:
@@ -191,7 +174,6 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         )
         return pb.UpdateUnitStatusResponse(unit=self._with_position(unit, datetime.now(UTC)))
 
-    @domain_errors
     async def ReserveUnits(
         self, request: pb.ReserveUnitsRequest, context: Context
     ) -> pb.ReserveUnitsResponse:
@@ -204,7 +186,6 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         now = datetime.now(UTC)
         return pb.ReserveUnitsResponse(units=[self._with_position(u, now) for u in units])
 
-    @domain_errors
     async def ReleaseUnits(
         self, request: pb.ReleaseUnitsRequest, context: Context
     ) -> pb.ReleaseUnitsResponse:
@@ -225,7 +206,6 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         if not report.position.HasField("report_time"):
             raise InvalidInput([Violation(f"{field}.position.report_time", "required")])
 
-    @domain_errors
     async def ReportPosition(
         self, request: pb.ReportPositionRequest, context: Context
     ) -> pb.ReportPositionResponse:
@@ -264,7 +244,6 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
     ) -> pb.ListAgenciesResponse:
         return pb.ListAgenciesResponse(agencies=[convert.agency_to_proto(a) for a in AGENCIES])
 
-    @domain_errors
     async def ListStations(
         self, request: pb.ListStationsRequest, context: Context
     ) -> pb.ListStationsResponse:
@@ -275,14 +254,12 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         stations = await self._service.list_stations(agency)
         return pb.ListStationsResponse(stations=[convert.station_to_proto(s) for s in stations])
 
-    @domain_errors
     async def ListHospitals(
         self, request: pb.ListHospitalsRequest, context: Context
     ) -> pb.ListHospitalsResponse:
         hospitals = await self._service.list_hospitals()
         return pb.ListHospitalsResponse(hospitals=[convert.hospital_to_proto(h) for h in hospitals])
 
-    @domain_errors
     async def UpdateHospitalCapacity(
         self, request: pb.UpdateHospitalCapacityRequest, context: Context
     ) -> pb.UpdateHospitalCapacityResponse:
@@ -308,3 +285,7 @@ def register(api: ResourceApi) -> Callable[[grpc.aio.Server], None]:
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ResourceService"].full_name
+
+
+# Domain errors the server answers through `to_rpc_error`.
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (ResourceError,)

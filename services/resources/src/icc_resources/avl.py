@@ -181,7 +181,7 @@ class Avl:
             try:
                 report = events_pb2.UnitPositionReported.FromString(entry.value)
                 position = position_from_proto(report.position)
-            except (DecodeError, InvalidInput, ValueError, OverflowError):
+            except (DecodeError, InvalidInput):
                 continue
             view.apply(key, position)
             if (
@@ -216,7 +216,7 @@ class Avl:
             return Verdict.REJECTED
         try:
             position = position_from_proto(report.position)
-        except (InvalidInput, ValueError, OverflowError):
+        except InvalidInput:
             self._count(Verdict.REJECTED, "report time out of range")
             return Verdict.REJECTED
         verdict, why = judge(

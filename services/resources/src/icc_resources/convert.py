@@ -51,13 +51,13 @@ def position_to_proto(p: Position, stale: bool) -> resource_pb2.Position:
 def position_from_proto(p: resource_pb2.Position) -> Position:
     """Raises InvalidInput for a report time no calendar holds."""
     try:
-        p.report_time.ToDatetime(tzinfo=_UTC)
+        report_time = p.report_time.ToDatetime(tzinfo=_UTC)
     except (ValueError, OverflowError) as exc:
         raise InvalidInput([Violation("report.position.report_time", "not a valid time")]) from exc
     return Position(
         lat=p.lat,
         lon=p.lon,
-        report_time=p.report_time.ToDatetime(tzinfo=_UTC),
+        report_time=report_time,
         heading=p.heading,
         speed=p.speed,
         accuracy=p.accuracy,

@@ -12,7 +12,7 @@ from pathlib import Path
 from nats.aio.client import Client
 
 from icc_bus import DLQ_STREAM, BusConfig, StreamSpec, connect, ensure_streams
-from icc_resources.api import SERVICE_NAME, ResourceApi, register
+from icc_resources.api import DOMAIN_ERRORS, SERVICE_NAME, ResourceApi, register, to_rpc_error
 from icc_resources.avl import Avl, PositionView
 from icc_resources.seed import load_reference_data, seed
 from icc_resources.service import ResourceService, utc_now
@@ -102,7 +102,11 @@ async def start(config: Config) -> Running:
     await avl.start()
     try:
         server = await start_server(
-            config.address, register(ResourceApi(service, view, avl)), [SERVICE_NAME]
+            config.address,
+            register(ResourceApi(service, view, avl)),
+            [SERVICE_NAME],
+            domain_errors=DOMAIN_ERRORS,
+            translate=to_rpc_error,
         )
     except OSError:
         await avl.stop()

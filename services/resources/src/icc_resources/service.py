@@ -145,15 +145,14 @@ class ResourceService:
                 tx, request_id, "reserve", incident_id, unit_ids
             ):
                 return list((await store.load_units(tx.conn, unit_ids)).values())
-            before = await store.load_units(tx.conn, unit_ids)
-            missing = [u for u in unit_ids if u not in before]
+            taken = await store.reserve_units(tx.conn, unit_ids, incident_id, now)
+            # Judge by the rows as they are after the update, never by an earlier
+            # read: on PostgreSQL another replica may have taken a unit in between,
+            # and the conditional update then left it alone.
+            after = await store.load_units(tx.conn, unit_ids)
+            missing = [u for u in unit_ids if u not in after]
             if missing:
                 raise NotFound(", ".join(f"units/{u}" for u in missing))
-            taken = await store.reserve_units(tx.conn, unit_ids, incident_id, now)
-            # Judge by the rows as they are now, not as first read: on PostgreSQL
-            # another replica may have taken a unit in between, and the
-            # conditional update then left it alone.
-            after = await store.load_units(tx.conn, unit_ids)
             reasons = {
                 f"units/{u}": why
                 for u in unit_ids

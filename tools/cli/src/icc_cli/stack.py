@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from icc_rpc import wait_serving
 
 
 class StackError(Exception):
@@ -174,18 +173,10 @@ class Stack:
         raise StackError(f"{child.name} did not listen on {host}:{port} within {timeout_s:.0f} s")
 
     def _wait_healthy(self, child: Child, target: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        with grpc.insecure_channel(target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                self._check_alive(child)
-                try:
-                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.2)
+        if wait_serving(
+            target, timeout_s=timeout_s, still_running=lambda: self._check_alive(child)
+        ):
+            return
         raise StackError(
             f"{child.name} was not healthy within {timeout_s:.0f} s; see {child.log_path}"
         )
