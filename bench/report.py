@@ -87,37 +87,65 @@ PAIRS = [
 
 
 @dataclass(frozen=True)
-class AvlRow:
-    """A figure of the AVL benchmark, beside the bare-stack figure it is bounded by."""
+class Row:
+    """A service figure beside the bare-stack figure it is bounded by (if any)."""
 
-    key: str
+    service: str
     label: str
     unit: Unit
     bare: str = ""
 
-    @property
-    def service(self) -> str:
-        return f"avl.svc.{self.key}"
+
+def _avl(key: str, label: str, unit: Unit, bare: str = "") -> Row:
+    return Row(f"avl.svc.{key}", label, unit, bare)
 
 
 AVL_ROWS = [
-    AvlRow("offered_s", "reports offered by the publisher (2% bad on purpose)", "/s"),
-    AvlRow(
+    _avl("offered_s", "reports offered by the publisher (2% bad on purpose)", "/s"),
+    _avl(
         "positions_s",
         "positions/s sustained (at the offered rate), seen in the bucket",
         "/s",
         "avl.kv.async.puts_s",
     ),
-    AvlRow("cpu_cores", "service CPU while ingesting (1.0 = one core busy)", "cores"),
-    AvlRow("lag_p50_ms", "publish → visible in a KV watcher, p50", "ms", "avl.kv.seq.p50_ms"),
-    AvlRow("lag_p99_ms", "publish → visible in a KV watcher, p99", "ms", "avl.kv.seq.p99_ms"),
-    AvlRow("lag_max_ms", "publish → visible in a KV watcher, max", "ms"),
-    AvlRow("lost", "good reports never seen (sum)", "n"),
-    AvlRow("bad_stored", "bad-on-purpose reports stored anyway (sum)", "n"),
-    AvlRow("list.p50_ms", "ListUnits page_size=5000, p50", "ms"),
-    AvlRow("list.p99_ms", "ListUnits page_size=5000, p99", "ms"),
-    AvlRow("list.with_position", "ListUnits: units returned with a position", "n"),
-    AvlRow("list.mb", "ListUnits: response size", "MB"),
+    _avl("cpu_cores", "service CPU while ingesting (1.0 = one core busy)", "cores"),
+    _avl("lag_p50_ms", "publish → visible in a KV watcher, p50", "ms", "avl.kv.seq.p50_ms"),
+    _avl("lag_p99_ms", "publish → visible in a KV watcher, p99", "ms", "avl.kv.seq.p99_ms"),
+    _avl("lag_max_ms", "publish → visible in a KV watcher, max", "ms"),
+    _avl("lost", "good reports never seen (sum)", "n"),
+    _avl("bad_stored", "bad-on-purpose reports stored anyway (sum)", "n"),
+    _avl("list.p50_ms", "ListUnits page_size=5000, p50", "ms"),
+    _avl("list.p99_ms", "ListUnits page_size=5000, p99", "ms"),
+    _avl("list.with_position", "ListUnits: units returned with a position", "n"),
+    _avl("list.mb", "ListUnits: response size", "MB"),
+]
+
+
+DISPATCH_ROWS = [
+    *(
+        Row(
+            f"dispatch.rec.{n}.{q}_ms",
+            f"RecommendUnits, {n:,} units, {q}",
+            "ms",
+            f"echo.seq.{q}_ms",
+        )
+        for n in (1_000, 10_000, 50_000)
+        for q in ("p50", "p99")
+    ),
+    *(
+        Row(
+            f"dispatch.e2e.{r}.{q}_ms",
+            f"create → units assigned at {r}/s, {q}",
+            "ms",
+            f"pipe.seq.e2e_{q}_ms",
+        )
+        for r in (1, 10, 50)
+        for q in ("p50", "p99")
+    ),
+    *(
+        Row(f"dispatch.e2e.{r}.lost", f"not assigned within 30 s at {r}/s (sum)", "n", "")
+        for r in (1, 10, 50)
+    ),
 ]
 COUNTED = (".lost", ".bad_stored")  # summed over repetitions, not medians
 
@@ -167,6 +195,24 @@ GOALS = [
         higher_is_better=True,
     ),
     Goal("AVL: publish → visible p99 at that rate", "avl.svc.lag_p99_ms", None, 500, False),
+    Goal("RecommendUnits p99 at 10,000 units", "dispatch.rec.10000.p99_ms", None, 5, False),
+    Goal(
+        "RecommendUnits p99 at 50,000 units within 3× that at 1,000",
+        "dispatch.rec.50000.p99_ms",
+        "dispatch.rec.1000.p99_ms",
+        3.0,
+        higher_is_better=False,
+    ),
+    *(
+        Goal(
+            f"create → assigned p50 at {r}/s within 4× the bare call→event floor",
+            f"dispatch.e2e.{r}.p50_ms",
+            "pipe.seq.e2e_p50_ms",
+            4.0,
+            higher_is_better=False,
+        )
+        for r in (1, 10, 50)
+    ),
     Goal(
         "AVL: ListUnits of 5,000 units with positions, p50", "avl.svc.list.p50_ms", None, 50, False
     ),
@@ -244,18 +290,20 @@ def comparison_table(medians: Mapping[str, float], runs: Mapping[str, list[float
     return table
 
 
-def avl_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
-    table = Table(
-        title="C. Unit positions (AVL): resources service beside the bare stack (median)",
-        caption="bare: pipelined KV puts for the rate; one awaited KV put for the lag."
-        " Lag is measured by a KV watcher in the driver process.",
-    )
+def beside_table(
+    title: str,
+    caption: str,
+    rows: list[Row],
+    medians: Mapping[str, float],
+    runs: Mapping[str, list[float]],
+) -> Table:
+    table = Table(title=title, caption=caption)
     table.add_column("figure")
     table.add_column("service", justify="right")
     table.add_column("bare stack", justify="right")
     table.add_column("service / bare", justify="right")
     table.add_column("service min – max", justify="right", style="dim")
-    for row in AVL_ROWS:
+    for row in rows:
         service = medians.get(row.service, math.nan)
         bare = medians.get(row.bare, math.nan) if row.bare else math.nan
         r = ratio(service, bare)
@@ -267,6 +315,29 @@ def avl_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> 
             spread(runs.get(row.service, []), row.unit),
         )
     return table
+
+
+def avl_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    return beside_table(
+        "C. Unit positions (AVL): resources service beside the bare stack (median)",
+        "bare: pipelined KV puts for the rate; one awaited KV put for the lag."
+        " Lag is measured by a KV watcher in the driver process.",
+        AVL_ROWS,
+        medians,
+        runs,
+    )
+
+
+def dispatch_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    return beside_table(
+        "E. Dispatch beside the bare stack (median of repetitions)",
+        "bare: gRPC echo for RecommendUnits; the bare create→event pipeline for"
+        " create → assigned (one commit and one event, where dispatch has five commits in"
+        " three services and two events)",
+        DISPATCH_ROWS,
+        medians,
+        runs,
+    )
 
 
 def goals_table(medians: Mapping[str, float]) -> Table:
@@ -294,6 +365,7 @@ def print_report(
     console.print(floor_table(medians, runs))
     console.print(comparison_table(medians, runs))
     console.print(avl_table(medians, runs))
+    console.print(dispatch_table(medians, runs))
     console.print(goals_table(medians))
 
 
@@ -302,6 +374,17 @@ def as_json(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> di
 
     def clean(value: float) -> float | None:
         return None if math.isnan(value) else value
+
+    def beside(row: Row) -> dict[str, Any]:
+        service = medians.get(row.service, math.nan)
+        bare = medians.get(row.bare, math.nan) if row.bare else math.nan
+        return {
+            "figure": row.label,
+            "key": row.service,
+            "service": clean(service),
+            "bare": clean(bare),
+            "ratio": clean(ratio(service, bare)),
+        }
 
     return {
         "medians": {k: clean(v) for k, v in sorted(medians.items())},
@@ -318,20 +401,8 @@ def as_json(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> di
             }
             for p in PAIRS
         ],
-        "avl": [
-            {
-                "figure": row.label,
-                "key": row.service,
-                "service": clean(medians.get(row.service, math.nan)),
-                "bare": clean(medians.get(row.bare, math.nan)) if row.bare else None,
-                "ratio": clean(
-                    ratio(medians.get(row.service, math.nan), medians.get(row.bare, math.nan))
-                )
-                if row.bare
-                else None,
-            }
-            for row in AVL_ROWS
-        ],
+        "avl": [beside(row) for row in AVL_ROWS],
+        "dispatch": [beside(row) for row in DISPATCH_ROWS],
         "goals": [
             {
                 "goal": g.label,

@@ -20,6 +20,11 @@ class Settings:
     avl_raw_msgs: int = 300_000  # core NATS messages for the bare figure
     avl_kv_seq: int = 2000  # KV puts awaited one at a time
     avl_kv_puts: int = 20_000  # KV puts pipelined / gathered / not acknowledged
+    # Dispatch: see bench/dispatch.py.
+    recommend_fleets: tuple[int, ...] = (1_000, 10_000, 50_000)
+    recommend_calls: int = 1000
+    dispatch_rates: tuple[int, ...] = (1, 10, 50)
+    dispatch_seconds: float = 10.0  # at each rate
 
     @classmethod
     def quick(cls) -> "Settings":
@@ -33,4 +38,6 @@ class Settings:
             avl_raw_msgs=100_000,
             avl_kv_seq=500,
             avl_kv_puts=5000,
+            recommend_calls=300,
+            dispatch_seconds=4.0,
         )

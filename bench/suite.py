@@ -31,6 +31,7 @@ from rich.console import Console
 from bench import report
 from bench.avl import avl_floor, avl_service
 from bench.baseline import bare_pipeline, grpc_echo, jetstream_publish, sqlite_commits
+from bench.dispatch import dispatch_e2e, dispatch_recommend
 from bench.procs import REPO_ROOT, Processes
 from bench.service import incidents_service
 from bench.settings import Settings
@@ -46,6 +47,8 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("incidents-service", incidents_service),
     ("avl-floor", avl_floor),
     ("avl-service", avl_service),
+    ("dispatch-recommend", dispatch_recommend),
+    ("dispatch-e2e", dispatch_e2e),
 ]
 HARNESS_TIMEOUT_S = 600.0
 DEFAULT_JSON = REPO_ROOT / "var" / "bench" / "latest.json"

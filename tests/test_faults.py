@@ -5,14 +5,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import nats
 import pytest
 
 from icc.common.v1 import common_pb2
-from icc.incident.v1 import incident_pb2
+from icc.incident.v1 import events_pb2, incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_testing import NatsServer, ServiceProcess, free_port
+from tests.conftest import stream_payloads
 
 pytestmark = pytest.mark.slow
 
@@ -47,23 +47,8 @@ def request(request_id: str) -> pb.CreateIncidentRequest:
 
 async def created_events(url: str) -> list[str]:
     """Incident names of every `created` event on the stream."""
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info("ICC_INCIDENT")
-        names = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            if info.state.messages == 0:
-                break
-            msg = await js.get_msg("ICC_INCIDENT", seq)
-            if msg.subject == "icc.incident.created":
-                from icc.incident.v1 import events_pb2
-
-                assert msg.data is not None
-                names.append(events_pb2.IncidentCreated.FromString(msg.data).incident.name)
-        return names
-    finally:
-        await nc.close()
+    payloads = await stream_payloads(url, "ICC_INCIDENT", "icc.incident.created")
+    return [events_pb2.IncidentCreated.FromString(p).incident.name for p in payloads]
 
 
 async def settle(url: str, expected: int, timeout_s: float = 15) -> list[str]:

@@ -14,6 +14,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from icc.common.v1 import common_pb2
+from icc.dispatch.v1 import dispatch_pb2
+from icc.dispatch.v1 import dispatch_service_pb2 as dispatch_pb
+from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
+from icc.incident.v1 import incident_pb2
+from icc.incident.v1 import incident_service_pb2 as incident_pb
+from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
 from icc_testing import free_port
 
 pytestmark = pytest.mark.slow
@@ -35,6 +42,7 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         "ICC_NATS_MONITOR_PORT": str(free_port()),
         "ICC_INCIDENTS_PORT": str(free_port()),
         "ICC_RESOURCES_PORT": str(free_port()),
+        "ICC_DISPATCH_PORT": str(free_port()),
     }
     proc = run_icc(tmp_path, **ports)
     endpoints_file = tmp_path / "var" / "endpoints.json"
@@ -64,6 +72,37 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 health_pb2.HealthCheckRequest(service="icc.resource.v1.ResourceService"), timeout=5
             )
             assert health.status == health_pb2.HealthCheckResponse.SERVING
+        # A P1 incident through the gRPC API gets units with no dispatcher action.
+        with grpc.insecure_channel(target) as channel:
+            created = (
+                incident_grpc.IncidentServiceStub(channel)
+                .CreateIncident(
+                    incident_pb.CreateIncidentRequest(
+                        incident=incident_pb2.Incident(
+                            type_code="MEDICAL.CARDIAC_ARREST",
+                            location=common_pb2.Location(lat=10.7769, lon=106.7009),
+                        )
+                    ),
+                    timeout=5,
+                )
+                .incident
+            )
+        with grpc.insecure_channel(endpoints["dispatch_grpc"]) as channel:
+            stub = dispatch_grpc.DispatchServiceStub(channel)
+            deadline = time.monotonic() + 20
+            status = None
+            while time.monotonic() < deadline:
+                try:
+                    status = stub.GetDispatchStatus(
+                        dispatch_pb.GetDispatchStatusRequest(incident=created.name), timeout=5
+                    ).status
+                    if status.state == dispatch_pb2.DISPATCH_STATE_COMPLETE:
+                        break
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+            assert status is not None and status.state == dispatch_pb2.DISPATCH_STATE_COMPLETE
+            assert len(status.assignments) == 2  # the nearest ALS ambulance and motorbike
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

@@ -9,6 +9,7 @@ from icc_bus.events import (
     EventTypes,
     OutgoingEvent,
     build_headers,
+    outgoing,
     publish_event,
 )
 from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
@@ -28,5 +29,6 @@ __all__ = [
     "build_headers",
     "connect",
     "ensure_streams",
+    "outgoing",
     "publish_event",
 ]

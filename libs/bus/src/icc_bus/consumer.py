@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -39,6 +40,11 @@ _dlq_counter = _meter.create_counter("icc.bus.dlq", description="Messages sent t
 _redelivery_counter = _meter.create_counter(
     "icc.bus.redeliveries", description="Deliveries beyond the first"
 )
+
+# Empty fetches (of 2 s) between checks that the consumer still exists.
+QUIET_CHECK_EVERY = 5
+# Status codes that answer one pull request (bad request, timeout, conflict).
+_PULL_REQUEST_ANSWERS = frozenset({400, 408, 409})
 
 DLQ_REASON = "Icc-Dlq-Reason"
 DLQ_SUBJECT = "Icc-Dlq-Subject"
@@ -126,18 +132,58 @@ class DurableConsumer:
 
     async def _run(self) -> None:
         sub: Any = None
+        idle = 0
+        missing = False
         try:
             while not self._stopping.is_set():
                 try:
                     if sub is None:
                         sub = await self._subscribe()
-                    # A heartbeat makes a pull that went quiet after a server restart
-                    # fail fast, so the subscription is recreated instead of hanging.
-                    msgs = await sub.fetch(self._spec.batch, timeout=2.0, heartbeat=0.5)
+                        idle = 0
+                    # No fetch heartbeat: nats-py sends it on requests the server then
+                    # refuses ("heartbeat value too large"), stranding delivered
+                    # messages until their ack wait. A quiet pull is checked instead.
+                    msgs = await sub.fetch(self._spec.batch, timeout=2.0)
+                    idle = 0
+                    missing = False
                 except NatsTimeoutError:
+                    idle += 1
+                    if idle % QUIET_CHECK_EVERY == 0 and not await _consumer_alive(sub):
+                        log.warning(
+                            "consumer went quiet and is gone; resubscribing",
+                            extra={"consumer": self._spec.durable},
+                        )
+                        await _unsubscribe(sub)
+                        sub = None
                     continue
                 except asyncio.CancelledError:
                     raise
+                except APIError as exc:
+                    if exc.code in _PULL_REQUEST_ANSWERS:
+                        # An answer to this pull request (e.g. "heartbeat value too large"
+                        # when little of the timeout is left): the subscription is fine.
+                        # Tearing it down would strand the messages already on their
+                        # way to it until their ack wait runs out.
+                        continue
+                    await _unsubscribe(sub)
+                    sub = None
+                    if isinstance(exc, NotFoundError):
+                        # The stream is not there (yet): its producer has not started.
+                        # Said once, then checked every 2 s without a line each time.
+                        if not missing:
+                            log.info(
+                                "stream not found; waiting for it",
+                                extra={"consumer": self._spec.durable, "stream": self._spec.stream},
+                            )
+                        missing = True
+                        await asyncio.sleep(2.0)
+                        continue
+                    log.warning(
+                        "consumer fetch failed; resubscribing",
+                        extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+                    )
+                    await asyncio.sleep(0.5)
+                    continue
                 except Exception as exc:
                     log.warning(
                         "consumer fetch failed; resubscribing",
@@ -259,6 +305,16 @@ class DurableConsumer:
                 "reason": reason[:200],
             },
         )
+
+
+async def _consumer_alive(sub: Any) -> bool:
+    """After a server restart a pull can go quiet for good; asking for the consumer's
+    info tells a quiet stream from a lost consumer."""
+    try:
+        await sub.consumer_info()
+    except Exception:
+        return False
+    return True
 
 
 async def _unsubscribe(sub: Any) -> None:

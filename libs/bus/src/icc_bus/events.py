@@ -45,6 +45,18 @@ def build_headers(event_id: str, event_type: str) -> dict[str, str]:
     return headers
 
 
+def outgoing(subject: str, event_id: str, message: Message) -> OutgoingEvent:
+    """A protobuf event ready for the outbox, typed by its full message name."""
+    event_type = message.DESCRIPTOR.full_name
+    return OutgoingEvent(
+        event_id=event_id,
+        subject=subject,
+        event_type=event_type,
+        payload=message.SerializeToString(),
+        headers=build_headers(event_id, event_type),
+    )
+
+
 def subject_template(subject: str) -> str:
     """Low-cardinality span destination: `icc.unit.status.u-17` -> `icc.unit.status.*`."""
     parts = subject.split(".")

@@ -4,9 +4,9 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -22,21 +22,23 @@ def database_url_from_env(service: str, env: Mapping[str, str] = os.environ) -> 
     return f"sqlite+aiosqlite:///{var_dir / f'{service}.db'}"
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int = 10_000) -> None:
     # SQLAlchemy's documented recipe: take over BEGIN from the driver, so write
     # transactions take the lock up front (BEGIN IMMEDIATE) instead of failing
     # late with "database is locked" when two writers race.
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The wait first: switching a new file to WAL takes a lock that another
+        # connection starting at the same moment may hold.
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         read_only = conn.get_execution_options().get(_READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
@@ -56,8 +58,17 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # SQLite file: small reads by key can also run inline (see `read(inline=True)`).
+        self._inline: Engine | None = None
         if self.is_sqlite:
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine.sync_engine)
+            if parsed.database and parsed.database != ":memory:":
+                self._inline = create_engine(
+                    parsed.set(drivername="sqlite"), hide_parameters=True, echo=echo
+                )
+                # A reader in WAL mode waits only for a checkpoint: a short wait,
+                # and the event loop is never held long.
+                _sqlite_setup(self._inline, busy_timeout_ms=250)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -65,7 +76,23 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self, *, inline: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction.
+
+        `inline=True` (SQLite files): for a few rows by key on a hot path. The
+        queries run on the event loop's own thread: a SQLite read by key takes
+        tens of microseconds, and each hop to aiosqlite's thread and back cost
+        more than that (two small queries, p50: 2.0 ms through the thread, 0.3 inline).
+        Elsewhere it is the ordinary read.
+        """
+        if inline and self._inline is not None:
+            with self._inline.connect() as sync_conn:
+                sync_conn = sync_conn.execution_options(**{_READ_ONLY: True})
+                with sync_conn.begin():
+                    # Offers the `execute` and `run_sync` a read needs, awaitable
+                    # like AsyncConnection's.
+                    yield cast(AsyncConnection, _InlineConnection(sync_conn))
+            return
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{_READ_ONLY: True})
             async with conn.begin():
@@ -73,3 +100,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._inline is not None:
+            self._inline.dispose()
+
+
+class _InlineConnection:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Any:
+        return self._conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters)
+
+    async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(self._conn, *args, **kwargs)

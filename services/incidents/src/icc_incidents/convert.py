@@ -1,21 +1,24 @@
 """Protobuf <-> domain, at the service's edge only."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from icc.common.v1 import common_pb2
+from icc.dispatch.v1 import dispatch_pb2
 from icc.incident.v1 import events_pb2, incident_pb2
-from icc_bus import OutgoingEvent, build_headers
+from icc_bus import OutgoingEvent, outgoing
 from icc_incidents.domain.catalog import IncidentType
 from icc_incidents.domain.errors import Violation
 from icc_incidents.domain.lifecycle import Change, Draft
 from icc_incidents.domain.model import (
     Actor,
     Agency,
+    Assignment,
+    AssignmentState,
     Caller,
     ChronologyEntry,
     Incident,
@@ -212,11 +215,22 @@ def event_for(
         )
     else:
         message = cls(metadata=meta, incident=snapshot)
-    event_type = message.DESCRIPTOR.full_name
-    return OutgoingEvent(
-        event_id=event_id,
-        subject=SUBJECT_PREFIX + change.action,
-        event_type=event_type,
-        payload=message.SerializeToString(),
-        headers=build_headers(event_id, event_type),
+    return outgoing(SUBJECT_PREFIX + change.action, event_id, message)
+
+
+def agency_or_center(value: int) -> Agency:
+    """Another service's agency value; the command center stands in for one unknown here."""
+    return Agency(value) if value in Agency._value2member_map_ else Agency.COMMAND_CENTER
+
+
+def assignment_from_dispatch(a: dispatch_pb2.Assignment) -> Assignment:
+    """Dispatch's assignment as the incident keeps it."""
+    return Assignment(
+        name=a.name,
+        unit=a.unit,
+        call_sign=a.call_sign,
+        agency=agency_or_center(a.agency),
+        state=AssignmentState(a.state),
+        assign_time=a.assign_time.ToDatetime(UTC) if a.HasField("assign_time") else None,
+        release_time=a.release_time.ToDatetime(UTC) if a.HasField("release_time") else None,
     )

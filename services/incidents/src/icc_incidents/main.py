@@ -9,8 +9,9 @@ from pathlib import Path
 
 from nats.aio.client import Client
 
-from icc_bus import DLQ_STREAM, BusConfig, connect, ensure_streams
+from icc_bus import DLQ_STREAM, BusConfig, DurableConsumer, connect, ensure_streams
 from icc_incidents.api import DOMAIN_ERRORS, SERVICE_NAME, IncidentApi, register, to_rpc_error
+from icc_incidents.consumers import DISPATCH, UNITS, Consumers
 from icc_incidents.domain.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.validation import Rules
@@ -61,6 +62,7 @@ class Running:
     nc: Client
     db: Database
     writer: Writer
+    consumers: list[DurableConsumer]
 
     @property
     def port(self) -> int:
@@ -68,6 +70,8 @@ class Running:
 
     async def stop(self) -> None:
         await self.server.stop(grace_s=3)
+        for consumer in self.consumers:
+            await consumer.stop()
         await self.writer.stop()
         with contextlib.suppress(Exception):
             await self.nc.drain()
@@ -85,6 +89,15 @@ async def start(config: Config) -> Running:
     rules = load_rules()
     service = IncidentService(db=db, batcher=batcher, rules=rules)
     api = IncidentApi(service, rules.catalog, IncidentWatch(js))
+    # Dispatch's and the units' streams may not exist yet: the consumers keep
+    # trying until they do.
+    handlers = Consumers(service)
+    consumers = [
+        DurableConsumer(nc, DISPATCH, handlers.on_dispatch),
+        DurableConsumer(nc, UNITS, handlers.on_unit),
+    ]
+    for consumer in consumers:
+        consumer.start()
     try:
         server = await start_server(
             config.address,
@@ -94,11 +107,13 @@ async def start(config: Config) -> Running:
             translate=to_rpc_error,
         )
     except OSError:
+        for consumer in consumers:
+            await consumer.stop()
         await writer.stop()
         await nc.close()
         await db.dispose()
         raise
-    return Running(server, nc, db, writer)
+    return Running(server, nc, db, writer, consumers)
 
 
 def run() -> None:

@@ -20,9 +20,16 @@ from icc_incidents.convert import event_for
 from icc_incidents.domain import lifecycle
 from icc_incidents.domain.errors import InvalidInput, Violation
 from icc_incidents.domain.lifecycle import Change, Draft
-from icc_incidents.domain.model import Actor, ChronologyEntry, Incident, Note
+from icc_incidents.domain.model import (
+    Actor,
+    Assignment,
+    ChronologyEntry,
+    Incident,
+    IncidentState,
+    Note,
+)
 from icc_incidents.domain.validation import Rules, check_request_id
-from icc_storage import Database, WriteBatcher, WriteTx, add_events
+from icc_storage import Database, WriteBatcher, WriteTx, add_events, claim_event
 
 _intake = metrics.get_meter("icc_incidents").create_counter(
     "icc.incidents.created", description="Incidents created (call intake rate)"
@@ -250,3 +257,52 @@ class IncidentService:
             return survivor, merged
 
         return await self.batcher.submit(work)
+
+    # Progress reported by dispatch and by units (bus consumers)
+
+    async def apply_dispatch(
+        self,
+        consumer: str,
+        event_id: str,
+        incident_id: str,
+        updates: tuple[Assignment, ...],
+        detail: str,
+        actor: Actor,
+    ) -> None:
+        async def work(tx: WriteTx) -> None:
+            if not await claim_event(tx.conn, store.inbox, consumer, event_id):
+                return
+            now = self.clock()
+            incident = await store.load(tx.conn, incident_id)
+            change = lifecycle.apply_assignments(incident, updates, now=now, detail=detail)
+            if change is not None:
+                await store.save_incident(tx.conn, change.incident)
+                self._record(tx, change, actor, event_for(change, actor, now))
+
+        await self.batcher.submit(work)
+
+    async def apply_unit_status(
+        self,
+        consumer: str,
+        event_id: str,
+        incident_id: str,
+        to: IncidentState,
+        unit: str,
+        actor: Actor,
+    ) -> None:
+        async with self.db.read() as conn:
+            incident = await store.load(conn, incident_id)
+        if lifecycle.unit_progress(incident, to, now=self.clock(), unit=unit) is None:
+            return  # nothing to do: no write, no inbox entry needed
+
+        async def work(tx: WriteTx) -> None:
+            if not await claim_event(tx.conn, store.inbox, consumer, event_id):
+                return
+            now = self.clock()
+            current = await store.load(tx.conn, incident_id)
+            change = lifecycle.unit_progress(current, to, now=now, unit=unit)
+            if change is not None:
+                await store.save_incident(tx.conn, change.incident)
+                self._record(tx, change, actor, event_for(change, actor, now))
+
+        await self.batcher.submit(work)

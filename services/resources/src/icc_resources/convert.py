@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from icc.common.v1 import common_pb2
 from icc.resource.v1 import events_pb2, resource_pb2
-from icc_bus import OutgoingEvent, build_headers
+from icc_bus import OutgoingEvent, outgoing
 from icc_resources.domain.errors import InvalidInput, Violation
 from icc_resources.domain.model import (
     Actor,
@@ -134,15 +134,7 @@ def _event(
         occur_time=ts(now),
         actor=common_pb2.Actor(user=actor.user, agency=int(actor.agency), role=actor.role),  # type: ignore[arg-type]
     )
-    message = message_for(metadata=meta, **fields)
-    event_type = message.DESCRIPTOR.full_name
-    return OutgoingEvent(
-        event_id=event_id,
-        subject=subject,
-        event_type=event_type,
-        payload=message.SerializeToString(),
-        headers=build_headers(event_id, event_type),
-    )
+    return outgoing(subject, event_id, message_for(metadata=meta, **fields))
 
 
 def unit_status_event(

@@ -40,12 +40,19 @@ def run() -> None:
         console.print(
             f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
         )
-        for name, port, what in (
-            ("incidents", config.incidents_port, "migrations, streams"),
-            ("resources", config.resources_port, "migrations, the city's stations and fleet"),
+        resources_target = f"{config.host}:{config.resources_port}"
+        for name, port, what, env in (
+            ("incidents", config.incidents_port, "migrations, streams", {}),
+            ("resources", config.resources_port, "migrations, the city's stations and fleet", {}),
+            (
+                "dispatch",
+                config.dispatch_port,
+                "response plans, the fleet view, auto-dispatch of P1/P2",
+                {"ICC_RESOURCES_TARGET": resources_target},
+            ),
         ):
             with console.status(f"Starting the {name} service ({what}) ..."):
-                stack.start_service(name, port)
+                stack.start_service(name, port, env)
             console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
         endpoints = stack.write_endpoints()
         table = Table(title="ICC is running", show_header=True)

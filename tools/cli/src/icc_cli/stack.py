@@ -27,6 +27,7 @@ class StackConfig:
     nats_monitor_port: int
     incidents_port: int
     resources_port: int
+    dispatch_port: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
@@ -38,6 +39,7 @@ class StackConfig:
             nats_monitor_port=int(env.get("ICC_NATS_MONITOR_PORT", "18222")),
             incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
             resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
+            dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
         )
 
     @property
@@ -50,6 +52,7 @@ class StackConfig:
             "nats_monitoring": f"http://{self.host}:{self.nats_monitor_port}",
             "incidents_grpc": f"{self.host}:{self.incidents_port}",
             "resources_grpc": f"{self.host}:{self.resources_port}",
+            "dispatch_grpc": f"{self.host}:{self.dispatch_port}",
         }
 
 
@@ -131,7 +134,7 @@ class Stack:
         self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
         return child
 
-    def start_service(self, name: str, port: int) -> Child:
+    def start_service(self, name: str, port: int, env: Mapping[str, str] | None = None) -> Child:
         """`python -m icc_<name>.main`, listening on `port`, healthy before returning."""
         c = self.config
         variable = f"ICC_{name.upper()}_PORT"
@@ -143,6 +146,7 @@ class Stack:
                 f"ICC_{name.upper()}_ADDR": f"{c.host}:{port}",
                 "ICC_NATS_URL": c.nats_url,
                 "ICC_VAR_DIR": str(c.var_dir),
+                **(env or {}),
             },
         )
         self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)

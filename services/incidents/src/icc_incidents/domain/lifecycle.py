@@ -5,7 +5,7 @@ Every function takes the current incident and returns the changed copy inside a
 here performs I/O.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from icc_incidents.domain import validation as v
@@ -13,6 +13,8 @@ from icc_incidents.domain.errors import IllegalTransition, InvalidInput, StaleEt
 from icc_incidents.domain.model import (
     Actor,
     Agency,
+    Assignment,
+    AssignmentState,
     Caller,
     Incident,
     IncidentState,
@@ -265,3 +267,47 @@ def _require_released(incident: Incident, verb: str) -> None:
 
 def _unique(agencies: tuple[Agency, ...]) -> tuple[Agency, ...]:
     return tuple(dict.fromkeys(agencies))
+
+
+def apply_assignments(
+    incident: Incident, updates: tuple[Assignment, ...], *, now: datetime, detail: str
+) -> Change | None:
+    """Assignments as dispatch reports them; an assignment never moves backwards
+    (a late `assigned` after `released` changes nothing). None when nothing changed."""
+    current = {a.name: a for a in incident.assignments}
+    changed = False
+    for update_ in updates:
+        known = current.get(update_.name)
+        if known is not None and update_.state <= known.state:
+            continue
+        current[update_.name] = update_
+        changed = True
+    if not changed:
+        return None
+    assignments = tuple(current.values())
+    dispatched = incident.state is S.NEW and any(
+        a.state in (AssignmentState.ASSIGNED, AssignmentState.ACKNOWLEDGED) for a in assignments
+    )
+    if dispatched:
+        moved = advance(incident, S.DISPATCHED, now=now)
+        return Change(
+            replace(moved.incident, assignments=assignments),
+            "state_changed",
+            f"{detail}; {incident.state.name} -> {S.DISPATCHED.name}",
+            previous_state=incident.state,
+        )
+    return Change(
+        incident.bumped(now, assignments=assignments), "updated", detail, ("assignments",)
+    )
+
+
+def unit_progress(
+    incident: Incident, to: IncidentState, *, now: datetime, unit: str
+) -> Change | None:
+    """A unit of the incident reports en route or on scene: the incident follows,
+    forward only (the first unit on scene puts the incident on scene)."""
+    if to not in TRANSITIONS[incident.state] or incident.state.terminal:
+        return None
+    if to is S.EN_ROUTE and incident.state not in (S.NEW, S.DISPATCHED):
+        return None
+    return advance(incident, to, now=now, detail=f"{unit} reports {to.name}")

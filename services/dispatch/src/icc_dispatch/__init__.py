@@ -1,0 +1,1 @@
+"""The ICC dispatch service: from an incident to the right units, fast and never twice."""

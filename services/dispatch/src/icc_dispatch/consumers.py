@@ -1,0 +1,72 @@
+"""Bus handlers: incident events and unit status events into the dispatch service."""
+
+from icc.incident.v1 import events_pb2 as incident_events
+from icc.resource.v1 import events_pb2 as resource_events
+from icc_bus import ConsumerSpec, EventTypes, PoisonMessage, ReceivedEvent
+from icc_dispatch.convert import incident_view, strip, version_of
+from icc_dispatch.domain.model import Priority, UnitStatus
+from icc_dispatch.service import INCIDENT_CONSUMER, UNIT_CONSUMER, DispatchService
+
+# A short ack wait: an incident fetched by a replica that then dies comes back
+# to another in seconds, not half a minute (handlers take milliseconds, and a
+# redelivery of one still running is absorbed by the inbox).
+ACK_WAIT_S = 5.0
+INCIDENTS = ConsumerSpec(
+    stream="ICC_INCIDENT",
+    durable=INCIDENT_CONSUMER,
+    filter_subject="icc.incident.>",
+    ack_wait_s=ACK_WAIT_S,
+)
+# Only news from now on: old unit history says nothing about today's assignments.
+UNITS = ConsumerSpec(
+    stream="ICC_UNIT",
+    durable=UNIT_CONSUMER,
+    filter_subject="icc.unit.status.>",
+    deliver_new_only=True,
+    ack_wait_s=ACK_WAIT_S,
+)
+
+INCIDENT_EVENTS = EventTypes(
+    [
+        incident_events.IncidentCreated,
+        incident_events.IncidentUpdated,
+        incident_events.IncidentStateChanged,
+        incident_events.IncidentNoteAdded,
+        incident_events.IncidentMerged,
+        incident_events.IncidentClosed,
+        incident_events.IncidentCancelled,
+    ]
+)
+UNIT_EVENTS = EventTypes([resource_events.UnitStatusChanged])
+
+
+class Consumers:
+    def __init__(self, service: DispatchService, auto_priorities: frozenset[Priority]) -> None:
+        self._service = service
+        self._auto = auto_priorities
+
+    async def on_incident(self, event: ReceivedEvent) -> None:
+        msg = INCIDENT_EVENTS.decode(event.event_type, event.payload)
+        incident = getattr(msg, "incident", None)
+        if incident is None or not incident.name:
+            raise PoisonMessage(f"{event.event_type} without an incident")
+        await self._service.on_incident(event.event_id, incident_view(incident, self._auto))
+        if isinstance(msg, incident_events.IncidentMerged) and msg.duplicate.name:
+            # The duplicate ended: its own id keeps the inbox entry distinct.
+            await self._service.on_incident(
+                event.event_id + ":duplicate", incident_view(msg.duplicate, self._auto)
+            )
+
+    async def on_unit(self, event: ReceivedEvent) -> None:
+        msg = UNIT_EVENTS.decode(event.event_type, event.payload)
+        assert isinstance(msg, resource_events.UnitStatusChanged)
+        unit = msg.unit
+        if not unit.name or unit.status not in UnitStatus._value2member_map_:
+            raise PoisonMessage("unit status event without a unit or with an unknown status")
+        await self._service.on_unit_status(
+            event.event_id,
+            strip(unit.name, "units"),
+            UnitStatus(unit.status),
+            strip(unit.incident, "incidents") or None,
+            version_of(unit.etag),
+        )

@@ -1,0 +1,1 @@
+"""Pure dispatch rules: plans, travel times, the fleet index, ranking, assignment states."""

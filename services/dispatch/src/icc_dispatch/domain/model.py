@@ -1,0 +1,188 @@
+"""What dispatch reasons about: units as it sees them, incidents as it copies them, assignments."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import IntEnum
+
+
+class Agency(IntEnum):
+    # Values match icc.common.v1.Agency.
+    POLICE = 1
+    FIRE = 2
+    MEDICAL = 3
+    COMMAND_CENTER = 4
+    UTILITY = 5
+
+
+class Priority(IntEnum):
+    P1 = 1
+    P2 = 2
+    P3 = 3
+    P4 = 4
+
+
+class UnitKind(IntEnum):
+    # Values match icc.resource.v1.UnitKind.
+    ENGINE = 1
+    LADDER = 2
+    RESCUE = 3
+    WATER_TENDER = 4
+    HAZMAT = 5
+    AMBULANCE_ALS = 6
+    AMBULANCE_BLS = 7
+    MOTORBIKE_RESPONDER = 8
+    PATROL_CAR = 9
+    POLICE_MOTORBIKE = 10
+    TRAFFIC_MOTORBIKE = 11
+
+    @property
+    def two_wheeled(self) -> bool:
+        return self in _MOTORBIKES
+
+    @property
+    def heavy(self) -> bool:
+        return self in _HEAVY
+
+
+_MOTORBIKES = frozenset(
+    {UnitKind.MOTORBIKE_RESPONDER, UnitKind.POLICE_MOTORBIKE, UnitKind.TRAFFIC_MOTORBIKE}
+)
+_HEAVY = frozenset({UnitKind.ENGINE, UnitKind.LADDER, UnitKind.WATER_TENDER, UnitKind.HAZMAT})
+
+
+class UnitStatus(IntEnum):
+    # Values match icc.resource.v1.UnitStatus.
+    AVAILABLE = 1
+    DISPATCHED = 2
+    EN_ROUTE = 3
+    ON_SCENE = 4
+    TRANSPORTING = 5
+    AT_HOSPITAL = 6
+    OUT_OF_SERVICE = 7
+
+
+class AssignmentState(IntEnum):
+    # Values match icc.common.v1.AssignmentState; the order is the only way forward.
+    PROPOSED = 1
+    ASSIGNED = 2
+    ACKNOWLEDGED = 3
+    RELEASED = 4
+
+
+@dataclass(frozen=True)
+class Point:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: str
+    agency: Agency
+    role: str = ""
+
+
+SYSTEM = Actor("dispatch", Agency.COMMAND_CENTER, "system")
+
+
+@dataclass(frozen=True)
+class FleetUnit:
+    """A unit as dispatch last heard of it from the resources service."""
+
+    id: str
+    call_sign: str
+    agency: Agency
+    kind: UnitKind
+    status: UnitStatus
+    home_station: str
+    # The home station's location: where a unit with no fresh position is assumed to be.
+    home: Point
+    incident_id: str | None = None
+    position: Point | None = None
+    # The resources service's version of the unit: older news is ignored.
+    version: int = 0
+
+    @property
+    def location(self) -> Point:
+        return self.position or self.home
+
+    @property
+    def available(self) -> bool:
+        return self.status is UnitStatus.AVAILABLE and self.incident_id is None
+
+    def moved(self, position: Point | None) -> "FleetUnit":
+        return replace(self, position=position)
+
+
+class IncidentPhase(IntEnum):
+    OPEN = 1
+    # Closed, cancelled or merged: nothing more is sent.
+    ENDED = 2
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """Dispatch's copy of what it needs of an incident (never the caller's details)."""
+
+    id: str
+    type_code: str
+    priority: Priority
+    location: Point
+    phase: IncidentPhase
+    create_time: datetime
+    # The incidents service's version: older events are ignored.
+    version: int
+    auto: bool
+    exercise: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"incidents/{self.id}"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    incident_id: str
+    unit_id: str
+    call_sign: str
+    agency: Agency
+    kind: UnitKind
+    role: str
+    state: AssignmentState
+    eta_s: int
+    # The reservation this assignment belongs to (all or nothing with its siblings).
+    request_id: str
+    assigned_by: Actor
+    create_time: datetime
+    assign_time: datetime | None = None
+    ack_deadline: datetime | None = None
+    ack_time: datetime | None = None
+    release_time: datetime | None = None
+    override_reason: str = ""
+    release_reason: str = ""
+    # The resources service still has to hear of a release (recorded here first).
+    release_pending: bool = False
+    # Released before it served (not acknowledged in time, out of service on the
+    # way): its role in the plan is open again.
+    vacated: bool = False
+    # The unit's version at the resources service when reserved: older news of it
+    # (an event from before the reservation) says nothing about this assignment.
+    unit_version: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"assignments/{self.id}"
+
+    @property
+    def active(self) -> bool:
+        """Holds (or is about to hold) its unit."""
+        return self.state is not AssignmentState.RELEASED
+
+    @property
+    def fills_role(self) -> bool:
+        return self.active or not self.vacated
+
+    @property
+    def override(self) -> bool:
+        return bool(self.override_reason)

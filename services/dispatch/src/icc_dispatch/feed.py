@@ -1,0 +1,148 @@
+"""Keeps this replica's fleet view current: a snapshot from the resources service,
+then unit status events (an ordered consumer of its own) and positions (KV watch).
+
+Every replica needs every change, so these are per-replica subscriptions, not the
+shared durable consumer. A periodic resync heals anything missed.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from google.protobuf.message import DecodeError
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+from icc.resource.v1 import events_pb2 as resource_events
+from icc_dispatch.convert import fleet_unit, strip
+from icc_dispatch.domain.fleet import Fleet
+from icc_dispatch.domain.model import Point, UnitKind
+from icc_dispatch.resources import ResourcesClient
+
+log = logging.getLogger(__name__)
+
+POSITIONS_BUCKET = "ICC_UNIT_POSITIONS"
+STATUS_SUBJECT = "icc.unit.status.>"
+
+
+class FleetFeed:
+    def __init__(
+        self,
+        nc: Client,
+        resources: ResourcesClient,
+        fleet: Fleet,
+        on_freed: Callable[[UnitKind], None],
+        resync_every_s: float = 60.0,
+    ) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._resources = resources
+        self._fleet = fleet
+        self._on_freed = on_freed
+        self._resync_every = resync_every_s
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sub: object | None = None
+
+    async def start(self, wait_s: float = 60.0) -> None:
+        """Waits for the resources service (it owns the fleet and the unit stream)."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            try:
+                await self._resources.load_stations()
+                break
+            except Exception as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(
+                        "the resources service did not answer: "
+                        "start it (or point ICC_RESOURCES_TARGET at it)"
+                    ) from exc
+                log.info("waiting for the resources service", extra={"error": type(exc).__name__})
+                await asyncio.sleep(0.5)
+        # Subscribe before the snapshot: nothing in between is missed, and the
+        # versions make the overlap harmless.
+        self._sub = await self._js.subscribe(
+            STATUS_SUBJECT,
+            cb=self._on_status,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            idle_heartbeat=5.0,
+        )
+        await self.resync()
+        self._tasks.append(asyncio.create_task(self._watch_positions(), name="fleet-positions"))
+        self._tasks.append(asyncio.create_task(self._resync_loop(), name="fleet-resync"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()  # type: ignore[attr-defined]
+
+    async def resync(self) -> None:
+        for unit in await self._resources.units():
+            before = self._fleet.get(unit.id)
+            if (
+                self._fleet.put(unit)
+                and unit.available
+                and (before is None or not before.available)
+            ):
+                self._on_freed(unit.kind)
+
+    async def refresh(self, unit_ids: list[str]) -> None:
+        """Re-reads units the view was wrong about (a lost reservation)."""
+        for unit_id in unit_ids:
+            unit = await self._resources.unit(unit_id)
+            if unit is not None:
+                self._fleet.put(unit)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._resync_every)
+            try:
+                await self.resync()
+            except Exception as exc:
+                log.warning("fleet resync failed", extra={"error": type(exc).__name__})
+
+    async def _on_status(self, msg: Msg) -> None:
+        try:
+            event = resource_events.UnitStatusChanged.FromString(msg.data)
+        except DecodeError:
+            return
+        unit = fleet_unit(event.unit, self._resources.homes)
+        if unit is None:
+            return
+        before = self._fleet.get(unit.id)
+        freed = unit.available and (before is None or not before.available)
+        if self._fleet.put(unit) and freed:
+            self._on_freed(unit.kind)
+
+    async def _watch_positions(self) -> None:
+        while True:
+            try:
+                kv = await self._js.key_value(POSITIONS_BUCKET)
+                watcher = await kv.watchall()
+                async for entry in watcher:
+                    if entry is None or not entry.value:
+                        continue
+                    try:
+                        report = resource_events.UnitPositionReported.FromString(entry.value)
+                    except DecodeError:
+                        continue
+                    self._fleet.move(
+                        strip(report.unit, "units") or entry.key,
+                        Point(report.position.lat, report.position.lon),
+                    )
+            except asyncio.CancelledError:
+                raise
+            except (BucketNotFoundError, NotFoundError):
+                await asyncio.sleep(1.0)
+            except Exception as exc:
+                log.warning(
+                    "position watch failed; restarting", extra={"error": type(exc).__name__}
+                )
+                await asyncio.sleep(1.0)

@@ -1,0 +1,118 @@
+"""The resources service as dispatch uses it: the fleet, reservations and releases (gRPC)."""
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from icc.resource.v1 import resource_service_pb2 as pb
+from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
+from icc_dispatch.convert import fleet_unit, strip, version_of
+from icc_dispatch.domain.errors import UnitsUnavailable
+from icc_dispatch.domain.model import FleetUnit, Point
+from icc_rpc import open_channel
+
+# Who dispatch is when it calls: recorded in the units' history.
+IDENTITY = (("icc-user", "dispatch"), ("icc-agency", "COMMAND_CENTER"), ("icc-role", "system"))
+TIMEOUT_S = 5.0
+
+
+class ResourcesClient:
+    def __init__(self, target: str) -> None:
+        self._channel = open_channel(target)
+        self._stub = pb_grpc.ResourceServiceStub(self._channel)
+        self.homes: dict[str, Point] = {}
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def load_stations(self) -> dict[str, Point]:
+        reply = await self._stub.ListStations(
+            pb.ListStationsRequest(), timeout=TIMEOUT_S, metadata=IDENTITY
+        )
+        self.homes = {
+            strip(s.name, "stations"): Point(s.location.lat, s.location.lon) for s in reply.stations
+        }
+        return self.homes
+
+    async def units(self) -> list[FleetUnit]:
+        out: list[FleetUnit] = []
+        token = ""
+        while True:
+            reply = await self._stub.ListUnits(
+                pb.ListUnitsRequest(page_size=5000, page_token=token),
+                timeout=30,
+                metadata=IDENTITY,
+            )
+            out.extend(u for m in reply.units if (u := fleet_unit(m, self.homes)) is not None)
+            token = reply.next_page_token
+            if not token:
+                return out
+
+    async def unit(self, unit_id: str) -> FleetUnit | None:
+        try:
+            reply = await self._stub.GetUnit(
+                pb.GetUnitRequest(name=f"units/{unit_id}"), timeout=TIMEOUT_S, metadata=IDENTITY
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return fleet_unit(reply.unit, self.homes)
+
+    async def reserve(
+        self, incident_id: str, unit_ids: list[str], request_id: str
+    ) -> dict[str, int]:
+        """All or nothing; the reserved units' versions, or UnitsUnavailable naming
+        the units that could not be had.
+
+        Transport errors propagate: the outcome is unknown, and repeating the call
+        with the same request id settles it.
+        """
+        request = pb.ReserveUnitsRequest(
+            incident=f"incidents/{incident_id}",
+            units=[f"units/{u}" for u in unit_ids],
+            request_id=request_id,
+        )
+        try:
+            reply = await self._stub.ReserveUnits(request, timeout=TIMEOUT_S, metadata=IDENTITY)
+        except grpc.aio.AioRpcError as exc:
+            lost = _lost_units(exc, unit_ids)
+            if lost is None:
+                raise
+            raise UnitsUnavailable(lost) from None
+        return {strip(u.name, "units"): version_of(u.etag) for u in reply.units}
+
+    async def release(
+        self, incident_id: str, unit_ids: list[str], request_id: str, reason: str
+    ) -> None:
+        request = pb.ReleaseUnitsRequest(
+            incident=f"incidents/{incident_id}",
+            units=[f"units/{u}" for u in unit_ids],
+            request_id=request_id,
+            reason=reason[:500],
+        )
+        try:
+            await self._stub.ReleaseUnits(request, timeout=TIMEOUT_S, metadata=IDENTITY)
+        except grpc.aio.AioRpcError as exc:
+            # Held by another incident already, or gone: nothing of ours to free.
+            if exc.code() not in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
+                raise
+
+
+def _lost_units(exc: grpc.aio.AioRpcError, unit_ids: list[str]) -> dict[str, str] | None:
+    """Unit id -> why, for a lost reservation; None for any other error."""
+    if exc.code() == grpc.StatusCode.NOT_FOUND:
+        # A unit of the request is gone from the fleet: all of them are read again.
+        why = exc.details() or "not found"
+        return {u: f"was refused ({why})" for u in unit_ids}
+    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        return None
+    status = rpc_status.from_call(exc)
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.reason == "UNITS_UNAVAILABLE":
+                names = [n for n in info.metadata.get("units", "").split(",") if n]
+                return {strip(n, "units"): "is not available" for n in names}
+    return None
