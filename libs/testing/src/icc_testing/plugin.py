@@ -2,8 +2,11 @@
 
 import asyncio
 import os
+import signal
+import sys
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import nats
@@ -18,6 +21,64 @@ from icc_telemetry import TelemetryConfig, setup_telemetry
 from icc_testing.nats_server import NatsServer
 
 _SPANS = InMemorySpanExporter()
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+_TASKS_BEFORE_TIMEOUT_S = 5.0
+
+
+def _print_tasks(signum: int, frame: object) -> None:
+    """Where each asyncio task of the running test waits (pytest-timeout shows threads only)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    print("icc: the test is about to time out; its asyncio tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks(loop):
+        task.print_stack(limit=8, file=sys.stderr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0] if marker and marker.args else item.config.getini("timeout") or 0)
+    in_main = threading.current_thread() is threading.main_thread()
+    if limit <= _TASKS_BEFORE_TIMEOUT_S or not in_main:
+        return (yield)
+    previous = signal.signal(signal.SIGUSR1, _print_tasks)
+    timer = threading.Timer(limit - _TASKS_BEFORE_TIMEOUT_S, os.kill, (os.getpid(), signal.SIGUSR1))
+    timer.daemon = True
+    timer.start()
+    try:
+        return (yield)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Ends the run, report printed, even when an interrupted test left worker threads behind.
+
+    pytest-timeout interrupts a test without running the rest of its body, so the database
+    connections it opened are never closed; aiosqlite's worker threads are not daemons, and the
+    interpreter would wait for them at exit for ever instead of reporting the failure.
+    """
+    stuck = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if not stuck:
+        return
+    print(f"icc: {len(stuck)} threads left by interrupted tests; exiting", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(config.stash.get(_EXIT_STATUS, 1))
 
 
 @pytest.fixture(scope="session", autouse=True)
