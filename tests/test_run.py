@@ -43,6 +43,10 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         "ICC_INCIDENTS_PORT": str(free_port()),
         "ICC_RESOURCES_PORT": str(free_port()),
         "ICC_DISPATCH_PORT": str(free_port()),
+        "ICC_TRACESINK_PORT": str(free_port()),
+        "ICC_INCIDENTS_METRICS_PORT": str(free_port()),
+        "ICC_RESOURCES_METRICS_PORT": str(free_port()),
+        "ICC_DISPATCH_METRICS_PORT": str(free_port()),
     }
     proc = run_icc(tmp_path, **ports)
     endpoints_file = tmp_path / "var" / "endpoints.json"
@@ -55,6 +59,11 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         endpoints = json.loads(endpoints_file.read_text())
         target = endpoints["incidents_grpc"]
         assert target == f"127.0.0.1:{ports['ICC_INCIDENTS_PORT']}"
+        assert endpoints["trace_sink_otlp"] == f"http://127.0.0.1:{ports['ICC_TRACESINK_PORT']}"
+        assert (
+            endpoints["dispatch_metrics"]
+            == f"http://127.0.0.1:{ports['ICC_DISPATCH_METRICS_PORT']}/metrics"
+        )
         with grpc.insecure_channel(target) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="icc.incident.v1.IncidentService"), timeout=5
@@ -103,6 +112,23 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 time.sleep(0.1)
             assert status is not None and status.state == dispatch_pb2.DISPATCH_STATE_COMPLETE
             assert len(status.assignments) == 2  # the nearest ALS ambulance and motorbike
+        # The services' spans reach the trace sink, and `icc trace` finds them by incident.
+        expected = ("IncidentService/CreateIncident", "DispatchService/GetDispatchStatus")
+        deadline = time.monotonic() + 20
+        while True:
+            shown = subprocess.run(
+                [sys.executable, "-m", "icc_cli.main", "trace", created.name],
+                env={**os.environ, "ICC_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "200"},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            if all(e in shown.stdout for e in expected) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # spans come in batches, every 0.5 s under `icc run`
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        for operation in expected:
+            assert operation in shown.stdout, shown.stdout
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

@@ -1,14 +1,20 @@
 """The `icc` command line."""
 
 import signal
+import sqlite3
 import time
+from pathlib import Path
 from types import FrameType
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from icc_cli.stack import Stack, StackConfig, StackError
+from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
+from icc_tracesink.waterfall import render, rows, total_ms
 
 app = typer.Typer(
     help="ICC, the Integrated Command Center for Ho Chi Minh City.", no_args_is_help=True
@@ -23,7 +29,7 @@ def main() -> None:
 
 @app.command()
 def run() -> None:
-    """Start the whole system locally: a private nats-server and every service (Ctrl-C stops it)."""
+    """Start the whole system locally: nats-server, trace sink, every service (Ctrl-C stops it)."""
     config = StackConfig.from_env()
     stack = Stack(config)
     stopping = False
@@ -40,19 +46,37 @@ def run() -> None:
         console.print(
             f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
         )
+        with console.status("Starting the trace sink (OTLP/gRPC) ..."):
+            stack.start_tracesink()
+        console.print(
+            f"[green]✓[/] trace sink on {config.otlp_endpoint} (spans in {config.traces_db})"
+        )
         resources_target = f"{config.host}:{config.resources_port}"
-        for name, port, what, env in (
-            ("incidents", config.incidents_port, "migrations, streams", {}),
-            ("resources", config.resources_port, "migrations, the city's stations and fleet", {}),
+        for name, port, metrics_port, what, env in (
+            (
+                "incidents",
+                config.incidents_port,
+                config.incidents_metrics_port,
+                "migrations, streams",
+                {},
+            ),
+            (
+                "resources",
+                config.resources_port,
+                config.resources_metrics_port,
+                "migrations, the city's stations and fleet",
+                {},
+            ),
             (
                 "dispatch",
                 config.dispatch_port,
+                config.dispatch_metrics_port,
                 "response plans, the fleet view, auto-dispatch of P1/P2",
                 {"ICC_RESOURCES_TARGET": resources_target},
             ),
         ):
             with console.status(f"Starting the {name} service ({what}) ..."):
-                stack.start_service(name, port, env)
+                stack.start_service(name, port, metrics_port, env)
             console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
         endpoints = stack.write_endpoints()
         table = Table(title="ICC is running", show_header=True)
@@ -62,6 +86,7 @@ def run() -> None:
             table.add_row(name, address)
         console.print(table)
         console.print(f"Addresses written to {endpoints}. Logs in {config.var_dir / 'log'}.")
+        console.print("`icc trace INCIDENT_ID` shows an incident's spans as a waterfall.")
         console.print("Press Ctrl-C to stop.")
         while not stopping:
             exited = stack.first_exited()
@@ -78,6 +103,68 @@ def run() -> None:
         raise typer.Exit(1) from None
     stack.stop()
     console.print("[green]✓[/] stopped")
+
+
+@app.command()
+def trace(
+    incident: Annotated[
+        str,
+        typer.Argument(
+            help="The incident: `incidents/ID` or just `ID`.",
+            metavar="INCIDENT_ID",
+            show_default=False,
+        ),
+    ],
+    db: Annotated[
+        Path | None,
+        typer.Option(help="The trace sink's database (default: $ICC_VAR_DIR/traces.db)."),
+    ] = None,
+) -> None:
+    """Show every span of an incident's traces as a waterfall (from the local trace sink)."""
+    out = Console(highlight=False)  # made here so that COLUMNS set by the caller counts
+    incident_id = incident.strip().removeprefix("incidents/")
+    path = db or default_db_path()
+    shown = escape(str(path))  # user input: its brackets are not rich markup
+    try:
+        store = SpanStore.open_readonly(path)
+        try:
+            trace_ids = store.traces_of_incident(incident_id)
+            spans = store.spans_of(trace_ids)
+        finally:
+            store.close()
+    except StoreMissing:
+        out.print(
+            f"[red]✗[/] No trace database at {shown}. Start the system with `make run` (it "
+            "starts the trace sink), work on an incident, then run `icc trace` again; "
+            "or point --db at the sink's file."
+        )
+        raise typer.Exit(1) from None
+    except sqlite3.DatabaseError as exc:
+        out.print(
+            f"[red]✗[/] Cannot read {shown}: {escape(str(exc))}. Is it the trace sink's database?"
+        )
+        raise typer.Exit(1) from None
+    if not spans:
+        out.print(
+            f"No spans of incident {escape(incident_id)} in {shown} yet. Services send spans in "
+            "batches, so they arrive a few seconds after the work; try again shortly. "
+            "(Services send spans to the sink only when ICC_OTLP_ENDPOINT points at it, "
+            "as `make run` sets it.)"
+        )
+        raise typer.Exit(1)
+    waterfall = rows(spans)
+    services = sorted({s.service for s in spans})
+    out.print(
+        f"[bold]incidents/{escape(incident_id)}[/]: {_count(len(trace_ids), 'trace')} "
+        f"{', '.join(trace_ids)} · {_count(len(spans), 'span')} · "
+        f"{_count(len(services), 'service')} ({', '.join(services)}) · "
+        f"{total_ms(waterfall):.1f} ms in all"
+    )
+    out.print(render(waterfall, width=out.width))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 if __name__ == "__main__":

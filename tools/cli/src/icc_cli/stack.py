@@ -1,4 +1,4 @@
-"""Starting the local system: a private nats-server and each service as a process."""
+"""Starting the local system: a private nats-server, the trace sink and each service."""
 
 import json
 import os
@@ -28,6 +28,10 @@ class StackConfig:
     incidents_port: int
     resources_port: int
     dispatch_port: int
+    tracesink_port: int
+    incidents_metrics_port: int
+    resources_metrics_port: int
+    dispatch_metrics_port: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
@@ -40,19 +44,39 @@ class StackConfig:
             incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
             resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
             dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
+            tracesink_port=int(env.get("ICC_TRACESINK_PORT", "4317")),  # OTLP/gRPC's own port
+            # 9464 is OpenTelemetry's Prometheus exporter port; one each from there.
+            incidents_metrics_port=int(env.get("ICC_INCIDENTS_METRICS_PORT", "9464")),
+            resources_metrics_port=int(env.get("ICC_RESOURCES_METRICS_PORT", "9465")),
+            dispatch_metrics_port=int(env.get("ICC_DISPATCH_METRICS_PORT", "9466")),
         )
 
     @property
     def nats_url(self) -> str:
         return f"nats://{self.host}:{self.nats_port}"
 
+    @property
+    def otlp_endpoint(self) -> str:
+        return f"http://{self.host}:{self.tracesink_port}"
+
+    @property
+    def traces_db(self) -> Path:
+        return self.var_dir / "traces.db"
+
+    def metrics_url(self, port: int) -> str:
+        return f"http://{self.host}:{port}/metrics"
+
     def endpoints(self) -> dict[str, str]:
         return {
             "nats": self.nats_url,
             "nats_monitoring": f"http://{self.host}:{self.nats_monitor_port}",
+            "trace_sink_otlp": self.otlp_endpoint,
             "incidents_grpc": f"{self.host}:{self.incidents_port}",
             "resources_grpc": f"{self.host}:{self.resources_port}",
             "dispatch_grpc": f"{self.host}:{self.dispatch_port}",
+            "incidents_metrics": self.metrics_url(self.incidents_metrics_port),
+            "resources_metrics": self.metrics_url(self.resources_metrics_port),
+            "dispatch_metrics": self.metrics_url(self.dispatch_metrics_port),
         }
 
 
@@ -134,18 +158,42 @@ class Stack:
         self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
         return child
 
-    def start_service(self, name: str, port: int, env: Mapping[str, str] | None = None) -> Child:
+    def start_tracesink(self) -> Child:
+        """The OTLP receiver every service exports spans to; listening before returning."""
+        c = self.config
+        check_port_free(c.host, c.tracesink_port, "ICC_TRACESINK_PORT")
+        child = self._spawn(
+            "tracesink",
+            [sys.executable, "-m", "icc_tracesink.main"],
+            {
+                "ICC_TRACESINK_ADDR": f"{c.host}:{c.tracesink_port}",
+                "ICC_TRACESINK_DB": str(c.traces_db),
+                "ICC_VAR_DIR": str(c.var_dir),
+            },
+        )
+        self._wait_tcp(child, c.host, c.tracesink_port, timeout_s=15)
+        return child
+
+    def start_service(
+        self, name: str, port: int, metrics_port: int, env: Mapping[str, str] | None = None
+    ) -> Child:
         """`python -m icc_<name>.main`, listening on `port`, healthy before returning."""
         c = self.config
-        variable = f"ICC_{name.upper()}_PORT"
-        check_port_free(c.host, port, variable)
+        check_port_free(c.host, port, f"ICC_{name.upper()}_PORT")
+        check_port_free(c.host, metrics_port, f"ICC_{name.upper()}_METRICS_PORT")
         child = self._spawn(
             name,
             [sys.executable, "-m", f"icc_{name}.main"],
             {
                 f"ICC_{name.upper()}_ADDR": f"{c.host}:{port}",
+                # Host too: the metrics URL listed in the endpoints is where it really listens.
+                "ICC_METRICS_HOST": c.host,
+                "ICC_METRICS_PORT": str(metrics_port),
                 "ICC_NATS_URL": c.nats_url,
                 "ICC_VAR_DIR": str(c.var_dir),
+                "ICC_OTLP_ENDPOINT": c.otlp_endpoint,
+                # Spans reach the sink within half a second (SDK default 5 s), for `icc trace`.
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
                 **(env or {}),
             },
         )

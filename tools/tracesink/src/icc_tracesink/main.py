@@ -1,0 +1,71 @@
+"""`icc-tracesink`: receive OTLP/gRPC on `ICC_TRACESINK_ADDR`, keep spans in `ICC_TRACESINK_DB`."""
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from icc_tracesink.receiver import start_receiver
+from icc_tracesink.store import SpanStore, default_db_path
+
+log = logging.getLogger("icc_tracesink")
+
+
+@dataclass(frozen=True)
+class Config:
+    address: str
+    db_path: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+        return cls(
+            address=env.get("ICC_TRACESINK_ADDR", "127.0.0.1:4317"),
+            db_path=Path(env["ICC_TRACESINK_DB"])
+            if env.get("ICC_TRACESINK_DB")
+            else default_db_path(env),
+        )
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGINT or SIGTERM, then stop receiving, finish the writes, close the file."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    store = SpanStore.open(config.db_path)
+    try:
+        receiver = await start_receiver(config.address, store)
+        host = config.address.rpartition(":")[0]
+        log.info("receiving OTLP/gRPC on %s:%d, spans into %s", host, receiver.port, config.db_path)
+        await stop.wait()
+        await receiver.stop()
+    finally:
+        store.close()
+    log.info("stopped")
+
+
+def run() -> None:
+    """Entry point of the `icc-tracesink` script."""
+    logging.basicConfig(
+        level=os.environ.get("ICC_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s icc-tracesink: %(message)s",
+        stream=sys.stderr,
+    )
+    config = Config.from_env()
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"icc-tracesink: {exc}. Set ICC_TRACESINK_ADDR to a free address.", file=sys.stderr)
+        sys.exit(2)
+    except sqlite3.Error as exc:
+        print(f"icc-tracesink: {config.db_path}: {exc}. Check ICC_TRACESINK_DB.", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()
