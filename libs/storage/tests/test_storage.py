@@ -21,6 +21,7 @@ from icc_storage import (
     inbox_table,
     outbox_table,
 )
+from icc_testing import RecordedMetrics
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
@@ -223,3 +224,36 @@ async def test_batcher_commits_concurrent_writes_and_isolates_failures(db: Datab
     assert await count(db, things) == 200
     assert await count(db, outbox) == 200
     assert batcher.batches < 200  # shared commits, not one per write
+
+
+async def test_relay_reports_the_unsent_rows_as_backlog(
+    db: Database, nats_client: Client, metrics: RecordedMetrics
+) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    await stage(db, [event(n) for n in range(7)])
+    batcher = WriteBatcher(db)
+    batcher.start()
+    # Rows younger than an hour are left to the fast path: the sweeps only count them.
+    relay = OutboxRelay(
+        db, outbox, js, batcher, sweep_interval_s=0.05, sweep_age=timedelta(hours=1)
+    )
+    relay.start()
+    try:
+        await until(lambda: relay.backlog == 7)
+        assert metrics.gauge("icc.outbox.backlog") == 7
+        assert await relay.publish_pending() == 7
+        await until(lambda: relay.backlog == 0)
+        assert metrics.gauge("icc.outbox.backlog") == 0
+    finally:
+        await relay.stop()
+        await batcher.stop()
+    # A stopped relay reports nothing any more.
+    assert RecordedMetrics(metrics.reader).gauge("icc.outbox.backlog") is None
+
+
+async def until(check: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

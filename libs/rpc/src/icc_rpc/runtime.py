@@ -36,7 +36,14 @@ def run_service(
     name: str, start: Callable[[], Awaitable[Stoppable]], address_variable: str
 ) -> None:
     """Entry point of a service's console script."""
-    telemetry = setup_telemetry(TelemetryConfig.from_env(name))
+    try:
+        telemetry = setup_telemetry(TelemetryConfig.from_env(name))
+    except (OSError, ValueError) as exc:
+        # A bad or taken ICC_METRICS_PORT: say which variable, as for the gRPC address.
+        print(
+            f"icc-{name}: {exc}. Set ICC_METRICS_PORT to a free port or unset it.", file=sys.stderr
+        )
+        sys.exit(2)
     try:
         uvloop.run(serve_until_signalled(start, name))
     except OSError as exc:

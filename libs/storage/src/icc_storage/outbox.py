@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     select,
     update,
 )
@@ -41,6 +44,29 @@ from icc_telemetry import extract
 log = logging.getLogger(__name__)
 _meter = metrics.get_meter("icc_storage")
 _published = _meter.create_counter("icc.outbox.published", description="Outbox events published")
+
+# Unsent rows per running relay, as each one last counted them. Written on the event
+# loop, read by the metric reader's thread (a scrape or a periodic export): hence the lock.
+_backlogs: dict[int, int] = {}
+_backlogs_lock = threading.Lock()
+
+
+def _observe_backlog(options: CallbackOptions) -> Iterable[Observation]:
+    with _backlogs_lock:
+        counts = list(_backlogs.values())
+    if counts:
+        # One series per process, i.e. per service replica (the resource names the
+        # service). Replicas share the table and each reports all of it: aggregate
+        # with max, not sum.
+        yield Observation(sum(counts))
+
+
+_meter.create_observable_gauge(
+    "icc.outbox.backlog",
+    callbacks=[_observe_backlog],
+    unit="{event}",
+    description="Outbox rows not yet published (counted at each relay sweep, every ~2 s)",
+)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -123,6 +149,7 @@ class OutboxRelay:
         self._retention = retention
         self._handed: asyncio.Queue[list[OutgoingEvent]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.backlog: int | None = None  # unsent rows at the last sweep
 
     def handoff(self, events: list[OutgoingEvent]) -> None:
         """Called by the batcher after a commit."""
@@ -136,6 +163,8 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        with _backlogs_lock:
+            _backlogs.pop(id(self), None)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +184,7 @@ class OutboxRelay:
                 if loop.time() >= next_sweep:
                     while await self.publish_pending(older_than=self._sweep_age) == self._batch:
                         pass
+                    await self._count_backlog()
                     next_sweep = loop.time() + self._sweep_interval
                 if loop.time() - last_cleanup > 600:
                     await self._cleanup()
@@ -164,6 +194,23 @@ class OutboxRelay:
             except Exception as exc:
                 log.warning("outbox relay failed; the sweep will retry", extra={"error": repr(exc)})
                 next_sweep = loop.time() + 1.0
+
+    async def _count_backlog(self) -> None:
+        """Count the unsent rows for the `icc.outbox.backlog` gauge, once per sweep.
+
+        A count, not a tally of handed-over minus published events: the tally would
+        miss rows left by a crash, by the relay switched off or by another replica,
+        which are the backlog that matters. It is one query per sweep interval
+        (not per event) and reads only the partial index of unsent rows.
+        """
+        t = self._table
+        async with self._db.read() as conn:
+            count = (
+                await conn.execute(select(func.count()).select_from(t).where(t.c.sent_at.is_(None)))
+            ).scalar_one()
+        self.backlog = int(count)
+        with _backlogs_lock:
+            _backlogs[id(self)] = self.backlog
 
     async def publish_pending(self, older_than: timedelta | None = None) -> int:
         """Publish one batch of unsent rows (optionally only older ones); returns how many."""

@@ -215,7 +215,7 @@ def event_for(
         )
     else:
         message = cls(metadata=meta, incident=snapshot)
-    return outgoing(SUBJECT_PREFIX + change.action, event_id, message)
+    return outgoing(SUBJECT_PREFIX + change.action, event_id, message, incident=change.incident.id)
 
 
 def agency_or_center(value: int) -> Agency:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from opentelemetry import metrics
 from sqlalchemy.exc import IntegrityError
 
 from icc_bus import OutgoingEvent
@@ -29,12 +28,8 @@ from icc_incidents.domain.model import (
     Note,
 )
 from icc_incidents.domain.validation import Rules, check_request_id
+from icc_incidents.metrics import record_created, record_progress
 from icc_storage import Database, WriteBatcher, WriteTx, add_events, claim_event
-
-_intake = metrics.get_meter("icc_incidents").create_counter(
-    "icc.incidents.created", description="Incidents created (call intake rate)"
-)
-
 
 RECENT_REQUESTS = 50_000
 
@@ -121,14 +116,7 @@ class IncidentService:
         if request_id:
             self._remember(request_id, incident.id)
         if not replayed:
-            _intake.add(
-                1,
-                {
-                    "icc.incident.type": incident.type_code.split(".")[0],
-                    "icc.incident.priority": incident.priority.name,
-                    "icc.incident.exercise": incident.exercise,
-                },
-            )
+            record_created(incident)
         return incident, replayed
 
     def _remember(self, request_id: str, incident_id: str) -> None:
@@ -269,17 +257,22 @@ class IncidentService:
         detail: str,
         actor: Actor,
     ) -> None:
-        async def work(tx: WriteTx) -> None:
+        async def work(tx: WriteTx) -> tuple[Incident, Incident] | None:
             if not await claim_event(tx.conn, store.inbox, consumer, event_id):
-                return
+                return None
             now = self.clock()
             incident = await store.load(tx.conn, incident_id)
             change = lifecycle.apply_assignments(incident, updates, now=now, detail=detail)
-            if change is not None:
-                await store.save_incident(tx.conn, change.incident)
-                self._record(tx, change, actor, event_for(change, actor, now))
+            if change is None:
+                return None
+            await store.save_incident(tx.conn, change.incident)
+            self._record(tx, change, actor, event_for(change, actor, now))
+            return incident, change.incident
 
-        await self.batcher.submit(work)
+        # Metrics after the commit: the batcher may run `work` more than once.
+        applied = await self.batcher.submit(work)
+        if applied is not None:
+            record_progress(*applied)
 
     async def apply_unit_status(
         self,
@@ -295,14 +288,18 @@ class IncidentService:
         if lifecycle.unit_progress(incident, to, now=self.clock(), unit=unit) is None:
             return  # nothing to do: no write, no inbox entry needed
 
-        async def work(tx: WriteTx) -> None:
+        async def work(tx: WriteTx) -> tuple[Incident, Incident] | None:
             if not await claim_event(tx.conn, store.inbox, consumer, event_id):
-                return
+                return None
             now = self.clock()
             current = await store.load(tx.conn, incident_id)
             change = lifecycle.unit_progress(current, to, now=now, unit=unit)
-            if change is not None:
-                await store.save_incident(tx.conn, change.incident)
-                self._record(tx, change, actor, event_for(change, actor, now))
+            if change is None:
+                return None
+            await store.save_incident(tx.conn, change.incident)
+            self._record(tx, change, actor, event_for(change, actor, now))
+            return current, change.incident
 
-        await self.batcher.submit(work)
+        applied = await self.batcher.submit(work)
+        if applied is not None:
+            record_progress(*applied)
