@@ -112,7 +112,7 @@ async def start(units: int, port: int, db_path: str) -> Running:
         )
 
         async def add(tx: WriteTx, v: IncidentView = view) -> None:
-            await upsert_incident(tx.conn, v, attention=False)
+            await upsert_incident(tx.conn, v, attention=False, trace_context="{}")
 
         await batcher.submit(add)
 

@@ -216,6 +216,20 @@ GOALS = [
     Goal(
         "AVL: ListUnits of 5,000 units with positions, p50", "avl.svc.list.p50_ms", None, 50, False
     ),
+    Goal(
+        "tracing on: 32-client events/s lose under 10% to tracing off",
+        "traced.conc.events_s",
+        "svc.conc.events_s",
+        0.9,
+        higher_is_better=True,
+    ),
+]
+
+# Tracing on (exporting to the trace sink) beside tracing off, both measured in this run.
+TRACING_ROWS = [
+    Row(f"traced.{p.name}", p.label, p.unit, f"svc.{p.name}")
+    for p in PAIRS
+    if not p.name.endswith(".lost")
 ]
 
 
@@ -340,6 +354,16 @@ def dispatch_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]
     )
 
 
+def tracing_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    return beside_table(
+        "F. Tracing cost: incidents service exporting every span to the trace sink",
+        "the 'bare stack' column here is the same service with tracing off (no exporter)",
+        TRACING_ROWS,
+        medians,
+        runs,
+    )
+
+
 def goals_table(medians: Mapping[str, float]) -> Table:
     table = Table(title="D. Goals")
     table.add_column("goal")
@@ -366,6 +390,7 @@ def print_report(
     console.print(comparison_table(medians, runs))
     console.print(avl_table(medians, runs))
     console.print(dispatch_table(medians, runs))
+    console.print(tracing_table(medians, runs))
     console.print(goals_table(medians))
 
 
@@ -403,6 +428,7 @@ def as_json(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> di
         ],
         "avl": [beside(row) for row in AVL_ROWS],
         "dispatch": [beside(row) for row in DISPATCH_ROWS],
+        "tracing": [beside(row) for row in TRACING_ROWS],
         "goals": [
             {
                 "goal": g.label,

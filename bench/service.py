@@ -1,5 +1,6 @@
 """The incidents service as deployed: `python -m icc_incidents.main` in its own process,
-with its own nats-server and SQLite file, driven over gRPC like any client would.
+with its own nats-server and SQLite file, driven over gRPC like any client would; once
+with tracing off (no exporter) and once exporting every span to the trace sink.
 """
 
 import random
@@ -9,7 +10,7 @@ import nats
 
 from bench.incident_requests import create_request
 from bench.load import EventWatcher, call_and_event_figures, prefixed
-from bench.procs import Processes, start_consumer, wait_serving
+from bench.procs import Processes, start_consumer, wait_channel_ready, wait_serving
 from bench.settings import Settings
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_testing import free_port
@@ -22,6 +23,28 @@ CALL_TIMEOUT_S = 10.0
 
 
 async def incidents_service(procs: Processes, settings: Settings) -> dict[str, float]:
+    """Tracing off: no exporter (the SDK still makes spans)."""
+    return prefixed("svc", await _incidents(procs, settings, otlp_endpoint=""))
+
+
+async def incidents_traced(procs: Processes, settings: Settings) -> dict[str, float]:
+    """Tracing on as `make run` has it: batch span processor exporting to the trace sink."""
+    port = free_port()
+    sink = procs.python(
+        "tracesink",
+        ["-m", "icc_tracesink.main"],
+        env={
+            "ICC_TRACESINK_ADDR": f"127.0.0.1:{port}",
+            "ICC_TRACESINK_DB": str(procs.fresh_dir("traces") / "traces.db"),
+        },
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        await wait_channel_ready(channel, sink, settings.start_timeout_s)
+    figures = await _incidents(procs, settings, otlp_endpoint=f"http://127.0.0.1:{port}")
+    return prefixed("traced", figures)
+
+
+async def _incidents(procs: Processes, settings: Settings, otlp_endpoint: str) -> dict[str, float]:
     server = procs.nats_server("nats-service")
     port = free_port()
     db = procs.fresh_dir("incidents-db") / "incidents.db"
@@ -33,7 +56,9 @@ async def incidents_service(procs: Processes, settings: Settings) -> dict[str, f
             "ICC_NATS_URL": server.url,
             "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{db}",
             "ICC_LOG_LEVEL": "WARNING",
-            "ICC_OTLP_ENDPOINT": "",  # no exporter, whatever the caller's environment says
+            # Empty: no exporter, whatever the caller's environment says.
+            "ICC_OTLP_ENDPOINT": otlp_endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "500",
         },
     )
     nc = await nats.connect(server.url, name="bench-driver")
@@ -63,4 +88,4 @@ async def incidents_service(procs: Processes, settings: Settings) -> dict[str, f
     finally:
         await watcher.stop()
         await nc.close()
-    return prefixed("svc", figures)
+    return figures

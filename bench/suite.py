@@ -33,7 +33,7 @@ from bench.avl import avl_floor, avl_service
 from bench.baseline import bare_pipeline, grpc_echo, jetstream_publish, sqlite_commits
 from bench.dispatch import dispatch_e2e, dispatch_recommend
 from bench.procs import REPO_ROOT, Processes
-from bench.service import incidents_service
+from bench.service import incidents_service, incidents_traced
 from bench.settings import Settings
 from icc_testing.nats_server import nats_server_binary
 
@@ -45,6 +45,7 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("jetstream", jetstream_publish),
     ("bare-pipeline", bare_pipeline),
     ("incidents-service", incidents_service),
+    ("incidents-traced", incidents_traced),
     ("avl-floor", avl_floor),
     ("avl-service", avl_service),
     ("dispatch-recommend", dispatch_recommend),

@@ -5,7 +5,9 @@ from icc_bus.consumer import ConsumerSpec, DurableConsumer, ReceivedEvent
 from icc_bus.errors import PoisonMessage
 from icc_bus.events import (
     HEADER_EVENT_TYPE,
+    HEADER_INCIDENT_ID,
     HEADER_MSG_ID,
+    HEADER_UNIT_IDS,
     EventTypes,
     OutgoingEvent,
     build_headers,
@@ -17,7 +19,9 @@ from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
 __all__ = [
     "DLQ_STREAM",
     "HEADER_EVENT_TYPE",
+    "HEADER_INCIDENT_ID",
     "HEADER_MSG_ID",
+    "HEADER_UNIT_IDS",
     "BusConfig",
     "ConsumerSpec",
     "DurableConsumer",

@@ -10,7 +10,7 @@ after an ack, so handlers must be idempotent (see `icc_storage.inbox`).
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from icc_bus.errors import PoisonMessage
@@ -29,8 +30,10 @@ from icc_bus.events import (
     HEADER_MSG_ID,
     OutgoingEvent,
     publish_event,
+    subject_attributes,
     subject_template,
 )
+from icc_bus.streams import DLQ_STREAM
 from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,39 @@ _meter = metrics.get_meter("icc_bus")
 _dlq_counter = _meter.create_counter("icc.bus.dlq", description="Messages sent to the DLQ")
 _redelivery_counter = _meter.create_counter(
     "icc.bus.redeliveries", description="Deliveries beyond the first"
+)
+
+# Messages waiting for each durable consumer, as of its last delivery or quiet check
+# (read off the messages themselves: no extra request to the server).
+_lag: dict[str, int] = {}
+
+
+def _observe_lag(_options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(n, {"consumer": name}) for name, n in _lag.items()]
+
+
+_meter.create_observable_gauge(
+    "icc.bus.consumer.lag",
+    callbacks=[_observe_lag],
+    unit="{message}",
+    description="Messages in the stream not yet delivered to the consumer",
+)
+
+# Messages in the DLQ for each consumer, read with one stream-info request every
+# DLQ_DEPTH_EVERY_S (a gauge callback cannot ask the server itself).
+_dlq_depth: dict[str, int] = {}
+DLQ_DEPTH_EVERY_S = 15.0
+
+
+def _observe_dlq_depth(_options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(n, {"consumer": name}) for name, n in _dlq_depth.items()]
+
+
+_meter.create_observable_gauge(
+    "icc.bus.dlq.depth",
+    callbacks=[_observe_dlq_depth],
+    unit="{message}",
+    description="Messages waiting in the DLQ for a person to look at, by consumer",
 )
 
 # Empty fetches (of 2 s) between checks that the consumer still exists.
@@ -110,17 +146,29 @@ class DurableConsumer:
         self._spec = spec
         self._handler = handler
         self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._spec.durable}")
+        name = self._spec.durable
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"consumer:{name}"),
+            asyncio.create_task(self._watch_dlq_depth(), name=f"dlq-depth:{name}"),
+        ]
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._task
+                await task
+
+    async def _watch_dlq_depth(self) -> None:
+        subject = self._spec.dlq_subject
+        while True:
+            with contextlib.suppress(Exception):  # the bus away: the last figure stands
+                info = await self._js.stream_info(DLQ_STREAM.name, subjects_filter=subject)
+                _dlq_depth[self._spec.durable] = (info.state.subjects or {}).get(subject, 0)
+            await asyncio.sleep(DLQ_DEPTH_EVERY_S)
 
     async def _subscribe(self) -> object:
         return await self._js.pull_subscribe(
@@ -220,6 +268,7 @@ class DurableConsumer:
             stream_seq=meta.sequence.stream,
             num_delivered=meta.num_delivered,
         )
+        _lag[self._spec.durable] = meta.num_pending
         if event.num_delivered > 1:
             _redelivery_counter.add(1, {"consumer": self._spec.durable})
         token = otel_context.attach(extract(headers))
@@ -233,6 +282,7 @@ class DurableConsumer:
                     "messaging.destination.name": msg.subject,
                     "messaging.consumer.group.name": self._spec.durable,
                     "messaging.message.id": event.event_id,
+                    **subject_attributes(headers),
                 },
                 record_exception=False,
                 set_status_on_exception=False,
@@ -311,9 +361,10 @@ async def _consumer_alive(sub: Any) -> bool:
     """After a server restart a pull can go quiet for good; asking for the consumer's
     info tells a quiet stream from a lost consumer."""
     try:
-        await sub.consumer_info()
+        info = await sub.consumer_info()
     except Exception:
         return False
+    _lag[info.name] = int(info.num_pending or 0)
     return True
 
 

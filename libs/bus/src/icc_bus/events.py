@@ -14,10 +14,14 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from icc_bus.errors import PoisonMessage
-from icc_telemetry import inject
+from icc_telemetry import INCIDENT_ID, UNIT_ID, inject
 
 HEADER_MSG_ID = "Nats-Msg-Id"
 HEADER_EVENT_TYPE = "Icc-Event-Type"
+# What an event is about, as bare ids (never names or personal data): every span that
+# publishes or processes it carries them, without decoding the payload.
+HEADER_INCIDENT_ID = "Icc-Incident-Id"
+HEADER_UNIT_IDS = "Icc-Unit-Ids"
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("icc_bus")
@@ -45,16 +49,41 @@ def build_headers(event_id: str, event_type: str) -> dict[str, str]:
     return headers
 
 
-def outgoing(subject: str, event_id: str, message: Message) -> OutgoingEvent:
-    """A protobuf event ready for the outbox, typed by its full message name."""
+def outgoing(
+    subject: str,
+    event_id: str,
+    message: Message,
+    *,
+    incident: str = "",
+    units: Iterable[str] = (),
+) -> OutgoingEvent:
+    """A protobuf event ready for the outbox, typed by its full message name, naming the
+    incident and units it is about (bare ids) for tracing."""
     event_type = message.DESCRIPTOR.full_name
+    headers = build_headers(event_id, event_type)
+    if incident:
+        headers[HEADER_INCIDENT_ID] = incident
+    unit_ids = ",".join(units)
+    if unit_ids:
+        headers[HEADER_UNIT_IDS] = unit_ids
     return OutgoingEvent(
         event_id=event_id,
         subject=subject,
         event_type=event_type,
         payload=message.SerializeToString(),
-        headers=build_headers(event_id, event_type),
+        headers=headers,
     )
+
+
+def subject_attributes(headers: Mapping[str, str]) -> dict[str, str | list[str]]:
+    """`icc.incident.id` / `icc.unit.id` span attributes from an event's headers."""
+    found: dict[str, str | list[str]] = {}
+    if incident := headers.get(HEADER_INCIDENT_ID):
+        found[INCIDENT_ID] = incident
+    if units := headers.get(HEADER_UNIT_IDS):
+        ids = units.split(",")
+        found[UNIT_ID] = ids[0] if len(ids) == 1 else ids
+    return found
 
 
 def subject_template(subject: str) -> str:
@@ -83,6 +112,7 @@ async def publish_event(
             "messaging.operation.type": "publish",
             "messaging.destination.name": event.subject,
             "messaging.message.id": event.event_id,
+            **subject_attributes(event.headers),
         },
     ):
         headers = dict(event.headers)

@@ -1,11 +1,9 @@
 """Telemetry for ICC processes: one call sets up traces, metrics and JSON logs."""
 
-from icc_telemetry.grpc import client_interceptors, server_interceptor
+from icc_telemetry.grpc import client_interceptors, server_interceptor, tag_request
+from icc_telemetry.ids import INCIDENT_ID, UNIT_ID
 from icc_telemetry.propagation import extract, inject
 from icc_telemetry.setup import Telemetry, TelemetryConfig, setup_telemetry
-
-INCIDENT_ID = "icc.incident.id"
-UNIT_ID = "icc.unit.id"
 
 __all__ = [
     "INCIDENT_ID",
@@ -17,4 +15,5 @@ __all__ = [
     "inject",
     "server_interceptor",
     "setup_telemetry",
+    "tag_request",
 ]

@@ -18,9 +18,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy.engine import make_url
 
 from icc_telemetry import TelemetryConfig, setup_telemetry
+from icc_testing.metrics import RecordedMetrics, delta_reader
 from icc_testing.nats_server import NatsServer
 
 _SPANS = InMemorySpanExporter()
+_METRICS = delta_reader()
 
 
 _EXIT_STATUS = pytest.StashKey[int]()
@@ -83,10 +85,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _telemetry() -> Iterator[None]:
-    """The real SDK, once per test process, keeping finished spans in memory."""
+    """The real SDK, once per test process, keeping finished spans and metrics in memory."""
     telemetry = setup_telemetry(
         TelemetryConfig(service_name="tests"),
         span_processors=[SimpleSpanProcessor(_SPANS)],
+        metric_readers=[_METRICS],
         configure_logging=False,
     )
     yield
@@ -98,6 +101,12 @@ def spans() -> InMemorySpanExporter:
     """Spans finished during this test."""
     _SPANS.clear()
     return _SPANS
+
+
+@pytest.fixture
+def metrics() -> RecordedMetrics:
+    """Metrics recorded during this test (all services in the test process share them)."""
+    return RecordedMetrics(_METRICS)
 
 
 @pytest.fixture

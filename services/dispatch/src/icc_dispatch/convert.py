@@ -213,7 +213,7 @@ def recommended_event(
         recommendation=recommendation_to_proto(r),
         priority=int(priority),  # type: ignore[arg-type]
     )
-    return outgoing("icc.dispatch.recommended", event_id, msg)
+    return outgoing("icc.dispatch.recommended", event_id, msg, incident=r.incident_id)
 
 
 def assigned_event(
@@ -232,13 +232,21 @@ def assigned_event(
         assignments=[assignment_to_proto(a) for a in items],
         automatic=automatic,
     )
-    return outgoing("icc.dispatch.assigned", event_id, msg)
+    return outgoing(
+        "icc.dispatch.assigned",
+        event_id,
+        msg,
+        incident=incident_id,
+        units=[a.unit_id for a in items],
+    )
 
 
 def acknowledged_event(a: Assignment, actor: Actor, now: datetime) -> OutgoingEvent:
     event_id, meta = _meta(actor, now)
     msg = events_pb2.AssignmentAcknowledged(metadata=meta, assignment=assignment_to_proto(a))
-    return outgoing("icc.dispatch.acknowledged", event_id, msg)
+    return outgoing(
+        "icc.dispatch.acknowledged", event_id, msg, incident=a.incident_id, units=[a.unit_id]
+    )
 
 
 def escalated_event(a: Assignment, reason: str, actor: Actor, now: datetime) -> OutgoingEvent:
@@ -246,7 +254,9 @@ def escalated_event(a: Assignment, reason: str, actor: Actor, now: datetime) -> 
     msg = events_pb2.AssignmentEscalated(
         metadata=meta, assignment=assignment_to_proto(a), reason=reason
     )
-    return outgoing("icc.dispatch.escalated", event_id, msg)
+    return outgoing(
+        "icc.dispatch.escalated", event_id, msg, incident=a.incident_id, units=[a.unit_id]
+    )
 
 
 def released_event(
@@ -259,4 +269,10 @@ def released_event(
         assignments=[assignment_to_proto(a) for a in items],
         reason=reason,
     )
-    return outgoing("icc.dispatch.released", event_id, msg)
+    return outgoing(
+        "icc.dispatch.released",
+        event_id,
+        msg,
+        incident=incident_id,
+        units=[a.unit_id for a in items],
+    )

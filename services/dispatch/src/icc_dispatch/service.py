@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import re
 import time
@@ -18,6 +19,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from opentelemetry import trace
 
 from icc_dispatch import convert, store
 from icc_dispatch.domain import lifecycle
@@ -46,8 +49,10 @@ from icc_dispatch.domain.model import (
 from icc_dispatch.domain.plans import Need, PlanBook, ResponsePlan, needs
 from icc_dispatch.domain.ranking import STAND_INS, Candidate, Recommendation, rank, shortlist
 from icc_storage import Database, WriteBatcher, WriteTx, add_events, claim_event
+from icc_telemetry import INCIDENT_ID, UNIT_ID, extract, inject
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("icc_dispatch")
 
 MAX_UNITS_PER_REQUEST = 20
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -131,12 +136,15 @@ class DispatchService:
             row = await store.load_incident_or_none(conn, view.id)
         if not store.news_for_dispatch(row, view):
             return  # decided on a read: no write, no inbox entry needed
+        headers: dict[str, str] = {}
+        inject(headers)
+        carrier = json.dumps(headers)
 
         async def work(tx: WriteTx) -> list[Assignment]:
             if not await claim_event(tx.conn, store.inbox, INCIDENT_CONSUMER, event_id):
                 return []
             newer = await store.upsert_incident(
-                tx.conn, view, attention=view.phase is IncidentPhase.OPEN
+                tx.conn, view, attention=view.phase is IncidentPhase.OPEN, trace_context=carrier
             )
             if not newer or view.phase is IncidentPhase.OPEN:
                 return []
@@ -469,6 +477,17 @@ class DispatchService:
         async with self.db.read(inline=True) as conn:
             row = await store.load_incident_row(conn, incident_id)
             assignments = await store.assignments_of(conn, incident_id)
+        # Dispatch work continues the trace of the news that caused it (the incident's
+        # creation or change), so one incident's path reads as one trace.
+        with _tracer.start_as_current_span(
+            "dispatch incident",
+            context=extract(json.loads(row.trace_context)),
+            attributes={INCIDENT_ID: incident_id},
+        ):
+            await self._choose(row, assignments)
+
+    async def _choose(self, row: Any, assignments: list[Assignment]) -> None:
+        incident_id = row.id
         incident = store.incident_from(row)
         unsettled = {a.request_id for a in assignments if a.state is AssignmentState.PROPOSED}
         if unsettled:
@@ -491,7 +510,13 @@ class DispatchService:
 
         async def reserve() -> None:
             try:
-                await self._reserve(row, picks, "dsp-" + new_id(), SYSTEM)
+                # Proposal commit, ReserveUnits, confirmation commit: one span, so a slow
+                # reservation shows as such in the incident's trace.
+                with _tracer.start_as_current_span(
+                    "reserve units",
+                    attributes={INCIDENT_ID: incident_id, UNIT_ID: [c.unit.id for c in picks]},
+                ):
+                    await self._reserve(row, picks, "dsp-" + new_id(), SYSTEM)
             except (UnitsUnavailable, Contended):
                 pass  # taken up again: the view now knows better
             except Exception:

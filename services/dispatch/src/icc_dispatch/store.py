@@ -70,6 +70,8 @@ incidents = Table(
     Column("recommended_version", Integer, nullable=False),
     # Bumped by every dispatch decision: two replicas cannot both act on one state.
     Column("rev", Integer, nullable=False),
+    # W3C headers (JSON) of the latest news: the dispatch work it causes continues that trace.
+    Column("trace_context", Text, nullable=False),
 )
 Index(
     "ix_incidents_attention", incidents.c.attention, incidents.c.priority, incidents.c.create_time
@@ -195,7 +197,9 @@ async def load_incident_or_none(conn: AsyncConnection, incident_id: str) -> Any:
     return (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
 
 
-async def upsert_incident(conn: AsyncConnection, view: IncidentView, attention: bool) -> bool:
+async def upsert_incident(
+    conn: AsyncConnection, view: IncidentView, attention: bool, trace_context: str
+) -> bool:
     """Stores the newer copy when it matters to dispatch; False when it does not."""
     row = await load_incident_or_none(conn, view.id)
     if not news_for_dispatch(row, view):
@@ -205,6 +209,7 @@ async def upsert_incident(conn: AsyncConnection, view: IncidentView, attention: 
         "version": view.version,
         "auto": view.auto,
         "exercise": view.exercise,
+        "trace_context": trace_context,
     }
     if row is None:
         await conn.execute(

@@ -126,7 +126,13 @@ def hospital_to_proto(h: Hospital) -> resource_pb2.Hospital:
 
 
 def _event(
-    subject: str, message_for: "type[Message]", actor: Actor, now: datetime, **fields: object
+    subject: str,
+    message_for: "type[Message]",
+    actor: Actor,
+    now: datetime,
+    incident: str = "",
+    units: tuple[str, ...] = (),
+    **fields: object,
 ) -> OutgoingEvent:
     event_id = uuid.uuid4().hex
     meta = common_pb2.EventMetadata(
@@ -134,7 +140,9 @@ def _event(
         occur_time=ts(now),
         actor=common_pb2.Actor(user=actor.user, agency=int(actor.agency), role=actor.role),  # type: ignore[arg-type]
     )
-    return outgoing(subject, event_id, message_for(metadata=meta, **fields))
+    return outgoing(
+        subject, event_id, message_for(metadata=meta, **fields), incident=incident, units=units
+    )
 
 
 def unit_status_event(
@@ -145,6 +153,8 @@ def unit_status_event(
         events_pb2.UnitStatusChanged,
         actor,
         now,
+        incident=unit.incident_id or "",
+        units=(unit.id,),
         unit=unit_to_proto(unit),
         previous_status=int(previous),
         reason=reason,

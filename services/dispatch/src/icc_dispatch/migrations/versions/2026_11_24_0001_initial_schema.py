@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("waiting_for", sa.String(length=100), nullable=False),
         sa.Column("recommended_version", sa.Integer(), nullable=False),
         sa.Column("rev", sa.Integer(), nullable=False),
+        sa.Column("trace_context", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
