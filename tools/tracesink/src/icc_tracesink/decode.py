@@ -7,7 +7,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from icc_tracesink.model import JsonValue, Link, Span
+from icc_tracesink.model import Event, JsonValue, Link, Span
 
 UNKNOWN_SERVICE = "unknown_service"
 
@@ -39,7 +39,7 @@ def decode_span(s: trace_pb2.Span, service: str) -> Span:
         status_code=_enum_name(trace_pb2.Status.StatusCode.Name, s.status.code, "STATUS_CODE_"),
         status_message=s.status.message,
         attributes=attributes(s.attributes),
-        events=len(s.events),
+        events=tuple(Event(e.name, e.time_unix_nano, attributes(e.attributes)) for e in s.events),
         links=tuple(Link(link.trace_id.hex(), link.span_id.hex()) for link in s.links),
     )
 

@@ -1,4 +1,5 @@
-"""`icc-tracesink`: receive OTLP/gRPC on `ICC_TRACESINK_ADDR`, keep spans in `ICC_TRACESINK_DB`."""
+"""`icc-tracesink`: receive OTLP/gRPC on `ICC_TRACESINK_ADDR`, keep spans in `ICC_TRACESINK_DB`,
+answer waterfalls as JSON on `ICC_TRACESINK_QUERY_ADDR` (empty: no query endpoint)."""
 
 import asyncio
 import logging
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from icc_tracesink.query import QueryServer
 from icc_tracesink.receiver import start_receiver
 from icc_tracesink.store import SpanStore, default_db_path
 
@@ -20,6 +22,7 @@ log = logging.getLogger("icc_tracesink")
 class Config:
     address: str
     db_path: Path
+    query_address: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
@@ -28,6 +31,7 @@ class Config:
             db_path=Path(env["ICC_TRACESINK_DB"])
             if env.get("ICC_TRACESINK_DB")
             else default_db_path(env),
+            query_address=env.get("ICC_TRACESINK_QUERY_ADDR", "127.0.0.1:4320"),
         )
 
 
@@ -42,7 +46,13 @@ async def serve(config: Config) -> None:
         receiver = await start_receiver(config.address, store)
         host = config.address.rpartition(":")[0]
         log.info("receiving OTLP/gRPC on %s:%d, spans into %s", host, receiver.port, config.db_path)
+        query = QueryServer(config.query_address, config.db_path) if config.query_address else None
+        if query is not None:
+            query.start()
+            log.info("waterfalls as JSON on http://%s:%d/incidents/ID/waterfall", host, query.port)
         await stop.wait()
+        if query is not None:
+            query.stop()
         await receiver.stop()
     finally:
         store.close()

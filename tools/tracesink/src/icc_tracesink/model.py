@@ -16,6 +16,16 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Event:
+    """Something that happened during a span (an exception, a retry), kept whole: on-call
+    engineers read them, and the PII guard searches them."""
+
+    name: str
+    time_ns: int
+    attributes: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Span:
     trace_id: str  # 32 hex digits
     span_id: str  # 16 hex digits
@@ -28,7 +38,7 @@ class Span:
     status_code: str = "UNSET"  # UNSET, OK or ERROR
     status_message: str = ""
     attributes: dict[str, JsonValue] = field(default_factory=dict)
-    events: int = 0
+    events: tuple[Event, ...] = ()
     links: tuple[Link, ...] = ()
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from icc_tracesink.model import Link, Span
+from icc_tracesink.model import Event, Link, Span
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS spans (
     status_code TEXT NOT NULL,
     status_message TEXT NOT NULL,
     attributes TEXT NOT NULL,
-    events INTEGER NOT NULL,
+    events TEXT NOT NULL,
     links TEXT NOT NULL,
     incident_id TEXT,
     unit_id TEXT,
@@ -171,7 +171,7 @@ def _row(s: Span) -> tuple[Any, ...]:
         s.status_code,
         s.status_message,
         json.dumps(s.attributes, separators=(",", ":")),
-        s.events,
+        json.dumps([[e.name, e.time_ns, e.attributes] for e in s.events], separators=(",", ":")),
         json.dumps([[link.trace_id, link.span_id] for link in s.links]),
         s.incident_id,
         s.unit_id,
@@ -191,6 +191,6 @@ def _span(r: tuple[Any, ...]) -> Span:
         status_code=r[8],
         status_message=r[9],
         attributes=json.loads(r[10]),
-        events=r[11],
+        events=tuple(Event(name, t, attrs) for name, t, attrs in json.loads(r[11])),
         links=tuple(Link(t, s) for t, s in json.loads(r[12])),
     )
