@@ -2,11 +2,15 @@
 
 import asyncio
 
+import pytest
+from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.client import Client
 from nats.js.api import StreamConfig
 
 from icc_bus import (
     DLQ_STREAM,
+    HEADER_INCIDENT_ID,
+    HEADER_UNIT_IDS,
     ConsumerSpec,
     DurableConsumer,
     OutgoingEvent,
@@ -15,9 +19,12 @@ from icc_bus import (
     StreamSpec,
     build_headers,
     ensure_streams,
+    outgoing,
     publish_event,
 )
+from icc_bus import consumer as consumer_module
 from icc_bus.consumer import DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT
+from icc_testing import RecordedMetrics
 
 STREAM = StreamSpec(name="TEST", subjects=["icc.test.>"])
 
@@ -159,3 +166,57 @@ async def test_connect_accepts_several_servers(nats_server: object) -> None:
         assert nc.is_connected
     finally:
         await nc.close()
+
+
+async def test_spans_name_the_incident_and_units_an_event_is_about(
+    nats_client: Client, spans: object
+) -> None:
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    seen: list[ReceivedEvent] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        seen.append(e)
+
+    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", "tagged", "icc.test.>"), handle)
+    consumer.start()
+    try:
+        thing = StringValue(value="x")
+        tagged = outgoing("icc.test.thing", "evt-t", thing, incident="i-9", units=["u-1", "u-2"])
+        await publish_event(js, tagged)
+        await wait_until(lambda: len(seen) == 1)
+    finally:
+        await consumer.stop()
+    assert seen[0].headers[HEADER_INCIDENT_ID] == "i-9"
+    assert seen[0].headers[HEADER_UNIT_IDS] == "u-1,u-2"
+    finished = {s.name: s for s in spans.get_finished_spans()}  # type: ignore[attr-defined]
+    for name in ("publish icc.test.thing", "process icc.test.thing"):
+        assert finished[name].attributes["icc.incident.id"] == "i-9"
+        assert tuple(finished[name].attributes["icc.unit.id"]) == ("u-1", "u-2")
+
+
+async def test_lag_and_dlq_depth_are_measured(
+    nats_client: Client, metrics: RecordedMetrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "DLQ_DEPTH_EVERY_S", 0.1)
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    for n in range(1, 6):
+        await publish_event(js, event(n))
+    handled: list[bytes] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        if e.payload in (b"2", b"4"):
+            raise PoisonMessage("malformed")
+        handled.append(e.payload)
+
+    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", "measured", "icc.test.>"), handle)
+    consumer.start()
+    try:
+        await wait_until(lambda: handled == [b"1", b"3", b"5"])
+        labels = {"consumer": "measured"}
+        await wait_until(lambda: metrics.gauge("icc.bus.dlq.depth", labels) == 2)
+        assert metrics.gauge("icc.bus.consumer.lag", labels) == 0
+        assert metrics.counter("icc.bus.dlq", labels) == 2
+    finally:
+        await consumer.stop()
