@@ -36,6 +36,7 @@ async def incidents_traced(procs: Processes, settings: Settings) -> dict[str, fl
         env={
             "ICC_TRACESINK_ADDR": f"127.0.0.1:{port}",
             "ICC_TRACESINK_DB": str(procs.fresh_dir("traces") / "traces.db"),
+            "ICC_TRACESINK_QUERY_ADDR": "",
         },
     )
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

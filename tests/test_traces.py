@@ -85,6 +85,7 @@ def sink(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             **os.environ,
             "ICC_TRACESINK_ADDR": f"127.0.0.1:{port}",
             "ICC_TRACESINK_DB": str(db),
+            "ICC_TRACESINK_QUERY_ADDR": "",  # not needed here; 4320 may be taken
         },
         stdout=log,
         stderr=subprocess.STDOUT,
