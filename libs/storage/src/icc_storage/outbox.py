@@ -168,7 +168,11 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time()  # sweep everything left over at start
+        next_sweep = loop.time()
+        # The first sweep takes every unsent row, however young: rows a crashed process
+        # committed but never published. (A row another replica is publishing right now
+        # goes out twice; JetStream drops the second by its Nats-Msg-Id.)
+        age: timedelta | None = None
         last_cleanup = loop.time()
         while True:
             try:
@@ -182,8 +186,9 @@ class OutboxRelay:
                 if events:
                     await self._publish(events)
                 if loop.time() >= next_sweep:
-                    while await self.publish_pending(older_than=self._sweep_age) == self._batch:
+                    while await self.publish_pending(older_than=age) == self._batch:
                         pass
+                    age = self._sweep_age
                     await self._count_backlog()
                     next_sweep = loop.time() + self._sweep_interval
                 if loop.time() - last_cleanup > 600:
