@@ -152,6 +152,8 @@ OWN_LOGGERS = (
     "icc_incidents",
     "icc_resources",
     "icc_dispatch",
+    "icc_gateway",
+    "icc_simulator",
     "icc_tracesink",
 )
 

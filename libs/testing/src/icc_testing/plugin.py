@@ -1,6 +1,8 @@
 """Pytest fixtures (registered as the `icc` pytest plugin)."""
 
 import asyncio
+import gc
+import inspect
 import os
 import signal
 import sys
@@ -8,6 +10,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from types import FrameType
 
 import nats
 import pytest
@@ -29,6 +32,35 @@ _EXIT_STATUS = pytest.StashKey[int]()
 _TASKS_BEFORE_TIMEOUT_S = 5.0
 
 
+def _awaited_frames(coro: object) -> Iterator[FrameType]:
+    """Frames down a chain of awaits, through async generators (fixtures), which
+    `Task.print_stack` does not follow."""
+    seen = 0
+    while coro is not None and seen < 50:
+        seen += 1
+        frame = next(
+            (getattr(coro, a) for a in ("cr_frame", "ag_frame", "gi_frame") if hasattr(coro, a)),
+            None,
+        )
+        if frame is not None:
+            yield frame
+        nxt = next(
+            (
+                getattr(coro, a)
+                for a in ("cr_await", "ag_await", "gi_yieldfrom")
+                if hasattr(coro, a)
+            ),
+            None,
+        )
+        if nxt is None and type(coro).__name__ in (
+            "async_generator_asend",
+            "async_generator_athrow",
+        ):
+            # The awaitable of `agen.__anext__()` only refers to its generator.
+            nxt = next((r for r in gc.get_referents(coro) if inspect.isasyncgen(r)), None)
+        coro = nxt
+
+
 def _print_tasks(signum: int, frame: object) -> None:
     """Where each asyncio task of the running test waits (pytest-timeout shows threads only)."""
     try:
@@ -37,11 +69,16 @@ def _print_tasks(signum: int, frame: object) -> None:
         return
     print("icc: the test is about to time out; its asyncio tasks:", file=sys.stderr)
     for task in asyncio.all_tasks(loop):
-        task.print_stack(limit=8, file=sys.stderr)
+        print(f"- {task.get_name()}:", file=sys.stderr)
+        for f in _awaited_frames(task.get_coro()):
+            print(f"    {f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}", file=sys.stderr)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    # The whole item, as pytest-timeout counts it: a fixture's set-up can hang too.
     marker = item.get_closest_marker("timeout")
     limit = float(marker.args[0] if marker and marker.args else item.config.getini("timeout") or 0)
     in_main = threading.current_thread() is threading.main_thread()

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -60,8 +61,8 @@ INCIDENT_CONSUMER = "dispatch-incidents"
 UNIT_CONSUMER = "dispatch-units"
 
 
-async def _wake(tx: WriteTx, kinds: frozenset[UnitKind] | None) -> int:
-    return await store.wake_waiting(tx.conn, kinds)
+async def _wake(tx: WriteTx, freed: dict[UnitKind, int]) -> int:
+    return await store.wake_waiting(tx.conn, freed)
 
 
 def waiting_kinds(rec: Recommendation) -> set[UnitKind]:
@@ -121,7 +122,8 @@ class DispatchService:
     clock: Callable[[], datetime] = utc_now
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Kinds of units freed since waiting incidents were last woken.
-    _freed_kinds: set[UnitKind] = field(default_factory=set)
+    # Units freed since the loop last looked, by kind.
+    _freed_kinds: Counter[UnitKind] = field(default_factory=Counter)
     _last_sweep: float = 0.0
     _in_flight: set[str] = field(default_factory=set)
     _retry_after: dict[str, float] = field(default_factory=dict)
@@ -201,7 +203,7 @@ class DispatchService:
 
     def units_freed(self, kind: UnitKind) -> None:
         """Called by the fleet feed when a unit becomes available."""
-        self._freed_kinds.add(kind)
+        self._freed_kinds[kind] += 1
         self.wake.set()
 
     @property
@@ -439,12 +441,18 @@ class DispatchService:
         while True:
             sweep = time.monotonic() - self._last_sweep > 5
             if self._freed_kinds or sweep:
-                # Only incidents short of a kind that came free (every few seconds, all).
-                kinds = None if sweep else frozenset(self._freed_kinds)
-                self._freed_kinds.clear()
+                # As many waiting incidents as units came free, per kind; every few
+                # seconds as many as are free now (a freed unit whose news was missed).
                 if sweep:
                     self._last_sweep = time.monotonic()
-                await self.batcher.submit(functools.partial(_wake, kinds=kinds))
+                    # (A few more than are free: the most urgent may not take a unit,
+                    # e.g. one escalated away from it, and must not block the next.)
+                    free = {k: self.fleet.available_count(k) for k in UnitKind}
+                    freed = {k: n + 5 for k, n in free.items() if n}
+                else:
+                    freed = dict(self._freed_kinds)
+                self._freed_kinds.clear()
+                await self.batcher.submit(functools.partial(_wake, freed=freed))
             now = time.monotonic()
             self._retry_after = {k: v for k, v in self._retry_after.items() if v > now}
             for incident_id, task in list(reserving.items()):

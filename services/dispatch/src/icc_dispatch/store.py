@@ -5,7 +5,7 @@ Dispatch's own rows are written with statements on the transaction's connection
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,6 @@ from sqlalchemy import (
     Text,
     and_,
     insert,
-    or_,
     select,
     update,
 )
@@ -269,16 +268,34 @@ async def exclude_unit(conn: AsyncConnection, incident_id: str, unit_id: str) ->
     )
 
 
-async def wake_waiting(conn: AsyncConnection, kinds: frozenset[UnitKind] | None) -> int:
-    """Units of `kinds` freed up (None: any): incidents waiting for them are looked at again."""
+async def wake_waiting(conn: AsyncConnection, freed: Mapping[UnitKind, int]) -> int:
+    """`n` units of a kind are free: the `n` most urgent incidents waiting for that kind are
+    looked at again, not every one of them (under a backlog, re-looking at thousands of
+    waiting incidents for one freed unit starved the incidents nobody had looked at)."""
     c = incidents.c
-    where = and_(c.waiting.is_(True), c.phase == int(IncidentPhase.OPEN))
-    if kinds is not None:
-        where = and_(where, or_(*(c.waiting_for.contains(f",{int(k)},") for k in kinds)))
-    result = await conn.execute(
-        update(incidents).where(where).values(attention=True, waiting=False, rev=c.rev + 1)
-    )
-    return int(result.rowcount or 0)
+    woken = 0
+    for kind, n in freed.items():
+        if n <= 0:
+            continue
+        first = (
+            select(c.id)
+            .where(
+                and_(
+                    c.waiting.is_(True),
+                    c.phase == int(IncidentPhase.OPEN),
+                    c.waiting_for.contains(f",{int(kind)},"),
+                )
+            )
+            .order_by(c.priority, c.create_time, c.id)
+            .limit(n)
+        )
+        result = await conn.execute(
+            update(incidents)
+            .where(c.id.in_(first))
+            .values(attention=True, waiting=False, rev=c.rev + 1)
+        )
+        woken += int(result.rowcount or 0)
+    return woken
 
 
 async def most_urgent(conn: AsyncConnection, skip: Iterable[str], limit: int) -> list[Any]:
