@@ -1,0 +1,1 @@
+"""ICC gateway: the dispatcher screen, its HTTP API and the live common operating picture."""

@@ -1,0 +1,112 @@
+"""Settings of the gateway, from `ICC_*` environment variables with embedded defaults."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from icc_bus import BusConfig
+from icc_storage import database_url_from_env
+
+# services/gateway/, when running from the repository (editable install).
+_SERVICE_DIR = Path(__file__).resolve().parents[2]
+# Leaflet as npm installs it beside the screen (`npm ci` in services/gateway/web).
+LEAFLET_DIR = _SERVICE_DIR / "web" / "node_modules" / "leaflet" / "dist"
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name}: expected 1 or 0, got {raw[:40]!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}: expected a number, got {raw[:40]!r}") from None
+    if value < minimum:
+        raise SystemExit(f"{name}: at least {minimum:g}, got {value:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class PictureSettings:
+    # Changes kept for screens that reconnect (Last-Event-ID); older ones get a snapshot.
+    ring_size: int = 10_000
+    # At most one position change per unit in this time: a moving fleet must not flood screens.
+    position_interval_s: float = 1.0
+    # Frames a screen may fall behind before it is dropped (it reconnects and resumes).
+    client_queue: int = 2_000
+    keepalive_s: float = 15.0
+    # A slow screen that takes no bytes for this long is cut off.
+    send_timeout_s: float = 30.0
+    # A full re-read from the services heals anything the event feed missed.
+    resync_every_s: float = 300.0
+    # First cursor number; None: random, so that ids from another gateway process
+    # (a restart, another replica) are never mistaken for this one's.
+    cursor_base: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    address: str = "127.0.0.1:8080"
+    incidents_target: str = "127.0.0.1:50051"
+    resources_target: str = "127.0.0.1:50052"
+    dispatch_target: str = "127.0.0.1:50053"
+    bus: BusConfig = field(default_factory=BusConfig)
+    database_url: str = "sqlite+aiosqlite:///var/gateway.db"
+    # The trace sink's HTTP query base URL; None: traces are not offered (503).
+    tracesink_query_url: str | None = None
+    demo_users: bool = True
+    # Session cookies only over HTTPS (set behind a TLS proxy).
+    cookie_secure: bool = False
+    session_hours: float = 12.0
+    # The screen (static files) and Leaflet from npm; either may be missing.
+    web_dir: Path | None = None
+    leaflet_dir: Path | None = LEAFLET_DIR
+    picture: PictureSettings = field(default_factory=PictureSettings)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, sep, port = self.address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise SystemExit(f"ICC_GATEWAY_ADDR: expected host:port, got {self.address!r}")
+        return host.strip("[]") or "0.0.0.0", int(port)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+        leaflet = env.get("ICC_GATEWAY_LEAFLET_DIR") or str(LEAFLET_DIR)
+        return cls(
+            address=env.get("ICC_GATEWAY_ADDR", "127.0.0.1:8080"),
+            incidents_target=env.get("ICC_INCIDENTS_TARGET", "127.0.0.1:50051"),
+            resources_target=env.get("ICC_RESOURCES_TARGET", "127.0.0.1:50052"),
+            dispatch_target=env.get("ICC_DISPATCH_TARGET", "127.0.0.1:50053"),
+            bus=BusConfig.from_env(env),
+            database_url=database_url_from_env("gateway", env),
+            tracesink_query_url=(env.get("ICC_TRACESINK_QUERY_URL") or "").rstrip("/") or None,
+            demo_users=_flag(env, "ICC_GATEWAY_DEMO_USERS", True),
+            cookie_secure=_flag(env, "ICC_GATEWAY_COOKIE_SECURE", False),
+            session_hours=_number(env, "ICC_GATEWAY_SESSION_HOURS", 12.0, 0.01),
+            web_dir=Path(env["ICC_GATEWAY_WEB_DIR"]) if env.get("ICC_GATEWAY_WEB_DIR") else None,
+            leaflet_dir=Path(leaflet),
+            picture=PictureSettings(
+                position_interval_s=_number(env, "ICC_GATEWAY_POSITION_INTERVAL_S", 1.0, 0.0),
+                resync_every_s=_number(env, "ICC_GATEWAY_RESYNC_S", 300.0, 1.0),
+            ),
+        )
+
+    def screen_dir(self) -> Path:
+        """The screen's static files: `ICC_GATEWAY_WEB_DIR`, else the package's `web/`."""
+        if self.web_dir is not None:
+            return self.web_dir
+        return Path(str(resources.files("icc_gateway") / "web"))

@@ -1,0 +1,135 @@
+"""Errors as API.md says: `{"error": {"code", "message", "fields"}}` with its status.
+
+The one place where gRPC status and request validation become HTTP answers.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from opentelemetry import trace
+
+from icc_rpc.errors import field_violations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    description: str
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    code: str
+    message: str
+    fields: list[FieldError] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "fields": [{"field": f.field, "description": f.description} for f in self.fields],
+            }
+        }
+
+    @classmethod
+    def invalid(cls, fields: Sequence[FieldError], message: str = "") -> "ApiError":
+        summary = "; ".join(f"{f.field}: {f.description}" for f in fields)
+        return cls(400, "invalid_argument", message or f"Invalid request: {summary}", list(fields))
+
+
+def unauthenticated(message: str = "Sign in first.") -> ApiError:
+    return ApiError(401, "unauthenticated", message)
+
+
+def permission_denied(message: str) -> ApiError:
+    return ApiError(403, "permission_denied", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, "unavailable", message)
+
+
+# Codes for HTTP statuses raised outside our own code (routing, static files).
+HTTP_CODES = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    503: "unavailable",
+}
+
+_CONFLICT = (
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.ALREADY_EXISTS,
+)
+_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def api_field(name: str) -> str:
+    """A service's field name as the API's request names it: `incident.location.lat` ->
+    `lat`, `incident.caller.phone` -> `caller.phone`; the resource in the path -> `id`."""
+    if name in ("incident", "name", "parent"):
+        return "id"
+    rest = name.removeprefix("incident.")
+    if rest.startswith("location."):
+        return rest.removeprefix("location.")
+    return rest
+
+
+def from_rpc(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
+    """The API's answer to a failed call to `service` (e.g. "incidents")."""
+    code = exc.code()
+    message = exc.details() or code.name
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        fields = [FieldError(api_field(v.field), v.description) for v in field_violations(exc)]
+        if fields:
+            return ApiError.invalid(fields)
+        return ApiError(400, "invalid_argument", message)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return not_found(message)
+    if code in _CONFLICT:
+        return ApiError(409, "conflict", message)
+    if code in _DOWN:
+        return unavailable(f"The {service} service is not answering; try again in a moment.")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return permission_denied(message)
+    ctx = trace.get_current_span().get_span_context()
+    trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "none"
+    # The code and the trace id only: a service's message may quote what it was sent.
+    log.error(
+        "service call failed",
+        extra={"service": service, "grpc_code": code.name, "trace_id": trace_id},
+    )
+    return ApiError(
+        500, "internal", f"The {service} service failed ({code.name}); trace {trace_id}."
+    )
+
+
+def from_validation(errors: Sequence[Any]) -> ApiError:
+    """FastAPI's request validation errors, in the same shape as the services' own."""
+    fields = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            fields.append(FieldError("body", "not valid JSON"))
+            continue
+        name = ""
+        for part in error.get("loc", ())[1:]:  # after "body", "query", "path", "header"
+            name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+        # Pydantic's messages are readable ("Field required"); the input is not repeated
+        # back, it may be personal data.
+        fields.append(FieldError(name or "body", str(error.get("msg", "invalid"))))
+    return ApiError.invalid(fields)

@@ -1,0 +1,157 @@
+"""Wiring of the gateway: config, accounts, bus, picture, HTTP server, shutdown.
+
+`python -m icc_gateway.main` serves on `ICC_GATEWAY_ADDR`.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+
+import uvicorn
+from nats.aio.client import Client
+
+from icc_bus import connect
+from icc_gateway.accounts import Accounts
+from icc_gateway.app import create_app
+from icc_gateway.clients import Services
+from icc_gateway.config import Config
+from icc_gateway.context import Gateway
+from icc_gateway.feed import PictureFeed
+from icc_gateway.picture import Picture
+from icc_gateway.stream import Hub
+from icc_gateway.traces import TraceSink
+from icc_rpc.runtime import run_service
+from icc_storage import Database, upgrade
+
+log = logging.getLogger("icc_gateway")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the process's (run_service) stop it, in
+    order, through `Running.stop`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _listen(address: str, host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {address}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class Running:
+    gateway: Gateway
+    server: uvicorn.Server
+    serving: "asyncio.Task[None]"
+    port: int
+    # Everything else the gateway started, closed in the reverse order.
+    resources: contextlib.AsyncExitStack
+
+    @property
+    def loaded(self) -> asyncio.Event:
+        """Set once the picture is read (`/healthz` answers 200 from then on)."""
+        return self.gateway.feed.loaded
+
+    async def stop(self) -> None:
+        # Screens' streams end first: the server then has no open response to wait for.
+        self.gateway.hub.close()
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(self.serving, timeout=10)
+        await self.resources.aclose()
+
+
+async def _drain(nc: Client) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()
+
+
+async def start(config: Config) -> Running:
+    host, port = config.host_port
+    async with contextlib.AsyncExitStack() as stack:
+        db = Database(config.database_url)
+        stack.push_async_callback(db.dispose)
+        await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
+        accounts = Accounts(db, session_ttl=timedelta(hours=config.session_hours))
+        if config.demo_users:
+            created = await accounts.ensure_demo_users()
+            if created:
+                # Never the password itself: README.md says what it is.
+                log.info(
+                    "demo accounts created (dev only; password in README.md; "
+                    "ICC_GATEWAY_DEMO_USERS=0 turns them off)",
+                    extra={"users": created},
+                )
+        elif not await accounts.count():
+            log.warning(
+                "no accounts: nobody can sign in; add one with "
+                "`python -m icc_gateway.users add NAME --role dispatcher`"
+            )
+        nc = await connect(config.bus, name="icc-gateway")
+        stack.push_async_callback(_drain, nc)
+        services = Services(
+            config.incidents_target, config.resources_target, config.dispatch_target
+        )
+        stack.push_async_callback(services.close)
+        settings = config.picture
+        base = settings.cursor_base
+        if base is None:
+            # Random, below 2**50: ids stay exact in JavaScript (2**53) for ages.
+            base = secrets.randbelow(2**50)
+        picture = Picture(ring_size=settings.ring_size, cursor=base)
+        hub = Hub(picture, queue_size=settings.client_queue)
+        feed = PictureFeed(nc, services, picture, hub.publish, settings)
+        feed.start()
+        stack.push_async_callback(feed.stop)
+        traces = TraceSink(config.tracesink_query_url)
+        stack.push_async_callback(traces.close)
+        gateway = Gateway(config, accounts, services, picture, hub, feed, traces)
+        sock = _listen(config.address, host, port)
+        stack.callback(sock.close)
+        server = _Server(
+            uvicorn.Config(
+                create_app(gateway),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+                server_header=False,
+            )
+        )
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name="gateway-http")
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises what stopped it
+                raise OSError(f"the HTTP server on {config.address} stopped at start-up")
+            await asyncio.sleep(0.01)
+        bound = sock.getsockname()[1]
+        log.info("gateway listening", extra={"address": f"{host}:{bound}"})
+        # Started: the stack's closing now belongs to `Running.stop`.
+        return Running(gateway, server, serving, bound, stack.pop_all())
+    raise AssertionError("unreachable")
+
+
+def run() -> None:
+    config = Config.from_env()
+    run_service("gateway", lambda: start(config), "ICC_GATEWAY_ADDR")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,41 @@
+"""Tables of the gateway's own database: dispatcher accounts and their sessions.
+
+The gateway owns nothing else: incidents, units and assignments belong to the services
+and are only ever read and changed through their gRPC APIs.
+"""
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, MetaData, String, Table
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    # viewer, call_taker, dispatcher or supervisor.
+    Column("role", String(20), nullable=False),
+    # The agency the account acts for (POLICE, FIRE, MEDICAL, COMMAND_CENTER, UTILITY).
+    Column("agency", String(20), nullable=False),
+    # argon2id, in the PHC string format (parameters and salt included).
+    Column("password_hash", String(255), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 (hex) of the cookie's token: a leaked table does not let anyone in.
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "username",
+        String(64),
+        ForeignKey("users.username", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Column("last_seen_time", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sessions_username", sessions.c.username)
+Index("ix_sessions_expire_time", sessions.c.expire_time)

@@ -1,0 +1,48 @@
+// Field errors next to their fields: elements `<small class="field-error" data-field="NAME">`.
+
+/** Clears every field error under `root`. */
+export function clearFieldErrors(root) {
+  for (const el of root.querySelectorAll('.field-error')) {
+    el.textContent = '';
+    const input = el.dataset.for && root.querySelector(`#${el.dataset.for}`);
+    if (input) input.removeAttribute('aria-invalid');
+  }
+}
+
+/** Shows the API's `fields` next to their fields under `root`; returns those with no place. */
+export function showFieldErrors(root, fields) {
+  const unplaced = [];
+  for (const f of fields || []) {
+    const el = findError(root, f.field || '');
+    if (!el) {
+      unplaced.push(f);
+      continue;
+    }
+    el.textContent = el.textContent ? `${el.textContent} ${f.description}` : f.description;
+    const input = el.dataset.for && root.querySelector(`#${el.dataset.for}`);
+    if (input) input.setAttribute('aria-invalid', 'true');
+  }
+  const first = root.querySelector('[aria-invalid="true"]');
+  if (first) first.focus();
+  return unplaced;
+}
+
+/** "incident.location.lat" -> the error element of "lat"; "caller.phone" -> "caller.phone". */
+function findError(root, field) {
+  const parts = field.split('.');
+  for (let i = 0; i < parts.length; i++) {
+    const name = parts.slice(i).join('.');
+    const el = root.querySelector(`.field-error[data-field="${CSS.escape(name)}"]`);
+    if (el) return el;
+  }
+  return null;
+}
+
+/** One error for one field, from the screen's own checks. */
+export const fieldError = (field, description) => ({ field, description });
+
+/** "10,7769" or "10.7769" -> 10.7769; "" -> null; not a number -> NaN. */
+export function parseNumber(text) {
+  const s = String(text ?? '').trim().replace(',', '.');
+  return s === '' ? null : Number(s);
+}

@@ -1,0 +1,355 @@
+// The city map: Leaflet with no tile server, one canvas for every shape, markers updated in place.
+// Leaflet (global `L`) is loaded by index.html from /vendor/leaflet/.
+import { h } from './dom.js';
+import { label, lang, t } from './i18n.js';
+import { AGENCY_COLOUR, STATUS_COLOUR, leadAgency, typeLabel } from './model.js';
+
+const L = window.L;
+
+const RADIUS = { 1: 11, 2: 8.5, 3: 7, 4: 5.5 };
+const CITY_STYLE = { color: '#64748b', weight: 1.5, fillColor: '#1e293b', fillOpacity: 1, interactive: false };
+const RIVER_STYLE = { color: '#38bdf8', weight: 3, opacity: 0.8, fillColor: '#0c4a6e', fillOpacity: 0.8, interactive: false };
+
+// A circle marker with its priority number drawn inside, on the same canvas (no DOM per marker).
+const LabelledCircle = L.CircleMarker.extend({
+  _updatePath() {
+    L.CircleMarker.prototype._updatePath.call(this);
+    const r = this._renderer;
+    const text = this.options.label;
+    if (!text || !r._drawing || !r._ctx || this._empty() || this._radius < 6) return;
+    const ctx = r._ctx;
+    ctx.save();
+    ctx.font = `700 ${Math.round(this._radius * 1.15)}px system-ui, sans-serif`;
+    ctx.fillStyle = this.options.labelColour || '#fff';
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(text, this._point.x, this._point.y + 0.5);
+    ctx.restore();
+  },
+});
+
+export class CityMap {
+  /** @param el the map's container; onIncident(id) on a click, onUnitPopup(unit, el) fills a
+   * unit's popup, onPick(lat, lon) when a location is chosen for a new call. */
+  constructor(el, { onIncident, onUnitPopup, onPick }) {
+    this.onIncident = onIncident;
+    this.onUnitPopup = onUnitPopup;
+    this.onPick = onPick;
+    this.renderer = L.canvas({ padding: 0.3, tolerance: 4 });
+    this.map = L.map(el, {
+      preferCanvas: true,
+      renderer: this.renderer,
+      attributionControl: false,
+      zoomSnap: 0.25,
+      minZoom: 8,
+      maxZoom: 18,
+      center: [10.78, 106.70],
+      zoom: 11,
+    });
+    // The city and the river under every marker, in their own pane (SVG, never clicked):
+    // the markers' one canvas then holds only what can be clicked.
+    this.map.createPane('outline').style.zIndex = '350';
+    this.map.getPane('outline').style.pointerEvents = 'none';
+    this.outlineRenderer = L.svg({ pane: 'outline', padding: 0.5 });
+    this.incidents = new Map();
+    this.units = new Map();
+    this.hospitals = new Map();
+    this.stations = new Map();
+    this.selected = null;
+    this.picking = false;
+    this.pickMarker = null;
+    this.popupUnit = null;
+    this.map.on('click', (e) => {
+      if (this.picking) this.onPick(e.latlng.lat, e.latlng.lng);
+    });
+    this.map.on('popupclose', () => {
+      this.popupUnit = null;
+    });
+  }
+
+  /** The city outline and the river (GeoJSON from GET /map), fitted to the city. */
+  setOutline(fc) {
+    if (this.outline) this.outline.remove();
+    const layer = L.geoJSON(fc, {
+      renderer: this.outlineRenderer,
+      pane: 'outline',
+      style: (f) => ((f.properties || {}).kind === 'river' ? RIVER_STYLE : CITY_STYLE),
+      interactive: false,
+    }).addTo(this.map);
+    this.outline = layer;
+    const city = fc.features.filter((f) => (f.properties || {}).kind !== 'river');
+    const bounds = (city.length ? L.geoJSON({ type: 'FeatureCollection', features: city }) : layer).getBounds();
+    if (bounds.isValid()) {
+      // Not animated: a view set while a zoom animation runs is ignored by Leaflet.
+      this.map.fitBounds(bounds, { padding: [8, 8], animate: false });
+      this.map.setMaxBounds(bounds.pad(0.5));
+    }
+  }
+
+  invalidate() {
+    this.map.invalidateSize();
+  }
+
+  // --- incidents --------------------------------------------------------------------------
+
+  incidentStyle(inc) {
+    const selected = inc.id === this.selected;
+    const multi = (inc.agencies || []).length > 1;
+    return {
+      radius: (RADIUS[inc.priority] || 6) + (selected ? 2 : 0),
+      fillColor: AGENCY_COLOUR[leadAgency(inc)] || '#94a3b8',
+      fillOpacity: 0.92,
+      color: selected ? '#facc15' : multi ? '#0f172a' : '#f8fafc',
+      weight: selected ? 4 : multi ? 3.5 : 1.5,
+      opacity: 1,
+      dashArray: inc.exercise ? '3 3' : null,
+      label: String(inc.priority),
+    };
+  }
+
+  upsertIncident(inc) {
+    const m = this.incidents.get(inc.id);
+    if (inc.lat == null || inc.lon == null) {
+      if (m) this.removeIncident(inc.id);
+      return;
+    }
+    if (m) {
+      m._icc = inc;
+      const ll = m.getLatLng();
+      if (ll.lat !== inc.lat || ll.lng !== inc.lon) m.setLatLng([inc.lat, inc.lon]);
+      const style = this.incidentStyle(inc);
+      if (m.options.radius !== style.radius) m.setRadius(style.radius);
+      m.setStyle(style);
+      return;
+    }
+    const marker = new LabelledCircle([inc.lat, inc.lon], { ...this.incidentStyle(inc), renderer: this.renderer, bubblingMouseEvents: false });
+    marker._icc = inc;
+    marker.on('click', () => this.onIncident(marker._icc.id));
+    marker.bindTooltip(() => this.incidentTip(marker._icc), { direction: 'top', offset: [0, -6] });
+    marker.addTo(this.map);
+    this.incidents.set(inc.id, marker);
+  }
+
+  incidentTip(inc) {
+    const where = [inc.address, inc.ward].filter(Boolean).join(', ');
+    return `P${inc.priority} · ${typeLabel(inc.type_code)}${where ? ` · ${where}` : ''} · ${label('state', inc.state)}`;
+  }
+
+  removeIncident(id) {
+    const m = this.incidents.get(id);
+    if (m) {
+      m.remove();
+      this.incidents.delete(id);
+    }
+  }
+
+  select(id) {
+    const prev = this.selected;
+    this.selected = id;
+    for (const key of [prev, id]) {
+      const m = key && this.incidents.get(key);
+      if (m) {
+        const style = this.incidentStyle(m._icc);
+        m.setRadius(style.radius);
+        m.setStyle(style);
+        if (key === id) m.bringToFront();
+      }
+    }
+  }
+
+  focus(lat, lon) {
+    if (lat == null || lon == null) return;
+    const ll = L.latLng(lat, lon);
+    if (!this.map.getBounds().pad(-0.15).contains(ll)) this.map.panTo(ll);
+  }
+
+  // --- units ------------------------------------------------------------------------------
+
+  unitStyle(u) {
+    return {
+      radius: 4.5,
+      fillColor: STATUS_COLOUR[u.status] || '#94a3b8',
+      fillOpacity: 1,
+      color: AGENCY_COLOUR[u.agency] || '#334155',
+      weight: 2,
+      opacity: 1,
+    };
+  }
+
+  /** Stations by id (GET /stations): where a unit with no position report yet is shown. */
+  setStations(stations) {
+    this.stations = new Map(stations.map((s) => [s.id, s]));
+  }
+
+  /** A unit's own last position, else its home station's; null when neither is known. */
+  unitPosition(u) {
+    if (u.lat != null && u.lon != null) return [u.lat, u.lon];
+    const s = u.station && this.stations.get(u.station);
+    return s && s.lat != null ? [s.lat, s.lon] : null;
+  }
+
+  upsertUnit(u) {
+    const m = this.units.get(u.id);
+    const at = this.unitPosition(u);
+    if (!at) {
+      if (m) this.removeUnit(u.id);
+      return;
+    }
+    if (m) {
+      const prev = m._icc;
+      m._icc = u;
+      const ll = m.getLatLng();
+      if (ll.lat !== at[0] || ll.lng !== at[1]) m.setLatLng(at);
+      if (prev.status !== u.status || prev.agency !== u.agency) m.setStyle(this.unitStyle(u));
+      if (this.popupUnit === u.id) this.refreshPopup();
+      return;
+    }
+    const marker = L.circleMarker(at, { ...this.unitStyle(u), renderer: this.renderer, bubblingMouseEvents: false });
+    marker._icc = u;
+    marker.on('click', () => this.openUnit(marker._icc.id));
+    marker.bindTooltip(() => `${marker._icc.call_sign} · ${label('status', marker._icc.status)}`, { direction: 'top', offset: [0, -4] });
+    marker.addTo(this.map);
+    marker.bringToBack();
+    this.units.set(u.id, marker);
+  }
+
+  removeUnit(id) {
+    const m = this.units.get(id);
+    if (m) {
+      m.remove();
+      this.units.delete(id);
+      if (this.popupUnit === id) this.map.closePopup();
+    }
+  }
+
+  /** Opens the unit's popup (its content filled by onUnitPopup). */
+  openUnit(id) {
+    const m = this.units.get(id);
+    if (!m) return;
+    const content = h('div', { class: 'unit-popup' });
+    this.onUnitPopup(m._icc, content);
+    this.popup = L.popup({ maxWidth: 320 }).setLatLng(m.getLatLng()).setContent(content).openOn(this.map);
+    this.popupUnit = id;
+  }
+
+  refreshPopup() {
+    const m = this.popupUnit && this.units.get(this.popupUnit);
+    if (!m || !this.popup || !this.popup.isOpen()) return;
+    const el = this.popup.getContent();
+    // Keep the popup's form (a status choice in progress) while the dispatcher is using it.
+    if (el.contains(document.activeElement)) return;
+    el.replaceChildren();
+    this.onUnitPopup(m._icc, el);
+    this.popup.setLatLng(m.getLatLng());
+  }
+
+  // --- hospitals ------------------------------------------------------------------------
+
+  upsertHospital(x) {
+    let m = this.hospitals.get(x.id);
+    if (x.lat == null || x.lon == null) return;
+    const fill = { FULL: '#7f1d1d', PARTIAL: '#f59e0b' }[x.diversion] || '#e2e8f0';
+    const style = { radius: 6, fillColor: fill, fillOpacity: 1, color: '#0f172a', weight: 1, label: 'H', labelColour: x.diversion === 'FULL' ? '#fff' : '#b91c1c' };
+    if (m) {
+      m._icc = x;
+      m.setStyle(style);
+      return;
+    }
+    m = new LabelledCircle([x.lat, x.lon], { ...style, renderer: this.renderer, bubblingMouseEvents: false });
+    m._icc = x;
+    m.bindTooltip(() => {
+      const hx = m._icc;
+      const name = (lang() === 'en' ? hx.name_en : hx.name_vi) || hx.name_vi || hx.id;
+      const beds = hx.beds_available != null ? ` · ${t('map.beds', { n: hx.beds_available })}` : '';
+      return `${t('map.hospital')}: ${name}${beds}${hx.diversion ? ` · ${label('diversion', hx.diversion)}` : ''}`;
+    });
+    m.addTo(this.map);
+    this.hospitals.set(x.id, m);
+  }
+
+  removeHospital(id) {
+    const m = this.hospitals.get(id);
+    if (m) {
+      m.remove();
+      this.hospitals.delete(id);
+    }
+  }
+
+  /** Replaces every marker with the picture's (reusing markers whose item is still there). */
+  reset(picture) {
+    for (const [id] of this.incidents) if (!picture.incidents.has(id)) this.removeIncident(id);
+    for (const [id] of this.units) if (!picture.units.has(id)) this.removeUnit(id);
+    for (const [id] of this.hospitals) if (!picture.hospitals.has(id)) this.removeHospital(id);
+    for (const x of picture.hospitals.values()) this.upsertHospital(x);
+    for (const u of picture.units.values()) this.upsertUnit(u);
+    for (const inc of picture.incidents.values()) this.upsertIncident(inc);
+  }
+
+  // --- picking a location for a new call ------------------------------------------------
+
+  setPicking(on) {
+    this.picking = on;
+    this.map.getContainer().classList.toggle('picking', on);
+    if (!on) this.clearPick();
+  }
+
+  setPick(lat, lon) {
+    if (!this.pickMarker) {
+      this.pickMarker = L.marker([lat, lon], { draggable: true, keyboard: true, title: t('map.picked'), alt: t('map.picked'), zIndexOffset: 1000 });
+      this.pickMarker.on('dragend', () => {
+        const ll = this.pickMarker.getLatLng();
+        this.onPick(ll.lat, ll.lng);
+      });
+      this.pickMarker.addTo(this.map);
+    } else {
+      this.pickMarker.setLatLng([lat, lon]);
+    }
+  }
+
+  clearPick() {
+    if (this.pickMarker) {
+      this.pickMarker.remove();
+      this.pickMarker = null;
+    }
+  }
+
+  /** Legend control (agencies, unit statuses), rebuilt on a language change. */
+  legend() {
+    if (!this.legendControl) {
+      this.legendControl = L.control({ position: 'bottomright' });
+      this.legendControl.onAdd = () => {
+        this.legendEl = h('details', { class: 'legend' });
+        L.DomEvent.disableClickPropagation(this.legendEl);
+        this.fillLegend();
+        return this.legendEl;
+      };
+      this.legendControl.addTo(this.map);
+    } else {
+      this.fillLegend();
+    }
+  }
+
+  fillLegend() {
+    const dot = (fill, stroke, size, w = 1.5) =>
+      h('span', { class: 'dot', style: `background:${fill};border:${w}px solid ${stroke};width:${size}px;height:${size}px`, 'aria-hidden': 'true' });
+    const open = this.legendEl.open;
+    this.legendEl.replaceChildren(
+      h('summary', null, t('map.legend')),
+      h('p', null, t('map.legend_incidents')),
+      h(
+        'ul',
+        null,
+        ['POLICE', 'FIRE', 'MEDICAL'].map((a) => h('li', null, dot(AGENCY_COLOUR[a], '#f8fafc', 14), label('agency', a))),
+        h('li', null, dot(AGENCY_COLOUR.FIRE, '#0f172a', 18, 3.5), t('map.multi')),
+        [1, 2, 3, 4].map((p) => h('li', null, dot('#94a3b8', '#f8fafc', RADIUS[p] * 2), `P${p}`)),
+      ),
+      h('p', null, t('map.legend_units')),
+      h(
+        'ul',
+        null,
+        Object.entries(STATUS_COLOUR).map(([s, c]) => h('li', null, dot(c, '#334155', 10, 2), label('status', s))),
+      ),
+    );
+    this.legendEl.open = open;
+  }
+}

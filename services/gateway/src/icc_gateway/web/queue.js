@@ -1,0 +1,254 @@
+// The incident queue: open incidents by priority then age, rows updated in place, and live
+// timers ticked once a second for the rows on screen only (text and colour, nothing else).
+import { h } from './dom.js';
+import { label, t } from './i18n.js';
+import { ACTIVE_ASSIGNMENT, THRESHOLDS, compareIncidents, timerLevel, times, typeLabel } from './model.js';
+import { duration } from './text.js';
+
+/** Text and level of the three timers of an incident at `now` (ms). */
+export function timerValues(inc, now) {
+  const tm = times(inc);
+  const none = t('time.none');
+  const call = tm.call == null ? none : duration((now - tm.call) / 1000);
+  const dispatch = tm.dispatch == null ? none : duration((now - tm.dispatch) / 1000);
+  const scene = tm.scene == null ? none : duration((now - tm.scene) / 1000);
+  return {
+    call,
+    callLevel: tm.call != null && tm.dispatch == null ? timerLevel('call', inc.priority, (now - tm.call) / 1000) : '',
+    dispatch,
+    dispatchLevel: tm.dispatch != null && tm.scene == null ? timerLevel('dispatch', inc.priority, (now - tm.dispatch) / 1000) : '',
+    scene,
+  };
+}
+
+export function timerTips(priority) {
+  const tip = (phase) => {
+    const [amber, red] = THRESHOLDS[phase][priority] || THRESHOLDS[phase][4];
+    return t(`timer.tip.${phase}`, { p: priority, amber: duration(amber), red: duration(red) });
+  };
+  return { call: tip('call'), dispatch: tip('dispatch'), scene: t('timer.tip.scene') };
+}
+
+/** Sets a text node's data only when it changed (no layout work for equal text). */
+function setText(node, text) {
+  if (node.data !== text) node.data = text;
+}
+
+function setLevel(el, level) {
+  if (el.dataset.level !== level) {
+    el.dataset.level = level;
+    el.classList.toggle('amber', level === 'amber');
+    el.classList.toggle('red', level === 'red');
+  }
+}
+
+class Row {
+  constructor(inc, onOpen) {
+    const text = () => document.createTextNode('');
+    this.id = inc.id;
+    this.badgeText = text();
+    this.typeText = text();
+    this.placeText = text();
+    this.stateText = text();
+    this.unitsText = text();
+    this.callText = text();
+    this.dispatchText = text();
+    this.sceneText = text();
+    this.badge = h('span', { class: 'badge' }, this.badgeText);
+    this.exercise = h('span', { class: 'tag exercise', hidden: true }, '');
+    this.callCell = h('span', { class: 'timer', role: 'cell' }, this.callText);
+    this.dispatchCell = h('span', { class: 'timer', role: 'cell' }, this.dispatchText);
+    this.sceneCell = h('span', { class: 'timer', role: 'cell' }, this.sceneText);
+    // A row of a grid, not a <tr>: off-screen rows then skip layout and paint
+    // (content-visibility), which a table's rows cannot.
+    this.tr = h(
+      'div',
+      { class: 'qrow', role: 'row', tabindex: '0', dataset: { id: inc.id } },
+      h('span', { class: 'prio', role: 'cell' }, this.badge),
+      h('span', { class: 'what', role: 'cell' }, h('span', { class: 'type' }, this.exercise, this.typeText), h('span', { class: 'place' }, this.placeText)),
+      h('span', { class: 'state', role: 'cell' }, h('span', { class: 'state-name' }, this.stateText), h('span', { class: 'units' }, this.unitsText)),
+      this.callCell,
+      this.dispatchCell,
+      this.sceneCell,
+    );
+    this.tr.addEventListener('click', () => onOpen(this.id));
+    this.tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        onOpen(this.id);
+      }
+    });
+    this.priority = null;
+    this.update(inc);
+  }
+
+  update(inc) {
+    this.inc = inc;
+    setText(this.badgeText, `P${inc.priority}`);
+    if (this.priority !== inc.priority) {
+      this.badge.className = `badge p${inc.priority}`;
+      this.priority = inc.priority;
+      this.tips();
+    }
+    this.exercise.hidden = !inc.exercise;
+    setText(this.typeText, typeLabel(inc.type_code));
+    setText(this.placeText, [inc.ward, inc.address].filter(Boolean).join(' · '));
+    setText(this.stateText, label('state', inc.state));
+    this.tr.dataset.state = inc.state;
+    const signs = (inc.assignments || []).filter((a) => ACTIVE_ASSIGNMENT.has(a.state)).map((a) => a.call_sign || a.unit);
+    setText(this.unitsText, signs.join(' '));
+  }
+
+  /** Re-reads every label (after a language change). */
+  relabel() {
+    this.tips();
+    this.exercise.textContent = t('exercise.tag');
+    this.exercise.title = t('exercise.title');
+    setText(this.typeText, typeLabel(this.inc.type_code));
+    setText(this.stateText, label('state', this.inc.state));
+  }
+
+  tips() {
+    const tips = timerTips(this.inc.priority);
+    this.callCell.title = tips.call;
+    this.dispatchCell.title = tips.dispatch;
+    this.sceneCell.title = tips.scene;
+    this.exercise.textContent = t('exercise.tag');
+    this.exercise.title = t('exercise.title');
+  }
+
+  tick(now) {
+    const v = timerValues(this.inc, now);
+    setText(this.callText, v.call);
+    setLevel(this.callCell, v.callLevel);
+    setText(this.dispatchText, v.dispatch);
+    setLevel(this.dispatchCell, v.dispatchLevel);
+    setText(this.sceneText, v.scene);
+  }
+}
+
+export class IncidentQueue {
+  /** @param tbody the element rows go to (a rowgroup); @param scroller its scrolling container. */
+  constructor(tbody, scroller, { onOpen, onCount }) {
+    this.tbody = tbody;
+    this.onOpen = onOpen;
+    this.onCount = onCount;
+    this.rows = new Map();
+    this.visible = new Set();
+    this.selected = null;
+    this.orderDirty = false;
+    this.observer = new IntersectionObserver(
+      (entries) => {
+        const now = Date.now();
+        for (const e of entries) {
+          const row = this.rows.get(e.target.dataset.id);
+          if (!row) continue;
+          if (e.isIntersecting) {
+            this.visible.add(row);
+            row.tick(now);
+          } else {
+            this.visible.delete(row);
+          }
+        }
+      },
+      { root: scroller, rootMargin: '200px 0px' },
+    );
+  }
+
+  /** Replaces every row with the picture's incidents (rows of incidents still open are kept). */
+  reset(incidents) {
+    const keep = new Map();
+    for (const inc of incidents.values()) {
+      const row = this.rows.get(inc.id);
+      if (row) {
+        row.update(inc);
+        keep.set(inc.id, row);
+        this.rows.delete(inc.id);
+      } else {
+        keep.set(inc.id, this.makeRow(inc));
+      }
+    }
+    for (const row of this.rows.values()) this.drop(row);
+    this.rows = keep;
+    const sorted = [...keep.values()].sort((a, b) => compareIncidents(a.inc, b.inc));
+    this.tbody.replaceChildren(...sorted.map((r) => r.tr));
+    this.orderDirty = false;
+    this.markSelected();
+    this.tick(Date.now());
+    this.onCount(this.rows.size);
+  }
+
+  makeRow(inc) {
+    const row = new Row(inc, this.onOpen);
+    this.observer.observe(row.tr);
+    return row;
+  }
+
+  drop(row) {
+    this.observer.unobserve(row.tr);
+    this.visible.delete(row);
+    row.tr.remove();
+  }
+
+  upsert(inc) {
+    const row = this.rows.get(inc.id);
+    if (row) {
+      if (row.inc.priority !== inc.priority) this.orderDirty = true;
+      row.update(inc);
+      if (this.visible.has(row)) row.tick(Date.now());
+    } else {
+      this.rows.set(inc.id, this.makeRow(inc));
+      this.orderDirty = true;
+    }
+  }
+
+  remove(id) {
+    const row = this.rows.get(id);
+    if (row) {
+      this.drop(row);
+      this.rows.delete(id);
+    }
+  }
+
+  /** Puts rows in queue order after a batch of changes, moving only the rows out of place. */
+  commit() {
+    if (this.orderDirty) {
+      const sorted = [...this.rows.values()].sort((a, b) => compareIncidents(a.inc, b.inc));
+      let at = this.tbody.firstChild;
+      for (const row of sorted) {
+        if (row.tr === at) at = at.nextSibling;
+        else this.tbody.insertBefore(row.tr, at);
+      }
+      this.orderDirty = false;
+      this.markSelected();
+    }
+    this.onCount(this.rows.size);
+  }
+
+  select(id) {
+    this.selected = id;
+    this.markSelected();
+  }
+
+  markSelected() {
+    for (const el of this.tbody.querySelectorAll('.qrow.selected')) {
+      el.classList.remove('selected');
+      el.removeAttribute('aria-selected');
+    }
+    const row = this.selected && this.rows.get(this.selected);
+    if (row) {
+      row.tr.classList.add('selected');
+      row.tr.setAttribute('aria-selected', 'true');
+    }
+  }
+
+  /** Once a second: the timers of the rows on screen. */
+  tick(now) {
+    for (const row of this.visible) row.tick(now);
+  }
+
+  relabel() {
+    for (const row of this.rows.values()) row.relabel();
+    this.tick(Date.now());
+  }
+}

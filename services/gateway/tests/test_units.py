@@ -1,0 +1,176 @@
+"""Small pure parts: error shapes and field names, roles, the trace sink's answers."""
+
+import io
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from argon2 import PasswordHasher
+
+from icc_gateway import users
+from icc_gateway.accounts import Accounts, Role, may_see_personal_data
+from icc_gateway.errors import ApiError, api_field, from_validation
+from icc_gateway.store import metadata
+from icc_gateway.traces import TraceSink
+from icc_storage import Database, upgrade
+
+
+@pytest.mark.parametrize(
+    ("service_field", "api"),
+    [
+        ("incident.type_code", "type_code"),
+        ("incident.location", "location"),
+        ("incident.location.lat", "lat"),
+        ("incident.location.ward", "ward"),
+        ("incident.caller.phone", "caller.phone"),
+        ("incident", "id"),
+        ("name", "id"),
+        ("parent", "id"),
+        ("units[1]", "units[1]"),
+        ("override_reason", "override_reason"),
+    ],
+)
+def test_service_field_names_become_the_apis(service_field: str, api: str) -> None:
+    assert api_field(service_field) == api
+
+
+def test_validation_errors_in_the_api_shape() -> None:
+    error = from_validation(
+        [
+            {"loc": ("body", "lat"), "msg": "Field required", "type": "missing"},
+            {"loc": ("body", "units", 2), "msg": "String should match pattern", "type": "x"},
+            {"loc": ("body", "caller", "phone"), "msg": "too long", "type": "x"},
+            {"loc": ("path", "id"), "msg": "bad", "type": "x"},
+            {"loc": ("body", 3), "msg": "JSON decode error", "type": "json_invalid"},
+        ]
+    )
+    assert error.status == 400 and error.code == "invalid_argument"
+    assert [f.field for f in error.fields] == ["lat", "units[2]", "caller.phone", "id", "body"]
+    assert error.body()["error"]["fields"][0] == {"field": "lat", "description": "Field required"}
+    assert "lat: Field required" in error.message
+
+
+def test_roles_include_the_ones_before() -> None:
+    assert Role.SUPERVISOR.includes(Role.DISPATCHER)
+    assert Role.DISPATCHER.includes(Role.CALL_TAKER) and Role.DISPATCHER.includes(Role.VIEWER)
+    assert not Role.CALL_TAKER.includes(Role.DISPATCHER)
+    assert not Role.VIEWER.includes(Role.CALL_TAKER)
+    assert not may_see_personal_data(Role.VIEWER, incident_open=True)
+    assert may_see_personal_data(Role.CALL_TAKER, incident_open=True)
+    assert not may_see_personal_data(Role.DISPATCHER, incident_open=False)
+    assert may_see_personal_data(Role.SUPERVISOR, incident_open=False)
+
+
+async def test_sessions_expire_and_logout_ends_them(database_url: str) -> None:
+    db = Database(database_url)
+    now = [datetime(2026, 11, 25, 8, tzinfo=UTC)]
+    # Cheap hashing parameters: this test is about sessions, not about argon2.
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    accounts = Accounts(db, session_ttl=timedelta(hours=12), clock=lambda: now[0], hasher=hasher)
+    try:
+        await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
+        assert await accounts.ensure_demo_users() == [
+            "supervisor",
+            "dispatcher",
+            "calltaker",
+            "viewer",
+        ]
+        assert await accounts.ensure_demo_users() == []  # only into an empty table
+        await accounts.add_user("lan.nguyen", "a-long-password", Role.DISPATCHER, agency="FIRE")
+        assert await accounts.login("lan.nguyen", "wrong-password") is None
+        assert await accounts.login("nobody", "a-long-password") is None
+        found = await accounts.login("lan.nguyen", "a-long-password")
+        assert found is not None
+        user, token = found
+        assert (user.role, user.agency) == (Role.DISPATCHER, "FIRE")
+        assert await accounts.user_for(token) == user
+        assert await accounts.user_for(token + "x") is None
+        now[0] += timedelta(hours=11, minutes=59)
+        assert await accounts.user_for(token) == user
+        now[0] += timedelta(minutes=2)
+        assert await accounts.user_for(token) is None  # a shift is over
+        _, token = await accounts.login("viewer", "icc-demo") or (None, "")
+        assert await accounts.user_for(token) is not None
+        await accounts.logout(token)
+        assert await accounts.user_for(token) is None
+    finally:
+        await db.dispose()
+
+
+async def test_migrations_match_the_declared_tables(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
+        async with db.read() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), metadata)
+            )
+        assert diff == []
+    finally:
+        await db.dispose()
+
+
+async def test_trace_sink_answers() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        incident = request.url.path.split("/")[2]
+        if incident == "missing":
+            return httpx.Response(404, json={"error": "no spans"})
+        if incident == "broken":
+            return httpx.Response(500, text="oops")
+        span = {
+            "trace_id": "ab" * 16,
+            "service": "incidents",
+            "operation": "IncidentService/CreateIncident",
+            "start_ms": 0.0,
+            "duration_ms": 4.2,
+            "depth": 0,
+            "error": False,
+            "extra": "dropped",
+        }
+        return httpx.Response(200, json={"spans": [span, {"start_ms": "nonsense"}]})
+
+    sink = TraceSink("http://sink:4318/", transport=httpx.MockTransport(answer))
+    try:
+        spans = (await sink.waterfall("abc"))["spans"]
+        assert spans == [
+            {
+                "trace_id": "ab" * 16,
+                "service": "incidents",
+                "operation": "IncidentService/CreateIncident",
+                "start_ms": 0.0,
+                "duration_ms": 4.2,
+                "depth": 0,
+                "error": False,
+            }
+        ]
+        assert await sink.waterfall("missing") == {"spans": []}
+        with pytest.raises(ApiError) as failed:
+            await sink.waterfall("broken")
+        assert failed.value.status == 503
+    finally:
+        await sink.close()
+    with pytest.raises(ApiError) as off:
+        await TraceSink(None).waterfall("abc")
+    assert off.value.status == 503 and "ICC_TRACESINK_QUERY_URL" in off.value.message
+
+
+def test_accounts_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"ICC_GATEWAY_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"}
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    assert users.main(["add", "lan.nguyen", "--role", "dispatcher", "--agency", "FIRE"], env) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    assert users.main(["add", "lan.nguyen", "--role", "viewer"], env) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert users.main(["add", "Bad Name", "--role", "viewer"], env) == 2
+    assert users.main(["list"], env) == 0
+    out, err = capsys.readouterr()
+    assert "added lan.nguyen (dispatcher, FIRE)" in out
+    assert "lan.nguyen\tdispatcher\tFIRE" in out
+    assert "already exists" in err and "username:" in err
+    assert "a-long-password" not in out + err
