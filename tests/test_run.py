@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -44,11 +45,15 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         "ICC_RESOURCES_PORT": str(free_port()),
         "ICC_DISPATCH_PORT": str(free_port()),
         "ICC_TRACESINK_PORT": str(free_port()),
+        "ICC_TRACESINK_QUERY_PORT": str(free_port()),
         "ICC_INCIDENTS_METRICS_PORT": str(free_port()),
         "ICC_RESOURCES_METRICS_PORT": str(free_port()),
         "ICC_DISPATCH_METRICS_PORT": str(free_port()),
+        "ICC_GATEWAY_PORT": str(free_port()),
+        "ICC_GATEWAY_METRICS_PORT": str(free_port()),
     }
-    proc = run_icc(tmp_path, **ports)
+    # The simulator a little faster than `make run` has it, to see its drills in time.
+    proc = run_icc(tmp_path, **ports, ICC_SIMULATOR_RATE="120")
     endpoints_file = tmp_path / "var" / "endpoints.json"
     try:
         deadline = time.monotonic() + 60
@@ -76,6 +81,17 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             )
             services = {s.name for s in reply.list_services_response.service}
             assert "icc.incident.v1.IncidentService" in services
+        # The gateway: healthy (picture loaded), a demo dispatcher signs in and sees the fleet.
+        screen = endpoints["gateway_http"]
+        assert screen == f"http://127.0.0.1:{ports['ICC_GATEWAY_PORT']}/"
+        with httpx.Client(base_url=screen, timeout=10) as http:
+            assert http.get("/healthz").json() == {"status": "ok"}
+            signed_in = http.post(
+                "/api/v1/session", json={"username": "dispatcher", "password": "icc-demo"}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            assert signed_in.json()["user"]["role"] == "dispatcher"
+            assert len(http.get("/api/v1/picture").json()["units"]) > 500
         with grpc.insecure_channel(endpoints["resources_grpc"]) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="icc.resource.v1.ResourceService"), timeout=5
@@ -129,14 +145,31 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert shown.returncode == 0, shown.stdout + shown.stderr
         for operation in expected:
             assert operation in shown.stdout, shown.stdout
+        # A supervisor sees the same spans through the gateway (the sink's query endpoint).
+        with httpx.Client(base_url=screen, timeout=10) as http:
+            http.post("/api/v1/session", json={"username": "supervisor", "password": "icc-demo"})
+            incident_id = created.name.removeprefix("incidents/")
+            spans = http.get(f"/api/v1/incidents/{incident_id}/trace").json()["spans"]
+            assert {s["service"] for s in spans} >= {"incidents", "dispatch"}
+            # The simulator's drills appear in the live picture.
+            deadline = time.monotonic() + 30
+            while not any(i["exercise"] for i in http.get("/api/v1/picture").json()["incidents"]):
+                assert time.monotonic() < deadline, "no simulated call in 30 s"
+                time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "stopped" in out
-    for port in ports.values():  # every process it started is gone
+    assert f"Dispatcher screen: http://127.0.0.1:{ports['ICC_GATEWAY_PORT']}/" in out
+    for name, port in ports.items():  # every process it started is gone
         with socket.socket() as s:
-            s.bind(("127.0.0.1", int(port)))
+            # Connections an HTTP server closed linger in TIME_WAIT; only a listener fails this.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", int(port)))
+            except OSError:
+                raise AssertionError(f"{name} {port} is still taken") from None
 
 
 def test_icc_run_says_which_port_is_taken(tmp_path: Path) -> None:

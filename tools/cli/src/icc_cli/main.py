@@ -1,5 +1,6 @@
 """The `icc` command line."""
 
+import os
 import signal
 import sqlite3
 import time
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from icc_cli.simulate import simulate
 from icc_cli.stack import Stack, StackConfig, StackError
 from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
 from icc_tracesink.waterfall import render, rows, total_ms
@@ -20,6 +22,7 @@ app = typer.Typer(
     help="ICC, the Integrated Command Center for Ho Chi Minh City.", no_args_is_help=True
 )
 console = Console()
+app.command()(simulate)
 
 
 @app.callback()
@@ -29,7 +32,8 @@ def main() -> None:
 
 @app.command()
 def run() -> None:
-    """Start the whole system locally: nats-server, trace sink, every service (Ctrl-C stops it)."""
+    """Start the whole system locally: nats-server, trace sink, every service and the
+    gateway with the dispatcher screen (Ctrl-C stops it)."""
     config = StackConfig.from_env()
     stack = Stack(config)
     stopping = False
@@ -78,6 +82,9 @@ def run() -> None:
             with console.status(f"Starting the {name} service ({what}) ..."):
                 stack.start_service(name, port, metrics_port, env)
             console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
+        with console.status("Starting the gateway (accounts, the live picture, the screen) ..."):
+            stack.start_gateway()
+        console.print(f"[green]✓[/] gateway on {config.screen_url}")
         endpoints = stack.write_endpoints()
         table = Table(title="ICC is running", show_header=True)
         table.add_column("what")
@@ -85,8 +92,20 @@ def run() -> None:
         for name, address in config.endpoints().items():
             table.add_row(name, address)
         console.print(table)
+        if stack.start_simulator() is not None:
+            rate = os.environ.get("ICC_SIMULATOR_RATE", "2")
+            console.print(
+                f"[green]✓[/] simulator: {rate} calls a minute, drills only "
+                "(ICC_SIMULATOR_RATE=0 turns it off; `icc simulate --scenario flood` for more)"
+            )
         console.print(f"Addresses written to {endpoints}. Logs in {config.var_dir / 'log'}.")
         console.print("`icc trace INCIDENT_ID` shows an incident's spans as a waterfall.")
+        console.print(f"\n[bold]Dispatcher screen: {config.screen_url}[/]")
+        if os.environ.get("ICC_GATEWAY_DEMO_USERS", "1").strip() != "0":
+            console.print(
+                "Demo accounts (dev only), password [bold]icc-demo[/]: "
+                "supervisor, dispatcher, calltaker, viewer\n"
+            )
         console.print("Press Ctrl-C to stop.")
         while not stopping:
             exited = stack.first_exited()

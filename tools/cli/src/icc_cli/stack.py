@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from icc_rpc import wait_serving
 
 
@@ -28,10 +30,13 @@ class StackConfig:
     incidents_port: int
     resources_port: int
     dispatch_port: int
+    gateway_port: int
     tracesink_port: int
+    tracesink_query_port: int
     incidents_metrics_port: int
     resources_metrics_port: int
     dispatch_metrics_port: int
+    gateway_metrics_port: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
@@ -44,11 +49,14 @@ class StackConfig:
             incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
             resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
             dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
+            gateway_port=int(env.get("ICC_GATEWAY_PORT", "8080")),
             tracesink_port=int(env.get("ICC_TRACESINK_PORT", "4317")),  # OTLP/gRPC's own port
+            tracesink_query_port=int(env.get("ICC_TRACESINK_QUERY_PORT", "4320")),
             # 9464 is OpenTelemetry's Prometheus exporter port; one each from there.
             incidents_metrics_port=int(env.get("ICC_INCIDENTS_METRICS_PORT", "9464")),
             resources_metrics_port=int(env.get("ICC_RESOURCES_METRICS_PORT", "9465")),
             dispatch_metrics_port=int(env.get("ICC_DISPATCH_METRICS_PORT", "9466")),
+            gateway_metrics_port=int(env.get("ICC_GATEWAY_METRICS_PORT", "9467")),
         )
 
     @property
@@ -60,23 +68,36 @@ class StackConfig:
         return f"http://{self.host}:{self.tracesink_port}"
 
     @property
+    def tracesink_query_url(self) -> str:
+        """The sink's waterfalls as JSON (`/incidents/ID/waterfall`), for the gateway."""
+        return f"http://{self.host}:{self.tracesink_query_port}"
+
+    @property
     def traces_db(self) -> Path:
         return self.var_dir / "traces.db"
 
     def metrics_url(self, port: int) -> str:
         return f"http://{self.host}:{port}/metrics"
 
+    @property
+    def screen_url(self) -> str:
+        """The dispatcher screen (and the gateway's HTTP API under /api)."""
+        return f"http://{self.host}:{self.gateway_port}/"
+
     def endpoints(self) -> dict[str, str]:
         return {
             "nats": self.nats_url,
             "nats_monitoring": f"http://{self.host}:{self.nats_monitor_port}",
             "trace_sink_otlp": self.otlp_endpoint,
+            "trace_sink_query": self.tracesink_query_url,
             "incidents_grpc": f"{self.host}:{self.incidents_port}",
             "resources_grpc": f"{self.host}:{self.resources_port}",
             "dispatch_grpc": f"{self.host}:{self.dispatch_port}",
             "incidents_metrics": self.metrics_url(self.incidents_metrics_port),
             "resources_metrics": self.metrics_url(self.resources_metrics_port),
             "dispatch_metrics": self.metrics_url(self.dispatch_metrics_port),
+            "gateway_http": self.screen_url,
+            "gateway_metrics": self.metrics_url(self.gateway_metrics_port),
         }
 
 
@@ -162,11 +183,13 @@ class Stack:
         """The OTLP receiver every service exports spans to; listening before returning."""
         c = self.config
         check_port_free(c.host, c.tracesink_port, "ICC_TRACESINK_PORT")
+        check_port_free(c.host, c.tracesink_query_port, "ICC_TRACESINK_QUERY_PORT")
         child = self._spawn(
             "tracesink",
             [sys.executable, "-m", "icc_tracesink.main"],
             {
                 "ICC_TRACESINK_ADDR": f"{c.host}:{c.tracesink_port}",
+                "ICC_TRACESINK_QUERY_ADDR": f"{c.host}:{c.tracesink_query_port}",
                 "ICC_TRACESINK_DB": str(c.traces_db),
                 "ICC_VAR_DIR": str(c.var_dir),
             },
@@ -200,6 +223,51 @@ class Stack:
         self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)
         return child
 
+    def start_gateway(self) -> Child:
+        """The gateway (HTTP): the dispatcher screen and its API, after the services it
+        reads the picture from; ready when `/healthz` answers (the picture is loaded)."""
+        c = self.config
+        check_port_free(c.host, c.gateway_port, "ICC_GATEWAY_PORT")
+        check_port_free(c.host, c.gateway_metrics_port, "ICC_GATEWAY_METRICS_PORT")
+        child = self._spawn(
+            "gateway",
+            [sys.executable, "-m", "icc_gateway.main"],
+            {
+                "ICC_GATEWAY_ADDR": f"{c.host}:{c.gateway_port}",
+                "ICC_INCIDENTS_TARGET": f"{c.host}:{c.incidents_port}",
+                "ICC_RESOURCES_TARGET": f"{c.host}:{c.resources_port}",
+                "ICC_DISPATCH_TARGET": f"{c.host}:{c.dispatch_port}",
+                # Supervisors' trace timeline (`GET /api/v1/incidents/ID/trace`).
+                "ICC_TRACESINK_QUERY_URL": c.tracesink_query_url,
+                "ICC_METRICS_HOST": c.host,
+                "ICC_METRICS_PORT": str(c.gateway_metrics_port),
+                "ICC_NATS_URL": c.nats_url,
+                "ICC_VAR_DIR": str(c.var_dir),
+                "ICC_OTLP_ENDPOINT": c.otlp_endpoint,
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
+            },
+        )
+        self._wait_http_ok(child, f"{c.screen_url}healthz", timeout_s=60)
+        return child
+
+    def start_simulator(self) -> Child | None:
+        """The living city at a gentle rate (`ICC_SIMULATOR_RATE` calls a minute, default 2;
+        `0` starts none): drills (`exercise`) driven through the public API, read from
+        `endpoints.json`, so it starts after that file is written."""
+        if os.environ.get("ICC_SIMULATOR_RATE", "2").strip() in ("0", "0.0"):
+            return None
+        c = self.config
+        return self._spawn(
+            "simulator",
+            [sys.executable, "-m", "icc_simulator.main"],
+            {
+                "ICC_VAR_DIR": str(c.var_dir),
+                "ICC_SIMULATOR_DURATION": os.environ.get("ICC_SIMULATOR_DURATION", "forever"),
+                "ICC_OTLP_ENDPOINT": c.otlp_endpoint,
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
+            },
+        )
+
     def write_endpoints(self) -> Path:
         path = self.config.var_dir / "endpoints.json"
         path.write_text(json.dumps(self.config.endpoints(), indent=2) + "\n", encoding="utf-8")
@@ -223,6 +291,20 @@ class Stack:
             except OSError:
                 time.sleep(0.05)
         raise StackError(f"{child.name} did not listen on {host}:{port} within {timeout_s:.0f} s")
+
+    def _wait_http_ok(self, child: Child, url: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(child)
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise StackError(
+            f"{child.name} was not ready within {timeout_s:.0f} s ({url}); see {child.log_path}"
+        )
 
     def _wait_healthy(self, child: Child, target: str, timeout_s: float) -> None:
         if wait_serving(

@@ -1,0 +1,1 @@
+"""The living city: synthetic calls and units for ICC, driven through its public API."""

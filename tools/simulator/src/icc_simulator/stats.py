@@ -1,0 +1,40 @@
+"""Running counters of a simulation, for the live progress display and the report."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stats:
+    calls: int = 0
+    incidents: int = 0
+    duplicates: int = 0
+    closed: int = 0
+    merged: int = 0
+    cancelled: int = 0
+    queued: int = 0
+    assignments: int = 0
+    acknowledgements: int = 0
+    transports: int = 0
+    positions: int = 0
+    positions_refused: int = 0
+    units_busy: int = 0
+    units_total: int = 0
+    # Errors by what failed, e.g. `create:UNAVAILABLE`; a run's health at a glance.
+    errors: Counter[str] = field(default_factory=Counter)
+    # Incidents of an earlier run taken over, and how many of those ended.
+    adopted: int = 0
+    adopted_ended: int = 0
+    # A unit assigned while the player still had it working for another incident.
+    conflicts: int = 0
+
+    @property
+    def ended(self) -> int:
+        return self.closed + self.merged + self.cancelled
+
+    @property
+    def open(self) -> int:
+        return self.incidents - self.ended
+
+    def error(self, what: str) -> None:
+        self.errors[what] += 1
