@@ -147,7 +147,12 @@ DISPATCH_ROWS = [
         for r in (1, 10, 50)
     ),
 ]
-COUNTED = (".lost", ".bad_stored")  # summed over repetitions, not medians
+COUNTED = (
+    ".lost",
+    ".bad_stored",
+    ".missing",
+    ".double_booked",
+)  # summed over repetitions, not medians
 
 
 @dataclass(frozen=True)
@@ -217,11 +222,59 @@ GOALS = [
         "AVL: ListUnits of 5,000 units with positions, p50", "avl.svc.list.p50_ms", None, 50, False
     ),
     Goal(
+        "gateway: one change to 50 screens, last screen p99",
+        "gateway.fanout.last_p99_ms",
+        None,
+        100,
+        False,
+    ),
+    Goal("sustained load: incidents lost", "sustained.lost", None, 0, False),
+    Goal("sustained load: units double-booked", "sustained.double_booked", None, 0, False),
+    *(
+        Goal(
+            f"sustained load: {name} memory flat (last minute within 1.25× the first)",
+            f"sustained.rss.{name}.last_mb",
+            f"sustained.rss.{name}.first_mb",
+            1.25,
+            higher_is_better=False,
+        )
+        for name in ("incidents", "resources", "dispatch")
+    ),
+    Goal(
         "tracing on: 32-client events/s lose under 10% to tracing off",
         "traced.conc.events_s",
         "svc.conc.events_s",
         0.9,
         higher_is_better=True,
+    ),
+]
+
+GATEWAY_ROWS = [
+    Row("gateway.fanout.p50_ms", "one change → each of 50 screens, p50", "ms"),
+    Row("gateway.fanout.p99_ms", "one change → each of 50 screens, p99", "ms"),
+    Row("gateway.fanout.last_p99_ms", "one change → the last of 50 screens, p99", "ms"),
+    Row("gateway.fanout.missing", "changes a screen missed", "n"),
+    Row("screen.first_render_ms", "screen: page load → 2,000 incidents, 1,000 units painted", "ms"),
+    Row("screen.snapshot_to_render_ms", "screen: snapshot received → painted", "ms"),
+    Row("screen.burst_applied_ms", "screen: a burst of 500 changes applied", "ms"),
+    Row("screen.burst_painted_ms", "screen: … and painted", "ms"),
+]
+
+SUSTAINED_PROCESSES = ("incidents", "resources", "dispatch", "nats-server")
+SUSTAINED_ROWS = [
+    Row("sustained.created_per_s", "flood scenario: incidents created", "/s"),
+    Row("sustained.lost", "incidents lost", "n"),
+    Row("sustained.double_booked", "units held by two incidents", "n"),
+    Row("sustained.decision.p50_ms", "P1/P2: created → first decision, p50", "ms"),
+    Row("sustained.decision.p99_ms", "P1/P2: created → first decision, p99", "ms"),
+    *(
+        Row(
+            f"sustained.rss.{name}.last_mb",
+            f"{name}: memory, last minute (beside: first)",
+            "MB",
+            f"sustained.rss.{name}.first_mb",
+        )
+        for name in SUSTAINED_PROCESSES
     ),
 ]
 
@@ -364,6 +417,34 @@ def tracing_table(medians: Mapping[str, float], runs: Mapping[str, list[float]])
     )
 
 
+def gateway_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    return beside_table(
+        "G. Gateway fan-out and the dispatcher screen (Chromium)",
+        "fan-out: real services and gateway, 50 SSE clients; screen: a synthetic picture",
+        GATEWAY_ROWS,
+        medians,
+        runs,
+    )
+
+
+def sustained_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> Table:
+    return beside_table(
+        "H. Sustained load: the simulator's flood scenario, every process real (one run)",
+        "the 'bare stack' column holds each process's memory in the first minute",
+        SUSTAINED_ROWS,
+        medians,
+        runs,
+    )
+
+
+def _unit_of(key: str) -> Unit:
+    if key.endswith("_ms"):
+        return "ms"
+    if key.endswith("_mb"):
+        return "MB"
+    return "n" if key.endswith(COUNTED) else "/s"
+
+
 def goals_table(medians: Mapping[str, float]) -> Table:
     table = Table(title="D. Goals")
     table.add_column("goal")
@@ -371,7 +452,7 @@ def goals_table(medians: Mapping[str, float]) -> Table:
     table.add_column("service", justify="right")
     table.add_column("result", justify="center")
     for g in GOALS:
-        unit: Unit = "ms" if g.service.endswith("_ms") else "/s"
+        unit = _unit_of(g.service)
         sign = "≥" if g.higher_is_better else "≤"
         met = g.met(medians)
         table.add_row(
@@ -391,6 +472,8 @@ def print_report(
     console.print(avl_table(medians, runs))
     console.print(dispatch_table(medians, runs))
     console.print(tracing_table(medians, runs))
+    console.print(gateway_table(medians, runs))
+    console.print(sustained_table(medians, runs))
     console.print(goals_table(medians))
 
 
@@ -429,6 +512,8 @@ def as_json(medians: Mapping[str, float], runs: Mapping[str, list[float]]) -> di
         "avl": [beside(row) for row in AVL_ROWS],
         "dispatch": [beside(row) for row in DISPATCH_ROWS],
         "tracing": [beside(row) for row in TRACING_ROWS],
+        "gateway": [beside(row) for row in GATEWAY_ROWS],
+        "sustained": [beside(row) for row in SUSTAINED_ROWS],
         "goals": [
             {
                 "goal": g.label,

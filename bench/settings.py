@@ -25,6 +25,9 @@ class Settings:
     recommend_calls: int = 1000
     dispatch_rates: tuple[int, ...] = (1, 10, 50)
     dispatch_seconds: float = 10.0  # at each rate
+    # Sustained load (run once, not per repetition): see bench/sustained.py.
+    sustained_rate: float = 50.0  # incidents/s offered by the flood scenario
+    sustained_s: float = 300.0
 
     @classmethod
     def quick(cls) -> "Settings":
@@ -40,4 +43,6 @@ class Settings:
             avl_kv_puts=5000,
             recommend_calls=300,
             dispatch_seconds=4.0,
+            sustained_rate=20.0,
+            sustained_s=30.0,
         )

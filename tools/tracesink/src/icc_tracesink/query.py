@@ -94,4 +94,3 @@ def _handler(db_path: Path) -> type[BaseHTTPRequestHandler]:
             pass  # the sink's own log says enough; request lines add nothing
 
     return Handler
-
