@@ -248,17 +248,30 @@ def active(status: dispatch_pb2.DispatchStatus) -> list[dispatch_pb2.Assignment]
 
 
 async def assert_nobody_double_booked(
-    city: City, all_status: dict[str, dispatch_pb2.DispatchStatus]
+    city: City, all_status: dict[str, dispatch_pb2.DispatchStatus], timeout_s: float = 10
 ) -> None:
-    held: dict[str, str] = {}
-    for name, s in all_status.items():
-        for a in active(s):
-            assert a.unit not in held, f"{a.unit} held by {held[a.unit]} and {name}"
-            held[a.unit] = name
-    # The resources service agrees, unit by unit.
-    units = (await city.resources.ListUnits(rpb.ListUnitsRequest(page_size=5000), timeout=10)).units
-    at_resources = {u.name: u.incident for u in units if u.incident}
-    assert at_resources == held
+    """No unit in two incidents at dispatch, and the resources service agrees, unit by unit.
+
+    The two services are read one after the other, and a release reaches resources a
+    moment after dispatch records it: they must agree within `timeout_s`, and dispatch
+    must never hold a unit twice in any read.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        held: dict[str, str] = {}
+        for name, s in all_status.items():
+            for a in active(s):
+                assert a.unit not in held, f"{a.unit} held by {held[a.unit]} and {name}"
+                held[a.unit] = name
+        units = (
+            await city.resources.ListUnits(rpb.ListUnitsRequest(page_size=5000), timeout=10)
+        ).units
+        at_resources = {u.name: u.incident for u in units if u.incident}
+        if at_resources == held:
+            return
+        assert time.monotonic() < deadline, (at_resources, held)
+        await asyncio.sleep(0.2)
+        all_status = await statuses(city, list(all_status))
 
 
 async def wait_served(
