@@ -23,6 +23,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Position, async_playwright, expect
 
+from icc.common.v1 import common_pb2
+from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc_bus import BusConfig
 from icc_gateway import main as gateway_main
 from icc_gateway.config import Config
@@ -47,6 +49,8 @@ PASSWORD = "icc-demo"
 CALL_AT = (10.7725, 106.6980)
 # Generous for a loaded 2-CPU machine; Playwright waits only as long as needed.
 WAIT_MS = 20_000
+# A duration on the KPI strip (m:ss), not the dash of "nothing measured yet".
+KPI_TIME = re.compile(r"^\d+:\d\d$")
 
 pytestmark = [
     pytest.mark.skipif(
@@ -154,6 +158,20 @@ async def zoom_to(page: Page, lat: float, lon: float, zoom: float) -> None:
     )
 
 
+async def released_in_the_incident(city: City, incident_id: str) -> None:
+    """Until the incidents service has recorded every release (the screen may show them
+    first, from dispatch's own events): then the incident may close."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    request = incident_pb.GetIncidentRequest(name=f"incidents/{incident_id}")
+    while True:
+        incident = (await city.incidents.GetIncident(request, timeout=5)).incident
+        states = {a.state for a in incident.assignments}
+        if states == {common_pb2.ASSIGNMENT_STATE_RELEASED}:
+            return
+        assert time.monotonic() < deadline, f"releases not recorded: {states}"
+        await asyncio.sleep(0.05)
+
+
 async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
@@ -223,6 +241,11 @@ async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     assert await page.evaluate("window.__noReload === true")
     assert await page.evaluate("window.__icc.stats.snapshots") == 1
     assert await page.evaluate("window.__icc.stats.applied") > 0
+    # The KPI strip: the call counted, the fire's call -> dispatch time measured.
+    kpis = page.locator("#kpis")
+    await expect(kpis).to_contain_text("Gọi → điều động", timeout=WAIT_MS)
+    await expect(kpis.locator('[data-kpi="dispatch-FIRE"]')).to_have_text(KPI_TIME, timeout=WAIT_MS)
+    await expect(kpis.locator('[data-kpi="calls"] strong')).to_have_text("1")
 
     # The map: a click on the incident's marker opens its detail.
     await detail.get_by_role("button", name="Đóng").click()
@@ -251,8 +274,10 @@ async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     await detail.get_by_label("Lý do giải phóng").fill("Đám cháy đã được dập tắt")
     await detail.get_by_role("button", name="Giải phóng tất cả").click()
     await expect(detail.locator("tr.released")).to_have_count(5)
-    # The incident learns of the releases from dispatch's events: then it may close.
+    # The incident learns of the releases from dispatch's events (the screen may show them
+    # a moment earlier, from dispatch's own): then it may close.
     await expect(row.locator(".units")).to_be_empty()
+    await released_in_the_incident(stack.city, incident_id)
     await detail.get_by_label("Kết quả xử lý (bắt buộc)").fill("Đã dập tắt, không có thương vong")
     await detail.get_by_role("button", name="Kết thúc sự vụ").click()
     await expect(page.locator(f'#queue .qrow[data-id="{incident_id}"]')).to_have_count(0)
@@ -286,6 +311,12 @@ async def test_language_switches_with_one_click_and_is_remembered(
     await expect(page.locator("#user")).to_contain_text("Call taker")
     await expect(page.locator("#board-title")).to_have_text("Units")
     await expect(page.locator("#board")).to_contain_text("Fire & rescue (114)")
+    # The KPI strip in English, once dispatch has sent the cardiac arrest its units.
+    kpis = page.locator("#kpis")
+    await expect(kpis).to_contain_text("Call → dispatch", timeout=WAIT_MS)
+    await expect(kpis.locator('[data-kpi="dispatch-MEDICAL"]')).to_have_text(
+        KPI_TIME, timeout=WAIT_MS
+    )
     await expect(page.locator("html")).to_have_attribute("lang", "en")
 
     # Remembered across a reload.

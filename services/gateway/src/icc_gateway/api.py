@@ -3,7 +3,8 @@ services' gRPC (never their databases), acting as the signed-in user."""
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, cast
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from opentelemetry import trace
@@ -248,6 +249,25 @@ async def picture_stream(
         sep="\n",
         send_timeout=settings.send_timeout_s,
     )
+
+
+@router.get("/kpis", response_model=schemas.Kpis, tags=["picture"])
+async def kpis(
+    user: Viewer,
+    gw: Ctx,
+    exercise: Annotated[
+        Literal["include", "exclude", "only"],
+        Query(description="Drills (exercise incidents): counted with the rest, left out, or alone"),
+    ] = "include",
+) -> dict[str, Any]:
+    """Response-time KPIs of the incidents created in the last hour (`window_s`), live."""
+    _loaded(gw)
+    now = datetime.now(UTC)
+    found = gw.picture.kpis.compute(
+        now.timestamp(), gw.picture.incidents.values(), gw.picture.units(), exercise
+    )
+    server_time = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"server_time": server_time, **found}
 
 
 # Incidents

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from icc_bus import BusConfig
+from icc_gateway.kpis import KpiSettings
 from icc_storage import database_url_from_env
 
 # services/gateway/, when running from the repository (editable install).
@@ -37,6 +38,23 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise SystemExit(f"{name}: at least {minimum:g}, got {value:g}")
     return value
+
+
+def _priorities(env: Mapping[str, str], name: str, default: str) -> frozenset[int]:
+    """`P1,P2` (dispatch's `ICC_DISPATCH_AUTO` form) -> {1, 2}."""
+    raw = env.get(name, default).strip()
+    names = [p.strip().upper() for p in raw.split(",") if p.strip()]
+    if not all(n in ("P1", "P2", "P3", "P4") for n in names):
+        raise SystemExit(f"{name}: expected e.g. 'P1,P2', got {raw[:40]!r}")
+    return frozenset(int(n[1]) for n in names)
+
+
+def kpi_settings_from_env(env: Mapping[str, str]) -> KpiSettings:
+    return KpiSettings(
+        window_s=_number(env, "ICC_GATEWAY_KPI_WINDOW_MIN", 60.0, 1.0) * 60.0,
+        # The same setting as dispatch's, so "waiting for units" means what it does there.
+        auto_priorities=_priorities(env, "ICC_DISPATCH_AUTO", "P1,P2"),
+    )
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,8 @@ class Config:
     web_dir: Path | None = None
     leaflet_dir: Path | None = LEAFLET_DIR
     picture: PictureSettings = field(default_factory=PictureSettings)
+    # The response-time KPIs (GET /api/v1/kpis): window, targets, what "waiting" means.
+    kpis: KpiSettings = field(default_factory=KpiSettings)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -103,6 +123,7 @@ class Config:
                 position_interval_s=_number(env, "ICC_GATEWAY_POSITION_INTERVAL_S", 1.0, 0.0),
                 resync_every_s=_number(env, "ICC_GATEWAY_RESYNC_S", 300.0, 1.0),
             ),
+            kpis=kpi_settings_from_env(env),
         )
 
     def screen_dir(self) -> Path:

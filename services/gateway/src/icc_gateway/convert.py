@@ -53,6 +53,11 @@ OPEN_STATES = (
     incident_pb2.INCIDENT_STATE_EN_ROUTE,
     incident_pb2.INCIDENT_STATE_ON_SCENE,
 )
+ENDED_STATES = (
+    incident_pb2.INCIDENT_STATE_CLOSED,
+    incident_pb2.INCIDENT_STATE_MERGED,
+    incident_pb2.INCIDENT_STATE_CANCELLED,
+)
 # Assignment states only move forward; merging two views keeps the later one.
 ASSIGNMENT_ORDER = {name: value for value, name in ASSIGNMENT_STATE.items()}
 

@@ -265,7 +265,11 @@ class PictureFeed:
         hospitals = await self._services.call(
             "resources", self._services.resources.ListHospitals, resource_pb.ListHospitalsRequest()
         )
-        incidents = await self._open_incidents()
+        incidents = await self._incidents(convert.OPEN_STATES)
+        # Ended in the KPIs' window (kpis.py): the picture only buries them. After the
+        # open ones, so that one that ended in between is seen ending.
+        since = time.time() - self._picture.kpis.settings.window_s
+        ended = await self._incidents(convert.ENDED_STATES, created_after=since)
         # Units first: incidents' assignments take their kind from them.
         for u in units:
             self._emit(
@@ -277,7 +281,7 @@ class PictureFeed:
             self._emit(
                 self._picture.put_hospital(convert.hospital_item(h), convert.hospital_version(h))
             )
-        for i in incidents:
+        for i in (*incidents, *ended):
             self._emit(
                 self._picture.put_incident(
                     convert.incident_item(i), convert.incident_version(i), convert.is_open(i)
@@ -292,19 +296,21 @@ class PictureFeed:
         if change is not None:
             self._publish(change)
 
-    async def _open_incidents(self) -> list[incident_pb2.Incident]:
+    async def _incidents(
+        self,
+        states: Iterable[incident_pb2.IncidentState.ValueType],
+        created_after: float | None = None,
+    ) -> list[incident_pb2.Incident]:
         found: list[incident_pb2.Incident] = []
         token = ""
         while True:
+            request = incident_pb.ListIncidentsRequest(
+                page_size=_PAGE, page_token=token, states=states
+            )
+            if created_after is not None:
+                request.create_time.start_time.FromNanoseconds(int(created_after * 1e9))
             page = await self._services.call(
-                "incidents",
-                self._services.incidents.ListIncidents,
-                incident_pb.ListIncidentsRequest(
-                    page_size=_PAGE,
-                    page_token=token,
-                    states=convert.OPEN_STATES,
-                ),
-                timeout_s=15.0,
+                "incidents", self._services.incidents.ListIncidents, request, timeout_s=15.0
             )
             found.extend(page.incidents)
             token = page.next_page_token

@@ -24,6 +24,7 @@ from icc_gateway.clients import Services
 from icc_gateway.config import Config
 from icc_gateway.context import Gateway
 from icc_gateway.feed import PictureFeed
+from icc_gateway.kpis import ResponseWindow
 from icc_gateway.picture import Picture
 from icc_gateway.stream import Hub
 from icc_gateway.traces import TraceSink
@@ -115,7 +116,9 @@ async def start(config: Config) -> Running:
         if base is None:
             # Random, below 2**50: ids stay exact in JavaScript (2**53) for ages.
             base = secrets.randbelow(2**50)
-        picture = Picture(ring_size=settings.ring_size, cursor=base)
+        picture = Picture(
+            ring_size=settings.ring_size, cursor=base, kpis=ResponseWindow(config.kpis)
+        )
         hub = Hub(picture, queue_size=settings.client_queue)
         feed = PictureFeed(nc, services, picture, hub.publish, settings)
         feed.start()

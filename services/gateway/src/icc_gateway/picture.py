@@ -10,11 +10,13 @@ replayed exactly what it missed.
 import itertools
 import json
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
 from icc_gateway.convert import ASSIGNMENT_ORDER, Item, Version
+from icc_gateway.kpis import ResponseWindow
 
 Kind = Literal["incident", "unit", "hospital"]
 Op = Literal["upsert", "remove"]
@@ -61,6 +63,9 @@ class Picture:
     _tombstones: OrderedDict[str, Version] = field(default_factory=OrderedDict)
     _hospital_versions: dict[str, Version] = field(default_factory=dict)
     _ring: deque[Change] = field(init=False)
+    # The response-time KPIs' window: sees every new version of an incident, closed ones
+    # too (which the picture itself forgets).
+    kpis: ResponseWindow = field(default_factory=ResponseWindow)
 
     def __post_init__(self) -> None:
         self._ring = deque(maxlen=self.ring_size)
@@ -78,6 +83,9 @@ class Picture:
     @property
     def unit_count(self) -> int:
         return len(self._units)
+
+    def units(self) -> Iterator[Item]:
+        return (u.item for u in self._units.values())
 
     def snapshot(self) -> Item:
         """The `Picture` of API.md at `cursor`."""
@@ -106,6 +114,7 @@ class Picture:
         known = self._incident_versions.get(incident_id) or self._tombstones.get(incident_id)
         if known is not None and version <= known:
             return None
+        self.kpis.observe(item)
         if not is_open:
             self._incident_versions.pop(incident_id, None)
             self._incident_cursors.pop(incident_id, None)

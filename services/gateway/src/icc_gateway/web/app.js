@@ -11,6 +11,7 @@ import { CallForm } from './calltake.js';
 import { IncidentDetail } from './detail.js';
 import { $, h } from './dom.js';
 import { applyStatic, has, label, lang, onLangChange, setLang, t } from './i18n.js';
+import { KpiPanel } from './kpis.js';
 import { CityMap } from './map.js';
 import { OPEN_STATES, Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog } from './model.js';
 import { IncidentQueue } from './queue.js';
@@ -186,12 +187,13 @@ function buildUi() {
       layout();
     },
   });
+  const kpis = new KpiPanel($('#kpis'), $('#kpi-body'), { onIncident: (id) => openIncident(id) });
   $('#call-close').addEventListener('click', () => {
     call.hide();
     layout();
   });
   $('#new-call').addEventListener('click', openCallForm);
-  return { map, queue, board, call, detail };
+  return { map, queue, board, call, detail, kpis };
 }
 
 // --- the live picture -------------------------------------------------------------------------
@@ -210,6 +212,7 @@ function onSnapshot(p) {
   ui.board.render(state.picture.units);
   renderCounts();
   ui.detail.notify();
+  ui.kpis.soon();
   stats.snapshots++;
   performance.mark('icc:snapshot:applied');
   // After the frame that draws it (Leaflet's canvas redraws in the same animation frame).
@@ -243,9 +246,19 @@ function flush() {
   const detailId = ui.detail.visible ? ui.detail.id : null;
   let unitsChanged = false;
   let detailTouched = false;
+  // Created, first dispatched, first on scene, re-prioritised or closed: the KPIs move.
+  let notable = false;
   for (const { kind, op, item } of pending.values()) {
     const id = item.id;
     if (kind === 'incident') {
+      const prev = picture.incidents.get(id);
+      notable =
+        notable ||
+        !prev ||
+        op === 'remove' ||
+        prev.first_dispatch_time !== item.first_dispatch_time ||
+        prev.first_on_scene_time !== item.first_on_scene_time ||
+        prev.priority !== item.priority;
       if (op === 'remove' || !OPEN_STATES.has(item.state)) {
         picture.incidents.delete(id);
         ui.map.removeIncident(id);
@@ -284,6 +297,7 @@ function flush() {
   if (unitsChanged) ui.board.schedule(picture.units);
   renderCounts();
   if (detailTouched) ui.detail.notify();
+  if (notable) ui.kpis.soon();
   stats.applied += events;
   stats.batches++;
   const end = performance.now();
@@ -364,6 +378,7 @@ async function start(user) {
   ui.map.invalidate();
   await loadReference();
   connect();
+  ui.kpis.start();
 }
 
 function showLogin() {
@@ -372,6 +387,7 @@ function showLogin() {
   renderUser();
   if (ui) {
     ui.call.hide();
+    ui.kpis.stop();
     if (ui.detail.visible) ui.detail.hide();
   }
   $('#app-view').hidden = true;
@@ -420,6 +436,7 @@ function relabel() {
   ui.board.relabel();
   ui.call.relabel();
   ui.detail.relabel();
+  ui.kpis.relabel();
   ui.map.legend();
 }
 

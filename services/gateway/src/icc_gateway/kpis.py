@@ -1,0 +1,339 @@
+"""Response-time KPIs of the last hour, live: what the dispatcher screen's KPI strip shows.
+
+Pure: no I/O and no clock (the caller passes `now`, Unix seconds). The picture (picture.py)
+hands every new version of an incident to `ResponseWindow.observe`, open or closed, from
+the same apply point that updates the picture; the window keeps the little the KPIs need
+of each incident created in the last `window_s` (the picture itself forgets incidents
+once they close). Memory is bounded: records older than the window are evicted as newer
+incidents come in (by their create time, so no clock is needed) and when the KPIs are
+computed, and never more than `max_records` are kept.
+
+Durations are real seconds between the incidents service's own timestamps: the call
+(`create_time`) to the first dispatch (`first_dispatch_time`) and to the first unit of
+any agency on scene (`first_on_scene_time`). Percentiles are nearest-rank, as in the
+simulator's KPIs: the value at rank ceil(p/100 x n) of the sorted sample, always one of
+the observed values. An incident is grouped by its lead agency (the first of its
+`agencies`) and its priority.
+"""
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Item = dict[str, Any]
+ExerciseFilter = Literal["include", "exclude", "only"]
+
+# The first unit on scene at a P1 incident, by lead agency, in seconds: the project's
+# planning figures (tools/simulator/src/icc_simulator/kpis.py, `P1_TARGET_S`).
+P1_TARGET_S: Mapping[str, float] = {"MEDICAL": 8 * 60.0, "FIRE": 10 * 60.0, "POLICE": 10 * 60.0}
+# Agencies always listed (in this order), even with nothing in the window.
+AGENCIES = ("POLICE", "FIRE", "MEDICAL")
+PRIORITIES = (1, 2, 3, 4)
+# Unit statuses that mean "working an incident" (the resources service's BUSY set).
+BUSY = frozenset({"DISPATCHED", "EN_ROUTE", "ON_SCENE", "TRANSPORTING", "AT_HOSPITAL"})
+ACTIVE_ASSIGNMENT = frozenset({"PROPOSED", "ASSIGNED", "ACKNOWLEDGED"})
+OPEN_STATES = frozenset({"NEW", "DISPATCHED", "EN_ROUTE", "ON_SCENE"})
+# Ended without a response being needed: not judged against the P1 target.
+WITHDRAWN = frozenset({"CANCELLED", "MERGED"})
+# Incidents waiting for units listed by id (the oldest first); the count has them all.
+WAITING_LISTED = 20
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    # Incidents created in this many seconds before now are counted.
+    window_s: float = 3600.0
+    # An auto-dispatched incident without a unit after this long is waiting for units.
+    wait_after_s: float = 60.0
+    # Priorities dispatch assigns by itself (dispatch's `ICC_DISPATCH_AUTO`, P1 and P2).
+    auto_priorities: frozenset[int] = frozenset({1, 2})
+    p1_targets_s: Mapping[str, float] = field(default_factory=lambda: dict(P1_TARGET_S))
+    # Hard bound on memory whatever comes in: the oldest are dropped beyond this.
+    max_records: int = 50_000
+
+
+def seconds(iso: str | None) -> float | None:
+    """An ISO 8601 time of the API (`...Z`) -> Unix seconds, or None."""
+    if not iso:
+        return None
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of a non-empty sample."""
+    if not values:
+        raise ValueError("percentile of an empty sample")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the KPIs keep of one incident (times in Unix seconds)."""
+
+    id: str
+    agencies: tuple[str, ...]
+    priority: int | None
+    exercise: bool
+    state: str | None
+    ward: str
+    create_time: float
+    first_dispatch_time: float | None
+    first_on_scene_time: float | None
+
+    @property
+    def lead(self) -> str | None:
+        return self.agencies[0] if self.agencies else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @classmethod
+    def of(cls, item: Item) -> "Record | None":
+        """From the picture form of an incident; None without a create time."""
+        created = seconds(item.get("create_time"))
+        if created is None:
+            return None
+        return cls(
+            id=item["id"],
+            agencies=tuple(item.get("agencies") or ()),
+            priority=item.get("priority"),
+            exercise=bool(item.get("exercise")),
+            state=item.get("state"),
+            ward=item.get("ward") or "",
+            create_time=created,
+            first_dispatch_time=seconds(item.get("first_dispatch_time")),
+            first_on_scene_time=seconds(item.get("first_on_scene_time")),
+        )
+
+
+def _included(exercise: bool, which: ExerciseFilter) -> bool:
+    if which == "exclude":
+        return not exercise
+    if which == "only":
+        return exercise
+    return True
+
+
+def _spread(values: list[float], pending: int) -> Item:
+    if not values:
+        return {"n": 0, "p50_s": None, "p90_s": None, "pending": pending}
+    return {
+        "n": len(values),
+        "p50_s": round(percentile(values, 50), 3),
+        "p90_s": round(percentile(values, 90), 3),
+        "pending": pending,
+    }
+
+
+class _Step:
+    """Samples of one step (call -> dispatch, call -> on scene) by lead agency and priority."""
+
+    def __init__(self) -> None:
+        self.all: list[float] = []
+        self.pending = 0
+        self.by_agency: dict[str, list[float]] = {a: [] for a in AGENCIES}
+        self.agency_pending: dict[str, int] = {}
+        self.by_priority: dict[str, list[float]] = {str(p): [] for p in PRIORITIES}
+        self.priority_pending: dict[str, int] = {}
+
+    def add(self, r: Record, reached: float | None) -> None:
+        keys: list[tuple[dict[str, list[float]], dict[str, int], str]] = []
+        if r.lead is not None:
+            keys.append((self.by_agency, self.agency_pending, r.lead))
+        if r.priority is not None:
+            keys.append((self.by_priority, self.priority_pending, str(r.priority)))
+        if reached is not None:
+            took = max(0.0, reached - r.create_time)
+            self.all.append(took)
+            for values, _, key in keys:
+                values.setdefault(key, []).append(took)
+        elif r.is_open:
+            # Not there yet and may still get there.
+            self.pending += 1
+            for values, pending, key in keys:
+                values.setdefault(key, [])
+                pending[key] = pending.get(key, 0) + 1
+
+    def json(self) -> Item:
+        return {
+            "all": _spread(self.all, self.pending),
+            "by_agency": {
+                a: _spread(v, self.agency_pending.get(a, 0)) for a, v in self.by_agency.items()
+            },
+            "by_priority": {
+                p: _spread(v, self.priority_pending.get(p, 0))
+                for p, v in sorted(self.by_priority.items())
+            },
+        }
+
+
+def _units(units: Iterable[Item]) -> Item:
+    def group() -> dict[str, int]:
+        return {"total": 0, "out_of_service": 0, "busy": 0}
+
+    def shown(g: dict[str, int]) -> Item:
+        in_service = g["total"] - g["out_of_service"]
+        return {**g, "utilisation": round(g["busy"] / in_service, 4) if in_service else None}
+
+    overall = group()
+    by_agency: dict[str, dict[str, int]] = {a: group() for a in AGENCIES}
+    for u in units:
+        agency = u.get("agency") or "UNKNOWN"
+        for g in (overall, by_agency.setdefault(agency, group())):
+            g["total"] += 1
+            if u.get("status") == "OUT_OF_SERVICE":
+                g["out_of_service"] += 1
+            elif u.get("status") in BUSY:
+                g["busy"] += 1
+    return {**shown(overall), "by_agency": {a: shown(g) for a, g in by_agency.items()}}
+
+
+class ResponseWindow:
+    """The incidents created in the last `settings.window_s`, open or closed, as `Record`s."""
+
+    def __init__(self, settings: KpiSettings | None = None) -> None:
+        self.settings = settings or KpiSettings()
+        self._records: dict[str, Record] = {}
+        # (create_time, id) of every record, oldest first: for eviction.
+        self._by_age: list[tuple[float, str]] = []
+        # The newest create time seen: the window's clock between two `compute`s.
+        self._newest = -math.inf
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, incident_id: str) -> Record | None:
+        return self._records.get(incident_id)
+
+    def observe(self, item: Item) -> None:
+        """A new version of an incident (the picture form), open or closed."""
+        record = Record.of(item)
+        if record is None:
+            return
+        self._newest = max(self._newest, record.create_time)
+        if record.create_time < self._newest - self.settings.window_s:
+            return  # already out of the window
+        known = self._records.get(record.id)
+        if known is None:
+            heapq.heappush(self._by_age, (record.create_time, record.id))
+        else:
+            # Times are set once and never unset: a version without one keeps the known.
+            record = replace(
+                record,
+                create_time=known.create_time,
+                first_dispatch_time=record.first_dispatch_time or known.first_dispatch_time,
+                first_on_scene_time=record.first_on_scene_time or known.first_on_scene_time,
+            )
+        self._records[record.id] = record
+        self._evict(self._newest)
+
+    def _evict(self, now: float) -> None:
+        cutoff = now - self.settings.window_s
+        heap = self._by_age
+        while heap and (heap[0][0] < cutoff or len(self._records) > self.settings.max_records):
+            _, incident_id = heapq.heappop(heap)
+            self._records.pop(incident_id, None)
+
+    def records(self, now: float, exercise: ExerciseFilter = "include") -> list[Record]:
+        """The incidents created in the window ending at `now`, oldest first."""
+        self._evict(now)
+        return sorted(
+            (r for r in self._records.values() if _included(r.exercise, exercise)),
+            key=lambda r: (r.create_time, r.id),
+        )
+
+    def compute(
+        self,
+        now: float,
+        open_incidents: Iterable[Item],
+        units: Iterable[Item],
+        exercise: ExerciseFilter = "include",
+    ) -> Item:
+        """The KPIs at `now` (the `Kpis` of API.md, without `server_time`).
+
+        `open_incidents` and `units` are the picture's, for what is true now: the
+        incidents waiting for units and the units busy."""
+        s = self.settings
+        records = self.records(now, exercise)
+        to_dispatch, to_scene = _Step(), _Step()
+        calls_by_agency: dict[str, int] = dict.fromkeys(AGENCIES, 0)
+        calls_by_priority: dict[str, int] = {str(p): 0 for p in PRIORITIES}
+        targets = {a: {"reached": 0, "missed": 0, "pending": 0} for a in s.p1_targets_s}
+        for r in records:
+            if r.lead is not None:
+                calls_by_agency[r.lead] = calls_by_agency.get(r.lead, 0) + 1
+            if r.priority is not None:
+                key = str(r.priority)
+                calls_by_priority[key] = calls_by_priority.get(key, 0) + 1
+            if r.state == "MERGED":
+                continue  # a duplicate call: the incident it joined is measured
+            to_dispatch.add(r, r.first_dispatch_time)
+            to_scene.add(r, r.first_on_scene_time)
+            target = s.p1_targets_s.get(r.lead or "")
+            if r.priority != 1 or target is None:
+                continue
+            counts = targets[r.lead or ""]
+            if r.first_on_scene_time is not None:
+                within = r.first_on_scene_time - r.create_time <= target
+                counts["reached" if within else "missed"] += 1
+            elif r.state in WITHDRAWN:
+                continue
+            elif now - r.create_time > target:
+                counts["missed"] += 1
+            else:
+                counts["pending"] += 1
+        waiting = sorted(
+            (
+                (now - created, i["id"])
+                for i in open_incidents
+                if (created := seconds(i.get("create_time"))) is not None
+                and now - created > s.wait_after_s
+                and i.get("priority") in s.auto_priorities
+                and i.get("state") in OPEN_STATES
+                and not i.get("first_dispatch_time")
+                and _included(bool(i.get("exercise")), exercise)
+                and not any(a.get("state") in ACTIVE_ASSIGNMENT for a in i.get("assignments", ()))
+            ),
+            key=lambda w: (-w[0], w[1]),
+        )
+        return {
+            "window_s": s.window_s,
+            "exercise": exercise,
+            "calls": {
+                "total": len(records),
+                "exercise": sum(1 for r in records if r.exercise),
+                "open": sum(1 for r in records if r.is_open),
+                "by_agency": calls_by_agency,
+                "by_priority": calls_by_priority,
+            },
+            "call_to_dispatch": to_dispatch.json(),
+            "call_to_on_scene": to_scene.json(),
+            "p1_within_target": {
+                a: {
+                    "target_s": target,
+                    **targets[a],
+                    "share": (
+                        round(targets[a]["reached"] / judged, 4)
+                        if (judged := targets[a]["reached"] + targets[a]["missed"])
+                        else None
+                    ),
+                }
+                for a, target in s.p1_targets_s.items()
+            },
+            "waiting": {
+                "count": len(waiting),
+                "after_s": s.wait_after_s,
+                "oldest_s": round(waiting[0][0], 3) if waiting else None,
+                "incidents": [incident_id for _, incident_id in waiting[:WAITING_LISTED]],
+            },
+            "units": _units(units),
+        }
