@@ -246,6 +246,52 @@ async def test_batcher_commits_concurrent_writes_and_isolates_failures(db: Datab
     assert batcher.batches < 200  # shared commits, not one per write
 
 
+async def test_writes_one_at_a_time_commit_whole_or_not_at_all(db: Database) -> None:
+    """The quiet-hours path: each write alone in its batch (inline on SQLite). A refused
+    write and a broken insert leave nothing behind, and the writer goes on; a write
+    lock held elsewhere (another process's transaction) is waited for, not failed."""
+    batcher = WriteBatcher(db)
+    batcher.start()
+
+    def writer(name: str, n: int, refuse: bool = False) -> Callable[[WriteTx], Awaitable[str]]:
+        async def work(tx: WriteTx) -> str:
+            await tx.conn.execute(insert(things).values(name=f"{name}-early"))
+            if refuse:
+                raise ValueError("a domain rule said no")
+            tx.add(things, [{"name": name}])
+            add_events(tx, outbox, [event(n)])
+            return name
+
+        return work
+
+    try:
+        assert await batcher.submit(writer("a", 1)) == "a"
+        with pytest.raises(ValueError):
+            await batcher.submit(writer("b", 2, refuse=True))
+        with pytest.raises(IntegrityError):
+            await batcher.submit(writer("a", 3))  # "a-early" is taken: the whole write fails
+        if db.is_sqlite:
+            other = Database(db.url)
+            try:
+                async with other.write() as conn:
+                    await conn.execute(insert(things).values(name="other"))
+                    # The batcher's write has to wait for this transaction to end.
+                    pending = asyncio.ensure_future(batcher.submit(writer("c", 4)))
+                    await asyncio.sleep(0.05)
+                    assert not pending.done()
+                assert await pending == "c"
+            finally:
+                await other.dispose()
+        else:
+            assert await batcher.submit(writer("c", 4)) == "c"
+    finally:
+        await batcher.stop()
+    async with db.read() as conn:
+        names = set((await conn.execute(select(things.c.name))).scalars())
+    assert names - {"other"} == {"a-early", "a", "c-early", "c"}
+    assert await count(db, outbox) == 2
+
+
 async def test_relay_reports_the_unsent_rows_as_backlog(
     db: Database, nats_client: Client, metrics: RecordedMetrics
 ) -> None:

@@ -10,6 +10,13 @@ rolled back and the batch runs again without it; when the final inserts fail
 (say a unique key taken by another replica), every write of the batch runs again
 alone, so each caller gets its own answer. Writes must therefore be re-runnable:
 build ids and events before submitting, read and decide inside.
+
+On a SQLite file a batch of one or two writes (the quiet-hours case, where latency
+is all that matters) runs on the event loop's thread, without those hops; a bigger
+batch stays on the driver's thread, where SQLite works beside the event loop.
+Measured with `make bench` (incidents service, SQLite): call→event p50 4.71 ms
+through the thread, 2.96 ms inline; 32 clients 1,057 events/s through the thread,
+609/s with every batch inline, 1,071/s with small batches inline.
 """
 
 import asyncio
@@ -213,10 +220,24 @@ class WriteBatcher:
         self, jobs: list[_Job[Any]]
     ) -> tuple[tuple[_Job[Any], Exception] | None, list[Any], WriteTx | None, Exception | None]:
         """One transaction over `jobs`: (first failed job, results, tx, flush error)."""
+        if len(jobs) <= INLINE_MAX_JOBS:
+            with contextlib.suppress(_Locked):
+                return await self._attempt_on(jobs, inline=True)
+        return await self._attempt_on(jobs, inline=False)
+
+    async def _attempt_on(
+        self, jobs: list[_Job[Any]], *, inline: bool
+    ) -> tuple[tuple[_Job[Any], Exception] | None, list[Any], WriteTx | None, Exception | None]:
         results: list[Any] = []
-        async with self._db.engine.connect() as conn:
+        async with self._db.batch_connection(inline=inline) as conn:
             tx = WriteTx(conn)
-            await conn.begin()
+            try:
+                await conn.begin()
+            except DBAPIError as exc:
+                if inline and is_transient(exc):
+                    # Another connection holds the write lock: wait for it off the loop.
+                    raise _Locked() from exc
+                raise
             for job in jobs:
                 token = otel_context.attach(job.context) if job.context is not None else None
                 try:
@@ -238,7 +259,13 @@ class WriteBatcher:
         return None, results, tx, None
 
 
+class _Locked(Exception):
+    """An inline write found SQLite's write lock taken."""
+
+
 MAX_CONFLICT_RETRIES = 10
+# Batches this small run on the event loop's thread (`Database.batch_connection`).
+INLINE_MAX_JOBS = 2
 # PostgreSQL: deadlock detected, serialization failure.
 _TRANSIENT_SQLSTATES = {"40P01", "40001"}
 

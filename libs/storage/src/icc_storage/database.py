@@ -11,6 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _READ_ONLY = "icc_read_only"
+# An inline write waits this long for another connection's write lock (blocking the
+# event loop), then the batcher tries again through the driver's thread.
+INLINE_WRITE_WAIT_MS = 50
 
 
 def database_url_from_env(service: str, env: Mapping[str, str] = os.environ) -> str:
@@ -58,8 +61,10 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        # SQLite file: small reads by key can also run inline (see `read(inline=True)`).
+        # SQLite file: small reads by key, and the batched writes of the service's
+        # one writer, run inline (see `read(inline=True)` and `batch_connection`).
         self._inline: Engine | None = None
+        self._inline_writes: Engine | None = None
         if self.is_sqlite:
             _sqlite_setup(self.engine.sync_engine)
             if parsed.database and parsed.database != ":memory:":
@@ -69,6 +74,10 @@ class Database:
                 # A reader in WAL mode waits only for a checkpoint: a short wait,
                 # and the event loop is never held long.
                 _sqlite_setup(self._inline, busy_timeout_ms=250)
+                self._inline_writes = create_engine(
+                    parsed.set(drivername="sqlite"), hide_parameters=True, echo=echo
+                )
+                _sqlite_setup(self._inline_writes, busy_timeout_ms=INLINE_WRITE_WAIT_MS)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -98,10 +107,31 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    @asynccontextmanager
+    async def batch_connection(self, *, inline: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for the service's one writer (`WriteBatcher`), which begins,
+        commits and rolls back itself.
+
+        `inline=True` (SQLite files): the statements run on the event loop's own
+        thread. Through aiosqlite every statement is a hop to its thread and back,
+        and for a small batch the hops cost more than the work; a big batch is
+        better off on the driver's thread, where SQLite's own work runs beside the
+        event loop's. Only the one writer may use it: its works await nothing but
+        their connection, so an inline transaction never spans a wait. It waits at
+        most `INLINE_WRITE_WAIT_MS` for a write lock held by another connection.
+        """
+        if inline and self._inline_writes is not None:
+            with self._inline_writes.connect() as sync_conn:
+                yield cast(AsyncConnection, _InlineConnection(sync_conn))
+            return
+        async with self.engine.connect() as conn:
+            yield conn
+
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._inline is not None:
-            self._inline.dispose()
+        for engine in (self._inline, self._inline_writes):
+            if engine is not None:
+                engine.dispose()
 
 
 class _InlineConnection:
@@ -117,3 +147,12 @@ class _InlineConnection:
 
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(self._conn, *args, **kwargs)
+
+    async def begin(self) -> None:
+        self._conn.begin()
+
+    async def commit(self) -> None:
+        self._conn.commit()
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
