@@ -266,7 +266,7 @@ async def test_writes_one_at_a_time_commit_whole_or_not_at_all(db: Database) -> 
 
     try:
         assert await batcher.submit(writer("a", 1)) == "a"
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="said no"):
             await batcher.submit(writer("b", 2, refuse=True))
         with pytest.raises(IntegrityError):
             await batcher.submit(writer("a", 3))  # "a-early" is taken: the whole write fails
