@@ -59,6 +59,8 @@ async def _incidents(procs: Processes, settings: Settings, otlp_endpoint: str) -
             "ICC_LOG_LEVEL": "WARNING",
             # Empty: no exporter, whatever the caller's environment says.
             "ICC_OTLP_ENDPOINT": otlp_endpoint,
+            # As `make run` has it: spans to the sink, metrics only on Prometheus.
+            "ICC_OTLP_METRICS": "0",
             "OTEL_BSP_SCHEDULE_DELAY": "500",
         },
     )

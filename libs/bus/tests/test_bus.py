@@ -6,6 +6,7 @@ import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.client import Client
 from nats.js.api import StreamConfig
+from opentelemetry import trace
 
 from icc_bus import (
     DLQ_STREAM,
@@ -20,6 +21,7 @@ from icc_bus import (
     build_headers,
     ensure_streams,
     outgoing,
+    publish_batch,
     publish_event,
 )
 from icc_bus import consumer as consumer_module
@@ -193,6 +195,43 @@ async def test_spans_name_the_incident_and_units_an_event_is_about(
     for name in ("publish icc.test.thing", "process icc.test.thing"):
         assert finished[name].attributes["icc.incident.id"] == "i-9"
         assert tuple(finished[name].attributes["icc.unit.id"]) == ("u-1", "u-2")
+
+
+async def test_a_batch_goes_out_under_one_send_span_and_each_event_keeps_its_context(
+    nats_client: Client, spans: object
+) -> None:
+    """Consumers continue the span that made each event; the one send span is the child
+    of the first event's context and links to the others'."""
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    tracer = trace.get_tracer("test")
+    made = []
+    events = []
+    for n in range(3):
+        with tracer.start_as_current_span(f"request {n}") as span:
+            made.append(span.get_span_context())
+            events.append(outgoing("icc.test.thing", f"evt-b{n}", StringValue(value="x")))
+    seen: list[ReceivedEvent] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        seen.append(e)
+
+    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", "batched", "icc.test.>"), handle)
+    consumer.start()
+    try:
+        assert await publish_batch(js, events) == [None, None, None]
+        await wait_until(lambda: len(seen) == 3)
+    finally:
+        await consumer.stop()
+    finished = spans.get_finished_spans()  # type: ignore[attr-defined]
+    sends = [s for s in finished if s.name == "send icc.test.thing"]
+    assert len(sends) == 1
+    send = sends[0]
+    assert send.parent.span_id == made[0].span_id
+    assert [link.context.span_id for link in send.links] == [c.span_id for c in made[1:]]
+    assert send.attributes["messaging.batch.message_count"] == 3
+    processed = [s for s in finished if s.name == "process icc.test.thing"]
+    assert sorted(s.parent.span_id for s in processed) == sorted(c.span_id for c in made)
 
 
 async def test_lag_and_dlq_depth_are_measured(

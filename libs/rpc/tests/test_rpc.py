@@ -2,6 +2,9 @@
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from icc_rpc import FieldViolation, RpcError, start_server
 from icc_rpc.errors import field_violations
@@ -55,3 +58,42 @@ async def test_port_in_use_is_a_clear_error() -> None:
             await start_server(f"127.0.0.1:{first.port}", _register, [])
     finally:
         await first.stop(0)
+
+
+async def test_each_call_is_a_server_span_continuing_the_callers_trace(
+    spans: InMemorySpanExporter,
+) -> None:
+    server = await start_server("127.0.0.1:0", _register, ["test.Echo"])
+    tracer = trace.get_tracer("test")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            say = channel.unary_unary(ECHO)
+            with tracer.start_as_current_span("caller") as caller:
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier)
+                await say(b"hi", timeout=5, metadata=tuple(carrier.items()))
+            for text in (b"bad", b"boom"):
+                with pytest.raises(grpc.aio.AioRpcError):
+                    await say(text, timeout=5)
+            health = health_pb2_grpc.HealthStub(channel)
+            await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+    finally:
+        await server.stop(0)
+    served = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert [s.name for s in served] == [ECHO] * 3  # health checks are not traced
+    ok, bad, boom = served
+    assert ok.parent is not None and ok.parent.span_id == caller.get_span_context().span_id
+    assert ok.context.trace_id == caller.get_span_context().trace_id
+    assert dict(ok.attributes or {}) == {
+        "rpc.system": "grpc",
+        "rpc.service": "test.Echo",
+        "rpc.method": "Say",
+        "rpc.grpc.status_code": 0,
+    }
+    # A refused argument is an answer; an internal failure is the server's error.
+    assert (bad.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[
+        0
+    ]
+    assert bad.status.status_code.name != "ERROR"
+    assert boom.status.status_code.name == "ERROR"
+    assert not boom.events  # no exception text (it quoted a caller's data)

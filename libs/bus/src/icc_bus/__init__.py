@@ -12,7 +12,9 @@ from icc_bus.events import (
     OutgoingEvent,
     build_headers,
     outgoing,
+    publish_batch,
     publish_event,
+    subject_template,
 )
 from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
 
@@ -34,5 +36,7 @@ __all__ = [
     "connect",
     "ensure_streams",
     "outgoing",
+    "publish_batch",
     "publish_event",
+    "subject_template",
 ]

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
@@ -11,10 +11,11 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import AttributeValue
 
 from icc_bus.errors import PoisonMessage
-from icc_telemetry import INCIDENT_ID, UNIT_ID, inject
+from icc_telemetry import INCIDENT_ID, UNIT_ID, extract, inject
 
 HEADER_MSG_ID = "Nats-Msg-Id"
 HEADER_EVENT_TYPE = "Icc-Event-Type"
@@ -41,8 +42,9 @@ class OutgoingEvent:
 def build_headers(event_id: str, event_type: str) -> dict[str, str]:
     """The headers every event carries, with the *current* trace context.
 
-    The context stored here (e.g. with an outbox row) is the parent of the
-    publish span; `publish_event` then replaces it with the producer span's.
+    This is the event's creation context: the span of the work that made it.
+    `publish_event` replaces it with its producer span's; the outbox relay, which
+    publishes in batches, keeps it and links its one send span to it.
     """
     headers = {HEADER_MSG_ID: event_id, HEADER_EVENT_TYPE: event_type}
     inject(headers)
@@ -98,12 +100,17 @@ async def publish_event(
     *,
     ack_timeout_s: float = 2.0,
     attempts: int = 8,
+    traced: bool = True,
 ) -> PubAck:
     """Publish with the event id as `Nats-Msg-Id`, retrying unknown outcomes.
 
     A timeout or a missing stream response (leader election) leaves the outcome
     unknown; resending with the same id is safe because JetStream drops duplicates.
+    `traced=False`: no span of its own, the headers' context goes out as it is
+    (a caller publishing a batch under one span).
     """
+    if not traced:
+        return await _publish_with_retries(js, event, dict(event.headers), ack_timeout_s, attempts)
     with _tracer.start_as_current_span(
         f"publish {subject_template(event.subject)}",
         kind=SpanKind.PRODUCER,
@@ -118,26 +125,78 @@ async def publish_event(
         headers = dict(event.headers)
         # Downstream spans become children of this producer span.
         inject(headers)
-        delay = 0.1
-        for attempt in range(1, attempts + 1):
-            try:
-                return await js.publish(
-                    event.subject, event.payload, timeout=ack_timeout_s, headers=headers
-                )
-            except (NatsTimeoutError, NoStreamResponseError) as exc:
-                if attempt == attempts:
-                    raise
-                log.warning(
-                    "publish outcome unknown, retrying with the same id",
-                    extra={
-                        "subject": event.subject,
-                        "attempt": attempt,
-                        "error": type(exc).__name__,
-                    },
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+        return await _publish_with_retries(js, event, headers, ack_timeout_s, attempts)
+
+
+async def publish_batch(
+    js: JetStreamContext, events: Sequence[OutgoingEvent]
+) -> list[BaseException | None]:
+    """Publish events side by side under one send span; per event, None or the error.
+
+    Each event keeps the context it was created in (its headers), so whoever
+    processes it continues the trace of the work that made it. The send span is
+    a child of the first event's context and links to the others': one span per
+    batch instead of one per event, which is most of what tracing costs a busy
+    service beyond its own request spans (OpenTelemetry's messaging conventions
+    for batch publishing).
+    """
+    first = extract(events[0].headers)
+    links = []
+    for event in events[1:]:
+        span_context = trace.get_current_span(extract(event.headers)).get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    templates = {subject_template(e.subject) for e in events}
+    attributes: dict[str, AttributeValue] = {
+        "messaging.system": "nats",
+        "messaging.operation.type": "send",
+    }
+    if len(events) == 1:
+        attributes["messaging.destination.name"] = events[0].subject
+        attributes["messaging.message.id"] = events[0].event_id
+        attributes.update(subject_attributes(events[0].headers))
+    else:
+        attributes["messaging.batch.message_count"] = len(events)
+        incidents = {e.headers.get(HEADER_INCIDENT_ID) for e in events}
+        if len(incidents) == 1 and (incident := incidents.pop()):
+            attributes[INCIDENT_ID] = incident
+    name = f"send {templates.pop()}" if len(templates) == 1 else "send"
+    with _tracer.start_as_current_span(
+        name, context=first, kind=SpanKind.PRODUCER, links=links, attributes=attributes
+    ):
+        outcomes = await asyncio.gather(
+            *(publish_event(js, e, traced=False) for e in events), return_exceptions=True
+        )
+    return [None if isinstance(o, PubAck) else o for o in outcomes]
+
+
+async def _publish_with_retries(
+    js: JetStreamContext,
+    event: OutgoingEvent,
+    headers: dict[str, str],
+    ack_timeout_s: float,
+    attempts: int,
+) -> PubAck:
+    delay = 0.1
+    for attempt in range(1, attempts + 1):
+        try:
+            return await js.publish(
+                event.subject, event.payload, timeout=ack_timeout_s, headers=headers
+            )
+        except (NatsTimeoutError, NoStreamResponseError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning(
+                "publish outcome unknown, retrying with the same id",
+                extra={
+                    "subject": event.subject,
+                    "attempt": attempt,
+                    "error": type(exc).__name__,
+                },
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
 
 
 class EventTypes:

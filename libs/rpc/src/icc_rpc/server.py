@@ -11,15 +11,15 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
-from opentelemetry import metrics, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from icc_rpc.errors import RpcError
-from icc_telemetry import server_interceptor
 
 log = logging.getLogger(__name__)
 
-# opentelemetry-instrumentation-grpc (0.66b2) makes spans only, no metrics: this is
-# the one place RPC latency is measured. Semantic conventions' name, unit and attributes.
+_tracer = trace.get_tracer("icc_rpc")
+# The one place RPC latency is measured. Semantic conventions' name, unit and attributes.
 _duration = metrics.get_meter("icc_rpc").create_histogram(
     "rpc.server.duration",
     unit="ms",
@@ -31,6 +31,16 @@ _duration = metrics.get_meter("icc_rpc").create_histogram(
 )
 _HEALTH = "/grpc.health.v1.Health/"
 _STATUS = "rpc.grpc.status_code"
+# Codes that are the server's fault (semantic conventions for gRPC server spans); the
+# rest (a refused argument, a missing incident) are answers, not errors.
+_SERVER_FAULTS = {
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DATA_LOSS,
+}
 
 
 async def _internal(context: Any, exc: Exception) -> None:
@@ -50,9 +60,16 @@ async def _internal(context: Any, exc: Exception) -> None:
 Translate = Callable[[Exception], RpcError]
 
 
-class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
-    """The one place where errors become status: `RpcError` with its details, a
-    service's domain errors through its `translate`, anything else INTERNAL."""
+class _CallInterceptor(grpc.aio.ServerInterceptor):
+    """Each call's server span (continuing the caller's trace), its latency, and the one
+    place where errors become status: `RpcError` with its details, a service's domain
+    errors through its `translate`, anything else INTERNAL. Health checks: none of it.
+
+    The span is made here rather than by opentelemetry-instrumentation-grpc's server
+    interceptor, which builds a handler per call and sets eight attributes (peer
+    address and port, user agent): with it, the incidents service kept 0.91× of its
+    untraced 32-client throughput when tracing; with this, 0.94× (two runs each).
+    """
 
     def __init__(self, domain_errors: tuple[type[Exception], ...], translate: Translate) -> None:
         self._domain_errors = domain_errors
@@ -73,7 +90,7 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         cached = self._wrapped.get(method)
         if cached is None or cached[0] is not handler:
-            cached = (handler, self._wrap(handler, _method_attributes(method)))
+            cached = (handler, self._wrap(handler, method, _method_attributes(method)))
             self._wrapped[method] = cached
         return cached[1]
 
@@ -86,8 +103,8 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
             await context.abort_with_status(exc.to_status())
         await _internal(context, exc)
 
-    def _wrap(self, handler: Any, attributes: dict[str, str] | None) -> Any:
-        """`attributes` of the method's duration metric; None: not measured."""
+    def _wrap(self, handler: Any, method: str, attributes: dict[str, str] | None) -> Any:
+        """`attributes` of the method's span and duration metric; None: neither."""
         kw = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
@@ -104,7 +121,16 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
                 except Exception as exc:
                     await self._fail(context, exc)
 
-            return grpc.unary_stream_rpc_method_handler(unary_stream, **kw)
+            async def traced_stream(request: Any, context: Any) -> Any:
+                with _server_span(method, context, attributes or {}) as span:
+                    try:
+                        async for item in unary_stream(request, context):
+                            yield item
+                    finally:
+                        _end(span, context.code() or grpc.StatusCode.OK)
+
+            call_stream = unary_stream if attributes is None else traced_stream
+            return grpc.unary_stream_rpc_method_handler(call_stream, **kw)
         inner = handler.unary_unary or handler.stream_unary
         if inner is None:
             return handler
@@ -122,26 +148,48 @@ class _RpcErrorInterceptor(grpc.aio.ServerInterceptor):
         async def measured(request: Any, context: Any) -> Any:
             start = time.perf_counter()
             code: grpc.StatusCode | None = None
-            try:
-                return await inner(request, context)
-            except Exception as exc:
-                await self._fail(context, exc)
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED  # the client went away or timed out
-                raise
-            finally:
-                # Set by abort() (where every error path above ends) or by the
-                # servicer's set_code(); None means the call succeeded.
-                code = code or context.code() or grpc.StatusCode.OK
-                labels = by_code.get(code)
-                if labels is None:
-                    labels = by_code[code] = {**(attributes or {}), _STATUS: code.value[0]}
-                _duration.record((time.perf_counter() - start) * 1000.0, labels)
+            with _server_span(method, context, attributes or {}) as span:
+                try:
+                    return await inner(request, context)
+                except Exception as exc:
+                    await self._fail(context, exc)
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED  # the client went away or timed out
+                    raise
+                finally:
+                    # Set by abort() (where every error path above ends) or by the
+                    # servicer's set_code(); None means the call succeeded.
+                    code = code or context.code() or grpc.StatusCode.OK
+                    labels = by_code.get(code)
+                    if labels is None:
+                        labels = by_code[code] = {**(attributes or {}), _STATUS: code.value[0]}
+                    _duration.record((time.perf_counter() - start) * 1000.0, labels)
+                    _end(span, code)
 
         call = plain if attributes is None else measured
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(call, **kw)
         return grpc.stream_unary_rpc_method_handler(call, **kw)
+
+
+def _server_span(method: str, context: Any, attributes: dict[str, str]) -> Any:
+    """The call's span, the child of the caller's (W3C `traceparent` in the metadata)."""
+    carrier = {m.key: m.value for m in context.invocation_metadata() or ()}
+    return _tracer.start_as_current_span(
+        method,
+        context=propagate.extract(carrier),
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+        # Exception texts can quote what a caller sent: the status says enough.
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+
+
+def _end(span: trace.Span, code: grpc.StatusCode) -> None:
+    span.set_attribute(_STATUS, code.value[0])
+    if code in _SERVER_FAULTS:
+        span.set_status(Status(StatusCode.ERROR, code.name))
 
 
 def _untranslated(exc: Exception) -> RpcError:
@@ -193,10 +241,7 @@ async def start_server(
     """
     names = list(service_names)
     server = grpc.aio.server(
-        interceptors=[
-            server_interceptor(),
-            _RpcErrorInterceptor(domain_errors, translate or _untranslated),
-        ],
+        interceptors=[_CallInterceptor(domain_errors, translate or _untranslated)],
         options=[("grpc.so_reuseport", 0)],
     )
     register(server)

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
-from opentelemetry import context as otel_context
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 from sqlalchemy import (
@@ -36,10 +35,9 @@ from sqlalchemy import (
     update,
 )
 
-from icc_bus import OutgoingEvent, publish_event
+from icc_bus import OutgoingEvent, publish_batch
 from icc_storage.batch import WriteBatcher, WriteTx
 from icc_storage.database import Database
-from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
 _meter = metrics.get_meter("icc_storage")
@@ -245,9 +243,7 @@ class OutboxRelay:
         """Publish events and mark the ones that went out; returns how many did."""
         # Concurrently: the writes leave in order on one connection, and waiting for
         # each ack in turn would cap the relay near the sequential publish rate.
-        outcomes = await asyncio.gather(
-            *(self._publish_one(e) for e in events), return_exceptions=True
-        )
+        outcomes = await publish_batch(self._js, events)
         # Mark what went out; what failed stays unsent for the sweep.
         event_ids = [e.event_id for e, o in zip(events, outcomes, strict=True) if o is None]
         _published.add(len(event_ids))
@@ -279,14 +275,6 @@ class OutboxRelay:
             )
 
         return mark
-
-    async def _publish_one(self, event: OutgoingEvent) -> None:
-        # The publish span continues the trace of the request that wrote the event.
-        token = otel_context.attach(extract(event.headers))
-        try:
-            await publish_event(self._js, event)
-        finally:
-            otel_context.detach(token)
 
     async def _cleanup(self) -> None:
         t = self._table

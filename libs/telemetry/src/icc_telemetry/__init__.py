@@ -1,6 +1,6 @@
 """Telemetry for ICC processes: one call sets up traces, metrics and JSON logs."""
 
-from icc_telemetry.grpc import client_interceptors, server_interceptor, tag_request
+from icc_telemetry.grpc import client_interceptors, tag_request
 from icc_telemetry.ids import INCIDENT_ID, UNIT_ID
 from icc_telemetry.propagation import extract, inject
 from icc_telemetry.setup import Telemetry, TelemetryConfig, setup_telemetry
@@ -13,7 +13,6 @@ __all__ = [
     "client_interceptors",
     "extract",
     "inject",
-    "server_interceptor",
     "setup_telemetry",
     "tag_request",
 ]

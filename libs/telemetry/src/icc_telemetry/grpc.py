@@ -1,40 +1,12 @@
-"""gRPC interceptors that carry W3C context and make RPC spans; health checks untraced."""
+"""gRPC client interceptors that carry W3C context and make RPC spans; health checks
+untraced. (Server spans are made by icc_rpc's server, with its latency metric.)"""
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import grpc
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.trace import Span
 
 from icc_telemetry.ids import INCIDENT_ID, UNIT_ID
-
-_HEALTH = "/grpc.health.v1.Health/"
-
-
-class _UntracedHealth(grpc.aio.ServerInterceptor):
-    """Leaves health checks out of tracing with one string test per call.
-
-    (OpenTelemetry's own filter chain parses the method name on every call and
-    showed up at ~4% of the event loop's time under load.)
-    """
-
-    def __init__(self) -> None:
-        self._traced = aio_server_interceptor()  # type: ignore[no-untyped-call]
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        if handler_call_details.method.startswith(_HEALTH):
-            return await continuation(handler_call_details)
-        return await self._traced.intercept_service(continuation, handler_call_details)
-
-
-def server_interceptor() -> grpc.aio.ServerInterceptor:
-    """Interceptor for `grpc.aio.server(interceptors=[...])`."""
-    return _UntracedHealth()
 
 
 def tag_request(span: Span, request: Any) -> None:

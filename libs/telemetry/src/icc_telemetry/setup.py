@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 class TelemetryConfig:
     service_name: str
     otlp_endpoint: str | None = None
+    # False: metrics go only to the Prometheus endpoint, not over OTLP (the local trace
+    # sink drops them, and a second reader doubles what every measurement costs).
+    otlp_metrics: bool = True
     log_level: str = "INFO"
     environment: str = "local"
     # None: no Prometheus endpoint. 0 (in code only; the variable's 0 means off): any free port.
@@ -44,6 +47,7 @@ class TelemetryConfig:
         return cls(
             service_name=service_name,
             otlp_endpoint=env.get("ICC_OTLP_ENDPOINT") or None,
+            otlp_metrics=env.get("ICC_OTLP_METRICS", "1").strip() != "0",
             log_level=env.get("ICC_LOG_LEVEL", "INFO").upper(),
             environment=env.get("ICC_ENVIRONMENT", "local"),
             metrics_port=_port(env, "ICC_METRICS_PORT"),
@@ -218,11 +222,12 @@ def setup_telemetry(
         tracer_provider.add_span_processor(
             BatchSpanProcessor(OTLPSpanExporter(endpoint=config.otlp_endpoint, insecure=True))
         )
-        readers.append(
-            PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=config.otlp_endpoint, insecure=True)
+        if config.otlp_metrics:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    OTLPMetricExporter(endpoint=config.otlp_endpoint, insecure=True)
+                )
             )
-        )
     prometheus = PrometheusEndpoint() if metrics_port is not None else None
     if prometheus is not None:
         readers.append(prometheus.reader)

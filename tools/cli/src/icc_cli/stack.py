@@ -214,9 +214,7 @@ class Stack:
                 "ICC_METRICS_PORT": str(metrics_port),
                 "ICC_NATS_URL": c.nats_url,
                 "ICC_VAR_DIR": str(c.var_dir),
-                "ICC_OTLP_ENDPOINT": c.otlp_endpoint,
-                # Spans reach the sink within half a second (SDK default 5 s), for `icc trace`.
-                "OTEL_BSP_SCHEDULE_DELAY": "500",
+                **self._telemetry_env(),
                 **(env or {}),
             },
         )
@@ -243,8 +241,7 @@ class Stack:
                 "ICC_METRICS_PORT": str(c.gateway_metrics_port),
                 "ICC_NATS_URL": c.nats_url,
                 "ICC_VAR_DIR": str(c.var_dir),
-                "ICC_OTLP_ENDPOINT": c.otlp_endpoint,
-                "OTEL_BSP_SCHEDULE_DELAY": "500",
+                **self._telemetry_env(),
             },
         )
         self._wait_http_ok(child, f"{c.screen_url}healthz", timeout_s=60)
@@ -263,10 +260,19 @@ class Stack:
             {
                 "ICC_VAR_DIR": str(c.var_dir),
                 "ICC_SIMULATOR_DURATION": os.environ.get("ICC_SIMULATOR_DURATION", "forever"),
-                "ICC_OTLP_ENDPOINT": c.otlp_endpoint,
-                "OTEL_BSP_SCHEDULE_DELAY": "500",
+                **self._telemetry_env(),
             },
         )
+
+    def _telemetry_env(self) -> dict[str, str]:
+        """Every process sends its spans to the local trace sink."""
+        return {
+            "ICC_OTLP_ENDPOINT": self.config.otlp_endpoint,
+            # Metrics are read from each Prometheus endpoint; the sink would drop them.
+            "ICC_OTLP_METRICS": "0",
+            # Spans reach the sink within half a second (SDK default 5 s), for `icc trace`.
+            "OTEL_BSP_SCHEDULE_DELAY": "500",
+        }
 
     def write_endpoints(self) -> Path:
         path = self.config.var_dir / "endpoints.json"
