@@ -40,6 +40,7 @@ from playwright.async_api import Browser, async_playwright
 
 from bench.procs import REPO_ROOT, Processes
 from bench.settings import Settings
+from icc_city.geojson import city_map
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,7 +54,6 @@ CHROMIUM_ARGS = [
 ]
 WEB_DIR = REPO_ROOT / "services" / "gateway" / "src" / "icc_gateway" / "web"
 LEAFLET_DIR = REPO_ROOT / "services" / "gateway" / "web" / "node_modules" / "leaflet" / "dist"
-MAP_FILE = REPO_ROOT / "services" / "gateway" / "src" / "icc_gateway" / "data" / "map.geojson"
 TYPES_FILE = (
     REPO_ROOT / "services" / "incidents" / "src" / "icc_incidents" / "data" / "incident_types.json"
 )
@@ -255,7 +255,7 @@ class SyntheticPictureServer:
                 }
             ).encode(),
             "/api/v1/incident-types": json.dumps({"types": self.picture.types}).encode(),
-            "/api/v1/map": MAP_FILE.read_bytes(),
+            "/api/v1/map": json.dumps(city_map()).encode(),
             "/api/v1/stations": b'{"stations": []}',
         }
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())

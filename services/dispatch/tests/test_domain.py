@@ -1,5 +1,5 @@
-"""Pure dispatch domain: response plans, geometry and travel times, the fleet index,
-ranking of candidates and the assignment lifecycle."""
+"""Pure dispatch domain: response plans, travel times, the fleet index, ranking of
+candidates and the assignment lifecycle (the city's geometry is icc_city's, tested there)."""
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,11 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from icc_city.geo import distance_m
+from icc_city.river import route
 from icc_dispatch.domain import lifecycle
 from icc_dispatch.domain.errors import IllegalTransition
 from icc_dispatch.domain.eta import CIRCUITY, SPEED_KMH, Eta, Period, TravelModel, Trip, period_of
 from icc_dispatch.domain.fleet import SCAN_BELOW, Fleet, cell_of
-from icc_dispatch.domain.geo import across_river, distance_m, route_distance_m
 from icc_dispatch.domain.model import (
     SYSTEM,
     Agency,
@@ -228,24 +229,7 @@ def test_needs_counts_active_and_served_but_not_vacated(book: PlanBook) -> None:
     assert {n.item.role: n.missing for n in needs(plan, one_engine)}["engine"] == 1
 
 
-# --- geo and travel times -------------------------------------------------------------
-
-
-def test_distance_of_one_degree_of_latitude() -> None:
-    d = distance_m(Point(10.0, 106.7), Point(11.0, 106.7))
-    assert d == pytest.approx(111_000, rel=0.005)
-    assert distance_m(SAIGON, SAIGON) == 0
-    assert distance_m(SAIGON, THU_THIEM) == pytest.approx(distance_m(THU_THIEM, SAIGON))
-    # 0.01 degree of longitude near the equator of the city: ~1.09 km.
-    assert distance_m(Point(10.8, 106.70), Point(10.8, 106.71)) == pytest.approx(1092, rel=0.005)
-
-
-def test_across_river() -> None:
-    assert not across_river(SAIGON, SAIGON_NEAR)
-    assert across_river(SAIGON, THU_THIEM)
-    assert across_river(THU_THIEM, SAIGON)
-    # Both on the east bank.
-    assert not across_river(THU_THIEM, Point(10.7900, 106.7500))
+# --- travel times --------------------------------------------------------------------
 
 
 def test_cross_river_trip_goes_via_a_crossing() -> None:
@@ -254,11 +238,11 @@ def test_cross_river_trip_goes_via_a_crossing() -> None:
     assert eta.via is not None
     straight = distance_m(SAIGON, THU_THIEM)
     assert eta.meters > straight * CIRCUITY
-    routed, crossing = route_distance_m(SAIGON, THU_THIEM)
-    assert crossing is not None and crossing.name == eta.via
-    assert eta.meters == round(routed * CIRCUITY)
+    routed = route(SAIGON, THU_THIEM)
+    assert routed.via is not None and routed.via.name == eta.via
+    assert eta.meters == round(routed.length_m * CIRCUITY)
     speed = SPEED_KMH["car"][Period.DAY] / 3.6
-    assert eta.seconds == round(routed * CIRCUITY / speed)
+    assert eta.seconds == round(routed.length_m * CIRCUITY / speed)
     assert eta.seconds > straight * CIRCUITY / speed
 
     same_bank = model.eta(Trip(K.AMBULANCE_ALS, SAIGON), SAIGON_NEAR, 12)

@@ -1,4 +1,4 @@
-"""Pure rules: the state machine, the catalog, the service area, validation."""
+"""Pure rules: the state machine, the catalog, validation (places outside the service area)."""
 
 from datetime import UTC, datetime
 from importlib import resources
@@ -59,23 +59,6 @@ def test_catalog_search_with_or_without_diacritics() -> None:
     assert "FIRE.STRUCTURE" in without
     assert with_marks == without
     assert "MEDICAL.CARDIAC_ARREST" in {t.code for t in RULES.catalog.search("ngung tim")}
-
-
-@pytest.mark.parametrize(
-    ("place", "lat", "lon", "inside"),
-    [
-        ("Bến Thành", 10.7725, 106.6980, True),
-        ("Thủ Dầu Một", 10.98, 106.65, True),
-        ("Vũng Tàu", 10.346, 107.084, True),
-        ("Cần Giờ", 10.41, 106.96, True),
-        ("Côn Đảo", 8.68, 106.61, True),
-        ("Biên Hòa", 10.95, 106.82, False),
-        ("Tân An", 10.54, 106.41, False),
-        ("Hà Nội", 21.03, 105.85, False),
-    ],
-)
-def test_service_area(place: str, lat: float, lon: float, inside: bool) -> None:
-    assert RULES.area.contains(lat, lon) is inside, place
 
 
 def test_new_incident_takes_defaults_from_the_catalog() -> None:
@@ -189,6 +172,4 @@ def test_any_coordinates_are_accepted_or_refused_cleanly(lat: float, lon: float)
 
 
 def test_catalog_data_file_is_packaged() -> None:
-    data = resources.files("icc_incidents") / "data"
-    assert (data / "incident_types.json").is_file()
-    assert (data / "service_area.geojson").is_file()
+    assert (resources.files("icc_incidents") / "data" / "incident_types.json").is_file()

@@ -24,7 +24,6 @@ from icc_testing import NatsServer
 
 REPO = Path(__file__).resolve().parents[3]
 CATALOG_FILE = REPO / "services/incidents/src/icc_incidents/data/incident_types.json"
-AREA_FILE = REPO / "services/incidents/src/icc_incidents/data/service_area.geojson"
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ from collections import Counter
 
 import pytest
 
-from icc_simulator.area import service_area
+from icc_city.area import service_area
+from icc_city.geo import Point, distance_m
 from icc_simulator.calls import Call, CallGenerator, local_hour
 from icc_simulator.city import city_model
-from icc_simulator.geo import Point, distance_m
 from icc_simulator.model import Catalog, Family, Priority
 from icc_simulator.scenarios import scenario
 

@@ -1,26 +1,11 @@
-"""The simulator's data agrees with the services' (copies and codes), and its geometry."""
+"""The simulator's data agrees with the services' (codes, places in the city), and its trips."""
 
-import json
-from pathlib import Path
-
-from icc_simulator.area import service_area
+from icc_city.area import service_area
+from icc_city.geo import Point, distance_m
 from icc_simulator.behaviour import Bed, HospitalView, choose_hospital, drive
 from icc_simulator.city import city_model
-from icc_simulator.geo import CROSSINGS, Point, across_river, distance_m, route
 from icc_simulator.model import Catalog, UnitKind
 from icc_simulator.scenarios import scenarios
-
-AREA_FILE = (
-    Path(__file__).resolve().parents[3]
-    / "services/incidents/src/icc_incidents/data/service_area.geojson"
-)
-
-
-def test_the_service_area_is_the_incidents_services_copy() -> None:
-    from importlib import resources
-
-    ours = (resources.files("icc_simulator") / "data" / "service_area.geojson").read_text("utf-8")
-    assert json.loads(ours) == json.loads(AREA_FILE.read_text(encoding="utf-8"))
 
 
 def test_every_code_named_in_the_data_is_in_the_catalog(catalog: Catalog) -> None:
@@ -46,16 +31,6 @@ def test_every_hotspot_is_inside_the_city_and_scenario_places_exist() -> None:
         for stream in s.streams:
             for weights in stream.zones.values():
                 assert set(weights) <= zones
-
-
-def test_a_trip_across_the_river_goes_over_a_crossing() -> None:
-    ben_thanh = Point(10.7725, 106.6980)
-    thu_thiem = Point(10.7900, 106.7430)
-    assert across_river(ben_thanh, thu_thiem)
-    path, crossing = route(ben_thanh, thu_thiem)
-    assert crossing in CROSSINGS and path == [ben_thanh, crossing.point, thu_thiem]
-    same_bank = Point(10.7535, 106.6590)
-    assert route(ben_thanh, same_bank) == ([ben_thanh, same_bank], None)
 
 
 def test_a_drive_moves_along_its_path_and_arrives() -> None:

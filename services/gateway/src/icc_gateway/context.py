@@ -1,12 +1,11 @@
 """What the HTTP handlers work with, made once at start-up (main.py)."""
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
+from icc_city.geojson import city_map
 from icc_gateway.accounts import Accounts
 from icc_gateway.clients import Services
 from icc_gateway.config import Config
@@ -34,12 +33,6 @@ class Cached:
         return self._value
 
 
-def load_map() -> dict[str, Any]:
-    text = (resources.files("icc_gateway") / "data" / "map.geojson").read_text("utf-8")
-    value: dict[str, Any] = json.loads(text)
-    return value
-
-
 @dataclass
 class Gateway:
     config: Config
@@ -49,5 +42,5 @@ class Gateway:
     hub: Hub
     feed: PictureFeed
     traces: TraceSink
-    map: dict[str, Any] = field(default_factory=load_map)
+    map: dict[str, Any] = field(default_factory=city_map)
     caches: dict[str, Cached] = field(default_factory=dict)

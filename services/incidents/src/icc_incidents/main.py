@@ -10,9 +10,9 @@ from pathlib import Path
 from nats.aio.client import Client
 
 from icc_bus import DLQ_STREAM, BusConfig, DurableConsumer, connect, ensure_streams
+from icc_city.area import service_area
 from icc_incidents.api import DOMAIN_ERRORS, SERVICE_NAME, IncidentApi, register, to_rpc_error
 from icc_incidents.consumers import DISPATCH, UNITS, Consumers
-from icc_incidents.domain.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.validation import Rules
 from icc_incidents.service import IncidentService
@@ -47,11 +47,8 @@ class Config:
 
 
 def load_rules() -> Rules:
-    data = resources.files("icc_incidents") / "data"
-    return Rules(
-        catalog=Catalog.from_json((data / "incident_types.json").read_text(encoding="utf-8")),
-        area=ServiceArea.from_geojson((data / "service_area.geojson").read_text(encoding="utf-8")),
-    )
+    types = resources.files("icc_incidents") / "data" / "incident_types.json"
+    return Rules(catalog=Catalog.from_json(types.read_text(encoding="utf-8")), area=service_area())
 
 
 @dataclass

@@ -19,9 +19,9 @@ from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc.resource.v1 import resource_service_pb2_grpc as resource_grpc
+from icc_city.geo import Point
 from icc_rpc import open_channel
 from icc_simulator.behaviour import HospitalView
-from icc_simulator.geo import Point
 from icc_simulator.model import Agency, Catalog, IncidentKind, Priority, UnitKind, UnitStatus
 
 # Who the simulator says it is (gRPC metadata `icc-user`): its incidents can be told

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from icc_simulator.geo import Drive, Point, distance_m, route
+from icc_city.geo import Point, distance_m
+from icc_city.river import route
+from icc_simulator.drive import Drive
 from icc_simulator.model import Family, UnitKind
 
 # Same speeds and circuity as the dispatch service's default travel model
@@ -66,13 +68,13 @@ def drive(
     emergency: bool = True,
 ) -> Drive:
     """A trip from `start` to `to` over the river crossing where it must cross."""
-    path, crossing = route(start, to)
+    trip = route(start, to)
     return Drive(
-        path=tuple(path),
+        path=trip.path,
         start_s=start_s,
         speed_ms=speed_ms(kind, hour, rng, emergency=emergency),
         circuity=CIRCUITY,
-        via=crossing.name if crossing else None,
+        via=trip.via.name if trip.via else None,
     )
 
 

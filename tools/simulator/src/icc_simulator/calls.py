@@ -17,9 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from icc_simulator.area import ServiceArea, service_area
+from icc_city.area import ServiceArea, service_area
+from icc_city.geo import Point, offset
 from icc_simulator.city import HOURS, CityModel, Hotspot, city_model
-from icc_simulator.geo import Point, offset
 from icc_simulator.model import Catalog, Family, IncidentKind, Priority
 from icc_simulator.scenarios import Scenario, ScriptedEvent, Stream
 

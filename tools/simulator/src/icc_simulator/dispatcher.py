@@ -31,6 +31,7 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
+from icc_city.geo import Point, distance_m
 from icc_simulator import behaviour
 from icc_simulator.api import DISPATCHER, SIM_USER, TIMEOUT_S, Clients, with_retries
 from icc_simulator.calls import Call
@@ -43,7 +44,6 @@ from icc_simulator.eventlog import (
     IncidentQueued,
     UnitAssigned,
 )
-from icc_simulator.geo import Point, distance_m
 from icc_simulator.model import Agency, Priority
 from icc_simulator.stats import Stats
 from icc_simulator.units import UnitPlayer

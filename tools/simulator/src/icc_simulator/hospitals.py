@@ -16,10 +16,10 @@ import grpc
 
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
+from icc_city.geo import Point
 from icc_simulator.api import TIMEOUT_S, Clients, as_who, hospital_view, list_hospitals
 from icc_simulator.behaviour import BED_STAY_S, Bed, HospitalView, choose_hospital, patient_needs
 from icc_simulator.clock import SimClock
-from icc_simulator.geo import Point
 from icc_simulator.model import Agency
 
 log = logging.getLogger(__name__)

@@ -29,11 +29,12 @@ from icc.dispatch.v1 import dispatch_service_pb2 as dpb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
+from icc_city.geo import Point
 from icc_simulator import behaviour
 from icc_simulator.api import TIMEOUT_S, Clients, UnitView, as_who, pb_status, unit_view
 from icc_simulator.clock import SimClock
 from icc_simulator.directory import IncidentDirectory, IncidentInfo
-from icc_simulator.geo import Drive, Point
+from icc_simulator.drive import Drive
 from icc_simulator.hospitals import HospitalLedger
 from icc_simulator.model import Agency, UnitKind, UnitStatus
 from icc_simulator.stats import Stats

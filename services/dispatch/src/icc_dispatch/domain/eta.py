@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-from icc_dispatch.domain.geo import route_distance_m
+from icc_city.river import route
 from icc_dispatch.domain.model import Point, UnitKind
 from icc_dispatch.domain.plans import local_hour
 
@@ -82,10 +82,11 @@ class TravelModel:
         return "travel-model"
 
     def eta(self, trip: Trip, destination: Point, hour: int) -> Eta:
-        straight, crossing = route_distance_m(trip.origin, destination)
-        meters = straight * self.circuity
+        trip_route = route(trip.origin, destination)
+        meters = trip_route.length_m * self.circuity
         speed_ms = SPEED_KMH[vehicle_class(trip.kind)][period_of(hour)] / 3.6
-        return Eta(round(meters / speed_ms), round(meters), crossing.name if crossing else None)
+        via = trip_route.via.name if trip_route.via else None
+        return Eta(round(meters / speed_ms), round(meters), via)
 
     async def etas(
         self, trips: Sequence[Trip], destination: Point, at: datetime

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from icc_dispatch.domain.geo import EARTH_RADIUS_M, distance_m
+from icc_city.geo import EARTH_RADIUS_M, distance_m
 from icc_dispatch.domain.model import FleetUnit, Point, UnitKind
 
 CELL_DEG = 0.01  # about 1.1 km

@@ -4,6 +4,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
 
+# Places are the city's points (re-exported: the rest of dispatch names them from here).
+from icc_city.geo import Point as Point
+
 
 class Agency(IntEnum):
     # Values match icc.common.v1.Agency.
@@ -67,12 +70,6 @@ class AssignmentState(IntEnum):
     ASSIGNED = 2
     ACKNOWLEDGED = 3
     RELEASED = 4
-
-
-@dataclass(frozen=True)
-class Point:
-    lat: float
-    lon: float
 
 
 @dataclass(frozen=True)

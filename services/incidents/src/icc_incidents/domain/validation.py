@@ -4,7 +4,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from icc_incidents.domain.area import ServiceArea
+from icc_city.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.errors import InvalidInput, Violation
 from icc_incidents.domain.model import Caller, Location

@@ -1,13 +1,18 @@
-"""The service area: the incidents service refuses locations outside it, so every
-simulated call is placed inside. `data/service_area.geojson` is a copy of the incidents
-service's outline (a test keeps the two equal)."""
+"""The service area: a simplified outline of Ho Chi Minh City (since July 2025), and
+whether a place lies inside it.
+
+The outline is `data/service_area.geojson`, accurate to a few kilometres: enough to refuse
+a location in another province, not a legal boundary.
+"""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
-Ring = tuple[tuple[float, float], ...]  # (lon, lat)
+Ring = tuple[tuple[float, float], ...]  # (lon, lat), in GeoJSON's order
 
 
 def _in_ring(lon: float, lat: float, ring: Ring) -> bool:
@@ -28,10 +33,10 @@ class ServiceArea:
     polygons: tuple[tuple[Ring, ...], ...]
 
     @classmethod
-    def from_geojson(cls, text: str) -> "ServiceArea":
-        data = json.loads(text)
+    def from_geojson(cls, document: Mapping[str, Any]) -> "ServiceArea":
+        """The polygons and multipolygons of a GeoJSON FeatureCollection."""
         polygons: list[tuple[Ring, ...]] = []
-        for feature in data["features"]:
+        for feature in document["features"]:
             geometry = feature["geometry"]
             parts = (
                 geometry["coordinates"]
@@ -51,7 +56,15 @@ class ServiceArea:
         return False
 
 
+def outline_geojson() -> dict[str, Any]:
+    """The city's outline as a GeoJSON FeatureCollection, read afresh from the package's
+    data: the caller owns the value and may change it."""
+    text = (resources.files("icc_city") / "data" / "service_area.geojson").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
 @cache
 def service_area() -> ServiceArea:
-    text = (resources.files("icc_simulator") / "data" / "service_area.geojson").read_text("utf-8")
-    return ServiceArea.from_geojson(text)
+    """The city's service area, read once."""
+    return ServiceArea.from_geojson(outline_geojson())

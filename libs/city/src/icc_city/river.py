@@ -1,36 +1,31 @@
-"""Geometry of the city for travel estimates: distances, the Saigon river and its crossings.
+"""The Saigon river and its crossings: which bank a place is on, and which bridge, tunnel
+or ferry a trip between two places goes over.
 
-The river line and the crossing points are the project's own approximation
-(a few dozen points traced by hand, to within a few hundred metres), not survey
-data: enough to know which side of the river a place is on and where to cross.
+The river line and the crossing points are the project's own approximation (a few dozen
+points traced by hand, to within a few hundred metres), not survey data: enough to know
+which side of the river a place is on and where to cross. A trip that must cross goes
+straight to the crossing, then straight on: plausible paths, not road geometry.
 """
 
 import itertools
-import math
 from dataclasses import dataclass
 
-from icc_dispatch.domain.model import Point
+from icc_city.geo import Point, distance_m, path_length_m
 
-EARTH_RADIUS_M = 6_371_000.0
-
-
-def distance_m(a: Point, b: Point) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    dp = p2 - p1
-    dl = math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+NAME_VI = "Sông Sài Gòn"
+NAME_EN = "Saigon River"
 
 
 @dataclass(frozen=True)
 class Crossing:
+    """A bridge, tunnel or ferry over the river."""
+
     name: str
     point: Point
 
 
-# The Saigon river from upstream (Dầu Tiếng side) to the Nhà Bè junction and on to
-# the sea, north to south, as (lat, lon).
+# From upstream (Dầu Tiếng side) to the Nhà Bè junction and on to the sea, north to
+# south, as (lat, lon).
 SAIGON_RIVER: tuple[Point, ...] = tuple(
     Point(lat, lon)
     for lat, lon in (
@@ -107,14 +102,28 @@ def _crossings_of_river(a: Point, b: Point) -> int:
 
 
 def across_river(a: Point, b: Point) -> bool:
-    """True when the straight line crosses the river an odd number of times:
-    the two places lie on opposite banks (an even number is a meander)."""
+    """True when `a` and `b` lie on opposite banks: the straight line crosses the river an
+    odd number of times (an even number is a meander, crossed twice)."""
     return _crossings_of_river(a, b) % 2 == 1
 
 
-def route_distance_m(a: Point, b: Point) -> tuple[float, Crossing | None]:
-    """Straight-line length of the trip, through the best crossing when it must cross."""
+@dataclass(frozen=True)
+class Route:
+    """A trip's corners, from start to destination, and the crossing it goes over (if any)."""
+
+    path: tuple[Point, ...]
+    via: Crossing | None
+
+    @property
+    def length_m(self) -> float:
+        """Straight-line length along the corners."""
+        return path_length_m(self.path)
+
+
+def route(a: Point, b: Point) -> Route:
+    """The trip from `a` to `b`: straight, or through the crossing that makes it shortest
+    when the river is in the way."""
     if not across_river(a, b):
-        return distance_m(a, b), None
+        return Route((a, b), None)
     best = min(CROSSINGS, key=lambda c: distance_m(a, c.point) + distance_m(c.point, b))
-    return distance_m(a, best.point) + distance_m(best.point, b), best
+    return Route((a, best.point, b), best)
