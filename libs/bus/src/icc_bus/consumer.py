@@ -33,6 +33,7 @@ from icc_bus.events import (
     subject_attributes,
     subject_template,
 )
+from icc_bus.pull import Puller
 from icc_bus.streams import DLQ_STREAM
 from icc_telemetry import extract
 
@@ -77,7 +78,7 @@ _meter.create_observable_gauge(
     description="Messages waiting in the DLQ for a person to look at, by consumer",
 )
 
-# Empty fetches (of 2 s) between checks that the consumer still exists.
+# Empty pulls (of 2 s) between checks that the consumer still exists.
 QUIET_CHECK_EVERY = 5
 # Status codes that answer one pull request (bad request, timeout, conflict).
 _PULL_REQUEST_ANSWERS = frozenset({400, 408, 409})
@@ -178,43 +179,55 @@ class DurableConsumer:
             config=self._spec.config(),
         )
 
+    async def _bind(self) -> "_Bound":
+        """The consumer created (or found) at the server, and our pull requests for it."""
+        sub = await self._subscribe()
+        puller = Puller(self._nc, self._spec.stream, self._spec.durable)
+        try:
+            await puller.start()
+        except Exception:
+            await _unsubscribe(sub)
+            raise
+        return _Bound(sub, puller)
+
     async def _run(self) -> None:
-        sub: Any = None
+        bound: _Bound | None = None
         idle = 0
         missing = False
         try:
             while not self._stopping.is_set():
                 try:
-                    if sub is None:
-                        sub = await self._subscribe()
+                    if bound is None:
+                        bound = await self._bind()
                         idle = 0
-                    # No fetch heartbeat: nats-py sends it on requests the server then
-                    # refuses ("heartbeat value too large"), stranding delivered
-                    # messages until their ack wait. A quiet pull is checked instead.
-                    msgs = await sub.fetch(self._spec.batch, timeout=2.0)
+                    # No pull heartbeat: a quiet pull is checked instead (below).
+                    msg = await bound.puller.next(self._spec.batch, timeout_s=2.0)
                     idle = 0
                     missing = False
                 except NatsTimeoutError:
                     idle += 1
-                    if idle % QUIET_CHECK_EVERY == 0 and not await _consumer_alive(sub):
+                    if (
+                        bound is not None
+                        and idle % QUIET_CHECK_EVERY == 0
+                        and not await _consumer_alive(bound.sub)
+                    ):
                         log.warning(
                             "consumer went quiet and is gone; resubscribing",
                             extra={"consumer": self._spec.durable},
                         )
-                        await _unsubscribe(sub)
-                        sub = None
+                        await _unbind(bound)
+                        bound = None
                     continue
                 except asyncio.CancelledError:
                     raise
                 except APIError as exc:
                     if exc.code in _PULL_REQUEST_ANSWERS:
-                        # An answer to this pull request (e.g. "heartbeat value too large"
-                        # when little of the timeout is left): the subscription is fine.
+                        # An answer to one pull request: the subscription is fine.
                         # Tearing it down would strand the messages already on their
                         # way to it until their ack wait runs out.
                         continue
-                    await _unsubscribe(sub)
-                    sub = None
+                    await _unbind(bound)
+                    bound = None
                     if isinstance(exc, NotFoundError):
                         # The stream is not there (yet): its producer has not started.
                         # Said once, then checked every 2 s without a line each time.
@@ -237,24 +250,23 @@ class DurableConsumer:
                         "consumer fetch failed; resubscribing",
                         extra={"consumer": self._spec.durable, "error": type(exc).__name__},
                     )
-                    await _unsubscribe(sub)
-                    sub = None
+                    await _unbind(bound)
+                    bound = None
                     await asyncio.sleep(0.5)
                     continue
-                for msg in msgs:
-                    try:
-                        await self._deliver(msg)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
-                        # Acking, nak-ing or dead-lettering failed (the bus is away):
-                        # the message stays unacknowledged and comes back; go on.
-                        log.warning(
-                            "could not settle a message; it will be redelivered",
-                            extra={"consumer": self._spec.durable, "error": type(exc).__name__},
-                        )
+                try:
+                    await self._deliver(msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # Acking, nak-ing or dead-lettering failed (the bus is away):
+                    # the message stays unacknowledged and comes back; go on.
+                    log.warning(
+                        "could not settle a message; it will be redelivered",
+                        extra={"consumer": self._spec.durable, "error": type(exc).__name__},
+                    )
         finally:
-            await _unsubscribe(sub)
+            await _unbind(bound)
 
     async def _deliver(self, msg: Msg) -> None:
         headers = dict(msg.headers or {})
@@ -366,6 +378,19 @@ async def _consumer_alive(sub: Any) -> bool:
         return False
     _lag[info.name] = int(info.num_pending or 0)
     return True
+
+
+@dataclass
+class _Bound:
+    sub: Any  # nats-py's pull subscription: creates the consumer, reads its info
+    puller: Puller
+
+
+async def _unbind(bound: _Bound | None) -> None:
+    if bound is not None:
+        with contextlib.suppress(Exception):
+            await bound.puller.stop()
+        await _unsubscribe(bound.sub)
 
 
 async def _unsubscribe(sub: Any) -> None:
