@@ -1,10 +1,12 @@
 """The bus against a real nats-server: streams, publishing, consumers and the DLQ."""
 
 import asyncio
+import contextlib
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StreamConfig
 from opentelemetry import trace
 
@@ -26,6 +28,7 @@ from icc_bus import (
 )
 from icc_bus import consumer as consumer_module
 from icc_bus.consumer import DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT
+from icc_bus.pull import Puller
 from icc_testing import RecordedMetrics
 
 STREAM = StreamSpec(name="TEST", subjects=["icc.test.>"])
@@ -259,3 +262,40 @@ async def test_lag_and_dlq_depth_are_measured(
         assert metrics.counter("icc.bus.dlq", labels) == 2
     finally:
         await consumer.stop()
+
+
+async def test_puller_hands_on_each_message_at_once_and_keeps_a_request_open(
+    nats_client: Client,
+) -> None:
+    """Messages come one by one as they arrive, also after the first request expired
+    (a new one is always open), and are acknowledged like any JetStream message."""
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    spec = ConsumerSpec("TEST", "pulled", "icc.test.>")
+    await js.add_consumer("TEST", spec.config())
+    puller = Puller(nats_client, "TEST", "pulled")
+    await puller.start()
+    loop = asyncio.get_running_loop()
+    try:
+        with pytest.raises(NatsTimeoutError):
+            await puller.next(batch=64, timeout_s=0.5)
+        await publish_event(js, event(1))
+        first = await puller.next(batch=64, timeout_s=0.5)
+        await first.ack()
+        # Quiet for several request lifetimes: a message must still find a request.
+        quiet_until = loop.time() + 1.6
+        while loop.time() < quiet_until:
+            with contextlib.suppress(NatsTimeoutError):
+                await puller.next(batch=64, timeout_s=0.5)
+        await publish_event(js, event(2))
+        sent = loop.time()
+        second = await puller.next(batch=64, timeout_s=0.5)
+        # Within the request that was open, not after it expired and another was made.
+        assert loop.time() - sent < 0.5
+        await second.ack()
+    finally:
+        await puller.stop()
+    assert [first.data, second.data] == [b"1", b"2"]
+    await nats_client.flush()  # the acks are on their way
+    info = await js.consumer_info("TEST", "pulled")
+    assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -7,7 +7,7 @@ waited 0.15-1.6 s that way before its consumer saw it.
 
 Here one request for `batch` messages is kept open at the server (JetStream's
 `$JS.API.CONSUMER.MSG.NEXT` wire API); `next()` returns each message as soon as it is
-in, and asks again when the request is used up or has expired.
+in, and asks again when the request is used up or about to expire.
 """
 
 import json
@@ -16,18 +16,19 @@ import time
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import APIError
 
 # Status headers JetStream sends on a pull request's inbox.
 _STATUS = "Status"
-_HEARTBEAT = "100"
-# The request ended: no messages (404), expired (408), or a conflict such as a
-# change of the consumer or too many waiting requests (409).
-_ENDED = frozenset({"404", "408", "409"})
-# Beyond the request's expiry, how long to wait for its end before asking again
-# (the answer can be lost on a reconnect).
-_GRACE_S = 1.0
+# A request ended: no messages (404), expired (408), or a conflict such as a change of
+# the consumer (409); and the idle heartbeat (100). Our own clock decides when to ask
+# again (an end status can belong to an earlier request, or be lost on a reconnect),
+# except that a conflict asks again at once.
+_ORDINARY = frozenset({"100", "404", "408"})
+_CONFLICT = "409"
+# A new request goes out this long before the open one expires, so that one is
+# always open at the server (a message arriving in a gap would wait for the next).
+_RENEW_BEFORE_S = 0.25
 
 
 class Puller:
@@ -38,8 +39,8 @@ class Puller:
         self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._inbox = nc.new_inbox()
         self._sub: Subscription | None = None
-        self._left = 0  # messages the open request may still bring
-        self._ends_at = 0.0
+        self._left = 0  # messages the newest request may still bring
+        self._renew_at = 0.0
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(self._inbox)
@@ -50,33 +51,28 @@ class Puller:
             self._sub = None
 
     async def next(self, batch: int, timeout_s: float) -> Msg:
-        """The next message; `NatsTimeoutError` when none came within `timeout_s`,
-        `APIError` for a status that is not a pull request's ordinary end."""
+        """The next message; `NatsTimeoutError` when none came for a while (under
+        `timeout_s`), `APIError` for a status that is not a pull request's own."""
         assert self._sub is not None, "start() first"
+        assert timeout_s > _RENEW_BEFORE_S
         while True:
             now = time.monotonic()
-            if self._left <= 0 or now > self._ends_at + _GRACE_S:
+            if self._left <= 0 or now >= self._renew_at:
                 await self._request(batch, timeout_s)
-            try:
-                msg = await self._sub.next_msg(timeout=self._ends_at + _GRACE_S - now)
-            except NatsTimeoutError:
-                self._left = 0  # the request's end never came: ask again
-                raise
+                now = time.monotonic()
+            msg = await self._sub.next_msg(timeout=max(self._renew_at - now, 0.001))
             status = (msg.headers or {}).get(_STATUS)
             if status is None:
                 self._left -= 1
                 return msg
-            if status == _HEARTBEAT:
-                continue
-            self._left = 0
-            if status in _ENDED:
-                if status == "408" or status == "404":
-                    raise NatsTimeoutError
-                continue  # 409: ask again
-            raise APIError(code=int(status), description=(msg.headers or {}).get("Description"))
+            if status == _CONFLICT:
+                self._left = 0
+            elif status not in _ORDINARY:
+                description = (msg.headers or {}).get("Description")
+                raise APIError(code=int(status), description=description)
 
     async def _request(self, batch: int, timeout_s: float) -> None:
         request = {"batch": batch, "expires": int(timeout_s * 1e9)}
         await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
         self._left = batch
-        self._ends_at = time.monotonic() + timeout_s
+        self._renew_at = time.monotonic() + timeout_s - _RENEW_BEFORE_S
