@@ -95,6 +95,32 @@ def pytest_runtest_protocol(
         signal.signal(signal.SIGUSR1, previous)
 
 
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Refuses a run in which a test file was collected as another file's module.
+
+    Every `tests/` folder is a package named `tests`, so two test files of one name in two
+    packages share a module name; pytest's importlib mode then hands the second path the
+    first module, and the second file's tests silently never run.
+    """
+    shadowed = sorted(
+        {
+            f"{item.path} ran as {module.__file__}"
+            for item in items
+            if isinstance(item, pytest.Function)
+            and (module := item.module) is not None
+            and module.__file__ is not None
+            and Path(module.__file__).resolve() != item.path.resolve()
+        }
+    )
+    if shadowed:
+        raise pytest.UsageError(
+            "test files shadowed by another of the same name (rename one):\n  "
+            + "\n  ".join(shadowed)
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_EXIT_STATUS] = int(exitstatus)
 

@@ -107,3 +107,18 @@ def test_a_closed_sinks_file_can_be_read(tmp_path: Path) -> None:
         assert reader.traces_of_incident("inc") == ["a" * 32]
     finally:
         reader.close()
+
+
+def test_prune_forgets_whole_traces_that_started_before_the_cutoff(store: SpanStore) -> None:
+    store.insert(
+        [
+            span("a", "1", 10, incident="old"),
+            span("a", "2", 500, parent="1"),  # late span of an old trace: goes with it
+            span("b", "3", 100, incident="new", links=(Link("a" * 32, "1" * 16),)),
+            span("c", "4", 5, links=(Link("b" * 32, "3" * 16),)),
+        ]
+    )
+    assert store.prune(older_than_ns=50 * MS) == 3  # traces a and c
+    assert store.traces_of_incident("old") == []
+    assert store.traces_of_incident("new") == ["b" * 32]
+    assert store.prune(older_than_ns=50 * MS) == 0
