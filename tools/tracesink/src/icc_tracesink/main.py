@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ class Config:
     address: str
     db_path: Path
     query_address: str = ""
+    # Traces older than this are forgotten (at start, then every hour): a system left
+    # running with the simulator would otherwise grow the file without end.
+    retention_h: float = 72.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
@@ -32,6 +36,7 @@ class Config:
             if env.get("ICC_TRACESINK_DB")
             else default_db_path(env),
             query_address=env.get("ICC_TRACESINK_QUERY_ADDR", "127.0.0.1:4320"),
+            retention_h=float(env.get("ICC_TRACESINK_RETENTION_H") or 72.0),
         )
 
 
@@ -50,13 +55,27 @@ async def serve(config: Config) -> None:
         if query is not None:
             query.start()
             log.info("waterfalls as JSON on http://%s:%d/incidents/ID/waterfall", host, query.port)
+        pruning = asyncio.create_task(_prune_every_hour(store, config.retention_h))
         await stop.wait()
+        pruning.cancel()
         if query is not None:
             query.stop()
         await receiver.stop()
     finally:
         store.close()
     log.info("stopped")
+
+
+async def _prune_every_hour(store: SpanStore, retention_h: float) -> None:
+    while True:
+        cutoff = time.time_ns() - int(retention_h * 3600e9)
+        try:
+            gone = await asyncio.to_thread(store.prune, cutoff)
+            if gone:
+                log.info("forgot %d spans older than %g h", gone, retention_h)
+        except sqlite3.Error as exc:
+            log.warning("could not forget old spans: %s", exc)
+        await asyncio.sleep(3600)
 
 
 def run() -> None:

@@ -115,6 +115,25 @@ class SpanStore:
                 raise
             self._conn.execute("COMMIT")
 
+    def prune(self, older_than_ns: int) -> int:
+        """Forget traces that started before `older_than_ns` (whole traces: a trace is
+        kept or dropped with all its spans and links); returns how many spans went."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                old = "SELECT trace_id FROM spans GROUP BY trace_id HAVING MIN(start_ns) < ?"
+                self._conn.execute(
+                    f"DELETE FROM span_links WHERE trace_id IN ({old})", (older_than_ns,)
+                )
+                gone = self._conn.execute(
+                    f"DELETE FROM spans WHERE trace_id IN ({old})", (older_than_ns,)
+                ).rowcount
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return int(gone)
+
     def traces_of_incident(self, incident_id: str) -> list[str]:
         """Traces with a span tagged with the incident, and traces one span link away from them.
 
