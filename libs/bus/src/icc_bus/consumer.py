@@ -190,6 +190,18 @@ class DurableConsumer:
             raise
         return _Bound(sub, puller)
 
+    async def _check_quiet(self, bound: "_Bound | None", idle: int) -> "_Bound | None":
+        """Every few quiet pulls, whether the consumer still exists (after a server
+        restart a pull can go quiet for good); None when it is gone."""
+        if bound is None or idle % QUIET_CHECK_EVERY or await _consumer_alive(bound.sub):
+            return bound
+        log.warning(
+            "consumer went quiet and is gone; resubscribing",
+            extra={"consumer": self._spec.durable},
+        )
+        await _unbind(bound)
+        return None
+
     async def _run(self) -> None:
         bound: _Bound | None = None
         idle = 0
@@ -206,25 +218,19 @@ class DurableConsumer:
                     missing = False
                 except NatsTimeoutError:
                     idle += 1
-                    if (
-                        bound is not None
-                        and idle % QUIET_CHECK_EVERY == 0
-                        and not await _consumer_alive(bound.sub)
-                    ):
-                        log.warning(
-                            "consumer went quiet and is gone; resubscribing",
-                            extra={"consumer": self._spec.durable},
-                        )
-                        await _unbind(bound)
-                        bound = None
+                    bound = await self._check_quiet(bound, idle)
                     continue
                 except asyncio.CancelledError:
                     raise
                 except APIError as exc:
                     if exc.code in _PULL_REQUEST_ANSWERS:
-                        # An answer to one pull request: the subscription is fine.
-                        # Tearing it down would strand the messages already on their
-                        # way to it until their ack wait runs out.
+                        # A pull request answered with a conflict (the consumer changed,
+                        # a cluster leader moved): the subscription is fine unless the
+                        # consumer is gone. Tearing it down would strand the messages
+                        # already on their way to it until their ack wait runs out.
+                        await asyncio.sleep(0.1)
+                        idle += 1
+                        bound = await self._check_quiet(bound, idle)
                         continue
                     await _unbind(bound)
                     bound = None

@@ -20,12 +20,11 @@ from nats.js.errors import APIError
 
 # Status headers JetStream sends on a pull request's inbox.
 _STATUS = "Status"
-# A request ended: no messages (404), expired (408), or a conflict such as a change of
-# the consumer (409); and the idle heartbeat (100). Our own clock decides when to ask
-# again (an end status can belong to an earlier request, or be lost on a reconnect),
-# except that a conflict asks again at once.
+# A request ended with no messages (404) or expired (408), and the idle heartbeat (100).
+# Our own clock decides when to ask again (an end status can belong to an earlier
+# request, or be lost on a reconnect). Anything else (a 409 conflict: the consumer
+# changed or was deleted, too many requests waiting) is raised to the caller.
 _ORDINARY = frozenset({"100", "404", "408"})
-_CONFLICT = "409"
 # A new request goes out this long before the open one expires, so that one is
 # always open at the server (a message arriving in a gap would wait for the next).
 _RENEW_BEFORE_S = 0.25
@@ -65,9 +64,8 @@ class Puller:
             if status is None:
                 self._left -= 1
                 return msg
-            if status == _CONFLICT:
-                self._left = 0
-            elif status not in _ORDINARY:
+            if status not in _ORDINARY:
+                self._left = 0  # ended, refused or broken: the next call asks anew
                 description = (msg.headers or {}).get("Description")
                 raise APIError(code=int(status), description=description)
 
