@@ -599,7 +599,8 @@ class DispatchService:
         unit_ids = [a.unit_id for a in proposals]
 
         async def propose(tx: WriteTx) -> None:
-            busy = [u for u in unit_ids if await store.active_for_unit(tx.conn, u) is not None]
+            held = await store.held_units(tx.conn, unit_ids)
+            busy = [u for u in unit_ids if u in held]
             if busy:
                 raise UnitsUnavailable({u: "is assigned to another incident" for u in busy})
             if not await store.bump(tx.conn, row.id, row.rev):
@@ -658,21 +659,22 @@ class DispatchService:
             now = self.clock()
             row = await store.load_incident_row(tx.conn, incident_id)
             current = await store.by_request(tx.conn, rid)
-            confirmed, fresh = [], []
+            confirmed, fresh, changed = [], [], []
             for a in current:
                 if a.state is AssignmentState.RELEASED and a.assign_time is None:
                     # Released while being reserved (the incident ended): the
                     # resources service now holds the unit, so it is freed there too.
                     a = replace(a, release_pending=True)
-                    await store.save_assignment(tx.conn, a)
+                    changed.append(a)
                 elif a.state is AssignmentState.PROPOSED:
                     a = lifecycle.with_unit_version(
                         lifecycle.confirm(a, now, self.settings.ack_within),
                         versions.get(a.unit_id, 0),
                     )
-                    await store.save_assignment(tx.conn, a)
+                    changed.append(a)
                     fresh.append(a)
                 confirmed.append(a)
+            await store.save_assignments(tx.conn, changed)
             if fresh:
                 add_events(
                     tx,

@@ -5,7 +5,7 @@ Dispatch's own rows are written with statements on the transaction's connection
 """
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     insert,
     select,
     update,
@@ -380,6 +381,16 @@ async def save_assignment(conn: AsyncConnection, a: Assignment) -> None:
     )
 
 
+async def save_assignments(conn: AsyncConnection, items: Sequence[Assignment]) -> None:
+    """Several assignments in one statement (on the path from incident to units, each
+    statement is a noticeable part of the time)."""
+    if items:
+        await conn.execute(
+            update(assignments).where(assignments.c.id == bindparam("assignment_id")),
+            [{"assignment_id": a.id, **_assignment_values(a)} for a in items],
+        )
+
+
 async def delete_assignments(conn: AsyncConnection, ids: Iterable[str]) -> None:
     ids = list(ids)
     if ids:
@@ -407,6 +418,19 @@ async def load_assignment(conn: AsyncConnection, assignment_id: str) -> Assignme
     if row is None:
         raise NotFound(f"assignments/{assignment_id}")
     return assignment_from(row)
+
+
+async def held_units(conn: AsyncConnection, unit_ids: Iterable[str]) -> set[str]:
+    """Which of these units an assignment still holds, in one query."""
+    rows = await conn.execute(
+        select(assignments.c.unit_id).where(
+            and_(
+                assignments.c.unit_id.in_(list(unit_ids)),
+                assignments.c.state != int(AssignmentState.RELEASED),
+            )
+        )
+    )
+    return {row.unit_id for row in rows}
 
 
 async def active_for_unit(conn: AsyncConnection, unit_id: str) -> Assignment | None:
