@@ -79,6 +79,7 @@ class Run:
         self.console = console
         self.runs: dict[str, list[float]] = defaultdict(list)
         self.live: list[Processes] = []
+        self.failed: list[str] = []
 
     async def all(self) -> None:
         s = self.settings
@@ -88,7 +89,13 @@ class Run:
                     continue
                 self.console.log(f"repetition {rep}/{s.repetitions}: {name}")
                 started = time.monotonic()
-                figures = await self.one(f"r{rep}-{name}", harness)
+                try:
+                    figures = await self.one(f"r{rep}-{name}", harness)
+                except Exception as exc:
+                    # One broken harness leaves gaps in the tables, not a lost run.
+                    self.console.log(f"  [red]FAILED[/red]: {type(exc).__name__}: {exc}")
+                    self.failed.append(f"r{rep}-{name}")
+                    continue
                 for key, value in figures.items():
                     self.runs[key].append(value)
                 self.console.log(f"  done in {time.monotonic() - started:.1f} s")
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         run.stop_everything()
-        if ok and not args.keep:
+        if ok and not run.failed and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             console.print(f"logs and databases kept in {workdir}")
@@ -198,4 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
     console.print(f"results written to {args.json}")
+    if run.failed:
+        console.print(f"[red]failed: {', '.join(run.failed)}[/red] (logs in {workdir})")
+        return 1
     return 0
