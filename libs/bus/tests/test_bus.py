@@ -299,3 +299,57 @@ async def test_puller_hands_on_each_message_at_once_and_keeps_a_request_open(
     await nats_client.flush()  # the acks are on their way
     info = await js.consumer_info("TEST", "pulled")
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_messages_about_one_incident_keep_their_order_while_others_go_on(
+    nats_client: Client,
+) -> None:
+    """A slow message holds up the later ones about the same incident, never those about
+    another incident; and no more than `concurrency` are under way at once."""
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+
+    def about(n: int, incident: str) -> OutgoingEvent:
+        e = event(n)
+        return OutgoingEvent(
+            e.event_id,
+            e.subject,
+            e.event_type,
+            e.payload,
+            {**e.headers, HEADER_INCIDENT_ID: incident},
+        )
+
+    release_slow = asyncio.Event()
+    order: list[bytes] = []
+    running = 0
+    most = 0
+
+    async def handle(e: ReceivedEvent) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            if e.payload == b"1":
+                await release_slow.wait()
+            else:
+                await asyncio.sleep(0.05)
+            order.append(e.payload)
+        finally:
+            running -= 1
+
+    # 1 and 2 are about incident a (1 is slow); 3 to 8 about incidents b to g.
+    events = [about(1, "a"), about(2, "a")] + [about(n, f"i{n}") for n in range(3, 9)]
+    spec = ConsumerSpec("TEST", "lanes", "icc.test.>", concurrency=4)
+    consumer = DurableConsumer(nats_client, spec, handle)
+    consumer.start()
+    try:
+        for e in events:
+            await publish_event(js, e)
+        await wait_until(lambda: len(order) == 6)
+        assert b"2" not in order  # waits behind 1, about the same incident
+        release_slow.set()
+        await wait_until(lambda: len(order) == 8)
+    finally:
+        await consumer.stop()
+    assert order.index(b"1") < order.index(b"2")
+    assert 2 < most <= 4

@@ -1,5 +1,11 @@
 """Durable pull consumers: explicit ack, bounded redelivery with backoff, DLQ.
 
+Messages about different things are handled concurrently (up to `concurrency` at
+once), so that their writes share a commit; messages about one thing (one incident,
+or one subject) are handled one after another, in stream order. One message at a time
+capped the dispatch service's intake near 25 incident events a second (each waited
+for its own commit); see docs/decisions.md.
+
 A handler raises `PoisonMessage` for a message that can never succeed: it goes to
 `icc.dlq.<consumer>` at once. Any other exception is retried with backoff; the
 last allowed delivery goes to the DLQ instead of being retried again, so nothing
@@ -10,6 +16,7 @@ after an ack, so handlers must be idempotent (see `icc_storage.inbox`).
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from icc_bus.errors import PoisonMessage
 from icc_bus.events import (
     HEADER_EVENT_TYPE,
+    HEADER_INCIDENT_ID,
     HEADER_MSG_ID,
     OutgoingEvent,
     publish_event,
@@ -115,6 +123,8 @@ class ConsumerSpec:
     max_ack_pending: int = 1000
     batch: int = 64
     deliver_new_only: bool = False
+    # Messages handled at once (about different incidents or subjects).
+    concurrency: int = 32
 
     @property
     def max_deliver(self) -> int:
@@ -148,6 +158,11 @@ class DurableConsumer:
         self._handler = handler
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # A slot per message taken from the bus and not yet settled.
+        self._slots = asyncio.Semaphore(spec.concurrency)
+        # Messages waiting behind one being handled about the same thing, by order key.
+        self._lanes: dict[str, deque[Msg]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         name = self._spec.durable
@@ -156,12 +171,21 @@ class DurableConsumer:
             asyncio.create_task(self._watch_dlq_depth(), name=f"dlq-depth:{name}"),
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stops pulling, lets handlers under way finish for up to `grace_s`, then cancels
+        them (what they did not acknowledge is redelivered)."""
         self._stopping.set()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
+        if self._workers:
+            await asyncio.wait(list(self._workers), timeout=grace_s)
+        for worker in list(self._workers):
+            worker.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await worker
+        self._lanes.clear()
 
     async def _watch_dlq_depth(self) -> None:
         subject = self._spec.dlq_subject
@@ -208,6 +232,10 @@ class DurableConsumer:
         missing = False
         try:
             while not self._stopping.is_set():
+                # A free slot before taking a message, so that no message waits in this
+                # process for its turn while its ack wait runs out.
+                await self._slots.acquire()
+                taken = False
                 try:
                     if bound is None:
                         bound = await self._bind()
@@ -216,12 +244,11 @@ class DurableConsumer:
                     msg = await bound.puller.next(self._spec.batch, timeout_s=2.0)
                     idle = 0
                     missing = False
+                    taken = True
                 except NatsTimeoutError:
                     idle += 1
                     bound = await self._check_quiet(bound, idle)
                     continue
-                except asyncio.CancelledError:
-                    raise
                 except APIError as exc:
                     if exc.code in _PULL_REQUEST_ANSWERS:
                         # A pull request answered with a conflict (the consumer changed,
@@ -251,6 +278,8 @@ class DurableConsumer:
                     )
                     await asyncio.sleep(0.5)
                     continue
+                except asyncio.CancelledError:
+                    raise
                 except Exception as exc:
                     log.warning(
                         "consumer fetch failed; resubscribing",
@@ -260,8 +289,31 @@ class DurableConsumer:
                     bound = None
                     await asyncio.sleep(0.5)
                     continue
+                finally:
+                    if not taken:
+                        self._slots.release()
+                self._admit(msg)
+        finally:
+            await _unbind(bound)
+
+    def _admit(self, msg: Msg) -> None:
+        """Hands a message to the lane of what it is about (its slot is taken)."""
+        key = _order_key(msg)
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append(msg)  # after the one about the same thing under way
+            return
+        self._lanes[key] = deque([msg])
+        worker = asyncio.create_task(self._drain(key), name=f"consumer:{self._spec.durable}:lane")
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def _drain(self, key: str) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
                 try:
-                    await self._deliver(msg)
+                    await self._deliver(lane[0])
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -271,8 +323,12 @@ class DurableConsumer:
                         "could not settle a message; it will be redelivered",
                         extra={"consumer": self._spec.durable, "error": type(exc).__name__},
                     )
+                finally:
+                    lane.popleft()
+                    self._slots.release()
         finally:
-            await _unbind(bound)
+            if self._lanes.get(key) is lane:
+                del self._lanes[key]
 
     async def _deliver(self, msg: Msg) -> None:
         headers = dict(msg.headers or {})
@@ -373,6 +429,12 @@ class DurableConsumer:
                 "reason": reason[:200],
             },
         )
+
+
+def _order_key(msg: Msg) -> str:
+    """Messages with one key are handled in stream order: those about one incident
+    (whatever their subject), else those on one subject (one unit's status)."""
+    return (msg.headers or {}).get(HEADER_INCIDENT_ID) or msg.subject
 
 
 async def _consumer_alive(sub: Any) -> bool:
