@@ -1,6 +1,6 @@
 """Storage for ICC services: async engines, transactional outbox and relay, inbox."""
 
-from icc_storage.batch import WriteBatcher, WriteTx
+from icc_storage.batch import EVERY_BATCH_INLINE, WriteBatcher, WriteTx
 from icc_storage.database import Database, database_url_from_env
 from icc_storage.inbox import claim_event, inbox_table
 from icc_storage.migrate import upgrade
@@ -8,6 +8,7 @@ from icc_storage.outbox import OutboxRelay, add_events, outbox_table
 from icc_storage.writer import Writer, relay_enabled_from_env
 
 __all__ = [
+    "EVERY_BATCH_INLINE",
     "Database",
     "OutboxRelay",
     "WriteBatcher",

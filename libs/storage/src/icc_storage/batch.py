@@ -11,12 +11,18 @@ rolled back and the batch runs again without it; when the final inserts fail
 alone, so each caller gets its own answer. Writes must therefore be re-runnable:
 build ids and events before submitting, read and decide inside.
 
-On a SQLite file a batch of one or two writes (the quiet-hours case, where latency
-is all that matters) runs on the event loop's thread, without those hops; a bigger
-batch stays on the driver's thread, where SQLite works beside the event loop.
-Measured with `make bench` (incidents service, SQLite): call→event p50 4.71 ms
-through the thread, 2.96 ms inline; 32 clients 1,057 events/s through the thread,
-609/s with every batch inline, 1,071/s with small batches inline.
+On a SQLite file a batch of up to `inline_max_jobs` writes runs on the event loop's
+thread, without those hops; a bigger batch goes to the driver's thread, where SQLite
+works beside the event loop. Which is better depends on the writes:
+- the incidents service writes few, large rows (incident, chronology, outbox): SQLite's
+  own work is worth moving off the loop. `make bench`: call→event p50 4.71 ms through
+  the thread, 2.96 ms inline; 32 clients 1,057 events/s through the thread, 609/s with
+  every batch inline, 1,071/s with batches of up to 2 inline (the default).
+- dispatch and resources run many small statements per write (reads by key, one-row
+  updates): the hops are most of the cost, and under load each waits for the GIL.
+  `bench/run.py --only dispatch-e2e`, create → assigned at 50 incidents/s, p50: 9.1 s
+  with batches of up to 2 inline (the services fell behind), 0.43 s with every batch
+  inline; at 1/s 30 → 23 ms.
 """
 
 import asyncio
@@ -90,9 +96,11 @@ class WriteBatcher:
         max_batch: int = 256,
         on_commit: Callable[[list[OutgoingEvent]], None] | None = None,
         later_delay_s: float = 0.2,
+        inline_max_jobs: int = 2,
     ) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._inline_max_jobs = inline_max_jobs
         self._later: list[Work[None]] = []
         self._later_delay_s = later_delay_s
         self.on_commit = on_commit
@@ -220,7 +228,7 @@ class WriteBatcher:
         self, jobs: list[_Job[Any]]
     ) -> tuple[tuple[_Job[Any], Exception] | None, list[Any], WriteTx | None, Exception | None]:
         """One transaction over `jobs`: (first failed job, results, tx, flush error)."""
-        if len(jobs) <= INLINE_MAX_JOBS:
+        if len(jobs) <= self._inline_max_jobs:
             with contextlib.suppress(_Locked):
                 return await self._attempt_on(jobs, inline=True)
         return await self._attempt_on(jobs, inline=False)
@@ -264,8 +272,8 @@ class _Locked(Exception):
 
 
 MAX_CONFLICT_RETRIES = 10
-# Batches this small run on the event loop's thread (`Database.batch_connection`).
-INLINE_MAX_JOBS = 2
+# `inline_max_jobs` for a service whose writes are all small statements.
+EVERY_BATCH_INLINE = 1_000_000
 # PostgreSQL: deadlock detected, serialization failure.
 _TRANSIENT_SQLSTATES = {"40P01", "40001"}
 

@@ -20,11 +20,18 @@ class Writer:
 
     @classmethod
     def start(
-        cls, db: Database, outbox: Table, js: JetStreamContext, *, relay_enabled: bool = True
+        cls,
+        db: Database,
+        outbox: Table,
+        js: JetStreamContext,
+        *,
+        relay_enabled: bool = True,
+        inline_max_jobs: int = 2,
     ) -> "Writer":
         """Committed events go straight to the relay; with the relay off (maintenance,
-        fault drills) they wait in the outbox for the next start."""
-        batcher = WriteBatcher(db)
+        fault drills) they wait in the outbox for the next start. `inline_max_jobs`:
+        see `icc_storage.batch`."""
+        batcher = WriteBatcher(db, inline_max_jobs=inline_max_jobs)
         relay = OutboxRelay(db, outbox, js, batcher) if relay_enabled else None
         if relay is not None:
             batcher.on_commit = relay.handoff

@@ -27,7 +27,14 @@ from icc_dispatch.service import DispatchService, Settings
 from icc_dispatch.store import outbox
 from icc_rpc import GrpcServer, start_server
 from icc_rpc.runtime import run_service
-from icc_storage import Database, Writer, database_url_from_env, relay_enabled_from_env, upgrade
+from icc_storage import (
+    EVERY_BATCH_INLINE,
+    Database,
+    Writer,
+    database_url_from_env,
+    relay_enabled_from_env,
+    upgrade,
+)
 
 log = logging.getLogger("icc_dispatch")
 
@@ -127,7 +134,11 @@ async def start(config: Config) -> Running:
         stack.push_async_callback(_drain, nc)
         js = nc.jetstream()
         await ensure_streams(js, [DISPATCH_STREAM, DLQ_STREAM], replicas=config.bus.replicas)
-        writer = Writer.start(db, outbox, js, relay_enabled=config.relay_enabled)
+        # Many small statements per write: every batch on the loop's thread
+        # (see icc_storage.batch).
+        writer = Writer.start(
+            db, outbox, js, relay_enabled=config.relay_enabled, inline_max_jobs=EVERY_BATCH_INLINE
+        )
         stack.push_async_callback(writer.stop)
         client = ResourcesClient(config.resources_target)
         stack.push_async_callback(client.close)

@@ -20,6 +20,7 @@ from icc_resources.store import outbox
 from icc_rpc import GrpcServer, start_server
 from icc_rpc.runtime import run_service
 from icc_storage import (
+    EVERY_BATCH_INLINE,
     Database,
     Writer,
     database_url_from_env,
@@ -91,7 +92,10 @@ async def start(config: Config) -> Running:
     await ensure_streams(
         js, [UNIT_STREAM, HOSPITAL_STREAM, DLQ_STREAM], replicas=config.bus.replicas
     )
-    writer = Writer.start(db, outbox, js, relay_enabled=config.relay_enabled)
+    # Many small statements per write: every batch on the loop's thread (icc_storage.batch).
+    writer = Writer.start(
+        db, outbox, js, relay_enabled=config.relay_enabled, inline_max_jobs=EVERY_BATCH_INLINE
+    )
     batcher = writer.batcher
     service = ResourceService(db=db, batcher=batcher)
     added = await batcher.submit(lambda tx: seed(tx, load_reference_data(utc_now())))
