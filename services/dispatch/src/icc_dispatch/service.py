@@ -515,6 +515,10 @@ class DispatchService:
         # Held from now (not only once the task runs), so the next incident does
         # not choose them too; `_reserve` lets go of them when it is answered.
         self.fleet.held.update(c.unit.id for c in picks)
+        # When these units complete the plan and nobody needs telling, the incident is
+        # done with once they are proposed (it is not taken up again to find nothing to
+        # do). A reservation that then fails puts it back in the queue (`_settle`).
+        complete = not rec.shortfalls and not rec.mutual_aid
 
         async def reserve() -> None:
             try:
@@ -524,7 +528,7 @@ class DispatchService:
                     "reserve units",
                     attributes={INCIDENT_ID: incident_id, UNIT_ID: [c.unit.id for c in picks]},
                 ):
-                    await self._reserve(row, picks, "dsp-" + new_id(), SYSTEM)
+                    await self._reserve(row, picks, "dsp-" + new_id(), SYSTEM, complete=complete)
             except (UnitsUnavailable, Contended):
                 pass  # taken up again: the view now knows better
             except Exception:
@@ -575,6 +579,7 @@ class DispatchService:
         *,
         override_reason: str = "",
         overrides: Iterable[str] = (),
+        complete: bool = False,
     ) -> list[Assignment]:
         now = self.clock()
         overridden = set(overrides)
@@ -603,7 +608,8 @@ class DispatchService:
             busy = [u for u in unit_ids if u in held]
             if busy:
                 raise UnitsUnavailable({u: "is assigned to another incident" for u in busy})
-            if not await store.bump(tx.conn, row.id, row.rev):
+            settled = {"attention": False, "waiting": False, "waiting_for": ""}
+            if not await store.bump(tx.conn, row.id, row.rev, **(settled if complete else {})):
                 raise Contended()
             await store.insert_assignments(tx.conn, proposals)
 
@@ -744,22 +750,31 @@ class DispatchService:
         return len(escalated)
 
     async def _free_at_resources(self, items: Iterable[Assignment]) -> None:
-        for a in items:
-            if not a.release_pending:
-                continue
-            try:
-                await self.release_units(
-                    a.incident_id, [a.unit_id], f"rel-{a.id}", a.release_reason
-                )
-            except Exception as exc:
+        """Releases the units at the resources service (side by side, each with its own
+        request id), then records in one write which releases were made."""
+        pending = [a for a in items if a.release_pending]
+        if not pending:
+            return
+        answers = await asyncio.gather(
+            *(
+                self.release_units(a.incident_id, [a.unit_id], f"rel-{a.id}", a.release_reason)
+                for a in pending
+            ),
+            return_exceptions=True,
+        )
+        told = [a.id for a, answer in zip(pending, answers, strict=True) if answer is None]
+        for answer in answers:
+            if isinstance(answer, Exception):
                 log.warning(
                     "release at the resources service failed; will retry",
-                    extra={"error": type(exc).__name__},
+                    extra={"error": type(answer).__name__},
                 )
-                continue
+            elif isinstance(answer, BaseException):
+                raise answer
+        if told:
 
-            async def done(tx: WriteTx, a: Assignment = a) -> None:
-                await store.release_told(tx.conn, a.id)
+            async def done(tx: WriteTx) -> None:
+                await store.release_told(tx.conn, told)
 
             await self.batcher.submit(done)
 

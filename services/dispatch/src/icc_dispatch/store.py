@@ -475,8 +475,10 @@ async def overdue(conn: AsyncConnection, now: datetime, limit: int = 100) -> lis
     return [assignment_from(r) for r in rows]
 
 
-async def release_told(conn: AsyncConnection, assignment_id: str) -> None:
-    """The resources service has freed the unit: nothing left to tell it."""
+async def release_told(conn: AsyncConnection, assignment_ids: Sequence[str]) -> None:
+    """The resources service has freed these units: nothing left to tell it."""
     await conn.execute(
-        update(assignments).where(assignments.c.id == assignment_id).values(release_pending=False)
+        update(assignments)
+        .where(assignments.c.id.in_(list(assignment_ids)))
+        .values(release_pending=False)
     )
