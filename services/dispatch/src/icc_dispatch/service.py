@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,11 +136,22 @@ class DispatchService:
     async def on_incident(self, event_id: str, view: IncidentView) -> None:
         async with self.db.read(inline=True) as conn:
             row = await store.load_incident_or_none(conn, view.id)
+            # Nothing else waits to be chosen for (checked only for a new incident).
+            quiet = row is None and not await store.any_attention(conn)
         if not store.news_for_dispatch(row, view):
             return  # decided on a read: no write, no inbox entry needed
         headers: dict[str, str] = {}
         inject(headers)
         carrier = json.dumps(headers)
+        if quiet and view.auto and view.phase is IncidentPhase.OPEN and not self._freed:
+            # Dispatch is quiet: the new incident's units are chosen at once and proposed
+            # in the same write as its intake, one commit and one loop round sooner than
+            # through the queue. Under a backlog the loop chooses, most urgent first.
+            with _tracer.start_as_current_span(
+                "dispatch incident", attributes={INCIDENT_ID: view.id}
+            ):
+                if await self._intake_and_propose(event_id, view, carrier):
+                    return
 
         async def work(tx: WriteTx) -> list[Assignment]:
             if not await claim_event(tx.conn, store.inbox, INCIDENT_CONSUMER, event_id):
@@ -156,6 +167,53 @@ class DispatchService:
         released = await self.batcher.submit(work)
         await self._free_at_resources(released)
         self.wake.set()
+
+    async def _intake_and_propose(self, event_id: str, view: IncidentView, carrier: str) -> bool:
+        """Records a new incident with the proposal of its units and starts their
+        reservation; False when there is nothing to propose (the queue decides)."""
+        rec = await self._recommend_for(view, frozenset(), [], self.settings.candidates_per_role)
+        picks = list(rec.selected)
+        # A unit freed, or taken by a choice made while routing answered: the queue decides.
+        if not picks or self._freed or any(c.unit.id in self.fleet.held for c in picks):
+            return False
+        complete = not rec.shortfalls and not rec.mutual_aid
+        proposals = self._proposals(view.id, picks, "dsp-" + new_id(), SYSTEM)
+        unit_ids = [a.unit_id for a in proposals]
+
+        async def work(tx: WriteTx) -> bool:
+            """True when the incident and its proposal were written."""
+            if not await claim_event(tx.conn, store.inbox, INCIDENT_CONSUMER, event_id):
+                return True  # handled before: nothing to do, nothing for the queue
+            free = not await store.held_units(tx.conn, unit_ids)
+            added = await store.insert_incident(
+                tx.conn, view, attention=not (free and complete), trace_context=carrier
+            )
+            if not added:
+                # Another replica wrote it meanwhile: the ordinary intake sorts it out.
+                raise Contended()
+            if free:
+                await store.insert_assignments(tx.conn, proposals)
+            return free
+
+        holding = contextlib.ExitStack()
+        holding.enter_context(self._holding(proposals))
+        try:
+            try:
+                proposed = await self.batcher.submit(work)
+            except Contended:
+                return False
+            if not proposed:
+                self.wake.set()  # the incident is in the queue instead
+                return True
+            self._start_reserving(
+                view.id,
+                unit_ids,
+                functools.partial(self._settle, view.id, proposals[0].request_id, proposals),
+                holding.pop_all(),
+            )
+            return True
+        finally:
+            holding.close()
 
     async def on_unit_status(
         self, event_id: str, unit_id: str, status: UnitStatus, incident_id: str | None, version: int
@@ -229,10 +287,20 @@ class DispatchService:
     async def _recommend(
         self, row: Any, assignments: Sequence[Assignment], per_role: int
     ) -> Recommendation:
-        incident = store.incident_from(row)
+        return await self._recommend_for(
+            store.incident_from(row), store.excluded_of(row), assignments, per_role
+        )
+
+    async def _recommend_for(
+        self,
+        incident: IncidentView,
+        excluded: frozenset[str],
+        assignments: Sequence[Assignment],
+        per_role: int,
+    ) -> Recommendation:
         now = self.clock()
         plan = self.plans.plan(incident.type_code, incident.priority, now)
-        exclude = store.excluded_of(row) | {a.unit_id for a in assignments if a.active}
+        exclude = excluded | {a.unit_id for a in assignments if a.active}
         lists = shortlist(
             needs(plan, assignments), self.fleet, incident.location, per_role, exclude
         )
@@ -509,6 +577,8 @@ class DispatchService:
         if self._freed:
             return  # a unit came free meanwhile: waiting incidents compete for it first
         picks = list(rec.selected) if incident.auto else []
+        if any(c.unit.id in self.fleet.held for c in picks):
+            return  # taken by a new incident's choice while routing answered: choose again
         if not picks:
             await self._settle_attention(row, rec)
             return
@@ -519,22 +589,39 @@ class DispatchService:
         # done with once they are proposed (it is not taken up again to find nothing to
         # do). A reservation that then fails puts it back in the queue (`_settle`).
         complete = not rec.shortfalls and not rec.mutual_aid
+        self._start_reserving(
+            incident_id,
+            [c.unit.id for c in picks],
+            functools.partial(
+                self._reserve, row, picks, "dsp-" + new_id(), SYSTEM, complete=complete
+            ),
+        )
+
+    def _start_reserving(
+        self,
+        incident_id: str,
+        unit_ids: list[str],
+        run: Callable[[], Awaitable[object]],
+        holding: contextlib.ExitStack | None = None,
+    ) -> None:
+        """Runs a reservation beside the loop; `holding` is let go of when it ends."""
 
         async def reserve() -> None:
             try:
                 # Proposal commit, ReserveUnits, confirmation commit: one span, so a slow
                 # reservation shows as such in the incident's trace.
                 with _tracer.start_as_current_span(
-                    "reserve units",
-                    attributes={INCIDENT_ID: incident_id, UNIT_ID: [c.unit.id for c in picks]},
+                    "reserve units", attributes={INCIDENT_ID: incident_id, UNIT_ID: unit_ids}
                 ):
-                    await self._reserve(row, picks, "dsp-" + new_id(), SYSTEM, complete=complete)
+                    await run()
             except (UnitsUnavailable, Contended):
                 pass  # taken up again: the view now knows better
             except Exception:
                 log.exception("a reservation failed; the incident is taken up again shortly")
                 self._retry_after[incident_id] = time.monotonic() + 2.0
             finally:
+                if holding is not None:
+                    holding.close()
                 self.wake.set()
 
         self._reserving[incident_id] = asyncio.create_task(reserve())
@@ -570,23 +657,22 @@ class DispatchService:
 
     # Reservation: propose, reserve, confirm
 
-    async def _reserve(
+    def _proposals(
         self,
-        row: Any,
+        incident_id: str,
         picks: Sequence[Candidate],
         rid: str,
         actor: Actor,
         *,
         override_reason: str = "",
         overrides: Iterable[str] = (),
-        complete: bool = False,
     ) -> list[Assignment]:
         now = self.clock()
         overridden = set(overrides)
-        proposals = [
+        return [
             Assignment(
                 id=new_id(),
-                incident_id=row.id,
+                incident_id=incident_id,
                 unit_id=c.unit.id,
                 call_sign=c.unit.call_sign,
                 agency=c.unit.agency,
@@ -601,39 +687,66 @@ class DispatchService:
             )
             for c in picks
         ]
+
+    @contextlib.contextmanager
+    def _holding(self, proposals: Sequence[Assignment]) -> Iterator[None]:
+        """While a proposal is being made and reserved: its units are not chosen again,
+        and `reconcile` leaves it alone."""
+        unit_ids = [a.unit_id for a in proposals]
+        rid = proposals[0].request_id
+        self._in_flight.add(rid)
+        self.fleet.held.update(unit_ids)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(rid)
+            self.fleet.held.difference_update(unit_ids)
+
+    async def _reserve(
+        self,
+        row: Any,
+        picks: Sequence[Candidate],
+        rid: str,
+        actor: Actor,
+        *,
+        override_reason: str = "",
+        overrides: Iterable[str] = (),
+        complete: bool = False,
+    ) -> list[Assignment]:
+        proposals = self._proposals(
+            row.id, picks, rid, actor, override_reason=override_reason, overrides=overrides
+        )
         unit_ids = [a.unit_id for a in proposals]
 
         async def propose(tx: WriteTx) -> None:
             held = await store.held_units(tx.conn, unit_ids)
-            busy = [u for u in unit_ids if u in held]
-            if busy:
-                raise UnitsUnavailable({u: "is assigned to another incident" for u in busy})
+            if held:
+                raise UnitsUnavailable({u: "is assigned to another incident" for u in held})
             settled = {"attention": False, "waiting": False, "waiting_for": ""}
             if not await store.bump(tx.conn, row.id, row.rev, **(settled if complete else {})):
                 raise Contended()
             await store.insert_assignments(tx.conn, proposals)
 
-        self._in_flight.add(rid)
-        self.fleet.held.update(unit_ids)
-        try:
+        with self._holding(proposals):
             try:
                 await self.batcher.submit(propose)
             except UnitsUnavailable as lost:
                 await self.refresh_units(list(lost.reasons))
                 raise
-            return await self._settle(row.id, rid)
-        finally:
-            self._in_flight.discard(rid)
-            self.fleet.held.difference_update(unit_ids)
+            return await self._settle(row.id, rid, proposals)
 
-    async def _settle(self, incident_id: str, rid: str) -> list[Assignment]:
+    async def _settle(
+        self, incident_id: str, rid: str, proposal: Sequence[Assignment] | None = None
+    ) -> list[Assignment]:
         """Reserves a proposal's units with its request id (again, after a crash) and
-        records the answer: assigned, or dropped when the units are gone."""
-        async with self.db.read(inline=True) as conn:
-            proposal = await store.by_request(conn, rid)
+        records the answer: assigned, or dropped when the units are gone. `proposal`:
+        as just written, when the caller made it (saves reading it back)."""
+        if proposal is None:
+            async with self.db.read(inline=True) as conn:
+                proposal = await store.by_request(conn, rid)
         pending = [a for a in proposal if a.state is AssignmentState.PROPOSED]
         if not pending:
-            return proposal
+            return list(proposal)
         # Always the same order: a repeated request must be the same request.
         unit_ids = [a.unit_id for a in sorted(pending, key=lambda a: a.id)]
         try:

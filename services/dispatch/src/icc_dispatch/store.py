@@ -26,6 +26,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_dispatch.domain.errors import NotFound
@@ -197,6 +199,16 @@ async def load_incident_or_none(conn: AsyncConnection, incident_id: str) -> Any:
     return (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
 
 
+def _copied_fields(view: IncidentView, trace_context: str) -> dict[str, Any]:
+    return {
+        **_planning_fields(view),
+        "version": view.version,
+        "auto": view.auto,
+        "exercise": view.exercise,
+        "trace_context": trace_context,
+    }
+
+
 async def upsert_incident(
     conn: AsyncConnection, view: IncidentView, attention: bool, trace_context: str
 ) -> bool:
@@ -204,34 +216,41 @@ async def upsert_incident(
     row = await load_incident_or_none(conn, view.id)
     if not news_for_dispatch(row, view):
         return False
-    values = {
-        **_planning_fields(view),
-        "version": view.version,
-        "auto": view.auto,
-        "exercise": view.exercise,
-        "trace_context": trace_context,
-    }
     if row is None:
-        await conn.execute(
-            insert(incidents).values(
-                id=view.id,
-                create_time=view.create_time,
-                excluded="[]",
-                attention=attention,
-                waiting=False,
-                waiting_for="",
-                recommended_version=0,
-                rev=1,
-                **values,
-            )
-        )
-        return True
+        return await insert_incident(conn, view, attention, trace_context)
     await conn.execute(
         update(incidents)
         .where(incidents.c.id == view.id)
-        .values(**values, attention=attention or row.attention, rev=row.rev + 1)
+        .values(
+            **_copied_fields(view, trace_context),
+            attention=attention or row.attention,
+            rev=row.rev + 1,
+        )
     )
     return True
+
+
+async def insert_incident(
+    conn: AsyncConnection, view: IncidentView, attention: bool, trace_context: str
+) -> bool:
+    """Dispatch's first copy of an incident; False when it has one already."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    result = await conn.execute(
+        dialect_insert(incidents)
+        .values(
+            id=view.id,
+            create_time=view.create_time,
+            excluded="[]",
+            attention=attention,
+            waiting=False,
+            waiting_for="",
+            recommended_version=0,
+            rev=1,
+            **_copied_fields(view, trace_context),
+        )
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount == 1)
 
 
 async def bump(conn: AsyncConnection, incident_id: str, rev: int, **values: Any) -> bool:
@@ -297,6 +316,16 @@ async def wake_waiting(conn: AsyncConnection, freed: Mapping[UnitKind, int]) -> 
         )
         woken += int(result.rowcount or 0)
     return woken
+
+
+async def any_attention(conn: AsyncConnection) -> bool:
+    """Whether an open incident waits to be looked at (the dispatch loop's queue)."""
+    query = (
+        select(incidents.c.id)
+        .where(and_(incidents.c.attention.is_(True), incidents.c.phase == int(IncidentPhase.OPEN)))
+        .limit(1)
+    )
+    return (await conn.execute(query)).first() is not None
 
 
 async def most_urgent(conn: AsyncConnection, skip: Iterable[str], limit: int) -> list[Any]:
