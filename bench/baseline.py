@@ -24,6 +24,7 @@ from bench.load import (
     EventWatcher,
     call_and_event_figures,
     concurrent,
+    paced_figures,
     prefixed,
     sequential,
     warm_up,
@@ -225,6 +226,7 @@ async def bare_pipeline(procs: Processes, settings: Settings) -> dict[str, float
                 return request_id
 
             figures = await call_and_event_figures(call, watcher, settings)
+            figures |= await paced_figures(call, watcher, settings)
     finally:
         await watcher.stop()
         await nc.close()

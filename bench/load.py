@@ -108,6 +108,36 @@ async def sequential_to_event(
     return {"e2e_p50_ms": p50_ms(latencies), "e2e_p99_ms": p99_ms(latencies), "lost": lost}
 
 
+async def paced_to_event(
+    call: Call, watcher: EventWatcher, per_s: float, seconds: float, timeout_s: float = 10.0
+) -> dict[str, float]:
+    """Calls started at a steady `per_s` (as dispatch's end-to-end benchmark starts
+    incidents), each timed from the call to its event at the consumer. A process that
+    idles between calls answers slower than one kept busy back to back: this is the
+    floor at that rate."""
+
+    async def one() -> int | None:
+        t0 = time.perf_counter_ns()
+        seen = await watcher.wait(await call(), timeout_s)
+        return None if seen is None else seen.at_ns - t0
+
+    count = max(5, int(per_s * seconds))
+    tasks = []
+    start = time.perf_counter()
+    for i in range(count):
+        delay = start + i / per_s - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    results = await asyncio.gather(*tasks)
+    latencies = [r for r in results if r is not None]
+    return {
+        "e2e_p50_ms": p50_ms(latencies),
+        "e2e_p99_ms": p99_ms(latencies),
+        "lost": len(results) - len(latencies),
+    }
+
+
 async def concurrent(
     call: Call,
     count: int,
@@ -166,6 +196,17 @@ async def call_and_event_figures(
     seq |= await sequential_to_event(call, watcher, settings.sequential, settings.event_timeout_s)
     conc = await concurrent(call, settings.concurrent, settings.clients, watcher)
     return prefixed("seq", seq) | prefixed("conc", conc)
+
+
+async def paced_figures(call: Call, watcher: EventWatcher, settings: Settings) -> dict[str, float]:
+    """Call -> event at each of dispatch's benchmark rates (the floor beside it)."""
+    figures: dict[str, float] = {}
+    for per_s in settings.dispatch_rates:
+        paced = await paced_to_event(
+            call, watcher, per_s, settings.dispatch_seconds, settings.event_timeout_s
+        )
+        figures |= prefixed(f"paced.{per_s}", paced)
+    return figures
 
 
 def prefixed(prefix: str, figures: dict[str, float]) -> dict[str, float]:

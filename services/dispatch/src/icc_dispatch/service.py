@@ -208,7 +208,9 @@ class DispatchService:
             self._start_reserving(
                 view.id,
                 unit_ids,
-                functools.partial(self._settle, view.id, proposals[0].request_id, proposals),
+                functools.partial(
+                    self._settle, view.id, proposals[0].request_id, proposals, view.priority
+                ),
                 holding.pop_all(),
             )
             return True
@@ -733,14 +735,18 @@ class DispatchService:
             except UnitsUnavailable as lost:
                 await self.refresh_units(list(lost.reasons))
                 raise
-            return await self._settle(row.id, rid, proposals)
+            return await self._settle(row.id, rid, proposals, Priority(row.priority))
 
     async def _settle(
-        self, incident_id: str, rid: str, proposal: Sequence[Assignment] | None = None
+        self,
+        incident_id: str,
+        rid: str,
+        proposal: Sequence[Assignment] | None = None,
+        priority: Priority | None = None,
     ) -> list[Assignment]:
         """Reserves a proposal's units with its request id (again, after a crash) and
-        records the answer: assigned, or dropped when the units are gone. `proposal`:
-        as just written, when the caller made it (saves reading it back)."""
+        records the answer: assigned, or dropped when the units are gone. `proposal` and
+        `priority`: as the caller just wrote and read them (saves reading them back)."""
         if proposal is None:
             async with self.db.read(inline=True) as conn:
                 proposal = await store.by_request(conn, rid)
@@ -776,7 +782,9 @@ class DispatchService:
 
         async def confirm(tx: WriteTx) -> list[Assignment]:
             now = self.clock()
-            row = await store.load_incident_row(tx.conn, incident_id)
+            known = priority
+            if known is None:
+                known = Priority((await store.load_incident_row(tx.conn, incident_id)).priority)
             current = await store.by_request(tx.conn, rid)
             confirmed, fresh, changed = [], [], []
             for a in current:
@@ -801,7 +809,7 @@ class DispatchService:
                     [
                         convert.assigned_event(
                             incident_id,
-                            Priority(row.priority),
+                            known,
                             fresh,
                             fresh[0].assigned_by == SYSTEM,
                             fresh[0].assigned_by,
