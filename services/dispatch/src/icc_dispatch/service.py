@@ -522,7 +522,11 @@ class DispatchService:
                 else:
                     freed = dict(self._freed_kinds)
                 self._freed_kinds.clear()
-                await self.batcher.submit(functools.partial(_wake, freed=freed))
+                async with self.db.read(inline=True) as conn:
+                    # Most units come free with nobody waiting: then no write.
+                    waiting = await store.any_waiting(conn, [k for k, n in freed.items() if n > 0])
+                if waiting:
+                    await self.batcher.submit(functools.partial(_wake, freed=freed))
             now = time.monotonic()
             self._retry_after = {k: v for k, v in self._retry_after.items() if v > now}
             for incident_id, task in list(reserving.items()):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     Float,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     insert,
+    or_,
     select,
     update,
 )
@@ -77,6 +79,15 @@ incidents = Table(
 )
 Index(
     "ix_incidents_attention", incidents.c.attention, incidents.c.priority, incidents.c.create_time
+)
+# Only the incidents that wait for units: a freed unit looks there, not at every incident
+# of the day.
+Index(
+    "ix_incidents_waiting",
+    incidents.c.priority,
+    incidents.c.create_time,
+    sqlite_where=incidents.c.waiting.is_(True),
+    postgresql_where=incidents.c.waiting.is_(True),
 )
 
 assignments = Table(
@@ -288,6 +299,24 @@ async def exclude_unit(conn: AsyncConnection, incident_id: str, unit_id: str) ->
     )
 
 
+def _waiting_for(kind: UnitKind) -> ColumnElement[bool]:
+    c = incidents.c
+    return and_(
+        c.waiting.is_(True),
+        c.phase == int(IncidentPhase.OPEN),
+        c.waiting_for.contains(f",{int(kind)},"),
+    )
+
+
+async def any_waiting(conn: AsyncConnection, kinds: Iterable[UnitKind]) -> bool:
+    """Whether an open incident waits for a unit of one of `kinds`."""
+    wanted = [_waiting_for(k) for k in kinds]
+    if not wanted:
+        return False
+    query = select(incidents.c.id).where(or_(*wanted)).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
 async def wake_waiting(conn: AsyncConnection, freed: Mapping[UnitKind, int]) -> int:
     """`n` units of a kind are free: the `n` most urgent incidents waiting for that kind are
     looked at again, not every one of them (under a backlog, re-looking at thousands of
@@ -299,13 +328,7 @@ async def wake_waiting(conn: AsyncConnection, freed: Mapping[UnitKind, int]) -> 
             continue
         first = (
             select(c.id)
-            .where(
-                and_(
-                    c.waiting.is_(True),
-                    c.phase == int(IncidentPhase.OPEN),
-                    c.waiting_for.contains(f",{int(kind)},"),
-                )
-            )
+            .where(_waiting_for(kind))
             .order_by(c.priority, c.create_time, c.id)
             .limit(n)
         )
