@@ -22,11 +22,27 @@ from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc_dispatch import main as dispatch_main
 from icc_dispatch import store
-from icc_dispatch.domain.model import Actor, Agency, Assignment, AssignmentState, UnitKind
+from icc_dispatch.domain.model import (
+    Actor,
+    Agency,
+    Assignment,
+    AssignmentState,
+    IncidentPhase,
+    IncidentView,
+    Point,
+    Priority,
+    UnitKind,
+)
 from icc_storage import Database
 from icc_testing import NatsServer, ServiceProcess, free_port
 from tests.conftest import City, dispatch_config, start_city, stop_city, stream_payloads
-from tests.test_dispatch import active, assert_nobody_double_booked, recommend, statuses
+from tests.test_dispatch import (
+    active,
+    assert_nobody_double_booked,
+    recommend,
+    statuses,
+    wait_served,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -236,3 +252,35 @@ def proposal(
         assigned_by=Actor("dispatcher-1", Agency.FIRE, "dispatcher"),
         create_time=at,
     )
+
+
+async def test_a_new_incident_event_handled_twice_at_once_reserves_its_units_once(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """A redelivery racing the first delivery of a new incident's event (another replica,
+    or an ack wait run out): one intake, one reservation, and no unit held at the
+    resources service that dispatch has no record of."""
+    city, services, channels = await start_city(nats_server, tmp_path)
+    try:
+        service = services[0].service  # type: ignore[attr-defined]
+        # A first incident, dispatched through the bus: dispatch is up and quiet.
+        first = await city.create("POLICE.ROBBERY")
+        await wait_served(city, [first.name], [first.name])
+        view = IncidentView(
+            id="d0d0d0d0d0d0d0d1",
+            type_code="MEDICAL.CARDIAC_ARREST",
+            priority=Priority.P1,
+            location=Point(10.7740, 106.7035),
+            phase=IncidentPhase.OPEN,
+            create_time=datetime.now(UTC),
+            version=1,
+            auto=True,
+        )
+        await asyncio.gather(*(service.on_incident("evt-twice-1", view) for _ in range(2)))
+        found = await wait_served(city, [view.name], [view.name])
+        await asyncio.sleep(0.5)  # a second reservation, if any, has landed by now
+        both = await statuses(city, [first.name, view.name])
+        await assert_nobody_double_booked(city, both, timeout_s=3)
+        assert len({a.unit for a in active(found[view.name])}) == len(active(found[view.name]))
+    finally:
+        await stop_city(services, channels)

@@ -103,6 +103,8 @@ class Running:
     server: GrpcServer
     # Everything else the service started, closed in the reverse order.
     resources: contextlib.AsyncExitStack
+    # The service itself, for tests that drive it past the bus.
+    service: DispatchService
 
     @property
     def port(self) -> int:
@@ -179,7 +181,7 @@ async def start(config: Config) -> Running:
             translate=to_rpc_error,
         )
         # Started: the stack's closing now belongs to `Running.stop`.
-        return Running(server, stack.pop_all())
+        return Running(server, stack.pop_all(), service)
     raise AssertionError("unreachable")
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from opentelemetry import trace
 
@@ -63,6 +63,10 @@ UNIT_CONSUMER = "dispatch-units"
 
 async def _wake(tx: WriteTx, freed: dict[UnitKind, int]) -> int:
     return await store.wake_waiting(tx.conn, freed)
+
+
+# What a new incident's intake with its proposal wrote.
+_Intake = Literal["proposed", "queued", "handled before"]
 
 
 def waiting_kinds(rec: Recommendation) -> set[UnitKind]:
@@ -180,10 +184,9 @@ class DispatchService:
         proposals = self._proposals(view.id, picks, "dsp-" + new_id(), SYSTEM)
         unit_ids = [a.unit_id for a in proposals]
 
-        async def work(tx: WriteTx) -> bool:
-            """True when the incident and its proposal were written."""
+        async def work(tx: WriteTx) -> _Intake:
             if not await claim_event(tx.conn, store.inbox, INCIDENT_CONSUMER, event_id):
-                return True  # handled before: nothing to do, nothing for the queue
+                return "handled before"  # (a redelivery): nothing written, nothing to reserve
             free = not await store.held_units(tx.conn, unit_ids)
             added = await store.insert_incident(
                 tx.conn, view, attention=not (free and complete), trace_context=carrier
@@ -191,19 +194,22 @@ class DispatchService:
             if not added:
                 # Another replica wrote it meanwhile: the ordinary intake sorts it out.
                 raise Contended()
-            if free:
-                await store.insert_assignments(tx.conn, proposals)
-            return free
+            if not free:
+                return "queued"
+            await store.insert_assignments(tx.conn, proposals)
+            return "proposed"
 
         holding = contextlib.ExitStack()
         holding.enter_context(self._holding(proposals))
         try:
             try:
-                proposed = await self.batcher.submit(work)
+                outcome = await self.batcher.submit(work)
             except Contended:
                 return False
-            if not proposed:
-                self.wake.set()  # the incident is in the queue instead
+            if outcome == "handled before":
+                return True
+            if outcome == "queued":
+                self.wake.set()
                 return True
             self._start_reserving(
                 view.id,
