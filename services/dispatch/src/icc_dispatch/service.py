@@ -841,9 +841,8 @@ class DispatchService:
         for a in items:
             if not a.active:
                 continue
-            freed = lifecycle.release(a, now, reason, tell_resources=True)
-            await store.save_assignment(tx.conn, freed)
-            released.append(freed)
+            released.append(lifecycle.release(a, now, reason, tell_resources=True))
+        await store.save_assignments(tx.conn, released)
         if released:
             add_events(
                 tx,
