@@ -1,6 +1,7 @@
 """Outbox, relay, inbox and group commit against real SQLite files and PostgreSQL."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -325,3 +326,43 @@ async def until(check: Callable[[], bool], timeout_s: float = 10) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("yields", [0, 1, 2, 3])
+async def test_writer_and_relay_stop_when_work_arrives_as_they_are_stopped(
+    db: Database, nats_client: Client, yields: int
+) -> None:
+    # A stop that lands while the loop is waking for new work must still stop it. On
+    # Python 3.11, `asyncio.wait_for` around the queue read drops that cancellation
+    # once the read has its item, and the loop ran on forever (a hung shutdown).
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    batcher = WriteBatcher(db)
+    batcher.start()
+    relay = OutboxRelay(db, outbox, js, batcher)
+    relay.start()
+    await until(lambda: relay.backlog is not None)  # past its first sweep, waiting for work
+
+    async def nothing(tx: WriteTx) -> None:
+        return None
+
+    relay.handoff([])
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    await stops_within(relay.stop())
+
+    write = asyncio.create_task(batcher.submit(nothing))
+    for _ in range(yields + 1):
+        await asyncio.sleep(0)
+    await stops_within(batcher.stop())
+    with contextlib.suppress(RuntimeError):  # refused as shutting down: also a clean stop
+        await write
+
+
+async def stops_within(stop: Awaitable[None], timeout_s: float = 5) -> None:
+    # Not `wait_for`: its timeout cancels the stop, and that second cancellation would
+    # end a loop that ignored the first.
+    task = asyncio.ensure_future(stop)
+    done, _ = await asyncio.wait([task], timeout=timeout_s)
+    assert done, "the loop did not stop"
+    await task

@@ -106,21 +106,28 @@ class WriteBatcher:
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.batches = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="write-batcher")
 
-    async def stop(self) -> None:
-        if self._later and self._task is not None:
-            # Flush waiting bookkeeping with an empty write rather than drop it.
-            with contextlib.suppress(Exception):
-                await self.submit(_nothing)
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Commits what was submitted before the stop, for up to `grace_s`; refuses
+        writes from then on. Cancelling a batch mid-commit instead would leave its
+        callers waiting for an answer that never comes."""
+        task, self._task = self._task, None  # `submit` refuses from here on
+        if task is None:
+            return
+        self._closing = True
+        # Wakes the loop; the empty write also carries waiting bookkeeping.
+        self._flush_later(force=True)
+        done, _ = await asyncio.wait([task], timeout=grace_s)
+        if not done:
+            log.warning("writes still running at stop; abandoning them", extra={"grace_s": grace_s})
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():
@@ -143,8 +150,8 @@ class WriteBatcher:
             asyncio.get_running_loop().call_later(self._later_delay_s, self._flush_later)
         self._later.append(work)
 
-    def _flush_later(self) -> None:
-        if self._later and self._queue.empty() and self._task is not None:
+    def _flush_later(self, force: bool = False) -> None:
+        if force or (self._later and self._queue.empty() and self._task is not None):
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             future.add_done_callback(_log_failure)
             self._queue.put_nowait(_Job(_nothing, future))
@@ -155,11 +162,13 @@ class WriteBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not (self._closing and self._queue.empty() and not self._later):
             jobs: list[_Job[Any]] = []
             try:
-                timeout = self._later_delay_s if self._later else None
-                jobs.append(await asyncio.wait_for(self._queue.get(), timeout))
+                # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` drops a
+                # cancellation that arrives as the read gets its item, and stop() hung.
+                async with asyncio.timeout(self._later_delay_s if self._later else None):
+                    jobs.append(await self._queue.get())
             except TimeoutError:
                 pass
             while len(jobs) < self._max_batch and not self._queue.empty():
@@ -171,6 +180,11 @@ class WriteBatcher:
                 jobs.append(job)
             try:
                 await self._commit_batch(jobs)
+            except asyncio.CancelledError:
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(RuntimeError("storage is shutting down"))
+                raise
             except Exception as exc:  # the database itself failed: answer everyone
                 log.error("batched commit failed", extra={"jobs": len(jobs), "error": repr(exc)})
                 for job in jobs:

@@ -176,7 +176,9 @@ class OutboxRelay:
             try:
                 timeout = max(0.0, next_sweep - loop.time())
                 try:
-                    events = await asyncio.wait_for(self._handed.get(), timeout=timeout)
+                    # Not `wait_for`: see `WriteBatcher._run`.
+                    async with asyncio.timeout(timeout):
+                        events = await self._handed.get()
                 except TimeoutError:
                     events = []
                 while not self._handed.empty() and len(events) < self._batch:

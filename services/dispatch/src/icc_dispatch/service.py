@@ -486,8 +486,10 @@ class DispatchService:
     async def run(self, stopping: asyncio.Event, tick_s: float = 0.25) -> None:
         last_upkeep = 0.0
         while not stopping.is_set():
+            # Not `wait_for`, which on Python 3.11 can drop a stop's cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=tick_s)
+                async with asyncio.timeout(tick_s):
+                    await self.wake.wait()
             self.wake.clear()
             try:
                 # Timers and interrupted work a few times a second: off the path

@@ -250,7 +250,9 @@ class Avl:
     async def _wait_for_room(self) -> None:
         self._room.clear()
         try:
-            await asyncio.wait_for(self._room.wait(), ACK_TIMEOUT_S)
+            # Not `wait_for`, which on Python 3.11 can drop a stop's cancellation.
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                await self._room.wait()
         except TimeoutError:
             log.warning(
                 "no ack for %d position puts in %.0f s; going on without them",
