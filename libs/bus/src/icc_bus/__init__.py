@@ -17,6 +17,7 @@ from icc_bus.events import (
     subject_template,
 )
 from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
+from icc_bus.tasks import cancel_and_wait
 
 __all__ = [
     "DLQ_STREAM",
@@ -33,6 +34,7 @@ __all__ = [
     "ReceivedEvent",
     "StreamSpec",
     "build_headers",
+    "cancel_and_wait",
     "connect",
     "ensure_streams",
     "outgoing",

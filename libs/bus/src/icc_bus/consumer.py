@@ -43,6 +43,7 @@ from icc_bus.events import (
 )
 from icc_bus.pull import Puller
 from icc_bus.streams import DLQ_STREAM
+from icc_bus.tasks import cancel_and_wait
 from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
@@ -175,16 +176,13 @@ class DurableConsumer:
         """Stops pulling, lets handlers under way finish for up to `grace_s`, then cancels
         them (what they did not acknowledge is redelivered)."""
         self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await task
+        with contextlib.suppress(Exception):
+            await cancel_and_wait(*self._tasks)
         if self._workers:
             await asyncio.wait(list(self._workers), timeout=grace_s)
         for worker in list(self._workers):
-            worker.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await worker
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(worker)
         self._lanes.clear()
 
     async def _watch_dlq_depth(self) -> None:

@@ -38,7 +38,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from icc_bus import OutgoingEvent
+from icc_bus import OutgoingEvent, cancel_and_wait
 from icc_storage.database import Database
 
 T = TypeVar("T")
@@ -125,9 +125,7 @@ class WriteBatcher:
         done, _ = await asyncio.wait([task], timeout=grace_s)
         if not done:
             log.warning("writes still running at stop; abandoning them", extra={"grace_s": grace_s})
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():

@@ -8,7 +8,6 @@ JetStream's duplicate window drops.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import threading
@@ -35,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 
-from icc_bus import OutgoingEvent, publish_batch
+from icc_bus import OutgoingEvent, cancel_and_wait, publish_batch
 from icc_storage.batch import WriteBatcher, WriteTx
 from icc_storage.database import Database
 
@@ -158,9 +157,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         with _backlogs_lock:
             _backlogs.pop(id(self), None)
 

@@ -17,6 +17,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from icc.resource.v1 import events_pb2 as resource_events
+from icc_bus import cancel_and_wait
 from icc_dispatch.convert import fleet_unit, strip
 from icc_dispatch.domain.fleet import Fleet
 from icc_dispatch.domain.model import Point, UnitKind
@@ -75,10 +76,8 @@ class FleetFeed:
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="fleet-resync"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        with contextlib.suppress(Exception):
+            await cancel_and_wait(*self._tasks)
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()  # type: ignore[attr-defined]

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from nats.aio.client import Client
 
-from icc_bus import DLQ_STREAM, BusConfig, DurableConsumer, StreamSpec, connect, ensure_streams
+from icc_bus import (
+    DLQ_STREAM,
+    BusConfig,
+    DurableConsumer,
+    StreamSpec,
+    cancel_and_wait,
+    connect,
+    ensure_streams,
+)
 from icc_dispatch.api import DOMAIN_ERRORS, SERVICE_NAME, DispatchApi, register, to_rpc_error
 from icc_dispatch.consumers import INCIDENTS, UNITS, Consumers
 from icc_dispatch.domain.eta import EtaProvider, TravelModel
@@ -122,9 +130,8 @@ async def _drain(nc: Client) -> None:
 
 async def _stop_loop(stopping: asyncio.Event, loop: "asyncio.Task[None]") -> None:
     stopping.set()
-    loop.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await loop
+    with contextlib.suppress(Exception):
+        await cancel_and_wait(loop)
 
 
 async def start(config: Config) -> Running:

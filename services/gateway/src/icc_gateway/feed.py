@@ -32,7 +32,7 @@ from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
-from icc_bus import HEADER_EVENT_TYPE, EventTypes, PoisonMessage
+from icc_bus import HEADER_EVENT_TYPE, EventTypes, PoisonMessage, cancel_and_wait
 from icc_bus.events import subject_attributes, subject_template
 from icc_gateway import convert
 from icc_gateway.clients import Services
@@ -140,11 +140,8 @@ class PictureFeed:
         self._tasks.append(asyncio.create_task(self._run(), name="picture-feed"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        with contextlib.suppress(Exception):
+            await cancel_and_wait(*self._tasks)
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -50,6 +50,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from icc.resource.v1 import events_pb2
+from icc_bus import cancel_and_wait
 from icc_resources.convert import position_from_proto
 from icc_resources.domain.avl import Verdict, is_stale, judge
 from icc_resources.domain.errors import InvalidInput
@@ -162,10 +163,7 @@ class Avl:
                 await self._nc.flush(timeout=1)
             with contextlib.suppress(Exception):
                 await self._acks.unsubscribe()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
 
     async def _watch(self, watcher: KeyValue.KeyWatcher) -> None:
         mine = self._mine
