@@ -1,8 +1,9 @@
 """The consumer inbox: event ids recorded in the same transaction as their effect."""
 
+import functools
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Executable, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,11 +25,16 @@ async def claim_event(conn: AsyncConnection, table: Table, consumer: str, event_
     Call inside the transaction that applies the event's effect: both commit or
     neither does. ON CONFLICT DO NOTHING keeps a PostgreSQL transaction usable.
     """
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
-        .on_conflict_do_nothing()
+    result = await conn.execute(
+        _claim(conn.dialect.name, table),
+        {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)},
     )
-    result = await conn.execute(stmt)
     return bool(result.rowcount == 1)
+
+
+@functools.cache
+def _claim(dialect: str, table: Table) -> Executable:
+    # Built once: building the statement and its cache key on every event cost more
+    # than running it (see the services' stores).
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()

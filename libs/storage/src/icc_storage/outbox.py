@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     select,
@@ -147,6 +148,12 @@ class OutboxRelay:
         self._handed: asyncio.Queue[list[OutgoingEvent]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.backlog: int | None = None  # unsent rows at the last sweep
+        # Built once, values as parameters (the relay marks after every publish).
+        self._mark = (
+            update(table)
+            .where(table.c.event_id.in_(bindparam("event_ids", expanding=True)))
+            .values(sent_at=bindparam("b_sent_at"))
+        )
 
     def handoff(self, events: list[OutgoingEvent]) -> None:
         """Called by the batcher after a commit."""
@@ -266,11 +273,9 @@ class OutboxRelay:
         await self._writer.submit(self._mark_work(event_ids))
 
     def _mark_work(self, event_ids: list[str]) -> Callable[[WriteTx], Awaitable[None]]:
-        t = self._table
-
         async def mark(tx: WriteTx) -> None:
             await tx.conn.execute(
-                update(t).where(t.c.event_id.in_(event_ids)).values(sent_at=datetime.now(UTC))
+                self._mark, {"event_ids": event_ids, "b_sent_at": datetime.now(UTC)}
             )
 
         return mark

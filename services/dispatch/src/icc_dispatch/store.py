@@ -4,6 +4,7 @@ Dispatch's own rows are written with statements on the transaction's connection
 (not deferred inserts): a later write in the same batch must see them.
 """
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -206,8 +208,14 @@ def news_for_dispatch(row: Any, view: IncidentView) -> bool:
     return stored != _planning_fields(view)
 
 
+# The statements on the path from incident to units are built once, with their values
+# as parameters: building a statement and its cache key on every call cost about as
+# much as running it on SQLite (see `save_assignments`).
+_LOAD_INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
+
+
 async def load_incident_or_none(conn: AsyncConnection, incident_id: str) -> Any:
-    return (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+    return (await conn.execute(_LOAD_INCIDENT, {"incident_id": incident_id})).first()
 
 
 def _copied_fields(view: IncidentView, trace_context: str) -> dict[str, Any]:
@@ -310,11 +318,15 @@ def _waiting_for(kind: UnitKind) -> ColumnElement[bool]:
 
 async def any_waiting(conn: AsyncConnection, kinds: Iterable[UnitKind]) -> bool:
     """Whether an open incident waits for a unit of one of `kinds`."""
-    wanted = [_waiting_for(k) for k in kinds]
+    wanted = tuple(sorted(set(kinds)))
     if not wanted:
         return False
-    query = select(incidents.c.id).where(or_(*wanted)).limit(1)
-    return (await conn.execute(query)).first() is not None
+    return (await conn.execute(_any_waiting(wanted))).first() is not None
+
+
+@functools.cache
+def _any_waiting(kinds: tuple[UnitKind, ...]) -> Select[Any]:
+    return select(incidents.c.id).where(or_(*(_waiting_for(k) for k in kinds))).limit(1)
 
 
 async def wake_waiting(conn: AsyncConnection, freed: Mapping[UnitKind, int]) -> int:
@@ -341,28 +353,30 @@ async def wake_waiting(conn: AsyncConnection, freed: Mapping[UnitKind, int]) -> 
     return woken
 
 
+_NEEDS_ATTENTION = and_(
+    incidents.c.attention.is_(True), incidents.c.phase == int(IncidentPhase.OPEN)
+)
+_ANY_ATTENTION = select(incidents.c.id).where(_NEEDS_ATTENTION).limit(1)
+_MOST_URGENT = (
+    select(incidents)
+    .where(_NEEDS_ATTENTION)
+    .order_by(incidents.c.priority, incidents.c.create_time, incidents.c.id)
+    .limit(bindparam("limit"))
+)
+_MOST_URGENT_SKIPPING = _MOST_URGENT.where(incidents.c.id.notin_(bindparam("skip", expanding=True)))
+
+
 async def any_attention(conn: AsyncConnection) -> bool:
     """Whether an open incident waits to be looked at (the dispatch loop's queue)."""
-    query = (
-        select(incidents.c.id)
-        .where(and_(incidents.c.attention.is_(True), incidents.c.phase == int(IncidentPhase.OPEN)))
-        .limit(1)
-    )
-    return (await conn.execute(query)).first() is not None
+    return (await conn.execute(_ANY_ATTENTION)).first() is not None
 
 
 async def most_urgent(conn: AsyncConnection, skip: Iterable[str], limit: int) -> list[Any]:
     """The open incidents to look at next: most urgent first, then oldest first."""
-    query = (
-        select(incidents)
-        .where(and_(incidents.c.attention.is_(True), incidents.c.phase == int(IncidentPhase.OPEN)))
-        .order_by(incidents.c.priority, incidents.c.create_time, incidents.c.id)
-        .limit(limit)
-    )
     skipped = list(skip)
     if skipped:
-        query = query.where(incidents.c.id.notin_(skipped))
-    return list(await conn.execute(query))
+        return list(await conn.execute(_MOST_URGENT_SKIPPING, {"limit": limit, "skip": skipped}))
+    return list(await conn.execute(_MOST_URGENT, {"limit": limit}))
 
 
 # Assignments
@@ -451,19 +465,37 @@ async def delete_assignments(conn: AsyncConnection, ids: Iterable[str]) -> None:
         await conn.execute(assignments.delete().where(assignments.c.id.in_(ids)))
 
 
+_ASSIGNMENTS_OF = (
+    select(assignments)
+    .where(assignments.c.incident_id == bindparam("incident_id"))
+    .order_by(assignments.c.create_time, assignments.c.id)
+)
+_BY_REQUEST = (
+    select(assignments)
+    .where(assignments.c.request_id == bindparam("request_id"))
+    .order_by(assignments.c.id)
+)
+_NOT_RELEASED = assignments.c.state != int(AssignmentState.RELEASED)
+_HELD_UNITS = select(assignments.c.unit_id).where(
+    and_(assignments.c.unit_id.in_(bindparam("unit_ids", expanding=True)), _NOT_RELEASED)
+)
+_ACTIVE_FOR_UNIT = select(assignments).where(
+    and_(assignments.c.unit_id == bindparam("unit_id"), _NOT_RELEASED)
+)
+_RELEASE_TOLD = (
+    update(assignments)
+    .where(assignments.c.id.in_(bindparam("assignment_ids", expanding=True)))
+    .values(release_pending=False)
+)
+
+
 async def assignments_of(conn: AsyncConnection, incident_id: str) -> list[Assignment]:
-    rows = await conn.execute(
-        select(assignments)
-        .where(assignments.c.incident_id == incident_id)
-        .order_by(assignments.c.create_time, assignments.c.id)
-    )
+    rows = await conn.execute(_ASSIGNMENTS_OF, {"incident_id": incident_id})
     return [assignment_from(r) for r in rows]
 
 
 async def by_request(conn: AsyncConnection, request_id: str) -> list[Assignment]:
-    rows = await conn.execute(
-        select(assignments).where(assignments.c.request_id == request_id).order_by(assignments.c.id)
-    )
+    rows = await conn.execute(_BY_REQUEST, {"request_id": request_id})
     return [assignment_from(r) for r in rows]
 
 
@@ -476,28 +508,12 @@ async def load_assignment(conn: AsyncConnection, assignment_id: str) -> Assignme
 
 async def held_units(conn: AsyncConnection, unit_ids: Iterable[str]) -> set[str]:
     """Which of these units an assignment still holds, in one query."""
-    rows = await conn.execute(
-        select(assignments.c.unit_id).where(
-            and_(
-                assignments.c.unit_id.in_(list(unit_ids)),
-                assignments.c.state != int(AssignmentState.RELEASED),
-            )
-        )
-    )
+    rows = await conn.execute(_HELD_UNITS, {"unit_ids": list(unit_ids)})
     return {row.unit_id for row in rows}
 
 
 async def active_for_unit(conn: AsyncConnection, unit_id: str) -> Assignment | None:
-    row = (
-        await conn.execute(
-            select(assignments).where(
-                and_(
-                    assignments.c.unit_id == unit_id,
-                    assignments.c.state != int(AssignmentState.RELEASED),
-                )
-            )
-        )
-    ).first()
+    row = (await conn.execute(_ACTIVE_FOR_UNIT, {"unit_id": unit_id})).first()
     return assignment_from(row) if row else None
 
 
@@ -531,8 +547,4 @@ async def overdue(conn: AsyncConnection, now: datetime, limit: int = 100) -> lis
 
 async def release_told(conn: AsyncConnection, assignment_ids: Sequence[str]) -> None:
     """The resources service has freed these units: nothing left to tell it."""
-    await conn.execute(
-        update(assignments)
-        .where(assignments.c.id.in_(list(assignment_ids)))
-        .values(release_pending=False)
-    )
+    await conn.execute(_RELEASE_TOLD, {"assignment_ids": list(assignment_ids)})

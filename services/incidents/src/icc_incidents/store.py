@@ -248,15 +248,19 @@ class ConcurrentChange(Exception):
         super().__init__(f"{name} was changed concurrently; read it again and retry")
 
 
+# Built once, values as parameters (see `_SAVE_INCIDENT`): every new call is a lookup
+# by request id, every dispatch event a load.
+_BY_REQUEST_ID = select(incidents).where(incidents.c.request_id == bindparam("request_id"))
+_LOAD = select(incidents).where(incidents.c.id == bindparam("incident_id"))
+
+
 async def find_by_request_id(conn: AsyncConnection, request_id: str) -> Incident | None:
-    row = (
-        await conn.execute(select(incidents).where(incidents.c.request_id == request_id))
-    ).first()
+    row = (await conn.execute(_BY_REQUEST_ID, {"request_id": request_id})).first()
     return _from_row(row) if row else None
 
 
 async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = False) -> Incident:
-    row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+    row = (await conn.execute(_LOAD, {"incident_id": incident_id})).first()
     if row is None:
         raise NotFound(f"incidents/{incident_id}")
     found: tuple[Note, ...] = ()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from icc_resources import store
 from icc_resources.convert import hospital_event, unit_status_event
@@ -37,6 +37,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Every reservation and release looks its request up first: built once (see `store._SAVE_UNIT`).
+_REQUEST = select(store.requests).where(store.requests.c.request_id == bindparam("request_id"))
 
 
 @dataclass(frozen=True)
@@ -292,11 +296,7 @@ class ResourceService:
     async def _answered(
         self, tx: WriteTx, request_id: str, method: str, incident_id: str, unit_ids: list[str]
     ) -> bool:
-        row = (
-            await tx.conn.execute(
-                select(store.requests).where(store.requests.c.request_id == request_id)
-            )
-        ).first()
+        row = (await tx.conn.execute(_REQUEST, {"request_id": request_id})).first()
         if row is None:
             return False
         same = (row.method, row.incident_id, row.unit_ids) == (

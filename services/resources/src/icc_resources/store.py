@@ -216,8 +216,11 @@ def hospital_from(r: Any) -> Hospital:
     )
 
 
+_LOAD_UNITS = select(units).where(units.c.id.in_(bindparam("ids", expanding=True)))
+
+
 async def load_units(conn: AsyncConnection, ids: list[str]) -> dict[str, Unit]:
-    rows = await conn.execute(select(units).where(units.c.id.in_(ids)))
+    rows = await conn.execute(_LOAD_UNITS, {"ids": ids})
     return {r.id: unit_from(r) for r in rows}
 
 
@@ -253,21 +256,26 @@ async def reserve_units(
     the ids this statement changed: fewer than asked means another incident won a unit.
     """
     result = await conn.execute(
-        update(units)
-        .where(
-            units.c.id.in_(unit_ids),
-            units.c.status == int(UnitStatus.AVAILABLE),
-            units.c.incident_id.is_(None),
-        )
-        .values(
-            status=int(UnitStatus.DISPATCHED),
-            incident_id=incident_id,
-            status_time=now,
-            version=units.c.version + 1,
-        )
-        .returning(units.c.id)
+        _RESERVE, {"unit_ids": unit_ids, "b_incident_id": incident_id, "b_now": now}
     )
     return set(result.scalars())
+
+
+_RESERVE = (
+    update(units)
+    .where(
+        units.c.id.in_(bindparam("unit_ids", expanding=True)),
+        units.c.status == int(UnitStatus.AVAILABLE),
+        units.c.incident_id.is_(None),
+    )
+    .values(
+        status=int(UnitStatus.DISPATCHED),
+        incident_id=bindparam("b_incident_id"),
+        status_time=bindparam("b_now"),
+        version=units.c.version + 1,
+    )
+    .returning(units.c.id)
+)
 
 
 def record(
