@@ -19,7 +19,6 @@ times `ListUnits` of the whole fleet.
 import asyncio
 import contextlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
 from bench.avl_publisher import report_bytes
-from bench.procs import Child, Processes, wait_serving
+from bench.procs import Child, Processes, cpu_seconds, wait_serving
 from bench.settings import Settings
 from bench.stats import NS_PER_MS, p50_ms, p99_ms, percentile, rate
 from icc.resource.v1 import events_pb2
@@ -61,16 +60,6 @@ async def wait_exit(child: Child, timeout_s: float) -> None:
         raise RuntimeError(
             f"{child.name} exited with {child.process.returncode}:\n{child.log_tail()}"
         )
-
-
-def cpu_seconds(child: Child) -> float:
-    """CPU time (user + system) a child process used so far; NaN where /proc is missing."""
-    try:
-        fields = Path(f"/proc/{child.process.pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return float("nan")
-    # utime and stime are fields 14 and 15 of stat(5); [0] here is field 3.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read_summary(path: Path) -> dict[str, float]:

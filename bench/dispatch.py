@@ -7,7 +7,8 @@
   incidents created at 1, 10 and 50 per second through the incidents API; the time
   from the call to the `icc.dispatch.assigned` event for that incident, seen by a
   subscriber. The driver releases each incident's units once assigned, so the fleet
-  does not run dry.
+  does not run dry. Beside it, each service's CPU time per incident over the phase
+  (from /proc; the idle load included, which dominates at 1/s): what caps the rate.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ import grpc
 import nats
 from nats.aio.msg import Msg
 
-from bench.procs import Processes, wait_serving
+from bench.procs import Processes, cpu_seconds, wait_serving
 from bench.settings import Settings
 from bench.stats import NS_PER_MS, percentile
 from icc.common.v1 import common_pb2
@@ -195,6 +196,7 @@ async def dispatch_e2e(procs: Processes, settings: Settings) -> dict[str, float]
         figures: dict[str, float] = {}
         for per_s in settings.dispatch_rates:
             count = max(5, int(per_s * settings.dispatch_seconds))
+            cpu_before = {n: cpu_seconds(c) for n, c in children.items()}
             names: list[str] = []
             calls = []
             t_start = time.perf_counter()
@@ -219,6 +221,11 @@ async def dispatch_e2e(procs: Processes, settings: Settings) -> dict[str, float]
             # Let the releases land before the next rate.
             await asyncio.gather(*releases, return_exceptions=True)
             await asyncio.sleep(1.0)
+            # Each service's CPU per incident over the phase (its releases included): a
+            # steadier figure than latency on a shared machine, and what caps the rate.
+            for n, child in children.items():
+                used = cpu_seconds(child) - cpu_before[n]
+                figures[f"dispatch.e2e.{per_s}.cpu_{n}_ms"] = used * 1000 / count
         await sub.unsubscribe()
     finally:
         await nc.close()

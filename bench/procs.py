@@ -39,6 +39,16 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def cpu_seconds(child: Child) -> float:
+    """CPU time (user + system) a child process used so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{child.process.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    # utime and stime are fields 14 and 15 of stat(5); [0] here is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Processes:
     """Every process one benchmark run started; `stop_all()` ends whatever is left."""
 

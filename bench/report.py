@@ -150,6 +150,16 @@ DISPATCH_ROWS = [
         Row(f"dispatch.e2e.{r}.lost", f"not assigned within 30 s at {r}/s (sum)", "n", "")
         for r in (1, 10, 50)
     ),
+    *(
+        Row(
+            f"dispatch.e2e.{r}.cpu_{s}_ms",
+            f"{s} CPU per incident at {r}/s",
+            "ms",
+            "",
+        )
+        for r in (1, 10, 50)
+        for s in ("dispatch", "incidents", "resources")
+    ),
 ]
 COUNTED = (
     ".lost",
