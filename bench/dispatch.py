@@ -20,6 +20,7 @@ import grpc
 import nats
 from nats.aio.msg import Msg
 
+from bench.load import paced
 from bench.procs import Processes, cpu_seconds, wait_serving
 from bench.settings import Settings
 from bench.stats import NS_PER_MS, percentile
@@ -197,16 +198,7 @@ async def dispatch_e2e(procs: Processes, settings: Settings) -> dict[str, float]
         for per_s in settings.dispatch_rates:
             count = max(5, int(per_s * settings.dispatch_seconds))
             cpu_before = {n: cpu_seconds(c) for n, c in children.items()}
-            names: list[str] = []
-            calls = []
-            t_start = time.perf_counter()
-            for i in range(count):
-                due = t_start + i / per_s
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                calls.append(asyncio.create_task(one()))
-            names = list(await asyncio.gather(*calls))
+            names = await paced(per_s, count, one)
             deadline = time.monotonic() + settings.event_timeout_s * 3
             for name in names:
                 waiter = arrived.setdefault(name, asyncio.Event())

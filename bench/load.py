@@ -4,8 +4,9 @@ and call -> event-at-consumer timing through the consumer's echo (see `bench.con
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -16,6 +17,7 @@ from bench.stats import p50_ms, p99_ms, rate
 
 # One call; returns the key under which its event will be echoed by the consumer.
 Call = Callable[[], Awaitable[str]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,21 +123,25 @@ async def paced_to_event(
         seen = await watcher.wait(await call(), timeout_s)
         return None if seen is None else seen.at_ns - t0
 
-    count = max(5, int(per_s * seconds))
-    tasks = []
-    start = time.perf_counter()
-    for i in range(count):
-        delay = start + i / per_s - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
-    results = await asyncio.gather(*tasks)
+    results = await paced(per_s, max(5, int(per_s * seconds)), one)
     latencies = [r for r in results if r is not None]
     return {
         "e2e_p50_ms": p50_ms(latencies),
         "e2e_p99_ms": p99_ms(latencies),
         "lost": len(results) - len(latencies),
     }
+
+
+async def paced(per_s: float, count: int, start: Callable[[], Coroutine[Any, Any, T]]) -> list[T]:
+    """`count` runs of `start`, begun at a steady `per_s` whatever each takes; their results."""
+    tasks: list[asyncio.Task[T]] = []
+    t0 = time.perf_counter()
+    for i in range(count):
+        delay = t0 + i / per_s - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(start()))
+    return list(await asyncio.gather(*tasks))
 
 
 async def concurrent(

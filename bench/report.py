@@ -8,9 +8,12 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.table import Table
 
+from bench.settings import Settings
 from bench.stats import median
 
 Unit = Literal["ms", "/s", "rows/s", "n", "MB", "cores"]
+# The rates dispatch's end-to-end benchmark and the paced floor run at.
+RATES = Settings().dispatch_rates
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ FLOOR = [
     Figure("pipe.seq.e2e_p99_ms", "bare pipeline: call→event, sequential p99", "ms", "3.8"),
     *(
         Figure(f"pipe.paced.{r}.e2e_p50_ms", f"bare pipeline: call→event at {r}/s, p50", "ms")
-        for r in (1, 10, 50)
+        for r in RATES
     ),
     Figure("pipe.conc.rps", "bare pipeline: calls, 32 clients", "/s"),
     Figure("pipe.conc.events_s", "bare pipeline: events at consumer, 32 clients", "/s", "~470"),
@@ -143,12 +146,12 @@ DISPATCH_ROWS = [
             "ms",
             f"pipe.paced.{r}.e2e_{q}_ms",
         )
-        for r in (1, 10, 50)
+        for r in RATES
         for q in ("p50", "p99")
     ),
     *(
         Row(f"dispatch.e2e.{r}.lost", f"not assigned within 30 s at {r}/s (sum)", "n", "")
-        for r in (1, 10, 50)
+        for r in RATES
     ),
     *(
         Row(
@@ -157,7 +160,7 @@ DISPATCH_ROWS = [
             "ms",
             "",
         )
-        for r in (1, 10, 50)
+        for r in RATES
         for s in ("dispatch", "incidents", "resources")
     ),
 ]
@@ -230,7 +233,7 @@ GOALS = [
             4.0,
             higher_is_better=False,
         )
-        for r in (1, 10, 50)
+        for r in RATES
     ),
     Goal(
         "AVL: ListUnits of 5,000 units with positions, p50", "avl.svc.list.p50_ms", None, 50, False

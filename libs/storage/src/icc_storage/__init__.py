@@ -3,6 +3,7 @@
 from icc_storage.batch import EVERY_BATCH_INLINE, WriteBatcher, WriteTx
 from icc_storage.database import Database, database_url_from_env
 from icc_storage.inbox import claim_event, inbox_table
+from icc_storage.inserts import insert_if_absent
 from icc_storage.migrate import upgrade
 from icc_storage.outbox import OutboxRelay, add_events, outbox_table
 from icc_storage.writer import Writer, relay_enabled_from_env
@@ -18,6 +19,7 @@ __all__ = [
     "claim_event",
     "database_url_from_env",
     "inbox_table",
+    "insert_if_absent",
     "outbox_table",
     "relay_enabled_from_env",
     "upgrade",

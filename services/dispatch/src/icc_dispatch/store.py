@@ -30,8 +30,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_dispatch.domain.errors import NotFound
@@ -46,7 +44,7 @@ from icc_dispatch.domain.model import (
     Priority,
     UnitKind,
 )
-from icc_storage import inbox_table, outbox_table
+from icc_storage import inbox_table, insert_if_absent, outbox_table
 
 metadata = MetaData()
 
@@ -253,21 +251,19 @@ async def insert_incident(
     conn: AsyncConnection, view: IncidentView, attention: bool, trace_context: str
 ) -> bool:
     """Dispatch's first copy of an incident; False when it has one already."""
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     result = await conn.execute(
-        dialect_insert(incidents)
-        .values(
-            id=view.id,
-            create_time=view.create_time,
-            excluded="[]",
-            attention=attention,
-            waiting=False,
-            waiting_for="",
-            recommended_version=0,
-            rev=1,
+        insert_if_absent(conn.dialect.name, incidents),
+        {
+            "id": view.id,
+            "create_time": view.create_time,
+            "excluded": "[]",
+            "attention": attention,
+            "waiting": False,
+            "waiting_for": "",
+            "recommended_version": 0,
+            "rev": 1,
             **_copied_fields(view, trace_context),
-        )
-        .on_conflict_do_nothing()
+        },
     )
     return bool(result.rowcount == 1)
 

@@ -11,8 +11,6 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from icc_resources import store
 from icc_resources.domain.model import (
@@ -26,7 +24,7 @@ from icc_resources.domain.model import (
     UnitKind,
     UnitStatus,
 )
-from icc_storage import WriteTx
+from icc_storage import WriteTx, insert_if_absent
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,6 @@ async def seed(tx: WriteTx, data: ReferenceData) -> dict[str, int]:
         missing = [r for r in rows if r["id"] not in existing]
         if missing:
             # A replica starting at the same moment may add the same rows: skip those.
-            insert = pg_insert if tx.conn.dialect.name == "postgresql" else sqlite_insert
-            await tx.conn.execute(insert(table).on_conflict_do_nothing(), missing)
+            await tx.conn.execute(insert_if_absent(tx.conn.dialect.name, table), missing)
         added[table.name] = len(missing)
     return added
