@@ -247,6 +247,35 @@ async def test_batcher_commits_concurrent_writes_and_isolates_failures(db: Datab
     assert batcher.batches < 200  # shared commits, not one per write
 
 
+async def test_bookkeeping_rides_along_with_the_next_write(db: Database) -> None:
+    """Work nobody waits for (the relay's sent marks) commits with the next write, not
+    in a commit of its own, as long as writes keep coming; alone, after the delay."""
+    batcher = WriteBatcher(db, later_delay_s=0.1)
+    batcher.start()
+
+    def named(name: str) -> Callable[[WriteTx], Awaitable[None]]:
+        async def work(tx: WriteTx) -> None:
+            tx.add(things, [{"name": name}])
+
+        return work
+
+    rounds = 20
+    try:
+        # A write every ~20 ms, each following a piece of bookkeeping: the pattern of
+        # a service whose relay marks each commit's events while requests go on.
+        for n in range(rounds):
+            batcher.submit_later(named(f"mark-{n}"))
+            await asyncio.sleep(0.02)
+            await batcher.submit(named(f"write-{n}"))
+        assert batcher.batches == rounds
+        batcher.submit_later(named("last mark"))
+        await asyncio.sleep(0.4)
+        assert batcher.batches == rounds + 1  # nothing came to carry it
+        assert await count(db, things) == 2 * rounds + 1
+    finally:
+        await batcher.stop()
+
+
 async def test_writes_one_at_a_time_commit_whole_or_not_at_all(db: Database) -> None:
     """The quiet-hours path: each write alone in its batch (inline on SQLite). A refused
     write and a broken insert leave nothing behind, and the writer goes on; a write

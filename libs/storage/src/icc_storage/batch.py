@@ -103,11 +103,13 @@ class WriteBatcher:
         self._inline_max_jobs = inline_max_jobs
         self._later: list[Work[None]] = []
         self._later_delay_s = later_delay_s
+        # Which list of later work the pending timer is for (see `submit_later`).
+        self._later_round = 0
+        self.batches = 0
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.batches = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="write-batcher")
@@ -144,12 +146,18 @@ class WriteBatcher:
         batch, or commits on its own after `later_delay_s` without one, so it
         never puts a commit of its own in front of a request."""
         if not self._later:
-            # Nothing may come to carry it: make sure it commits after the delay.
-            asyncio.get_running_loop().call_later(self._later_delay_s, self._flush_later)
+            # Nothing may come to carry it: make sure it commits after the delay. The
+            # timer is for this list only: once a batch carried it, the timer does not
+            # commit newer work early (that was about one extra commit per request).
+            self._later_round += 1
+            asyncio.get_running_loop().call_later(
+                self._later_delay_s, self._flush_later, False, self._later_round
+            )
         self._later.append(work)
 
-    def _flush_later(self, force: bool = False) -> None:
-        if force or (self._later and self._queue.empty() and self._task is not None):
+    def _flush_later(self, force: bool = False, round_: int | None = None) -> None:
+        due = self._later and round_ == self._later_round and self._queue.empty()
+        if force or (due and self._task is not None):
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             future.add_done_callback(_log_failure)
             self._queue.put_nowait(_Job(_nothing, future))
