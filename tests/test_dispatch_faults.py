@@ -22,6 +22,7 @@ from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc_dispatch import main as dispatch_main
 from icc_dispatch import store
+from icc_dispatch.domain import lifecycle
 from icc_dispatch.domain.model import (
     Actor,
     Agency,
@@ -42,6 +43,7 @@ from tests.test_dispatch import (
     recommend,
     statuses,
     wait_served,
+    wait_status,
 )
 
 pytestmark = pytest.mark.slow
@@ -231,6 +233,86 @@ async def test_interrupted_reservations_are_finished_once_on_restart(
             a.name for e in await assigned_events(city.nats.url) for a in e.assignments
         )
         assert announced == Counter({"assignments/a0": 1, "assignments/a1": 1})
+    finally:
+        await stop_city(services, channels)
+
+
+async def test_an_interrupted_release_frees_the_units_still_the_incidents(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Dispatch stopped between recording a release and making it; meanwhile one of the
+    incident's units went to another incident at the resources service. On restart the
+    incident's other units are freed (they are released together, and the request is
+    refused as a whole because of the one taken), and the one taken stays where it is."""
+    city, services, channels = await start_city(
+        nats_server, tmp_path, ack_within=timedelta(hours=1)
+    )
+    try:
+        incident = await city.create("FIRE.STRUCTURE")
+        done = await wait_status(city, incident.name, dispatch_pb2.DISPATCH_STATE_COMPLETE)
+        units = sorted(a.unit for a in done.assignments)
+        assert len(units) >= 3
+        await services[0].stop()  # type: ignore[attr-defined]
+        taken, others = units[0], units[1:]
+        await city.resources.ReleaseUnits(
+            rpb.ReleaseUnitsRequest(
+                incident=incident.name, units=[taken], request_id="test-free", reason="test"
+            ),
+            timeout=5,
+        )
+        await city.resources.ReserveUnits(
+            rpb.ReserveUnitsRequest(
+                incident="incidents/other", units=[taken], request_id="test-take"
+            ),
+            timeout=5,
+        )
+        # The release recorded and not yet made, as when the process died in between.
+        incident_id = incident.name.removeprefix("incidents/")
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'dispatch.db'}")
+        try:
+            async with db.write() as conn:
+                current = await store.assignments_of(conn, incident_id)
+                now = datetime.now(UTC)
+                await store.save_assignments(
+                    conn,
+                    [lifecycle.release(a, now, "fire out", tell_resources=True) for a in current],
+                )
+        finally:
+            await db.dispose()
+
+        dispatch = await dispatch_main.start(
+            dispatch_config(
+                nats_server,
+                tmp_path / "dispatch.db",
+                city.resources_target,
+                auto_priorities=frozenset(),  # nothing is dispatched again meanwhile
+            )
+        )
+        services[0] = dispatch
+        deadline = time.monotonic() + 15
+        while True:
+            found = {
+                name: (await city.resources.GetUnit(rpb.GetUnitRequest(name=name), timeout=5)).unit
+                for name in units
+            }
+            if all(not found[name].incident for name in others):
+                break
+            assert time.monotonic() < deadline, found
+            await asyncio.sleep(0.1)
+        assert all(found[n].status == resource_pb2.UNIT_STATUS_AVAILABLE for n in others)
+        assert found[taken].incident == "incidents/other"
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'dispatch.db'}")
+        try:
+            deadline = time.monotonic() + 5
+            while True:
+                async with db.read() as conn:
+                    _, releasing = await store.unfinished(conn)
+                if not releasing:
+                    break  # the resources service is done with every one of them
+                assert time.monotonic() < deadline, releasing
+                await asyncio.sleep(0.1)
+        finally:
+            await db.dispose()
     finally:
         await stop_city(services, channels)
 

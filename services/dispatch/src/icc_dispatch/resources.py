@@ -84,7 +84,9 @@ class ResourcesClient:
 
     async def release(
         self, incident_id: str, unit_ids: list[str], request_id: str, reason: str
-    ) -> None:
+    ) -> bool:
+        """True once released (or free already); False when refused: a unit is held by
+        another incident, or gone (all or nothing: then none was released)."""
         request = pb.ReleaseUnitsRequest(
             incident=f"incidents/{incident_id}",
             units=[f"units/{u}" for u in unit_ids],
@@ -94,9 +96,10 @@ class ResourcesClient:
         try:
             await self._stub.ReleaseUnits(request, timeout=TIMEOUT_S, metadata=IDENTITY)
         except grpc.aio.AioRpcError as exc:
-            # Held by another incident already, or gone: nothing of ours to free.
-            if exc.code() not in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
-                raise
+            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
+                return False
+            raise
+        return True
 
 
 def _lost_units(exc: grpc.aio.AioRpcError, unit_ids: list[str]) -> dict[str, str] | None:

@@ -80,6 +80,13 @@ def waiting_kinds(rec: Recommendation) -> set[UnitKind]:
     return kinds
 
 
+def _release_failed(exc: Exception) -> None:
+    log.warning(
+        "release at the resources service failed; will retry",
+        extra={"error": type(exc).__name__},
+    )
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -120,7 +127,8 @@ class DispatchService:
     fleet: Fleet
     eta: EtaProvider
     reserve_units: Callable[[str, list[str], str], Awaitable[dict[str, int]]]
-    release_units: Callable[[str, list[str], str, str], Awaitable[None]]
+    # True: released (or free already); False: refused, not this incident's unit there.
+    release_units: Callable[[str, list[str], str, str], Awaitable[bool]]
     refresh_units: Callable[[list[str]], Awaitable[None]]
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], datetime] = utc_now
@@ -882,33 +890,66 @@ class DispatchService:
         return len(escalated)
 
     async def _free_at_resources(self, items: Iterable[Assignment]) -> None:
-        """Releases the units at the resources service (side by side, each with its own
-        request id), then records in one write which releases were made."""
-        pending = [a for a in items if a.release_pending]
-        if not pending:
+        """Releases the units at the resources service, then records in one write which
+        releases were made. One incident's units go in one request (one write there);
+        requests for different incidents go side by side."""
+        groups: dict[tuple[str, str], list[Assignment]] = {}
+        for a in items:
+            if a.release_pending:
+                groups.setdefault((a.incident_id, a.release_reason), []).append(a)
+        if not groups:
             return
         answers = await asyncio.gather(
-            *(
-                self.release_units(a.incident_id, [a.unit_id], f"rel-{a.id}", a.release_reason)
-                for a in pending
-            ),
+            *(self._release_together(group) for group in groups.values()),
             return_exceptions=True,
         )
-        told = [a.id for a, answer in zip(pending, answers, strict=True) if answer is None]
+        told: list[str] = []
         for answer in answers:
-            if isinstance(answer, Exception):
-                log.warning(
-                    "release at the resources service failed; will retry",
-                    extra={"error": type(answer).__name__},
-                )
-            elif isinstance(answer, BaseException):
+            if isinstance(answer, BaseException) and not isinstance(answer, Exception):
                 raise answer
+            if not isinstance(answer, BaseException):
+                told.extend(answer)
         if told:
 
             async def done(tx: WriteTx) -> None:
                 await store.release_told(tx.conn, told)
 
             await self.batcher.submit(done)
+
+    async def _release_together(self, group: list[Assignment]) -> list[str]:
+        """Releases one incident's units; returns the assignments the resources service
+        is done with (released, or no longer ours there)."""
+        group = sorted(group, key=lambda a: a.id)  # a repeated request is the same request
+        first = group[0]
+        if len(group) > 1:
+            ids = "|".join(a.id for a in group)
+            rid = "rel-" + hashlib.sha256(ids.encode()).hexdigest()[:40]
+            try:
+                if await self.release_units(
+                    first.incident_id, [a.unit_id for a in group], rid, first.release_reason
+                ):
+                    return [a.id for a in group]
+            except Exception as exc:
+                _release_failed(exc)
+                return []
+            # Refused as a whole: one of the units is no longer this incident's there
+            # (all or nothing). Each of the others is still released, alone.
+        answers = await asyncio.gather(
+            *(
+                self.release_units(a.incident_id, [a.unit_id], f"rel-{a.id}", a.release_reason)
+                for a in group
+            ),
+            return_exceptions=True,
+        )
+        told = []
+        for a, answer in zip(group, answers, strict=True):
+            if isinstance(answer, Exception):
+                _release_failed(answer)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                told.append(a.id)
+        return told
 
     async def reconcile(self) -> None:
         """Finishes reservations and releases that a crash or an outage interrupted."""
