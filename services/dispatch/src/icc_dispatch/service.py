@@ -914,7 +914,10 @@ class DispatchService:
             async def done(tx: WriteTx) -> None:
                 await store.release_told(tx.conn, told)
 
-            await self.batcher.submit(done)
+            # Bookkeeping: it rides along with the next commit. Lost in a crash, the
+            # release is made again with the same request id, answered from the
+            # resources service's request table.
+            self.batcher.submit_later(done)
 
     async def _release_together(self, group: list[Assignment]) -> list[str]:
         """Releases one incident's units; returns the assignments the resources service
@@ -970,4 +973,7 @@ class DispatchService:
                 log.warning(
                     "settling a reservation failed; will retry", extra={"error": type(exc).__name__}
                 )
-        await self._free_at_resources(releasing)
+        # A young release is its caller's to make (and to mark, a moment later).
+        await self._free_at_resources(
+            a for a in releasing if a.release_time is not None and a.release_time <= cutoff
+        )
