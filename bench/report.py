@@ -416,8 +416,8 @@ def dispatch_table(medians: Mapping[str, float], runs: Mapping[str, list[float]]
     return beside_table(
         "E. Dispatch beside the bare stack (median of repetitions)",
         "bare: gRPC echo for RecommendUnits; for create → assigned, the bare create→event"
-        " pipeline driven at the same rate (one commit and one event, where dispatch has"
-        " five commits in three services and two events)",
+        " pipeline driven at the same rate (one commit and one event, where the path to"
+        " assigned has four commits in three services, five under a backlog, and two events)",
         DISPATCH_ROWS,
         medians,
         runs,
