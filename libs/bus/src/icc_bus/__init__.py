@@ -1,6 +1,6 @@
 """The ICC event bus on NATS JetStream."""
 
-from icc_bus.connection import BusConfig, connect
+from icc_bus.connection import BusConfig, connect, flush
 from icc_bus.consumer import ConsumerSpec, DurableConsumer, ReceivedEvent
 from icc_bus.errors import PoisonMessage
 from icc_bus.events import (
@@ -37,6 +37,7 @@ __all__ = [
     "cancel_and_wait",
     "connect",
     "ensure_streams",
+    "flush",
     "outgoing",
     "publish_batch",
     "publish_event",

@@ -69,3 +69,17 @@ async def connect(config: BusConfig, name: str) -> Client:
         error_cb=on_error,
         closed_cb=on_closed,
     )
+
+
+async def flush(nc: Client) -> None:
+    """Returns once the server has processed everything this client sent before the call.
+
+    nats-py's `Client.flush` (2.16) writes its PING straight to the socket, ahead of
+    commands still queued for the client's flusher task (a SUB just made, PUBs just
+    sent). Its PONG can then come back before the server has seen them, and a
+    subscription thought ready misses what another connection publishes next. While
+    the first flush waits for its PONG the flusher writes the queue (it was woken
+    before the PING went out); the second PING goes behind it.
+    """
+    await nc.flush()
+    await nc.flush()

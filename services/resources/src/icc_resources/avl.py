@@ -50,7 +50,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from icc.resource.v1 import events_pb2
-from icc_bus import cancel_and_wait
+from icc_bus import cancel_and_wait, flush
 from icc_resources.convert import position_from_proto
 from icc_resources.domain.avl import Verdict, is_stale, judge
 from icc_resources.domain.errors import InvalidInput
@@ -151,7 +151,7 @@ class Avl:
             SUBJECT, queue=QUEUE, cb=self._on_report, pending_msgs_limit=200_000
         )
         # The server has the subscriptions once this returns: ready means taking reports.
-        await self._nc.flush()
+        await flush(self._nc)
 
     async def stop(self) -> None:
         if self._sub is not None:
