@@ -36,6 +36,7 @@ from bench.stats import NS_PER_MS, p50_ms, p99_ms, percentile, rate
 from icc.resource.v1 import events_pb2
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
+from icc_bus import flush
 from icc_testing import free_port
 
 SERVICE_NAME = "icc.resource.v1.ResourceService"
@@ -83,7 +84,7 @@ async def _core_nats(procs: Processes, nc: Client, url: str, count: int) -> dict
         received += 1
 
     sub = await nc.subscribe(RAW_SUBJECT, cb=on_msg, pending_msgs_limit=2 * count)
-    await nc.flush()
+    await flush(nc)
     out = procs.fresh_dir("raw-publisher") / "summary.json"
     publisher = procs.python(
         "raw-publisher",

@@ -14,6 +14,7 @@ from nats.aio.subscription import Subscription
 
 from bench.settings import Settings
 from bench.stats import p50_ms, p99_ms, rate
+from icc_bus import flush
 
 # One call; returns the key under which its event will be echoed by the consumer.
 Call = Callable[[], Awaitable[str]]
@@ -36,7 +37,7 @@ class EventWatcher:
 
     async def start(self, nc: Client, subject: str) -> None:
         self._sub = await nc.subscribe(subject, cb=self._on_echo)
-        await nc.flush()
+        await flush(nc)
 
     async def stop(self) -> None:
         if self._sub is not None:

@@ -22,6 +22,7 @@ from icc_bus import (
     StreamSpec,
     build_headers,
     ensure_streams,
+    flush,
     outgoing,
     publish_batch,
     publish_event,
@@ -296,7 +297,7 @@ async def test_puller_hands_on_each_message_at_once_and_keeps_a_request_open(
     finally:
         await puller.stop()
     assert [first.data, second.data] == [b"1", b"2"]
-    await nats_client.flush()  # the acks are on their way
+    await flush(nats_client)  # the server has the acks
     info = await js.consumer_info("TEST", "pulled")
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
