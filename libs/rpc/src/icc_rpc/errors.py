@@ -7,6 +7,16 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from icc_kernel.errors import (
+    ConcurrentChange,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    StaleEtag,
+    Unavailable,
+)
+
 ERROR_DOMAIN = "icc.hcmc.vn"
 
 
@@ -64,6 +74,29 @@ class RpcError(Exception):
         )
         result: grpc.Status = rpc_status.to_status(status)
         return result
+
+
+# Domain errors in the order they are tested (subclasses before their bases), with the
+# status and the `ErrorInfo.reason` each is answered with.
+_STATUS: list[tuple[type[DomainError], grpc.StatusCode, str]] = [
+    (NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
+    (StaleEtag, grpc.StatusCode.ABORTED, "ETAG_MISMATCH"),
+    (ConcurrentChange, grpc.StatusCode.ABORTED, "CONCURRENT_CHANGE"),
+    (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION, "ILLEGAL_TRANSITION"),
+    (Unavailable, grpc.StatusCode.FAILED_PRECONDITION, "UNITS_UNAVAILABLE"),
+]
+
+
+def to_rpc_error(exc: Exception) -> RpcError:
+    """The one place where domain errors become gRPC status; anything else is re-raised."""
+    if isinstance(exc, InvalidInput):
+        return RpcError.invalid([FieldViolation(v.field, v.description) for v in exc.violations])
+    for kind, code, reason in _STATUS:
+        if isinstance(exc, kind):
+            # Not worth retrying as is: the names say which to choose differently.
+            names = {"units": ",".join(sorted(exc.reasons))} if isinstance(exc, Unavailable) else {}
+            return RpcError(code, str(exc), reason=reason, metadata=names)
+    raise exc
 
 
 def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[FieldViolation]:

@@ -1,0 +1,10 @@
+"""ICC's shared vocabulary, defined once for every service and tool.
+
+Pure Python (no protobuf, gRPC, NATS or SQL; an import-linter contract holds it so):
+- `vocabulary`: the contract's enums, their numbers equal to the protos';
+- `names`: resource names (`incidents/{id}`) made and parsed;
+- `requests`: the request-id rule of every idempotent call;
+- `etags`: weak etags counting versions;
+- `errors`: what can go wrong, in the domain's words (`icc_rpc` maps each to a gRPC status);
+- `stats`, `clock`: nearest-rank percentiles, the UTC clock.
+"""

@@ -1,0 +1,7 @@
+"""The UTC clock every service stamps its records with."""
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

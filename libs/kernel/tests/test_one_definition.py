@@ -1,0 +1,145 @@
+"""The shared vocabulary is defined once: a second definition anywhere in the sources fails.
+
+Scans every hand-written Python file of the workspace (generated code, tests and
+migrations aside) for classes, functions and regular expressions that belong to the kernel
+(or to `icc_city.travel`, the travel model, once it lives there).
+"""
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+KERNEL = ROOT / "libs" / "kernel" / "src"
+
+# Concepts the kernel owns: a class or function of this name elsewhere is a copy.
+CLASSES = {
+    "Agency",
+    "Priority",
+    "AssignmentState",
+    "IncidentState",
+    "UnitKind",
+    "UnitStatus",
+    "StationKind",
+    "Diversion",
+    "Violation",
+    "InvalidInput",
+    "NotFound",
+    "StaleEtag",
+    "IllegalTransition",
+    "ConcurrentChange",
+}
+FUNCTIONS = {"percentile", "utc_now", "parse_name", "etag_of", "version_of", "to_rpc_error"}
+# The request-id character class, however it is spelt.
+REQUEST_ID_LITERAL = re.compile(r"A-Za-z0-9\._:-|A-Za-z0-9_.:-|A-Za-z0-9.:_-")
+
+# Copies that the renovation is still removing: each entry must still exist (so the list
+# only shrinks), and none may be added. Empty when the renovation is done.
+KNOWN: set[str] = {
+    "bench/stats.py: def percentile",
+    "services/dispatch/src/icc_dispatch/api.py: def parse_name",
+    "services/dispatch/src/icc_dispatch/api.py: def to_rpc_error",
+    "services/dispatch/src/icc_dispatch/convert.py: def version_of",
+    "services/dispatch/src/icc_dispatch/domain/errors.py: class IllegalTransition",
+    "services/dispatch/src/icc_dispatch/domain/errors.py: class InvalidInput",
+    "services/dispatch/src/icc_dispatch/domain/errors.py: class NotFound",
+    "services/dispatch/src/icc_dispatch/domain/errors.py: class Violation",
+    "services/dispatch/src/icc_dispatch/domain/model.py: class Agency",
+    "services/dispatch/src/icc_dispatch/domain/model.py: class AssignmentState",
+    "services/dispatch/src/icc_dispatch/domain/model.py: class Priority",
+    "services/dispatch/src/icc_dispatch/domain/model.py: class UnitKind",
+    "services/dispatch/src/icc_dispatch/domain/model.py: class UnitStatus",
+    "services/dispatch/src/icc_dispatch/service.py: def utc_now",
+    "services/dispatch/src/icc_dispatch/service.py: request-id pattern",
+    "services/gateway/src/icc_gateway/kpis.py: def percentile",
+    "services/gateway/src/icc_gateway/schemas.py: request-id pattern",
+    "services/incidents/src/icc_incidents/api.py: def to_rpc_error",
+    "services/incidents/src/icc_incidents/domain/errors.py: class IllegalTransition",
+    "services/incidents/src/icc_incidents/domain/errors.py: class InvalidInput",
+    "services/incidents/src/icc_incidents/domain/errors.py: class NotFound",
+    "services/incidents/src/icc_incidents/domain/errors.py: class StaleEtag",
+    "services/incidents/src/icc_incidents/domain/errors.py: class Violation",
+    "services/incidents/src/icc_incidents/domain/model.py: class Agency",
+    "services/incidents/src/icc_incidents/domain/model.py: class AssignmentState",
+    "services/incidents/src/icc_incidents/domain/model.py: class IncidentState",
+    "services/incidents/src/icc_incidents/domain/model.py: class Priority",
+    "services/incidents/src/icc_incidents/domain/validation.py: request-id pattern",
+    "services/incidents/src/icc_incidents/service.py: def parse_name",
+    "services/incidents/src/icc_incidents/service.py: def utc_now",
+    "services/incidents/src/icc_incidents/store.py: class ConcurrentChange",
+    "services/resources/src/icc_resources/api.py: def to_rpc_error",
+    "services/resources/src/icc_resources/convert.py: def parse_name",
+    "services/resources/src/icc_resources/domain/errors.py: class IllegalTransition",
+    "services/resources/src/icc_resources/domain/errors.py: class InvalidInput",
+    "services/resources/src/icc_resources/domain/errors.py: class NotFound",
+    "services/resources/src/icc_resources/domain/errors.py: class StaleEtag",
+    "services/resources/src/icc_resources/domain/errors.py: class Violation",
+    "services/resources/src/icc_resources/domain/model.py: class Agency",
+    "services/resources/src/icc_resources/domain/model.py: class Diversion",
+    "services/resources/src/icc_resources/domain/model.py: class StationKind",
+    "services/resources/src/icc_resources/domain/model.py: class UnitKind",
+    "services/resources/src/icc_resources/domain/model.py: class UnitStatus",
+    "services/resources/src/icc_resources/service.py: def utc_now",
+    "services/resources/src/icc_resources/service.py: request-id pattern",
+    "tools/simulator/src/icc_simulator/kpis.py: def percentile",
+    "tools/simulator/src/icc_simulator/model.py: class Agency",
+    "tools/simulator/src/icc_simulator/model.py: class Priority",
+    "tools/simulator/src/icc_simulator/model.py: class UnitKind",
+    "tools/simulator/src/icc_simulator/model.py: class UnitStatus",
+}
+
+
+def _sources() -> list[Path]:
+    out = []
+    for top in ("libs", "services", "tools", "bench"):
+        for path in (ROOT / top).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if (
+                "/tests/" in rel
+                or "/migrations/" in rel
+                or rel.startswith("libs/protos/")
+                or "/.venv/" in rel
+                or "node_modules" in rel
+            ):
+                continue
+            out.append(path)
+    return out
+
+
+# The kernel's own homes outside the kernel: the mapping to gRPC status.
+HOMES = {"libs/rpc/src/icc_rpc/errors.py: def to_rpc_error"}
+
+
+def _definitions() -> set[str]:
+    found: set[str] = set()
+    for path in _sources():
+        if path.is_relative_to(KERNEL):
+            continue
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name in CLASSES:
+                found.add(f"{rel}: class {node.name}")
+            elif (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in FUNCTIONS
+            ):
+                found.add(f"{rel}: def {node.name}")
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and REQUEST_ID_LITERAL.search(node.value)
+            ):
+                found.add(f"{rel}: request-id pattern")
+    return found - HOMES
+
+
+def test_the_vocabulary_is_defined_once() -> None:
+    found = _definitions()
+    new = sorted(found - KNOWN)
+    assert not new, "defined again outside icc_kernel (import it instead):\n" + "\n".join(new)
+
+
+def test_the_list_of_known_copies_only_shrinks() -> None:
+    gone = sorted(KNOWN - _definitions())
+    assert not gone, "no longer a copy: remove from KNOWN:\n" + "\n".join(gone)
