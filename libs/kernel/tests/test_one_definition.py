@@ -1,8 +1,8 @@
 """The shared vocabulary is defined once: a second definition anywhere in the sources fails.
 
 Scans every hand-written Python file of the workspace (generated code, tests and
-migrations aside) for classes, functions and regular expressions that belong to the kernel
-(or to `icc_city.travel`, the travel model, once it lives there).
+migrations aside) for classes, functions, tables and regular expressions that belong to the
+kernel or to `icc_city.travel`, the travel model.
 """
 
 import ast
@@ -28,8 +28,22 @@ CLASSES = {
     "StaleEtag",
     "IllegalTransition",
     "ConcurrentChange",
+    # The travel model (icc_city.travel).
+    "Period",
 }
-FUNCTIONS = {"percentile", "utc_now", "parse_name", "etag_of", "version_of", "to_rpc_error"}
+FUNCTIONS = {
+    "percentile",
+    "utc_now",
+    "parse_name",
+    "etag_of",
+    "version_of",
+    "to_rpc_error",
+    # The travel model (icc_city.travel).
+    "period_of",
+    "vehicle_class",
+}
+# Module-level tables of the travel model: an assignment to this name elsewhere is a copy.
+CONSTANTS = {"SPEED_KMH", "CIRCUITY"}
 # The request-id character class, however it is spelt.
 REQUEST_ID_LITERAL = re.compile(r"A-Za-z0-9\._:-|A-Za-z0-9_.:-|A-Za-z0-9.:_-")
 
@@ -81,6 +95,11 @@ KNOWN: set[str] = {
     "services/resources/src/icc_resources/domain/model.py: class UnitStatus",
     "services/resources/src/icc_resources/service.py: def utc_now",
     "services/resources/src/icc_resources/service.py: request-id pattern",
+    "tools/simulator/src/icc_simulator/behaviour.py: CIRCUITY",
+    "tools/simulator/src/icc_simulator/behaviour.py: SPEED_KMH",
+    "tools/simulator/src/icc_simulator/behaviour.py: class Period",
+    "tools/simulator/src/icc_simulator/behaviour.py: def period_of",
+    "tools/simulator/src/icc_simulator/behaviour.py: def vehicle_class",
     "tools/simulator/src/icc_simulator/kpis.py: def percentile",
     "tools/simulator/src/icc_simulator/model.py: class Agency",
     "tools/simulator/src/icc_simulator/model.py: class Priority",
@@ -106,8 +125,16 @@ def _sources() -> list[Path]:
     return out
 
 
-# The kernel's own homes outside the kernel: the mapping to gRPC status.
-HOMES = {"libs/rpc/src/icc_rpc/errors.py: def to_rpc_error"}
+# The kernel's own homes outside the kernel: the mapping to gRPC status, the travel model.
+TRAVEL = "libs/city/src/icc_city/travel.py"
+HOMES = {
+    "libs/rpc/src/icc_rpc/errors.py: def to_rpc_error",
+    f"{TRAVEL}: class Period",
+    f"{TRAVEL}: def period_of",
+    f"{TRAVEL}: def vehicle_class",
+    f"{TRAVEL}: SPEED_KMH",
+    f"{TRAVEL}: CIRCUITY",
+}
 
 
 def _definitions() -> set[str]:
@@ -125,6 +152,11 @@ def _definitions() -> set[str]:
                 isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in FUNCTIONS
             ):
                 found.add(f"{rel}: def {node.name}")
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in CONSTANTS:
+                        found.add(f"{rel}: {target.id}")
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from icc_city.geo import distance_m
 from icc_city.river import route
+from icc_city.travel import CIRCUITY, SPEED_KMH, Eta, Period, period_of
 from icc_dispatch.domain import lifecycle
 from icc_dispatch.domain.errors import IllegalTransition
-from icc_dispatch.domain.eta import CIRCUITY, SPEED_KMH, Eta, Period, TravelModel, Trip, period_of
+from icc_dispatch.domain.eta import TravelModel, Trip
 from icc_dispatch.domain.fleet import SCAN_BELOW, Fleet, cell_of
 from icc_dispatch.domain.model import (
     SYSTEM,
@@ -283,21 +284,6 @@ def test_local_hour_is_utc_plus_seven() -> None:
     assert local_hour(datetime(2026, 11, 24, 17, 0, tzinfo=UTC)) == 0
     # Any aware instant: 12:00 in Paris (UTC+1) is 18:00 in the city.
     assert local_hour(datetime(2026, 11, 24, 12, 0, tzinfo=timezone(timedelta(hours=1)))) == 18
-
-
-def test_period_boundaries() -> None:
-    assert [period_of(h) for h in (5, 6, 8, 9, 15, 16, 18, 19, 21, 22)] == [
-        Period.NIGHT,
-        Period.RUSH,
-        Period.RUSH,
-        Period.DAY,
-        Period.DAY,
-        Period.RUSH,
-        Period.RUSH,
-        Period.DAY,
-        Period.DAY,
-        Period.NIGHT,
-    ]
 
 
 # --- fleet ----------------------------------------------------------------------------
