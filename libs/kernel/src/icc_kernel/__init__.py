@@ -2,6 +2,7 @@
 
 Pure Python (no protobuf, gRPC, NATS or SQL; an import-linter contract holds it so):
 - `vocabulary`: the contract's enums, their numbers equal to the protos';
+- `actors`: who did something (user, agency, role);
 - `names`: resource names (`incidents/{id}`) made and parsed;
 - `requests`: the request-id rule of every idempotent call;
 - `etags`: weak etags counting versions;

@@ -7,12 +7,14 @@ these are what the caller says; a gateway in front of the services sets them.
 from dataclasses import dataclass
 from typing import Any
 
+from icc_kernel.actors import Actor
+from icc_kernel.vocabulary import Agency
 from icc_rpc.errors import FieldViolation, RpcError
 
 META_USER = "icc-user"
 META_AGENCY = "icc-agency"
 META_ROLE = "icc-role"
-AGENCIES = ("POLICE", "FIRE", "MEDICAL", "COMMAND_CENTER", "UTILITY")
+AGENCIES = tuple(a.name for a in Agency)
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,9 @@ def caller_of(context: Any) -> Caller:
         agency=agency,
         role=meta.get(META_ROLE, "")[:64],
     )
+
+
+def actor_of(context: Any) -> Actor:
+    """The caller as the actor of what its call changes."""
+    caller = caller_of(context)
+    return Actor(user=caller.user, agency=Agency[caller.agency], role=caller.role)

@@ -14,7 +14,8 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from icc_rpc.errors import RpcError
+from icc_kernel.errors import DomainError
+from icc_rpc.errors import RpcError, to_rpc_error
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ async def _internal(context: Any, exc: Exception) -> None:
 
 
 Translate = Callable[[Exception], RpcError]
+# What a servicer method gets beside its request.
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class _CallInterceptor(grpc.aio.ServerInterceptor):
@@ -192,10 +195,6 @@ def _end(span: trace.Span, code: grpc.StatusCode) -> None:
         span.set_status(Status(StatusCode.ERROR, code.name))
 
 
-def _untranslated(exc: Exception) -> RpcError:
-    raise exc
-
-
 def _method_attributes(method: str) -> dict[str, str] | None:
     """Metric attributes of `/package.Service/Method`; None for health checks
     (load balancers poll them every few seconds: noise in a latency metric)."""
@@ -230,18 +229,19 @@ async def start_server(
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
     *,
-    domain_errors: tuple[type[Exception], ...] = (),
-    translate: Translate | None = None,
+    domain_errors: tuple[type[Exception], ...] = (DomainError,),
+    translate: Translate = to_rpc_error,
 ) -> GrpcServer:
     """Bind (port 0 picks a free one), register services, health and reflection, start.
 
-    `domain_errors` raised by a servicer are answered with `translate(error)`.
+    `domain_errors` raised by a servicer are answered with `translate(error)`: by
+    default the kernel's errors, through the one mapping `icc_rpc.errors.to_rpc_error`.
 
     Raises `OSError` with a readable message when the address is taken.
     """
     names = list(service_names)
     server = grpc.aio.server(
-        interceptors=[_CallInterceptor(domain_errors, translate or _untranslated)],
+        interceptors=[_CallInterceptor(domain_errors, translate)],
         options=[("grpc.so_reuseport", 0)],
     )
     register(server)
