@@ -50,10 +50,11 @@ from icc.incident.v1 import incident_service_pb2 as ipb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc.resource.v1 import resource_service_pb2_grpc as resource_grpc
-from icc_simulator.calls import CallGenerator
-from icc_simulator.eventlog import EventLog, IncidentCreated, IncidentQueued, UnitAssigned
-from icc_simulator.model import Catalog, Priority
-from icc_simulator.scenarios import scenario
+from icc_kernel.vocabulary import Priority
+from icc_simulator.world.calls import CallGenerator
+from icc_simulator.world.eventlog import EventLog, IncidentCreated, IncidentQueued, UnitAssigned
+from icc_simulator.world.model import Catalog
+from icc_simulator.world.scenarios import scenario
 from icc_testing import free_port
 
 DISPATCH = "icc.dispatch.v1.DispatchService"

@@ -18,8 +18,8 @@ from icc_dispatch import main as dispatch_main
 from icc_dispatch.service import Settings
 from icc_incidents import main as incidents_main
 from icc_resources import main as resources_main
-from icc_simulator.api import Endpoints
-from icc_simulator.model import Catalog
+from icc_simulator.players.api import Endpoints
+from icc_simulator.world.model import Catalog
 from icc_testing import NatsServer
 
 REPO = Path(__file__).resolve().parents[3]

@@ -7,10 +7,11 @@ import pytest
 
 from icc_city.area import service_area
 from icc_city.geo import Point, distance_m
-from icc_simulator.calls import Call, CallGenerator, local_hour
-from icc_simulator.city import city_model
-from icc_simulator.model import Catalog, Family, Priority
-from icc_simulator.scenarios import scenario
+from icc_kernel.vocabulary import Priority
+from icc_simulator.world.calls import Call, CallGenerator, local_hour
+from icc_simulator.world.city import city_model
+from icc_simulator.world.model import Catalog, Family
+from icc_simulator.world.scenarios import scenario
 
 DAY = 86_400.0
 

@@ -2,10 +2,11 @@
 
 from icc_city.area import service_area
 from icc_city.geo import Point, distance_m
-from icc_simulator.behaviour import Bed, HospitalView, choose_hospital, drive
-from icc_simulator.city import city_model
-from icc_simulator.model import Catalog, UnitKind
-from icc_simulator.scenarios import scenarios
+from icc_kernel.vocabulary import UnitKind
+from icc_simulator.world.behaviour import Bed, HospitalView, choose_hospital, drive
+from icc_simulator.world.city import city_model
+from icc_simulator.world.model import Catalog
+from icc_simulator.world.scenarios import scenarios
 
 
 def test_every_code_named_in_the_data_is_in_the_catalog(catalog: Catalog) -> None:

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from icc_simulator import kpis
-from icc_simulator.eventlog import (
+from icc_kernel.stats import percentile
+from icc_kernel.vocabulary import Agency, Priority, UnitStatus
+from icc_simulator.report import kpis
+from icc_simulator.report.kpis import Spread, TargetShare
+from icc_simulator.world.eventlog import (
     EventLog,
     IncidentCreated,
     IncidentEnded,
@@ -24,8 +27,6 @@ from icc_simulator.eventlog import (
     UnitAssigned,
     UnitStatusChanged,
 )
-from icc_simulator.kpis import Spread, TargetShare, percentile
-from icc_simulator.model import Agency, Priority, UnitStatus
 
 M, F, P = Agency.MEDICAL, Agency.FIRE, Agency.POLICE
 S = UnitStatus

@@ -5,11 +5,11 @@ is written."""
 import json
 from pathlib import Path
 
-from icc_simulator.api import Endpoints
 from icc_simulator.config import SimConfig
-from icc_simulator.eventlog import IncidentCreated, IncidentEnded, UnitAssigned
-from icc_simulator.report import write_files
+from icc_simulator.players.api import Endpoints
+from icc_simulator.report.files import write_files
 from icc_simulator.run import Simulation
+from icc_simulator.world.eventlog import IncidentCreated, IncidentEnded, UnitAssigned
 
 
 async def test_a_short_run_ends_every_incident_or_explains_it(

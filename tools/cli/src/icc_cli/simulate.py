@@ -14,11 +14,13 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from icc_simulator.api import Endpoints
 from icc_simulator.config import SimConfig, parse_duration
-from icc_simulator.report import clock_text, print_report, write_files
-from icc_simulator.run import RunResult, Simulation
-from icc_simulator.scenarios import scenarios
+from icc_simulator.players.api import Endpoints
+from icc_simulator.report.files import write_files
+from icc_simulator.report.result import RunResult
+from icc_simulator.report.tables import clock_text, print_report
+from icc_simulator.run import Simulation
+from icc_simulator.world.scenarios import scenarios
 
 
 def _endpoints(

@@ -17,10 +17,12 @@ import sys
 import uvloop
 from rich.console import Console
 
-from icc_simulator.api import Endpoints
 from icc_simulator.config import SimConfig
-from icc_simulator.report import print_report, write_files
-from icc_simulator.run import RunResult, Simulation
+from icc_simulator.players.api import Endpoints
+from icc_simulator.report.files import write_files
+from icc_simulator.report.result import RunResult
+from icc_simulator.report.tables import print_report
+from icc_simulator.run import Simulation
 from icc_telemetry import TelemetryConfig, setup_telemetry
 
 log = logging.getLogger("icc_simulator")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from icc_simulator.city import families, read_data
-from icc_simulator.model import Family
+from icc_simulator.world.city import families, read_data
+from icc_simulator.world.model import Family
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import grpc
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
-from icc_simulator.api import CALL_TAKER, TIMEOUT_S, location, with_retries
-from icc_simulator.calls import Call
-from icc_simulator.clock import SimClock
-from icc_simulator.stats import Stats
+from icc_simulator.players.api import CALL_TAKER, TIMEOUT_S, location, with_retries
+from icc_simulator.players.clock import SimClock
+from icc_simulator.world.calls import Call
+from icc_simulator.world.stats import Stats
 
 log = logging.getLogger(__name__)
 # Calls being put through at once: enough for a benchmark's burst, bounded so that an

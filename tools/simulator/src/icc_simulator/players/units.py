@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +30,16 @@ from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc_city.geo import Point
-from icc_simulator import behaviour
-from icc_simulator.api import TIMEOUT_S, Clients, UnitView, as_who, pb_status, unit_view
-from icc_simulator.clock import SimClock
-from icc_simulator.directory import IncidentDirectory, IncidentInfo
-from icc_simulator.drive import Drive
-from icc_simulator.hospitals import HospitalLedger
-from icc_simulator.model import Agency, UnitKind, UnitStatus
-from icc_simulator.stats import Stats
+from icc_kernel.vocabulary import Agency, UnitKind, UnitStatus
+from icc_simulator.players.api import TIMEOUT_S, Clients, UnitView, as_who, pb_status, unit_view
+from icc_simulator.players.clock import SimClock
+from icc_simulator.players.directory import IncidentDirectory, IncidentInfo
+from icc_simulator.players.hospitals import HospitalLedger
+from icc_simulator.players.tasks import Background
+from icc_simulator.world import behaviour
+from icc_simulator.world.drive import Drive
+from icc_simulator.world.model import BUSY
+from icc_simulator.world.stats import Stats
 
 log = logging.getLogger(__name__)
 AVL_GATEWAY = as_who("avl-gateway")
@@ -91,7 +93,10 @@ class UnitPlayer:
     report_every_s: float = 10.0
     min_report_s: float = 1.0
     units: dict[str, SimUnit] = field(default_factory=dict)
-    _background: set["asyncio.Task[Any]"] = field(default_factory=set)
+    _background: Background = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._background = Background(self.stats, "unit-task", "a unit's task failed")
 
     def load(self, views: list[UnitView], stations: dict[str, Point]) -> None:
         for v in views:
@@ -113,10 +118,10 @@ class UnitPlayer:
         adopted = 0
         for v in views:
             unit = self.units.get(v.name)
-            if unit is None or not v.status.busy or not v.incident:
+            if unit is None or v.status not in BUSY or not v.incident:
                 continue
             unit.job = Job(v.incident, "")
-            unit.task = self._spawn(self._respond(unit, unit.job, v.status))
+            unit.task = self._background.spawn(self._respond(unit, unit.job, v.status))
             adopted += 1
         return adopted
 
@@ -138,7 +143,7 @@ class UnitPlayer:
         self._cancel(unit)
         unit.status = UnitStatus.DISPATCHED
         unit.job = Job(a.incident, a.name)
-        unit.task = self._spawn(self._respond(unit, unit.job, UnitStatus.DISPATCHED))
+        unit.task = self._background.spawn(self._respond(unit, unit.job, UnitStatus.DISPATCHED))
 
     def on_released(self, a: dispatch_pb2.Assignment) -> None:
         """Released by dispatch: by a dispatcher, an escalation, or after our own AVAILABLE."""
@@ -148,7 +153,7 @@ class UnitPlayer:
         self._cancel(unit)
         unit.job = None
         unit.status = UnitStatus.AVAILABLE
-        unit.task = self._spawn(self._go_home(unit))
+        unit.task = self._background.spawn(self._go_home(unit))
 
     def on_unit_event(self, event: resource_events.UnitStatusChanged) -> None:
         """A unit put out of service (or back) by someone else: follow it."""
@@ -216,7 +221,7 @@ class UnitPlayer:
         if not await self._status(unit, UnitStatus.AT_HOSPITAL, hospital.label):
             return False
         # Its own task: a cancelled unit must not leave a bed count half-written.
-        self._spawn(self.hospitals.admit(hospital.name, info.type_code))
+        self._background.spawn(self.hospitals.admit(hospital.name, info.type_code))
         return True
 
     async def _go_home(self, unit: SimUnit) -> None:
@@ -297,24 +302,9 @@ class UnitPlayer:
             unit.status = view.status
             if view.status is UnitStatus.AVAILABLE and unit.job is not None:
                 unit.job = None
-                self._spawn(self._go_home(unit))
+                self._background.spawn(self._go_home(unit))
 
     # Plumbing
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: "asyncio.Task[Any]") -> None:
-        self._background.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            self.stats.error(f"unit-task:{type(exc).__name__}")
-            log.warning("a unit's task failed", extra={"error": repr(exc)})
 
     def _cancel(self, unit: SimUnit) -> None:
         if unit.task is not None and not unit.task.done():
@@ -322,12 +312,7 @@ class UnitPlayer:
         unit.task = None
 
     async def stop(self) -> None:
-        tasks = list(self._background)
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self._background.stop()
 
     # AVL
 

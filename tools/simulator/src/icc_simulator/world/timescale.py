@@ -1,15 +1,15 @@
-"""Time compression: one simulated clock for the call stream and every unit's timings.
+"""Time compression: simulated seconds for the call stream and every unit's timings.
 
 At `speed` 60 a simulated minute passes in a real second, so a normal day plays in
 24 minutes. Only the simulator's own waits are compressed (when the next call comes,
 how long a crew takes to answer, drive, work on scene). The services record real
 wall-clock timestamps, so KPIs are computed in real seconds and multiplied by the
 speed to report them in simulated time; the system's own latency is multiplied too.
+
+Pure conversions here; the clock that reads time and sleeps is the players'
+(`icc_simulator.players.clock`).
 """
 
-import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 HOURS = 24
@@ -43,44 +43,3 @@ class TimeScale:
         hh, rest = divmod(rest, 3600)
         text = f"{hh:02d}:{rest // 60:02d}"
         return f"{text} +{days}d" if days else text
-
-
-class SimClock:
-    """The simulated clock of one run, started at construction."""
-
-    def __init__(
-        self,
-        scale: TimeScale,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        self.scale = scale
-        self._monotonic = monotonic
-        self._wall = wall
-        self.origin_monotonic = monotonic()
-        self.origin_wall = wall()
-
-    @property
-    def speed(self) -> float:
-        return self.scale.speed
-
-    def real_elapsed(self) -> float:
-        return self._monotonic() - self.origin_monotonic
-
-    def sim_now(self) -> float:
-        return self.scale.to_sim(self.real_elapsed())
-
-    def wall_now(self) -> float:
-        """Unix time now: what the services record, and what AVL reports carry."""
-        return self._wall()
-
-    def hour_now(self) -> int:
-        return self.scale.hour_at(self.sim_now())
-
-    async def sleep(self, sim_s: float) -> None:
-        """Waits `sim_s` simulated seconds."""
-        await asyncio.sleep(max(0.0, self.scale.to_real(sim_s)))
-
-    async def sleep_until(self, sim_s: float) -> None:
-        await asyncio.sleep(max(0.0, self.scale.to_real(sim_s) - self.real_elapsed()))

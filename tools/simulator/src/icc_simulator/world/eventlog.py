@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icc_simulator.model import Agency, Priority, UnitStatus
+from icc_kernel.vocabulary import Agency, Priority, UnitStatus
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from icc_simulator.model import Family
+from icc_simulator.world.model import Family
 
 HOURS = 24
 
@@ -102,7 +102,7 @@ def from_data(data: Mapping[str, Any]) -> CityModel:
 
 
 def read_data(name: str) -> Any:
-    return json.loads((resources.files("icc_simulator") / "data" / name).read_text("utf-8"))
+    return json.loads((resources.files("icc_simulator.world") / "data" / name).read_text("utf-8"))
 
 
 @cache

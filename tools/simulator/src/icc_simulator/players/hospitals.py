@@ -17,10 +17,16 @@ import grpc
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc_city.geo import Point
-from icc_simulator.api import TIMEOUT_S, Clients, as_who, hospital_view, list_hospitals
-from icc_simulator.behaviour import BED_STAY_S, Bed, HospitalView, choose_hospital, patient_needs
-from icc_simulator.clock import SimClock
-from icc_simulator.model import Agency
+from icc_kernel.vocabulary import Agency
+from icc_simulator.players.api import TIMEOUT_S, Clients, as_who, hospital_view, list_hospitals
+from icc_simulator.players.clock import SimClock
+from icc_simulator.world.behaviour import (
+    BED_STAY_S,
+    Bed,
+    HospitalView,
+    choose_hospital,
+    patient_needs,
+)
 
 log = logging.getLogger(__name__)
 HOSPITAL = as_who("hospital", Agency.MEDICAL)

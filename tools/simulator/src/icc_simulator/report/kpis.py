@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from icc_simulator.eventlog import (
+from icc_kernel.stats import percentile
+from icc_kernel.vocabulary import Agency, Priority, UnitStatus
+from icc_simulator.world.eventlog import (
     EventLog,
     IncidentCreated,
     IncidentEnded,
@@ -23,7 +25,7 @@ from icc_simulator.eventlog import (
     UnitAssigned,
     UnitStatusChanged,
 )
-from icc_simulator.model import Agency, Priority, UnitStatus
+from icc_simulator.world.model import BUSY
 
 # Targets for the first unit of an agency on scene at a P1 incident, in simulated
 # seconds. These are the project's planning figures for the city (comparable cities
@@ -36,15 +38,6 @@ P1_TARGET_S: dict[Agency, float] = {
 }
 # An incident whose first unit comes later than this (simulated) waited for units.
 WAIT_THRESHOLD_S = 2 * 60.0
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of a non-empty sample."""
-    if not values:
-        raise ValueError("percentile of an empty sample")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass(frozen=True)
@@ -257,7 +250,7 @@ def utilisation(log: EventLog, t0: float, t1: float) -> Utilisation:
                 continue
             if r.status is not UnitStatus.OUT_OF_SERVICE:
                 service_by[agency] += end - start
-            if r.status.busy:
+            if r.status in BUSY:
                 busy_by[agency] += end - start
                 steps.append((start, 1))
                 steps.append((end, -1))
@@ -280,6 +273,87 @@ def utilisation(log: EventLog, t0: float, t1: float) -> Utilisation:
     )
 
 
+@dataclass
+class _Tally:
+    """The first calls' response times, target counts and waits, gathered one by one."""
+
+    speed: float
+    # The run's end (real seconds): incidents younger than a target are not judged yet.
+    t1: float
+    dispatch_rows: dict[str, list[tuple[str, float | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    scene_rows: dict[str, list[tuple[str, float | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    # Reached, missed, censored, by agency.
+    targets: dict[Agency, list[int]] = field(
+        default_factory=lambda: {a: [0, 0, 0] for a in P1_TARGET_S}
+    )
+    waited: list[Waited] = field(default_factory=list)
+    by_family: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, inc: _Incident) -> None:
+        c = inc.created
+        self.by_family[c.family] += 1
+        since = c.t
+        to_d = None if inc.first_assigned is None else inc.first_assigned - since
+        to_s = None if inc.first_on_scene is None else inc.first_on_scene - since
+        for by, key in (("priority", c.priority.name), ("ward", c.ward or "(no ward)")):
+            self.dispatch_rows[by].append((key, to_d))
+            self.scene_rows[by].append((key, to_s))
+        for agency in c.agencies:
+            a_d = inc.by_agency_assigned.get(agency)
+            a_s = inc.by_agency_on_scene.get(agency)
+            self.dispatch_rows["agency"].append((agency.name, None if a_d is None else a_d - since))
+            self.scene_rows["agency"].append((agency.name, None if a_s is None else a_s - since))
+            if c.priority is Priority.P1 and agency in P1_TARGET_S:
+                self._judge(agency, since, a_s)
+        why = self._why_waited(inc, to_d)
+        if why:
+            self.waited.append(
+                Waited(
+                    c.incident,
+                    c.type_code,
+                    c.priority,
+                    c.ward,
+                    None if to_d is None else to_d * self.speed,
+                    why,
+                )
+            )
+
+    def _judge(self, agency: Agency, since: float, on_scene: float | None) -> None:
+        target_real = P1_TARGET_S[agency] / self.speed
+        counts = self.targets[agency]
+        if on_scene is not None and on_scene - since <= target_real:
+            counts[0] += 1
+        elif on_scene is not None or self.t1 - since > target_real:
+            counts[1] += 1
+        else:
+            counts[2] += 1
+
+    def _why_waited(self, inc: _Incident, to_d: float | None) -> str:
+        wait_real = WAIT_THRESHOLD_S / self.speed
+        if inc.queued:
+            q = inc.queued[0]
+            return f"dispatch: {q.reason}" if q.reason else "dispatch queued it"
+        if to_d is not None and to_d > wait_real:
+            return "first unit assigned late"
+        if to_d is None and self.t1 - inc.created.t > wait_real and inc.ended is None:
+            return "no unit assigned during the run"
+        return ""
+
+    def spreads(
+        self, rows: dict[str, list[tuple[str, float | None]]]
+    ) -> dict[str, dict[str, Spread]]:
+        priorities = [p.name for p in Priority]
+        return {
+            "agency": _spreads(rows["agency"], self.speed),
+            "priority": _spreads(rows["priority"], self.speed, priorities),
+            "ward": _spreads(rows["ward"], self.speed),
+        }
+
+
 def compute(log: EventLog, *, t_end: float | None = None) -> Kpis:
     """KPIs of the run in `log`, up to `t_end` (default: the run's end)."""
     info = log.info
@@ -288,61 +362,15 @@ def compute(log: EventLog, *, t_end: float | None = None) -> Kpis:
     t1 = t_end if t_end is not None else (info.t_end or t0)
     incidents = _collect(log)
     firsts = [i for i in incidents.values() if not i.created.duplicate]
-    wait_real = WAIT_THRESHOLD_S / speed
-
-    dispatch_rows: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
-    scene_rows: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
-    targets: dict[Agency, list[int]] = {a: [0, 0, 0] for a in P1_TARGET_S}
-    waited: list[Waited] = []
-    by_family: dict[str, int] = defaultdict(int)
+    tally = _Tally(speed, t1)
     for inc in firsts:
-        c = inc.created
-        by_family[c.family] += 1
-        since = c.t
-        to_d = None if inc.first_assigned is None else inc.first_assigned - since
-        to_s = None if inc.first_on_scene is None else inc.first_on_scene - since
-        for by, key in (("priority", c.priority.name), ("ward", c.ward or "(no ward)")):
-            dispatch_rows[by].append((key, to_d))
-            scene_rows[by].append((key, to_s))
-        for agency in c.agencies:
-            a_d = inc.by_agency_assigned.get(agency)
-            a_s = inc.by_agency_on_scene.get(agency)
-            dispatch_rows["agency"].append((agency.name, None if a_d is None else a_d - since))
-            scene_rows["agency"].append((agency.name, None if a_s is None else a_s - since))
-            if c.priority is Priority.P1 and agency in P1_TARGET_S:
-                target_real = P1_TARGET_S[agency] / speed
-                counts = targets[agency]
-                if a_s is not None and a_s - since <= target_real:
-                    counts[0] += 1
-                elif a_s is not None or t1 - since > target_real:
-                    counts[1] += 1
-                else:
-                    counts[2] += 1
-        why = ""
-        if inc.queued:
-            q = inc.queued[0]
-            why = f"dispatch: {q.reason}" if q.reason else "dispatch queued it"
-        elif to_d is not None and to_d > wait_real:
-            why = "first unit assigned late"
-        elif to_d is None and t1 - since > wait_real and inc.ended is None:
-            why = "no unit assigned during the run"
-        if why:
-            waited.append(
-                Waited(
-                    c.incident,
-                    c.type_code,
-                    c.priority,
-                    c.ward,
-                    None if to_d is None else to_d * speed,
-                    why,
-                )
-            )
+        tally.add(inc)
     ended: dict[str, int] = defaultdict(int)
     for inc in incidents.values():
         if inc.ended is not None:
             ended[inc.ended.how] += 1
-    waited.sort(key=lambda w: (w.priority, -(w.waited_s or math.inf), w.incident))
-    priorities = [p.name for p in Priority]
+    waited = sorted(tally.waited, key=lambda w: (w.priority, -(w.waited_s or math.inf), w.incident))
+    targets = tally.targets
     return Kpis(
         speed=speed,
         duration_s=(t1 - t0) * speed,
@@ -350,17 +378,9 @@ def compute(log: EventLog, *, t_end: float | None = None) -> Kpis:
         duplicates=len(incidents) - len(firsts),
         ended=dict(sorted(ended.items())),
         still_open=sum(1 for i in incidents.values() if i.ended is None),
-        by_family=dict(sorted(by_family.items())),
-        to_dispatch={
-            "agency": _spreads(dispatch_rows["agency"], speed),
-            "priority": _spreads(dispatch_rows["priority"], speed, priorities),
-            "ward": _spreads(dispatch_rows["ward"], speed),
-        },
-        to_on_scene={
-            "agency": _spreads(scene_rows["agency"], speed),
-            "priority": _spreads(scene_rows["priority"], speed, priorities),
-            "ward": _spreads(scene_rows["ward"], speed),
-        },
+        by_family=dict(sorted(tally.by_family.items())),
+        to_dispatch=tally.spreads(tally.dispatch_rows),
+        to_on_scene=tally.spreads(tally.scene_rows),
         p1_targets={
             a.name: TargetShare(P1_TARGET_S[a], targets[a][0], targets[a][1], targets[a][2])
             for a in P1_TARGET_S
@@ -384,7 +404,7 @@ def busy_series(log: EventLog, t0: float, t1: float, points: int = 200) -> list[
         while i < len(changes) and changes[i].t <= t:
             r = changes[i]
             was = current.get(r.unit, False)
-            now = r.status.busy
+            now = r.status in BUSY
             busy += int(now) - int(was)
             current[r.unit] = now
             i += 1

@@ -1,73 +1,14 @@
-"""What the simulator reasons about, free of protobuf: the enums match the protos' numbers
-so that translation at the edges is a cast, and the pure modules import nothing of gRPC."""
+"""What the simulator reasons about, free of protobuf. The contract's enums are
+`icc_kernel.vocabulary`'s (equal to the proto numbers, so translation at the edges is a
+cast); here are the simulator's own words: which units are busy or ambulances, and the
+call mix by family."""
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import Enum
 
+from icc_kernel.vocabulary import Agency, Priority, UnitKind, UnitStatus
 
-class Agency(IntEnum):
-    # Values match icc.common.v1.Agency.
-    POLICE = 1
-    FIRE = 2
-    MEDICAL = 3
-    COMMAND_CENTER = 4
-    UTILITY = 5
-
-
-class Priority(IntEnum):
-    P1 = 1
-    P2 = 2
-    P3 = 3
-    P4 = 4
-
-
-class UnitKind(IntEnum):
-    # Values match icc.resource.v1.UnitKind.
-    ENGINE = 1
-    LADDER = 2
-    RESCUE = 3
-    WATER_TENDER = 4
-    HAZMAT = 5
-    AMBULANCE_ALS = 6
-    AMBULANCE_BLS = 7
-    MOTORBIKE_RESPONDER = 8
-    PATROL_CAR = 9
-    POLICE_MOTORBIKE = 10
-    TRAFFIC_MOTORBIKE = 11
-
-    @property
-    def two_wheeled(self) -> bool:
-        return self in (
-            UnitKind.MOTORBIKE_RESPONDER,
-            UnitKind.POLICE_MOTORBIKE,
-            UnitKind.TRAFFIC_MOTORBIKE,
-        )
-
-    @property
-    def heavy(self) -> bool:
-        return self in (UnitKind.ENGINE, UnitKind.LADDER, UnitKind.WATER_TENDER, UnitKind.HAZMAT)
-
-    @property
-    def ambulance(self) -> bool:
-        return self in (UnitKind.AMBULANCE_ALS, UnitKind.AMBULANCE_BLS)
-
-
-class UnitStatus(IntEnum):
-    # Values match icc.resource.v1.UnitStatus.
-    AVAILABLE = 1
-    DISPATCHED = 2
-    EN_ROUTE = 3
-    ON_SCENE = 4
-    TRANSPORTING = 5
-    AT_HOSPITAL = 6
-    OUT_OF_SERVICE = 7
-
-    @property
-    def busy(self) -> bool:
-        """Working an incident (the resources service's BUSY set)."""
-        return self in BUSY
-
-
+# Working an incident (the resources service's BUSY set).
 BUSY = frozenset(
     {
         UnitStatus.DISPATCHED,
@@ -77,6 +18,7 @@ BUSY = frozenset(
         UnitStatus.AT_HOSPITAL,
     }
 )
+AMBULANCES = frozenset({UnitKind.AMBULANCE_ALS, UnitKind.AMBULANCE_BLS})
 
 
 class Family(Enum):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_service_pb2 as dpb
@@ -20,9 +21,10 @@ from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc.resource.v1 import resource_service_pb2_grpc as resource_grpc
 from icc_city.geo import Point
+from icc_kernel.vocabulary import Agency, Priority, UnitKind, UnitStatus
 from icc_rpc import open_channel
-from icc_simulator.behaviour import HospitalView
-from icc_simulator.model import Agency, Catalog, IncidentKind, Priority, UnitKind, UnitStatus
+from icc_simulator.world.behaviour import HospitalView
+from icc_simulator.world.model import Catalog, IncidentKind
 
 # Who the simulator says it is (gRPC metadata `icc-user`): its incidents can be told
 # from people's by `created_by.user`, and a restarted simulator finds its own.
@@ -262,6 +264,11 @@ async def catalog(clients: Clients) -> Catalog:
             for t in reply.types
         )
     )
+
+
+def seconds(ts: Timestamp) -> float:
+    """A protobuf timestamp as Unix seconds."""
+    return ts.ToNanoseconds() / 1e9
 
 
 def pb_status(status: UnitStatus) -> resource_pb2.UnitStatus.ValueType:

@@ -8,7 +8,7 @@ import grpc
 
 from icc.incident.v1 import incident_service_pb2 as ipb
 from icc_city.geo import Point
-from icc_simulator.api import DISPATCHER, TIMEOUT_S, Clients, with_retries
+from icc_simulator.players.api import DISPATCHER, TIMEOUT_S, Clients, with_retries
 
 
 @dataclass(frozen=True)

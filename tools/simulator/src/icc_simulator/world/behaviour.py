@@ -13,8 +13,9 @@ from enum import Enum
 
 from icc_city.geo import Point, distance_m
 from icc_city.river import route
-from icc_simulator.drive import Drive
-from icc_simulator.model import Family, UnitKind
+from icc_kernel.vocabulary import UnitKind
+from icc_simulator.world.drive import Drive
+from icc_simulator.world.model import AMBULANCES, Family
 
 # Same speeds and circuity as the dispatch service's default travel model
 # (icc_dispatch.domain.eta), so units arrive about when dispatch expected them.
@@ -148,7 +149,7 @@ TRANSPORT_CHANCE: dict[str, float] = {
 def transports(kind: UnitKind, type_code: str, rng: random.Random, *, patients: int = 0) -> bool:
     """Whether this unit takes a patient to hospital. Only ambulances do; a scenario that
     names its patients (a mass-casualty incident) fills every ambulance."""
-    if not kind.ambulance:
+    if kind not in AMBULANCES:
         return False
     if patients > 0:
         return True

@@ -19,9 +19,10 @@ from typing import TypeVar
 
 from icc_city.area import ServiceArea, service_area
 from icc_city.geo import Point, offset
-from icc_simulator.city import HOURS, CityModel, Hotspot, city_model
-from icc_simulator.model import Catalog, Family, IncidentKind, Priority
-from icc_simulator.scenarios import Scenario, ScriptedEvent, Stream
+from icc_kernel.vocabulary import Priority
+from icc_simulator.world.city import HOURS, CityModel, Hotspot, city_model
+from icc_simulator.world.model import Catalog, Family, IncidentKind
+from icc_simulator.world.scenarios import Scenario, ScriptedEvent, Stream
 
 # Made-up callers: common Vietnamese family, middle and given names, and numbers in
 # one block. Personal-looking data on purpose (the system must protect it), never real.
