@@ -95,11 +95,6 @@ KNOWN: set[str] = {
     "services/resources/src/icc_resources/domain/model.py: class UnitStatus",
     "services/resources/src/icc_resources/service.py: def utc_now",
     "services/resources/src/icc_resources/service.py: request-id pattern",
-    "tools/simulator/src/icc_simulator/world/behaviour.py: CIRCUITY",
-    "tools/simulator/src/icc_simulator/world/behaviour.py: SPEED_KMH",
-    "tools/simulator/src/icc_simulator/world/behaviour.py: class Period",
-    "tools/simulator/src/icc_simulator/world/behaviour.py: def period_of",
-    "tools/simulator/src/icc_simulator/world/behaviour.py: def vehicle_class",
 }
 
 

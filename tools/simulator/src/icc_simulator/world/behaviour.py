@@ -11,51 +11,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from icc_city import travel
 from icc_city.geo import Point, distance_m
 from icc_city.river import route
 from icc_kernel.vocabulary import UnitKind
 from icc_simulator.world.drive import Drive
 from icc_simulator.world.model import AMBULANCES, Family
 
-# Same speeds and circuity as the dispatch service's default travel model
-# (icc_dispatch.domain.eta), so units arrive about when dispatch expected them.
-CIRCUITY = 1.4
-
-
-class Period(Enum):
-    RUSH = "rush"
-    DAY = "day"
-    NIGHT = "night"
-
-
-def period_of(hour: int) -> Period:
-    if 6 <= hour < 9 or 16 <= hour < 19:
-        return Period.RUSH
-    if 9 <= hour < 22:
-        return Period.DAY
-    return Period.NIGHT
-
-
-# km/h with lights and siren, by vehicle class and period.
-SPEED_KMH: dict[str, dict[Period, float]] = {
-    "motorbike": {Period.RUSH: 24.0, Period.DAY: 30.0, Period.NIGHT: 40.0},
-    "car": {Period.RUSH: 16.0, Period.DAY: 28.0, Period.NIGHT: 42.0},
-    "heavy": {Period.RUSH: 13.0, Period.DAY: 24.0, Period.NIGHT: 36.0},
-}
 # Driving back to station without lights and siren.
 RETURN_PACE = 0.75
 
 
-def vehicle_class(kind: UnitKind) -> str:
-    if kind.two_wheeled:
-        return "motorbike"
-    return "heavy" if kind.heavy else "car"
-
-
 def speed_ms(kind: UnitKind, hour: int, rng: random.Random, *, emergency: bool = True) -> float:
-    """Road speed of one trip: the period's speed, give or take 15% (traffic, driver)."""
-    kmh = SPEED_KMH[vehicle_class(kind)][period_of(hour)] * rng.uniform(0.85, 1.15)
-    return kmh / 3.6 * (1.0 if emergency else RETURN_PACE)
+    """Road speed of one trip: the travel model's speed for the vehicle and hour (the one
+    dispatch estimates with, so units arrive about when it expected them), give or take
+    15% (traffic, driver)."""
+    pace = 1.0 if emergency else RETURN_PACE
+    return travel.speed_ms(kind, hour) * rng.uniform(0.85, 1.15) * pace
 
 
 def drive(
@@ -74,7 +46,7 @@ def drive(
         path=trip.path,
         start_s=start_s,
         speed_ms=speed_ms(kind, hour, rng, emergency=emergency),
-        circuity=CIRCUITY,
+        circuity=travel.CIRCUITY,
         via=trip.via.name if trip.via else None,
     )
 
