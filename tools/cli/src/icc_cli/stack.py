@@ -2,11 +2,11 @@
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -113,15 +113,17 @@ def check_port_free(host: str, port: int, variable: str) -> None:
 
 
 def find_nats_server() -> str:
-    found = os.environ.get("ICC_NATS_SERVER_BIN") or shutil.which("nats-server")
-    if found:
-        return found
-    if Path("/usr/sbin/nats-server").exists():
-        return "/usr/sbin/nats-server"
+    """ICC_NATS_SERVER_BIN, else the pinned `nats-server-bin` of this environment: the
+    version the deployment runs, never whatever the OS has."""
+    override = os.environ.get("ICC_NATS_SERVER_BIN")
+    if override:
+        return override
+    pinned = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if pinned.exists():
+        return str(pinned)
     raise StackError(
-        "nats-server is not installed. Install it with `sudo apt-get install -y nats-server` "
-        "(Debian/Ubuntu) or from https://github.com/nats-io/nats-server/releases, "
-        "or set ICC_NATS_SERVER_BIN to its path."
+        f"nats-server not found in {pinned.parent}. It comes with the workspace (the pinned "
+        "nats-server-bin package): run `make setup`, or set ICC_NATS_SERVER_BIN to its path."
     )
 
 
