@@ -21,14 +21,15 @@ from icc_bus import (
     ReceivedEvent,
     StreamSpec,
     build_headers,
+    by_header,
     ensure_streams,
     flush,
     outgoing,
     publish_batch,
     publish_event,
 )
-from icc_bus import consumer as consumer_module
-from icc_bus.consumer import DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT
+from icc_bus import dlq as dlq_module
+from icc_bus.dlq import DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT
 from icc_bus.pull import Puller
 from icc_testing import RecordedMetrics
 
@@ -241,7 +242,7 @@ async def test_a_batch_goes_out_under_one_send_span_and_each_event_keeps_its_con
 async def test_lag_and_dlq_depth_are_measured(
     nats_client: Client, metrics: RecordedMetrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumer_module, "DLQ_DEPTH_EVERY_S", 0.1)
+    monkeypatch.setattr(dlq_module, "DLQ_DEPTH_EVERY_S", 0.1)
     js = nats_client.jetstream()
     await ensure_streams(js, [STREAM, DLQ_STREAM])
     for n in range(1, 6):
@@ -340,7 +341,9 @@ async def test_messages_about_one_incident_keep_their_order_while_others_go_on(
 
     # 1 and 2 are about incident a (1 is slow); 3 to 8 about incidents b to g.
     events = [about(1, "a"), about(2, "a")] + [about(n, f"i{n}") for n in range(3, 9)]
-    spec = ConsumerSpec("TEST", "lanes", "icc.test.>", concurrency=4)
+    spec = ConsumerSpec(
+        "TEST", "lanes", "icc.test.>", concurrency=4, order_key=by_header(HEADER_INCIDENT_ID)
+    )
     consumer = DurableConsumer(nats_client, spec, handle)
     consumer.start()
     try:

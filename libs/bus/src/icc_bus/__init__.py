@@ -1,7 +1,8 @@
 """The ICC event bus on NATS JetStream."""
 
 from icc_bus.connection import BusConfig, connect, flush
-from icc_bus.consumer import ConsumerSpec, DurableConsumer, ReceivedEvent
+from icc_bus.consumer import DurableConsumer
+from icc_bus.consumer_metrics import ConsumerMetrics
 from icc_bus.errors import PoisonMessage
 from icc_bus.events import (
     HEADER_EVENT_TYPE,
@@ -16,6 +17,8 @@ from icc_bus.events import (
     publish_event,
     subject_template,
 )
+from icc_bus.received import Handler, ReceivedEvent
+from icc_bus.spec import ConsumerSpec, OrderKey, by_header, by_subject
 from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
 from icc_bus.tasks import cancel_and_wait
 
@@ -26,14 +29,19 @@ __all__ = [
     "HEADER_MSG_ID",
     "HEADER_UNIT_IDS",
     "BusConfig",
+    "ConsumerMetrics",
     "ConsumerSpec",
     "DurableConsumer",
     "EventTypes",
+    "Handler",
+    "OrderKey",
     "OutgoingEvent",
     "PoisonMessage",
     "ReceivedEvent",
     "StreamSpec",
     "build_headers",
+    "by_header",
+    "by_subject",
     "cancel_and_wait",
     "connect",
     "ensure_streams",

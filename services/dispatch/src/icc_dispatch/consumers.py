@@ -2,7 +2,14 @@
 
 from icc.incident.v1 import events_pb2 as incident_events
 from icc.resource.v1 import events_pb2 as resource_events
-from icc_bus import ConsumerSpec, EventTypes, PoisonMessage, ReceivedEvent
+from icc_bus import (
+    HEADER_INCIDENT_ID,
+    ConsumerSpec,
+    EventTypes,
+    PoisonMessage,
+    ReceivedEvent,
+    by_header,
+)
 from icc_dispatch.convert import incident_view, strip, version_of
 from icc_dispatch.domain.model import Priority, UnitStatus
 from icc_dispatch.service import INCIDENT_CONSUMER, UNIT_CONSUMER, DispatchService
@@ -11,11 +18,15 @@ from icc_dispatch.service import INCIDENT_CONSUMER, UNIT_CONSUMER, DispatchServi
 # to another in seconds, not half a minute (handlers take milliseconds, and a
 # redelivery of one still running is absorbed by the inbox).
 ACK_WAIT_S = 5.0
+# Events about one incident in stream order; a unit's status held by no incident, by
+# its subject (the unit).
+BY_INCIDENT = by_header(HEADER_INCIDENT_ID)
 INCIDENTS = ConsumerSpec(
     stream="ICC_INCIDENT",
     durable=INCIDENT_CONSUMER,
     filter_subject="icc.incident.>",
     ack_wait_s=ACK_WAIT_S,
+    order_key=BY_INCIDENT,
 )
 # Only news from now on: old unit history says nothing about today's assignments.
 UNITS = ConsumerSpec(
@@ -24,6 +35,7 @@ UNITS = ConsumerSpec(
     filter_subject="icc.unit.status.>",
     deliver_new_only=True,
     ack_wait_s=ACK_WAIT_S,
+    order_key=BY_INCIDENT,
 )
 
 INCIDENT_EVENTS = EventTypes(

@@ -3,20 +3,34 @@
 from icc.dispatch.v1 import events_pb2 as dispatch_events
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
-from icc_bus import ConsumerSpec, EventTypes, PoisonMessage, ReceivedEvent
+from icc_bus import (
+    HEADER_INCIDENT_ID,
+    ConsumerSpec,
+    EventTypes,
+    PoisonMessage,
+    ReceivedEvent,
+    by_header,
+)
 from icc_incidents.convert import agency_or_center, assignment_from_dispatch
 from icc_incidents.domain.errors import NotFound
 from icc_incidents.domain.model import Actor, Agency, IncidentState
 from icc_incidents.service import IncidentService
 
+# Events about one incident in stream order; a unit's status held by no incident, by
+# its subject (the unit).
+BY_INCIDENT = by_header(HEADER_INCIDENT_ID)
 DISPATCH = ConsumerSpec(
-    stream="ICC_DISPATCH", durable="incidents-dispatch", filter_subject="icc.dispatch.>"
+    stream="ICC_DISPATCH",
+    durable="incidents-dispatch",
+    filter_subject="icc.dispatch.>",
+    order_key=BY_INCIDENT,
 )
 UNITS = ConsumerSpec(
     stream="ICC_UNIT",
     durable="incidents-units",
     filter_subject="icc.unit.status.>",
     deliver_new_only=True,
+    order_key=BY_INCIDENT,
 )
 DISPATCH_EVENTS = EventTypes(
     [
