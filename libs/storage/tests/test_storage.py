@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from icc_bus import OutgoingEvent, StreamSpec, build_headers, ensure_streams
 from icc_storage import (
+    COMMITTED_EVENTS,
     Database,
     OutboxRelay,
     WriteBatcher,
@@ -72,7 +73,8 @@ async def stage(db: Database, events: list[OutgoingEvent]) -> None:
 
 async def test_event_commits_with_the_change_or_not_at_all(db: Database) -> None:
     handed: list[OutgoingEvent] = []
-    batcher = WriteBatcher(db, on_commit=handed.extend)
+    batcher = WriteBatcher(db)
+    batcher.on_commit(COMMITTED_EVENTS, handed.extend)
     batcher.start()
 
     async def good(tx: WriteTx) -> None:
@@ -177,7 +179,7 @@ async def test_relay_waits_out_a_bus_outage(
     await ensure_streams(js, [STREAM])
     batcher = WriteBatcher(db)
     relay = OutboxRelay(db, outbox, js, batcher, sweep_interval_s=0.2, sweep_age=timedelta(0))
-    batcher.on_commit = relay.handoff
+    batcher.on_commit(COMMITTED_EVENTS, relay.handoff)
     batcher.start()
     relay.start()
 

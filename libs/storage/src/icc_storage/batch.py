@@ -11,6 +11,11 @@ rolled back and the batch runs again without it; when the final inserts fail
 alone, so each caller gets its own answer. Writes must therefore be re-runnable:
 build ids and events before submitting, read and decide inside.
 
+What a write hands on once its transaction has committed (the outbox's events, for the
+relay to publish at once) it gives to `WriteTx.after_commit` under a kind (`AfterCommit`);
+the batcher gathers each kind over the batch and, after the commit, calls the hook that
+was registered for it (`WriteBatcher.on_commit`). It knows nothing of what the items are.
+
 On a SQLite file a batch of up to `inline_max_jobs` writes runs on the event loop's
 thread, without those hops; a bigger batch goes to the driver's thread, where SQLite
 works beside the event loop. Which is better depends on the writes:
@@ -29,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -38,11 +43,25 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from icc_bus import OutgoingEvent, cancel_and_wait
+from icc_bus.tasks import cancel_and_wait
 from icc_storage.database import Database
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+class AfterCommit(Generic[T]):
+    """A kind of item that writes hand on after their commit (see the module docstring)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"AfterCommit({self.name!r})"
+
+
+# What a kind's items go to, once per committed transaction that has any.
+CommitHook = Callable[[list[T]], None]
 
 
 @dataclass
@@ -51,15 +70,19 @@ class WriteTx:
 
     conn: AsyncConnection
     _rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
-    events: list[OutgoingEvent] = field(default_factory=list)
+    _handed_on: dict[AfterCommit[Any], list[Any]] = field(default_factory=dict)
 
     def add(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows when the batch ends (tables flush in first-use order)."""
         self._rows.setdefault(table, []).extend(rows)
 
-    def announce(self, events: Sequence[OutgoingEvent]) -> None:
-        """Events to hand to the relay once this transaction has committed."""
-        self.events.extend(events)
+    def after_commit(self, kind: AfterCommit[T], items: Sequence[T]) -> None:
+        """Items for `kind`'s hook once this transaction has committed."""
+        self._handed_on.setdefault(kind, []).extend(items)
+
+    def handed_on(self) -> Iterable[tuple[AfterCommit[Any], list[Any]]]:
+        """What the writes gave to `after_commit`, by kind."""
+        return self._handed_on.items()
 
     async def flush(self) -> None:
         # Parents before children, whatever order the writes used.
@@ -94,7 +117,6 @@ class WriteBatcher:
         db: Database,
         *,
         max_batch: int = 256,
-        on_commit: Callable[[list[OutgoingEvent]], None] | None = None,
         later_delay_s: float = 0.2,
         inline_max_jobs: int = 2,
     ) -> None:
@@ -106,7 +128,7 @@ class WriteBatcher:
         # Which list of later work the pending timer is for (see `submit_later`).
         self._later_round = 0
         self.batches = 0
-        self.on_commit = on_commit
+        self._hooks: dict[AfterCommit[Any], CommitHook[Any]] = {}
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -162,9 +184,17 @@ class WriteBatcher:
             future.add_done_callback(_log_failure)
             self._queue.put_nowait(_Job(_nothing, future))
 
-    def _announce(self, events: list[OutgoingEvent]) -> None:
-        if self.on_commit is not None and events:
-            self.on_commit(events)
+    def on_commit(self, kind: AfterCommit[T], hook: CommitHook[T]) -> None:
+        """After each commit, `hook` gets the items its writes gave under `kind` (one
+        call with all of the batch's, none when there are none). Items of a kind
+        without a hook are dropped."""
+        self._hooks[kind] = hook
+
+    def _run_hooks(self, tx: WriteTx) -> None:
+        for kind, items in tx.handed_on():
+            hook = self._hooks.get(kind)
+            if hook is not None and items:
+                hook(items)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -222,7 +252,7 @@ class WriteBatcher:
                 return
             assert tx is not None
             self.batches += 1
-            self._announce(tx.events)
+            self._run_hooks(tx)
             for job, value in zip(pending, results, strict=True):
                 if not job.future.done():
                     job.future.set_result(value)
@@ -240,7 +270,7 @@ class WriteBatcher:
                 job.future.set_exception(error)
             return
         assert tx is not None
-        self._announce(tx.events)
+        self._run_hooks(tx)
         if not job.future.done():
             job.future.set_result(results[0])
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from icc_bus import OutgoingEvent, cancel_and_wait, publish_batch
-from icc_storage.batch import WriteBatcher, WriteTx
+from icc_storage.batch import AfterCommit, WriteBatcher, WriteTx
 from icc_storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,11 @@ _meter.create_observable_gauge(
     unit="{event}",
     description="Outbox rows not yet published (counted at each relay sweep, every ~2 s)",
 )
+
+
+# Events of a committed write, for the relay to publish at once (`OutboxRelay.handoff`,
+# registered with the batcher by `icc_storage.writer`).
+COMMITTED_EVENTS: AfterCommit[OutgoingEvent] = AfterCommit("outbox events")
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -114,7 +119,7 @@ def add_events(tx: WriteTx, table: Table, events: Sequence[OutgoingEvent]) -> No
             for e in events
         ],
     )
-    tx.announce(events)
+    tx.after_commit(COMMITTED_EVENTS, events)
 
 
 class OutboxRelay:

@@ -10,7 +10,7 @@ from sqlalchemy import Table
 
 from icc_storage.batch import WriteBatcher
 from icc_storage.database import Database
-from icc_storage.outbox import OutboxRelay
+from icc_storage.outbox import COMMITTED_EVENTS, OutboxRelay
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Writer:
         batcher = WriteBatcher(db, inline_max_jobs=inline_max_jobs)
         relay = OutboxRelay(db, outbox, js, batcher) if relay_enabled else None
         if relay is not None:
-            batcher.on_commit = relay.handoff
+            batcher.on_commit(COMMITTED_EVENTS, relay.handoff)
         batcher.start()
         if relay is not None:
             relay.start()
