@@ -45,68 +45,9 @@ def run() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        with console.status("Starting nats-server (JetStream) ..."):
-            stack.start_nats()
-        console.print(
-            f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
-        )
-        with console.status("Starting the trace sink (OTLP/gRPC) ..."):
-            stack.start_tracesink()
-        console.print(
-            f"[green]✓[/] trace sink on {config.otlp_endpoint} (spans in {config.traces_db})"
-        )
-        resources_target = f"{config.host}:{config.resources_port}"
-        for name, port, metrics_port, what, env in (
-            (
-                "incidents",
-                config.incidents_port,
-                config.incidents_metrics_port,
-                "migrations, streams",
-                {},
-            ),
-            (
-                "resources",
-                config.resources_port,
-                config.resources_metrics_port,
-                "migrations, the city's stations and fleet",
-                {},
-            ),
-            (
-                "dispatch",
-                config.dispatch_port,
-                config.dispatch_metrics_port,
-                "response plans, the fleet view, auto-dispatch of P1/P2",
-                {"ICC_RESOURCES_TARGET": resources_target},
-            ),
-        ):
-            with console.status(f"Starting the {name} service ({what}) ..."):
-                stack.start_service(name, port, metrics_port, env)
-            console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
-        with console.status("Starting the gateway (accounts, the live picture, the screen) ..."):
-            stack.start_gateway()
-        console.print(f"[green]✓[/] gateway on {config.screen_url}")
+        _start(stack, config)
         endpoints = stack.write_endpoints()
-        table = Table(title="ICC is running", show_header=True)
-        table.add_column("what")
-        table.add_column("address")
-        for name, address in config.endpoints().items():
-            table.add_row(name, address)
-        console.print(table)
-        if stack.start_simulator() is not None:
-            rate = os.environ.get("ICC_SIMULATOR_RATE", "2")
-            console.print(
-                f"[green]✓[/] simulator: {rate} calls a minute, drills only "
-                "(ICC_SIMULATOR_RATE=0 turns it off; `icc simulate --scenario flood` for more)"
-            )
-        console.print(f"Addresses written to {endpoints}. Logs in {config.var_dir / 'log'}.")
-        console.print("`icc trace INCIDENT_ID` shows an incident's spans as a waterfall.")
-        console.print(f"\n[bold]Dispatcher screen: {config.screen_url}[/]")
-        if os.environ.get("ICC_GATEWAY_DEMO_USERS", "1").strip() != "0":
-            console.print(
-                "Demo accounts (dev only), password [bold]icc-demo[/]: "
-                "supervisor, dispatcher, calltaker, viewer\n"
-            )
-        console.print("Press Ctrl-C to stop.")
+        _announce_and_simulate(stack, config, endpoints)
         while not stopping:
             exited = stack.first_exited()
             if exited is not None:
@@ -122,6 +63,73 @@ def run() -> None:
         raise typer.Exit(1) from None
     stack.stop()
     console.print("[green]✓[/] stopped")
+
+
+def _start(stack: Stack, config: StackConfig) -> None:
+    """The bus, the trace sink, each service and the gateway, each ready before the next."""
+    with console.status("Starting nats-server (JetStream) ..."):
+        stack.start_nats()
+    console.print(
+        f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
+    )
+    with console.status("Starting the trace sink (OTLP/gRPC) ..."):
+        stack.start_tracesink()
+    console.print(f"[green]✓[/] trace sink on {config.otlp_endpoint} (spans in {config.traces_db})")
+    resources_target = f"{config.host}:{config.resources_port}"
+    for name, port, metrics_port, what, env in (
+        (
+            "incidents",
+            config.incidents_port,
+            config.incidents_metrics_port,
+            "migrations, streams",
+            {},
+        ),
+        (
+            "resources",
+            config.resources_port,
+            config.resources_metrics_port,
+            "migrations, the city's stations and fleet",
+            {},
+        ),
+        (
+            "dispatch",
+            config.dispatch_port,
+            config.dispatch_metrics_port,
+            "response plans, the fleet view, auto-dispatch of P1/P2",
+            {"ICC_RESOURCES_TARGET": resources_target},
+        ),
+    ):
+        with console.status(f"Starting the {name} service ({what}) ..."):
+            stack.start_service(name, port, metrics_port, env)
+        console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
+    with console.status("Starting the gateway (accounts, the live picture, the screen) ..."):
+        stack.start_gateway()
+    console.print(f"[green]✓[/] gateway on {config.screen_url}")
+
+
+def _announce_and_simulate(stack: Stack, config: StackConfig, endpoints: Path) -> None:
+    """The addresses, then the simulator (it reads them from the file), then how to use it."""
+    table = Table(title="ICC is running", show_header=True)
+    table.add_column("what")
+    table.add_column("address")
+    for name, address in config.endpoints().items():
+        table.add_row(name, address)
+    console.print(table)
+    if stack.start_simulator() is not None:
+        rate = os.environ.get("ICC_SIMULATOR_RATE", "2")
+        console.print(
+            f"[green]✓[/] simulator: {rate} calls a minute, drills only "
+            "(ICC_SIMULATOR_RATE=0 turns it off; `icc simulate --scenario flood` for more)"
+        )
+    console.print(f"Addresses written to {endpoints}. Logs in {config.var_dir / 'log'}.")
+    console.print("`icc trace INCIDENT_ID` shows an incident's spans as a waterfall.")
+    console.print(f"\n[bold]Dispatcher screen: {config.screen_url}[/]")
+    if os.environ.get("ICC_GATEWAY_DEMO_USERS", "1").strip() != "0":
+        console.print(
+            "Demo accounts (dev only), password [bold]icc-demo[/]: "
+            "supervisor, dispatcher, calltaker, viewer\n"
+        )
+    console.print("Press Ctrl-C to stop.")
 
 
 @app.command()

@@ -88,6 +88,7 @@ async def _run_live(sim: Simulation, console: Console) -> RunResult:
     return task.result()
 
 
+# Long for its sixteen options: typer declares each command-line option as a parameter.
 def simulate(
     scenario: Annotated[
         str, typer.Option(help="normal, flood, mass-casualty or station-closed.")
@@ -160,6 +161,11 @@ def simulate(
     except (RuntimeError, ValueError, KeyError) as exc:
         console.print(f"[red]✗[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
+    _report(result, config, console)
+
+
+def _report(result: RunResult, config: SimConfig, console: Console) -> None:
+    """The report on the terminal and in files; exit 1 when a unit was double-booked."""
     print_report(result, console)
     if config.out_dir is not None:
         files = write_files(result, config.out_dir)

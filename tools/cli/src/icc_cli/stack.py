@@ -184,16 +184,18 @@ class Stack:
     def start_tracesink(self) -> Child:
         """The OTLP receiver every service exports spans to; listening before returning."""
         c = self.config
-        check_port_free(c.host, c.tracesink_port, "ICC_TRACESINK_PORT")
-        check_port_free(c.host, c.tracesink_query_port, "ICC_TRACESINK_QUERY_PORT")
-        child = self._spawn(
+        child = self._spawn_module(
             "tracesink",
-            [sys.executable, "-m", "icc_tracesink.main"],
+            "icc_tracesink.main",
             {
                 "ICC_TRACESINK_ADDR": f"{c.host}:{c.tracesink_port}",
                 "ICC_TRACESINK_QUERY_ADDR": f"{c.host}:{c.tracesink_query_port}",
                 "ICC_TRACESINK_DB": str(c.traces_db),
                 "ICC_VAR_DIR": str(c.var_dir),
+            },
+            ports={
+                "ICC_TRACESINK_PORT": c.tracesink_port,
+                "ICC_TRACESINK_QUERY_PORT": c.tracesink_query_port,
             },
         )
         self._wait_tcp(child, c.host, c.tracesink_port, timeout_s=15)
@@ -204,20 +206,17 @@ class Stack:
     ) -> Child:
         """`python -m icc_<name>.main`, listening on `port`, healthy before returning."""
         c = self.config
-        check_port_free(c.host, port, f"ICC_{name.upper()}_PORT")
-        check_port_free(c.host, metrics_port, f"ICC_{name.upper()}_METRICS_PORT")
-        child = self._spawn(
+        child = self._spawn_module(
             name,
-            [sys.executable, "-m", f"icc_{name}.main"],
+            f"icc_{name}.main",
             {
                 f"ICC_{name.upper()}_ADDR": f"{c.host}:{port}",
-                # Host too: the metrics URL listed in the endpoints is where it really listens.
-                "ICC_METRICS_HOST": c.host,
-                "ICC_METRICS_PORT": str(metrics_port),
-                "ICC_NATS_URL": c.nats_url,
-                "ICC_VAR_DIR": str(c.var_dir),
-                **self._telemetry_env(),
+                **self._service_env(metrics_port),
                 **(env or {}),
+            },
+            ports={
+                f"ICC_{name.upper()}_PORT": port,
+                f"ICC_{name.upper()}_METRICS_PORT": metrics_port,
             },
         )
         self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)
@@ -227,11 +226,9 @@ class Stack:
         """The gateway (HTTP): the dispatcher screen and its API, after the services it
         reads the picture from; ready when `/healthz` answers (the picture is loaded)."""
         c = self.config
-        check_port_free(c.host, c.gateway_port, "ICC_GATEWAY_PORT")
-        check_port_free(c.host, c.gateway_metrics_port, "ICC_GATEWAY_METRICS_PORT")
-        child = self._spawn(
+        child = self._spawn_module(
             "gateway",
-            [sys.executable, "-m", "icc_gateway.main"],
+            "icc_gateway.main",
             {
                 "ICC_GATEWAY_ADDR": f"{c.host}:{c.gateway_port}",
                 "ICC_INCIDENTS_TARGET": f"{c.host}:{c.incidents_port}",
@@ -239,11 +236,11 @@ class Stack:
                 "ICC_DISPATCH_TARGET": f"{c.host}:{c.dispatch_port}",
                 # Supervisors' trace timeline (`GET /api/v1/incidents/ID/trace`).
                 "ICC_TRACESINK_QUERY_URL": c.tracesink_query_url,
-                "ICC_METRICS_HOST": c.host,
-                "ICC_METRICS_PORT": str(c.gateway_metrics_port),
-                "ICC_NATS_URL": c.nats_url,
-                "ICC_VAR_DIR": str(c.var_dir),
-                **self._telemetry_env(),
+                **self._service_env(c.gateway_metrics_port),
+            },
+            ports={
+                "ICC_GATEWAY_PORT": c.gateway_port,
+                "ICC_GATEWAY_METRICS_PORT": c.gateway_metrics_port,
             },
         )
         self._wait_http_ok(child, f"{c.screen_url}healthz", timeout_s=60)
@@ -256,15 +253,37 @@ class Stack:
         if os.environ.get("ICC_SIMULATOR_RATE", "2").strip() in ("0", "0.0"):
             return None
         c = self.config
-        return self._spawn(
+        return self._spawn_module(
             "simulator",
-            [sys.executable, "-m", "icc_simulator.main"],
+            "icc_simulator.main",
             {
                 "ICC_VAR_DIR": str(c.var_dir),
                 "ICC_SIMULATOR_DURATION": os.environ.get("ICC_SIMULATOR_DURATION", "forever"),
                 **self._telemetry_env(),
             },
+            ports={},
         )
+
+    def _spawn_module(
+        self, name: str, module: str, env: Mapping[str, str], *, ports: Mapping[str, int]
+    ) -> Child:
+        """`python -m module`, once each of `ports` is free (keyed by the variable that
+        moves it, for the message when it is not)."""
+        for variable, port in ports.items():
+            check_port_free(self.config.host, port, variable)
+        return self._spawn(name, [sys.executable, "-m", module], env)
+
+    def _service_env(self, metrics_port: int) -> dict[str, str]:
+        """What every service and the gateway are told: the bus, metrics, traces, var."""
+        c = self.config
+        return {
+            # Host too: the metrics URL listed in the endpoints is where it really listens.
+            "ICC_METRICS_HOST": c.host,
+            "ICC_METRICS_PORT": str(metrics_port),
+            "ICC_NATS_URL": c.nats_url,
+            "ICC_VAR_DIR": str(c.var_dir),
+            **self._telemetry_env(),
+        }
 
     def _telemetry_env(self) -> dict[str, str]:
         """Every process sends its spans to the local trace sink."""

@@ -52,6 +52,14 @@ def decode_dispatch(msg: Msg) -> Message | None:
     return event
 
 
+def decode_unit(msg: Msg) -> resource_events.UnitStatusChanged | None:
+    """The unit status change in `msg`, or None when it does not decode."""
+    try:
+        return resource_events.UnitStatusChanged.FromString(msg.data)
+    except DecodeError:
+        return None
+
+
 @dataclass
 class EventFeed:
     nc: Client
@@ -96,21 +104,18 @@ class EventFeed:
 
     async def _dispatch(self, msg: Msg) -> None:
         event = decode_dispatch(msg)
-        if event is None:
-            return
-        try:
-            self.on_dispatch(event)
-        except Exception:
-            self.errors += 1
-            log.exception("handling a dispatch event failed")
+        if event is not None:
+            self._handle(lambda: self.on_dispatch(event), "handling a dispatch event failed")
 
     async def _unit(self, msg: Msg) -> None:
+        event = decode_unit(msg)
+        if event is not None:
+            self._handle(lambda: self.on_unit(event), "handling a unit status event failed")
+
+    def _handle(self, handle: Callable[[], None], failure: str) -> None:
+        """A handler's failure is counted and logged; the stream goes on."""
         try:
-            event = resource_events.UnitStatusChanged.FromString(msg.data)
-        except DecodeError:
-            return
-        try:
-            self.on_unit(event)
+            handle()
         except Exception:
             self.errors += 1
-            log.exception("handling a unit status event failed")
+            log.exception(failure)
