@@ -8,19 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from icc_incidents.domain import lifecycle
-from icc_incidents.domain.errors import IllegalTransition, InvalidInput, StaleEtag
 from icc_incidents.domain.lifecycle import TRANSITIONS, Draft
-from icc_incidents.domain.model import (
-    Actor,
-    Agency,
-    Assignment,
-    AssignmentState,
-    Incident,
-    IncidentState,
-    Location,
-    Priority,
-)
+from icc_incidents.domain.model import Assignment, Incident, Location
 from icc_incidents.main import load_rules
+from icc_kernel.actors import Actor
+from icc_kernel.errors import IllegalTransition, InvalidInput, StaleEtag
+from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
 
 RULES = load_rules()
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

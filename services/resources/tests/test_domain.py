@@ -4,11 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from icc_kernel.errors import IllegalTransition, StaleEtag
+from icc_kernel.vocabulary import Agency, UnitKind, UnitStatus
 from icc_resources.domain import lifecycle
 from icc_resources.domain.avl import Verdict, judge
-from icc_resources.domain.errors import IllegalTransition, StaleEtag
 from icc_resources.domain.lifecycle import TRANSITIONS
-from icc_resources.domain.model import Agency, Position, Unit, UnitKind, UnitStatus
+from icc_resources.domain.model import Position, Unit
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 S = UnitStatus

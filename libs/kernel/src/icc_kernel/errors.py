@@ -67,3 +67,10 @@ class Unavailable(DomainError):
         self.reasons = dict(reasons)
         listed = "; ".join(f"{name} {why}" for name, why in sorted(self.reasons.items()))
         super().__init__(f"{outcome}: {listed}" + (f"; {advice}" if advice else ""))
+
+
+def raise_if_any(violations: list[Violation]) -> None:
+    """InvalidInput naming every violation found, when there is any: checks append to a
+    list, so one answer names every bad field."""
+    if violations:
+        raise InvalidInput(violations)

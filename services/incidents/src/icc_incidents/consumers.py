@@ -12,9 +12,10 @@ from icc_bus import (
     by_header,
 )
 from icc_incidents.convert import agency_or_center, assignment_from_dispatch
-from icc_incidents.domain.errors import NotFound
-from icc_incidents.domain.model import Actor, Agency, IncidentState
 from icc_incidents.service import IncidentService
+from icc_kernel.actors import Actor
+from icc_kernel.errors import InvalidInput, NotFound
+from icc_kernel.vocabulary import Agency, IncidentState
 
 # Events about one incident in stream order; a unit's status held by no incident, by
 # its subject (the unit).
@@ -77,7 +78,7 @@ class Consumers:
         incident = items[0].incident.removeprefix("incidents/")
         try:
             updates = tuple(assignment_from_dispatch(a) for a in items)
-        except ValueError as exc:
+        except (ValueError, InvalidInput) as exc:
             raise PoisonMessage(f"bad assignment in {event.event_type}: {exc}") from exc
         try:
             await self._service.apply_dispatch(

@@ -2,51 +2,54 @@
 
 Each write runs through the `WriteBatcher`, so the incident row, its chronology
 entry and its outbox event commit together, and concurrent requests share one
-commit.
+commit. The use cases speak the domain's words: they return incidents and hand
+each change's `IncidentChanged` to `announce` (`icc_incidents.events`, which puts
+it on the outbox as protobuf); the store maps rows.
 """
 
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-
-from icc_bus import OutgoingEvent
 from icc_incidents import store
-from icc_incidents.convert import event_for
 from icc_incidents.domain import lifecycle
-from icc_incidents.domain.errors import InvalidInput, Violation
+from icc_incidents.domain.errors import DuplicateRecord
+from icc_incidents.domain.events import IncidentChanged
 from icc_incidents.domain.lifecycle import Change, Draft
 from icc_incidents.domain.model import (
-    Actor,
+    COLLECTION,
+    MAX_ID,
     Assignment,
     ChronologyEntry,
     Incident,
-    IncidentState,
+    IncidentFilter,
     Note,
+    note_name,
 )
-from icc_incidents.domain.validation import Rules, check_request_id
+from icc_incidents.domain.validation import Rules
 from icc_incidents.metrics import record_created, record_progress
-from icc_storage import Database, WriteBatcher, WriteTx, add_events, claim_event
+from icc_kernel.actors import Actor
+from icc_kernel.clock import utc_now
+from icc_kernel.errors import InvalidInput, Violation, raise_if_any
+from icc_kernel.names import parse_name
+from icc_kernel.requests import request_id_violations
+from icc_kernel.vocabulary import IncidentState
+from icc_storage import Database, WriteBatcher, WriteTx
 
 RECENT_REQUESTS = 50_000
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# An announcement made ready for the outbox of the write that calls it.
+Stage = Callable[[WriteTx], None]
 
 
 def new_incident_id() -> str:
     return secrets.token_hex(8)
 
 
-def parse_name(name: str, field: str = "name") -> str:
-    prefix, _, incident_id = name.partition("/")
-    if prefix != "incidents" or not incident_id or len(incident_id) > 32 or "/" in incident_id:
-        raise InvalidInput([Violation(field, f"must be incidents/{{id}}, got {name[:80]!r}")])
-    return incident_id
+def parse_incident_name(name: str, field: str = "name") -> str:
+    return parse_name(name, COLLECTION, field, max_len=MAX_ID)
 
 
 @dataclass
@@ -54,39 +57,26 @@ class IncidentService:
     db: Database
     batcher: WriteBatcher
     rules: Rules
+    # Builds a change's event (`icc_incidents.events.staged`).
+    announce: Callable[[IncidentChanged], Stage]
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_incident_id
     # request_id -> incident id of creates this process answered recently.
     _recent: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
-    def _record(self, tx: WriteTx, change: Change, actor: Actor, event: OutgoingEvent) -> None:
-        self._chronicle(tx, change, actor)
-        add_events(tx, store.outbox, [event])
-
-    def _chronicle(self, tx: WriteTx, change: Change, actor: Actor) -> None:
-        store.append_chronology(
-            tx,
-            ChronologyEntry(
-                change.incident.id,
-                change.incident.version,
-                change.incident.update_time,
-                actor,
-                change.action,
-                change.detail,
-            ),
-        )
+    def _record(self, tx: WriteTx, change: Change, actor: Actor, now: datetime) -> None:
+        store.append_chronology(tx, change.entry(actor))
+        self.announce(IncidentChanged(change, actor, now))(tx)
 
     async def create(self, draft: Draft, request_id: str, actor: Actor) -> tuple[Incident, bool]:
         """Returns (incident, replayed); replayed when `request_id` was seen before."""
-        out: list[Violation] = []
-        check_request_id(request_id, out)
-        if out:
-            raise InvalidInput(out)
+        raise_if_any(request_id_violations(request_id))
         now = self.clock()
         change = lifecycle.new_incident(
             self.rules, draft, incident_id=self.new_id(), actor=actor, now=now
         )
-        event = event_for(change, actor, now)
+        # Built before the write: a write that runs again keeps the event's id.
+        stage = self.announce(IncidentChanged(change, actor, now))
 
         known = self._recent.get(request_id) if request_id else None
         if known is not None:
@@ -96,14 +86,15 @@ class IncidentService:
         # new almost always, and when it is not (a retry after a restart, or
         # through another replica) the unique request_id refuses the insert.
 
-        async def work(tx: WriteTx) -> tuple[Incident, bool]:
+        async def work(tx: WriteTx) -> Incident:
             store.insert_incident(tx, change.incident, request_id)
-            self._record(tx, change, actor, event)
-            return change.incident, False
+            store.append_chronology(tx, change.entry(actor))
+            stage(tx)
+            return change.incident
 
         try:
-            incident, replayed = await self.batcher.submit(work)
-        except IntegrityError:
+            incident = await store.submit_insert(self.batcher, work)
+        except DuplicateRecord:
             # Another replica committed the same request_id between our read and insert.
             if not request_id:
                 raise
@@ -115,9 +106,8 @@ class IncidentService:
             return existing, True
         if request_id:
             self._remember(request_id, incident.id)
-        if not replayed:
-            record_created(incident)
-        return incident, replayed
+        record_created(incident)
+        return incident, False
 
     def _remember(self, request_id: str, incident_id: str) -> None:
         self._recent[request_id] = incident_id
@@ -125,12 +115,12 @@ class IncidentService:
             self._recent.popitem(last=False)
 
     async def get(self, name: str) -> Incident:
-        incident_id = parse_name(name)
+        found = parse_incident_name(name)
         async with self.db.read() as conn:
-            return await store.load(conn, incident_id, with_notes=True)
+            return await store.load(conn, found, with_notes=True)
 
     async def list_incidents(
-        self, flt: store.IncidentFilter, page_size: int, page_token: str
+        self, flt: IncidentFilter, page_size: int, page_token: str
     ) -> tuple[list[Incident], str]:
         async with self.db.read() as conn:
             return await store.list_incidents(conn, flt, page_size, page_token)
@@ -138,10 +128,10 @@ class IncidentService:
     async def chronology(
         self, name: str, page_size: int, page_token: str
     ) -> tuple[list[ChronologyEntry], str]:
-        incident_id = parse_name(name, "parent")
+        found = parse_incident_name(name, "parent")
         async with self.db.read() as conn:
-            await store.load(conn, incident_id)
-            return await store.list_chronology(conn, incident_id, page_size, page_token)
+            await store.load(conn, found)
+            return await store.list_chronology(conn, found, page_size, page_token)
 
     async def _change(
         self,
@@ -150,13 +140,13 @@ class IncidentService:
         apply: Callable[[Incident, datetime], Change],
         field: str = "name",
     ) -> Incident:
-        incident_id = parse_name(name, field)
+        changed_id = parse_incident_name(name, field)
 
         async def work(tx: WriteTx) -> Incident:
             now = self.clock()
-            change = apply(await store.load(tx.conn, incident_id), now)
+            change = apply(await store.load(tx.conn, changed_id), now)
             await store.save_incident(tx.conn, change.incident)
-            self._record(tx, change, actor, event_for(change, actor, now))
+            self._record(tx, change, actor, now)
             return change.incident
 
         return await self.batcher.submit(work)
@@ -189,16 +179,17 @@ class IncidentService:
         )
 
     async def add_note(self, name: str, text: str, actor: Actor) -> Note:
-        incident_id = parse_name(name, "parent")
+        noted_id = parse_incident_name(name, "parent")
         lifecycle.check_note(text)
 
         async def work(tx: WriteTx) -> Note:
             now = self.clock()
-            change = lifecycle.add_note(await store.load(tx.conn, incident_id), text, now=now)
-            note = await store.insert_note(tx.conn, incident_id, text, actor, now)
+            change = lifecycle.add_note(await store.load(tx.conn, noted_id), text, now=now)
+            note = await store.insert_note(tx.conn, noted_id, text, actor, now)
             await store.save_incident(tx.conn, change.incident)
-            note_name = f"{change.incident.name}/notes/{note.id}"
-            self._record(tx, change, actor, event_for(change, actor, now, note=note_name))
+            store.append_chronology(tx, change.entry(actor))
+            named = IncidentChanged(change, actor, now, note=note_name(noted_id, note.id))
+            self.announce(named)(tx)
             return note
 
         return await self.batcher.submit(work)
@@ -206,22 +197,8 @@ class IncidentService:
     async def merge(
         self, name: str, duplicates: list[str], reason: str, actor: Actor
     ) -> tuple[Incident, list[Incident]]:
-        survivor_id = parse_name(name)
-        out: list[Violation] = []
-        duplicate_ids: list[str] = []
-        if not duplicates:
-            out.append(Violation("duplicates", "name at least one incident to merge"))
-        for n, dup in enumerate(duplicates):
-            try:
-                duplicate_ids.append(parse_name(dup, f"duplicates[{n}]"))
-            except InvalidInput as exc:
-                out.extend(exc.violations)
-        if len(set(duplicate_ids)) != len(duplicate_ids):
-            out.append(Violation("duplicates", "an incident is named twice"))
-        if len(reason) > 1000:
-            out.append(Violation("reason", "at most 1000 characters"))
-        if out:
-            raise InvalidInput(out)
+        survivor_id = parse_incident_name(name)
+        duplicate_ids = _check_merge(duplicates, reason)
 
         async def work(tx: WriteTx) -> tuple[Incident, list[Incident]]:
             now = self.clock()
@@ -234,11 +211,9 @@ class IncidentService:
                 )
                 survivor = kept.incident
                 await store.save_incident(tx.conn, folded.incident)
-                self._chronicle(tx, folded, actor)
-                self._chronicle(tx, kept, actor)
-                add_events(
-                    tx, store.outbox, [event_for(kept, actor, now, duplicate=folded.incident)]
-                )
+                store.append_chronology(tx, folded.entry(actor))
+                store.append_chronology(tx, kept.entry(actor))
+                self.announce(IncidentChanged(kept, actor, now, duplicate=folded.incident))(tx)
                 merged.append(folded.incident)
             # One version check covers the survivor's several bumps.
             await store.save_incident(tx.conn, survivor, expected_version=start_version)
@@ -257,22 +232,13 @@ class IncidentService:
         detail: str,
         actor: Actor,
     ) -> None:
-        async def work(tx: WriteTx) -> tuple[Incident, Incident] | None:
-            if not await claim_event(tx.conn, store.inbox, consumer, event_id):
-                return None
-            now = self.clock()
-            incident = await store.load(tx.conn, incident_id)
-            change = lifecycle.apply_assignments(incident, updates, now=now, detail=detail)
-            if change is None:
-                return None
-            await store.save_incident(tx.conn, change.incident)
-            self._record(tx, change, actor, event_for(change, actor, now))
-            return incident, change.incident
-
-        # Metrics after the commit: the batcher may run `work` more than once.
-        applied = await self.batcher.submit(work)
-        if applied is not None:
-            record_progress(*applied)
+        await self._progress(
+            consumer,
+            event_id,
+            incident_id,
+            actor,
+            lambda i, now: lifecycle.apply_assignments(i, updates, now=now, detail=detail),
+        )
 
     async def apply_unit_status(
         self,
@@ -287,19 +253,56 @@ class IncidentService:
             incident = await store.load(conn, incident_id)
         if lifecycle.unit_progress(incident, to, now=self.clock(), unit=unit) is None:
             return  # nothing to do: no write, no inbox entry needed
+        await self._progress(
+            consumer,
+            event_id,
+            incident_id,
+            actor,
+            lambda i, now: lifecycle.unit_progress(i, to, now=now, unit=unit),
+        )
+
+    async def _progress(
+        self,
+        consumer: str,
+        event_id: str,
+        incident_id: str,
+        actor: Actor,
+        decide: Callable[[Incident, datetime], Change | None],
+    ) -> None:
+        """An event of another service applied once (the inbox remembers it)."""
 
         async def work(tx: WriteTx) -> tuple[Incident, Incident] | None:
-            if not await claim_event(tx.conn, store.inbox, consumer, event_id):
+            if not await store.claim_event(tx, consumer, event_id):
                 return None
             now = self.clock()
             current = await store.load(tx.conn, incident_id)
-            change = lifecycle.unit_progress(current, to, now=now, unit=unit)
+            change = decide(current, now)
             if change is None:
                 return None
             await store.save_incident(tx.conn, change.incident)
-            self._record(tx, change, actor, event_for(change, actor, now))
+            self._record(tx, change, actor, now)
             return current, change.incident
 
+        # Metrics after the commit: the batcher may run `work` more than once.
         applied = await self.batcher.submit(work)
         if applied is not None:
             record_progress(*applied)
+
+
+def _check_merge(duplicates: list[str], reason: str) -> list[str]:
+    """The ids of the incidents to merge; InvalidInput naming every bad field."""
+    out: list[Violation] = []
+    duplicate_ids: list[str] = []
+    if not duplicates:
+        out.append(Violation("duplicates", "name at least one incident to merge"))
+    for n, dup in enumerate(duplicates):
+        try:
+            duplicate_ids.append(parse_incident_name(dup, f"duplicates[{n}]"))
+        except InvalidInput as exc:
+            out.extend(exc.violations)
+    if len(set(duplicate_ids)) != len(duplicate_ids):
+        out.append(Violation("duplicates", "an incident is named twice"))
+    if len(reason) > 1000:
+        out.append(Violation("reason", "at most 1000 characters"))
+    raise_if_any(out)
+    return duplicate_ids

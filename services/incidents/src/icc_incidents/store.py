@@ -1,11 +1,8 @@
 """Tables of the incidents service and the repository over them (SQLAlchemy Core)."""
 
-import base64
-import binascii
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -26,23 +23,30 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from icc_incidents.domain.errors import InvalidInput, NotFound, Violation
+from icc_incidents.domain.errors import DuplicateRecord
 from icc_incidents.domain.model import (
-    Actor,
-    Agency,
+    COLLECTION,
     Assignment,
-    AssignmentState,
     Caller,
     ChronologyEntry,
     Incident,
-    IncidentState,
+    IncidentFilter,
     Location,
     Note,
-    Priority,
 )
-from icc_storage import WriteTx, inbox_table, outbox_table
+from icc_kernel.actors import Actor
+from icc_kernel.errors import ConcurrentChange, InvalidInput, NotFound
+from icc_kernel.names import name_of
+from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
+from icc_rpc.convert import decode_page_token, encode_page_token
+from icc_storage import WriteBatcher, WriteTx, inbox_table, outbox_table
+from icc_storage import claim_event as _claim
+from icc_storage.batch import Work
+
+T = TypeVar("T")
 
 metadata = MetaData()
 
@@ -240,18 +244,31 @@ async def save_incident(
         {"b_id": incident.id, "b_expected": expected, **_row_values(incident)},
     )
     if result.rowcount != 1:
-        raise ConcurrentChange(incident.name)
+        raise ConcurrentChange(f"{incident.name} was changed concurrently; read it again and retry")
 
 
-class ConcurrentChange(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} was changed concurrently; read it again and retry")
+async def submit_insert(batcher: WriteBatcher, work: Work[T]) -> T:
+    """`batcher.submit(work)` for a write that inserts an incident: a unique key that
+    another writer took first (a request id, through another replica) is DuplicateRecord."""
+    try:
+        return await batcher.submit(work)
+    except IntegrityError as exc:
+        raise DuplicateRecord(
+            "the same request was recorded at the same moment elsewhere; retry it"
+        ) from exc
+
+
+async def claim_event(tx: WriteTx, consumer: str, event_id: str) -> bool:
+    """Whether `consumer` sees the event for the first time (the inbox records it)."""
+    return await _claim(tx.conn, inbox, consumer, event_id)
 
 
 # Built once, values as parameters (see `_SAVE_INCIDENT`): every new call is a lookup
 # by request id, every dispatch event a load.
 _BY_REQUEST_ID = select(incidents).where(incidents.c.request_id == bindparam("request_id"))
 _LOAD = select(incidents).where(incidents.c.id == bindparam("incident_id"))
+_NOTES = select(notes).where(notes.c.incident_id == bindparam("incident_id")).order_by(notes.c.id)
+_INSERT_NOTE = insert(notes)
 
 
 async def find_by_request_id(conn: AsyncConnection, request_id: str) -> Incident | None:
@@ -262,12 +279,10 @@ async def find_by_request_id(conn: AsyncConnection, request_id: str) -> Incident
 async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = False) -> Incident:
     row = (await conn.execute(_LOAD, {"incident_id": incident_id})).first()
     if row is None:
-        raise NotFound(f"incidents/{incident_id}")
+        raise NotFound(name_of(COLLECTION, incident_id))
     found: tuple[Note, ...] = ()
     if with_notes:
-        rows = await conn.execute(
-            select(notes).where(notes.c.incident_id == incident_id).order_by(notes.c.id)
-        )
+        rows = await conn.execute(_NOTES, {"incident_id": incident_id})
         found = tuple(
             Note(
                 n.id,
@@ -284,14 +299,15 @@ async def insert_note(
     conn: AsyncConnection, incident_id: str, text: str, author: Actor, now: datetime
 ) -> Note:
     result = await conn.execute(
-        insert(notes).values(
-            incident_id=incident_id,
-            text=text,
-            author_user=author.user,
-            author_agency=int(author.agency),
-            author_role=author.role,
-            create_time=now,
-        )
+        _INSERT_NOTE,
+        {
+            "incident_id": incident_id,
+            "text": text,
+            "author_user": author.user,
+            "author_agency": int(author.agency),
+            "author_role": author.role,
+            "create_time": now,
+        },
     )
     key = result.inserted_primary_key
     assert key is not None
@@ -319,35 +335,6 @@ def append_chronology(tx: WriteTx, entry: ChronologyEntry) -> None:
 # Paging: an opaque token holding the last row's sort key and the filter it belongs to.
 
 
-@dataclass(frozen=True)
-class IncidentFilter:
-    states: tuple[IncidentState, ...] = ()
-    agency: Agency | None = None
-    priorities: tuple[Priority, ...] = ()
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-
-    def fingerprint(self) -> str:
-        return repr(self)
-
-
-def encode_token(payload: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-
-
-def decode_token(token: str, field: str = "page_token") -> dict[str, Any]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
-        return data
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            [Violation(field, "not a token from a previous response; start without one")]
-        ) from exc
-
-
 async def list_incidents(
     conn: AsyncConnection, flt: IncidentFilter, page_size: int, page_token: str
 ) -> tuple[list[Incident], str]:
@@ -364,19 +351,15 @@ async def list_incidents(
     if flt.created_before is not None:
         query = query.where(t.c.create_time < flt.created_before)
     if page_token:
-        token = decode_token(page_token)
+        token = decode_page_token(page_token)
         try:
             if token["f"] != flt.fingerprint():
                 raise ValueError("filter changed")
             last_time = datetime.fromisoformat(token["t"])
             last_id = str(token["id"])
         except (KeyError, ValueError, TypeError) as exc:
-            raise InvalidInput(
-                [
-                    Violation(
-                        "page_token", "does not match this request's filters; start without one"
-                    )
-                ]
+            raise InvalidInput.one(
+                "page_token", "does not match this request's filters; start without one"
             ) from exc
         query = query.where(
             or_(t.c.create_time < last_time, and_(t.c.create_time == last_time, t.c.id < last_id))
@@ -390,7 +373,7 @@ async def list_incidents(
     next_token = ""
     if len(rows) > page_size:
         last = found[-1]
-        next_token = encode_token(
+        next_token = encode_page_token(
             {"t": last.create_time.isoformat(), "id": last.id, "f": flt.fingerprint()}
         )
     return found, next_token
@@ -401,11 +384,9 @@ async def list_chronology(
 ) -> tuple[list[ChronologyEntry], str]:
     after = 0
     if page_token:
-        token = decode_token(page_token)
+        token = decode_page_token(page_token)
         if token.get("i") != incident_id or not isinstance(token.get("s"), int):
-            raise InvalidInput(
-                [Violation("page_token", "belongs to another incident or is damaged")]
-            )
+            raise InvalidInput.one("page_token", "belongs to another incident or is damaged")
         after = token["s"]
     c = chronology
     rows = (
@@ -429,5 +410,5 @@ async def list_chronology(
     ]
     next_token = ""
     if len(rows) > page_size:
-        next_token = encode_token({"i": incident_id, "s": entries[-1].sequence})
+        next_token = encode_page_token({"i": incident_id, "s": entries[-1].sequence})
     return entries, next_token

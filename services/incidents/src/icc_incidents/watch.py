@@ -12,25 +12,15 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc_bus import EventTypes, PoisonMessage, StreamSpec
-from icc_incidents.convert import EVENT_TYPES, SUBJECT_PREFIX
-from icc_incidents.domain.errors import InvalidInput, Violation
-from icc_incidents.domain.model import Agency
+from icc_incidents.events import ACTIONS, EVENT_TYPES, SUBJECT_PREFIX
+from icc_kernel.errors import InvalidInput
+from icc_kernel.vocabulary import Agency
 
 INCIDENT_STREAM = StreamSpec(
     name="ICC_INCIDENT",
     subjects=[SUBJECT_PREFIX + ">"],
     description="Incident events published by the incidents service",
 )
-
-_FIELD_BY_ACTION = {
-    "created": "created",
-    "updated": "updated",
-    "state_changed": "state_changed",
-    "note_added": "note_added",
-    "merged": "merged",
-    "closed": "closed",
-    "cancelled": "cancelled",
-}
 
 
 _KNOWN_AGENCIES = {int(a) for a in Agency}
@@ -41,7 +31,7 @@ def parse_cursor(cursor: str) -> int | None:
     if not cursor:
         return None
     if not cursor.isdigit() or len(cursor) > 19:
-        raise InvalidInput([Violation("cursor", "not a cursor from a previous response")])
+        raise InvalidInput.one("cursor", "not a cursor from a previous response")
     return int(cursor)
 
 
@@ -75,12 +65,11 @@ class IncidentWatch:
         try:
             async for msg in sub.messages:
                 action = msg.subject.removeprefix(SUBJECT_PREFIX)
-                field = _FIELD_BY_ACTION.get(action)
                 seq = msg.metadata.sequence.stream
                 if seq <= floor:
                     continue
                 floor = seq
-                if field is None:
+                if action not in ACTIONS:
                     continue
                 try:
                     event = self._types.decode((msg.headers or {}).get("Icc-Event-Type"), msg.data)
@@ -91,7 +80,7 @@ class IncidentWatch:
                 if agencies and not agencies.intersection(involved):
                     continue
                 response = pb.WatchIncidentsResponse(cursor=str(seq))
-                getattr(response, field).CopyFrom(event)
+                getattr(response, action).CopyFrom(event)
                 yield response
         finally:
             with contextlib.suppress(Exception):

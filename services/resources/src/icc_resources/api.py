@@ -1,85 +1,71 @@
 """The gRPC face of the resources service."""
 
-import base64
-import binascii
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator
+from datetime import datetime
 
-import grpc
 from opentelemetry import trace
 
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
+from icc_kernel.clock import utc_now
+from icc_kernel.errors import InvalidInput, Violation, raise_if_any
+from icc_kernel.names import parse_name
+from icc_kernel.vocabulary import Diversion
 from icc_resources import convert
 from icc_resources.avl import Avl, PositionView
 from icc_resources.domain.avl import Verdict
-from icc_resources.domain.errors import (
-    IllegalTransition,
-    InvalidInput,
-    NotFound,
-    ResourceError,
-    StaleEtag,
-    UnitsUnavailable,
-    Violation,
+from icc_resources.domain.model import AGENCIES, Position, Unit, UnitFilter
+from icc_resources.service import ResourceService
+from icc_rpc import Context
+from icc_rpc.convert import (
+    AGENCY,
+    DIVERSION,
+    UNIT_KIND,
+    UNIT_STATUS,
+    decode_page_token,
+    encode_page_token,
+    page_size,
 )
-from icc_resources.domain.model import (
-    AGENCIES,
-    Actor,
-    Agency,
-    Capacity,
-    Diversion,
-    Position,
-    Unit,
-    UnitKind,
-    UnitStatus,
-)
-from icc_resources.service import ResourceService, UnitFilter
-from icc_rpc import FieldViolation, RpcError
-from icc_rpc.identity import caller_of
+from icc_rpc.identity import actor_of
 from icc_telemetry import INCIDENT_ID, UNIT_ID
 
-Context = grpc.aio.ServicerContext[Any, Any]
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ResourceService"].full_name
+add_servicer = pb_grpc.add_ResourceServiceServicer_to_server
 MAX_PAGE = 5000
+# Incident ids are 16 hex digits; a name with a longer id names no incident.
+MAX_INCIDENT_ID = 32
 
 
-def to_rpc_error(exc: Exception) -> RpcError:
-    """The one place where domain errors become gRPC status."""
-    if isinstance(exc, InvalidInput):
-        return RpcError.invalid([FieldViolation(v.field, v.description) for v in exc.violations])
-    if isinstance(exc, NotFound):
-        return RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NOT_FOUND")
-    if isinstance(exc, StaleEtag):
-        return RpcError(grpc.StatusCode.ABORTED, str(exc), reason="ETAG_MISMATCH")
-    if isinstance(exc, UnitsUnavailable):
-        # Not worth retrying as is: choose other units (dispatch tries the next best).
-        return RpcError(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            str(exc),
-            reason="UNITS_UNAVAILABLE",
-            metadata={"units": ",".join(sorted(exc.reasons))},
-        )
-    if isinstance(exc, IllegalTransition):
-        return RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), reason="ILLEGAL_TRANSITION")
-    raise exc
+def _unit_id(name: str, field: str) -> str:
+    unit_id = parse_name(name, "units", field)
+    trace.get_current_span().set_attribute(UNIT_ID, unit_id)
+    return unit_id
 
 
-def actor_from(context: Context) -> Actor:
-    caller = caller_of(context)
-    return Actor(user=caller.user, agency=Agency[caller.agency], role=caller.role)
+def _incident_and_units(incident: str, units: list[str]) -> tuple[str, list[str]]:
+    """The ids a ReserveUnits or ReleaseUnits request names."""
+    incident_id = parse_name(incident, "incidents", "incident", max_len=MAX_INCIDENT_ID)
+    trace.get_current_span().set_attribute(INCIDENT_ID, incident_id)
+    return incident_id, [parse_name(n, "units", f"units[{i}]") for i, n in enumerate(units)]
 
 
-def _enum(cls: Any, value: int, field: str, out: list[Violation]) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        out.append(Violation(field, f"unknown value {value}"))
-        return None
+def _filter(request: pb.ListUnitsRequest, out: list[Violation]) -> UnitFilter:
+    return UnitFilter(
+        AGENCY.from_proto(request.agency, "agency", out),
+        tuple(UNIT_STATUS.from_protos(request.statuses, "statuses", out)),
+        tuple(UNIT_KIND.from_protos(request.kinds, "kinds", out)),
+        (
+            parse_name(request.home_station, "stations", "home_station")
+            if request.home_station
+            else None
+        ),
+    )
 
 
-def _unit_ids(names: list[str], field: str) -> list[str]:
-    return [convert.parse_name(n, "units", f"{field}[{i}]") for i, n in enumerate(names)]
+def _after(page_token: str) -> str:
+    """The id of the previous page's last unit ("" for the first page)."""
+    return str(decode_page_token(page_token).get("after", "")) if page_token else ""
 
 
 class ResourceApi(pb_grpc.ResourceServiceServicer):
@@ -119,92 +105,64 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         self, request: pb.ListUnitsRequest, context: Context
     ) -> pb.ListUnitsResponse:
         out: list[Violation] = []
-        agency = _enum(Agency, request.agency, "agency", out) if request.agency else None
-        statuses = [
-            _enum(UnitStatus, s, f"statuses[{i}]", out) for i, s in enumerate(request.statuses)
-        ]
-        kinds = [_enum(UnitKind, k, f"kinds[{i}]", out) for i, k in enumerate(request.kinds)]
-        station = (
-            convert.parse_name(request.home_station, "stations", "home_station")
-            if request.home_station
-            else None
-        )
-        if request.page_size < 0:
-            out.append(Violation("page_size", "must not be negative"))
-        after = ""
-        if request.page_token:
-            try:
-                after = base64.urlsafe_b64decode(request.page_token.encode()).decode()
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                out.append(Violation("page_token", "not a token from a previous response"))
-        if out:
-            raise InvalidInput(out)
-        size = min(request.page_size or 500, MAX_PAGE)
-        flt = UnitFilter(agency, tuple(statuses), tuple(kinds), station)
-        units = await self._service.list_units(flt, size + 1, after)
-        now = datetime.now(UTC)
+        flt = _filter(request, out)
+        size = page_size(request.page_size, default=500, most=MAX_PAGE, out=out)
+        raise_if_any(out)
+        units = await self._service.list_units(flt, size + 1, _after(request.page_token))
         token = ""
         if len(units) > size:
             units = units[:size]
-            token = base64.urlsafe_b64encode(units[-1].id.encode()).decode()
+            token = encode_page_token({"after": units[-1].id})
         response = pb.ListUnitsResponse(next_page_token=token)
+        now = utc_now()
         for unit in units:
             self._fill(response.units.add(), unit, now)
         return response
 
     async def GetUnit(self, request: pb.GetUnitRequest, context: Context) -> pb.GetUnitResponse:
-        unit_id = convert.parse_name(request.name, "units", "name")
-        trace.get_current_span().set_attribute(UNIT_ID, unit_id)
-        unit = await self._service.get_unit(unit_id)
-        return pb.GetUnitResponse(unit=self._with_position(unit, datetime.now(UTC)))
+        unit = await self._service.get_unit(_unit_id(request.name, "name"))
+        return pb.GetUnitResponse(unit=self._with_position(unit, utc_now()))
 
     async def UpdateUnitStatus(
         self, request: pb.UpdateUnitStatusRequest, context: Context
     ) -> pb.UpdateUnitStatusResponse:
-        unit_id = convert.parse_name(request.name, "units", "name")
-        trace.get_current_span().set_attribute(UNIT_ID, unit_id)
+        unit_id = _unit_id(request.name, "name")
         out: list[Violation] = []
-        status = _enum(UnitStatus, request.status, "status", out) if request.status else None
-        if request.status == 0:
-            out.append(Violation("status", "required"))
-        if out or status is None:
-            raise InvalidInput(out)
+        status = UNIT_STATUS.required(request.status, "status", out)
+        raise_if_any(out)
+        assert status is not None
         unit = await self._service.update_status(
-            unit_id, status, request.etag, request.reason, actor_from(context)
+            unit_id, status, request.etag, request.reason, actor_of(context)
         )
-        return pb.UpdateUnitStatusResponse(unit=self._with_position(unit, datetime.now(UTC)))
+        return pb.UpdateUnitStatusResponse(unit=self._with_position(unit, utc_now()))
 
     async def ReserveUnits(
         self, request: pb.ReserveUnitsRequest, context: Context
     ) -> pb.ReserveUnitsResponse:
-        incident_id = convert.parse_name(request.incident, "incidents", "incident", max_len=32)
-        trace.get_current_span().set_attribute(INCIDENT_ID, incident_id)
-        unit_ids = _unit_ids(list(request.units), "units")
+        incident_id, unit_ids = _incident_and_units(request.incident, list(request.units))
         units = await self._service.reserve(
-            incident_id, unit_ids, request.request_id, actor_from(context)
+            incident_id, unit_ids, request.request_id, actor_of(context)
         )
-        now = datetime.now(UTC)
+        now = utc_now()
         return pb.ReserveUnitsResponse(units=[self._with_position(u, now) for u in units])
 
     async def ReleaseUnits(
         self, request: pb.ReleaseUnitsRequest, context: Context
     ) -> pb.ReleaseUnitsResponse:
-        incident_id = convert.parse_name(request.incident, "incidents", "incident", max_len=32)
-        trace.get_current_span().set_attribute(INCIDENT_ID, incident_id)
-        unit_ids = _unit_ids(list(request.units), "units")
+        incident_id, unit_ids = _incident_and_units(request.incident, list(request.units))
         units = await self._service.release(
-            incident_id, unit_ids, request.request_id, request.reason, actor_from(context)
+            incident_id, unit_ids, request.request_id, request.reason, actor_of(context)
         )
-        now = datetime.now(UTC)
+        now = utc_now()
         return pb.ReleaseUnitsResponse(units=[self._with_position(u, now) for u in units])
 
     def _check_report(self, request: pb.ReportPositionRequest, field: str) -> None:
         report = request.report
-        convert.parse_name(report.unit, "units", f"{field}.unit")
+        parse_name(report.unit, "units", f"{field}.unit")
         if not report.HasField("position"):
-            raise InvalidInput([Violation(f"{field}.position", "required")])
+            raise InvalidInput.one(f"{field}.position", "required")
         if not report.position.HasField("report_time"):
-            raise InvalidInput([Violation(f"{field}.position.report_time", "required")])
+            raise InvalidInput.one(f"{field}.position.report_time", "required")
 
     async def ReportPosition(
         self, request: pb.ReportPositionRequest, context: Context
@@ -212,13 +170,8 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         self._check_report(request, "report")
         verdict = await self._avl.ingest(request.report)
         if verdict is Verdict.REJECTED:
-            raise InvalidInput(
-                [
-                    Violation(
-                        "report",
-                        "rejected: unknown unit, coordinates out of range or a future time",
-                    )
-                ]
+            raise InvalidInput.one(
+                "report", "rejected: unknown unit, coordinates out of range or a future time"
             )
         return pb.ReportPositionResponse(accepted=verdict is Verdict.ACCEPTED)
 
@@ -248,9 +201,8 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         self, request: pb.ListStationsRequest, context: Context
     ) -> pb.ListStationsResponse:
         out: list[Violation] = []
-        agency = _enum(Agency, request.agency, "agency", out) if request.agency else None
-        if out:
-            raise InvalidInput(out)
+        agency = AGENCY.from_proto(request.agency, "agency", out)
+        raise_if_any(out)
         stations = await self._service.list_stations(agency)
         return pb.ListStationsResponse(stations=[convert.station_to_proto(s) for s in stations])
 
@@ -264,28 +216,15 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         self, request: pb.UpdateHospitalCapacityRequest, context: Context
     ) -> pb.UpdateHospitalCapacityResponse:
         h = request.hospital
-        hospital_id = convert.parse_name(h.name, "hospitals", "hospital.name")
+        hospital_id = parse_name(h.name, "hospitals", "hospital.name")
         out: list[Violation] = []
-        diversion = _enum(Diversion, h.diversion or 1, "hospital.diversion", out)
-        if out:
-            raise InvalidInput(out)
-        a = h.available
-        available = Capacity(a.emergency_beds, a.icu, a.burn, a.trauma, a.pediatric)
+        diversion = DIVERSION.from_proto(h.diversion, "hospital.diversion", out) or Diversion.OPEN
+        raise_if_any(out)
         hospital = await self._service.update_capacity(
-            hospital_id, available, diversion, h.etag, actor_from(context)
+            hospital_id,
+            convert.capacity_from_proto(h.available),
+            diversion,
+            h.etag,
+            actor_of(context),
         )
         return pb.UpdateHospitalCapacityResponse(hospital=convert.hospital_to_proto(hospital))
-
-
-def register(api: ResourceApi) -> Callable[[grpc.aio.Server], None]:
-    def add(server: grpc.aio.Server) -> None:
-        pb_grpc.add_ResourceServiceServicer_to_server(api, server)
-
-    return add
-
-
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ResourceService"].full_name
-
-
-# Domain errors the server answers through `to_rpc_error`.
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (ResourceError,)

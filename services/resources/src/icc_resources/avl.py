@@ -37,7 +37,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client
@@ -51,9 +51,10 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from icc.resource.v1 import events_pb2
 from icc_bus import cancel_and_wait, flush
+from icc_kernel.clock import utc_now
+from icc_kernel.errors import InvalidInput
 from icc_resources.convert import position_from_proto
 from icc_resources.domain.avl import Verdict, is_stale, judge
-from icc_resources.domain.errors import InvalidInput
 from icc_resources.domain.model import Position
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ class Avl:
             position,
             self._view.positions.get(unit_id),
             known_unit=unit_id in self._view.known_units,
-            now=datetime.now(UTC),
+            now=utc_now(),
         )
         self._count(verdict, why)
         if verdict is Verdict.ACCEPTED:

@@ -6,123 +6,78 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from importlib import resources
-from pathlib import Path
 
-from nats.aio.client import Client
-
-from icc_bus import DLQ_STREAM, BusConfig, StreamSpec, connect, ensure_streams
-from icc_resources.api import DOMAIN_ERRORS, SERVICE_NAME, ResourceApi, register, to_rpc_error
+from icc_bus import StreamSpec
+from icc_host import Hosted, ServiceConfig, open_bus, open_database, serve_grpc, start_writer
+from icc_kernel.clock import utc_now
+from icc_resources import events, store
+from icc_resources.api import SERVICE_NAME, ResourceApi, add_servicer
 from icc_resources.avl import Avl, PositionView
-from icc_resources.seed import load_reference_data, seed
-from icc_resources.service import ResourceService, utc_now
-from icc_resources.store import outbox
-from icc_rpc import GrpcServer, start_server
+from icc_resources.seed import load_reference_data
+from icc_resources.service import ResourceService
 from icc_rpc.runtime import run_service
-from icc_storage import (
-    EVERY_BATCH_INLINE,
-    Database,
-    Writer,
-    database_url_from_env,
-    relay_enabled_from_env,
-    upgrade,
-)
+from icc_storage import EVERY_BATCH_INLINE
 
 log = logging.getLogger("icc_resources")
 
 UNIT_STREAM = StreamSpec(
     name="ICC_UNIT",
     # Status only: positions are high-rate and live in the key-value bucket.
-    subjects=["icc.unit.status.>"],
+    subjects=[events.UNIT_STATUS_SUBJECT + ">"],
     description="Unit status changes published by the resources service",
 )
 HOSPITAL_STREAM = StreamSpec(
     name="ICC_HOSPITAL",
-    subjects=["icc.hospital.>"],
+    subjects=[events.HOSPITAL_SUBJECT + ">"],
     description="Hospital capacity changes published by the resources service",
 )
 
 
 @dataclass(frozen=True)
-class Config:
-    address: str
-    database_url: str
-    bus: BusConfig
-    relay_enabled: bool
-    stale_after: timedelta
+class Config(ServiceConfig):
+    # A position older than this is shown as stale.
+    stale_after: timedelta = timedelta(seconds=60)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
-        return cls(
-            address=env.get("ICC_RESOURCES_ADDR", "127.0.0.1:50052"),
-            database_url=database_url_from_env("resources", env),
-            bus=BusConfig.from_env(env),
-            relay_enabled=relay_enabled_from_env(env),
-            stale_after=timedelta(seconds=float(env.get("ICC_RESOURCES_STALE_AFTER_S", "60"))),
-        )
+
+def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
+    stale_after = timedelta(seconds=float(env.get("ICC_RESOURCES_STALE_AFTER_S", "60")))
+    return Config.from_env("resources", "127.0.0.1:50052", env, stale_after=stale_after)
 
 
 @dataclass
-class Running:
-    server: GrpcServer
-    nc: Client
-    db: Database
-    writer: Writer
+class Running(Hosted):
+    """A started resources service; `stop()` shuts it down in order."""
+
     avl: Avl
     view: PositionView
 
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    async def stop(self) -> None:
-        await self.server.stop(grace_s=3)
-        await self.avl.stop()
-        await self.writer.stop()
-        with contextlib.suppress(Exception):
-            await self.nc.drain()
-        await self.db.dispose()
-
 
 async def start(config: Config) -> Running:
-    db = Database(config.database_url)
-    await upgrade(db, Path(str(resources.files("icc_resources") / "migrations")))
-    nc = await connect(config.bus, name="icc-resources")
-    js = nc.jetstream()
-    await ensure_streams(
-        js, [UNIT_STREAM, HOSPITAL_STREAM, DLQ_STREAM], replicas=config.bus.replicas
-    )
-    # Many small statements per write: every batch on the loop's thread (icc_storage.batch).
-    writer = Writer.start(
-        db, outbox, js, relay_enabled=config.relay_enabled, inline_max_jobs=EVERY_BATCH_INLINE
-    )
-    batcher = writer.batcher
-    service = ResourceService(db=db, batcher=batcher)
-    added = await batcher.submit(lambda tx: seed(tx, load_reference_data(utc_now())))
-    log.info("reference data loaded", extra={"added": added})
-    view = PositionView(config.stale_after)
-    view.known_units = await service.unit_ids()
-    avl = Avl(nc, view, replicas=config.bus.replicas)
-    await avl.start()
-    try:
-        server = await start_server(
-            config.address,
-            register(ResourceApi(service, view, avl)),
-            [SERVICE_NAME],
-            domain_errors=DOMAIN_ERRORS,
-            translate=to_rpc_error,
+    async with contextlib.AsyncExitStack() as stack:
+        db = await open_database(stack, config.database_url, "icc_resources")
+        nc = await open_bus(stack, config.bus, "icc-resources", [UNIT_STREAM, HOSPITAL_STREAM])
+        # Many small statements per write: every batch on the loop's thread (icc_storage.batch).
+        writer = start_writer(
+            stack, db, store.outbox, nc, config, inline_max_jobs=EVERY_BATCH_INLINE
         )
-    except OSError:
-        await avl.stop()
-        await writer.stop()
-        await nc.close()
-        await db.dispose()
-        raise
-    return Running(server, nc, db, writer, avl, view)
+        service = ResourceService(db=db, batcher=writer.batcher, announce=events.staged)
+        reference = load_reference_data(utc_now())
+        added = await writer.batcher.submit(lambda tx: store.add_missing(tx, reference))
+        log.info("reference data loaded", extra={"added": added})
+        view = PositionView(config.stale_after)
+        view.known_units = await service.unit_ids()
+        avl = Avl(nc, view, replicas=config.bus.replicas)
+        stack.push_async_callback(avl.stop)  # safe to call whether or not it started
+        await avl.start()
+        api = ResourceApi(service, view, avl)
+        server = await serve_grpc(config.address, api, add_servicer, SERVICE_NAME)
+        # Started: the stack's closing now belongs to `Running.stop`.
+        return Running(server, stack.pop_all(), avl, view)
+    raise AssertionError("unreachable")
 
 
 def run() -> None:
-    config = Config.from_env()
+    config = config_from_env()
     run_service("resources", lambda: start(config), "ICC_RESOURCES_ADDR")
 
 

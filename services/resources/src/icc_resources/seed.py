@@ -1,8 +1,5 @@
-"""The city's reference data (stations, hospitals, fleet), loaded at first start.
-
-Loading is idempotent: rows that exist are left as they are (a unit keeps its
-status, a hospital its reported capacity), missing rows are added.
-"""
+"""The city's reference data (stations, hospitals, fleet), read from the package's
+`data/` files; the store adds what is missing at every start (`store.add_missing`)."""
 
 import json
 from dataclasses import dataclass
@@ -10,21 +7,8 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
-
-from icc_resources import store
-from icc_resources.domain.model import (
-    Agency,
-    Capacity,
-    Diversion,
-    Hospital,
-    Station,
-    StationKind,
-    Unit,
-    UnitKind,
-    UnitStatus,
-)
-from icc_storage import WriteTx, insert_if_absent
+from icc_kernel.vocabulary import Agency, Diversion, StationKind, UnitKind, UnitStatus
+from icc_resources.domain.model import Capacity, Hospital, Station, Unit
 
 
 @dataclass(frozen=True)
@@ -85,20 +69,3 @@ def load_reference_data(now: datetime) -> ReferenceData:
         for u in _read("fleet.json")["units"]
     ]
     return ReferenceData(stations, hospitals, units)
-
-
-async def seed(tx: WriteTx, data: ReferenceData) -> dict[str, int]:
-    """Add the rows that are missing; returns how many of each were added."""
-    added: dict[str, int] = {}
-    for table, rows in (
-        (store.stations, [store.station_row(s) for s in data.stations]),
-        (store.hospitals, [store.hospital_row(h) for h in data.hospitals]),
-        (store.units, [store.unit_row(u) for u in data.units]),
-    ):
-        existing = set((await tx.conn.execute(select(table.c.id))).scalars())
-        missing = [r for r in rows if r["id"] not in existing]
-        if missing:
-            # A replica starting at the same moment may add the same rows: skip those.
-            await tx.conn.execute(insert_if_absent(tx.conn.dialect.name, table), missing)
-        added[table.name] = len(missing)
-    return added

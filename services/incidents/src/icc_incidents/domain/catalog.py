@@ -4,7 +4,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 
-from icc_incidents.domain.model import Agency, Priority
+from icc_kernel.vocabulary import Agency, Priority
 
 
 @dataclass(frozen=True)

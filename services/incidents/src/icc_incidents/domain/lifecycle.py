@@ -9,18 +9,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from icc_incidents.domain import validation as v
-from icc_incidents.domain.errors import IllegalTransition, InvalidInput, StaleEtag, Violation
-from icc_incidents.domain.model import (
-    Actor,
-    Agency,
-    Assignment,
-    AssignmentState,
-    Caller,
-    Incident,
-    IncidentState,
-    Location,
-    Priority,
+from icc_incidents.domain.model import Assignment, Caller, ChronologyEntry, Incident, Location
+from icc_kernel.actors import Actor
+from icc_kernel.errors import (
+    IllegalTransition,
+    InvalidInput,
+    StaleEtag,
+    Violation,
+    raise_if_any,
 )
+from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
 
 S = IncidentState
 
@@ -55,11 +53,19 @@ class Draft:
 
 @dataclass(frozen=True)
 class Change:
+    """An incident as a change left it, and what the change was (`action`: the event's
+    name, `detail`: the chronology's words, `fields`: what an update changed)."""
+
     incident: Incident
     action: str
     detail: str
     fields: tuple[str, ...] = ()
     previous_state: IncidentState | None = None
+
+    def entry(self, actor: Actor) -> ChronologyEntry:
+        """The change as the incident's chronology records it (its version is the sequence)."""
+        i = self.incident
+        return ChronologyEntry(i.id, i.version, i.update_time, actor, self.action, self.detail)
 
 
 def check_transition(incident: Incident, to: IncidentState) -> None:
@@ -88,7 +94,7 @@ def new_incident(
 ) -> Change:
     out: list[Violation] = []
     _check_draft(rules, draft, "incident.", out)
-    v.raise_if(out)
+    raise_if_any(out)
     kind = rules.catalog.get(draft.type_code)
     assert kind is not None
     assert draft.location is not None
@@ -133,7 +139,7 @@ def check_update(rules: v.Rules, patch: Draft, mask: list[str], expected_etag: s
         out.append(Violation("incident.priority", "required: P1 to P4"))
     if "agencies" in mask and not patch.agencies:
         out.append(Violation("incident.agencies", "at least one agency"))
-    v.raise_if(out)
+    raise_if_any(out)
 
 
 def update(
@@ -183,16 +189,9 @@ def advance(incident: Incident, to: IncidentState, *, now: datetime, detail: str
 def close(incident: Incident, *, resolution: str, expected_etag: str, now: datetime) -> Change:
     out: list[Violation] = []
     v.check_length(resolution, v.MAX_REASON, "resolution", out)
-    v.raise_if(out)
-    check_etag(incident, expected_etag)
-    check_transition(incident, S.CLOSED)
-    _require_released(incident, "closed")
-    return Change(
-        incident.bumped(now, state=S.CLOSED, close_time=now, resolution=resolution),
-        "closed",
-        "closed" + (f": {resolution}" if resolution else ""),
-        previous_state=incident.state,
-    )
+    raise_if_any(out)
+    detail = "closed" + (f": {resolution}" if resolution else "")
+    return _end(incident, S.CLOSED, resolution, expected_etag=expected_etag, now=now, detail=detail)
 
 
 def cancel(incident: Incident, *, reason: str, expected_etag: str, now: datetime) -> Change:
@@ -200,14 +199,29 @@ def cancel(incident: Incident, *, reason: str, expected_etag: str, now: datetime
     v.check_length(reason, v.MAX_REASON, "reason", out)
     if not reason.strip():
         out.append(Violation("reason", "required: why no response is needed"))
-    v.raise_if(out)
+    raise_if_any(out)
+    detail = f"cancelled: {reason}"
+    return _end(incident, S.CANCELLED, reason, expected_etag=expected_etag, now=now, detail=detail)
+
+
+def _end(
+    incident: Incident,
+    to: IncidentState,
+    text: str,
+    *,
+    expected_etag: str,
+    now: datetime,
+    detail: str,
+) -> Change:
+    """Closing or cancelling: the incident ends with `text` as its resolution."""
     check_etag(incident, expected_etag)
-    check_transition(incident, S.CANCELLED)
-    _require_released(incident, "cancelled")
+    check_transition(incident, to)
+    action = to.name.lower()  # "closed", "cancelled"
+    _require_released(incident, action)
     return Change(
-        incident.bumped(now, state=S.CANCELLED, close_time=now, resolution=reason),
-        "cancelled",
-        f"cancelled: {reason}",
+        incident.bumped(now, state=to, close_time=now, resolution=text),
+        action,
+        detail,
         previous_state=incident.state,
     )
 
@@ -217,7 +231,7 @@ def merge(
 ) -> tuple[Change, Change]:
     """Fold `duplicate` into `survivor`; returns (survivor's change, duplicate's change)."""
     if survivor.id == duplicate.id:
-        raise InvalidInput([Violation("duplicates", "an incident cannot be merged into itself")])
+        raise InvalidInput.one("duplicates", "an incident cannot be merged into itself")
     if survivor.state.terminal:
         raise IllegalTransition(
             f"{survivor.name} is {survivor.state.name}; merge into an open incident"
@@ -242,7 +256,7 @@ def check_note(text: str) -> None:
     if not text.strip():
         out.append(Violation("text", "required: the note's text"))
     v.check_length(text, v.MAX_NOTE, "text", out)
-    v.raise_if(out)
+    raise_if_any(out)
 
 
 def add_note(incident: Incident, text: str, *, now: datetime) -> Change:

@@ -2,52 +2,15 @@
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import IntEnum
 
+from icc_kernel.actors import Actor
+from icc_kernel.etags import etag_of
+from icc_kernel.names import name_of
+from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
 
-class Agency(IntEnum):
-    # Values match icc.common.v1.Agency.
-    POLICE = 1
-    FIRE = 2
-    MEDICAL = 3
-    COMMAND_CENTER = 4
-    UTILITY = 5
-
-
-class Priority(IntEnum):
-    P1 = 1
-    P2 = 2
-    P3 = 3
-    P4 = 4
-
-
-class IncidentState(IntEnum):
-    # Values match icc.incident.v1.IncidentState.
-    NEW = 1
-    DISPATCHED = 2
-    EN_ROUTE = 3
-    ON_SCENE = 4
-    CLOSED = 5
-    MERGED = 6
-    CANCELLED = 7
-
-    @property
-    def terminal(self) -> bool:
-        return self in (IncidentState.CLOSED, IncidentState.MERGED, IncidentState.CANCELLED)
-
-
-class AssignmentState(IntEnum):
-    PROPOSED = 1
-    ASSIGNED = 2
-    ACKNOWLEDGED = 3
-    RELEASED = 4
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    agency: Agency
-    role: str = ""
+COLLECTION = "incidents"
+# Incident ids are 16 hex digits; a name with a longer id names no incident.
+MAX_ID = 32
 
 
 @dataclass(frozen=True)
@@ -80,6 +43,10 @@ class Assignment:
     @property
     def active(self) -> bool:
         return self.state != AssignmentState.RELEASED
+
+
+def note_name(incident_id: str, note_id: int) -> str:
+    return f"{name_of(COLLECTION, incident_id)}/notes/{note_id}"
 
 
 @dataclass(frozen=True)
@@ -116,11 +83,11 @@ class Incident:
 
     @property
     def name(self) -> str:
-        return f"incidents/{self.id}"
+        return name_of(COLLECTION, self.id)
 
     @property
     def etag(self) -> str:
-        return f'W/"{self.version}"'
+        return etag_of(self.version)
 
     @property
     def active_assignments(self) -> tuple[Assignment, ...]:
@@ -139,3 +106,18 @@ class ChronologyEntry:
     actor: Actor
     action: str
     detail: str
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents a listing holds (every condition given must hold)."""
+
+    states: tuple[IncidentState, ...] = ()
+    agency: Agency | None = None
+    priorities: tuple[Priority, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def fingerprint(self) -> str:
+        """Equal for equal filters: a page token holds it, so a later page keeps them."""
+        return repr(self)

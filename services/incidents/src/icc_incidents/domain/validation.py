@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from icc_city.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
-from icc_incidents.domain.errors import InvalidInput, Violation
 from icc_incidents.domain.model import Caller, Location
+from icc_kernel.errors import Violation
 
 MAX_ADDRESS = 500
 MAX_WARD = 100
@@ -15,9 +15,7 @@ MAX_DESCRIPTION = 2000
 MAX_CALLER_NAME = 200
 MAX_NOTE = 4000
 MAX_REASON = 1000
-MAX_REQUEST_ID = 64
 _PHONE = re.compile(r"^\+?[0-9][0-9 .-]{2,19}$")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
 @dataclass(frozen=True)
@@ -60,15 +58,3 @@ def check_caller(caller: Caller, field: str, out: list[Violation]) -> None:
 def check_length(text: str, limit: int, field: str, out: list[Violation]) -> None:
     if len(text) > limit:
         out.append(Violation(field, f"at most {limit} characters (got {len(text)})"))
-
-
-def check_request_id(request_id: str, out: list[Violation]) -> None:
-    if len(request_id) > MAX_REQUEST_ID:
-        out.append(Violation("request_id", f"at most {MAX_REQUEST_ID} characters"))
-    elif request_id and not _REQUEST_ID.match(request_id):
-        out.append(Violation("request_id", "letters, digits and . _ : - only"))
-
-
-def raise_if(violations: list[Violation]) -> None:
-    if violations:
-        raise InvalidInput(violations)

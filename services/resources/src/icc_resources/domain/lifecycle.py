@@ -2,8 +2,10 @@
 
 from datetime import datetime
 
-from icc_resources.domain.errors import IllegalTransition, StaleEtag
-from icc_resources.domain.model import Unit, UnitStatus
+from icc_kernel.errors import IllegalTransition, StaleEtag
+from icc_kernel.names import name_of
+from icc_kernel.vocabulary import UnitStatus
+from icc_resources.domain.model import Unit
 
 S = UnitStatus
 
@@ -52,7 +54,7 @@ def unavailable_reason(unit: Unit, incident_id: str) -> str | None:
     if unit.incident_id == incident_id and unit.status in BUSY:
         return None  # already held for this incident: reserving again changes nothing
     if unit.incident_id:
-        return f"is {unit.status.name} for incidents/{unit.incident_id}"
+        return f"is {unit.status.name} for {name_of('incidents', unit.incident_id)}"
     return f"is {unit.status.name}"
 
 
@@ -63,8 +65,8 @@ def reserve(unit: Unit, incident_id: str, now: datetime) -> Unit:
 def release_reason(unit: Unit, incident_id: str) -> str | None:
     """Why `unit` cannot be released from `incident_id`, or None when it can."""
     if unit.incident_id != incident_id:
-        held = f"incidents/{unit.incident_id}" if unit.incident_id else "no incident"
-        return f"is held for {held}, not incidents/{incident_id}"
+        held = name_of("incidents", unit.incident_id) if unit.incident_id else "no incident"
+        return f"is held for {held}, not {name_of('incidents', incident_id)}"
     return None
 
 

@@ -2,71 +2,18 @@
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import IntEnum
 
-
-class Agency(IntEnum):
-    # Values match icc.common.v1.Agency.
-    POLICE = 1
-    FIRE = 2
-    MEDICAL = 3
-    COMMAND_CENTER = 4
-    UTILITY = 5
+from icc_kernel.etags import etag_of
+from icc_kernel.names import name_of
+from icc_kernel.vocabulary import Agency, Diversion, StationKind, UnitKind, UnitStatus
 
 
 @dataclass(frozen=True)
 class AgencyInfo:
-    agency: "Agency"
+    agency: Agency
     name_vi: str
     name_en: str
     emergency_number: str
-
-
-class UnitKind(IntEnum):
-    # Values match icc.resource.v1.UnitKind.
-    ENGINE = 1
-    LADDER = 2
-    RESCUE = 3
-    WATER_TENDER = 4
-    HAZMAT = 5
-    AMBULANCE_ALS = 6
-    AMBULANCE_BLS = 7
-    MOTORBIKE_RESPONDER = 8
-    PATROL_CAR = 9
-    POLICE_MOTORBIKE = 10
-    TRAFFIC_MOTORBIKE = 11
-
-
-class UnitStatus(IntEnum):
-    AVAILABLE = 1
-    DISPATCHED = 2
-    EN_ROUTE = 3
-    ON_SCENE = 4
-    TRANSPORTING = 5
-    AT_HOSPITAL = 6
-    OUT_OF_SERVICE = 7
-
-
-class StationKind(IntEnum):
-    POLICE_STATION = 1
-    POLICE_TRAFFIC = 2
-    POLICE_RAPID = 3
-    FIRE_STATION = 4
-    EMS_CENTER = 5
-    EMS_STATION = 6
-
-
-class Diversion(IntEnum):
-    OPEN = 1
-    PARTIAL = 2
-    FULL = 3
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    agency: Agency
-    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,11 +42,11 @@ class Unit:
 
     @property
     def name(self) -> str:
-        return f"units/{self.id}"
+        return name_of("units", self.id)
 
     @property
     def etag(self) -> str:
-        return f'W/"{self.version}"'
+        return etag_of(self.version)
 
     def changed(self, now: datetime, **changes: object) -> "Unit":
         return replace(self, version=self.version + 1, status_time=now, **changes)  # type: ignore[arg-type]
@@ -154,11 +101,21 @@ class Hospital:
 
     @property
     def name(self) -> str:
-        return f"hospitals/{self.id}"
+        return name_of("hospitals", self.id)
 
     @property
     def etag(self) -> str:
-        return f'W/"{self.version}"'
+        return etag_of(self.version)
+
+
+@dataclass(frozen=True)
+class UnitFilter:
+    """Which units a listing holds (every condition given must hold)."""
+
+    agency: Agency | None = None
+    statuses: tuple[UnitStatus, ...] = ()
+    kinds: tuple[UnitKind, ...] = ()
+    home_station: str | None = None
 
 
 # The agencies that answer the city's emergency numbers.
