@@ -1,10 +1,13 @@
 """Names, request ids, etags, errors and percentiles."""
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
+from icc_kernel.clock import as_utc
 from icc_kernel.errors import InvalidInput, NotFound, StaleEtag, Unavailable, Violation
 from icc_kernel.etags import etag_of, version_of
-from icc_kernel.names import id_of, name_of, parse_name
+from icc_kernel.names import id_of, listed_violations, name_of, parse_name
 from icc_kernel.requests import request_id_violations
 from icc_kernel.stats import percentile
 
@@ -50,3 +53,21 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([5], 0) == 5
     with pytest.raises(ValueError, match="empty"):
         percentile([], 50)
+
+
+def test_listed_things_are_some_few_and_each_once() -> None:
+    assert listed_violations(["a", "b"], "units", "unit", 2) == []
+    assert [v.description for v in listed_violations([], "units", "unit", 2)] == [
+        "name at least one unit"
+    ]
+    assert [v.description for v in listed_violations(["a", "b", "a"], "units", "unit", 2)] == [
+        "at most 2 units per request",
+        "a unit is named twice",
+    ]
+
+
+def test_a_stored_time_comes_back_aware_in_utc() -> None:
+    naive = datetime(2026, 12, 1, 8, 0)
+    assert as_utc(naive) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    saigon = datetime(2026, 12, 1, 15, 0, tzinfo=timezone(timedelta(hours=7)))
+    assert as_utc(saigon) is saigon

@@ -10,6 +10,7 @@ import nats
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from icc.common.v1 import common_pb2
@@ -134,6 +135,27 @@ def assigned(
     )
 
 
+async def units_consumer_ready(js: JetStreamContext) -> bool:
+    try:
+        await js.consumer_info(UNITS.name, UNITS_CONSUMER.durable)
+    except NotFoundError:
+        return False
+    return True
+
+
+def on_scene(n: int, incident: str) -> resource_events.UnitStatusChanged:
+    """Unit `u<n>` of `incident` reports on scene."""
+    return resource_events.UnitStatusChanged(
+        unit=resource_pb2.Unit(
+            name=f"units/u{n}",
+            call_sign=f"E-{n}",
+            agency=common_pb2.AGENCY_FIRE,
+            status=resource_pb2.UNIT_STATUS_ON_SCENE,
+            incident=incident,
+        )
+    )
+
+
 async def test_time_to_dispatch_and_on_scene_are_recorded_once_per_incident(
     service: Service, metrics: RecordedMetrics
 ) -> None:
@@ -174,25 +196,9 @@ async def test_time_to_dispatch_and_on_scene_are_recorded_once_per_incident(
 
         # Units report on scene; only the first counts. (The units consumer takes new
         # messages only: wait until it exists.)
-        async def units_consumer_ready() -> bool:
-            try:
-                await js.consumer_info(UNITS.name, UNITS_CONSUMER.durable)
-            except NotFoundError:
-                return False
-            return True
-
-        await eventually(units_consumer_ready)
+        await eventually(lambda: units_consumer_ready(js))
         for n in (1, 2):
-            status = resource_events.UnitStatusChanged(
-                unit=resource_pb2.Unit(
-                    name=f"units/u{n}",
-                    call_sign=f"E-{n}",
-                    agency=common_pb2.AGENCY_FIRE,
-                    status=resource_pb2.UNIT_STATUS_ON_SCENE,
-                    incident=created.name,
-                )
-            )
-            await send(f"s-{n}", status, f"icc.unit.status.u{n}")
+            await send(f"s-{n}", on_scene(n, created.name), f"icc.unit.status.u{n}")
         await eventually(lambda: metrics.histogram_count(TO_ON_SCENE) == 1)
         await asyncio.sleep(0.5)  # the second unit's report has been handled too
         assert metrics.histogram_count(TO_ON_SCENE, labels) == 1

@@ -1,6 +1,8 @@
 """Resource names (`incidents/{id}`, `units/{id}`): made and parsed in one way."""
 
-from icc_kernel.errors import InvalidInput
+from collections.abc import Sequence
+
+from icc_kernel.errors import InvalidInput, Violation
 
 MAX_ID = 64
 
@@ -20,3 +22,15 @@ def parse_name(name: str, collection: str, field: str, max_len: int = MAX_ID) ->
 def id_of(name: str) -> str:
     """The id of a name that is already known to be well formed (`units/U1` -> `U1`)."""
     return name.rpartition("/")[2]
+
+
+def listed_violations(ids: Sequence[str], field: str, noun: str, most: int) -> list[Violation]:
+    """What is wrong with the things a request lists (`units`): none, too many, one twice."""
+    out: list[Violation] = []
+    if not ids:
+        out.append(Violation(field, f"name at least one {noun}"))
+    if len(ids) > most:
+        out.append(Violation(field, f"at most {most} {noun}s per request"))
+    if len(set(ids)) != len(ids):
+        out.append(Violation(field, f"a {noun} is named twice"))
+    return out

@@ -112,33 +112,41 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
         }
-        # Server streams (watches) are not measured: they last as long as the client
-        # watches, which says nothing about latency.
         if handler.unary_stream is not None:
-            inner_stream = handler.unary_stream
-
-            async def unary_stream(request: Any, context: Any) -> Any:
-                try:
-                    async for item in inner_stream(request, context):
-                        yield item
-                except Exception as exc:
-                    await self._fail(context, exc)
-
-            async def traced_stream(request: Any, context: Any) -> Any:
-                with _server_span(method, context, attributes or {}) as span:
-                    try:
-                        async for item in unary_stream(request, context):
-                            yield item
-                    finally:
-                        _end(span, context.code() or grpc.StatusCode.OK)
-
-            call_stream = unary_stream if attributes is None else traced_stream
-            return grpc.unary_stream_rpc_method_handler(call_stream, **kw)
+            stream = self._streamed(handler.unary_stream, method, attributes)
+            return grpc.unary_stream_rpc_method_handler(stream, **kw)
         inner = handler.unary_unary or handler.stream_unary
         if inner is None:
             return handler
+        call = self._answered(inner, method, attributes)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(call, **kw)
+        return grpc.stream_unary_rpc_method_handler(call, **kw)
 
-        # The same for one request or a stream of them: one awaited answer.
+    def _streamed(self, inner: Any, method: str, attributes: dict[str, str] | None) -> Any:
+        """A server stream (a watch), traced but not measured: it lasts as long as the
+        client watches, which says nothing about latency."""
+
+        async def unary_stream(request: Any, context: Any) -> Any:
+            try:
+                async for item in inner(request, context):
+                    yield item
+            except Exception as exc:
+                await self._fail(context, exc)
+
+        async def traced_stream(request: Any, context: Any) -> Any:
+            with _server_span(method, context, attributes or {}) as span:
+                try:
+                    async for item in unary_stream(request, context):
+                        yield item
+                finally:
+                    _end(span, context.code() or grpc.StatusCode.OK)
+
+        return unary_stream if attributes is None else traced_stream
+
+    def _answered(self, inner: Any, method: str, attributes: dict[str, str] | None) -> Any:
+        """One awaited answer (to one request or a stream of them), traced and measured."""
+
         async def plain(request: Any, context: Any) -> Any:
             try:
                 return await inner(request, context)
@@ -169,10 +177,7 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
                     _duration.record((time.perf_counter() - start) * 1000.0, labels)
                     _end(span, code)
 
-        call = plain if attributes is None else measured
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(call, **kw)
-        return grpc.stream_unary_rpc_method_handler(call, **kw)
+        return plain if attributes is None else measured
 
 
 def _server_span(method: str, context: Any, attributes: dict[str, str]) -> Any:

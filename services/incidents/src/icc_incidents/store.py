@@ -1,7 +1,7 @@
 """Tables of the incidents service and the repository over them (SQLAlchemy Core)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -38,6 +38,7 @@ from icc_incidents.domain.model import (
     Note,
 )
 from icc_kernel.actors import Actor
+from icc_kernel.clock import as_utc
 from icc_kernel.errors import ConcurrentChange, InvalidInput, NotFound
 from icc_kernel.names import name_of
 from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
@@ -116,11 +117,8 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
 
 
 def _mask(agencies: tuple[Agency, ...]) -> int:
@@ -201,12 +199,12 @@ def _from_row(r: Any, notes_: tuple[Note, ...] = ()) -> Incident:
         description=r.description,
         exercise=bool(r.exercise),
         created_by=Actor(r.created_by_user, Agency(r.created_by_agency), r.created_by_role),
-        create_time=_utc(r.create_time),  # type: ignore[arg-type]
-        update_time=_utc(r.update_time),  # type: ignore[arg-type]
+        create_time=as_utc(r.create_time),
+        update_time=as_utc(r.update_time),
         version=r.version,
-        first_dispatch_time=_utc(r.first_dispatch_time),
-        first_on_scene_time=_utc(r.first_on_scene_time),
-        close_time=_utc(r.close_time),
+        first_dispatch_time=_utc_or_none(r.first_dispatch_time),
+        first_on_scene_time=_utc_or_none(r.first_on_scene_time),
+        close_time=_utc_or_none(r.close_time),
         merged_into=r.merged_into,
         resolution=r.resolution,
         assignments=_assignments_from(r.assignments),
@@ -288,7 +286,7 @@ async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = Fa
                 n.id,
                 n.text,
                 Actor(n.author_user, Agency(n.author_agency), n.author_role),
-                _utc(n.create_time),  # type: ignore[arg-type]
+                as_utc(n.create_time),
             )
             for n in rows
         )
@@ -401,7 +399,7 @@ async def list_chronology(
         ChronologyEntry(
             r.incident_id,
             r.sequence,
-            _utc(r.time),  # type: ignore[arg-type]
+            as_utc(r.time),
             Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
             r.action,
             r.detail,

@@ -21,7 +21,7 @@ from icc_kernel.errors import (
     Violation,
     raise_if_any,
 )
-from icc_kernel.names import name_of
+from icc_kernel.names import listed_violations, name_of
 from icc_kernel.requests import request_id_violations
 from icc_kernel.vocabulary import Agency, Diversion, UnitStatus
 from icc_resources import store
@@ -91,7 +91,10 @@ class ResourceService:
         self, incident_id: str, unit_ids: list[str], request_id: str, actor: Actor
     ) -> list[Unit]:
         """All or nothing: every unit is reserved for the incident, or none is."""
-        raise_if_any(_units_violations(unit_ids) + request_id_violations(request_id))
+        raise_if_any(
+            listed_violations(unit_ids, "units", "unit", MAX_UNITS_PER_REQUEST)
+            + request_id_violations(request_id)
+        )
         incident = name_of("incidents", incident_id)
 
         async def work(tx: WriteTx) -> list[Unit]:
@@ -128,7 +131,7 @@ class ResourceService:
         self, incident_id: str, unit_ids: list[str], request_id: str, reason: str, actor: Actor
     ) -> list[Unit]:
         raise_if_any(
-            _units_violations(unit_ids)
+            listed_violations(unit_ids, "units", "unit", MAX_UNITS_PER_REQUEST)
             + request_id_violations(request_id)
             + _reason_violations(reason)
         )
@@ -236,17 +239,6 @@ async def _load_all(tx: WriteTx, unit_ids: list[str]) -> dict[str, Unit]:
     if missing:
         raise NotFound(", ".join(name_of("units", u) for u in missing))
     return found
-
-
-def _units_violations(unit_ids: list[str]) -> list[Violation]:
-    out: list[Violation] = []
-    if not unit_ids:
-        out.append(Violation("units", "name at least one unit"))
-    if len(unit_ids) > MAX_UNITS_PER_REQUEST:
-        out.append(Violation("units", f"at most {MAX_UNITS_PER_REQUEST} units per request"))
-    if len(set(unit_ids)) != len(unit_ids):
-        out.append(Violation("units", "a unit is named twice"))
-    return out
 
 
 def _reason_violations(reason: str) -> list[Violation]:

@@ -1,7 +1,7 @@
 """Tables of the resources service and the repository over them (SQLAlchemy Core)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from icc_kernel.clock import as_utc
 from icc_kernel.errors import NotFound
 from icc_kernel.names import name_of
 from icc_kernel.vocabulary import Agency, Diversion, StationKind, UnitKind, UnitStatus
@@ -110,10 +111,6 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def unit_row(u: Unit) -> dict[str, Any]:
     return {
         "id": u.id,
@@ -141,7 +138,7 @@ def unit_from(r: Any) -> Unit:
         capabilities=tuple(c for c in r.capabilities.split(",") if c),
         crew=r.crew,
         incident_id=r.incident_id,
-        status_time=_utc(r.status_time),
+        status_time=as_utc(r.status_time),
         version=r.version,
     )
 
@@ -204,7 +201,7 @@ def hospital_from(r: Any) -> Hospital:
         total=Capacity(**json.loads(r.total)),
         available=Capacity(**json.loads(r.available)),
         diversion=Diversion(r.diversion),
-        update_time=_utc(r.update_time),
+        update_time=as_utc(r.update_time),
         approximate=bool(r.approximate),
         version=r.version,
     )
