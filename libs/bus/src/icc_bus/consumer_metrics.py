@@ -1,4 +1,5 @@
-"""What the consumers of a process measure: redeliveries, DLQ sends, lag and DLQ depth.
+"""What the consumers of a process measure: redeliveries, DLQ sends, lag, DLQ depth and
+whether JetStream answers.
 
 One `ConsumerMetrics` per process (`consumer_metrics()`): OpenTelemetry keeps the first
 instrument made under a name and drops a second one's gauge callbacks, so each
@@ -24,6 +25,9 @@ class ConsumerMetrics:
         # Messages in the DLQ for each consumer, as its last stream-info request found
         # (a gauge callback cannot ask the server itself).
         self._dlq_depth: dict[str, int] = {}
+        # 1 when that request was answered, 0 when it failed: JetStream without a leader
+        # or out of reach, seen from the service (the alert on it needs no NATS exporter).
+        self._jetstream_up: dict[str, int] = {}
         meter.create_observable_gauge(
             "icc.bus.consumer.lag",
             callbacks=[self._observe_lag],
@@ -35,6 +39,11 @@ class ConsumerMetrics:
             callbacks=[self._observe_dlq_depth],
             unit="{message}",
             description="Messages waiting in the DLQ for a person to look at, by consumer",
+        )
+        meter.create_observable_gauge(
+            "icc.bus.jetstream.up",
+            callbacks=[self._observe_jetstream_up],
+            description="1 when JetStream answered the consumer's last DLQ count, else 0",
         )
 
     def delivered(self, consumer: str, num_delivered: int, num_pending: int) -> None:
@@ -51,11 +60,17 @@ class ConsumerMetrics:
     def dlq_depth(self, consumer: str, waiting: int) -> None:
         self._dlq_depth[consumer] = waiting
 
+    def jetstream_answered(self, consumer: str, answered: bool) -> None:
+        self._jetstream_up[consumer] = int(answered)
+
     def _observe_lag(self, _options: CallbackOptions) -> Iterable[Observation]:
         return _by_consumer(self._lag)
 
     def _observe_dlq_depth(self, _options: CallbackOptions) -> Iterable[Observation]:
         return _by_consumer(self._dlq_depth)
+
+    def _observe_jetstream_up(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return _by_consumer(self._jetstream_up)
 
 
 @functools.cache

@@ -5,7 +5,6 @@ and the `Icc-Dlq-*` headers saying why, then is terminated at its own stream.
 """
 
 import asyncio
-import contextlib
 import logging
 
 from nats.aio.msg import Msg
@@ -75,8 +74,12 @@ class DeadLetters:
     async def watch_depth(self) -> None:
         """Counts what waits in the DLQ every `DLQ_DEPTH_EVERY_S`, until cancelled."""
         while True:
-            with contextlib.suppress(Exception):  # the bus away: the last figure stands
+            try:
                 info = await self._js.stream_info(DLQ_STREAM.name, subjects_filter=self._subject)
+            except Exception:  # the bus away: the last figure stands, JetStream is down
+                self._metrics.jetstream_answered(self._consumer, False)
+            else:
                 waiting = (info.state.subjects or {}).get(self._subject, 0)
                 self._metrics.dlq_depth(self._consumer, waiting)
+                self._metrics.jetstream_answered(self._consumer, True)
             await asyncio.sleep(DLQ_DEPTH_EVERY_S)
