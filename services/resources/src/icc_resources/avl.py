@@ -89,6 +89,37 @@ _put_failures = _meter.create_counter(
     "icc.avl.put_failures", description="Position puts into the bucket that JetStream refused"
 )
 
+# The views of this process's running Avl (one in a service), read at each export.
+_views: set["PositionView"] = set()
+_POSITION_STATES = ("fresh", "stale", "none")
+
+
+def _observe_units(_options: CallbackOptions) -> Iterable[Observation]:
+    now = utc_now()
+    counts: Counter[tuple[str, str]] = Counter()
+    for view in list(_views):
+        for unit_id, agency in list(view.agencies.items()):
+            position = view.positions.get(unit_id)
+            state = (
+                "none" if position is None else "stale" if view.stale(position, now) else "fresh"
+            )
+            counts[agency, state] += 1
+    # Zeros too: an agency with no fresh position at all is what the alert looks for.
+    agencies = sorted({agency for agency, _ in counts})
+    return [
+        Observation(counts[agency, state], {"agency": agency, "position": state})
+        for agency in agencies
+        for state in _POSITION_STATES
+    ]
+
+
+_meter.create_observable_gauge(
+    "icc.avl.units",
+    callbacks=[_observe_units],
+    unit="{unit}",
+    description="Units by agency and by their latest position: fresh, stale or none",
+)
+
 
 class PositionView:
     """The latest position of every unit, as this process knows it."""
@@ -96,6 +127,8 @@ class PositionView:
     def __init__(self, stale_after: timedelta) -> None:
         self.positions: dict[str, Position] = {}
         self.known_units: set[str] = set()
+        # Unit id -> agency name, for the metric of units by agency and position.
+        self.agencies: dict[str, str] = {}
         self.stale_after = stale_after
 
     def latest(self, unit_id: str) -> Position | None:
@@ -153,8 +186,10 @@ class Avl:
         )
         # The server has the subscriptions once this returns: ready means taking reports.
         await flush(self._nc)
+        _views.add(self._view)
 
     async def stop(self) -> None:
+        _views.discard(self._view)
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()

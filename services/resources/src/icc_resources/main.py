@@ -66,6 +66,8 @@ async def start(config: Config) -> Running:
         log.info("reference data loaded", extra={"added": added})
         view = PositionView(config.stale_after)
         view.known_units = await service.unit_ids()
+        agencies = await service.unit_agencies()
+        view.agencies = {unit: agency.name for unit, agency in agencies.items()}
         avl = Avl(nc, view, replicas=config.bus.replicas)
         stack.push_async_callback(avl.stop)  # safe to call whether or not it started
         await avl.start()

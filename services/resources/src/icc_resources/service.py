@@ -69,6 +69,11 @@ class ResourceService:
         async with self.db.read() as conn:
             return await store.unit_ids(conn)
 
+    async def unit_agencies(self) -> dict[str, Agency]:
+        """Each unit's agency (the AVL metric counts positions by agency)."""
+        async with self.db.read() as conn:
+            return await store.unit_agencies(conn)
+
     # Writes
 
     async def update_status(

@@ -236,6 +236,7 @@ async def list_units(
 
 
 _UNIT_IDS = select(units.c.id)
+_UNIT_AGENCIES = select(units.c.id, units.c.agency)
 _STATIONS = select(stations).order_by(stations.c.id)
 _HOSPITALS = select(hospitals).order_by(hospitals.c.id)
 _HOSPITAL = select(hospitals).where(hospitals.c.id == bindparam("hospital_id"))
@@ -244,6 +245,11 @@ _LOAD_UNITS = select(units).where(units.c.id.in_(bindparam("ids", expanding=True
 
 async def unit_ids(conn: AsyncConnection) -> set[str]:
     return set((await conn.execute(_UNIT_IDS)).scalars())
+
+
+async def unit_agencies(conn: AsyncConnection) -> dict[str, Agency]:
+    rows = await conn.execute(_UNIT_AGENCIES)
+    return {unit_id: Agency(agency) for unit_id, agency in rows}
 
 
 async def list_stations(conn: AsyncConnection, agency: Agency | None) -> list[Station]:
