@@ -178,6 +178,8 @@ async def keep_calling(target: str, stop: asyncio.Event) -> int:
 async def test_dispatch_not_consuming_fires_when_dispatch_freezes_and_clears_when_it_resumes(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
+    # One test from start to end: the alert's life needs the services, Prometheus and a
+    # stream of calls together, in this order (dispatching, frozen, resumed).
     began = time.monotonic()
     ports = {name: (free_port(), free_port()) for name in SERVICES}
     procs = {name: service(name, nats_server, tmp_path, ports) for name in SERVICES}
@@ -199,7 +201,13 @@ async def test_dispatch_not_consuming_fires_when_dispatch_freezes_and_clears_whe
                 return (await prom.value(dispatched) or 0) > 0
 
             warm = await eventually(dispatching, 30, "P1 incidents dispatched")
-            assert [a["state"] for a in await prom.alerts(ALERT)] in ([], ["pending"])
+
+            async def quiet() -> bool:
+                # Calls may come in before the first dispatch is scraped (a slow start can
+                # even fire it): quiet once P1s get units.
+                return await prom.alerts(ALERT) == []
+
+            await eventually(quiet, 5, f"{ALERT} quiet while dispatch works")
 
             dispatch.send_signal(signal.SIGSTOP)
             paused = time.monotonic()
