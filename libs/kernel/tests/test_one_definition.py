@@ -65,8 +65,6 @@ KNOWN: set[str] = {
     "services/dispatch/src/icc_dispatch/domain/model.py: class UnitStatus",
     "services/dispatch/src/icc_dispatch/service.py: def utc_now",
     "services/dispatch/src/icc_dispatch/service.py: request-id pattern",
-    "services/gateway/src/icc_gateway/kpis.py: def percentile",
-    "services/gateway/src/icc_gateway/schemas.py: request-id pattern",
 }
 
 

@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from icc_gateway import main as gateway_main
-from icc_gateway import schemas
 from icc_gateway.config import Config
-from icc_gateway.kpis import KpiSettings, ResponseWindow, percentile, seconds
-from icc_gateway.picture import Picture
+from icc_gateway.domain.kpi_model import Kpis
+from icc_gateway.domain.kpis import KpiSettings, ResponseWindow, seconds
+from icc_gateway.domain.model import Incident, Unit
+from icc_gateway.domain.picture import Picture
+from icc_kernel.stats import percentile
 
 from .conftest import Gateway, Services, eventually, gateway_config, incident_body
 
@@ -39,27 +41,29 @@ def incident(
     state: str = "NEW",
     exercise: bool = False,
     assignments: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> Incident:
     """The picture form of an incident; `dispatch` and `scene`: seconds after the call."""
-    return {
-        "id": incident_id,
-        "type_code": f"{agency}.TEST",
-        "priority": priority,
-        "state": state,
-        "lat": 10.77,
-        "lon": 106.70,
-        "address": "",
-        "ward": "Sài Gòn",
-        "agencies": [agency, "POLICE"] if agency != "POLICE" else [agency],
-        "description": "",
-        "exercise": exercise,
-        "create_time": at(created),
-        "first_dispatch_time": at(None if dispatch is None else created + dispatch),
-        "first_on_scene_time": at(None if scene is None else created + scene),
-        "close_time": None,
-        "etag": 'W/"1"',
-        "assignments": assignments or [],
-    }
+    return Incident(
+        **{
+            "id": incident_id,
+            "type_code": f"{agency}.TEST",
+            "priority": priority,
+            "state": state,
+            "lat": 10.77,
+            "lon": 106.70,
+            "address": "",
+            "ward": "Sài Gòn",
+            "agencies": [agency, "POLICE"] if agency != "POLICE" else [agency],
+            "description": "",
+            "exercise": exercise,
+            "create_time": at(created),
+            "first_dispatch_time": at(None if dispatch is None else created + dispatch),
+            "first_on_scene_time": at(None if scene is None else created + scene),
+            "close_time": None,
+            "etag": 'W/"1"',
+            "assignments": assignments or [],
+        }
+    )
 
 
 ASSIGNED = {
@@ -90,13 +94,30 @@ HOUR = [
     incident("w4", "FIRE", 1, 2000, exercise=True),  # a drill waiting 1000 s
     incident("old", "FIRE", 1, -1000, 10, 100, state="CLOSED"),  # before the window
 ]
+
+
+def unit(unit_id: str, agency: str, status: str) -> Unit:
+    return Unit(
+        id=unit_id,
+        call_sign=unit_id.upper(),
+        agency=agency,
+        kind=None,
+        status=status,
+        lat=None,
+        lon=None,
+        station=None,
+        incident=None,
+        update_time=None,
+    )
+
+
 UNITS = [
-    {"id": "u1", "agency": "FIRE", "status": "AVAILABLE"},
-    {"id": "u2", "agency": "FIRE", "status": "EN_ROUTE"},
-    {"id": "u3", "agency": "FIRE", "status": "OUT_OF_SERVICE"},
-    {"id": "u4", "agency": "MEDICAL", "status": "ON_SCENE"},
-    {"id": "u5", "agency": "MEDICAL", "status": "AT_HOSPITAL"},
-    {"id": "u6", "agency": "POLICE", "status": "AVAILABLE"},
+    unit("u1", "FIRE", "AVAILABLE"),
+    unit("u2", "FIRE", "EN_ROUTE"),
+    unit("u3", "FIRE", "OUT_OF_SERVICE"),
+    unit("u4", "MEDICAL", "ON_SCENE"),
+    unit("u5", "MEDICAL", "AT_HOSPITAL"),
+    unit("u6", "POLICE", "AVAILABLE"),
 ]
 
 
@@ -104,11 +125,11 @@ def kpis_of(exercise: Any = "include") -> dict[str, Any]:
     window = ResponseWindow(KpiSettings(window_s=3600))
     for item in HOUR:
         window.observe(item)
-    open_ones = [i for i in HOUR if i["state"] in ("NEW", "DISPATCHED", "EN_ROUTE", "ON_SCENE")]
+    open_ones = [i for i in HOUR if i.state in ("NEW", "DISPATCHED", "EN_ROUTE", "ON_SCENE")]
     found = window.compute(NOW, open_ones, UNITS, exercise)
-    # The API's schema accepts it as it is.
-    schemas.Kpis.model_validate({"server_time": at(3000), **found})
-    return found
+    # The API's schema, at the time it was computed for.
+    assert found.server_time == at(3000)
+    return Kpis.model_validate(found.model_dump()).model_dump(mode="json")
 
 
 def spread(n: int, p50: float | None, p90: float | None, pending: int) -> dict[str, Any]:
@@ -247,7 +268,8 @@ def test_the_picture_feeds_the_window_closed_incidents_included() -> None:
     record = picture.kpis.get("i1")
     assert record is not None and record.state == "CLOSED" and record.lead == "FIRE"
     assert record.first_on_scene_time == T0.timestamp() + 240
-    k = picture.kpis.compute(T0.timestamp() + 300, picture.incidents.values(), picture.units())
+    found = picture.kpis.compute(T0.timestamp() + 300, picture.incidents.values(), picture.units())
+    k = found.model_dump(mode="json")
     assert k["call_to_on_scene"]["by_agency"]["FIRE"] == spread(1, 240, 240, 0)
     assert k["p1_within_target"]["FIRE"]["share"] == 1.0
 

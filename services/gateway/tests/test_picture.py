@@ -10,46 +10,53 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from icc_gateway.picture import Picture, PositionThrottle
+from icc_gateway.domain.model import Hospital, Incident, IncidentAssignment, Removed, Unit
+from icc_gateway.domain.picture import Picture, PositionThrottle
 from icc_gateway.stream import Hub
 
 
-def incident(incident_id: str = "i1", *, state: str = "NEW", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": incident_id,
-        "type_code": "FIRE.RUBBISH",
-        "priority": 3,
-        "state": state,
-        "lat": 10.77,
-        "lon": 106.70,
-        "address": "",
-        "ward": "Sài Gòn",
-        "agencies": ["FIRE"],
-        "description": "",
-        "exercise": False,
-        "create_time": "2026-11-25T01:00:00.000Z",
-        "first_dispatch_time": None,
-        "first_on_scene_time": None,
-        "close_time": None,
-        "etag": 'W/"1"',
-        "assignments": [],
-        **extra,
-    }
+def incident(incident_id: str = "i1", *, state: str = "NEW", **extra: Any) -> Incident:
+    return Incident(
+        **{
+            "id": incident_id,
+            "type_code": "FIRE.RUBBISH",
+            "priority": 3,
+            "state": state,
+            "lat": 10.77,
+            "lon": 106.70,
+            "address": "",
+            "ward": "Sài Gòn",
+            "agencies": ["FIRE"],
+            "description": "",
+            "exercise": False,
+            "create_time": "2026-11-25T01:00:00.000Z",
+            "first_dispatch_time": None,
+            "first_on_scene_time": None,
+            "close_time": None,
+            "etag": 'W/"1"',
+            "assignments": [],
+            **extra,
+        }
+    )
 
 
-def assignment(state: str, kind: str | None = None, assign_time: str | None = None) -> Any:
-    return {
-        "id": "a1",
-        "unit": "u1",
-        "call_sign": "E1",
-        "agency": "FIRE",
-        "kind": kind,
-        "state": state,
-        "assign_time": assign_time,
-    }
+def assignment(
+    state: str, kind: str | None = None, assign_time: str | None = None
+) -> IncidentAssignment:
+    return IncidentAssignment(
+        **{
+            "id": "a1",
+            "unit": "u1",
+            "call_sign": "E1",
+            "agency": "FIRE",
+            "kind": kind,
+            "state": state,
+            "assign_time": assign_time,
+        }
+    )
 
 
-def unit(unit_id: str = "u1", status: str = "AVAILABLE", lat: float | None = 10.7) -> Any:
+def unit_json(unit_id: str = "u1", status: str = "AVAILABLE", lat: float | None = 10.7) -> Any:
     return {
         "id": unit_id,
         "call_sign": "E1",
@@ -64,16 +71,32 @@ def unit(unit_id: str = "u1", status: str = "AVAILABLE", lat: float | None = 10.
     }
 
 
+def unit(unit_id: str = "u1", status: str = "AVAILABLE", lat: float | None = 10.7) -> Unit:
+    return Unit(**unit_json(unit_id, status, lat))
+
+
+def hospital(hospital_id: str, beds: int) -> Hospital:
+    return Hospital(
+        id=hospital_id,
+        name_vi="",
+        name_en="",
+        lat=0.0,
+        lon=0.0,
+        diversion=None,
+        beds_available=beds,
+    )
+
+
 def test_the_newest_version_wins_whatever_the_order() -> None:
     picture = Picture(cursor=100)
     assert picture.put_incident(incident(etag='W/"2"'), (2, 0), True) is not None
     assert picture.put_incident(incident(etag='W/"1"'), (1, 0), True) is None  # late
     assert picture.put_incident(incident(etag='W/"2"'), (2, 0), True) is None  # again
-    assert picture.incidents["i1"]["etag"] == 'W/"2"'
+    assert picture.incidents["i1"].etag == 'W/"2"'
     assert picture.cursor == 101
 
     closed = picture.put_incident(incident(state="CLOSED"), (3, 0), False)
-    assert closed is not None and closed.op == "remove" and closed.item == {"id": "i1"}
+    assert closed is not None and closed.op == "remove" and closed.item == Removed(id="i1")
     # A late event of the closed incident does not bring it back.
     assert picture.put_incident(incident(etag='W/"2"'), (2, 0), True) is None
     assert picture.incidents == {}
@@ -89,12 +112,16 @@ def test_assignments_merge_by_latest_state_and_take_the_units_kind() -> None:
     assert change is not None
     older = incident(etag='W/"2"', assignments=[assignment("ASSIGNED", None, "t1")])
     picture.put_incident(older, (2, 0), True)
-    assert picture.incidents["i1"]["assignments"] == [assignment("ACKNOWLEDGED", "ENGINE", "t1")]
+    assert picture.incidents["i1"].assignments == [assignment("ACKNOWLEDGED", "ENGINE", "t1")]
     # The incident's copy has no kind: the picture's unit gives it.
     picture.put_incident(
-        incident(etag='W/"3"', assignments=[{**assignment("RELEASED"), "id": "a2"}]), (3, 0), True
+        incident(
+            etag='W/"3"', assignments=[assignment("RELEASED").model_copy(update={"id": "a2"})]
+        ),
+        (3, 0),
+        True,
     )
-    kinds = {a["id"]: a["kind"] for a in picture.incidents["i1"]["assignments"]}
+    kinds = {a.id: a.kind for a in picture.incidents["i1"].assignments}
     assert kinds == {"a1": "ENGINE", "a2": "ENGINE"}
     # Nothing new: no change.
     assert picture.put_assignments("i1", [assignment("ACKNOWLEDGED", "ENGINE", "t1")]) is None
@@ -106,14 +133,14 @@ def test_status_events_keep_the_newer_position() -> None:
     picture = Picture()
     picture.put_unit(unit(lat=10.70), (1, 0), 1_000)
     moved = picture.move_unit("u1", 10.71, 106.7, 2_000)
-    assert moved is not None and moved.item["lat"] == 10.71
+    assert moved is not None and isinstance(moved.item, Unit) and moved.item.lat == 10.71
     assert picture.move_unit("u1", 10.60, 106.7, 1_500) is None  # older report
     # A status event carries no position: the one shown stays.
     change = picture.put_unit(unit(status="DISPATCHED", lat=None), (2, 0), None)
-    assert change is not None and change.item["lat"] == 10.71
+    assert change is not None and isinstance(change.item, Unit) and change.item.lat == 10.71
     # A snapshot with an older position does not move it back either.
     picture.put_unit(unit(status="EN_ROUTE", lat=10.50), (3, 0), 1_800)
-    assert picture.unit("u1") == {**unit(status="EN_ROUTE", lat=10.71)}
+    assert picture.unit("u1") == unit(status="EN_ROUTE", lat=10.71)
     assert picture.move_unit("unknown", 1.0, 2.0, 5_000) is None
 
 
@@ -123,7 +150,7 @@ def test_a_resync_removes_only_incidents_missed_before_it_began() -> None:
     started = picture.cursor
     picture.put_incident(incident("new"), (1, 0), True)  # seen after the list was taken
     removed = picture.remove_missing_incidents(set(), started)
-    assert [c.item for c in removed] == [{"id": "old"}]
+    assert [c.item for c in removed] == [Removed(id="old")]
     assert set(picture.incidents) == {"new"}
 
 
@@ -132,7 +159,7 @@ def test_changes_after() -> None:
     assert picture.changes_after(10) == []
     assert picture.changes_after(9) is None  # before anything this picture recorded
     for n in range(8):
-        picture.put_hospital({"id": "h1", "beds_available": n}, (n + 1, 0))
+        picture.put_hospital(hospital("h1", n), (n + 1, 0))
     assert picture.cursor == 18
     assert [c.cursor for c in picture.changes_after(15) or []] == [16, 17, 18]
     assert [c.cursor for c in picture.changes_after(13) or []] == [14, 15, 16, 17, 18]
@@ -144,7 +171,7 @@ def test_changes_after() -> None:
 def test_the_ring_replays_every_change_after_any_cursor(changes: int, ring: int) -> None:
     picture = Picture(ring_size=ring, cursor=1000)
     for n in range(changes):
-        picture.put_hospital({"id": f"h{n % 3}", "n": n}, (n + 1, 0))
+        picture.put_hospital(hospital(f"h{n % 3}", n), (n + 1, 0))
     for last in range(990, picture.cursor + 3):
         replay = picture.changes_after(last)
         if replay is None:
@@ -177,14 +204,14 @@ async def test_a_screen_too_far_behind_is_dropped() -> None:
     frames = hub.frames(fast, b"")
     assert await anext(frames) == b"retry: 2000\n\n"
     for n in range(3):
-        change = picture.put_hospital({"id": "h", "n": n}, (n + 1, 0))
+        change = picture.put_hospital(hospital("h", n), (n + 1, 0))
         assert change is not None
         hub.publish(change)
         if n < 2:
             got = await asyncio.wait_for(anext(frames), 1)
             assert (
                 got
-                == b'id: %d\nevent: change\ndata: {"kind":"hospital","op":"upsert","item":{"id":"h","n":%d}}\n\n'
+                == b'id: %d\nevent: change\ndata: {"kind":"hospital","op":"upsert","item":{"id":"h","name_vi":"","name_en":"","lat":0.0,"lon":0.0,"diversion":null,"beds_available":%d}}\n\n'
                 % (n + 1, n)
             )
     assert slow.dropped and not fast.dropped
@@ -204,7 +231,7 @@ def test_snapshot_json_is_the_picture_with_the_time() -> None:
     snapshot = json.loads(hub.snapshot_json())
     sent = datetime.fromisoformat(snapshot.pop("server_time"))
     assert abs((datetime.now(UTC) - sent).total_seconds()) < 5
-    assert snapshot == {"cursor": 8, "incidents": [], "units": [unit()], "hospitals": []}
+    assert snapshot == {"cursor": 8, "incidents": [], "units": [unit_json()], "hospitals": []}
     frame = hub.snapshot_frame()
     assert frame.startswith(b"id: 8\nevent: snapshot\ndata: {") and frame.endswith(b"}\n\n")
 

@@ -20,6 +20,7 @@ from icc_dispatch import main as dispatch_main
 from icc_dispatch.service import Settings
 from icc_gateway import main as gateway_main
 from icc_gateway.config import PictureSettings
+from icc_gateway.domain.model import Incident
 from icc_incidents import main as incidents_main
 from icc_resources import main as resources_main
 from icc_testing import NatsServer, free_port
@@ -278,25 +279,27 @@ async def test_the_picture_heals_after_a_nats_restart(gateway: Gateway, services
 async def test_a_resync_removes_what_the_feed_missed(gateway: Gateway) -> None:
     viewer = await gateway.client("viewer")
     gw = gateway.running.gateway
-    ghost = {
-        "id": "ghost",
-        "type_code": "FIRE.RUBBISH",
-        "priority": 4,
-        "state": "NEW",
-        "lat": 10.77,
-        "lon": 106.70,
-        "address": "",
-        "ward": "",
-        "agencies": ["FIRE"],
-        "description": "",
-        "exercise": False,
-        "create_time": None,
-        "first_dispatch_time": None,
-        "first_on_scene_time": None,
-        "close_time": None,
-        "etag": 'W/"1"',
-        "assignments": [],
-    }
+    ghost = Incident(
+        **{
+            "id": "ghost",
+            "type_code": "FIRE.RUBBISH",
+            "priority": 4,
+            "state": "NEW",
+            "lat": 10.77,
+            "lon": 106.70,
+            "address": "",
+            "ward": "",
+            "agencies": ["FIRE"],
+            "description": "",
+            "exercise": False,
+            "create_time": None,
+            "first_dispatch_time": None,
+            "first_on_scene_time": None,
+            "close_time": None,
+            "etag": 'W/"1"',
+            "assignments": [],
+        }
+    )
     async with stream(viewer) as screen:
         await screen.next()
         # An incident whose closing this gateway never heard of.

@@ -12,7 +12,8 @@ from alembic.migration import MigrationContext
 from argon2 import PasswordHasher
 
 from icc_gateway import users
-from icc_gateway.accounts import Accounts, Role, may_see_personal_data
+from icc_gateway.accounts import Accounts
+from icc_gateway.domain.roles import Role, may_see_personal_data
 from icc_gateway.errors import ApiError, api_field, from_validation
 from icc_gateway.store import metadata
 from icc_gateway.traces import TraceSink
@@ -135,7 +136,7 @@ async def test_trace_sink_answers() -> None:
 
     sink = TraceSink("http://sink:4318/", transport=httpx.MockTransport(answer))
     try:
-        spans = (await sink.waterfall("abc"))["spans"]
+        spans = (await sink.waterfall("abc")).model_dump()["spans"]
         assert spans == [
             {
                 "trace_id": "ab" * 16,
@@ -147,7 +148,7 @@ async def test_trace_sink_answers() -> None:
                 "error": False,
             }
         ]
-        assert await sink.waterfall("missing") == {"spans": []}
+        assert (await sink.waterfall("missing")).model_dump() == {"spans": []}
         with pytest.raises(ApiError) as failed:
             await sink.waterfall("broken")
         assert failed.value.status == 503

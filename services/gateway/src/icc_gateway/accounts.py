@@ -1,4 +1,4 @@
-"""Dispatcher accounts, roles and sessions.
+"""Dispatcher accounts and their sessions (the roles are in domain/roles.py).
 
 Passwords are hashed with argon2id (argon2-cffi's defaults); a session is a random token
 in an HttpOnly cookie, stored only as its SHA-256, valid for one shift (12 h by default).
@@ -14,58 +14,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
 
+from icc_gateway.domain.roles import AGENCIES, Role, User
 from icc_gateway.store import sessions, users
 from icc_storage import Database
 
 log = logging.getLogger(__name__)
 
-AGENCIES = ("POLICE", "FIRE", "MEDICAL", "COMMAND_CENTER", "UTILITY")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # A session's last-seen time is written at most this often: not a write per request.
 _TOUCH_EVERY = timedelta(minutes=1)
-
-
-class Role(StrEnum):
-    """Each role includes the ones before it."""
-
-    VIEWER = "viewer"
-    CALL_TAKER = "call_taker"
-    DISPATCHER = "dispatcher"
-    SUPERVISOR = "supervisor"
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[self]
-
-    def includes(self, other: "Role") -> bool:
-        return self.rank >= other.rank
-
-
-_RANKS = {role: n for n, role in enumerate(Role)}
-
-
-@dataclass(frozen=True)
-class User:
-    username: str
-    display_name: str
-    role: Role
-    agency: str
-
-
-def may_see_personal_data(role: Role, incident_open: bool) -> bool:
-    """Callers' details and notes (which may hold medical details): call takers and
-    dispatchers for the incidents they work (open ones), supervisors for every incident,
-    viewers never."""
-    if role is Role.SUPERVISOR:
-        return True
-    return incident_open and role.includes(Role.CALL_TAKER)
 
 
 @dataclass(frozen=True)
@@ -147,7 +110,9 @@ class Accounts:
         if len(password) < 8 and password != DEMO_PASSWORD:
             raise AccountError("password: at least 8 characters")
         digest = await asyncio.to_thread(self._hasher.hash, password)
-        user = User(username, display_name or username, role, agency)
+        user = User(
+            username=username, display_name=display_name or username, role=role, agency=agency
+        )
         async with self._db.write() as conn:
             await conn.execute(
                 insert(users).values(

@@ -1,9 +1,9 @@
 """The HTTP API of API.md: each call checks the session and role, then maps onto the
 services' gRPC (never their databases), acting as the signed-in user."""
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -16,10 +16,12 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import resource_service_pb2 as resource_pb
 from icc_gateway import convert, schemas
-from icc_gateway.accounts import Role, User, may_see_personal_data
 from icc_gateway.clients import Identity
 from icc_gateway.context import Cached, Gateway
+from icc_gateway.domain.kpi_model import Kpis
+from icc_gateway.domain.roles import Role, User, may_see_personal_data
 from icc_gateway.errors import permission_denied, unauthenticated, unavailable
+from icc_kernel.names import MAX_ID, id_of
 from icc_telemetry import INCIDENT_ID, UNIT_ID
 
 COOKIE = "icc_session"
@@ -80,31 +82,30 @@ CallTaker = Annotated[User, Depends(role_at_least(Role.CALL_TAKER))]
 Dispatcher = Annotated[User, Depends(role_at_least(Role.DISPATCHER))]
 Supervisor = Annotated[User, Depends(role_at_least(Role.SUPERVISOR))]
 IncidentId = Annotated[
-    str, Path(alias="id", pattern=schemas.ID_PATTERN, description="Incident id (bare)")
+    str,
+    Path(
+        alias="id",
+        pattern=schemas.ID_PATTERN,
+        max_length=MAX_ID,
+        description="Incident id (bare)",
+    ),
 ]
-AnyId = Annotated[str, Path(alias="id", pattern=schemas.ID_PATTERN)]
+AnyId = Annotated[str, Path(alias="id", pattern=schemas.ID_PATTERN, max_length=MAX_ID)]
 
 
 def who(user: User) -> Identity:
     return Identity(user.username, user.agency, user.role.value)
 
 
-def user_json(user: User) -> dict[str, str]:
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role.value,
-        "agency": user.agency,
-    }
-
-
 def _tag(attribute: str, value: str) -> None:
     trace.get_current_span().set_attribute(attribute, value)
 
 
-def _detail(user: User, incident: incident_pb2.Incident) -> dict[str, Any]:
+def _detail(user: User, incident: incident_pb2.Incident) -> schemas.IncidentResponse:
     allowed = may_see_personal_data(user.role, convert.is_open(incident))
-    return {"incident": convert.incident_detail(incident, personal_data=allowed)}
+    return schemas.IncidentResponse(
+        incident=convert.incident_detail(incident, personal_data=allowed)
+    )
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(name_span)], responses=ERRORS)
@@ -114,7 +115,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(name_span)], response
 
 
 @router.post("/session", response_model=schemas.SessionResponse, tags=["accounts"])
-async def login(body: schemas.LoginRequest, response: Response, gw: Ctx) -> dict[str, Any]:
+async def login(body: schemas.LoginRequest, response: Response, gw: Ctx) -> schemas.SessionResponse:
     """Signs in: sets the HttpOnly session cookie `icc_session`."""
     found = await gw.accounts.login(body.username, body.password)
     if found is None:
@@ -129,12 +130,12 @@ async def login(body: schemas.LoginRequest, response: Response, gw: Ctx) -> dict
         samesite="strict",
         secure=gw.config.cookie_secure,
     )
-    return {"user": user_json(user)}
+    return schemas.SessionResponse(user=user)
 
 
 @router.get("/session", response_model=schemas.SessionResponse, tags=["accounts"])
-async def session(user: Viewer) -> dict[str, Any]:
-    return {"user": user_json(user)}
+async def session(user: Viewer) -> schemas.SessionResponse:
+    return schemas.SessionResponse(user=user)
 
 
 @router.delete("/session", status_code=204, tags=["accounts"])
@@ -155,17 +156,17 @@ def _cached(gw: Gateway, key: str, load: Callable[[], Awaitable[Any]]) -> Cached
 
 
 @router.get("/incident-types", response_model=schemas.IncidentTypes, tags=["reference"])
-async def incident_types(user: Viewer, gw: Ctx) -> dict[str, Any]:
-    async def load() -> dict[str, Any]:
+async def incident_types(user: Viewer, gw: Ctx) -> schemas.IncidentTypes:
+    async def load() -> schemas.IncidentTypes:
         reply = await gw.services.call(
             "incidents",
             gw.services.incidents.ListIncidentTypes,
             incident_pb.ListIncidentTypesRequest(),
             who(user),
         )
-        return {"types": [convert.incident_type(t) for t in reply.types]}
+        return schemas.IncidentTypes(types=[convert.incident_type(t) for t in reply.types])
 
-    value: dict[str, Any] = await _cached(gw, "types", load).get()
+    value: schemas.IncidentTypes = await _cached(gw, "types", load).get()
     return value
 
 
@@ -176,17 +177,17 @@ async def city_map(user: Viewer, gw: Ctx) -> dict[str, Any]:
 
 
 @router.get("/stations", response_model=schemas.Stations, tags=["reference"])
-async def stations(user: Viewer, gw: Ctx) -> dict[str, Any]:
-    async def load() -> dict[str, Any]:
+async def stations(user: Viewer, gw: Ctx) -> schemas.Stations:
+    async def load() -> schemas.Stations:
         reply = await gw.services.call(
             "resources",
             gw.services.resources.ListStations,
             resource_pb.ListStationsRequest(),
             who(user),
         )
-        return {"stations": [convert.station(s) for s in reply.stations]}
+        return schemas.Stations(stations=[convert.station(s) for s in reply.stations])
 
-    value: dict[str, Any] = await _cached(gw, "stations", load).get()
+    value: schemas.Stations = await _cached(gw, "stations", load).get()
     return value
 
 
@@ -251,7 +252,7 @@ async def picture_stream(
     )
 
 
-@router.get("/kpis", response_model=schemas.Kpis, tags=["picture"])
+@router.get("/kpis", response_model=Kpis, tags=["picture"])
 async def kpis(
     user: Viewer,
     gw: Ctx,
@@ -259,15 +260,11 @@ async def kpis(
         Literal["include", "exclude", "only"],
         Query(description="Drills (exercise incidents): counted with the rest, left out, or alone"),
     ] = "include",
-) -> dict[str, Any]:
+) -> Kpis:
     """Response-time KPIs of the incidents created in the last hour (`window_s`), live."""
     _loaded(gw)
-    now = datetime.now(UTC)
-    found = gw.picture.kpis.compute(
-        now.timestamp(), gw.picture.incidents.values(), gw.picture.units(), exercise
-    )
-    server_time = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"server_time": server_time, **found}
+    picture = gw.picture
+    return picture.kpis.compute(time.time(), picture.incidents.values(), picture.units(), exercise)
 
 
 # Incidents
@@ -287,10 +284,10 @@ def _incident_name(incident_id: str) -> str:
 )
 async def create_incident(
     body: schemas.CreateIncidentRequest, user: CallTaker, gw: Ctx, response: Response
-) -> dict[str, Any]:
+) -> schemas.IncidentResponse:
     incident = incident_pb2.Incident(
         type_code=body.type_code,
-        priority=body.priority or 0,  # type: ignore[arg-type]
+        priority=convert.request_priority(body.priority),
         location=common_pb2.Location(
             lat=body.lat, lon=body.lon, address=body.address, ward=body.ward
         ),
@@ -309,14 +306,14 @@ async def create_incident(
         incident_pb.CreateIncidentRequest(request_id=body.request_id, incident=incident),
         who(user),
     )
-    _tag(INCIDENT_ID, convert.bare(reply.incident.name))
+    _tag(INCIDENT_ID, id_of(reply.incident.name))
     if reply.replayed:
         response.status_code = 200
     return _detail(user, reply.incident)
 
 
 @router.get("/incidents/{id}", response_model=schemas.IncidentResponse, tags=["incidents"])
-async def get_incident(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[str, Any]:
+async def get_incident(incident_id: IncidentId, user: Viewer, gw: Ctx) -> schemas.IncidentResponse:
     reply = await gw.services.call(
         "incidents",
         gw.services.incidents.GetIncident,
@@ -327,9 +324,9 @@ async def get_incident(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[s
 
 
 @router.get("/incidents/{id}/chronology", response_model=schemas.Chronology, tags=["incidents"])
-async def chronology(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[str, Any]:
+async def chronology(incident_id: IncidentId, user: Viewer, gw: Ctx) -> schemas.Chronology:
     name = _incident_name(incident_id)
-    entries: list[dict[str, Any]] = []
+    entries: list[schemas.ChronologyEntry] = []
     token = ""
     for _ in range(20):  # at most 10,000 entries
         reply = await gw.services.call(
@@ -342,7 +339,7 @@ async def chronology(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[str
         token = reply.next_page_token
         if not token:
             break
-    return {"entries": entries}
+    return schemas.Chronology(entries=entries)
 
 
 @router.post(
@@ -353,20 +350,20 @@ async def chronology(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[str
 )
 async def add_note(
     incident_id: IncidentId, body: schemas.NoteRequest, user: CallTaker, gw: Ctx
-) -> dict[str, Any]:
+) -> schemas.NoteResponse:
     reply = await gw.services.call(
         "incidents",
         gw.services.incidents.AddNote,
         incident_pb.AddNoteRequest(parent=_incident_name(incident_id), text=body.text),
         who(user),
     )
-    return {"note": convert.note(reply.note)}
+    return schemas.NoteResponse(note=convert.note(reply.note))
 
 
 @router.post("/incidents/{id}/close", response_model=schemas.IncidentResponse, tags=["incidents"])
 async def close_incident(
     incident_id: IncidentId, body: schemas.CloseRequest, user: Dispatcher, gw: Ctx
-) -> dict[str, Any]:
+) -> schemas.IncidentResponse:
     reply = await gw.services.call(
         "incidents",
         gw.services.incidents.CloseIncident,
@@ -381,7 +378,7 @@ async def close_incident(
 @router.post("/incidents/{id}/cancel", response_model=schemas.IncidentResponse, tags=["incidents"])
 async def cancel_incident(
     incident_id: IncidentId, body: schemas.CancelRequest, user: Dispatcher, gw: Ctx
-) -> dict[str, Any]:
+) -> schemas.IncidentResponse:
     reply = await gw.services.call(
         "incidents",
         gw.services.incidents.CancelIncident,
@@ -397,7 +394,7 @@ async def cancel_incident(
 
 
 @router.get("/incidents/{id}/dispatch", response_model=schemas.DispatchStatus, tags=["dispatch"])
-async def dispatch_status(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[str, Any]:
+async def dispatch_status(incident_id: IncidentId, user: Viewer, gw: Ctx) -> schemas.DispatchStatus:
     reply = await gw.services.call(
         "dispatch",
         gw.services.dispatch.GetDispatchStatus,
@@ -412,7 +409,7 @@ async def dispatch_status(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dic
     response_model=schemas.Recommendation,
     tags=["dispatch"],
 )
-async def recommendation(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict[str, Any]:
+async def recommendation(incident_id: IncidentId, user: Viewer, gw: Ctx) -> schemas.Recommendation:
     reply = await gw.services.call(
         "dispatch",
         gw.services.dispatch.RecommendUnits,
@@ -428,7 +425,7 @@ async def recommendation(incident_id: IncidentId, user: Viewer, gw: Ctx) -> dict
 )
 async def assign(
     incident_id: IncidentId, body: schemas.AssignRequest, user: Dispatcher, gw: Ctx
-) -> dict[str, Any]:
+) -> schemas.AssignmentsResponse:
     """All or nothing. A unit that was not recommended needs `override_reason`."""
     reply = await gw.services.call(
         "dispatch",
@@ -443,7 +440,9 @@ async def assign(
         who(user),
         timeout_s=10.0,
     )
-    return {"assignments": [convert.assignment(a) for a in reply.assignments]}
+    return schemas.AssignmentsResponse(
+        assignments=[convert.assignment(a) for a in reply.assignments]
+    )
 
 
 @router.post(
@@ -451,7 +450,7 @@ async def assign(
 )
 async def release(
     incident_id: IncidentId, body: schemas.ReleaseRequest, user: Dispatcher, gw: Ctx
-) -> dict[str, Any]:
+) -> schemas.AssignmentsResponse:
     """Frees the named units (none named: every unit of the incident)."""
     reply = await gw.services.call(
         "dispatch",
@@ -464,7 +463,9 @@ async def release(
         who(user),
         timeout_s=10.0,
     )
-    return {"assignments": [convert.assignment(a) for a in reply.assignments]}
+    return schemas.AssignmentsResponse(
+        assignments=[convert.assignment(a) for a in reply.assignments]
+    )
 
 
 @router.post(
@@ -472,7 +473,9 @@ async def release(
     response_model=schemas.AssignmentResponse,
     tags=["dispatch"],
 )
-async def acknowledge(assignment_id: AnyId, user: Dispatcher, gw: Ctx) -> dict[str, Any]:
+async def acknowledge(
+    assignment_id: AnyId, user: Dispatcher, gw: Ctx
+) -> schemas.AssignmentResponse:
     reply = await gw.services.call(
         "dispatch",
         gw.services.dispatch.AcknowledgeAssignment,
@@ -480,33 +483,33 @@ async def acknowledge(assignment_id: AnyId, user: Dispatcher, gw: Ctx) -> dict[s
         who(user),
     )
     if reply.assignment.incident:
-        _tag(INCIDENT_ID, convert.bare(reply.assignment.incident))
-    return {"assignment": convert.assignment(reply.assignment)}
+        _tag(INCIDENT_ID, id_of(reply.assignment.incident))
+    return schemas.AssignmentResponse(assignment=convert.assignment(reply.assignment))
 
 
 @router.post("/units/{id}/status", response_model=schemas.UnitResponse, tags=["dispatch"])
 async def unit_status(
     unit_id: AnyId, body: schemas.UnitStatusRequest, user: Dispatcher, gw: Ctx
-) -> dict[str, Any]:
+) -> schemas.UnitResponse:
     _tag(UNIT_ID, unit_id)
     reply = await gw.services.call(
         "resources",
         gw.services.resources.UpdateUnitStatus,
         resource_pb.UpdateUnitStatusRequest(
             name=f"units/{unit_id}",
-            status=convert.UNIT_STATUS_VALUE[body.status],  # type: ignore[arg-type]
+            status=convert.unit_status_value(body.status),
             reason=body.reason,
         ),
         who(user),
     )
-    return {"unit": convert.unit_item(reply.unit)}
+    return schemas.UnitResponse(unit=convert.unit_item(reply.unit))
 
 
 # Traces
 
 
 @router.get("/incidents/{id}/trace", response_model=schemas.Trace, tags=["traces"])
-async def incident_trace(incident_id: IncidentId, user: Supervisor, gw: Ctx) -> dict[str, Any]:
+async def incident_trace(incident_id: IncidentId, user: Supervisor, gw: Ctx) -> schemas.Trace:
     """Every span of the incident's traces, from the trace sink (503 without one)."""
     _tag(INCIDENT_ID, incident_id)
     return await gw.traces.waterfall(incident_id)

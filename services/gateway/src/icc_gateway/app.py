@@ -17,6 +17,7 @@ from icc_gateway import schemas
 from icc_gateway.api import router
 from icc_gateway.context import Gateway
 from icc_gateway.errors import HTTP_CODES, ApiError, from_validation
+from icc_gateway.schemas import ErrorCode
 
 # Only the API is traced: not health checks, the screen's files, nor the picture
 # stream (a span as long as a dispatcher's shift says nothing).
@@ -46,7 +47,7 @@ async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    code = HTTP_CODES.get(status, "internal" if status >= 500 else "invalid_argument")
+    code: ErrorCode = HTTP_CODES.get(status, "internal" if status >= 500 else "invalid_argument")
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if status == 404 and message == "Not Found":
         message = f"Nothing at {request.url.path[:200]}; the API is under /api/v1 (see /api/docs)."
@@ -89,8 +90,8 @@ def create_app(gw: Gateway) -> ASGIApp:
     @app.get("/healthz", response_model=schemas.Health, include_in_schema=False)
     async def healthz() -> Any:
         if not gw.feed.loaded.is_set():
-            return JSONResponse({"status": "loading"}, status_code=503)
-        return {"status": "ok"}
+            return JSONResponse(schemas.Health(status="loading").model_dump(), status_code=503)
+        return schemas.Health(status="ok")
 
     leaflet = gw.config.leaflet_dir
     if leaflet is not None and leaflet.is_dir():

@@ -7,7 +7,8 @@ from importlib import resources
 from pathlib import Path
 
 from icc_bus import BusConfig
-from icc_gateway.kpis import KpiSettings
+from icc_gateway.domain.kpis import KpiSettings
+from icc_kernel.vocabulary import Priority
 from icc_storage import database_url_from_env
 
 # services/gateway/, when running from the repository (editable install).
@@ -44,9 +45,9 @@ def _priorities(env: Mapping[str, str], name: str, default: str) -> frozenset[in
     """`P1,P2` (dispatch's `ICC_DISPATCH_AUTO` form) -> {1, 2}."""
     raw = env.get(name, default).strip()
     names = [p.strip().upper() for p in raw.split(",") if p.strip()]
-    if not all(n in ("P1", "P2", "P3", "P4") for n in names):
+    if not all(n in Priority.__members__ for n in names):
         raise SystemExit(f"{name}: expected e.g. 'P1,P2', got {raw[:40]!r}")
-    return frozenset(int(n[1]) for n in names)
+    return frozenset(Priority[n] for n in names)
 
 
 def kpi_settings_from_env(env: Mapping[str, str]) -> KpiSettings:

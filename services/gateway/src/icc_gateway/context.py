@@ -9,8 +9,8 @@ from icc_city.geojson import city_map
 from icc_gateway.accounts import Accounts
 from icc_gateway.clients import Services
 from icc_gateway.config import Config
+from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
-from icc_gateway.picture import Picture
 from icc_gateway.stream import Hub
 from icc_gateway.traces import TraceSink
 

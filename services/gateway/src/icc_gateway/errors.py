@@ -11,35 +11,25 @@ from typing import Any
 import grpc
 from opentelemetry import trace
 
+from icc_gateway.schemas import ErrorCode, ErrorDetail, ErrorField, ErrorResponse
 from icc_rpc.errors import field_violations
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    description: str
-
-
 @dataclass
 class ApiError(Exception):
     status: int
-    code: str
+    code: ErrorCode
     message: str
-    fields: list[FieldError] = field(default_factory=list)
+    fields: list[ErrorField] = field(default_factory=list)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "fields": [{"field": f.field, "description": f.description} for f in self.fields],
-            }
-        }
+        detail = ErrorDetail(code=self.code, message=self.message, fields=self.fields)
+        return ErrorResponse(error=detail).model_dump()
 
     @classmethod
-    def invalid(cls, fields: Sequence[FieldError], message: str = "") -> "ApiError":
+    def invalid(cls, fields: Sequence[ErrorField], message: str = "") -> "ApiError":
         summary = "; ".join(f"{f.field}: {f.description}" for f in fields)
         return cls(400, "invalid_argument", message or f"Invalid request: {summary}", list(fields))
 
@@ -61,7 +51,7 @@ def unavailable(message: str) -> ApiError:
 
 
 # Codes for HTTP statuses raised outside our own code (routing, static files).
-HTTP_CODES = {
+HTTP_CODES: dict[int, ErrorCode] = {
     400: "invalid_argument",
     401: "unauthenticated",
     403: "permission_denied",
@@ -95,7 +85,10 @@ def from_rpc(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
     code = exc.code()
     message = exc.details() or code.name
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        fields = [FieldError(api_field(v.field), v.description) for v in field_violations(exc)]
+        fields = [
+            ErrorField(field=api_field(v.field), description=v.description)
+            for v in field_violations(exc)
+        ]
         if fields:
             return ApiError.invalid(fields)
         return ApiError(400, "invalid_argument", message)
@@ -124,12 +117,14 @@ def from_validation(errors: Sequence[Any]) -> ApiError:
     fields = []
     for error in errors:
         if error.get("type") == "json_invalid":
-            fields.append(FieldError("body", "not valid JSON"))
+            fields.append(ErrorField(field="body", description="not valid JSON"))
             continue
         name = ""
         for part in error.get("loc", ())[1:]:  # after "body", "query", "path", "header"
             name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
         # Pydantic's messages are readable ("Field required"); the input is not repeated
         # back, it may be personal data.
-        fields.append(FieldError(name or "body", str(error.get("msg", "invalid"))))
+        fields.append(
+            ErrorField(field=name or "body", description=str(error.get("msg", "invalid")))
+        )
     return ApiError.invalid(fields)

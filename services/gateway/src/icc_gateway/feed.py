@@ -37,7 +37,9 @@ from icc_bus.events import subject_attributes, subject_template
 from icc_gateway import convert
 from icc_gateway.clients import Services
 from icc_gateway.config import PictureSettings
-from icc_gateway.picture import Change, Picture, PositionThrottle
+from icc_gateway.domain.model import Change, IncidentAssignment
+from icc_gateway.domain.picture import Picture, PositionThrottle
+from icc_kernel.names import id_of
 from icc_telemetry import extract
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,20 @@ _PAGE = 500
 _RETRY_S = 0.5
 
 
+def put_incident(picture: Picture, i: incident_pb2.Incident) -> Change | None:
+    return picture.put_incident(
+        convert.incident_item(i), convert.incident_version(i), convert.is_open(i)
+    )
+
+
+def put_unit(picture: Picture, u: resource_pb2.Unit) -> Change | None:
+    return picture.put_unit(convert.unit_item(u), convert.unit_version(u), convert.position_time(u))
+
+
+def put_hospital(picture: Picture, h: resource_pb2.Hospital) -> Change | None:
+    return picture.put_hospital(convert.hospital_item(h), convert.hospital_version(h))
+
+
 def changes_of(picture: Picture, event: Message) -> Iterable[Change | None]:
     """What an event changes in the picture (pure, apart from the picture itself)."""
     if isinstance(event, INCIDENT_EVENTS):
@@ -83,20 +99,15 @@ def changes_of(picture: Picture, event: Message) -> Iterable[Change | None]:
         if isinstance(event, incident_events.IncidentMerged):
             incidents.append(event.duplicate)
         for i in incidents:
-            yield picture.put_incident(
-                convert.incident_item(i), convert.incident_version(i), convert.is_open(i)
-            )
+            yield put_incident(picture, i)
     elif isinstance(event, resource_events.UnitStatusChanged):
-        u = event.unit
-        position = convert.position_time(u)
-        yield picture.put_unit(convert.unit_item(u), convert.unit_version(u), position)
+        yield put_unit(picture, event.unit)
     elif isinstance(event, resource_events.HospitalCapacityChanged):
-        h = event.hospital
-        yield picture.put_hospital(convert.hospital_item(h), convert.hospital_version(h))
+        yield put_hospital(picture, event.hospital)
     elif isinstance(event, dispatch_events.UnitsAssigned | dispatch_events.UnitsReleased):
-        by_incident: dict[str, list[convert.Item]] = {}
+        by_incident: dict[str, list[IncidentAssignment]] = {}
         for a in event.assignments:
-            by_incident.setdefault(convert.bare(a.incident), []).append(
+            by_incident.setdefault(id_of(a.incident), []).append(
                 convert.assignment_from_dispatch(a)
             )
         for incident_id, items in by_incident.items():
@@ -105,9 +116,7 @@ def changes_of(picture: Picture, event: Message) -> Iterable[Change | None]:
         event, dispatch_events.AssignmentAcknowledged | dispatch_events.AssignmentEscalated
     ):
         a = event.assignment
-        yield picture.put_assignments(
-            convert.bare(a.incident), [convert.assignment_from_dispatch(a)]
-        )
+        yield picture.put_assignments(id_of(a.incident), [convert.assignment_from_dispatch(a)])
     # Recommendations are for the dispatch panel (GET .../recommendation), not the picture.
 
 
@@ -269,23 +278,13 @@ class PictureFeed:
         ended = await self._incidents(convert.ENDED_STATES, created_after=since)
         # Units first: incidents' assignments take their kind from them.
         for u in units:
-            self._emit(
-                self._picture.put_unit(
-                    convert.unit_item(u), convert.unit_version(u), convert.position_time(u)
-                )
-            )
+            self._emit(put_unit(self._picture, u))
         for h in hospitals.hospitals:
-            self._emit(
-                self._picture.put_hospital(convert.hospital_item(h), convert.hospital_version(h))
-            )
+            self._emit(put_hospital(self._picture, h))
         for i in (*incidents, *ended):
-            self._emit(
-                self._picture.put_incident(
-                    convert.incident_item(i), convert.incident_version(i), convert.is_open(i)
-                )
-            )
+            self._emit(put_incident(self._picture, i))
         if self.loaded.is_set():
-            open_ids = {convert.bare(i.name) for i in incidents}
+            open_ids = {id_of(i.name) for i in incidents}
             for change in self._picture.remove_missing_incidents(open_ids, started):
                 self._emit(change)
 
@@ -367,7 +366,7 @@ class PictureFeed:
                     except DecodeError:
                         continue
                     self._offer_position(
-                        convert.bare(report.unit) or entry.key, report.position, time.monotonic()
+                        id_of(report.unit) or entry.key, report.position, time.monotonic()
                     )
             except asyncio.CancelledError:
                 raise

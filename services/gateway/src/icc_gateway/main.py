@@ -23,9 +23,9 @@ from icc_gateway.app import create_app
 from icc_gateway.clients import Services
 from icc_gateway.config import Config
 from icc_gateway.context import Gateway
+from icc_gateway.domain.kpis import ResponseWindow
+from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
-from icc_gateway.kpis import ResponseWindow
-from icc_gateway.picture import Picture
 from icc_gateway.stream import Hub
 from icc_gateway.traces import TraceSink
 from icc_rpc.runtime import run_service

@@ -1,43 +1,26 @@
-"""Request and response bodies of the HTTP API, named as in API.md (OpenAPI from these)."""
+"""Request and response bodies of the HTTP API, named as in API.md (OpenAPI from these).
+
+Each shape is declared once. The picture's items (Incident, Unit, Hospital, ...) and the
+KPIs are the domain's own (domain/model.py, domain/kpi_model.py): the answers below are
+built from them and from the services' messages (convert.py), and serialized as they are.
+"""
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Agency = Literal["POLICE", "FIRE", "MEDICAL", "COMMAND_CENTER", "UTILITY"]
-Role = Literal["viewer", "call_taker", "dispatcher", "supervisor"]
-IncidentState = Literal[
-    "NEW", "DISPATCHED", "EN_ROUTE", "ON_SCENE", "CLOSED", "MERGED", "CANCELLED"
-]
-UnitStatus = Literal[
-    "AVAILABLE",
-    "DISPATCHED",
-    "EN_ROUTE",
-    "ON_SCENE",
-    "TRANSPORTING",
-    "AT_HOSPITAL",
-    "OUT_OF_SERVICE",
-]
-UnitKind = Literal[
-    "ENGINE",
-    "LADDER",
-    "RESCUE",
-    "WATER_TENDER",
-    "HAZMAT",
-    "AMBULANCE_ALS",
-    "AMBULANCE_BLS",
-    "MOTORBIKE_RESPONDER",
-    "PATROL_CAR",
-    "POLICE_MOTORBIKE",
-    "TRAFFIC_MOTORBIKE",
-]
-AssignmentState = Literal["PROPOSED", "ASSIGNED", "ACKNOWLEDGED", "RELEASED"]
-DispatchState = Literal["AWAITING_DISPATCHER", "QUEUED", "COMPLETE", "ENDED"]
-Diversion = Literal["OPEN", "PARTIAL", "FULL"]
+from icc_gateway.domain.model import Id, Incident, IncidentAssignment, Shape, Snapshot, Unit
+from icc_gateway.domain.names import AgencyName, UnitKindName, UnitStatusName
+from icc_gateway.domain.roles import User
+from icc_kernel.names import MAX_ID
+from icc_kernel.requests import MAX_REQUEST_ID, REQUEST_ID
+from icc_kernel.vocabulary import Priority
 
-# Ids as the services make them, and the client's idempotency keys.
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-Id = str
+DispatchState = Literal["AWAITING_DISPATCHER", "QUEUED", "COMPLETE", "ENDED"]
+
+# Ids in paths and bodies: the characters of a request id (safe in a resource name).
+ID_PATTERN = REQUEST_ID.pattern
+RefId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
 
 
 class Body(BaseModel):
@@ -49,27 +32,30 @@ class Body(BaseModel):
 # Errors
 
 
-class ErrorField(BaseModel):
+class ErrorField(Shape):
     field: str
     description: str
 
 
-class ErrorDetail(BaseModel):
-    code: Literal[
-        "invalid_argument",
-        "unauthenticated",
-        "permission_denied",
-        "not_found",
-        "conflict",
-        "unavailable",
-        "internal",
-        "method_not_allowed",
-    ]
+ErrorCode = Literal[
+    "invalid_argument",
+    "unauthenticated",
+    "permission_denied",
+    "not_found",
+    "conflict",
+    "unavailable",
+    "internal",
+    "method_not_allowed",
+]
+
+
+class ErrorDetail(Shape):
+    code: ErrorCode
     message: str
-    fields: list[ErrorField] = []
+    fields: list[ErrorField] = Field(default_factory=list)
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Shape):
     error: ErrorDetail
 
 
@@ -81,122 +67,44 @@ class LoginRequest(Body):
     password: str = Field(min_length=1, max_length=200)
 
 
-class User(BaseModel):
-    username: str
-    display_name: str
-    role: Role
-    agency: Agency
-
-
-class SessionResponse(BaseModel):
+class SessionResponse(Shape):
     user: User
 
 
 # Reference data
 
 
-class IncidentType(BaseModel):
+class IncidentType(Shape):
     code: str
     label_vi: str
     label_en: str
-    agencies: list[Agency]
-    priority: int | None
+    agencies: list[AgencyName]
+    priority: Priority | None
     family: str
     keywords_vi: list[str]
 
 
-class IncidentTypes(BaseModel):
+class IncidentTypes(Shape):
     types: list[IncidentType]
 
 
-class Station(BaseModel):
+class Station(Shape):
     id: Id
     name: str
-    agency: Agency | None
+    agency: AgencyName | None
     lat: float
     lon: float
 
 
-class Stations(BaseModel):
+class Stations(Shape):
     stations: list[Station]
 
 
 # The picture
 
 
-class IncidentAssignment(BaseModel):
-    id: Id
-    unit: Id
-    call_sign: str
-    agency: Agency | None
-    kind: UnitKind | None
-    state: AssignmentState | None
-    assign_time: str | None
-
-
-class Incident(BaseModel):
-    """An incident in the picture: no personal data."""
-
-    id: Id
-    type_code: str
-    priority: int | None
-    state: IncidentState | None
-    lat: float
-    lon: float
-    address: str
-    ward: str
-    agencies: list[Agency]
-    description: str
-    exercise: bool
-    create_time: str | None
-    first_dispatch_time: str | None
-    first_on_scene_time: str | None
-    close_time: str | None
-    etag: str
-    assignments: list[IncidentAssignment]
-
-
-class Unit(BaseModel):
-    id: Id
-    call_sign: str
-    agency: Agency | None
-    kind: UnitKind | None
-    status: UnitStatus | None
-    lat: float | None
-    lon: float | None
-    station: Id | None
-    incident: Id | None = Field(description="The incident it is held for, or null")
-    update_time: str | None = Field(description="When its status last changed")
-
-
-class Hospital(BaseModel):
-    id: Id
-    name_vi: str
-    name_en: str
-    lat: float
-    lon: float
-    diversion: Diversion | None
-    beds_available: int = Field(description="Free emergency beds")
-
-
-class Picture(BaseModel):
-    cursor: int
+class Picture(Snapshot):
     server_time: str = Field(description="The gateway's clock when this was sent (ISO 8601)")
-    incidents: list[Incident]
-    units: list[Unit]
-    hospitals: list[Hospital]
-
-
-class Removed(BaseModel):
-    id: Id
-
-
-class Change(BaseModel):
-    """The `data` of an SSE `change` event (its `id` is the cursor)."""
-
-    kind: Literal["incident", "unit", "hospital"]
-    op: Literal["upsert", "remove"]
-    item: Incident | Unit | Hospital | Removed
 
 
 # Incidents
@@ -211,8 +119,8 @@ class CallerIn(Body):
 class CreateIncidentRequest(Body):
     request_id: str = Field(
         min_length=1,
-        max_length=64,
-        pattern=ID_PATTERN,
+        max_length=MAX_REQUEST_ID,
+        pattern=REQUEST_ID.pattern,
         description="Client-chosen idempotency key: the same id again returns the same incident",
     )
     type_code: str = Field(min_length=1, max_length=64)
@@ -226,13 +134,13 @@ class CreateIncidentRequest(Body):
     exercise: bool = False
 
 
-class Caller(BaseModel):
+class Caller(Shape):
     name: str
     phone: str
     language: str
 
 
-class Note(BaseModel):
+class Note(Shape):
     id: Id
     text: str
     author: str
@@ -246,17 +154,17 @@ class IncidentDetail(Incident):
     merged_into: Id | None
 
 
-class IncidentResponse(BaseModel):
+class IncidentResponse(Shape):
     incident: IncidentDetail
 
 
-class Actor(BaseModel):
+class Actor(Shape):
     user: str
-    agency: Agency | None
+    agency: AgencyName | None
     role: str
 
 
-class ChronologyEntry(BaseModel):
+class ChronologyEntry(Shape):
     sequence: int
     time: str | None
     actor: Actor
@@ -264,7 +172,7 @@ class ChronologyEntry(BaseModel):
     detail: str
 
 
-class Chronology(BaseModel):
+class Chronology(Shape):
     entries: list[ChronologyEntry]
 
 
@@ -279,7 +187,7 @@ class NoteRequest(Body):
         return value
 
 
-class NoteResponse(BaseModel):
+class NoteResponse(Shape):
     note: Note
 
 
@@ -309,12 +217,12 @@ class Assignment(IncidentAssignment):
     assigned_by: Actor | None
 
 
-class Shortfall(BaseModel):
+class Shortfall(Shape):
     role: str
     missing: int
 
 
-class DispatchStatus(BaseModel):
+class DispatchStatus(Shape):
     state: DispatchState | None
     assignments: list[Assignment]
     waiting: bool = Field(description="Auto-dispatch waits for units to free up")
@@ -322,27 +230,27 @@ class DispatchStatus(BaseModel):
     shortfalls: list[Shortfall]
 
 
-class PlanItem(BaseModel):
+class PlanItem(Shape):
     role: str
-    agency: Agency | None
-    kinds: list[UnitKind]
+    agency: AgencyName | None
+    kinds: list[UnitKindName]
     count: int
     first: bool
     label_vi: str
     label_en: str
 
 
-class Plan(BaseModel):
+class Plan(Shape):
     type_code: str
-    priority: int | None
+    priority: Priority | None
     items: list[PlanItem]
 
 
-class Candidate(BaseModel):
+class Candidate(Shape):
     unit: Id
     call_sign: str
-    agency: Agency | None
-    kind: UnitKind | None
+    agency: AgencyName | None
+    kind: UnitKindName | None
     role: str
     eta_s: int
     distance_m: int
@@ -352,112 +260,47 @@ class Candidate(BaseModel):
     mutual_aid: bool
 
 
-class Recommendation(BaseModel):
+class Recommendation(Shape):
     plan: Plan
     candidates: list[Candidate]
     shortfalls: list[Shortfall]
     eta_source: str
 
 
-UnitId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-
-
 class AssignRequest(Body):
-    units: list[UnitId] = Field(min_length=1, max_length=20)
+    units: list[RefId] = Field(min_length=1, max_length=20)
     override_reason: str = Field("", max_length=500)
-    request_id: str | None = Field(None, min_length=1, max_length=64, pattern=ID_PATTERN)
+    request_id: str | None = Field(
+        None, min_length=1, max_length=MAX_REQUEST_ID, pattern=REQUEST_ID.pattern
+    )
 
 
 class ReleaseRequest(Body):
-    units: list[UnitId] = Field(default_factory=list, max_length=20)
+    units: list[RefId] = Field(default_factory=list, max_length=20)
     reason: str = Field(min_length=1, max_length=500)
 
 
-class AssignmentsResponse(BaseModel):
+class AssignmentsResponse(Shape):
     assignments: list[Assignment]
 
 
-class AssignmentResponse(BaseModel):
+class AssignmentResponse(Shape):
     assignment: Assignment
 
 
 class UnitStatusRequest(Body):
-    status: UnitStatus
+    status: UnitStatusName
     reason: str = Field("", max_length=500)
 
 
-class UnitResponse(BaseModel):
+class UnitResponse(Shape):
     unit: Unit
-
-
-# KPIs
-
-
-class KpiSpread(BaseModel):
-    """Real seconds from the call to a step, nearest-rank percentiles of `n` incidents."""
-
-    n: int
-    p50_s: float | None
-    p90_s: float | None
-    pending: int = Field(description="Open incidents of the group that have not got there yet")
-
-
-class KpiStep(BaseModel):
-    all: KpiSpread
-    by_agency: dict[str, KpiSpread] = Field(description="By lead agency (the first one)")
-    by_priority: dict[str, KpiSpread] = Field(description='By priority, "1" to "4"')
-
-
-class KpiCalls(BaseModel):
-    total: int
-    exercise: int = Field(description="Of `total`, drills")
-    open: int
-    by_agency: dict[str, int]
-    by_priority: dict[str, int]
-
-
-class KpiTarget(BaseModel):
-    target_s: float
-    reached: int
-    missed: int
-    pending: int = Field(description="No unit yet, the target time not over yet")
-    share: float | None = Field(description="reached / (reached + missed), null when none")
-
-
-class KpiWaiting(BaseModel):
-    count: int
-    after_s: float
-    oldest_s: float | None
-    incidents: list[Id] = Field(description="The longest waiting first, at most 20")
-
-
-class KpiUnitGroup(BaseModel):
-    total: int
-    out_of_service: int
-    busy: int
-    utilisation: float | None = Field(description="busy / (total - out_of_service)")
-
-
-class KpiUnits(KpiUnitGroup):
-    by_agency: dict[str, KpiUnitGroup]
-
-
-class Kpis(BaseModel):
-    server_time: str
-    window_s: float
-    exercise: Literal["include", "exclude", "only"]
-    calls: KpiCalls
-    call_to_dispatch: KpiStep
-    call_to_on_scene: KpiStep
-    p1_within_target: dict[str, KpiTarget]
-    waiting: KpiWaiting
-    units: KpiUnits
 
 
 # Traces
 
 
-class TraceSpan(BaseModel):
+class TraceSpan(Shape):
     trace_id: str
     service: str
     operation: str
@@ -467,9 +310,9 @@ class TraceSpan(BaseModel):
     error: bool
 
 
-class Trace(BaseModel):
+class Trace(Shape):
     spans: list[TraceSpan]
 
 
-class Health(BaseModel):
+class Health(Shape):
     status: str

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from opentelemetry import metrics
 
-from icc_gateway.picture import Change, Picture, dumps
+from icc_gateway.domain.model import Change, to_json
+from icc_gateway.domain.picture import Picture
 
 log = logging.getLogger(__name__)
 _meter = metrics.get_meter("icc_gateway")
@@ -81,7 +82,7 @@ class Hub:
         screens (re)connect; only the time is added per request."""
         cursor = self._picture.cursor
         if self._snapshot is None or self._snapshot[0] != cursor:
-            self._snapshot = (cursor, dumps(self._picture.snapshot()))
+            self._snapshot = (cursor, to_json(self._picture.snapshot()))
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return b'{"server_time":"%s",%s' % (now.encode(), self._snapshot[1][1:])
 

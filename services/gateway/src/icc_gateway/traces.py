@@ -6,23 +6,28 @@ from typing import Any
 import httpx
 
 from icc_gateway.errors import unavailable
+from icc_gateway.schemas import Trace, TraceSpan
 
-_FIELDS = ("trace_id", "service", "operation", "start_ms", "duration_ms", "depth", "error")
 
-
-def _span(raw: Any) -> dict[str, Any] | None:
+def _span(raw: Any) -> TraceSpan | None:
+    """A span of the sink's answer; None for one without finite times. Other fields are
+    taken as they come, each of the right type."""
     if not isinstance(raw, dict):
         return None
-    span = {name: raw.get(name) for name in _FIELDS}
-    for name in ("start_ms", "duration_ms"):
-        value = span[name]
-        if not isinstance(value, int | float) or not math.isfinite(value):
-            return None
-    span["depth"] = span["depth"] if isinstance(span["depth"], int) else 0
-    span["error"] = bool(span["error"])
-    for name in ("trace_id", "service", "operation"):
-        span[name] = str(span[name] or "")
-    return span
+    start, duration, depth = raw.get("start_ms"), raw.get("duration_ms"), raw.get("depth")
+    if not isinstance(start, int | float) or not isinstance(duration, int | float):
+        return None
+    if not (math.isfinite(start) and math.isfinite(duration)):
+        return None
+    return TraceSpan(
+        trace_id=str(raw.get("trace_id") or ""),
+        service=str(raw.get("service") or ""),
+        operation=str(raw.get("operation") or ""),
+        start_ms=start,
+        duration_ms=duration,
+        depth=depth if isinstance(depth, int) else 0,
+        error=bool(raw.get("error")),
+    )
 
 
 class TraceSink:
@@ -39,7 +44,7 @@ class TraceSink:
             httpx.AsyncClient(timeout=timeout_s, transport=transport) if self._base else None
         )
 
-    async def waterfall(self, incident_id: str) -> dict[str, Any]:
+    async def waterfall(self, incident_id: str) -> Trace:
         if self._base is None or self._client is None:
             raise unavailable(
                 "Traces are not available: no trace sink is configured "
@@ -50,7 +55,7 @@ class TraceSink:
         except httpx.HTTPError:
             raise unavailable("The trace sink is not answering; try again in a moment.") from None
         if reply.status_code == 404:
-            return {"spans": []}  # no span of that incident (yet)
+            return Trace(spans=[])  # no span of that incident (yet)
         if reply.status_code != 200:
             raise unavailable(f"The trace sink answered {reply.status_code}; try again later.")
         try:
@@ -60,7 +65,7 @@ class TraceSink:
         spans = raw.get("spans") if isinstance(raw, dict) else None
         if not isinstance(spans, list):
             raise unavailable("The trace sink's answer had no spans.")
-        return {"spans": [s for s in map(_span, spans) if s is not None]}
+        return Trace(spans=[s for s in map(_span, spans) if s is not None])
 
     async def close(self) -> None:
         if self._client is not None:

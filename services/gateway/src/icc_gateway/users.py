@@ -20,7 +20,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from icc_gateway.accounts import AGENCIES, AccountError, Accounts, Role
+from icc_gateway.accounts import AccountError, Accounts
+from icc_gateway.domain.roles import AGENCIES, Role
 from icc_gateway.store import users
 from icc_storage import Database, database_url_from_env, upgrade
 

@@ -18,26 +18,49 @@ the observed values. An incident is grouped by its lead agency (the first of its
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
 
-Item = dict[str, Any]
-ExerciseFilter = Literal["include", "exclude", "only"]
+from icc_gateway.domain.kpi_model import (
+    ExerciseFilter,
+    KpiCalls,
+    Kpis,
+    KpiSpread,
+    KpiStep,
+    KpiTarget,
+    KpiUnitGroup,
+    KpiUnits,
+    KpiWaiting,
+)
+from icc_gateway.domain.model import Incident, Unit
+from icc_gateway.domain.names import OPEN_STATES, names
+from icc_kernel.stats import percentile
+from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority, UnitStatus
 
 # The first unit on scene at a P1 incident, by lead agency, in seconds: the project's
 # planning figures (tools/simulator/src/icc_simulator/kpis.py, `P1_TARGET_S`).
-P1_TARGET_S: Mapping[str, float] = {"MEDICAL": 8 * 60.0, "FIRE": 10 * 60.0, "POLICE": 10 * 60.0}
+P1_TARGET_S: Mapping[str, float] = {
+    Agency.MEDICAL.name: 8 * 60.0,
+    Agency.FIRE.name: 10 * 60.0,
+    Agency.POLICE.name: 10 * 60.0,
+}
 # Agencies always listed (in this order), even with nothing in the window.
-AGENCIES = ("POLICE", "FIRE", "MEDICAL")
-PRIORITIES = (1, 2, 3, 4)
+AGENCIES = tuple(a.name for a in (Agency.POLICE, Agency.FIRE, Agency.MEDICAL))
+PRIORITIES = tuple(str(p.value) for p in Priority)
 # Unit statuses that mean "working an incident" (the resources service's BUSY set).
-BUSY = frozenset({"DISPATCHED", "EN_ROUTE", "ON_SCENE", "TRANSPORTING", "AT_HOSPITAL"})
-ACTIVE_ASSIGNMENT = frozenset({"PROPOSED", "ASSIGNED", "ACKNOWLEDGED"})
-OPEN_STATES = frozenset({"NEW", "DISPATCHED", "EN_ROUTE", "ON_SCENE"})
+BUSY = names(
+    UnitStatus.DISPATCHED,
+    UnitStatus.EN_ROUTE,
+    UnitStatus.ON_SCENE,
+    UnitStatus.TRANSPORTING,
+    UnitStatus.AT_HOSPITAL,
+)
+ACTIVE_ASSIGNMENT = names(
+    AssignmentState.PROPOSED, AssignmentState.ASSIGNED, AssignmentState.ACKNOWLEDGED
+)
 # Ended without a response being needed: not judged against the P1 target.
-WITHDRAWN = frozenset({"CANCELLED", "MERGED"})
+WITHDRAWN = names(IncidentState.CANCELLED, IncidentState.MERGED)
 # Incidents waiting for units listed by id (the oldest first); the count has them all.
 WAITING_LISTED = 20
 
@@ -49,7 +72,7 @@ class KpiSettings:
     # An auto-dispatched incident without a unit after this long is waiting for units.
     wait_after_s: float = 60.0
     # Priorities dispatch assigns by itself (dispatch's `ICC_DISPATCH_AUTO`, P1 and P2).
-    auto_priorities: frozenset[int] = frozenset({1, 2})
+    auto_priorities: frozenset[int] = frozenset({Priority.P1, Priority.P2})
     p1_targets_s: Mapping[str, float] = field(default_factory=lambda: dict(P1_TARGET_S))
     # Hard bound on memory whatever comes in: the oldest are dropped beyond this.
     max_records: int = 50_000
@@ -65,13 +88,10 @@ def seconds(iso: str | None) -> float | None:
     return moment.timestamp()
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of a non-empty sample."""
-    if not values:
-        raise ValueError("percentile of an empty sample")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+def iso(unix_s: float) -> str:
+    """Unix seconds -> an ISO 8601 time of the API, to the millisecond (`...Z`)."""
+    moment = datetime.fromtimestamp(unix_s, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -97,21 +117,21 @@ class Record:
         return self.state in OPEN_STATES
 
     @classmethod
-    def of(cls, item: Item) -> "Record | None":
+    def of(cls, item: Incident) -> "Record | None":
         """From the picture form of an incident; None without a create time."""
-        created = seconds(item.get("create_time"))
+        created = seconds(item.create_time)
         if created is None:
             return None
         return cls(
-            id=item["id"],
-            agencies=tuple(item.get("agencies") or ()),
-            priority=item.get("priority"),
-            exercise=bool(item.get("exercise")),
-            state=item.get("state"),
-            ward=item.get("ward") or "",
+            id=item.id,
+            agencies=tuple(item.agencies),
+            priority=item.priority,
+            exercise=item.exercise,
+            state=item.state,
+            ward=item.ward,
             create_time=created,
-            first_dispatch_time=seconds(item.get("first_dispatch_time")),
-            first_on_scene_time=seconds(item.get("first_on_scene_time")),
+            first_dispatch_time=seconds(item.first_dispatch_time),
+            first_on_scene_time=seconds(item.first_on_scene_time),
         )
 
 
@@ -123,15 +143,15 @@ def _included(exercise: bool, which: ExerciseFilter) -> bool:
     return True
 
 
-def _spread(values: list[float], pending: int) -> Item:
+def _spread(values: list[float], pending: int) -> KpiSpread:
     if not values:
-        return {"n": 0, "p50_s": None, "p90_s": None, "pending": pending}
-    return {
-        "n": len(values),
-        "p50_s": round(percentile(values, 50), 3),
-        "p90_s": round(percentile(values, 90), 3),
-        "pending": pending,
-    }
+        return KpiSpread(n=0, p50_s=None, p90_s=None, pending=pending)
+    return KpiSpread(
+        n=len(values),
+        p50_s=round(percentile(values, 50), 3),
+        p90_s=round(percentile(values, 90), 3),
+        pending=pending,
+    )
 
 
 class _Step:
@@ -142,7 +162,7 @@ class _Step:
         self.pending = 0
         self.by_agency: dict[str, list[float]] = {a: [] for a in AGENCIES}
         self.agency_pending: dict[str, int] = {}
-        self.by_priority: dict[str, list[float]] = {str(p): [] for p in PRIORITIES}
+        self.by_priority: dict[str, list[float]] = {p: [] for p in PRIORITIES}
         self.priority_pending: dict[str, int] = {}
 
     def add(self, r: Record, reached: float | None) -> None:
@@ -150,7 +170,7 @@ class _Step:
         if r.lead is not None:
             keys.append((self.by_agency, self.agency_pending, r.lead))
         if r.priority is not None:
-            keys.append((self.by_priority, self.priority_pending, str(r.priority)))
+            keys.append((self.by_priority, self.priority_pending, str(int(r.priority))))
         if reached is not None:
             took = max(0.0, reached - r.create_time)
             self.all.append(took)
@@ -163,38 +183,96 @@ class _Step:
                 values.setdefault(key, [])
                 pending[key] = pending.get(key, 0) + 1
 
-    def json(self) -> Item:
-        return {
-            "all": _spread(self.all, self.pending),
-            "by_agency": {
+    def figures(self) -> KpiStep:
+        return KpiStep(
+            all=_spread(self.all, self.pending),
+            by_agency={
                 a: _spread(v, self.agency_pending.get(a, 0)) for a, v in self.by_agency.items()
             },
-            "by_priority": {
+            by_priority={
                 p: _spread(v, self.priority_pending.get(p, 0))
                 for p, v in sorted(self.by_priority.items())
             },
-        }
+        )
 
 
-def _units(units: Iterable[Item]) -> Item:
-    def group() -> dict[str, int]:
-        return {"total": 0, "out_of_service": 0, "busy": 0}
+@dataclass
+class _TargetCount:
+    reached: int = 0
+    missed: int = 0
+    # No unit on scene yet, the target time not over yet.
+    pending: int = 0
 
-    def shown(g: dict[str, int]) -> Item:
-        in_service = g["total"] - g["out_of_service"]
-        return {**g, "utilisation": round(g["busy"] / in_service, 4) if in_service else None}
 
-    overall = group()
-    by_agency: dict[str, dict[str, int]] = {a: group() for a in AGENCIES}
+class _Targets:
+    """P1 incidents against their lead agency's target time for the first unit on scene."""
+
+    def __init__(self, targets_s: Mapping[str, float]) -> None:
+        self.targets_s = targets_s
+        self.counts = {a: _TargetCount() for a in targets_s}
+
+    def add(self, r: Record, now: float) -> None:
+        target = self.targets_s.get(r.lead or "")
+        if r.priority != Priority.P1 or target is None:
+            return
+        count = self.counts[r.lead or ""]
+        if r.first_on_scene_time is not None:
+            if r.first_on_scene_time - r.create_time <= target:
+                count.reached += 1
+            else:
+                count.missed += 1
+        elif r.state in WITHDRAWN:
+            return
+        elif now - r.create_time > target:
+            count.missed += 1
+        else:
+            count.pending += 1
+
+    def figures(self) -> dict[str, KpiTarget]:
+        out = {}
+        for agency, target in self.targets_s.items():
+            c = self.counts[agency]
+            judged = c.reached + c.missed
+            out[agency] = KpiTarget(
+                target_s=target,
+                reached=c.reached,
+                missed=c.missed,
+                pending=c.pending,
+                share=round(c.reached / judged, 4) if judged else None,
+            )
+        return out
+
+
+def _units(units: Iterable[Unit]) -> KpiUnits:
+    overall = _UnitCount()
+    by_agency = {a: _UnitCount() for a in AGENCIES}
     for u in units:
-        agency = u.get("agency") or "UNKNOWN"
-        for g in (overall, by_agency.setdefault(agency, group())):
-            g["total"] += 1
-            if u.get("status") == "OUT_OF_SERVICE":
-                g["out_of_service"] += 1
-            elif u.get("status") in BUSY:
-                g["busy"] += 1
-    return {**shown(overall), "by_agency": {a: shown(g) for a, g in by_agency.items()}}
+        agency = u.agency or "UNKNOWN"
+        for g in (overall, by_agency.setdefault(agency, _UnitCount())):
+            g.total += 1
+            if u.status == UnitStatus.OUT_OF_SERVICE.name:
+                g.out_of_service += 1
+            elif u.status in BUSY:
+                g.busy += 1
+    return KpiUnits(
+        **dict(overall.figures()), by_agency={a: g.figures() for a, g in by_agency.items()}
+    )
+
+
+@dataclass
+class _UnitCount:
+    total: int = 0
+    out_of_service: int = 0
+    busy: int = 0
+
+    def figures(self) -> KpiUnitGroup:
+        in_service = self.total - self.out_of_service
+        return KpiUnitGroup(
+            total=self.total,
+            out_of_service=self.out_of_service,
+            busy=self.busy,
+            utilisation=round(self.busy / in_service, 4) if in_service else None,
+        )
 
 
 class ResponseWindow:
@@ -214,7 +292,7 @@ class ResponseWindow:
     def get(self, incident_id: str) -> Record | None:
         return self._records.get(incident_id)
 
-    def observe(self, item: Item) -> None:
+    def observe(self, item: Incident) -> None:
         """A new version of an incident (the picture form), open or closed."""
         record = Record.of(item)
         if record is None:
@@ -254,86 +332,75 @@ class ResponseWindow:
     def compute(
         self,
         now: float,
-        open_incidents: Iterable[Item],
-        units: Iterable[Item],
+        open_incidents: Iterable[Incident],
+        units: Iterable[Unit],
         exercise: ExerciseFilter = "include",
-    ) -> Item:
-        """The KPIs at `now` (the `Kpis` of API.md, without `server_time`).
+    ) -> Kpis:
+        """The KPIs at `now` (the `Kpis` of API.md, `server_time` being `now`).
 
         `open_incidents` and `units` are the picture's, for what is true now: the
         incidents waiting for units and the units busy."""
-        s = self.settings
         records = self.records(now, exercise)
         to_dispatch, to_scene = _Step(), _Step()
-        calls_by_agency: dict[str, int] = dict.fromkeys(AGENCIES, 0)
-        calls_by_priority: dict[str, int] = {str(p): 0 for p in PRIORITIES}
-        targets = {a: {"reached": 0, "missed": 0, "pending": 0} for a in s.p1_targets_s}
+        targets = _Targets(self.settings.p1_targets_s)
         for r in records:
-            if r.lead is not None:
-                calls_by_agency[r.lead] = calls_by_agency.get(r.lead, 0) + 1
-            if r.priority is not None:
-                key = str(r.priority)
-                calls_by_priority[key] = calls_by_priority.get(key, 0) + 1
-            if r.state == "MERGED":
+            if r.state == IncidentState.MERGED.name:
                 continue  # a duplicate call: the incident it joined is measured
             to_dispatch.add(r, r.first_dispatch_time)
             to_scene.add(r, r.first_on_scene_time)
-            target = s.p1_targets_s.get(r.lead or "")
-            if r.priority != 1 or target is None:
-                continue
-            counts = targets[r.lead or ""]
-            if r.first_on_scene_time is not None:
-                within = r.first_on_scene_time - r.create_time <= target
-                counts["reached" if within else "missed"] += 1
-            elif r.state in WITHDRAWN:
-                continue
-            elif now - r.create_time > target:
-                counts["missed"] += 1
-            else:
-                counts["pending"] += 1
+            targets.add(r, now)
+        return Kpis(
+            server_time=iso(now),
+            window_s=self.settings.window_s,
+            exercise=exercise,
+            calls=_calls(records),
+            call_to_dispatch=to_dispatch.figures(),
+            call_to_on_scene=to_scene.figures(),
+            p1_within_target=targets.figures(),
+            waiting=self._waiting(now, open_incidents, exercise),
+            units=_units(units),
+        )
+
+    def _waiting(
+        self, now: float, open_incidents: Iterable[Incident], exercise: ExerciseFilter
+    ) -> KpiWaiting:
+        """Auto-dispatched incidents with no unit after `wait_after_s`: the longest first."""
+        s = self.settings
         waiting = sorted(
             (
-                (now - created, i["id"])
+                (now - created, i.id)
                 for i in open_incidents
-                if (created := seconds(i.get("create_time"))) is not None
+                if (created := seconds(i.create_time)) is not None
                 and now - created > s.wait_after_s
-                and i.get("priority") in s.auto_priorities
-                and i.get("state") in OPEN_STATES
-                and not i.get("first_dispatch_time")
-                and _included(bool(i.get("exercise")), exercise)
-                and not any(a.get("state") in ACTIVE_ASSIGNMENT for a in i.get("assignments", ()))
+                and i.priority in s.auto_priorities
+                and i.state in OPEN_STATES
+                and not i.first_dispatch_time
+                and _included(i.exercise, exercise)
+                and not any(a.state in ACTIVE_ASSIGNMENT for a in i.assignments)
             ),
             key=lambda w: (-w[0], w[1]),
         )
-        return {
-            "window_s": s.window_s,
-            "exercise": exercise,
-            "calls": {
-                "total": len(records),
-                "exercise": sum(1 for r in records if r.exercise),
-                "open": sum(1 for r in records if r.is_open),
-                "by_agency": calls_by_agency,
-                "by_priority": calls_by_priority,
-            },
-            "call_to_dispatch": to_dispatch.json(),
-            "call_to_on_scene": to_scene.json(),
-            "p1_within_target": {
-                a: {
-                    "target_s": target,
-                    **targets[a],
-                    "share": (
-                        round(targets[a]["reached"] / judged, 4)
-                        if (judged := targets[a]["reached"] + targets[a]["missed"])
-                        else None
-                    ),
-                }
-                for a, target in s.p1_targets_s.items()
-            },
-            "waiting": {
-                "count": len(waiting),
-                "after_s": s.wait_after_s,
-                "oldest_s": round(waiting[0][0], 3) if waiting else None,
-                "incidents": [incident_id for _, incident_id in waiting[:WAITING_LISTED]],
-            },
-            "units": _units(units),
-        }
+        return KpiWaiting(
+            count=len(waiting),
+            after_s=s.wait_after_s,
+            oldest_s=round(waiting[0][0], 3) if waiting else None,
+            incidents=[incident_id for _, incident_id in waiting[:WAITING_LISTED]],
+        )
+
+
+def _calls(records: list[Record]) -> KpiCalls:
+    by_agency: dict[str, int] = dict.fromkeys(AGENCIES, 0)
+    by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
+    for r in records:
+        if r.lead is not None:
+            by_agency[r.lead] = by_agency.get(r.lead, 0) + 1
+        if r.priority is not None:
+            key = str(int(r.priority))
+            by_priority[key] = by_priority.get(key, 0) + 1
+    return KpiCalls(
+        total=len(records),
+        exercise=sum(1 for r in records if r.exercise),
+        open=sum(1 for r in records if r.is_open),
+        by_agency=by_agency,
+        by_priority=by_priority,
+    )

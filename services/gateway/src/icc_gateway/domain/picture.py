@@ -8,40 +8,31 @@ replayed exactly what it missed.
 """
 
 import itertools
-import json
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal
 
-from icc_gateway.convert import ASSIGNMENT_ORDER, Item, Version
-from icc_gateway.kpis import ResponseWindow
+from icc_gateway.domain.kpis import ResponseWindow
+from icc_gateway.domain.model import (
+    Change,
+    Hospital,
+    Incident,
+    IncidentAssignment,
+    Kind,
+    Op,
+    Removed,
+    Snapshot,
+    Unit,
+)
+from icc_kernel.vocabulary import AssignmentState
 
-Kind = Literal["incident", "unit", "hospital"]
-Op = Literal["upsert", "remove"]
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-@dataclass(frozen=True, eq=False)
-class Change:
-    cursor: int
-    kind: Kind
-    op: Op
-    item: Item
-
-    @cached_property
-    def data(self) -> bytes:
-        """The `Change` of API.md as JSON, made once however many screens get it."""
-        return dumps({"kind": self.kind, "op": self.op, "item": self.item})
+# Ordering of versions of one thing: (etag version, update time in microseconds).
+Version = tuple[int, int]
 
 
 @dataclass
 class _Unit:
-    item: Item
+    item: Unit
     version: Version
     # When the shown position was taken (microseconds); 0: no position yet.
     position_time: int = 0
@@ -54,8 +45,8 @@ class Picture:
     # Closed incidents remembered (id -> version), so that a late event cannot bring
     # one back; the oldest are forgotten beyond this many.
     max_tombstones: int = 100_000
-    incidents: dict[str, Item] = field(default_factory=dict)
-    hospitals: dict[str, Item] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    hospitals: dict[str, Hospital] = field(default_factory=dict)
     _units: dict[str, _Unit] = field(default_factory=dict)
     _incident_versions: dict[str, Version] = field(default_factory=dict)
     # Cursor of each open incident's latest change (see `remove_missing_incidents`).
@@ -72,7 +63,7 @@ class Picture:
 
     # Reading
 
-    def unit(self, unit_id: str) -> Item | None:
+    def unit(self, unit_id: str) -> Unit | None:
         found = self._units.get(unit_id)
         return found.item if found is not None else None
 
@@ -84,17 +75,17 @@ class Picture:
     def unit_count(self) -> int:
         return len(self._units)
 
-    def units(self) -> Iterator[Item]:
+    def units(self) -> Iterator[Unit]:
         return (u.item for u in self._units.values())
 
-    def snapshot(self) -> Item:
-        """The `Picture` of API.md at `cursor`."""
-        return {
-            "cursor": self.cursor,
-            "incidents": list(self.incidents.values()),
-            "units": [u.item for u in self._units.values()],
-            "hospitals": list(self.hospitals.values()),
-        }
+    def snapshot(self) -> Snapshot:
+        """The `Picture` of API.md at `cursor` (without the time it is sent at)."""
+        return Snapshot(
+            cursor=self.cursor,
+            incidents=list(self.incidents.values()),
+            units=[u.item for u in self._units.values()],
+            hospitals=list(self.hospitals.values()),
+        )
 
     def changes_after(self, cursor: int) -> list[Change] | None:
         """The changes after `cursor`, oldest first; None when they are no longer all in
@@ -108,9 +99,9 @@ class Picture:
 
     # Incidents
 
-    def put_incident(self, item: Item, version: Version, is_open: bool) -> Change | None:
+    def put_incident(self, item: Incident, version: Version, is_open: bool) -> Change | None:
         """An incident as its service last described it; a closed one leaves the picture."""
-        incident_id: str = item["id"]
+        incident_id = item.id
         known = self._incident_versions.get(incident_id) or self._tombstones.get(incident_id)
         if known is not None and version <= known:
             return None
@@ -121,14 +112,12 @@ class Picture:
             self._bury(incident_id, version)
             if self.incidents.pop(incident_id, None) is None:
                 return None
-            return self._record("incident", "remove", {"id": incident_id})
+            return self._record("incident", "remove", Removed(id=incident_id))
         self._tombstones.pop(incident_id, None)
         self._incident_versions[incident_id] = version
         before = self.incidents.get(incident_id)
-        shown = dict(item)
-        shown["assignments"] = self._merged_assignments(
-            before["assignments"] if before else [], item["assignments"]
-        )
+        merged = self._merged_assignments(before.assignments if before else [], item.assignments)
+        shown = item.model_copy(update={"assignments": merged})
         if shown == before:
             return None
         self.incidents[incident_id] = shown
@@ -136,16 +125,18 @@ class Picture:
         self._incident_cursors[incident_id] = change.cursor
         return change
 
-    def put_assignments(self, incident_id: str, assignments: list[Item]) -> Change | None:
+    def put_assignments(
+        self, incident_id: str, assignments: list[IncidentAssignment]
+    ) -> Change | None:
         """Dispatch's news about an incident's assignments, shown before the incidents
         service has recorded it (its own event follows and changes nothing more)."""
         before = self.incidents.get(incident_id)
         if before is None:
             return None  # not open here (yet): the incident's own events carry them
-        merged = self._merged_assignments(before["assignments"], assignments)
-        if merged == before["assignments"]:
+        merged = self._merged_assignments(before.assignments, assignments)
+        if merged == before.assignments:
             return None
-        shown = {**before, "assignments": merged}
+        shown = before.model_copy(update={"assignments": merged})
         self.incidents[incident_id] = shown
         change = self._record("incident", "upsert", shown)
         self._incident_cursors[incident_id] = change.cursor
@@ -169,7 +160,7 @@ class Picture:
             self._incident_cursors.pop(incident_id, None)
             self._bury(incident_id, version)
             del self.incidents[incident_id]
-            changes.append(self._record("incident", "remove", {"id": incident_id}))
+            changes.append(self._record("incident", "remove", Removed(id=incident_id)))
         return changes
 
     def _bury(self, incident_id: str, version: Version) -> None:
@@ -178,40 +169,44 @@ class Picture:
         while len(self._tombstones) > self.max_tombstones:
             self._tombstones.popitem(last=False)
 
-    def _merged_assignments(self, before: list[Item], news: list[Item]) -> list[Item]:
+    def _merged_assignments(
+        self, before: list[IncidentAssignment], news: list[IncidentAssignment]
+    ) -> list[IncidentAssignment]:
         """The union by id, each in its latest state (states only move forward), with
         the unit's kind where the news lacks it."""
-        merged = {a["id"]: a for a in before}
+        merged = {a.id: a for a in before}
         for a in news:
-            old = merged.get(a["id"])
-            if old is None or _rank(a) >= _rank(old):
-                a = {
-                    **a,
-                    "kind": a["kind"] or (old and old["kind"]) or self._kind_of(a["unit"]),
-                    "assign_time": a["assign_time"] or (old and old["assign_time"]),
-                }
-                merged[a["id"]] = a
+            old = merged.get(a.id)
+            if old is not None and _rank(a) < _rank(old):
+                continue
+            kind = a.kind or (old.kind if old else None) or self._kind_of(a.unit)
+            assign_time = a.assign_time or (old.assign_time if old else None)
+            if (kind, assign_time) != (a.kind, a.assign_time):
+                a = a.model_copy(update={"kind": kind, "assign_time": assign_time})
+            merged[a.id] = a
         return list(merged.values())
 
     def _kind_of(self, unit_id: str) -> str | None:
         unit = self._units.get(unit_id)
-        return unit.item["kind"] if unit is not None else None
+        return unit.item.kind if unit is not None else None
 
     # Units
 
     def put_unit(
-        self, item: Item, version: Version, position_time: int | None = None
+        self, item: Unit, version: Version, position_time: int | None = None
     ) -> Change | None:
         """A unit as the resources service last described it. Status events carry no
         position: the one shown stays, as does a newer one from the position feed."""
-        unit_id: str = item["id"]
+        unit_id = item.id
         known = self._units.get(unit_id)
         if known is not None and version <= known.version:
             return None
-        shown = dict(item)
+        shown = item
         kept_time = known.position_time if known is not None else 0
         if known is not None and (position_time is None or position_time <= kept_time):
-            shown["lat"], shown["lon"] = known.item["lat"], known.item["lon"]
+            kept = known.item
+            if (item.lat, item.lon) != (kept.lat, kept.lon):
+                shown = item.model_copy(update={"lat": kept.lat, "lon": kept.lon})
             position_time = kept_time
         self._units[unit_id] = _Unit(shown, version, position_time or 0)
         if known is not None and shown == known.item:
@@ -224,15 +219,15 @@ class Picture:
         if known is None or taken <= known.position_time:
             return None
         known.position_time = taken
-        if known.item["lat"] == lat and known.item["lon"] == lon:
+        if known.item.lat == lat and known.item.lon == lon:
             return None
-        known.item = {**known.item, "lat": lat, "lon": lon}
+        known.item = known.item.model_copy(update={"lat": lat, "lon": lon})
         return self._record("unit", "upsert", known.item)
 
     # Hospitals
 
-    def put_hospital(self, item: Item, version: Version) -> Change | None:
-        hospital_id: str = item["id"]
+    def put_hospital(self, item: Hospital, version: Version) -> Change | None:
+        hospital_id = item.id
         known = self._hospital_versions.get(hospital_id)
         if known is not None and version <= known:
             return None
@@ -242,15 +237,17 @@ class Picture:
         self.hospitals[hospital_id] = item
         return self._record("hospital", "upsert", item)
 
-    def _record(self, kind: Kind, op: Op, item: Item) -> Change:
+    def _record(self, kind: Kind, op: Op, item: Incident | Unit | Hospital | Removed) -> Change:
         self.cursor += 1
-        change = Change(self.cursor, kind, op, item)
+        change = Change(cursor=self.cursor, kind=kind, op=op, item=item)
         self._ring.append(change)
         return change
 
 
-def _rank(assignment: Item) -> int:
-    return ASSIGNMENT_ORDER.get(assignment["state"] or "", 0)
+def _rank(assignment: IncidentAssignment) -> int:
+    """How far an assignment has come: its state's number (states only move forward)."""
+    state = assignment.state
+    return AssignmentState[state].value if state else 0
 
 
 class PositionThrottle:
