@@ -31,6 +31,7 @@ from icc_kernel.vocabulary import (
     UnitKind,
     UnitStatus,
 )
+from icc_rpc import convert as edge
 
 
 def _names(enum: type[IntEnum]) -> dict[int, str]:
@@ -53,9 +54,8 @@ DISPATCH_STATE: dict[int, schemas.DispatchState] = {
 }
 
 # The incidents the picture shows, and those that ended (for the KPIs), as list filters.
-_STATE = incident_pb2.IncidentState.ValueType
-OPEN_STATES = tuple(_STATE(s) for s in IncidentState if not s.terminal)
-ENDED_STATES = tuple(_STATE(s) for s in IncidentState if s.terminal)
+OPEN_STATES = tuple(edge.INCIDENT_STATE.to_protos(s for s in IncidentState if not s.terminal))
+ENDED_STATES = tuple(edge.INCIDENT_STATE.to_protos(s for s in IncidentState if s.terminal))
 
 
 def id_or_none(name: str) -> str | None:
@@ -91,11 +91,12 @@ def actor(a: common_pb2.Actor) -> schemas.Actor:
 
 
 def request_priority(value: int | None) -> "common_pb2.Priority.ValueType":
-    return common_pb2.Priority.ValueType(value or 0)
+    """A request's priority (1-4, validated), or unspecified: the type's default."""
+    return edge.PRIORITY.to_proto(Priority(value)) if value else common_pb2.PRIORITY_UNSPECIFIED
 
 
 def unit_status_value(name: str) -> "resource_pb2.UnitStatus.ValueType":
-    return resource_pb2.UnitStatus.ValueType(UnitStatus[name])
+    return edge.UNIT_STATUS.to_proto(UnitStatus[name])
 
 
 # The picture
