@@ -14,9 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from icc_gateway import schemas
-from icc_gateway.api import router
 from icc_gateway.context import Gateway
 from icc_gateway.errors import HTTP_CODES, ApiError, from_validation
+from icc_gateway.routes import router
 from icc_gateway.schemas import ErrorCode
 
 # Only the API is traced: not health checks, the screen's files, nor the picture

@@ -1,0 +1,11 @@
+"""The HTTP API of API.md under `/api/v1`, one module per resource: each route checks the
+session and role, then maps onto the services' gRPC (never their databases), acting as the
+signed-in user (deps.py). `router` gathers them; app.py assembles the application."""
+
+from fastapi import APIRouter
+
+from icc_gateway.routes import dispatch, incidents, picture, reference, session, traces, units
+
+router = APIRouter()
+for part in (session, reference, picture, incidents, dispatch, units, traces):
+    router.include_router(part.router)

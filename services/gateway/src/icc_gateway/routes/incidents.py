@@ -1,0 +1,137 @@
+"""Incidents: taking a call, reading one (with its chronology), notes, closing, cancelling.
+
+Callers' details and notes go only to the roles that may see them (domain/roles.py)."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from fastapi import Response
+
+from icc.common.v1 import common_pb2
+from icc.incident.v1 import incident_pb2
+from icc.incident.v1 import incident_service_pb2 as incident_pb
+from icc_gateway import convert, schemas
+from icc_gateway.domain.roles import may_see_personal_data
+from icc_gateway.routes.deps import (
+    Acting,
+    CallTaker,
+    Dispatcher,
+    IncidentId,
+    Viewer,
+    api_router,
+    incident_name,
+    tag,
+)
+from icc_kernel.names import id_of
+from icc_telemetry import INCIDENT_ID
+
+router = api_router("incidents")
+Answer = schemas.IncidentResponse
+# At most 20 pages of 500: an incident's whole chronology.
+_CHRONOLOGY_PAGES = 20
+
+
+def _answer(you: Acting, incident: incident_pb2.Incident) -> Answer:
+    allowed = may_see_personal_data(you.user.role, convert.is_open(incident))
+    return Answer(incident=convert.incident_detail(incident, personal_data=allowed))
+
+
+class _HasIncident(Protocol):
+    @property
+    def incident(self) -> incident_pb2.Incident: ...
+
+
+async def _incident(
+    you: Acting, method: Callable[..., Awaitable[_HasIncident]], request: Any
+) -> Answer:
+    """Calls the incidents service and answers with the incident its reply holds."""
+    reply = await you.call("incidents", method, request)
+    return _answer(you, reply.incident)
+
+
+def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
+    where = common_pb2.Location(lat=body.lat, lon=body.lon, address=body.address, ward=body.ward)
+    incident = incident_pb2.Incident(
+        type_code=body.type_code,
+        priority=convert.request_priority(body.priority),
+        location=where,
+        description=body.description,
+        exercise=body.exercise,
+    )
+    if body.caller is not None:
+        c = body.caller
+        incident.caller.CopyFrom(
+            incident_pb2.Caller(name=c.name, phone=c.phone, language=c.language)
+        )
+    return incident
+
+
+@router.post(
+    "/incidents",
+    status_code=201,
+    response_model=Answer,
+    responses={200: {"model": Answer, "description": "Same request_id"}},
+)
+async def create_incident(
+    body: schemas.CreateIncidentRequest, you: CallTaker, response: Response
+) -> Answer:
+    request = incident_pb.CreateIncidentRequest(
+        request_id=body.request_id, incident=_new_incident(body)
+    )
+    reply = await you.call("incidents", you.services.incidents.CreateIncident, request)
+    tag(INCIDENT_ID, id_of(reply.incident.name))
+    if reply.replayed:
+        response.status_code = 200  # the same request_id again: the incident it made
+    return _answer(you, reply.incident)
+
+
+@router.get("/incidents/{id}", response_model=Answer)
+async def get_incident(incident_id: IncidentId, you: Viewer) -> Answer:
+    request = incident_pb.GetIncidentRequest(name=incident_name(incident_id))
+    return await _incident(you, you.services.incidents.GetIncident, request)
+
+
+@router.get("/incidents/{id}/chronology", response_model=schemas.Chronology)
+async def chronology(incident_id: IncidentId, you: Viewer) -> schemas.Chronology:
+    name = incident_name(incident_id)
+    entries: list[schemas.ChronologyEntry] = []
+    token = ""
+    for _ in range(_CHRONOLOGY_PAGES):
+        request = incident_pb.ListChronologyRequest(parent=name, page_size=500, page_token=token)
+        reply = await you.call("incidents", you.services.incidents.ListChronology, request)
+        entries.extend(convert.chronology_entry(e) for e in reply.entries)
+        token = reply.next_page_token
+        if not token:
+            break
+    return schemas.Chronology(entries=entries)
+
+
+@router.post("/incidents/{id}/notes", status_code=201, response_model=schemas.NoteResponse)
+async def add_note(
+    incident_id: IncidentId, body: schemas.NoteRequest, you: CallTaker
+) -> schemas.NoteResponse:
+    request = incident_pb.AddNoteRequest(parent=incident_name(incident_id), text=body.text)
+    reply = await you.call("incidents", you.services.incidents.AddNote, request)
+    return schemas.NoteResponse(note=convert.note(reply.note))
+
+
+@router.post("/incidents/{id}/close", response_model=Answer)
+async def close_incident(
+    incident_id: IncidentId, body: schemas.CloseRequest, you: Dispatcher
+) -> Answer:
+    """Ends a handled incident; its units must have been released first (409 otherwise)."""
+    request = incident_pb.CloseIncidentRequest(
+        name=incident_name(incident_id), etag=body.etag or "", resolution=body.resolution
+    )
+    return await _incident(you, you.services.incidents.CloseIncident, request)
+
+
+@router.post("/incidents/{id}/cancel", response_model=Answer)
+async def cancel_incident(
+    incident_id: IncidentId, body: schemas.CancelRequest, you: Dispatcher
+) -> Answer:
+    """Ends an incident that needed no response (a prank call, a false alarm)."""
+    request = incident_pb.CancelIncidentRequest(
+        name=incident_name(incident_id), etag=body.etag or "", reason=body.reason
+    )
+    return await _incident(you, you.services.incidents.CancelIncident, request)
