@@ -1,13 +1,15 @@
 """Names, request ids, etags, errors and percentiles."""
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import ClassVar
 
 import pytest
 
 from icc_kernel.clock import as_utc
 from icc_kernel.errors import InvalidInput, NotFound, StaleEtag, Unavailable, Violation
 from icc_kernel.etags import etag_of, version_of
-from icc_kernel.names import id_of, listed_violations, name_of, parse_name
+from icc_kernel.names import Named, id_of, listed_violations, name_of, parse_name
 from icc_kernel.requests import request_id_violations
 from icc_kernel.stats import percentile
 
@@ -71,3 +73,16 @@ def test_a_stored_time_comes_back_aware_in_utc() -> None:
     assert as_utc(naive) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     saigon = datetime(2026, 12, 1, 15, 0, tzinfo=timezone(timedelta(hours=7)))
     assert as_utc(saigon) is saigon
+
+
+def test_a_named_record_has_its_resource_name_and_etag() -> None:
+    @dataclass(frozen=True)
+    class Thing(Named):
+        COLLECTION: ClassVar[str] = "things"
+
+        id: str
+        version: int = 1
+
+    thing = Thing("t1")
+    assert (thing.name, thing.etag) == ("things/t1", 'W/"1"')
+    assert replace(thing, version=2).etag == 'W/"2"'

@@ -1,8 +1,10 @@
 """Resource names (`incidents/{id}`, `units/{id}`): made and parsed in one way."""
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from icc_kernel.errors import InvalidInput, Violation
+from icc_kernel.etags import etag_of
 
 MAX_ID = 64
 
@@ -34,3 +36,20 @@ def listed_violations(ids: Sequence[str], field: str, noun: str, most: int) -> l
     if len(set(ids)) != len(ids):
         out.append(Violation(field, f"a {noun} is named twice"))
     return out
+
+
+class Named:
+    """A record with a resource name (`<COLLECTION>/<id>`) and a weak etag counting its
+    versions; a dataclass with `id` and `version` fields subclasses it."""
+
+    COLLECTION: ClassVar[str]
+    id: str
+    version: int
+
+    @property
+    def name(self) -> str:
+        return name_of(self.COLLECTION, self.id)
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.version)

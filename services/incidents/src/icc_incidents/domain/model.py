@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import ClassVar
 
 from icc_kernel.actors import Actor
-from icc_kernel.etags import etag_of
-from icc_kernel.names import name_of
+from icc_kernel.names import Named, name_of
 from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
 
 COLLECTION = "incidents"
@@ -58,7 +58,9 @@ class Note:
 
 
 @dataclass(frozen=True)
-class Incident:
+class Incident(Named):
+    COLLECTION: ClassVar[str] = COLLECTION
+
     id: str
     type_code: str
     priority: Priority
@@ -80,14 +82,6 @@ class Incident:
     resolution: str = ""
     assignments: tuple[Assignment, ...] = ()
     notes: tuple[Note, ...] = field(default=(), compare=False)
-
-    @property
-    def name(self) -> str:
-        return name_of(COLLECTION, self.id)
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.version)
 
     @property
     def active_assignments(self) -> tuple[Assignment, ...]:

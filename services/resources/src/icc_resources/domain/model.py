@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import ClassVar
 
-from icc_kernel.etags import etag_of
-from icc_kernel.names import name_of
+from icc_kernel.names import Named
 from icc_kernel.vocabulary import Agency, Diversion, StationKind, UnitKind, UnitStatus
 
 
@@ -27,7 +27,9 @@ class Position:
 
 
 @dataclass(frozen=True)
-class Unit:
+class Unit(Named):
+    COLLECTION: ClassVar[str] = "units"
+
     id: str
     call_sign: str
     agency: Agency
@@ -39,14 +41,6 @@ class Unit:
     status_time: datetime
     incident_id: str | None = None
     version: int = 1
-
-    @property
-    def name(self) -> str:
-        return name_of("units", self.id)
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.version)
 
     def changed(self, now: datetime, **changes: object) -> "Unit":
         return replace(self, version=self.version + 1, status_time=now, **changes)  # type: ignore[arg-type]
@@ -84,7 +78,9 @@ class Capacity:
 
 
 @dataclass(frozen=True)
-class Hospital:
+class Hospital(Named):
+    COLLECTION: ClassVar[str] = "hospitals"
+
     id: str
     name_vi: str
     name_en: str
@@ -98,14 +94,6 @@ class Hospital:
     update_time: datetime
     approximate: bool
     version: int = 1
-
-    @property
-    def name(self) -> str:
-        return name_of("hospitals", self.id)
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.version)
 
 
 @dataclass(frozen=True)
