@@ -32,7 +32,7 @@ from nats.js.kv import KeyValue
 from bench.avl_publisher import report_bytes
 from bench.procs import Child, Processes, cpu_seconds, wait_serving
 from bench.settings import Settings
-from bench.stats import NS_PER_MS, p50_ms, p99_ms, percentile, rate
+from bench.stats import NS_PER_MS, nearest_rank, p50_ms, p99_ms, rate
 from icc.resource.v1 import events_pb2
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
@@ -321,7 +321,7 @@ async def avl_service(procs: Processes, settings: Settings) -> dict[str, float]:
                 "svc.positions_s": rate(seen, watcher.last_wall_ns - int(sent["first_wall_ns"])),
                 "svc.lag_p50_ms": p50_ms(watcher.lags_ns),
                 "svc.lag_p99_ms": p99_ms(watcher.lags_ns),
-                "svc.lag_max_ms": percentile(watcher.lags_ns, 100) / NS_PER_MS,
+                "svc.lag_max_ms": nearest_rank(watcher.lags_ns, 100) / NS_PER_MS,
                 "svc.lost": float(good - seen),
                 "svc.bad_stored": float(watcher.bad),
                 "svc.cpu_cores": cpu,

@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from bench.load import paced
 from bench.procs import Processes, cpu_seconds, wait_serving
 from bench.settings import Settings
-from bench.stats import NS_PER_MS, percentile
+from bench.stats import p50_ms, p99_ms
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_service_pb2 as dpb
 from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
@@ -82,8 +82,8 @@ async def dispatch_recommend(procs: Processes, settings: Settings) -> dict[str, 
                     samples.append(time.perf_counter_ns() - t0)
         finally:
             procs.stop(child)
-        figures[f"dispatch.rec.{units}.p50_ms"] = percentile(samples, 50) / NS_PER_MS
-        figures[f"dispatch.rec.{units}.p99_ms"] = percentile(samples, 99) / NS_PER_MS
+        figures[f"dispatch.rec.{units}.p50_ms"] = p50_ms(samples)
+        figures[f"dispatch.rec.{units}.p99_ms"] = p99_ms(samples)
     return figures
 
 
@@ -207,8 +207,8 @@ async def dispatch_e2e(procs: Processes, settings: Settings) -> dict[str, float]
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(waiter.wait(), left)
             samples = [latency[n] - started[n] for n in names if n in latency]
-            figures[f"dispatch.e2e.{per_s}.p50_ms"] = percentile(samples, 50) / NS_PER_MS
-            figures[f"dispatch.e2e.{per_s}.p99_ms"] = percentile(samples, 99) / NS_PER_MS
+            figures[f"dispatch.e2e.{per_s}.p50_ms"] = p50_ms(samples)
+            figures[f"dispatch.e2e.{per_s}.p99_ms"] = p99_ms(samples)
             figures[f"dispatch.e2e.{per_s}.lost"] = float(len(names) - len(samples))
             # Let the releases land before the next rate.
             await asyncio.gather(*releases, return_exceptions=True)

@@ -34,7 +34,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench.procs import Child, Processes, wait_serving
 from bench.settings import Settings
-from bench.stats import NS_PER_MS, percentile
+from bench.stats import p50_ms, p99_ms
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_service_pb2 as rpb
 from icc.resource.v1 import resource_service_pb2_grpc as resource_grpc
@@ -212,10 +212,10 @@ async def gateway_fanout(
         return {
             "gateway.fanout.clients": float(clients),
             "gateway.fanout.changes": float(changes),
-            "gateway.fanout.p50_ms": percentile(pairs, 50) / NS_PER_MS,
-            "gateway.fanout.p99_ms": percentile(pairs, 99) / NS_PER_MS,
-            "gateway.fanout.last_p50_ms": percentile(last, 50) / NS_PER_MS,
-            "gateway.fanout.last_p99_ms": percentile(last, 99) / NS_PER_MS,
+            "gateway.fanout.p50_ms": p50_ms(pairs),
+            "gateway.fanout.p99_ms": p99_ms(pairs),
+            "gateway.fanout.last_p50_ms": p50_ms(last),
+            "gateway.fanout.last_p99_ms": p99_ms(last),
             "gateway.fanout.missing": float(missing),
         }
     finally:

@@ -1,27 +1,27 @@
 """Small statistics over latency samples and repetitions."""
 
+import math
 import statistics
 from collections.abc import Sequence
+
+from icc_kernel.stats import percentile
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of unsorted values; NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return float(ordered[rank - 1])
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """`icc_kernel.stats.percentile` (rank ceil(q/100 * n) of the sorted values); NaN
+    when there are none, which the report shows as a gap rather than failing the run."""
+    return percentile(values, q) if values else math.nan
 
 
 def p50_ms(samples_ns: Sequence[int]) -> float:
-    return percentile(samples_ns, 50) / NS_PER_MS
+    return nearest_rank(samples_ns, 50) / NS_PER_MS
 
 
 def p99_ms(samples_ns: Sequence[int]) -> float:
-    return percentile(samples_ns, 99) / NS_PER_MS
+    return nearest_rank(samples_ns, 99) / NS_PER_MS
 
 
 def rate(count: int, elapsed_ns: int) -> float:

@@ -40,7 +40,7 @@ from rich.table import Table
 
 from bench.procs import REPO_ROOT, Child, Processes, wait_serving
 from bench.settings import Settings
-from bench.stats import percentile
+from bench.stats import nearest_rank
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
 from icc.dispatch.v1 import dispatch_service_pb2 as dpb
@@ -365,8 +365,8 @@ async def sustained_load(
     decisions, urgent = decision_ms(EventLog.read_jsonl(out_dir / "events.jsonl"))
     figures["sustained.urgent"] = float(urgent)
     figures["sustained.decided"] = float(len(decisions))
-    figures["sustained.decision.p50_ms"] = percentile(decisions, 50)
-    figures["sustained.decision.p99_ms"] = percentile(decisions, 99)
+    figures["sustained.decision.p50_ms"] = nearest_rank(decisions, 50)
+    figures["sustained.decision.p99_ms"] = nearest_rank(decisions, 99)
     for prio in ("P1", "P2"):
         p = to_dispatch.get(prio, {})
         for q in ("p50", "p99"):
