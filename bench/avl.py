@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -30,14 +31,14 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
 from bench.avl_publisher import report_bytes
-from bench.procs import Child, Processes, cpu_seconds, wait_serving
+from bench.procs import Child, Processes, cpu_seconds
 from bench.settings import Settings
 from bench.stats import NS_PER_MS, nearest_rank, p50_ms, p99_ms, rate
+from bench.system import System
 from icc.resource.v1 import events_pb2
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 from icc_bus import flush
-from icc_testing import free_port
 
 SERVICE_NAME = "icc.resource.v1.ResourceService"
 BUCKET = "ICC_UNIT_POSITIONS"
@@ -152,19 +153,9 @@ async def _kv_floor(nc: Client, settings: Settings) -> dict[str, float]:
         )
     gather_elapsed = time.perf_counter_ns() - start
 
-    # No acks at all: core publishes to the KV subjects, timed until the stream has them.
-    first_seq = (await js.stream_info(f"KV_{FLOOR_BUCKET}")).state.last_seq
-    start = time.perf_counter_ns()
-    for i in range(n):
-        await nc.publish(prefix + keys[i % len(keys)], value(i))
-    await nc.flush()
-    deadline = time.monotonic() + 60
-    stored = 0
-    while stored < n and time.monotonic() < deadline:
-        stored = (await js.stream_info(f"KV_{FLOOR_BUCKET}")).state.last_seq - first_seq
-        await asyncio.sleep(0.005)
-    noack_elapsed = time.perf_counter_ns() - start
-
+    stored, noack_elapsed = await _kv_noack(
+        nc, n, lambda i: (prefix + keys[i % len(keys)], value(i))
+    )
     return {
         "kv.seq.puts_s": rate(settings.avl_kv_seq, seq_elapsed),
         "kv.seq.p50_ms": p50_ms(latencies),
@@ -174,6 +165,23 @@ async def _kv_floor(nc: Client, settings: Settings) -> dict[str, float]:
         "kv.noack.puts_s": rate(stored, noack_elapsed),
         "kv.noack.lost": float(n - stored),
     }
+
+
+async def _kv_noack(nc: Client, n: int, put: Callable[[int], tuple[str, bytes]]) -> tuple[int, int]:
+    """No acks at all: `n` core publishes to the KV subjects (`put(i)`: subject, value),
+    timed until the stream has them; (how many it has, the time taken in ns)."""
+    js = nc.jetstream()
+    first_seq = (await js.stream_info(f"KV_{FLOOR_BUCKET}")).state.last_seq
+    start = time.perf_counter_ns()
+    for i in range(n):
+        await nc.publish(*put(i))
+    await nc.flush()
+    deadline = time.monotonic() + 60
+    stored = 0
+    while stored < n and time.monotonic() < deadline:
+        stored = (await js.stream_info(f"KV_{FLOOR_BUCKET}")).state.last_seq - first_seq
+        await asyncio.sleep(0.005)
+    return stored, time.perf_counter_ns() - start
 
 
 async def avl_floor(procs: Processes, settings: Settings) -> dict[str, float]:
@@ -280,54 +288,44 @@ async def _list_units(channel: grpc.aio.Channel, settings: Settings) -> dict[str
 async def avl_service(procs: Processes, settings: Settings) -> dict[str, float]:
     server = procs.nats_server("nats-avl")
     db, ids = await prepare_fleet(procs, settings)
-    port = free_port()
-    service = procs.python(
-        "resources",
-        ["-m", "icc_resources.main"],
-        env={
-            "ICC_RESOURCES_ADDR": f"127.0.0.1:{port}",
-            "ICC_NATS_URL": server.url,
-            "ICC_RESOURCES_DB_URL": f"sqlite+aiosqlite:///{db}",
-            "ICC_LOG_LEVEL": "WARNING",
-            "ICC_OTLP_ENDPOINT": "",  # no exporter, whatever the caller's environment says
-        },
-    )
+    system = System(procs, server, db.parent, ("resources",))  # its database: `db`
+    service = system.start("resources")
     nc = await nats.connect(server.url, name="bench-avl-driver")
     watcher = BucketWatcher()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            await wait_serving(channel, service, SERVICE_NAME, settings.start_timeout_s)
-            await watcher.start(await nc.jetstream().key_value(BUCKET))
-            out = procs.fresh_dir("avl-publisher") / "summary.json"
-            cpu_before = cpu_seconds(service)
-            publisher = procs.python(
-                "avl-publisher",
-                [
-                    *("-m", "bench.avl_publisher", "--nats-url", server.url, "--out", str(out)),
-                    *("--mode", "avl", "--ids", str(ids), "--rate", str(settings.avl_rate)),
-                    *("--duration-s", str(settings.avl_duration_s)),
-                ],
-            )
-            await wait_exit(publisher, settings.avl_duration_s + settings.start_timeout_s)
-            sent = read_summary(out)
-            # Over the time reports were sent (the service idles while the publisher starts).
-            cpu = (cpu_seconds(service) - cpu_before) / sent["elapsed_s"]
-            good = int(sent["good"])
-            await watcher.wait_for(good, settings.event_timeout_s)
-            service.check_alive()
-            seen = len(watcher.seen)
-            figures = {
-                "svc.offered_s": sent["rate"],
-                "svc.positions_s": rate(seen, watcher.last_wall_ns - int(sent["first_wall_ns"])),
-                "svc.lag_p50_ms": p50_ms(watcher.lags_ns),
-                "svc.lag_p99_ms": p99_ms(watcher.lags_ns),
-                "svc.lag_max_ms": nearest_rank(watcher.lags_ns, 100) / NS_PER_MS,
-                "svc.lost": float(good - seen),
-                "svc.bad_stored": float(watcher.bad),
-                "svc.cpu_cores": cpu,
-            }
-            figures |= await _list_units(channel, settings)
+        await system.serving("resources", settings.start_timeout_s)
+        await watcher.start(await nc.jetstream().key_value(BUCKET))
+        out = procs.fresh_dir("avl-publisher") / "summary.json"
+        cpu_before = cpu_seconds(service)
+        publisher = procs.python(
+            "avl-publisher",
+            [
+                *("-m", "bench.avl_publisher", "--nats-url", server.url, "--out", str(out)),
+                *("--mode", "avl", "--ids", str(ids), "--rate", str(settings.avl_rate)),
+                *("--duration-s", str(settings.avl_duration_s)),
+            ],
+        )
+        await wait_exit(publisher, settings.avl_duration_s + settings.start_timeout_s)
+        sent = read_summary(out)
+        # Over the time reports were sent (the service idles while the publisher starts).
+        cpu = (cpu_seconds(service) - cpu_before) / sent["elapsed_s"]
+        good = int(sent["good"])
+        await watcher.wait_for(good, settings.event_timeout_s)
+        service.check_alive()
+        seen = len(watcher.seen)
+        figures = {
+            "svc.offered_s": sent["rate"],
+            "svc.positions_s": rate(seen, watcher.last_wall_ns - int(sent["first_wall_ns"])),
+            "svc.lag_p50_ms": p50_ms(watcher.lags_ns),
+            "svc.lag_p99_ms": p99_ms(watcher.lags_ns),
+            "svc.lag_max_ms": nearest_rank(watcher.lags_ns, 100) / NS_PER_MS,
+            "svc.lost": float(good - seen),
+            "svc.bad_stored": float(watcher.bad),
+            "svc.cpu_cores": cpu,
+        }
+        figures |= await _list_units(system.channels["resources"], settings)
     finally:
         await watcher.stop()
         await nc.close()
+        await system.close()
     return {f"avl.{k}": v for k, v in figures.items()}

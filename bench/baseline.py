@@ -28,8 +28,9 @@ from bench.load import (
     prefixed,
     sequential,
     warm_up,
+    watch_consumer,
 )
-from bench.procs import Processes, start_consumer, wait_channel_ready
+from bench.procs import Processes, wait_channel_ready
 from bench.settings import Settings
 from bench.sqlite_engine import PRAGMAS, create_tables, rows, sqlite_engine
 from bench.stats import p50_ms, p99_ms, rate
@@ -175,7 +176,6 @@ async def jetstream_publish(procs: Processes, settings: Settings) -> dict[str, f
 
 PIPE_STREAM = "BENCH_PIPE"
 PIPE_SUBJECT = "bench.pipe.created"
-ECHO_SUBJECT = "bench.seen"
 
 
 async def bare_pipeline(procs: Processes, settings: Settings) -> dict[str, float]:
@@ -202,17 +202,7 @@ async def bare_pipeline(procs: Processes, settings: Settings) -> dict[str, float
                 PIPE_SUBJECT,
             ],
         )
-        await watcher.start(nc, ECHO_SUBJECT)
-        await start_consumer(
-            procs,
-            js,
-            nats_url=server.url,
-            stream=PIPE_STREAM,
-            subject=PIPE_SUBJECT,
-            key="msgid",
-            echo_subject=ECHO_SUBJECT,
-            timeout_s=settings.start_timeout_s,
-        )
+        await watch_consumer(procs, nc, watcher, settings, PIPE_STREAM, PIPE_SUBJECT, "msgid")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             await wait_channel_ready(channel, pipeline, settings.start_timeout_s)
             create: Bytes = channel.unary_unary(pipeline_server.METHOD)

@@ -24,6 +24,7 @@ from bench.load import paced
 from bench.procs import Processes, cpu_seconds, wait_serving
 from bench.settings import Settings
 from bench.stats import p50_ms, p99_ms
+from bench.system import GRPC_SERVICES, QUIET, System
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_service_pb2 as dpb
 from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
@@ -33,11 +34,6 @@ from icc.incident.v1 import incident_service_pb2 as ipb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
 from icc_incidents.main import load_rules
 from icc_testing import free_port
-
-DISPATCH = "icc.dispatch.v1.DispatchService"
-INCIDENTS = "icc.incident.v1.IncidentService"
-RESOURCES = "icc.resource.v1.ResourceService"
-QUIET = {"ICC_LOG_LEVEL": "WARNING", "ICC_OTLP_ENDPOINT": ""}
 
 
 async def dispatch_recommend(procs: Processes, settings: Settings) -> dict[str, float]:
@@ -62,7 +58,9 @@ async def dispatch_recommend(procs: Processes, settings: Settings) -> dict[str, 
         )
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                await wait_serving(channel, child, DISPATCH, settings.start_timeout_s)
+                await wait_serving(
+                    channel, child, GRPC_SERVICES["dispatch"], settings.start_timeout_s
+                )
                 stub: dispatch_grpc.DispatchServiceAsyncStub = dispatch_grpc.DispatchServiceStub(
                     channel
                 )
@@ -91,136 +89,126 @@ async def dispatch_recommend(procs: Processes, settings: Settings) -> dict[str, 
 E2E_TYPES = [("TRAFFIC.ROAD_BLOCKED", 2), ("MEDICAL.CARDIAC_ARREST", 1), ("POLICE.SNATCH_THEFT", 2)]
 
 
+class Assignments:
+    """When each incident's first `UnitsAssigned` event arrived; its units are released at
+    once, so that the fleet does not run dry."""
+
+    def __init__(self, dispatch: "dispatch_grpc.DispatchServiceAsyncStub") -> None:
+        self._dispatch = dispatch
+        self.seen: dict[str, int] = {}
+        self._arrived: dict[str, asyncio.Event] = {}
+        self._releases: set[asyncio.Task[object]] = set()
+
+    async def on_assigned(self, msg: Msg) -> None:
+        seen = time.perf_counter_ns()
+        name = dispatch_events.UnitsAssigned.FromString(msg.data).incident
+        if name in self.seen:
+            return
+        self.seen[name] = seen
+        self._waiter(name).set()
+        task: asyncio.Task[object] = asyncio.ensure_future(
+            self._dispatch.ReleaseUnits(
+                dpb.ReleaseUnitsRequest(incident=name, reason="bench"), timeout=10
+            )
+        )
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def wait(self, name: str, timeout_s: float) -> None:
+        await asyncio.wait_for(self._waiter(name).wait(), timeout_s)
+
+    async def wait_all(self, names: list[str], timeout_s: float) -> None:
+        """Until each has been assigned or `timeout_s` has passed, whichever is first."""
+        deadline = time.monotonic() + timeout_s
+        for name in names:
+            left = deadline - time.monotonic()
+            if left > 0:
+                with contextlib.suppress(TimeoutError):
+                    await self.wait(name, left)
+
+    async def released(self) -> None:
+        await asyncio.gather(*self._releases, return_exceptions=True)
+
+    def _waiter(self, name: str) -> asyncio.Event:
+        return self._arrived.setdefault(name, asyncio.Event())
+
+
+class Calls:
+    """Incidents created through the incidents API, and when each call began."""
+
+    def __init__(self, incidents: "incident_grpc.IncidentServiceAsyncStub") -> None:
+        self._incidents = incidents
+        self._rng = random.Random(5)
+        self._area = load_rules().area
+        self.started: dict[str, int] = {}
+
+    async def create(self) -> str:
+        type_code, priority = self._rng.choice(E2E_TYPES)
+        request = ipb.CreateIncidentRequest(
+            incident=incident_pb2.Incident(
+                type_code=type_code,
+                priority=priority,  # type: ignore[arg-type]
+                location=self._place(),
+            )
+        )
+        t0 = time.perf_counter_ns()
+        reply = await self._incidents.CreateIncident(request, timeout=10)
+        name = reply.incident.name
+        self.started[name] = t0
+        return name
+
+    def _place(self) -> common_pb2.Location:
+        while True:
+            lat, lon = self._rng.uniform(10.70, 10.88), self._rng.uniform(106.60, 106.80)
+            if self._area.contains(lat, lon):
+                return common_pb2.Location(lat=lat, lon=lon)
+
+
 async def dispatch_e2e(procs: Processes, settings: Settings) -> dict[str, float]:
     server = procs.nats_server("nats-dispatch")
     work = procs.fresh_dir("dispatch-e2e")
-    ports = {name: free_port() for name in ("incidents", "resources", "dispatch")}
-    common = {**QUIET, "ICC_NATS_URL": server.url}
-    children = {
-        "incidents": procs.python(
-            "incidents",
-            ["-m", "icc_incidents.main"],
-            env={
-                **common,
-                "ICC_INCIDENTS_ADDR": f"127.0.0.1:{ports['incidents']}",
-                "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{work / 'incidents.db'}",
-            },
-        ),
-        "resources": procs.python(
-            "resources",
-            ["-m", "icc_resources.main"],
-            env={
-                **common,
-                "ICC_RESOURCES_ADDR": f"127.0.0.1:{ports['resources']}",
-                "ICC_RESOURCES_DB_URL": f"sqlite+aiosqlite:///{work / 'resources.db'}",
-            },
-        ),
-    }
-    channels = {n: grpc.aio.insecure_channel(f"127.0.0.1:{p}") for n, p in ports.items()}
+    system = System(procs, server, work, ("incidents", "resources", "dispatch"))
     nc = await nats.connect(server.url, name="bench-dispatch")
+    figures: dict[str, float] = {}
     try:
-        await wait_serving(
-            channels["incidents"], children["incidents"], INCIDENTS, settings.start_timeout_s
+        await system.start_services(
+            settings.start_timeout_s, dispatch_env={"ICC_DISPATCH_ACK_TIMEOUT_S": "3600"}
         )
-        await wait_serving(
-            channels["resources"], children["resources"], RESOURCES, settings.start_timeout_s
-        )
-        children["dispatch"] = procs.python(
-            "dispatch",
-            ["-m", "icc_dispatch.main"],
-            env={
-                **common,
-                "ICC_DISPATCH_ADDR": f"127.0.0.1:{ports['dispatch']}",
-                "ICC_DISPATCH_DB_URL": f"sqlite+aiosqlite:///{work / 'dispatch.db'}",
-                "ICC_RESOURCES_TARGET": f"127.0.0.1:{ports['resources']}",
-                "ICC_DISPATCH_ACK_TIMEOUT_S": "3600",
-            },
-        )
-        await wait_serving(
-            channels["dispatch"], children["dispatch"], DISPATCH, settings.start_timeout_s
-        )
-        incidents = incident_grpc.IncidentServiceStub(channels["incidents"])
-        dispatch = dispatch_grpc.DispatchServiceStub(channels["dispatch"])
-
-        started: dict[str, int] = {}
-        latency: dict[str, int] = {}
-        arrived: dict[str, asyncio.Event] = {}
-        releases: set[asyncio.Task[object]] = set()
-
-        async def on_assigned(msg: Msg) -> None:
-            seen = time.perf_counter_ns()
-            event = dispatch_events.UnitsAssigned.FromString(msg.data)
-            name = event.incident
-            if name in latency:
-                return
-            latency[name] = seen
-            waiter = arrived.setdefault(name, asyncio.Event())
-            waiter.set()
-            task: asyncio.Task[object] = asyncio.ensure_future(
-                dispatch.ReleaseUnits(
-                    dpb.ReleaseUnitsRequest(incident=name, reason="bench"), timeout=10
-                )
-            )
-            releases.add(task)
-            task.add_done_callback(releases.discard)
-
-        sub = await nc.subscribe("icc.dispatch.assigned", cb=on_assigned)
-        rng = random.Random(5)
-        area = load_rules().area
-
-        def place() -> common_pb2.Location:
-            while True:
-                lat, lon = rng.uniform(10.70, 10.88), rng.uniform(106.60, 106.80)
-                if area.contains(lat, lon):
-                    return common_pb2.Location(lat=lat, lon=lon)
-
-        async def one() -> str:
-            type_code, priority = rng.choice(E2E_TYPES)
-            request = ipb.CreateIncidentRequest(
-                incident=incident_pb2.Incident(
-                    type_code=type_code,
-                    priority=priority,  # type: ignore[arg-type]
-                    location=place(),
-                )
-            )
-            t0 = time.perf_counter_ns()
-            reply = await incidents.CreateIncident(request, timeout=10)
-            name = reply.incident.name
-            started[name] = t0
-            return name
-
+        assignments = Assignments(dispatch_grpc.DispatchServiceStub(system.channels["dispatch"]))
+        calls = Calls(incident_grpc.IncidentServiceStub(system.channels["incidents"]))
+        sub = await nc.subscribe("icc.dispatch.assigned", cb=assignments.on_assigned)
         # Warm up every path once (plans, fleet, reservation, release).
         for _ in range(5):
-            name = await one()
-            await asyncio.wait_for(arrived.setdefault(name, asyncio.Event()).wait(), 30)
-
-        figures: dict[str, float] = {}
+            await assignments.wait(await calls.create(), 30)
         for per_s in settings.dispatch_rates:
-            count = max(5, int(per_s * settings.dispatch_seconds))
-            cpu_before = {n: cpu_seconds(c) for n, c in children.items()}
-            names = await paced(per_s, count, one)
-            deadline = time.monotonic() + settings.event_timeout_s * 3
-            for name in names:
-                waiter = arrived.setdefault(name, asyncio.Event())
-                left = deadline - time.monotonic()
-                if left > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(waiter.wait(), left)
-            samples = [latency[n] - started[n] for n in names if n in latency]
-            figures[f"dispatch.e2e.{per_s}.p50_ms"] = p50_ms(samples)
-            figures[f"dispatch.e2e.{per_s}.p99_ms"] = p99_ms(samples)
-            figures[f"dispatch.e2e.{per_s}.lost"] = float(len(names) - len(samples))
-            # Let the releases land before the next rate.
-            await asyncio.gather(*releases, return_exceptions=True)
-            await asyncio.sleep(1.0)
-            # Each service's CPU per incident over the phase (its releases included): a
-            # steadier figure than latency on a shared machine, and what caps the rate.
-            for n, child in children.items():
-                used = cpu_seconds(child) - cpu_before[n]
-                figures[f"dispatch.e2e.{per_s}.cpu_{n}_ms"] = used * 1000 / count
+            figures |= await _at_rate(per_s, settings, system, calls, assignments)
         await sub.unsubscribe()
     finally:
         await nc.close()
-        for channel in channels.values():
-            await channel.close()
+        await system.close()
+    return figures
+
+
+async def _at_rate(
+    per_s: int, settings: Settings, system: System, calls: Calls, assignments: Assignments
+) -> dict[str, float]:
+    count = max(5, int(per_s * settings.dispatch_seconds))
+    cpu_before = {n: cpu_seconds(c) for n, c in system.children.items()}
+    names = await paced(per_s, count, calls.create)
+    await assignments.wait_all(names, settings.event_timeout_s * 3)
+    seen, started = assignments.seen, calls.started
+    samples = [seen[n] - started[n] for n in names if n in seen]
+    figures = {
+        f"dispatch.e2e.{per_s}.p50_ms": p50_ms(samples),
+        f"dispatch.e2e.{per_s}.p99_ms": p99_ms(samples),
+        f"dispatch.e2e.{per_s}.lost": float(len(names) - len(samples)),
+    }
+    # Let the releases land before the next rate.
+    await assignments.released()
+    await asyncio.sleep(1.0)
+    # Each service's CPU per incident over the phase (its releases included): a
+    # steadier figure than latency on a shared machine, and what caps the rate.
+    for n, child in system.children.items():
+        used = cpu_seconds(child) - cpu_before[n]
+        figures[f"dispatch.e2e.{per_s}.cpu_{n}_ms"] = used * 1000 / count
     return figures

@@ -4,12 +4,12 @@ python -m bench.echo_server --port P
 """
 
 import argparse
-import asyncio
-import signal
 from typing import Any
 
 import grpc
 import uvloop
+
+from bench.bytes_server import serve_until_stopped
 
 SERVICE = "bench.Echo"
 METHOD = f"/{SERVICE}/Echo"
@@ -20,21 +20,7 @@ async def echo(request: bytes, _context: grpc.aio.ServicerContext[Any, Any]) -> 
 
 
 async def serve(port: int) -> None:
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                SERVICE, {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-            ),
-        )
-    )
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(1)
+    await serve_until_stopped(port, SERVICE, {"Echo": echo})
 
 
 def main() -> None:

@@ -12,10 +12,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from bench.procs import Processes, start_consumer
 from bench.settings import Settings
 from bench.stats import p50_ms, p99_ms, rate
 from icc_bus import flush
 
+# Where the consumer process echoes each event it reads.
+ECHO_SUBJECT = "bench.seen"
 # One call; returns the key under which its event will be echoed by the consumer.
 Call = Callable[[], Awaitable[str]]
 T = TypeVar("T")
@@ -70,6 +73,32 @@ class EventWatcher:
             await asyncio.sleep(0.01)
             missing = [k for k in missing if k not in self.seen]
         return len(missing)
+
+
+async def watch_consumer(
+    procs: Processes,
+    nc: Client,
+    watcher: EventWatcher,
+    settings: Settings,
+    stream: str,
+    subject: str,
+    key: str,
+) -> None:
+    """Starts the consumer process (`bench.consumer`) on `stream`, at the server `nc` is
+    connected to; `watcher` hears its echo of every event, by `key` (`msgid` or
+    `incident`)."""
+    assert nc.connected_url is not None
+    await watcher.start(nc, ECHO_SUBJECT)
+    await start_consumer(
+        procs,
+        nc.jetstream(),
+        nats_url=nc.connected_url.geturl(),
+        stream=stream,
+        subject=subject,
+        key=key,
+        echo_subject=ECHO_SUBJECT,
+        timeout_s=settings.start_timeout_s,
+    )
 
 
 async def warm_up(call: Call, count: int, watcher: EventWatcher | None = None) -> None:

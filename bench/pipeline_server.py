@@ -8,8 +8,6 @@ The request is `<request id>|<payload>`; the id becomes the `Nats-Msg-Id` and th
 """
 
 import argparse
-import asyncio
-import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import nats
 import uvloop
 from sqlalchemy import insert
 
+from bench.bytes_server import serve_until_stopped
 from bench.sqlite_engine import create_tables, rows, sqlite_engine
 
 SERVICE = "bench.Pipeline"
@@ -42,21 +41,7 @@ async def serve(args: argparse.Namespace) -> None:
         await js.publish(args.subject, request, headers={"Nats-Msg-Id": request_id})
         return request_id.encode()
 
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                SERVICE, {"Create": grpc.unary_unary_rpc_method_handler(create)}
-            ),
-        )
-    )
-    server.add_insecure_port(f"127.0.0.1:{args.port}")
-    await server.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(1)
+    await serve_until_stopped(args.port, SERVICE, {"Create": create})
     await nc.drain()
     await engine.dispose()
 

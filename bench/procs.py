@@ -1,12 +1,15 @@
 """Child processes of a benchmark run: started here, always ended here, even on error."""
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +113,19 @@ class Processes:
             self.stop(child, timeout_s=5.0)
         for server in reversed(self._nats[:]):
             self.stop_nats(server)
+
+
+@contextlib.contextmanager
+def scratch_processes(prefix: str, *, keep: bool = False) -> Iterator[Processes]:
+    """Processes in a new work directory (a harness run alone), all ended on the way out;
+    the directory is removed after a run that went through, unless `keep`."""
+    procs = Processes(Path(tempfile.mkdtemp(prefix=prefix)))
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+    if not keep:
+        shutil.rmtree(procs.workdir, ignore_errors=True)
 
 
 async def wait_channel_ready(channel: grpc.aio.Channel, child: Child, timeout_s: float) -> None:

@@ -9,8 +9,8 @@ import grpc
 import nats
 
 from bench.incident_requests import create_request
-from bench.load import EventWatcher, call_and_event_figures, prefixed
-from bench.procs import Processes, start_consumer, wait_channel_ready, wait_serving
+from bench.load import EventWatcher, call_and_event_figures, prefixed, watch_consumer
+from bench.procs import Processes, wait_channel_ready, wait_serving
 from bench.settings import Settings
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_testing import free_port
@@ -18,7 +18,6 @@ from icc_testing import free_port
 SERVICE_NAME = "icc.incident.v1.IncidentService"
 STREAM = "ICC_INCIDENT"
 SUBJECT = "icc.incident.created"
-ECHO_SUBJECT = "bench.seen"
 CALL_TIMEOUT_S = 10.0
 
 
@@ -69,17 +68,7 @@ async def _incidents(procs: Processes, settings: Settings, otlp_endpoint: str) -
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             await wait_serving(channel, service, SERVICE_NAME, settings.start_timeout_s)
-            await watcher.start(nc, ECHO_SUBJECT)
-            await start_consumer(
-                procs,
-                nc.jetstream(),
-                nats_url=server.url,
-                stream=STREAM,
-                subject=SUBJECT,
-                key="incident",
-                echo_subject=ECHO_SUBJECT,
-                timeout_s=settings.start_timeout_s,
-            )
+            await watch_consumer(procs, nc, watcher, settings, STREAM, SUBJECT, "incident")
             stub = pb_grpc.IncidentServiceStub(channel)
             rng = random.Random(7)
 

@@ -25,22 +25,22 @@ import argparse
 import asyncio
 import contextlib
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from rich.console import Console
 from rich.table import Table
 
-from bench.procs import REPO_ROOT, Child, Processes, wait_serving
+from bench.procs import REPO_ROOT, Child, Processes, scratch_processes
 from bench.settings import Settings
 from bench.stats import nearest_rank
+from bench.system import System
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
 from icc.dispatch.v1 import dispatch_service_pb2 as dpb
@@ -55,12 +55,7 @@ from icc_simulator.world.calls import CallGenerator
 from icc_simulator.world.eventlog import EventLog, IncidentCreated, IncidentQueued, UnitAssigned
 from icc_simulator.world.model import Catalog
 from icc_simulator.world.scenarios import scenario
-from icc_testing import free_port
 
-DISPATCH = "icc.dispatch.v1.DispatchService"
-INCIDENTS = "icc.incident.v1.IncidentService"
-RESOURCES = "icc.resource.v1.ResourceService"
-QUIET = {"ICC_LOG_LEVEL": "WARNING", "ICC_OTLP_ENDPOINT": ""}
 SAMPLE_EVERY_S = 5.0
 ACTIVE = (
     common_pb2.ASSIGNMENT_STATE_PROPOSED,
@@ -249,106 +244,98 @@ async def sustained_load(
     say = console.log if console is not None else (lambda *_a, **_k: None)
     server = procs.nats_server("nats-sustained")
     work = procs.fresh_dir("sustained")
-    ports = {name: free_port() for name in ("incidents", "resources", "dispatch")}
-    common = {**QUIET, "ICC_NATS_URL": server.url}
-    children: dict[str, Child] = {}
-    children["incidents"] = procs.python(
-        "incidents",
-        ["-m", "icc_incidents.main"],
-        env={
-            **common,
-            "ICC_INCIDENTS_ADDR": f"127.0.0.1:{ports['incidents']}",
-            "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{work / 'incidents.db'}",
-        },
-    )
-    children["resources"] = procs.python(
-        "resources",
-        ["-m", "icc_resources.main"],
-        env={
-            **common,
-            "ICC_RESOURCES_ADDR": f"127.0.0.1:{ports['resources']}",
-            "ICC_RESOURCES_DB_URL": f"sqlite+aiosqlite:///{work / 'resources.db'}",
-        },
-    )
-    channels = {n: grpc.aio.insecure_channel(f"127.0.0.1:{p}") for n, p in ports.items()}
+    system = System(procs, server, work, ("incidents", "resources", "dispatch"))
     sampler = MemorySampler()
     stop_sampling = asyncio.Event()
     sampling: asyncio.Task[None] | None = None
     try:
-        await wait_serving(channels["incidents"], children["incidents"], INCIDENTS, start_timeout_s)
-        await wait_serving(channels["resources"], children["resources"], RESOURCES, start_timeout_s)
-        children["dispatch"] = procs.python(
-            "dispatch",
-            ["-m", "icc_dispatch.main"],
-            env={
-                **common,
-                "ICC_DISPATCH_ADDR": f"127.0.0.1:{ports['dispatch']}",
-                "ICC_DISPATCH_DB_URL": f"sqlite+aiosqlite:///{work / 'dispatch.db'}",
-                "ICC_RESOURCES_TARGET": f"127.0.0.1:{ports['resources']}",
-            },
-        )
-        await wait_serving(channels["dispatch"], children["dispatch"], DISPATCH, start_timeout_s)
+        await system.start_services(start_timeout_s)
         assert server.process is not None
         sampler.pids["nats-server"] = server.process.pid
-        for name, child in children.items():
+        for name, child in system.children.items():
             sampler.pids[name] = child.process.pid
-        out_dir = work / "sim"
         say(f"flood at {rate_per_s:g} incidents/s for {duration_s:g} s, {speed:g}× time")
         started = time.monotonic()
-        simulator = procs.python(
-            "simulator",
-            ["-m", "icc_simulator.main"],
-            env={
-                **common,
-                "ICC_INCIDENTS_TARGET": f"127.0.0.1:{ports['incidents']}",
-                "ICC_RESOURCES_TARGET": f"127.0.0.1:{ports['resources']}",
-                "ICC_DISPATCH_TARGET": f"127.0.0.1:{ports['dispatch']}",
-                "ICC_VAR_DIR": str(work),
-                "ICC_SIMULATOR_SCENARIO": "flood",
-                "ICC_SIMULATOR_STEADY": "1",
-                "ICC_SIMULATOR_RATE": str(base_rate_for(rate_per_s, SEED) * 60),
-                "ICC_SIMULATOR_DURATION": f"{duration_s}s",
-                "ICC_SIMULATOR_SPEED": str(speed),
-                "ICC_SIMULATOR_SEED": str(SEED),
-                "ICC_SIMULATOR_DRAIN": "20s",
-                "ICC_SIMULATOR_END_CHECKS": "0",
-                "ICC_SIMULATOR_ADOPT": "0",
-                "ICC_SIMULATOR_OUT": str(out_dir),
-            },
-        )
+        simulator = _start_simulator(procs, system, work / "sim", rate_per_s, duration_s, speed)
         sampler.pids["simulator"] = simulator.process.pid
         sampling = asyncio.create_task(sampler.run(stop_sampling))
-        deadline = started + duration_s + 300
-        while simulator.process.poll() is None:
-            for name, child in children.items():
-                if child.process.poll() is not None:
-                    raise RuntimeError(f"{name} exited under load:\n{child.log_tail()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the simulator did not finish:\n{simulator.log_tail()}")
-            await asyncio.sleep(1.0)
+        await _wait_for(simulator, system.children, deadline=started + duration_s + 300)
         load_end = min(time.monotonic(), started + duration_s)
         stop_sampling.set()
         await sampling
-        if simulator.process.returncode != 0:
-            raise RuntimeError(f"the simulator failed:\n{simulator.log_tail()}")
         say("load over; counting incidents and holds")
-        sim = json.loads((out_dir / "kpis.json").read_text(encoding="utf-8"))
+        sim = json.loads((work / "sim" / "kpis.json").read_text(encoding="utf-8"))
         result = await census(
-            incident_grpc.IncidentServiceStub(channels["incidents"]),
-            dispatch_grpc.DispatchServiceStub(channels["dispatch"]),
-            resource_grpc.ResourceServiceStub(channels["resources"]),
+            incident_grpc.IncidentServiceStub(system.channels["incidents"]),
+            dispatch_grpc.DispatchServiceStub(system.channels["dispatch"]),
+            resource_grpc.ResourceServiceStub(system.channels["resources"]),
         )
     finally:
         stop_sampling.set()
         if sampling is not None:
             with contextlib.suppress(Exception):
                 await sampling
-        for channel in channels.values():
-            await channel.close()
+        await system.close()
 
+    figures = _outcome(sim, result, rate_per_s, duration_s, speed)
+    decisions, urgent = decision_ms(EventLog.read_jsonl(work / "sim" / "events.jsonl"))
+    figures["sustained.urgent"] = float(urgent)
+    figures["sustained.decided"] = float(len(decisions))
+    figures["sustained.decision.p50_ms"] = nearest_rank(decisions, 50)
+    figures["sustained.decision.p99_ms"] = nearest_rank(decisions, 99)
+    figures |= _memory(sampler, started, load_end, duration_s)
+    if console is not None:
+        print_figures(console, figures, result)
+    return figures
+
+
+def _start_simulator(
+    procs: Processes,
+    system: System,
+    out_dir: Path,
+    rate_per_s: float,
+    duration_s: float,
+    speed: float,
+) -> Child:
+    return procs.python(
+        "simulator",
+        ["-m", "icc_simulator.main"],
+        env={
+            **system.common,
+            **system.targets(),
+            "ICC_VAR_DIR": str(out_dir.parent),
+            "ICC_SIMULATOR_SCENARIO": "flood",
+            "ICC_SIMULATOR_STEADY": "1",
+            "ICC_SIMULATOR_RATE": str(base_rate_for(rate_per_s, SEED) * 60),
+            "ICC_SIMULATOR_DURATION": f"{duration_s}s",
+            "ICC_SIMULATOR_SPEED": str(speed),
+            "ICC_SIMULATOR_SEED": str(SEED),
+            "ICC_SIMULATOR_DRAIN": "20s",
+            "ICC_SIMULATOR_END_CHECKS": "0",
+            "ICC_SIMULATOR_ADOPT": "0",
+            "ICC_SIMULATOR_OUT": str(out_dir),
+        },
+    )
+
+
+async def _wait_for(simulator: Child, services: dict[str, Child], deadline: float) -> None:
+    """Until the simulator has finished; a service that dies under load fails the run."""
+    while simulator.process.poll() is None:
+        for name, child in services.items():
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{name} exited under load:\n{child.log_tail()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the simulator did not finish:\n{simulator.log_tail()}")
+        await asyncio.sleep(1.0)
+    if simulator.process.returncode != 0:
+        raise RuntimeError(f"the simulator failed:\n{simulator.log_tail()}")
+
+
+def _outcome(
+    sim: dict[str, Any], result: Census, rate_per_s: float, duration_s: float, speed: float
+) -> dict[str, float]:
     stats = sim["stats"]
     refused = sum(n for k, n in stats["errors"].items() if k.startswith("create:"))
-    to_dispatch = sim["kpis"]["call_to_dispatch"]["priority"]
     figures: dict[str, float] = {
         "sustained.offered_per_s": rate_per_s,
         "sustained.duration_s": duration_s,
@@ -362,11 +349,7 @@ async def sustained_load(
         "sustained.lost": float(len(result.lost)),
         "sustained.double_booked": float(len(result.double_booked)),
     }
-    decisions, urgent = decision_ms(EventLog.read_jsonl(out_dir / "events.jsonl"))
-    figures["sustained.urgent"] = float(urgent)
-    figures["sustained.decided"] = float(len(decisions))
-    figures["sustained.decision.p50_ms"] = nearest_rank(decisions, 50)
-    figures["sustained.decision.p99_ms"] = nearest_rank(decisions, 99)
+    to_dispatch = sim["kpis"]["call_to_dispatch"]["priority"]
     for prio in ("P1", "P2"):
         p = to_dispatch.get(prio, {})
         for q in ("p50", "p99"):
@@ -375,16 +358,22 @@ async def sustained_load(
             figures[f"sustained.{prio}.to_dispatch.{q}_ms"] = (
                 value / speed * 1000 if value is not None else float("nan")
             )
+    return figures
+
+
+def _memory(
+    sampler: MemorySampler, started: float, load_end: float, duration_s: float
+) -> dict[str, float]:
+    """Each process's memory in the first and the last minute of the load, and its peak."""
     first_end = started + min(60.0, duration_s / 2)
     last_start = load_end - min(60.0, duration_s / 2)
+    figures: dict[str, float] = {}
     for name in sampler.pids:
         figures[f"sustained.rss.{name}.first_mb"] = sampler.window_mb(name, started, first_end)
         figures[f"sustained.rss.{name}.last_mb"] = sampler.window_mb(name, last_start, load_end)
         figures[f"sustained.rss.{name}.peak_mb"] = (
             max((kb for _, kb in sampler.samples.get(name, [])), default=0) / 1024
         )
-    if console is not None:
-        print_figures(console, figures, result)
     return figures
 
 
@@ -461,26 +450,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
     console = Console(log_path=False)
-    workdir = Path(tempfile.mkdtemp(prefix="icc-sustained-"))
-    procs = Processes(workdir)
     try:
-        figures = asyncio.run(
-            sustained_load(
-                procs,
-                rate_per_s=args.rate,
-                duration_s=args.duration,
-                speed=args.speed,
-                console=console,
+        with scratch_processes("icc-sustained-", keep=args.keep) as procs:
+            figures = asyncio.run(
+                sustained_load(
+                    procs,
+                    rate_per_s=args.rate,
+                    duration_s=args.duration,
+                    speed=args.speed,
+                    console=console,
+                )
             )
-        )
     except KeyboardInterrupt:
         return 130
-    finally:
-        procs.stop_all()
     if args.keep:
-        console.print(f"logs and databases kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+        console.print(f"logs and databases kept in {procs.workdir}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     console.print(f"figures written to {args.json}")
