@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
@@ -49,6 +50,22 @@ async def wait_until(predicate: object, timeout_s: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def consuming(nats_client: Client, durable: str) -> AsyncIterator[list[ReceivedEvent]]:
+    """A consumer of the test stream, started, keeping what it receives; stopped after."""
+    seen: list[ReceivedEvent] = []
+
+    async def keep(e: ReceivedEvent) -> None:
+        seen.append(e)
+
+    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", durable, "icc.test.>"), keep)
+    consumer.start()
+    try:
+        yield seen
+    finally:
+        await consumer.stop()
 
 
 async def test_ensure_streams_is_idempotent_and_applies_changes(nats_client: Client) -> None:
@@ -180,20 +197,11 @@ async def test_spans_name_the_incident_and_units_an_event_is_about(
 ) -> None:
     js = nats_client.jetstream()
     await ensure_streams(js, [STREAM])
-    seen: list[ReceivedEvent] = []
-
-    async def handle(e: ReceivedEvent) -> None:
-        seen.append(e)
-
-    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", "tagged", "icc.test.>"), handle)
-    consumer.start()
-    try:
+    async with consuming(nats_client, "tagged") as seen:
         thing = StringValue(value="x")
         tagged = outgoing("icc.test.thing", "evt-t", thing, incident="i-9", units=["u-1", "u-2"])
         await publish_event(js, tagged)
         await wait_until(lambda: len(seen) == 1)
-    finally:
-        await consumer.stop()
     assert seen[0].headers[HEADER_INCIDENT_ID] == "i-9"
     assert seen[0].headers[HEADER_UNIT_IDS] == "u-1,u-2"
     finished = {s.name: s for s in spans.get_finished_spans()}  # type: ignore[attr-defined]
@@ -216,18 +224,9 @@ async def test_a_batch_goes_out_under_one_send_span_and_each_event_keeps_its_con
         with tracer.start_as_current_span(f"request {n}") as span:
             made.append(span.get_span_context())
             events.append(outgoing("icc.test.thing", f"evt-b{n}", StringValue(value="x")))
-    seen: list[ReceivedEvent] = []
-
-    async def handle(e: ReceivedEvent) -> None:
-        seen.append(e)
-
-    consumer = DurableConsumer(nats_client, ConsumerSpec("TEST", "batched", "icc.test.>"), handle)
-    consumer.start()
-    try:
+    async with consuming(nats_client, "batched") as seen:
         assert await publish_batch(js, events) == [None, None, None]
         await wait_until(lambda: len(seen) == 3)
-    finally:
-        await consumer.stop()
     finished = spans.get_finished_spans()  # type: ignore[attr-defined]
     sends = [s for s in finished if s.name == "send icc.test.thing"]
     assert len(sends) == 1

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -160,10 +161,7 @@ async def test_started_relay_publishes_what_a_crashed_process_left_at_once(
     js = nats_client.jetstream()
     await ensure_streams(js, [STREAM])
     await stage(db, [event(n) for n in range(3)])  # committed, never handed to a relay
-    batcher = WriteBatcher(db)
-    batcher.start()
-    relay = OutboxRelay(db, outbox, js, batcher, sweep_age=timedelta(hours=1))
-    relay.start()
+    batcher, relay = await started(db, nats_client, sweep_age=timedelta(hours=1))
     try:
         await until(lambda: relay.backlog == 0, timeout_s=5)
     finally:
@@ -327,16 +325,11 @@ async def test_writes_one_at_a_time_commit_whole_or_not_at_all(db: Database) -> 
 async def test_relay_reports_the_unsent_rows_as_backlog(
     db: Database, nats_client: Client, metrics: RecordedMetrics
 ) -> None:
-    js = nats_client.jetstream()
-    await ensure_streams(js, [STREAM])
-    batcher = WriteBatcher(db)
-    batcher.start()
     # After the first sweep (everything left over), rows younger than an hour are left to
     # the fast path: the sweeps only count them.
-    relay = OutboxRelay(
-        db, outbox, js, batcher, sweep_interval_s=0.05, sweep_age=timedelta(hours=1)
+    batcher, relay = await started(
+        db, nats_client, sweep_interval_s=0.05, sweep_age=timedelta(hours=1)
     )
-    relay.start()
     try:
         await until(lambda: relay.backlog == 0)
         await stage(db, [event(n) for n in range(7)])
@@ -350,6 +343,20 @@ async def test_relay_reports_the_unsent_rows_as_backlog(
         await batcher.stop()
     # A stopped relay reports nothing any more.
     assert RecordedMetrics(metrics.reader).gauge("icc.outbox.backlog") is None
+
+
+async def started(
+    db: Database, nats_client: Client, **relay_options: Any
+) -> tuple[WriteBatcher, OutboxRelay]:
+    """A batcher and a relay on the test stream, both started (committed events are not
+    handed to the relay: its sweeps find them)."""
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM])
+    batcher = WriteBatcher(db)
+    batcher.start()
+    relay = OutboxRelay(db, outbox, js, batcher, **relay_options)
+    relay.start()
+    return batcher, relay
 
 
 async def until(check: Callable[[], bool], timeout_s: float = 10) -> None:
@@ -366,12 +373,7 @@ async def test_writer_and_relay_stop_when_work_arrives_as_they_are_stopped(
     # A stop that lands while the loop is waking for new work must still stop it. On
     # Python 3.11, `asyncio.wait_for` around the queue read drops that cancellation
     # once the read has its item, and the loop ran on forever (a hung shutdown).
-    js = nats_client.jetstream()
-    await ensure_streams(js, [STREAM])
-    batcher = WriteBatcher(db)
-    batcher.start()
-    relay = OutboxRelay(db, outbox, js, batcher)
-    relay.start()
+    batcher, relay = await started(db, nats_client)
     await until(lambda: relay.backlog is not None)  # past its first sweep, waiting for work
 
     async def nothing(tx: WriteTx) -> None:

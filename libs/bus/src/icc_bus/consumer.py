@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from icc_bus.consumer_metrics import ConsumerMetrics, consumer_metrics
 from icc_bus.dlq import DeadLetters
 from icc_bus.errors import PoisonMessage
-from icc_bus.events import subject_attributes, subject_template
+from icc_bus.events import span_attributes, subject_template
 from icc_bus.lanes import Lanes
 from icc_bus.received import Handler, ReceivedEvent, received
 from icc_bus.spec import ConsumerSpec
@@ -114,19 +114,14 @@ class DurableConsumer:
     async def _deliver(self, delivery: _Delivery) -> None:
         msg, event = delivery
         self._metrics.delivered(self._spec.durable, event.num_delivered, msg.metadata.num_pending)
+        attributes = span_attributes("process", msg.subject, event.event_id, event.headers)
+        attributes["messaging.consumer.group.name"] = self._spec.durable
         token = otel_context.attach(extract(event.headers))
         try:
             with self._tracer.start_as_current_span(
                 f"process {subject_template(msg.subject)}",
                 kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": msg.subject,
-                    "messaging.consumer.group.name": self._spec.durable,
-                    "messaging.message.id": event.event_id,
-                    **subject_attributes(event.headers),
-                },
+                attributes=attributes,
                 record_exception=False,
                 set_status_on_exception=False,
             ) as span:

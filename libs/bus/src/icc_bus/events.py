@@ -88,6 +88,20 @@ def subject_attributes(headers: Mapping[str, str]) -> dict[str, str | list[str]]
     return found
 
 
+def span_attributes(
+    operation: str, subject: str, event_id: str, headers: Mapping[str, str]
+) -> dict[str, AttributeValue]:
+    """OpenTelemetry's messaging attributes for the span that publishes or processes one
+    event, with the incident and units it is about."""
+    return {
+        "messaging.system": "nats",
+        "messaging.operation.type": operation,
+        "messaging.destination.name": subject,
+        "messaging.message.id": event_id,
+        **subject_attributes(headers),
+    }
+
+
 def subject_template(subject: str) -> str:
     """Low-cardinality span destination: `icc.unit.status.u-17` -> `icc.unit.status.*`."""
     parts = subject.split(".")
@@ -114,13 +128,7 @@ async def publish_event(
     with _tracer.start_as_current_span(
         f"publish {subject_template(event.subject)}",
         kind=SpanKind.PRODUCER,
-        attributes={
-            "messaging.system": "nats",
-            "messaging.operation.type": "publish",
-            "messaging.destination.name": event.subject,
-            "messaging.message.id": event.event_id,
-            **subject_attributes(event.headers),
-        },
+        attributes=span_attributes("publish", event.subject, event.event_id, event.headers),
     ):
         headers = dict(event.headers)
         # Downstream spans become children of this producer span.

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from opentelemetry.sdk.metrics import (
     Counter,
@@ -22,6 +23,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.util.types import AttributeValue
 
 Labels = frozenset[tuple[str, AttributeValue]]
+V = TypeVar("V")
 
 
 def delta_reader() -> InMemoryMetricReader:
@@ -80,36 +82,30 @@ class RecordedMetrics:
 
     def counter(self, name: str, attributes: Mapping[str, object] | None = None) -> float:
         """The total added to a counter (0 when nothing was)."""
-        self.collect()
-        return sum(
-            v for (n, labels), v in self._sums.items() if _matches(n, labels, name, attributes)
-        )
+        return sum(self._matching(self._sums, name, attributes))
 
     def histogram_count(self, name: str, attributes: Mapping[str, object] | None = None) -> int:
         """How many values a histogram recorded."""
-        self.collect()
-        return sum(
-            h.count
-            for (n, labels), h in self._histograms.items()
-            if _matches(n, labels, name, attributes)
-        )
+        return sum(h.count for h in self._matching(self._histograms, name, attributes))
 
     def histogram_sum(self, name: str, attributes: Mapping[str, object] | None = None) -> float:
         """The sum of the values a histogram recorded."""
-        self.collect()
-        return sum(
-            h.sum
-            for (n, labels), h in self._histograms.items()
-            if _matches(n, labels, name, attributes)
-        )
+        return sum(h.sum for h in self._matching(self._histograms, name, attributes))
 
     def gauge(self, name: str, attributes: Mapping[str, object] | None = None) -> float | None:
         """The last value observed by a gauge (summed over matching series), None if none."""
-        self.collect()
-        values = [
-            v for (n, labels), v in self._gauges.items() if _matches(n, labels, name, attributes)
-        ]
+        values = self._matching(self._gauges, name, attributes)
         return sum(values) if values else None
+
+    def _matching(
+        self,
+        recorded: Mapping[tuple[str, Labels], V],
+        name: str,
+        attributes: Mapping[str, object] | None,
+    ) -> list[V]:
+        """After collecting: the values recorded under `name` with at least `attributes`."""
+        self.collect()
+        return [v for (n, labels), v in recorded.items() if _matches(n, labels, name, attributes)]
 
     def attribute_sets(self, name: str) -> list[dict[str, AttributeValue]]:
         """The attribute sets a metric was recorded with."""
