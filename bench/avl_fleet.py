@@ -17,8 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from icc_kernel.vocabulary import Agency, UnitKind, UnitStatus
 from icc_resources import store
-from icc_resources.domain.model import Agency, Unit, UnitKind, UnitStatus
+from icc_resources.domain.model import Unit
 from icc_resources.seed import load_reference_data
 from icc_storage import Database, upgrade
 
