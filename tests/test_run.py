@@ -1,4 +1,6 @@
-"""`icc run` (what `make run` starts): up, healthy, discoverable, and stopped by Ctrl-C."""
+"""`icc run` (what `make run` starts): up, healthy, discoverable, stopped by Ctrl-C and
+started again at once (a client connected to every port at the stop), and leaving nothing
+behind when it is killed."""
 
 import json
 import os
@@ -22,7 +24,16 @@ from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
+from icc_cli.status import alive
 from icc_testing import free_port
+from tests.supervision import (
+    connect_everywhere,
+    drain_and_close,
+    free_ports,
+    server_closed,
+    start_and_wait,
+    status,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -37,24 +48,15 @@ def run_icc(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
     )
 
 
+# Two starts of the whole system (tens of seconds each on a busy machine): one test, so
+# that the suite pays for one start less than two tests would.
+@pytest.mark.timeout(300)
 def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    ports = {
-        "ICC_NATS_PORT": str(free_port()),
-        "ICC_NATS_MONITOR_PORT": str(free_port()),
-        "ICC_INCIDENTS_PORT": str(free_port()),
-        "ICC_RESOURCES_PORT": str(free_port()),
-        "ICC_DISPATCH_PORT": str(free_port()),
-        "ICC_TRACESINK_PORT": str(free_port()),
-        "ICC_TRACESINK_QUERY_PORT": str(free_port()),
-        "ICC_INCIDENTS_METRICS_PORT": str(free_port()),
-        "ICC_RESOURCES_METRICS_PORT": str(free_port()),
-        "ICC_DISPATCH_METRICS_PORT": str(free_port()),
-        "ICC_GATEWAY_PORT": str(free_port()),
-        "ICC_GATEWAY_METRICS_PORT": str(free_port()),
-    }
+    ports = free_ports()
     # The simulator a little faster than `make run` has it, to see its drills in time.
     proc = run_icc(tmp_path, **ports, ICC_SIMULATOR_RATE="120")
     endpoints_file = tmp_path / "var" / "endpoints.json"
+    clients: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 60
         while not endpoints_file.exists():
@@ -156,9 +158,11 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             while not any(i["exercise"] for i in http.get("/api/v1/picture").json()["incidents"]):
                 assert time.monotonic() < deadline, "no simulated call in 30 s"
                 time.sleep(0.5)
+        # Connected to every port at the stop: the servers close these connections.
+        clients = connect_everywhere(ports)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=40)
     assert proc.returncode == 0, out
     assert "stopped" in out
     assert f"Dispatcher screen: http://127.0.0.1:{ports['ICC_GATEWAY_PORT']}/" in out
@@ -170,6 +174,38 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 s.bind(("127.0.0.1", int(port)))
             except OSError:
                 raise AssertionError(f"{name} {port} is still taken") from None
+    for client in clients:
+        drain_and_close(client)
+    # The server side of each of those connections waits out TIME_WAIT on its port.
+    assert server_closed(ports), "no connection was closed by the server side"
+    _restarts_at_once_and_leaves_nothing_when_killed(tmp_path / "var", ports)
+
+
+def _restarts_at_once_and_leaves_nothing_when_killed(var: Path, ports: dict[str, str]) -> None:
+    env = {**ports, "ICC_VAR_DIR": str(var), "ICC_SIMULATOR_RATE": "0", "COLUMNS": "120"}
+    proc = start_and_wait(var, env)
+    try:
+        shown = status(env)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        for name in ("nats-server", "tracesink", "incidents", "resources", "dispatch", "gateway"):
+            assert str(var / "log" / f"{name}.log") in shown.stdout
+        manifest = json.loads((var / "processes.json").read_text())
+        assert manifest["supervisor"] == proc.pid
+        children = [p["pid"] for p in manifest["processes"]]
+        assert all(alive(pid) for pid in children)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=5)
+        killed = time.monotonic()
+        while left := [pid for pid in children if alive(pid)]:
+            assert time.monotonic() - killed < 5, f"still running 5 s after icc run: {left}"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    shown = status(env)
+    assert shown.returncode == 1
+    assert "is not running" in shown.stdout
 
 
 def test_icc_run_says_which_port_is_taken(tmp_path: Path) -> None:

@@ -13,8 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from icc_cli.config import StackConfig
 from icc_cli.simulate import simulate
-from icc_cli.stack import Stack, StackConfig, StackError
+from icc_cli.stack import Stack, StackError
+from icc_cli.status import alive, check, table
+from icc_cli.supervisor import Manifest, manifest_path
 from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
 from icc_tracesink.waterfall import render, rows, total_ms
 
@@ -42,8 +45,9 @@ def run() -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # SIGHUP: the terminal closed.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
         _start(stack, config)
         endpoints = stack.write_endpoints()
@@ -59,10 +63,48 @@ def run() -> None:
         console.print("Stopping ...")
     except StackError as exc:
         console.print(f"[red]✗ {exc}[/]")
-        stack.stop()
+        _stop(stack)
         raise typer.Exit(1) from None
-    stack.stop()
+    except BaseException:
+        _stop(stack)
+        raise
+    _stop(stack)
     console.print("[green]✓[/] stopped")
+
+
+def _stop(stack: Stack) -> None:
+    started = time.monotonic()
+    stopped = stack.stop()
+    if stopped.killed:
+        console.print(f"[red]✗[/] did not stop in time, killed: {', '.join(stopped.killed)}")
+    slowest = stopped.slowest()
+    console.print(
+        f"(stopped in {time.monotonic() - started:.1f} s"
+        + (f"; slowest: {slowest[0]}, {slowest[1]:.1f} s)" if slowest else ")")
+    )
+
+
+@app.command()
+def status() -> None:
+    """Each process `icc run` started: alive, healthy (gRPC health, HTTP, NATS monitoring),
+    and its log. Exits 1 unless everything is well."""
+    var_dir = StackConfig.from_env().var_dir
+    path = manifest_path(var_dir)
+    if not path.exists():
+        console.print(f"icc run is not running with {escape(str(var_dir))} (no {path.name}).")
+        raise typer.Exit(1)
+    manifest = Manifest.read(path)
+    statuses = check(manifest)
+    running = alive(manifest.supervisor)
+    if running:
+        console.print(f"icc run (pid {manifest.supervisor}) is running:")
+    else:
+        console.print(
+            f"[red]✗[/] icc run (pid {manifest.supervisor}) is not running; what it started:"
+        )
+    console.print(table(statuses))
+    if not (running and all(s.health.ok for s in statuses)):
+        raise typer.Exit(1)
 
 
 def _start(stack: Stack, config: StackConfig) -> None:

@@ -1,10 +1,9 @@
-"""Starting the local system: a private nats-server, the trace sink and each service."""
+"""Starting the local system: a private nats-server, the trace sink and each service,
+each checked ready before the next (the processes themselves are `icc_cli.supervisor`'s)."""
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import sysconfig
 import time
@@ -14,95 +13,24 @@ from pathlib import Path
 
 import httpx
 
+from icc_cli.config import StackConfig
+from icc_cli.supervisor import Child, Probe, Stopped, Supervisor
 from icc_rpc import wait_serving
+
+# Stop order: the services (and the gateway, the simulator) before what they drain into.
+INFRASTRUCTURE, SERVICES = 0, 1
 
 
 class StackError(Exception):
     """Something the user must fix; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    var_dir: Path
-    host: str
-    nats_port: int
-    nats_monitor_port: int
-    incidents_port: int
-    resources_port: int
-    dispatch_port: int
-    gateway_port: int
-    tracesink_port: int
-    tracesink_query_port: int
-    incidents_metrics_port: int
-    resources_metrics_port: int
-    dispatch_metrics_port: int
-    gateway_metrics_port: int
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
-        return cls(
-            var_dir=Path(env.get("ICC_VAR_DIR", "var")).resolve(),
-            host=env.get("ICC_HOST", "127.0.0.1"),
-            # Not 4222: a system nats-server often holds it, and this one is private.
-            nats_port=int(env.get("ICC_NATS_PORT", "14222")),
-            nats_monitor_port=int(env.get("ICC_NATS_MONITOR_PORT", "18222")),
-            incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
-            resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
-            dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
-            gateway_port=int(env.get("ICC_GATEWAY_PORT", "8080")),
-            tracesink_port=int(env.get("ICC_TRACESINK_PORT", "4317")),  # OTLP/gRPC's own port
-            tracesink_query_port=int(env.get("ICC_TRACESINK_QUERY_PORT", "4320")),
-            # 9464 is OpenTelemetry's Prometheus exporter port; one each from there.
-            incidents_metrics_port=int(env.get("ICC_INCIDENTS_METRICS_PORT", "9464")),
-            resources_metrics_port=int(env.get("ICC_RESOURCES_METRICS_PORT", "9465")),
-            dispatch_metrics_port=int(env.get("ICC_DISPATCH_METRICS_PORT", "9466")),
-            gateway_metrics_port=int(env.get("ICC_GATEWAY_METRICS_PORT", "9467")),
-        )
-
-    @property
-    def nats_url(self) -> str:
-        return f"nats://{self.host}:{self.nats_port}"
-
-    @property
-    def otlp_endpoint(self) -> str:
-        return f"http://{self.host}:{self.tracesink_port}"
-
-    @property
-    def tracesink_query_url(self) -> str:
-        """The sink's waterfalls as JSON (`/incidents/ID/waterfall`), for the gateway."""
-        return f"http://{self.host}:{self.tracesink_query_port}"
-
-    @property
-    def traces_db(self) -> Path:
-        return self.var_dir / "traces.db"
-
-    def metrics_url(self, port: int) -> str:
-        return f"http://{self.host}:{port}/metrics"
-
-    @property
-    def screen_url(self) -> str:
-        """The dispatcher screen (and the gateway's HTTP API under /api)."""
-        return f"http://{self.host}:{self.gateway_port}/"
-
-    def endpoints(self) -> dict[str, str]:
-        return {
-            "nats": self.nats_url,
-            "nats_monitoring": f"http://{self.host}:{self.nats_monitor_port}",
-            "trace_sink_otlp": self.otlp_endpoint,
-            "trace_sink_query": self.tracesink_query_url,
-            "incidents_grpc": f"{self.host}:{self.incidents_port}",
-            "resources_grpc": f"{self.host}:{self.resources_port}",
-            "dispatch_grpc": f"{self.host}:{self.dispatch_port}",
-            "incidents_metrics": self.metrics_url(self.incidents_metrics_port),
-            "resources_metrics": self.metrics_url(self.resources_metrics_port),
-            "dispatch_metrics": self.metrics_url(self.dispatch_metrics_port),
-            "gateway_http": self.screen_url,
-            "gateway_metrics": self.metrics_url(self.gateway_metrics_port),
-        }
-
-
 def check_port_free(host: str, port: int, variable: str) -> None:
+    """Fails when something listens on the port. Binds as the servers do, with
+    SO_REUSEADDR, so that connections of a previous run waiting out TIME_WAIT there do not
+    count: they do not stop the servers from listening."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -128,33 +56,23 @@ def find_nats_server() -> str:
 
 
 @dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-
-@dataclass
 class Stack:
     config: StackConfig
-    children: list[Child] = field(default_factory=list)
+    supervisor: Supervisor = field(init=False)
 
-    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Child:
-        log_dir = self.config.var_dir / "log"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"{name}.log"
-        log = log_path.open("ab")
-        process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            # Own process group: Ctrl-C in the terminal reaches us, and we stop children in order.
-            start_new_session=True,
-        )
-        child = Child(name, process, log_path)
-        self.children.append(child)
-        return child
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.config.var_dir)
+
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        probe: Probe,
+        wave: int = SERVICES,
+    ) -> Child:
+        return self.supervisor.spawn(name, argv, env or {}, probe=probe, wave=wave)
 
     def start_nats(self) -> Child:
         c = self.config
@@ -177,6 +95,9 @@ class Stack:
                 "-n",
                 "icc-local",
             ],
+            # /healthz includes JetStream.
+            probe=Probe("http", f"http://{c.host}:{c.nats_monitor_port}/healthz"),
+            wave=INFRASTRUCTURE,
         )
         self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
         return child
@@ -197,6 +118,8 @@ class Stack:
                 "ICC_TRACESINK_PORT": c.tracesink_port,
                 "ICC_TRACESINK_QUERY_PORT": c.tracesink_query_port,
             },
+            probe=Probe("http", f"{c.tracesink_query_url}/healthz"),
+            wave=INFRASTRUCTURE,
         )
         self._wait_tcp(child, c.host, c.tracesink_port, timeout_s=15)
         return child
@@ -218,6 +141,7 @@ class Stack:
                 f"ICC_{name.upper()}_PORT": port,
                 f"ICC_{name.upper()}_METRICS_PORT": metrics_port,
             },
+            probe=Probe("grpc", f"{c.host}:{port}"),
         )
         self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)
         return child
@@ -242,6 +166,7 @@ class Stack:
                 "ICC_GATEWAY_PORT": c.gateway_port,
                 "ICC_GATEWAY_METRICS_PORT": c.gateway_metrics_port,
             },
+            probe=Probe("http", f"{c.screen_url}healthz"),
         )
         self._wait_http_ok(child, f"{c.screen_url}healthz", timeout_s=60)
         return child
@@ -262,16 +187,24 @@ class Stack:
                 **self._telemetry_env(),
             },
             ports={},
+            probe=Probe("process"),
         )
 
     def _spawn_module(
-        self, name: str, module: str, env: Mapping[str, str], *, ports: Mapping[str, int]
+        self,
+        name: str,
+        module: str,
+        env: Mapping[str, str],
+        *,
+        ports: Mapping[str, int],
+        probe: Probe,
+        wave: int = SERVICES,
     ) -> Child:
         """`python -m module`, once each of `ports` is free (keyed by the variable that
         moves it, for the message when it is not)."""
         for variable, port in ports.items():
             check_port_free(self.config.host, port, variable)
-        return self._spawn(name, [sys.executable, "-m", module], env)
+        return self._spawn(name, [sys.executable, "-m", module], env, probe=probe, wave=wave)
 
     def _service_env(self, metrics_port: int) -> dict[str, str]:
         """What every service and the gateway are told: the bus, metrics, traces, var."""
@@ -343,16 +276,8 @@ class Stack:
         )
 
     def first_exited(self) -> Child | None:
-        return next((c for c in self.children if c.process.poll() is not None), None)
+        return self.supervisor.first_exited()
 
-    def stop(self, timeout_s: float = 10) -> None:
-        """Stop children newest first (services before the bus they drain into)."""
-        for child in reversed(self.children):
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-                try:
-                    child.process.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    child.process.kill()
-                    child.process.wait()
-        self.children.clear()
+    def stop(self) -> Stopped:
+        """Stops every process (see `Supervisor.stop`)."""
+        return self.supervisor.stop()

@@ -73,6 +73,9 @@ def _handler(db_path: Path) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = self.path.split("?")[0].strip("/").split("/")
+            if parts == ["healthz"]:  # for `icc status` and container probes
+                self._send(HTTPStatus.OK, {"status": "ok"})
+                return
             if len(parts) == 3 and parts[0] == "incidents" and parts[2] == "waterfall":
                 incident_id = parts[1].removeprefix("incidents%2F")
                 self._send(HTTPStatus.OK, waterfall_json(db_path, incident_id))

@@ -1,0 +1,105 @@
+"""`icc status`: each process `icc run` started, whether it is alive and well, and its log.
+
+Read from `var/processes.json` (`icc_cli.supervisor`); each process is asked the way it
+answers: the standard gRPC health service (the services), HTTP 200 (the gateway's and the
+trace sink's `/healthz`, NATS monitoring's `/healthz`, which includes JetStream), or
+nothing but being alive (the simulator). All are asked at once, each with a short deadline.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.table import Table
+from rich.text import Text
+
+from icc_cli.supervisor import Listed, Manifest, Probe
+from icc_cli.watchdog import stat
+
+PROBE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    process: Listed
+    alive: bool
+    health: Health
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    seen = stat(pid)
+    return seen is not None and seen[0] != "Z"
+
+
+def ask(probe: Probe, timeout_s: float = PROBE_TIMEOUT_S) -> Health:
+    if probe.kind == "grpc":
+        return _ask_grpc(probe.target, timeout_s)
+    if probe.kind == "http":
+        return _ask_http(probe.target, timeout_s)
+    return Health(True, "running")
+
+
+def _ask_grpc(target: str, timeout_s: float) -> Health:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout_s
+            )
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            return Health(False, code.name if code else "no answer")
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    return Health(reply.status == health_pb2.HealthCheckResponse.SERVING, name)
+
+
+def _ask_http(url: str, timeout_s: float) -> Health:
+    try:
+        reply = httpx.get(url, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return Health(False, type(exc).__name__)
+    return Health(reply.status_code == 200, f"HTTP {reply.status_code}")
+
+
+def check(manifest: Manifest) -> list[ProcessStatus]:
+    def one(process: Listed) -> ProcessStatus:
+        if not alive(process.pid):
+            return ProcessStatus(process, False, Health(False, "not running"))
+        return ProcessStatus(process, True, ask(process.probe))
+
+    with ThreadPoolExecutor(max_workers=max(1, len(manifest.processes))) as pool:
+        return list(pool.map(one, manifest.processes))
+
+
+def table(statuses: list[ProcessStatus]) -> Table:
+    out = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("process", "pid", "health", "asked at", "log"):
+        out.add_column(column, overflow="fold", no_wrap=column in ("process", "pid", "health"))
+    for s in statuses:
+        mark = Text("✓ ", style="green") if s.health.ok else Text("✗ ", style="red")
+        out.add_row(
+            s.process.name,
+            str(s.process.pid),
+            mark + Text(s.health.detail),
+            s.process.probe.target or "-",
+            _shorter(s.process.log),
+        )
+    return out
+
+
+def _shorter(path: str) -> str:
+    """Relative to the working directory when under it, as the user would type it."""
+    try:
+        return os.path.relpath(path) if Path(path).is_relative_to(Path.cwd()) else path
+    except ValueError:
+        return path
