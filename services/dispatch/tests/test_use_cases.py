@@ -19,20 +19,11 @@ from icc_dispatch import store
 from icc_dispatch.domain.errors import InvalidInput, NotFound, UnitsUnavailable
 from icc_dispatch.domain.eta import TravelModel
 from icc_dispatch.domain.fleet import Fleet
-from icc_dispatch.domain.model import (
-    Actor,
-    Agency,
-    AssignmentState,
-    FleetUnit,
-    IncidentPhase,
-    IncidentView,
-    Point,
-    Priority,
-    UnitKind,
-    UnitStatus,
-)
+from icc_dispatch.domain.model import FleetUnit, IncidentPhase, IncidentView, Point
 from icc_dispatch.main import load_plans
 from icc_dispatch.service import DispatchService, Settings
+from icc_kernel.actors import Actor
+from icc_kernel.vocabulary import Agency, AssignmentState, Priority, UnitKind, UnitStatus
 from icc_storage import EVERY_BATCH_INLINE, Database, WriteBatcher
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 10:00 in the city
@@ -167,6 +158,11 @@ class Desk:
     db: Database
     counts: Counts
 
+    async def take_in(self, event_id: str, view: IncidentView) -> None:
+        """An incident's news, and what the loop does of it (reservations included)."""
+        await self.service.on_incident(event_id, view)
+        await self.service.drain()
+
     async def events(self) -> list[str]:
         async with self.db.read() as conn:
             rows = await conn.execute(select(store.outbox.c.subject).order_by(store.outbox.c.id))
@@ -236,8 +232,7 @@ class TestIntake:
         assert await desk.events() == ["icc.dispatch.assigned"]
 
     async def test_the_quiet_path_costs_two_commits(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         # Intake with its proposal, then the confirmation (the path the bench's dispatch
         # table counts commits on); then the loop's two reads of the queue.
         assert desk.counts.statements == [
@@ -252,33 +247,28 @@ class TestIntake:
         assert desk.counts.writes == 2
 
     async def test_the_same_event_twice_is_taken_in_once(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
+        await desk.take_in("evt-1", incident(1))
         assert desk.resources.reserved == [["E1"]]
         assert await desk.events() == ["icc.dispatch.assigned"]
 
     async def test_news_that_changes_nothing_dispatch_plans_by_writes_nothing(
         self, desk: Desk
     ) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         writes = desk.counts.writes
         # The incident recording its assignment: a newer version, the same plan.
         await desk.service.on_incident("evt-2", incident(1, version=2))
         assert desk.counts.writes == writes
 
     async def test_a_p3_gets_a_recommendation_and_waits_for_a_dispatcher(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1, Priority.P3))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1, Priority.P3))
         assert desk.resources.reserved == []
         assert await desk.units_of("inc-1") == {}
         assert await desk.events() == ["icc.dispatch.recommended"]
 
     async def test_an_ended_incident_frees_its_units(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         await desk.service.on_incident("evt-2", incident(1, version=3, phase=IncidentPhase.ENDED))
         assert desk.resources.released == [(["E1"], "incident ended")]
         assert await desk.units_of("inc-1") == {}
@@ -287,8 +277,7 @@ class TestIntake:
     async def test_a_unit_on_its_way_acknowledges_and_one_gone_is_replaced(
         self, desk: Desk
     ) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         await desk.service.on_unit_status("u-1", "E1", UnitStatus.EN_ROUTE, "inc-1", 200)
         assert await desk.units_of("inc-1") == {"E1": S.ACKNOWLEDGED}
         # Out of service on the way: the role is open again and another unit fills it.
@@ -305,8 +294,7 @@ class TestIntake:
 
 class TestAssign:
     async def _awaiting_dispatcher(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1, Priority.P3))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1, Priority.P3))
 
     async def test_assigns_the_units_a_dispatcher_names(self, desk: Desk) -> None:
         await self._awaiting_dispatcher(desk)
@@ -356,8 +344,7 @@ class TestAssign:
 class TestReservationRace:
     async def test_a_lost_reservation_is_retried_with_the_next_best(self, desk: Desk) -> None:
         desk.resources.taken.add("E1")  # taken elsewhere; this view has not heard yet
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         assert desk.resources.reserved == [["E1"], ["E2"]]
         assert desk.resources.refreshed == ["E1"]
         assert await desk.units_of("inc-1") == {"E2": S.ASSIGNED}
@@ -366,8 +353,7 @@ class TestReservationRace:
 
 class TestRelease:
     async def test_a_dispatcher_releases_an_incidents_units(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         released = await desk.service.release("inc-1", [], "fire out", DISPATCHER)
         assert [(a.unit_id, a.state, a.release_reason) for a in released] == [
             ("E1", S.RELEASED, "fire out")
@@ -377,8 +363,7 @@ class TestRelease:
         assert await desk.events() == ["icc.dispatch.assigned", "icc.dispatch.released"]
 
     async def test_only_the_incidents_units_can_be_released(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         with pytest.raises(InvalidInput) as bad:
             await desk.service.release("inc-1", ["E2"], "", DISPATCHER)
         assert [v.field for v in bad.value.violations] == ["units"]
@@ -387,8 +372,7 @@ class TestRelease:
 
 class TestEscalation:
     async def test_a_unit_that_does_not_acknowledge_in_time_is_replaced(self, desk: Desk) -> None:
-        await desk.service.on_incident("evt-1", incident(1))
-        await desk.service.drain()
+        await desk.take_in("evt-1", incident(1))
         desk.clock.advance(59)
         assert await desk.service.escalate_overdue() == 0
         desk.clock.advance(2)

@@ -10,9 +10,12 @@ from icc_bus import (
     ReceivedEvent,
     by_header,
 )
-from icc_dispatch.convert import incident_view, strip, version_of
-from icc_dispatch.domain.model import Priority, UnitStatus
-from icc_dispatch.service import INCIDENT_CONSUMER, UNIT_CONSUMER, DispatchService
+from icc_dispatch.convert import incident_view, version
+from icc_dispatch.domain.model import Priority
+from icc_dispatch.service import DispatchService
+from icc_dispatch.use_cases.intake import INCIDENT_CONSUMER, UNIT_CONSUMER
+from icc_kernel.names import id_of
+from icc_rpc.convert import UNIT_STATUS
 
 # A short ack wait: an incident fetched by a replica that then dies comes back
 # to another in seconds, not half a minute (handlers take milliseconds, and a
@@ -22,17 +25,17 @@ ACK_WAIT_S = 5.0
 # its subject (the unit).
 BY_INCIDENT = by_header(HEADER_INCIDENT_ID)
 INCIDENTS = ConsumerSpec(
-    stream="ICC_INCIDENT",
-    durable=INCIDENT_CONSUMER,
-    filter_subject="icc.incident.>",
+    "ICC_INCIDENT",
+    INCIDENT_CONSUMER,
+    "icc.incident.>",
     ack_wait_s=ACK_WAIT_S,
     order_key=BY_INCIDENT,
 )
 # Only news from now on: old unit history says nothing about today's assignments.
 UNITS = ConsumerSpec(
-    stream="ICC_UNIT",
-    durable=UNIT_CONSUMER,
-    filter_subject="icc.unit.status.>",
+    "ICC_UNIT",
+    UNIT_CONSUMER,
+    "icc.unit.status.>",
     deliver_new_only=True,
     ack_wait_s=ACK_WAIT_S,
     order_key=BY_INCIDENT,
@@ -73,12 +76,13 @@ class Consumers:
         msg = UNIT_EVENTS.decode(event.event_type, event.payload)
         assert isinstance(msg, resource_events.UnitStatusChanged)
         unit = msg.unit
-        if not unit.name or unit.status not in UnitStatus._value2member_map_:
+        status = UNIT_STATUS.required(unit.status, "unit.status", [])
+        if not unit.name or status is None:
             raise PoisonMessage("unit status event without a unit or with an unknown status")
         await self._service.on_unit_status(
             event.event_id,
-            strip(unit.name, "units"),
-            UnitStatus(unit.status),
-            strip(unit.incident, "incidents") or None,
-            version_of(unit.etag),
+            id_of(unit.name),
+            status,
+            id_of(unit.incident) or None,
+            version(unit.etag),
         )

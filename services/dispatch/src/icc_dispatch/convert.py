@@ -1,55 +1,44 @@
-"""Protobuf <-> domain for dispatch: its own resources and events, and what it reads of others'."""
+"""Protobuf <-> domain for dispatch: what it reads of other services' messages, and its own
+resources as the contract has them (its events: `outbox_events`)."""
 
-import uuid
 from datetime import UTC, datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from icc.common.v1 import common_pb2
-from icc.dispatch.v1 import dispatch_pb2, events_pb2
+from icc.dispatch.v1 import dispatch_pb2
 from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
-from icc_bus import OutgoingEvent, PoisonMessage, outgoing
+from icc_bus import PoisonMessage
 from icc_dispatch.domain.model import (
-    Actor,
-    Agency,
     Assignment,
+    AssignmentState,
     FleetUnit,
     IncidentPhase,
     IncidentView,
     Point,
     Priority,
-    UnitKind,
-    UnitStatus,
 )
 from icc_dispatch.domain.plans import Need, PlanItem, ResponsePlan
 from icc_dispatch.domain.ranking import Candidate, Recommendation, Shortfall
-
-ENDED_STATES = {
-    incident_pb2.INCIDENT_STATE_CLOSED,
-    incident_pb2.INCIDENT_STATE_MERGED,
-    incident_pb2.INCIDENT_STATE_CANCELLED,
-}
-
-
-def ts(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value.astimezone(UTC))
-    return out
-
-
-def _opt_ts(value: datetime | None) -> Timestamp | None:
-    return ts(value) if value is not None else None
-
-
-def version_of(etag: str) -> int:
-    """`W/"7"` -> 7: both producers' etags count versions."""
-    digits = etag.removeprefix("W/").strip('"')
-    return int(digits) if digits.isdigit() else 0
+from icc_dispatch.use_cases.queries import Status
+from icc_kernel.errors import Violation
+from icc_kernel.etags import version_of
+from icc_kernel.names import id_of, name_of
+from icc_rpc.convert import (
+    AGENCY,
+    ASSIGNMENT_STATE,
+    INCIDENT_STATE,
+    PRIORITY,
+    UNIT_KIND,
+    UNIT_STATUS,
+    actor_to_proto,
+    timestamp,
+    timestamp_or_none,
+    to_datetime,
+)
 
 
-def strip(name: str, collection: str) -> str:
-    return name.removeprefix(f"{collection}/")
+def version(etag: str) -> int:
+    """The version an etag names (both producers' etags count versions); 0 for none."""
+    return version_of(etag) or 0
 
 
 # What dispatch reads of other services
@@ -57,62 +46,65 @@ def strip(name: str, collection: str) -> str:
 
 def incident_view(msg: incident_pb2.Incident, auto_priorities: frozenset[Priority]) -> IncidentView:
     """Raises PoisonMessage when the event cannot describe an incident."""
-    incident_id = strip(msg.name, "incidents")
+    incident_id = id_of(msg.name)
     if not incident_id or not msg.type_code or not msg.HasField("location"):
         raise PoisonMessage("incident event without name, type_code or location")
-    if msg.priority not in (1, 2, 3, 4):
+    bad: list[Violation] = []
+    priority = PRIORITY.required(msg.priority, "priority", bad)
+    if priority is None:
         raise PoisonMessage(f"incident event with priority {msg.priority}")
-    priority = Priority(msg.priority)
+    state = INCIDENT_STATE.from_proto(msg.state, "state", bad)
     return IncidentView(
         id=incident_id,
         type_code=msg.type_code,
         priority=priority,
         location=Point(msg.location.lat, msg.location.lon),
-        phase=IncidentPhase.ENDED if msg.state in ENDED_STATES else IncidentPhase.OPEN,
-        create_time=msg.create_time.ToDatetime(UTC)
+        phase=IncidentPhase.ENDED if state is not None and state.terminal else IncidentPhase.OPEN,
+        create_time=to_datetime(msg.create_time, "create_time")
         if msg.HasField("create_time")
         else datetime.now(UTC),
-        version=version_of(msg.etag),
+        version=version(msg.etag),
         auto=priority in auto_priorities,
         exercise=msg.exercise,
     )
 
 
 def fleet_unit(msg: resource_pb2.Unit, homes: dict[str, Point]) -> FleetUnit | None:
-    """None for a unit whose home station is unknown (nowhere to place it)."""
-    station = strip(msg.home_station, "stations")
+    """None for a unit dispatch cannot place or plan with: its home station unknown, or
+    its agency, kind or status not given (or not known to this version)."""
+    station = id_of(msg.home_station)
     home = homes.get(station)
-    if home is None or msg.kind == 0 or msg.agency == 0:
+    bad: list[Violation] = []
+    agency = AGENCY.from_proto(msg.agency, "agency", bad)
+    kind = UNIT_KIND.from_proto(msg.kind, "kind", bad)
+    status = UNIT_STATUS.from_proto(msg.status, "status", bad)
+    if home is None or agency is None or kind is None or status is None:
         return None
     position = None
     if msg.HasField("position") and not msg.position.stale:
         position = Point(msg.position.lat, msg.position.lon)
     return FleetUnit(
-        id=strip(msg.name, "units"),
+        id=id_of(msg.name),
         call_sign=msg.call_sign,
-        agency=Agency(msg.agency),
-        kind=UnitKind(msg.kind),
-        status=UnitStatus(msg.status),
+        agency=agency,
+        kind=kind,
+        status=status,
         home_station=station,
         home=home,
-        incident_id=strip(msg.incident, "incidents") or None,
+        incident_id=id_of(msg.incident) or None,
         position=position,
-        version=version_of(msg.etag),
+        version=version(msg.etag),
     )
 
 
 # Dispatch's own resources
 
 
-def actor_to_proto(a: Actor) -> common_pb2.Actor:
-    return common_pb2.Actor(user=a.user, agency=int(a.agency), role=a.role)  # type: ignore[arg-type]
-
-
 def plan_item_to_proto(i: PlanItem) -> dispatch_pb2.PlanItem:
     return dispatch_pb2.PlanItem(
         role=i.role,
-        agency=int(i.agency),  # type: ignore[arg-type]
-        kinds=[int(k) for k in i.kinds],  # type: ignore[misc]
+        agency=AGENCY.to_proto(i.agency),
+        kinds=UNIT_KIND.to_protos(i.kinds),
         count=i.count,
         first=i.first,
         label_vi=i.label_vi,
@@ -123,7 +115,7 @@ def plan_item_to_proto(i: PlanItem) -> dispatch_pb2.PlanItem:
 def plan_to_proto(p: ResponsePlan) -> dispatch_pb2.ResponsePlan:
     return dispatch_pb2.ResponsePlan(
         type_code=p.type_code,
-        priority=int(p.priority),  # type: ignore[arg-type]
+        priority=PRIORITY.to_proto(p.priority),
         items=[plan_item_to_proto(i) for i in p.items],
         variant=p.variant,
     )
@@ -132,16 +124,16 @@ def plan_to_proto(p: ResponsePlan) -> dispatch_pb2.ResponsePlan:
 def candidate_to_proto(c: Candidate) -> dispatch_pb2.Candidate:
     u = c.unit
     return dispatch_pb2.Candidate(
-        unit=f"units/{u.id}",
+        unit=name_of("units", u.id),
         call_sign=u.call_sign,
-        agency=int(u.agency),  # type: ignore[arg-type]
-        kind=int(u.kind),  # type: ignore[arg-type]
+        agency=AGENCY.to_proto(u.agency),
+        kind=UNIT_KIND.to_proto(u.kind),
         role=c.role,
         eta_seconds=c.eta.seconds,
         distance_meters=c.eta.meters,
         rank=c.rank,
         reasons=list(c.reasons),
-        home_station=f"stations/{u.home_station}",
+        home_station=name_of("stations", u.home_station),
         coverage_left=c.coverage_left,
         mutual_aid=c.mutual_aid,
         selected=c.selected,
@@ -150,10 +142,7 @@ def candidate_to_proto(c: Candidate) -> dispatch_pb2.Candidate:
 
 def shortfall_to_proto(s: Shortfall) -> dispatch_pb2.Shortfall:
     return dispatch_pb2.Shortfall(
-        role=s.role,
-        agency=int(s.agency),  # type: ignore[arg-type]
-        missing=s.missing,
-        reason=s.reason,
+        role=s.role, agency=AGENCY.to_proto(s.agency), missing=s.missing, reason=s.reason
     )
 
 
@@ -163,30 +152,30 @@ def need_to_shortfall(n: Need, reason: str) -> Shortfall:
 
 def recommendation_to_proto(r: Recommendation) -> dispatch_pb2.Recommendation:
     return dispatch_pb2.Recommendation(
-        incident=f"incidents/{r.incident_id}",
+        incident=name_of("incidents", r.incident_id),
         plan=plan_to_proto(r.plan),
         candidates=[candidate_to_proto(c) for c in r.candidates],
         shortfalls=[shortfall_to_proto(s) for s in r.shortfalls],
         eta_source=r.eta_source,
-        create_time=ts(r.create_time),
+        create_time=timestamp(r.create_time),
     )
 
 
 def assignment_to_proto(a: Assignment) -> dispatch_pb2.Assignment:
     return dispatch_pb2.Assignment(
         name=a.name,
-        incident=f"incidents/{a.incident_id}",
-        unit=f"units/{a.unit_id}",
+        incident=name_of("incidents", a.incident_id),
+        unit=name_of("units", a.unit_id),
         call_sign=a.call_sign,
-        agency=int(a.agency),  # type: ignore[arg-type]
-        kind=int(a.kind),  # type: ignore[arg-type]
+        agency=AGENCY.to_proto(a.agency),
+        kind=UNIT_KIND.to_proto(a.kind),
         role=a.role,
-        state=int(a.state),  # type: ignore[arg-type]
+        state=ASSIGNMENT_STATE.to_proto(a.state),
         eta_seconds=a.eta_s,
-        assign_time=_opt_ts(a.assign_time),
-        acknowledge_deadline=_opt_ts(a.ack_deadline),
-        acknowledge_time=_opt_ts(a.ack_time),
-        release_time=_opt_ts(a.release_time),
+        assign_time=timestamp_or_none(a.assign_time),
+        acknowledge_deadline=timestamp_or_none(a.ack_deadline),
+        acknowledge_time=timestamp_or_none(a.ack_time),
+        release_time=timestamp_or_none(a.release_time),
         override=a.override,
         override_reason=a.override_reason,
         release_reason=a.release_reason,
@@ -194,85 +183,22 @@ def assignment_to_proto(a: Assignment) -> dispatch_pb2.Assignment:
     )
 
 
-# Events
-
-
-def _meta(actor: Actor, now: datetime) -> tuple[str, common_pb2.EventMetadata]:
-    event_id = uuid.uuid4().hex
-    return event_id, common_pb2.EventMetadata(
-        event_id=event_id, occur_time=ts(now), actor=actor_to_proto(actor)
-    )
-
-
-def recommended_event(
-    r: Recommendation, priority: Priority, actor: Actor, now: datetime
-) -> OutgoingEvent:
-    event_id, meta = _meta(actor, now)
-    msg = events_pb2.UnitsRecommended(
-        metadata=meta,
-        recommendation=recommendation_to_proto(r),
-        priority=int(priority),  # type: ignore[arg-type]
-    )
-    return outgoing("icc.dispatch.recommended", event_id, msg, incident=r.incident_id)
-
-
-def assigned_event(
-    incident_id: str,
-    priority: Priority,
-    items: list[Assignment],
-    automatic: bool,
-    actor: Actor,
-    now: datetime,
-) -> OutgoingEvent:
-    event_id, meta = _meta(actor, now)
-    msg = events_pb2.UnitsAssigned(
-        metadata=meta,
-        incident=f"incidents/{incident_id}",
-        priority=int(priority),  # type: ignore[arg-type]
-        assignments=[assignment_to_proto(a) for a in items],
-        automatic=automatic,
-    )
-    return outgoing(
-        "icc.dispatch.assigned",
-        event_id,
-        msg,
-        incident=incident_id,
-        units=[a.unit_id for a in items],
-    )
-
-
-def acknowledged_event(a: Assignment, actor: Actor, now: datetime) -> OutgoingEvent:
-    event_id, meta = _meta(actor, now)
-    msg = events_pb2.AssignmentAcknowledged(metadata=meta, assignment=assignment_to_proto(a))
-    return outgoing(
-        "icc.dispatch.acknowledged", event_id, msg, incident=a.incident_id, units=[a.unit_id]
-    )
-
-
-def escalated_event(a: Assignment, reason: str, actor: Actor, now: datetime) -> OutgoingEvent:
-    event_id, meta = _meta(actor, now)
-    msg = events_pb2.AssignmentEscalated(
-        metadata=meta, assignment=assignment_to_proto(a), reason=reason
-    )
-    return outgoing(
-        "icc.dispatch.escalated", event_id, msg, incident=a.incident_id, units=[a.unit_id]
-    )
-
-
-def released_event(
-    incident_id: str, items: list[Assignment], reason: str, actor: Actor, now: datetime
-) -> OutgoingEvent:
-    event_id, meta = _meta(actor, now)
-    msg = events_pb2.UnitsReleased(
-        metadata=meta,
-        incident=f"incidents/{incident_id}",
-        assignments=[assignment_to_proto(a) for a in items],
-        reason=reason,
-    )
-    return outgoing(
-        "icc.dispatch.released",
-        event_id,
-        msg,
-        incident=incident_id,
-        units=[a.unit_id for a in items],
+def status_to_proto(s: Status) -> dispatch_pb2.DispatchStatus:
+    if s.incident.phase is IncidentPhase.ENDED:
+        state = dispatch_pb2.DISPATCH_STATE_ENDED
+    elif not s.needs and not any(a.state is AssignmentState.PROPOSED for a in s.assignments):
+        state = dispatch_pb2.DISPATCH_STATE_COMPLETE
+    elif s.incident.auto:
+        state = dispatch_pb2.DISPATCH_STATE_QUEUED
+    else:
+        state = dispatch_pb2.DISPATCH_STATE_AWAITING_DISPATCHER
+    return dispatch_pb2.DispatchStatus(
+        incident=s.incident.name,
+        type_code=s.incident.type_code,
+        priority=PRIORITY.to_proto(s.incident.priority),
+        state=state,
+        auto_dispatch=s.incident.auto,
+        plan=plan_to_proto(s.plan),
+        assignments=[assignment_to_proto(a) for a in s.assignments],
+        shortfalls=[shortfall_to_proto(need_to_shortfall(n, "not yet assigned")) for n in s.needs],
     )

@@ -28,9 +28,9 @@ from icc_dispatch.domain.eta import EtaProvider, TravelModel
 from icc_dispatch.domain.fleet import Fleet
 from icc_dispatch.domain.model import Priority
 from icc_dispatch.domain.plans import PlanBook
-from icc_dispatch.feed import FleetFeed
+from icc_dispatch.fleet_feed import FleetFeed
 from icc_dispatch.osrm import OsrmEtaProvider
-from icc_dispatch.resources import ResourcesClient
+from icc_dispatch.resources_client import ResourcesClient
 from icc_dispatch.service import DispatchService, Settings
 from icc_dispatch.store import outbox
 from icc_rpc import GrpcServer, start_server

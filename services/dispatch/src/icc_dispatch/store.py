@@ -1,4 +1,6 @@
-"""Tables of the dispatch service and the repository over them (SQLAlchemy Core).
+"""Dispatch's records in SQL (SQLAlchemy Core): its copies of incidents (a `Case` each)
+and its assignments, read and written on a transaction's connection. The tables are in
+`icc_dispatch.tables`; `icc_dispatch.records` offers these to the use cases.
 
 Dispatch's own rows are written with statements on the transaction's connection
 (not deferred inserts): a later write in the same batch must see them.
@@ -7,203 +9,57 @@ Dispatch's own rows are written with statements on the transaction's connection
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    ColumnElement,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    Select,
-    String,
-    Table,
-    Text,
-    and_,
-    bindparam,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from icc_dispatch.domain.case import Case, is_news
 from icc_dispatch.domain.errors import NotFound
 from icc_dispatch.domain.model import (
-    Actor,
-    Agency,
     Assignment,
     AssignmentState,
     IncidentPhase,
     IncidentView,
-    Point,
-    Priority,
     UnitKind,
 )
-from icc_storage import inbox_table, insert_if_absent, outbox_table
-
-metadata = MetaData()
-
-incidents = Table(
-    "incidents",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("type_code", String(64), nullable=False),
-    Column("priority", Integer, nullable=False),
-    Column("lat", Float, nullable=False),
-    Column("lon", Float, nullable=False),
-    Column("phase", Integer, nullable=False),
-    Column("create_time", DateTime(timezone=True), nullable=False),
-    # The incidents service's version of the incident.
-    Column("version", Integer, nullable=False),
-    Column("auto", Boolean, nullable=False),
-    Column("exercise", Boolean, nullable=False),
-    # Units that must not be offered again (escalated away), as a JSON list.
-    Column("excluded", Text, nullable=False),
-    # Set when the incident may need units: the dispatch loop looks at these.
-    Column("attention", Boolean, nullable=False),
-    # Auto-dispatched but short of units: looked at again when units free up.
-    Column("waiting", Boolean, nullable=False),
-    # The unit kinds it waits for, as ",1,6," (see `kinds_text`).
-    Column("waiting_for", String(100), nullable=False),
-    # The incident version last recommended to a dispatcher (0: never).
-    Column("recommended_version", Integer, nullable=False),
-    # Bumped by every dispatch decision: two replicas cannot both act on one state.
-    Column("rev", Integer, nullable=False),
-    # W3C headers (JSON) of the latest news: the dispatch work it causes continues that trace.
-    Column("trace_context", Text, nullable=False),
+from icc_dispatch.rows import (
+    assignment_from,
+    assignment_values,
+    case_from,
+    copied_fields,
+    incident_from,
+    kinds_text,
 )
-Index(
-    "ix_incidents_attention", incidents.c.attention, incidents.c.priority, incidents.c.create_time
-)
-# Only the incidents that wait for units: a freed unit looks there, not at every incident
-# of the day.
-Index(
-    "ix_incidents_waiting",
-    incidents.c.priority,
-    incidents.c.create_time,
-    sqlite_where=incidents.c.waiting.is_(True),
-    postgresql_where=incidents.c.waiting.is_(True),
-)
+from icc_dispatch.tables import assignments, inbox, incidents, metadata, outbox
+from icc_kernel.names import name_of
+from icc_storage import insert_if_absent
 
-assignments = Table(
-    "assignments",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("incident_id", String(32), nullable=False, index=True),
-    Column("unit_id", String(64), nullable=False),
-    Column("call_sign", String(32), nullable=False),
-    Column("agency", Integer, nullable=False),
-    Column("kind", Integer, nullable=False),
-    Column("role", String(64), nullable=False),
-    Column("state", Integer, nullable=False),
-    Column("eta_s", Integer, nullable=False),
-    Column("request_id", String(64), nullable=False, index=True),
-    Column("actor_user", String(200), nullable=False),
-    Column("actor_agency", Integer, nullable=False),
-    Column("actor_role", String(50), nullable=False),
-    Column("create_time", DateTime(timezone=True), nullable=False),
-    Column("assign_time", DateTime(timezone=True)),
-    Column("ack_deadline", DateTime(timezone=True)),
-    Column("ack_time", DateTime(timezone=True)),
-    Column("release_time", DateTime(timezone=True)),
-    Column("override_reason", String(500), nullable=False),
-    Column("release_reason", String(500), nullable=False),
-    Column("release_pending", Boolean, nullable=False),
-    Column("vacated", Boolean, nullable=False),
-    Column("unit_version", Integer, nullable=False),
-)
-# A unit is held by at most one active assignment, whatever the code above does.
-Index(
-    "ux_assignments_active_unit",
-    assignments.c.unit_id,
-    unique=True,
-    sqlite_where=assignments.c.state != int(AssignmentState.RELEASED),
-    postgresql_where=assignments.c.state != int(AssignmentState.RELEASED),
-)
-Index("ix_assignments_state", assignments.c.state, assignments.c.ack_deadline)
-Index(
-    "ix_assignments_release_pending",
-    assignments.c.id,
-    sqlite_where=assignments.c.release_pending.is_(True),
-    postgresql_where=assignments.c.release_pending.is_(True),
-)
-
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; every stored time is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _now_utc(value: datetime) -> datetime:
-    out = _utc(value)
-    assert out is not None
-    return out
+__all__ = ["assignments", "inbox", "incidents", "kinds_text", "metadata", "outbox"]
 
 
 # Incidents
-
-
-def incident_from(r: Any) -> IncidentView:
-    return IncidentView(
-        id=r.id,
-        type_code=r.type_code,
-        priority=Priority(r.priority),
-        location=Point(r.lat, r.lon),
-        phase=IncidentPhase(r.phase),
-        create_time=_now_utc(r.create_time),
-        version=r.version,
-        auto=r.auto,
-        exercise=r.exercise,
-    )
-
-
-def excluded_of(r: Any) -> frozenset[str]:
-    return frozenset(json.loads(r.excluded))
 
 
 async def load_incident_row(conn: AsyncConnection, incident_id: str) -> Any:
     row = await load_incident_or_none(conn, incident_id)
     if row is None:
         raise NotFound(
-            f"incidents/{incident_id}", "dispatch has not heard of it (yet); retry in a moment"
+            name_of("incidents", incident_id),
+            "dispatch has not heard of it (yet); retry in a moment",
         )
     return row
 
 
-def _planning_fields(view: IncidentView) -> dict[str, Any]:
-    return {
-        "type_code": view.type_code,
-        "priority": int(view.priority),
-        "lat": view.location.lat,
-        "lon": view.location.lon,
-        "phase": int(view.phase),
-    }
+async def load_case(conn: AsyncConnection, incident_id: str) -> Case:
+    """NotFound when dispatch has not heard of the incident."""
+    return case_from(await load_incident_row(conn, incident_id))
 
 
-def news_for_dispatch(row: Any, view: IncidentView) -> bool:
-    """Whether an incident event changes anything dispatch plans by.
-
-    Most updates are the incident recording what dispatch did (its assignments);
-    they need no write here. Skipping them is safe for ordering: a later relevant
-    change is compared with the stored (older) copy, and an older event is
-    ignored by its version.
-    """
-    if row is None:
-        return True
-    if row.version >= view.version:
-        return False
-    stored = {k: getattr(row, k) for k in ("type_code", "priority", "lat", "lon", "phase")}
-    return stored != _planning_fields(view)
+async def load_case_or_none(conn: AsyncConnection, incident_id: str) -> Case | None:
+    row = await load_incident_or_none(conn, incident_id)
+    return case_from(row) if row is not None else None
 
 
 # The statements on the path from incident to units are built once, with their values
@@ -216,22 +72,12 @@ async def load_incident_or_none(conn: AsyncConnection, incident_id: str) -> Any:
     return (await conn.execute(_LOAD_INCIDENT, {"incident_id": incident_id})).first()
 
 
-def _copied_fields(view: IncidentView, trace_context: str) -> dict[str, Any]:
-    return {
-        **_planning_fields(view),
-        "version": view.version,
-        "auto": view.auto,
-        "exercise": view.exercise,
-        "trace_context": trace_context,
-    }
-
-
 async def upsert_incident(
     conn: AsyncConnection, view: IncidentView, attention: bool, trace_context: str
 ) -> bool:
     """Stores the newer copy when it matters to dispatch; False when it does not."""
     row = await load_incident_or_none(conn, view.id)
-    if not news_for_dispatch(row, view):
+    if not is_news(incident_from(row) if row is not None else None, view):
         return False
     if row is None:
         return await insert_incident(conn, view, attention, trace_context)
@@ -239,7 +85,7 @@ async def upsert_incident(
         update(incidents)
         .where(incidents.c.id == view.id)
         .values(
-            **_copied_fields(view, trace_context),
+            **copied_fields(view, trace_context),
             attention=attention or row.attention,
             rev=row.rev + 1,
         )
@@ -262,7 +108,7 @@ async def insert_incident(
             "waiting_for": "",
             "recommended_version": 0,
             "rev": 1,
-            **_copied_fields(view, trace_context),
+            **copied_fields(view, trace_context),
         },
     )
     return bool(result.rowcount == 1)
@@ -278,10 +124,43 @@ async def bump(conn: AsyncConnection, incident_id: str, rev: int, **values: Any)
     return bool(result.rowcount == 1)
 
 
-def kinds_text(kinds: Iterable[UnitKind]) -> str:
-    """`,1,6,`: each kind between commas, so a LIKE '%,6,%' finds one exactly."""
-    values = sorted({int(k) for k in kinds})
-    return "," + ",".join(str(v) for v in values) + "," if values else ""
+# The decisions of the dispatch loop, conditional on the revision read (as `bump`).
+_TAKE = (
+    update(incidents)
+    .where(and_(incidents.c.id == bindparam("incident_id"), incidents.c.rev == bindparam("rev")))
+    .values(rev=incidents.c.rev + 1)
+)
+_TAKE_SETTLED = _TAKE.values(attention=False, waiting=False, waiting_for="")
+_SETTLE = _TAKE.values(
+    attention=bindparam("attention"),
+    waiting=bindparam("waiting"),
+    waiting_for=bindparam("waiting_for"),
+    recommended_version=bindparam("recommended_version"),
+)
+
+
+async def take(conn: AsyncConnection, case: Case, *, settled: bool) -> bool:
+    """A decision on the case (`settled`: it needs nothing more for now); False when
+    someone acted on it since it was read."""
+    statement = _TAKE_SETTLED if settled else _TAKE
+    result = await conn.execute(statement, {"incident_id": case.id, "rev": case.rev})
+    return bool(result.rowcount == 1)
+
+
+async def settle(conn: AsyncConnection, before: Case, after: Case) -> bool:
+    """`after`'s dispatch state; False when someone acted on the case since `before`."""
+    result = await conn.execute(
+        _SETTLE,
+        {
+            "incident_id": before.id,
+            "rev": before.rev,
+            "attention": after.attention,
+            "waiting": after.waiting,
+            "waiting_for": kinds_text(after.waiting_for),
+            "recommended_version": after.recommended_version,
+        },
+    )
+    return bool(result.rowcount == 1)
 
 
 async def want_attention(conn: AsyncConnection, incident_id: str) -> None:
@@ -295,7 +174,7 @@ async def want_attention(conn: AsyncConnection, incident_id: str) -> None:
 async def exclude_unit(conn: AsyncConnection, incident_id: str, unit_id: str) -> None:
     """The unit is not offered to the incident again (it was escalated away)."""
     row = await load_incident_row(conn, incident_id)
-    excluded = sorted(excluded_of(row) | {unit_id})
+    excluded = sorted(set(json.loads(row.excluded)) | {unit_id})
     await conn.execute(
         update(incidents)
         .where(incidents.c.id == incident_id)
@@ -378,70 +257,13 @@ async def most_urgent(conn: AsyncConnection, skip: Iterable[str], limit: int) ->
 # Assignments
 
 
-def assignment_from(r: Any) -> Assignment:
-    return Assignment(
-        id=r.id,
-        incident_id=r.incident_id,
-        unit_id=r.unit_id,
-        call_sign=r.call_sign,
-        agency=Agency(r.agency),
-        kind=UnitKind(r.kind),
-        role=r.role,
-        state=AssignmentState(r.state),
-        eta_s=r.eta_s,
-        request_id=r.request_id,
-        assigned_by=Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
-        create_time=_now_utc(r.create_time),
-        assign_time=_utc(r.assign_time),
-        ack_deadline=_utc(r.ack_deadline),
-        ack_time=_utc(r.ack_time),
-        release_time=_utc(r.release_time),
-        override_reason=r.override_reason,
-        release_reason=r.release_reason,
-        release_pending=r.release_pending,
-        vacated=r.vacated,
-        unit_version=r.unit_version,
-    )
-
-
-def _assignment_values(a: Assignment) -> dict[str, Any]:
-    return {
-        "incident_id": a.incident_id,
-        "unit_id": a.unit_id,
-        "call_sign": a.call_sign,
-        "agency": int(a.agency),
-        "kind": int(a.kind),
-        "role": a.role,
-        "state": int(a.state),
-        "eta_s": a.eta_s,
-        "request_id": a.request_id,
-        "actor_user": a.assigned_by.user,
-        "actor_agency": int(a.assigned_by.agency),
-        "actor_role": a.assigned_by.role,
-        "create_time": a.create_time,
-        "assign_time": a.assign_time,
-        "ack_deadline": a.ack_deadline,
-        "ack_time": a.ack_time,
-        "release_time": a.release_time,
-        "override_reason": a.override_reason,
-        "release_reason": a.release_reason,
-        "release_pending": a.release_pending,
-        "vacated": a.vacated,
-        "unit_version": a.unit_version,
-    }
-
-
 async def insert_assignments(conn: AsyncConnection, items: Iterable[Assignment]) -> None:
-    rows = [{"id": a.id, **_assignment_values(a)} for a in items]
+    rows = [{"id": a.id, **assignment_values(a)} for a in items]
     if rows:
         await conn.execute(insert(assignments), rows)
 
 
 _SAVE_ASSIGNMENT = update(assignments).where(assignments.c.id == bindparam("assignment_id"))
-
-
-async def save_assignment(conn: AsyncConnection, a: Assignment) -> None:
-    await save_assignments(conn, [a])
 
 
 async def save_assignments(conn: AsyncConnection, items: Sequence[Assignment]) -> None:
@@ -451,7 +273,7 @@ async def save_assignments(conn: AsyncConnection, items: Sequence[Assignment]) -
     UPDATE itself."""
     if items:
         await conn.execute(
-            _SAVE_ASSIGNMENT, [{"assignment_id": a.id, **_assignment_values(a)} for a in items]
+            _SAVE_ASSIGNMENT, [{"assignment_id": a.id, **assignment_values(a)} for a in items]
         )
 
 
@@ -498,7 +320,7 @@ async def by_request(conn: AsyncConnection, request_id: str) -> list[Assignment]
 async def load_assignment(conn: AsyncConnection, assignment_id: str) -> Assignment:
     row = (await conn.execute(select(assignments).where(assignments.c.id == assignment_id))).first()
     if row is None:
-        raise NotFound(f"assignments/{assignment_id}")
+        raise NotFound(name_of("assignments", assignment_id))
     return assignment_from(row)
 
 

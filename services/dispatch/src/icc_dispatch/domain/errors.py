@@ -1,37 +1,27 @@
-"""What can go wrong, in the domain's words; the API maps each to a gRPC status."""
+"""What can go wrong in dispatch: the kernel's domain errors (re-exported: dispatch names
+them from here) and the one of its own, a lost reservation (`icc_rpc.errors.to_rpc_error`
+answers each with its gRPC status)."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    description: str
-
-
-class DispatchError(Exception):
-    """Base of the domain's errors."""
-
-
-class InvalidInput(DispatchError):
-    def __init__(self, violations: list[Violation]) -> None:
-        self.violations = violations
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+from icc_kernel.errors import ConcurrentChange as ConcurrentChange
+from icc_kernel.errors import DomainError as DomainError
+from icc_kernel.errors import IllegalTransition as IllegalTransition
+from icc_kernel.errors import InvalidInput as InvalidInput
+from icc_kernel.errors import NotFound as NotFound
+from icc_kernel.errors import Unavailable
+from icc_kernel.errors import Violation as Violation
+from icc_kernel.names import name_of
 
 
-class NotFound(DispatchError):
-    def __init__(self, name: str, hint: str = "") -> None:
-        super().__init__(f"{name} does not exist" + (f": {hint}" if hint else ""))
+class UnitsUnavailable(Unavailable):
+    """The reservation lost (all or nothing): each unit that could not be had, and why."""
 
-
-class IllegalTransition(DispatchError):
-    """A change the assignment's or incident's current state does not allow."""
-
-
-class UnitsUnavailable(DispatchError):
-    """The reservation lost: names each unit that could not be had, and why."""
-
-    def __init__(self, reasons: dict[str, str]) -> None:
-        self.reasons = reasons
-        listed = "; ".join(f"{name} {why}" for name, why in sorted(reasons.items()))
-        super().__init__(f"nothing assigned: {listed}")
+    def __init__(self, reasons: Mapping[str, str]) -> None:
+        # By unit id here; by resource name in the message and the error's details.
+        self.unit_ids = sorted(reasons)
+        super().__init__(
+            {name_of("units", u): why for u, why in reasons.items()},
+            outcome="nothing assigned",
+            advice="ask for a new recommendation",
+        )

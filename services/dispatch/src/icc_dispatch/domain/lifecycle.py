@@ -5,6 +5,7 @@ the reservation and its record is finished on restart with the same request id
 rather than done twice.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -23,6 +24,26 @@ def confirm(a: Assignment, now: datetime, ack_within: timedelta) -> Assignment:
 
 def with_unit_version(a: Assignment, version: int) -> Assignment:
     return replace(a, unit_version=version)
+
+
+def reserved(
+    current: Sequence[Assignment], versions: Mapping[str, int], now: datetime, ack_within: timedelta
+) -> tuple[list[Assignment], list[Assignment], list[Assignment]]:
+    """A reservation's assignments once the resources service said yes: each proposal is
+    assigned (with its unit's version there); one released while being reserved (its
+    incident ended) is to be freed there too, as the resources service now holds its unit.
+    Returns them all, those changed, and those newly assigned."""
+    confirmed, changed, fresh = [], [], []
+    for a in current:
+        if a.state is S.RELEASED and a.assign_time is None:
+            a = replace(a, release_pending=True)
+            changed.append(a)
+        elif a.state is S.PROPOSED:
+            a = with_unit_version(confirm(a, now, ack_within), versions.get(a.unit_id, 0))
+            changed.append(a)
+            fresh.append(a)
+        confirmed.append(a)
+    return confirmed, changed, fresh
 
 
 def acknowledge(a: Assignment, now: datetime) -> Assignment:

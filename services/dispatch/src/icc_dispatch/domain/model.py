@@ -4,80 +4,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
 
-# Places are the city's points (re-exported: the rest of dispatch names them from here).
+# Places are the city's points, the contract's words the kernel's (re-exported: the rest
+# of dispatch names them from here).
 from icc_city.geo import Point as Point
-
-
-class Agency(IntEnum):
-    # Values match icc.common.v1.Agency.
-    POLICE = 1
-    FIRE = 2
-    MEDICAL = 3
-    COMMAND_CENTER = 4
-    UTILITY = 5
-
-
-class Priority(IntEnum):
-    P1 = 1
-    P2 = 2
-    P3 = 3
-    P4 = 4
-
-
-class UnitKind(IntEnum):
-    # Values match icc.resource.v1.UnitKind.
-    ENGINE = 1
-    LADDER = 2
-    RESCUE = 3
-    WATER_TENDER = 4
-    HAZMAT = 5
-    AMBULANCE_ALS = 6
-    AMBULANCE_BLS = 7
-    MOTORBIKE_RESPONDER = 8
-    PATROL_CAR = 9
-    POLICE_MOTORBIKE = 10
-    TRAFFIC_MOTORBIKE = 11
-
-    @property
-    def two_wheeled(self) -> bool:
-        return self in _MOTORBIKES
-
-    @property
-    def heavy(self) -> bool:
-        return self in _HEAVY
-
-
-_MOTORBIKES = frozenset(
-    {UnitKind.MOTORBIKE_RESPONDER, UnitKind.POLICE_MOTORBIKE, UnitKind.TRAFFIC_MOTORBIKE}
-)
-_HEAVY = frozenset({UnitKind.ENGINE, UnitKind.LADDER, UnitKind.WATER_TENDER, UnitKind.HAZMAT})
-
-
-class UnitStatus(IntEnum):
-    # Values match icc.resource.v1.UnitStatus.
-    AVAILABLE = 1
-    DISPATCHED = 2
-    EN_ROUTE = 3
-    ON_SCENE = 4
-    TRANSPORTING = 5
-    AT_HOSPITAL = 6
-    OUT_OF_SERVICE = 7
-
-
-class AssignmentState(IntEnum):
-    # Values match icc.common.v1.AssignmentState; the order is the only way forward.
-    PROPOSED = 1
-    ASSIGNED = 2
-    ACKNOWLEDGED = 3
-    RELEASED = 4
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    agency: Agency
-    role: str = ""
-
+from icc_kernel.actors import Actor as Actor
+from icc_kernel.names import name_of
+from icc_kernel.vocabulary import Agency as Agency
+from icc_kernel.vocabulary import AssignmentState as AssignmentState
+from icc_kernel.vocabulary import Priority as Priority
+from icc_kernel.vocabulary import UnitKind as UnitKind
+from icc_kernel.vocabulary import UnitStatus as UnitStatus
 
 SYSTEM = Actor("dispatch", Agency.COMMAND_CENTER, "system")
 
@@ -134,7 +70,16 @@ class IncidentView:
 
     @property
     def name(self) -> str:
-        return f"incidents/{self.id}"
+        return name_of("incidents", self.id)
+
+    def plans_like(self, other: "IncidentView") -> bool:
+        """The same in everything dispatch plans by (type, priority, place, phase)."""
+        return (
+            self.type_code == other.type_code
+            and self.priority == other.priority
+            and self.location == other.location
+            and self.phase == other.phase
+        )
 
 
 @dataclass(frozen=True)
@@ -169,7 +114,7 @@ class Assignment:
 
     @property
     def name(self) -> str:
-        return f"assignments/{self.id}"
+        return name_of("assignments", self.id)
 
     @property
     def active(self) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from icc_dispatch.domain.errors import InvalidInput, Violation
 from icc_dispatch.domain.model import Agency, Assignment, Priority, UnitKind
 
 # Ho Chi Minh City keeps UTC+7 all year (no daylight saving): a fixed offset
@@ -77,9 +78,13 @@ class _Variant:
         return " ".join(parts)
 
 
-class UnknownType(Exception):
+class UnknownType(InvalidInput):
+    """No plan for the incident type: the request's `type_code` is at fault."""
+
     def __init__(self, type_code: str) -> None:
-        super().__init__(f"no response plan for incident type {type_code!r}")
+        super().__init__(
+            [Violation("type_code", f"no response plan for incident type {type_code!r}")]
+        )
         self.type_code = type_code
 
 

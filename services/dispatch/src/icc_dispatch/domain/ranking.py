@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from icc_dispatch.domain.eta import Eta
+from icc_city.travel import Eta
 from icc_dispatch.domain.fleet import Fleet
 from icc_dispatch.domain.model import Agency, FleetUnit, Point, UnitKind
 from icc_dispatch.domain.plans import Need, PlanItem, ResponsePlan
@@ -65,6 +65,11 @@ class Recommendation:
     def mutual_aid(self) -> bool:
         return any(c.mutual_aid for c in self.candidates)
 
+    @property
+    def complete(self) -> bool:
+        """Its selection meets the plan with units near enough: nobody needs telling."""
+        return not self.shortfalls and not self.mutual_aid
+
 
 @dataclass(frozen=True)
 class Shortlist:
@@ -110,6 +115,72 @@ def minutes(seconds: int) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
+def _planned(
+    sl: Shortlist, etas: Mapping[str, Eta | None], fleet: Fleet, mutual_aid_eta_s: int
+) -> list[Candidate]:
+    """The planned kinds' units with a route, best first: by ETA, plus a penalty per step
+    down the plan's list of kinds and one for leaving a station without its kind."""
+    item = sl.item
+    scored: list[tuple[float, Candidate]] = []
+    for u in sl.units:
+        eta = etas.get(u.id)
+        if eta is None:
+            continue
+        step = item.kinds.index(u.kind)
+        left = fleet.coverage_left(u)
+        reasons = [
+            f"{u.kind.name} as planned"
+            if step == 0
+            else f"{u.kind.name} in place of {item.kinds[0].name}",
+            f"ETA {minutes(eta.seconds)}, {eta.meters / 1000:.1f} km",
+        ]
+        if eta.via:
+            reasons.append(f"crosses the Saigon river at {eta.via}")
+        reasons.append(
+            f"leaves {left} {u.kind.name} at {u.home_station}"
+            if left
+            else f"leaves no {u.kind.name} at {u.home_station}"
+        )
+        far = eta.seconds > mutual_aid_eta_s
+        if far:
+            reasons.append(
+                f"beyond {minutes(mutual_aid_eta_s)}: mutual aid from a neighbouring zone"
+            )
+        score = eta.seconds + step * KIND_PENALTY_S + (0 if left else COVERAGE_PENALTY_S)
+        scored.append((score, Candidate(u, item.role, eta, 0, tuple(reasons), left, far)))
+    scored.sort(key=lambda t: (t[0], t[1].unit.id))
+    return [c for _, c in scored]
+
+
+def _stand_ins(
+    sl: Shortlist, etas: Mapping[str, Eta | None], fleet: Fleet, mutual_aid_eta_s: int
+) -> list[Candidate]:
+    """Another agency's units within reach, nearest first."""
+    item = sl.item
+    stand_ins: list[Candidate] = []
+    for u in sl.stand_ins:
+        eta = etas.get(u.id)
+        if eta is None or eta.seconds > mutual_aid_eta_s:
+            continue
+        stand_ins.append(
+            Candidate(
+                u,
+                item.role,
+                eta,
+                0,
+                (
+                    f"{u.agency.name} {u.kind.name} stands in: no {item.agency.name} "
+                    f"unit within {minutes(mutual_aid_eta_s)}",
+                    f"ETA {minutes(eta.seconds)}, {eta.meters / 1000:.1f} km",
+                ),
+                fleet.coverage_left(u),
+                True,
+            )
+        )
+    stand_ins.sort(key=lambda c: (c.eta.seconds, c.unit.id))
+    return stand_ins
+
+
 def rank(
     incident_id: str,
     plan: ResponsePlan,
@@ -127,58 +198,11 @@ def rank(
     shortfalls: list[Shortfall] = []
     for sl in lists:
         item = sl.item
-        scored: list[tuple[float, Candidate]] = []
-        for u in sl.units:
-            eta = etas.get(u.id)
-            if eta is None:
-                continue
-            step = item.kinds.index(u.kind)
-            left = fleet.coverage_left(u)
-            reasons = [
-                f"{u.kind.name} as planned"
-                if step == 0
-                else f"{u.kind.name} in place of {item.kinds[0].name}",
-                f"ETA {minutes(eta.seconds)}, {eta.meters / 1000:.1f} km",
-            ]
-            if eta.via:
-                reasons.append(f"crosses the Saigon river at {eta.via}")
-            reasons.append(
-                f"leaves {left} {u.kind.name} at {u.home_station}"
-                if left
-                else f"leaves no {u.kind.name} at {u.home_station}"
-            )
-            far = eta.seconds > mutual_aid_eta_s
-            if far:
-                reasons.append(
-                    f"beyond {minutes(mutual_aid_eta_s)}: mutual aid from a neighbouring zone"
-                )
-            score = eta.seconds + step * KIND_PENALTY_S + (0 if left else COVERAGE_PENALTY_S)
-            scored.append((score, Candidate(u, item.role, eta, 0, tuple(reasons), left, far)))
-        scored.sort(key=lambda t: (t[0], t[1].unit.id))
-        planned = [c for _, c in scored]
+        planned = _planned(sl, etas, fleet, mutual_aid_eta_s)
         near_enough = [c for c in planned if not c.mutual_aid]
-        stand_ins: list[Candidate] = []
-        if len(near_enough) < sl.missing:
-            for u in sl.stand_ins:
-                eta = etas.get(u.id)
-                if eta is None or eta.seconds > mutual_aid_eta_s:
-                    continue
-                stand_ins.append(
-                    Candidate(
-                        u,
-                        item.role,
-                        eta,
-                        0,
-                        (
-                            f"{u.agency.name} {u.kind.name} stands in: no {item.agency.name} "
-                            f"unit within {minutes(mutual_aid_eta_s)}",
-                            f"ETA {minutes(eta.seconds)}, {eta.meters / 1000:.1f} km",
-                        ),
-                        fleet.coverage_left(u),
-                        True,
-                    )
-                )
-            stand_ins.sort(key=lambda c: (c.eta.seconds, c.unit.id))
+        stand_ins = (
+            _stand_ins(sl, etas, fleet, mutual_aid_eta_s) if len(near_enough) < sl.missing else []
+        )
         # Near planned units first, then a stand-in within reach, then far planned units.
         far_planned = [c for c in planned if c.mutual_aid]
         ordered = near_enough + stand_ins + far_planned

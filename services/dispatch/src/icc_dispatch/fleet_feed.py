@@ -1,5 +1,5 @@
-"""Keeps this replica's fleet view current: a snapshot from the resources service,
-then unit status events (an ordered consumer of its own) and positions (KV watch).
+"""The fleet feed: keeps this replica's fleet view current, from a snapshot of the resources
+service, then unit status events (an ordered consumer of its own) and positions (KV watch).
 
 Every replica needs every change, so these are per-replica subscriptions, not the
 shared durable consumer. A periodic resync heals anything missed.
@@ -18,10 +18,11 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from icc.resource.v1 import events_pb2 as resource_events
 from icc_bus import cancel_and_wait
-from icc_dispatch.convert import fleet_unit, strip
+from icc_dispatch.convert import fleet_unit
 from icc_dispatch.domain.fleet import Fleet
 from icc_dispatch.domain.model import Point, UnitKind
-from icc_dispatch.resources import ResourcesClient
+from icc_dispatch.resources_client import ResourcesClient
+from icc_kernel.names import id_of
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class FleetFeed:
                     except DecodeError:
                         continue
                     self._fleet.move(
-                        strip(report.unit, "units") or entry.key,
+                        id_of(report.unit) or entry.key,
                         Point(report.position.lat, report.position.lon),
                     )
             except asyncio.CancelledError:

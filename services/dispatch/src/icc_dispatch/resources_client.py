@@ -1,4 +1,5 @@
-"""The resources service as dispatch uses it: the fleet, reservations and releases (gRPC)."""
+"""The resources client: the resources service as dispatch uses it, over gRPC: the fleet,
+reservations and releases."""
 
 import grpc
 from google.rpc import error_details_pb2
@@ -6,9 +7,10 @@ from grpc_status import rpc_status
 
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
-from icc_dispatch.convert import fleet_unit, strip, version_of
+from icc_dispatch.convert import fleet_unit, version
 from icc_dispatch.domain.errors import UnitsUnavailable
 from icc_dispatch.domain.model import FleetUnit, Point
+from icc_kernel.names import id_of, name_of
 from icc_rpc import open_channel
 
 # Who dispatch is when it calls: recorded in the units' history.
@@ -29,9 +31,7 @@ class ResourcesClient:
         reply = await self._stub.ListStations(
             pb.ListStationsRequest(), timeout=TIMEOUT_S, metadata=IDENTITY
         )
-        self.homes = {
-            strip(s.name, "stations"): Point(s.location.lat, s.location.lon) for s in reply.stations
-        }
+        self.homes = {id_of(s.name): Point(s.location.lat, s.location.lon) for s in reply.stations}
         return self.homes
 
     async def units(self) -> list[FleetUnit]:
@@ -51,7 +51,9 @@ class ResourcesClient:
     async def unit(self, unit_id: str) -> FleetUnit | None:
         try:
             reply = await self._stub.GetUnit(
-                pb.GetUnitRequest(name=f"units/{unit_id}"), timeout=TIMEOUT_S, metadata=IDENTITY
+                pb.GetUnitRequest(name=name_of("units", unit_id)),
+                timeout=TIMEOUT_S,
+                metadata=IDENTITY,
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
@@ -69,8 +71,8 @@ class ResourcesClient:
         with the same request id settles it.
         """
         request = pb.ReserveUnitsRequest(
-            incident=f"incidents/{incident_id}",
-            units=[f"units/{u}" for u in unit_ids],
+            incident=name_of("incidents", incident_id),
+            units=[name_of("units", u) for u in unit_ids],
             request_id=request_id,
         )
         try:
@@ -80,7 +82,7 @@ class ResourcesClient:
             if lost is None:
                 raise
             raise UnitsUnavailable(lost) from None
-        return {strip(u.name, "units"): version_of(u.etag) for u in reply.units}
+        return {id_of(u.name): version(u.etag) for u in reply.units}
 
     async def release(
         self, incident_id: str, unit_ids: list[str], request_id: str, reason: str
@@ -88,8 +90,8 @@ class ResourcesClient:
         """True once released (or free already); False when refused: a unit is held by
         another incident, or gone (all or nothing: then none was released)."""
         request = pb.ReleaseUnitsRequest(
-            incident=f"incidents/{incident_id}",
-            units=[f"units/{u}" for u in unit_ids],
+            incident=name_of("incidents", incident_id),
+            units=[name_of("units", u) for u in unit_ids],
             request_id=request_id,
             reason=reason[:500],
         )
@@ -117,5 +119,5 @@ def _lost_units(exc: grpc.aio.AioRpcError, unit_ids: list[str]) -> dict[str, str
             detail.Unpack(info)
             if info.reason == "UNITS_UNAVAILABLE":
                 names = [n for n in info.metadata.get("units", "").split(",") if n]
-                return {strip(n, "units"): "is not available" for n in names}
+                return {id_of(n): "is not available" for n in names}
     return None

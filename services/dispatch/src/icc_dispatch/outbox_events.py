@@ -1,0 +1,73 @@
+"""Dispatch's domain events as the contract's protobuf events on the bus (through the
+outbox): one function, `outgoing_event`, for every kind."""
+
+import uuid
+
+from google.protobuf.message import Message
+
+from icc.dispatch.v1 import events_pb2
+from icc_bus import OutgoingEvent, outgoing
+from icc_dispatch.convert import assignment_to_proto, recommendation_to_proto
+from icc_dispatch.domain.events import (
+    AssignmentAcknowledged,
+    AssignmentEscalated,
+    DispatchEvent,
+    UnitsAssigned,
+    UnitsRecommended,
+    UnitsReleased,
+)
+from icc_dispatch.domain.model import Assignment
+from icc_kernel.names import name_of
+from icc_rpc.convert import PRIORITY, event_metadata
+
+
+def outgoing_event(e: DispatchEvent) -> OutgoingEvent:
+    event_id = uuid.uuid4().hex
+    meta = event_metadata(event_id, e.time, e.actor)
+    match e:
+        case UnitsRecommended():
+            rec = e.recommendation
+            msg = events_pb2.UnitsRecommended(
+                metadata=meta,
+                recommendation=recommendation_to_proto(rec),
+                priority=PRIORITY.to_proto(e.priority),
+            )
+            return outgoing("icc.dispatch.recommended", event_id, msg, incident=rec.incident_id)
+        case UnitsAssigned():
+            assigned = events_pb2.UnitsAssigned(
+                metadata=meta,
+                incident=name_of("incidents", e.incident_id),
+                priority=PRIORITY.to_proto(e.priority),
+                assignments=[assignment_to_proto(a) for a in e.assignments],
+                automatic=e.automatic,
+            )
+            units = [a.unit_id for a in e.assignments]
+            return outgoing(
+                "icc.dispatch.assigned", event_id, assigned, incident=e.incident_id, units=units
+            )
+        case AssignmentAcknowledged():
+            acked = events_pb2.AssignmentAcknowledged(
+                metadata=meta, assignment=assignment_to_proto(e.assignment)
+            )
+            return _about(e.assignment, "icc.dispatch.acknowledged", event_id, acked)
+        case AssignmentEscalated():
+            escalated = events_pb2.AssignmentEscalated(
+                metadata=meta, assignment=assignment_to_proto(e.assignment), reason=e.reason
+            )
+            return _about(e.assignment, "icc.dispatch.escalated", event_id, escalated)
+        case UnitsReleased():
+            released = events_pb2.UnitsReleased(
+                metadata=meta,
+                incident=name_of("incidents", e.incident_id),
+                assignments=[assignment_to_proto(a) for a in e.assignments],
+                reason=e.reason,
+            )
+            units = [a.unit_id for a in e.assignments]
+            return outgoing(
+                "icc.dispatch.released", event_id, released, incident=e.incident_id, units=units
+            )
+
+
+def _about(a: Assignment, subject: str, event_id: str, msg: Message) -> OutgoingEvent:
+    """An event about one assignment, naming its incident and unit."""
+    return outgoing(subject, event_id, msg, incident=a.incident_id, units=[a.unit_id])

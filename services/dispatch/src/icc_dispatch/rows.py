@@ -1,0 +1,144 @@
+"""Dispatch's rows and its domain objects, each made from the other: a `Case` from an
+incident row, an `Assignment` from an assignment row, and the values to store."""
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from icc_dispatch.domain.case import Case
+from icc_dispatch.domain.model import (
+    Actor,
+    Agency,
+    Assignment,
+    AssignmentState,
+    IncidentPhase,
+    IncidentView,
+    Point,
+    Priority,
+    UnitKind,
+)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; every stored time is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _now_utc(value: datetime) -> datetime:
+    out = _utc(value)
+    assert out is not None
+    return out
+
+
+def incident_from(r: Any) -> IncidentView:
+    return IncidentView(
+        id=r.id,
+        type_code=r.type_code,
+        priority=Priority(r.priority),
+        location=Point(r.lat, r.lon),
+        phase=IncidentPhase(r.phase),
+        create_time=_now_utc(r.create_time),
+        version=r.version,
+        auto=r.auto,
+        exercise=r.exercise,
+    )
+
+
+def case_from(r: Any) -> Case:
+    return Case(
+        incident=incident_from(r),
+        rev=r.rev,
+        attention=r.attention,
+        waiting=r.waiting,
+        waiting_for=kinds_of(r.waiting_for),
+        excluded=frozenset(json.loads(r.excluded)),
+        recommended_version=r.recommended_version,
+        trace_context=r.trace_context,
+    )
+
+
+def planning_fields(view: IncidentView) -> dict[str, Any]:
+    return {
+        "type_code": view.type_code,
+        "priority": int(view.priority),
+        "lat": view.location.lat,
+        "lon": view.location.lon,
+        "phase": int(view.phase),
+    }
+
+
+def copied_fields(view: IncidentView, trace_context: str) -> dict[str, Any]:
+    return {
+        **planning_fields(view),
+        "version": view.version,
+        "auto": view.auto,
+        "exercise": view.exercise,
+        "trace_context": trace_context,
+    }
+
+
+def kinds_text(kinds: Iterable[UnitKind]) -> str:
+    """`,1,6,`: each kind between commas, so a LIKE '%,6,%' finds one exactly."""
+    values = sorted({int(k) for k in kinds})
+    return "," + ",".join(str(v) for v in values) + "," if values else ""
+
+
+def kinds_of(text: str) -> frozenset[UnitKind]:
+    """The kinds in a `kinds_text`."""
+    return frozenset(UnitKind(int(v)) for v in text.split(",") if v)
+
+
+def assignment_from(r: Any) -> Assignment:
+    return Assignment(
+        id=r.id,
+        incident_id=r.incident_id,
+        unit_id=r.unit_id,
+        call_sign=r.call_sign,
+        agency=Agency(r.agency),
+        kind=UnitKind(r.kind),
+        role=r.role,
+        state=AssignmentState(r.state),
+        eta_s=r.eta_s,
+        request_id=r.request_id,
+        assigned_by=Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
+        create_time=_now_utc(r.create_time),
+        assign_time=_utc(r.assign_time),
+        ack_deadline=_utc(r.ack_deadline),
+        ack_time=_utc(r.ack_time),
+        release_time=_utc(r.release_time),
+        override_reason=r.override_reason,
+        release_reason=r.release_reason,
+        release_pending=r.release_pending,
+        vacated=r.vacated,
+        unit_version=r.unit_version,
+    )
+
+
+def assignment_values(a: Assignment) -> dict[str, Any]:
+    return {
+        "incident_id": a.incident_id,
+        "unit_id": a.unit_id,
+        "call_sign": a.call_sign,
+        "agency": int(a.agency),
+        "kind": int(a.kind),
+        "role": a.role,
+        "state": int(a.state),
+        "eta_s": a.eta_s,
+        "request_id": a.request_id,
+        "actor_user": a.assigned_by.user,
+        "actor_agency": int(a.assigned_by.agency),
+        "actor_role": a.assigned_by.role,
+        "create_time": a.create_time,
+        "assign_time": a.assign_time,
+        "ack_deadline": a.ack_deadline,
+        "ack_time": a.ack_time,
+        "release_time": a.release_time,
+        "override_reason": a.override_reason,
+        "release_reason": a.release_reason,
+        "release_pending": a.release_pending,
+        "vacated": a.vacated,
+        "unit_version": a.unit_version,
+    }
