@@ -1,6 +1,7 @@
 """The gRPC face of the dispatch service: protobuf in, domain calls, protobuf out.
 Domain errors become gRPC status in one place, `icc_rpc.errors.to_rpc_error`."""
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,14 @@ from icc_telemetry import INCIDENT_ID
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
-__all__ = ["DOMAIN_ERRORS", "SERVICE_NAME", "DispatchApi", "register", "to_rpc_error"]
+__all__ = [
+    "DOMAIN_ERRORS",
+    "SERVICE_NAME",
+    "DispatchApi",
+    "add_servicer",
+    "register",
+    "to_rpc_error",
+]
 
 
 def _incident(name: str) -> str:
@@ -102,14 +110,14 @@ class DispatchApi(pb_grpc.DispatchServiceServicer):
         return pb.GetResponsePlanResponse(plan=convert.plan_to_proto(plan))
 
 
-def register(api: DispatchApi) -> Callable[[grpc.aio.Server], None]:
-    def add(server: grpc.aio.Server) -> None:
-        pb_grpc.add_DispatchServiceServicer_to_server(api, server)
-
-    return add
-
-
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["DispatchService"].full_name
+add_servicer = pb_grpc.add_DispatchServiceServicer_to_server
 
-# Domain errors the server answers through `to_rpc_error`.
+
+# The bench's recommendation server starts the API with `icc_rpc.start_server` itself,
+# naming these; the service starts it with `icc_host.serve_grpc` (the same defaults).
+def register(api: DispatchApi) -> Callable[[grpc.aio.Server], None]:
+    return functools.partial(add_servicer, api)
+
+
 DOMAIN_ERRORS: tuple[type[Exception], ...] = (DomainError,)

@@ -6,23 +6,12 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
-from pathlib import Path
 
-from nats.aio.client import Client
-
-from icc_bus import (
-    DLQ_STREAM,
-    BusConfig,
-    DurableConsumer,
-    StreamSpec,
-    cancel_and_wait,
-    connect,
-    ensure_streams,
-)
-from icc_dispatch.api import DOMAIN_ERRORS, SERVICE_NAME, DispatchApi, register, to_rpc_error
+from icc_bus import DurableConsumer, StreamSpec, cancel_and_wait
+from icc_dispatch.api import SERVICE_NAME, DispatchApi, add_servicer
 from icc_dispatch.consumers import INCIDENTS, UNITS, Consumers
 from icc_dispatch.domain.eta import EtaProvider, TravelModel
 from icc_dispatch.domain.fleet import Fleet
@@ -33,16 +22,9 @@ from icc_dispatch.osrm import OsrmEtaProvider
 from icc_dispatch.resources_client import ResourcesClient
 from icc_dispatch.service import DispatchService, Settings
 from icc_dispatch.store import outbox
-from icc_rpc import GrpcServer, start_server
+from icc_host import Hosted, ServiceConfig, open_bus, open_database, serve_grpc, start_writer
 from icc_rpc.runtime import run_service
-from icc_storage import (
-    EVERY_BATCH_INLINE,
-    Database,
-    Writer,
-    database_url_from_env,
-    relay_enabled_from_env,
-    upgrade,
-)
+from icc_storage import EVERY_BATCH_INLINE
 
 log = logging.getLogger("icc_dispatch")
 
@@ -62,33 +44,29 @@ def _priorities(text: str) -> frozenset[Priority]:
 
 
 @dataclass(frozen=True)
-class Config:
-    address: str
-    database_url: str
-    bus: BusConfig
-    relay_enabled: bool
-    resources_target: str
-    settings: Settings
+class Config(ServiceConfig):
+    resources_target: str = "127.0.0.1:50052"
+    settings: Settings = field(default_factory=Settings)
     # `model` (no network) or `osrm` (ICC_OSRM_URL).
     eta: str = "model"
     osrm_url: str = ""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
-        return cls(
-            address=env.get("ICC_DISPATCH_ADDR", "127.0.0.1:50053"),
-            database_url=database_url_from_env("dispatch", env),
-            bus=BusConfig.from_env(env),
-            relay_enabled=relay_enabled_from_env(env),
-            resources_target=env.get("ICC_RESOURCES_TARGET", "127.0.0.1:50052"),
-            settings=Settings(
-                auto_priorities=_priorities(env.get("ICC_DISPATCH_AUTO", "P1,P2")),
-                ack_within=timedelta(seconds=float(env.get("ICC_DISPATCH_ACK_TIMEOUT_S", "60"))),
-                mutual_aid_eta_s=int(env.get("ICC_DISPATCH_MUTUAL_AID_ETA_S", "900")),
-            ),
-            eta=env.get("ICC_DISPATCH_ETA", "model"),
-            osrm_url=env.get("ICC_OSRM_URL", ""),
-        )
+
+def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
+    settings = Settings(
+        auto_priorities=_priorities(env.get("ICC_DISPATCH_AUTO", "P1,P2")),
+        ack_within=timedelta(seconds=float(env.get("ICC_DISPATCH_ACK_TIMEOUT_S", "60"))),
+        mutual_aid_eta_s=int(env.get("ICC_DISPATCH_MUTUAL_AID_ETA_S", "900")),
+    )
+    return Config.from_env(
+        "dispatch",
+        "127.0.0.1:50053",
+        env,
+        resources_target=env.get("ICC_RESOURCES_TARGET", "127.0.0.1:50052"),
+        settings=settings,
+        eta=env.get("ICC_DISPATCH_ETA", "model"),
+        osrm_url=env.get("ICC_OSRM_URL", ""),
+    )
 
 
 def load_plans() -> PlanBook:
@@ -107,25 +85,11 @@ def eta_provider(config: Config) -> EtaProvider:
 
 
 @dataclass
-class Running:
-    server: GrpcServer
-    # Everything else the service started, closed in the reverse order.
-    resources: contextlib.AsyncExitStack
+class Running(Hosted):
+    """A started dispatch service; `stop()` shuts it down in order."""
+
     # The service itself, for tests that drive it past the bus.
     service: DispatchService
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    async def stop(self) -> None:
-        await self.server.stop(grace_s=3)
-        await self.resources.aclose()
-
-
-async def _drain(nc: Client) -> None:
-    with contextlib.suppress(Exception):
-        await nc.drain()
 
 
 async def _stop_loop(stopping: asyncio.Event, loop: "asyncio.Task[None]") -> None:
@@ -136,19 +100,10 @@ async def _stop_loop(stopping: asyncio.Event, loop: "asyncio.Task[None]") -> Non
 
 async def start(config: Config) -> Running:
     async with contextlib.AsyncExitStack() as stack:
-        db = Database(config.database_url)
-        stack.push_async_callback(db.dispose)
-        await upgrade(db, Path(str(resources.files("icc_dispatch") / "migrations")))
-        nc = await connect(config.bus, name="icc-dispatch")
-        stack.push_async_callback(_drain, nc)
-        js = nc.jetstream()
-        await ensure_streams(js, [DISPATCH_STREAM, DLQ_STREAM], replicas=config.bus.replicas)
-        # Many small statements per write: every batch on the loop's thread
-        # (see icc_storage.batch).
-        writer = Writer.start(
-            db, outbox, js, relay_enabled=config.relay_enabled, inline_max_jobs=EVERY_BATCH_INLINE
-        )
-        stack.push_async_callback(writer.stop)
+        db = await open_database(stack, config.database_url, "icc_dispatch")
+        nc = await open_bus(stack, config.bus, "icc-dispatch", [DISPATCH_STREAM])
+        # Many small statements per write: every batch on the loop's thread (icc_storage.batch).
+        writer = start_writer(stack, db, outbox, nc, config, inline_max_jobs=EVERY_BATCH_INLINE)
         client = ResourcesClient(config.resources_target)
         stack.push_async_callback(client.close)
         eta = eta_provider(config)
@@ -180,20 +135,14 @@ async def start(config: Config) -> Running:
             consumer = DurableConsumer(nc, spec, handler)
             consumer.start()
             stack.push_async_callback(consumer.stop)
-        server = await start_server(
-            config.address,
-            register(DispatchApi(service)),
-            [SERVICE_NAME],
-            domain_errors=DOMAIN_ERRORS,
-            translate=to_rpc_error,
-        )
+        server = await serve_grpc(config.address, DispatchApi(service), add_servicer, SERVICE_NAME)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all(), service)
     raise AssertionError("unreachable")
 
 
 def run() -> None:
-    config = Config.from_env()
+    config = config_from_env()
     run_service("dispatch", lambda: start(config), "ICC_DISPATCH_ADDR")
 
 

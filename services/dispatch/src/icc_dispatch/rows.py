@@ -3,7 +3,7 @@ incident row, an `Assignment` from an assignment row, and the values to store.""
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from icc_dispatch.domain.case import Case
@@ -18,19 +18,11 @@ from icc_dispatch.domain.model import (
     Priority,
     UnitKind,
 )
+from icc_kernel.clock import as_utc
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; every stored time is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _now_utc(value: datetime) -> datetime:
-    out = _utc(value)
-    assert out is not None
-    return out
+    return None if value is None else as_utc(value)
 
 
 def incident_from(r: Any) -> IncidentView:
@@ -40,7 +32,7 @@ def incident_from(r: Any) -> IncidentView:
         priority=Priority(r.priority),
         location=Point(r.lat, r.lon),
         phase=IncidentPhase(r.phase),
-        create_time=_now_utc(r.create_time),
+        create_time=as_utc(r.create_time),
         version=r.version,
         auto=r.auto,
         exercise=r.exercise,
@@ -104,7 +96,7 @@ def assignment_from(r: Any) -> Assignment:
         eta_s=r.eta_s,
         request_id=r.request_id,
         assigned_by=Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
-        create_time=_now_utc(r.create_time),
+        create_time=as_utc(r.create_time),
         assign_time=_utc(r.assign_time),
         ack_deadline=_utc(r.ack_deadline),
         ack_time=_utc(r.ack_time),

@@ -25,7 +25,8 @@ from icc_dispatch.use_cases.ports import Records, Writes
 from icc_dispatch.use_cases.recommending import Recommender
 from icc_dispatch.use_cases.releases import Releases, record_release
 from icc_dispatch.use_cases.reservations import Reservations, new_request_id
-from icc_kernel.names import name_of
+from icc_kernel.errors import raise_if_any
+from icc_kernel.names import listed_violations, name_of
 from icc_kernel.requests import request_id_violations
 
 MAX_UNITS_PER_REQUEST = 20
@@ -33,18 +34,11 @@ MAX_REASON = 500
 
 
 def _check_assign(unit_ids: list[str], request_id: str, override_reason: str) -> None:
-    out: list[Violation] = []
-    if not unit_ids:
-        out.append(Violation("units", "name at least one unit"))
-    if len(unit_ids) > MAX_UNITS_PER_REQUEST:
-        out.append(Violation("units", f"at most {MAX_UNITS_PER_REQUEST} units per request"))
-    if len(set(unit_ids)) != len(unit_ids):
-        out.append(Violation("units", "a unit is named twice"))
+    out = listed_violations(unit_ids, "units", "unit", MAX_UNITS_PER_REQUEST)
     out.extend(request_id_violations(request_id))
     if len(override_reason) > MAX_REASON:
         out.append(Violation("override_reason", f"at most {MAX_REASON} characters"))
-    if out:
-        raise InvalidInput(out)
+    raise_if_any(out)
 
 
 def _reservation_id(incident_id: str, request_id: str) -> str:
