@@ -41,6 +41,7 @@ from icc_telemetry import tag_request
 from icc_testing import NatsServer, ServiceProcess, free_port
 from icc_tracesink.model import Span
 from icc_tracesink.store import SpanStore
+from icc_tracesink.timeline import load
 
 pytestmark = pytest.mark.slow
 
@@ -315,6 +316,15 @@ async def test_one_incident_reads_as_one_trace_and_no_pii_escapes(stack: Stack) 
     assert result.exit_code == 0, result.output
     for text in ("incidents", "dispatch", "resources", "dispatch incident", "ReserveUnits"):
         assert text in result.output
+    # ... grouped by the steps of the incident's life (the note is none of them).
+    store = SpanStore.open_readonly(stack.sink_db)
+    try:
+        steps = [s.step.value for s in load(store, incident_id).steps()]
+    finally:
+        store.close()
+    assert steps == ["intake", "decision", "reservation", "acknowledgement", "on_scene", "other"]
+    for label in ("Intake", "Dispatch decision", "Reservation", "Acknowledgement", "On scene"):
+        assert f"▸ {label}" in result.output
 
     # PII guard: nothing of the caller or the note anywhere in spans, logs or metrics.
     conn = sqlite3.connect(stack.sink_db)

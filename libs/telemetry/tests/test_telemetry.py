@@ -48,3 +48,26 @@ def test_no_endpoint_means_no_exporter() -> None:
     config = TelemetryConfig.from_env("x", {})
     assert config.otlp_endpoint is None
     assert TelemetryConfig.from_env("x", {"ICC_OTLP_ENDPOINT": "http://c:4317"}).otlp_endpoint
+
+
+def test_client_spans_name_the_incident_the_units_and_the_status_asked_for() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from icc.resource.v1 import resource_pb2
+    from icc.resource.v1 import resource_service_pb2 as rpb
+    from icc_telemetry import tag_request
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("update") as span:
+        tag_request(
+            span,
+            rpb.UpdateUnitStatusRequest(
+                name="units/U-17", status=resource_pb2.UNIT_STATUS_ON_SCENE
+            ),
+        )
+    assert span.attributes == {"icc.unit.id": "U-17", "icc.unit.status": "ON_SCENE"}  # type: ignore[attr-defined]
+    with tracer.start_as_current_span("reserve") as span:
+        tag_request(
+            span, rpb.ReserveUnitsRequest(incident="incidents/abc", units=["units/A", "units/B"])
+        )
+    assert span.attributes == {"icc.incident.id": "abc", "icc.unit.id": ("A", "B")}  # type: ignore[attr-defined]

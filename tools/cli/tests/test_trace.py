@@ -6,7 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from icc_cli.main import app
+from icc_testing import free_port
 from icc_tracesink.model import Link, Span
+from icc_tracesink.query import QueryServer
 from icc_tracesink.store import SpanStore
 
 MS = 1_000_000
@@ -72,6 +74,18 @@ def db(tmp_path: Path) -> Path:
                 error="unit u-12 is not available",
             ),
             span("c", "5", "GetIncident", "incidents", 500, 510, incident="someone-else"),
+            # A supervisor's screen reading the incident: not part of its life.
+            Span(
+                trace_id="d" * 32,
+                span_id="6" * 16,
+                parent_span_id=None,
+                service="gateway",
+                name="GET /api/v1/incidents/{id}",
+                kind="SERVER",
+                start_ns=T0 + 200 * MS,
+                end_ns=T0 + 210 * MS,
+                attributes={"icc.incident.id": "4f2a9c", "http.method": "GET"},
+            ),
         ]
     )
     store.close()
@@ -132,3 +146,35 @@ def test_trace_of_a_file_that_is_not_a_trace_database_says_so(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["trace", "4f2a9c", "--db", str(other)], env=WIDE)
     assert result.exit_code == 1
     assert "Cannot read" in result.output
+
+
+def test_trace_hides_the_screens_reads_unless_asked(db: Path) -> None:
+    hidden = CliRunner().invoke(app, ["trace", "4f2a9c", "--db", str(db)], env=WIDE)
+    assert "GET /api/v1/incidents/{id}" not in hidden.output
+    assert "1 trace of the screen's own reads not shown (--reads shows them)" in hidden.output
+    shown = CliRunner().invoke(app, ["trace", "4f2a9c", "--db", str(db), "--reads"], env=WIDE)
+    assert "GET /api/v1/incidents/{id}" in shown.output
+    assert "▸ Screen reads" in shown.output
+
+
+def test_trace_reads_any_sink_over_http_by_a_setting(db: Path) -> None:
+    query = QueryServer(f"127.0.0.1:{free_port()}", db)
+    query.start()
+    try:
+        sink = f"http://127.0.0.1:{query.port}"
+        local = CliRunner().invoke(app, ["trace", "4f2a9c", "--db", str(db)], env=WIDE)
+        remote = CliRunner().invoke(
+            app, ["trace", "4f2a9c"], env={**WIDE, "ICC_TRACESINK_QUERY_URL": sink}
+        )
+    finally:
+        query.stop()
+    assert remote.exit_code == 0, remote.output
+    assert remote.output == local.output  # the same timeline, the same table
+
+
+def test_trace_says_when_a_sink_does_not_answer(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["trace", "4f2a9c", "--sink", f"http://127.0.0.1:{free_port()}"], env=WIDE
+    )
+    assert result.exit_code == 1
+    assert "did not answer a timeline" in result.output

@@ -60,3 +60,35 @@ def test_waterfall_of_an_incident_as_json(server: tuple[str, Path]) -> None:
 
     missing = httpx.get(f"{url}/traces", timeout=5)
     assert missing.status_code == 404 and "waterfall" in missing.json()["error"]
+
+
+def test_the_screens_reads_are_shown_only_when_asked_for(server: tuple[str, Path]) -> None:
+    url, db = server
+    read = Span(
+        trace_id="b" * 32,
+        span_id="9" * 16,
+        parent_span_id=None,
+        service="gateway",
+        name="GET /api/v1/incidents/{id}",
+        kind="SERVER",
+        start_ns=50 * MS,
+        end_ns=60 * MS,
+        attributes={"icc.incident.id": "inc-1", "http.method": "GET"},
+    )
+    store = SpanStore.open(db)
+    store.insert([_span("1", 0, None), read])
+    store.close()
+    hidden = httpx.get(f"{url}/incidents/inc-1/waterfall", timeout=5).json()
+    assert [s["operation"] for s in hidden["spans"]] == ["op-1"]
+    assert hidden["reads_hidden"] == 1
+    shown = httpx.get(f"{url}/incidents/inc-1/waterfall?reads=1", timeout=5).json()
+    assert [(s["operation"], s["step"]) for s in shown["spans"]] == [
+        ("op-1", "other"),
+        ("GET /api/v1/incidents/{id}", "reads"),
+    ]
+    assert [s["step"] for s in shown["steps"]] == ["other", "reads"]
+
+
+def test_healthz_says_the_sink_is_up(server: tuple[str, Path]) -> None:
+    url, _ = server
+    assert httpx.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}

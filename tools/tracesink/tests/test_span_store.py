@@ -122,3 +122,12 @@ def test_prune_forgets_whole_traces_that_started_before_the_cutoff(store: SpanSt
     assert store.traces_of_incident("old") == []
     assert store.traces_of_incident("new") == ["b" * 32]
     assert store.prune(older_than_ns=50 * MS) == 0
+
+
+def test_a_cutoff_that_keeps_about_the_newest_spans(store: SpanStore) -> None:
+    store.insert([span(t, str(i), 10 * i) for i, t in enumerate("abcde")])
+    assert store.cutoff_keeping(10) is None  # fewer than that
+    cutoff = store.cutoff_keeping(2)
+    assert cutoff is not None
+    assert store.prune(cutoff) == 3
+    assert len(store.spans_of(t * 32 for t in "abcde")) == 2

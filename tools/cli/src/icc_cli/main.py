@@ -2,11 +2,9 @@
 
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,14 +16,14 @@ from icc_cli.simulate import simulate
 from icc_cli.stack import Stack, StackError
 from icc_cli.status import alive, check, table
 from icc_cli.supervisor import Manifest, manifest_path
-from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
-from icc_tracesink.waterfall import render, rows, total_ms
+from icc_cli.trace import trace
 
 app = typer.Typer(
     help="ICC, the Integrated Command Center for Ho Chi Minh City.", no_args_is_help=True
 )
 console = Console()
 app.command()(simulate)
+app.command()(trace)
 
 
 @app.callback()
@@ -172,68 +170,6 @@ def _announce_and_simulate(stack: Stack, config: StackConfig, endpoints: Path) -
             "supervisor, dispatcher, calltaker, viewer\n"
         )
     console.print("Press Ctrl-C to stop.")
-
-
-@app.command()
-def trace(
-    incident: Annotated[
-        str,
-        typer.Argument(
-            help="The incident: `incidents/ID` or just `ID`.",
-            metavar="INCIDENT_ID",
-            show_default=False,
-        ),
-    ],
-    db: Annotated[
-        Path | None,
-        typer.Option(help="The trace sink's database (default: $ICC_VAR_DIR/traces.db)."),
-    ] = None,
-) -> None:
-    """Show every span of an incident's traces as a waterfall (from the local trace sink)."""
-    out = Console(highlight=False)  # made here so that COLUMNS set by the caller counts
-    incident_id = incident.strip().removeprefix("incidents/")
-    path = db or default_db_path()
-    shown = escape(str(path))  # user input: its brackets are not rich markup
-    try:
-        store = SpanStore.open_readonly(path)
-        try:
-            trace_ids = store.traces_of_incident(incident_id)
-            spans = store.spans_of(trace_ids)
-        finally:
-            store.close()
-    except StoreMissing:
-        out.print(
-            f"[red]✗[/] No trace database at {shown}. Start the system with `make run` (it "
-            "starts the trace sink), work on an incident, then run `icc trace` again; "
-            "or point --db at the sink's file."
-        )
-        raise typer.Exit(1) from None
-    except sqlite3.DatabaseError as exc:
-        out.print(
-            f"[red]✗[/] Cannot read {shown}: {escape(str(exc))}. Is it the trace sink's database?"
-        )
-        raise typer.Exit(1) from None
-    if not spans:
-        out.print(
-            f"No spans of incident {escape(incident_id)} in {shown} yet. Services send spans in "
-            "batches, so they arrive a few seconds after the work; try again shortly. "
-            "(Services send spans to the sink only when ICC_OTLP_ENDPOINT points at it, "
-            "as `make run` sets it.)"
-        )
-        raise typer.Exit(1)
-    waterfall = rows(spans)
-    services = sorted({s.service for s in spans})
-    out.print(
-        f"[bold]incidents/{escape(incident_id)}[/]: {_count(len(trace_ids), 'trace')} "
-        f"{', '.join(trace_ids)} · {_count(len(spans), 'span')} · "
-        f"{_count(len(services), 'service')} ({', '.join(services)}) · "
-        f"{total_ms(waterfall):.1f} ms in all"
-    )
-    out.print(render(waterfall, width=out.width))
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""`icc-tracesink`: receive OTLP/gRPC on `ICC_TRACESINK_ADDR`, keep spans in `ICC_TRACESINK_DB`,
-answer waterfalls as JSON on `ICC_TRACESINK_QUERY_ADDR` (empty: no query endpoint)."""
+"""`icc-tracesink`: receive OTLP/gRPC on `ICC_TRACESINK_ADDR`, keep spans in `ICC_TRACESINK_DB`
+(for `ICC_TRACESINK_RETENTION_H` hours, at most about `ICC_TRACESINK_MAX_SPANS`), answer
+timelines as JSON on `ICC_TRACESINK_QUERY_ADDR` (empty: no query endpoint)."""
 
 import asyncio
 import logging
@@ -17,6 +18,7 @@ from icc_tracesink.receiver import start_receiver
 from icc_tracesink.store import SpanStore, default_db_path
 
 log = logging.getLogger("icc_tracesink")
+PRUNE_EVERY_S = 600
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,12 @@ class Config:
     address: str
     db_path: Path
     query_address: str = ""
-    # Traces older than this are forgotten (at start, then every hour): a system left
-    # running with the simulator would otherwise grow the file without end.
+    # Traces older than this are forgotten (at start, then every 10 minutes): a system
+    # left running with the simulator would otherwise grow the file without end.
     retention_h: float = 72.0
+    # And the oldest traces beyond this many spans (0: no bound but age): a deployment
+    # receives every service's spans, so age alone does not bound the file.
+    max_spans: int = 2_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
@@ -37,6 +42,7 @@ class Config:
             else default_db_path(env),
             query_address=env.get("ICC_TRACESINK_QUERY_ADDR", "127.0.0.1:4320"),
             retention_h=float(env.get("ICC_TRACESINK_RETENTION_H") or 72.0),
+            max_spans=int(env.get("ICC_TRACESINK_MAX_SPANS") or 2_000_000),
         )
 
 
@@ -55,7 +61,7 @@ async def serve(config: Config) -> None:
         if query is not None:
             query.start()
             log.info("waterfalls as JSON on http://%s:%d/incidents/ID/waterfall", host, query.port)
-        pruning = asyncio.create_task(_prune_every_hour(store, config.retention_h))
+        pruning = asyncio.create_task(_prune_now_and_then(store, config))
         await stop.wait()
         pruning.cancel()
         if query is not None:
@@ -66,16 +72,27 @@ async def serve(config: Config) -> None:
     log.info("stopped")
 
 
-async def _prune_every_hour(store: SpanStore, retention_h: float) -> None:
+async def _prune_now_and_then(store: SpanStore, config: Config) -> None:
     while True:
-        cutoff = time.time_ns() - int(retention_h * 3600e9)
         try:
-            gone = await asyncio.to_thread(store.prune, cutoff)
+            gone = await asyncio.to_thread(_prune, store, config)
             if gone:
-                log.info("forgot %d spans older than %g h", gone, retention_h)
+                log.info(
+                    "forgot %d spans (older than %g h, or beyond the newest %d)",
+                    gone,
+                    config.retention_h,
+                    config.max_spans,
+                )
         except sqlite3.Error as exc:
             log.warning("could not forget old spans: %s", exc)
-        await asyncio.sleep(3600)
+        await asyncio.sleep(PRUNE_EVERY_S)
+
+
+def _prune(store: SpanStore, config: Config) -> int:
+    cutoff = time.time_ns() - int(config.retention_h * 3600e9)
+    if config.max_spans > 0:
+        cutoff = max(cutoff, store.cutoff_keeping(config.max_spans) or 0)
+    return store.prune(cutoff)
 
 
 def run() -> None:

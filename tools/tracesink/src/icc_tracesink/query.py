@@ -1,7 +1,10 @@
 """A small read-only HTTP endpoint over the store, for the dispatcher screen's timeline.
 
-`GET /incidents/{id}/waterfall` answers the same rows as `icc trace` as JSON. The standard
-library's threading server is enough: a supervisor opening a timeline now and then.
+`GET /incidents/{id}/waterfall` answers an incident's timeline as JSON
+(`icc_tracesink.timeline`): its spans grouped by the step of the incident's life, without
+the screen's own reads; `?reads=1` shows them too. `GET /healthz` says the sink is up. The
+standard library's threading server is enough: a supervisor opening a timeline now and
+then.
 """
 
 import json
@@ -10,40 +13,21 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from icc_tracesink.store import SpanStore, StoreMissing
-from icc_tracesink.waterfall import rows
-
-# An incident's traces are tens of spans; this bounds a pathological one.
-MAX_SPANS = 5000
+from icc_tracesink.timeline import Timeline, load
 
 
-def waterfall_json(db_path: Path, incident_id: str) -> dict[str, Any]:
+def waterfall_json(db_path: Path, incident_id: str, *, reads: bool = False) -> dict[str, Any]:
     try:
         store = SpanStore.open_readonly(db_path)
     except StoreMissing:
-        return {"incident": incident_id, "traces": [], "spans": []}
+        return Timeline(incident_id, (), (), 0).to_json()
     try:
-        traces = store.traces_of_incident(incident_id)
-        spans = store.spans_of(traces)[:MAX_SPANS]
+        return load(store, incident_id, reads=reads).to_json()
     finally:
         store.close()
-    return {
-        "incident": incident_id,
-        "traces": traces,
-        "spans": [
-            {
-                "trace_id": r.trace_id,
-                "service": r.service,
-                "operation": r.operation,
-                "start_ms": round(r.offset_ms, 3),
-                "duration_ms": round(r.duration_ms, 3),
-                "depth": r.depth,
-                "error": r.error,
-            }
-            for r in rows(spans)
-        ],
-    }
 
 
 class QueryServer:
@@ -72,13 +56,15 @@ class QueryServer:
 def _handler(db_path: Path) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            parts = self.path.split("?")[0].strip("/").split("/")
+            url = urlsplit(self.path)
+            parts = url.path.strip("/").split("/")
             if parts == ["healthz"]:  # for `icc status` and container probes
                 self._send(HTTPStatus.OK, {"status": "ok"})
                 return
             if len(parts) == 3 and parts[0] == "incidents" and parts[2] == "waterfall":
                 incident_id = parts[1].removeprefix("incidents%2F")
-                self._send(HTTPStatus.OK, waterfall_json(db_path, incident_id))
+                reads = parse_qs(url.query).get("reads", ["0"])[-1] in ("1", "true")
+                self._send(HTTPStatus.OK, waterfall_json(db_path, incident_id, reads=reads))
                 return
             self._send(
                 HTTPStatus.NOT_FOUND,

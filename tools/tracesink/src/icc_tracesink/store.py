@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS spans (
 );
 CREATE INDEX IF NOT EXISTS spans_incident ON spans (incident_id) WHERE incident_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS spans_unit ON spans (unit_id) WHERE unit_id IS NOT NULL;
+-- The newest spans first, for the bound on how many are kept.
+CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
 -- The links again, one row each, so that both directions of a link are an index lookup.
 CREATE TABLE IF NOT EXISTS span_links (
     trace_id TEXT NOT NULL,
@@ -133,6 +135,14 @@ class SpanStore:
                 raise
             self._conn.execute("COMMIT")
         return int(gone)
+
+    def cutoff_keeping(self, newest: int) -> int | None:
+        """A start time such that forgetting what started before it keeps at most about
+        `newest` spans (whole traces go, so a few more may); None when there are fewer."""
+        row = self._conn.execute(
+            "SELECT start_ns FROM spans ORDER BY start_ns DESC LIMIT 1 OFFSET ?", (newest,)
+        ).fetchone()
+        return None if row is None else int(row[0]) + 1
 
     def traces_of_incident(self, incident_id: str) -> list[str]:
         """Traces with a span tagged with the incident, and traces one span link away from them.

@@ -1,4 +1,5 @@
-"""Spans as a waterfall: rows in parent/child order with offsets, and a rich table of them."""
+"""Spans as a waterfall: rows in parent/child order with offsets and the step of the
+incident's life each belongs to (`icc_tracesink.steps`), and a rich table of them."""
 
 from collections import defaultdict
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from icc_tracesink.model import Span
+from icc_tracesink.steps import Step, marker
 
 _NS_PER_MS = 1_000_000
 _MIN_BAR, _MAX_BAR = 10, 60
@@ -24,13 +26,15 @@ class Row:
     duration_ms: float
     error: str | None  # None unless the span's status is ERROR
     depth: int  # 0 for a root
+    step: Step = Step.OTHER
 
 
 def rows(spans: Sequence[Span]) -> list[Row]:
     """Depth first: roots by start time, each followed by its children by start time.
 
     A span whose parent is not among `spans` (not received, or in another process that does
-    not export) is a root, so nothing is ever left out.
+    not export) is a root, so nothing is ever left out. Each row has its step: the one its
+    span marks, else its parent's, else (a root) the first marked below it.
     """
     if not spans:
         return []
@@ -47,22 +51,34 @@ def rows(spans: Sequence[Span]) -> list[Row]:
 
     out: list[Row] = []
     seen: set[tuple[str, str]] = set()
+    below: dict[tuple[str, str], Step | None] = {}
 
-    def visit(s: Span, depth: int) -> None:
+    def first_below(s: Span) -> Step | None:
+        key = (s.trace_id, s.span_id)
+        if key not in below:
+            below[key] = None  # a parent cycle ends here
+            found = marker(s)
+            for child in sorted(children[key], key=_by_start):
+                found = found or first_below(child)
+            below[key] = found
+        return below[key]
+
+    def visit(s: Span, depth: int, inherited: Step | None) -> None:
         key = (s.trace_id, s.span_id)
         if key in seen:  # a malformed parent cycle must not recurse for ever
             return
         seen.add(key)
-        out.append(_row(s, origin, depth))
+        step = marker(s) or inherited or first_below(s) or Step.OTHER
+        out.append(_row(s, origin, depth, step))
         for child in sorted(children[key], key=_by_start):
-            visit(child, depth + 1)
+            visit(child, depth + 1, step)
 
     for root in sorted(roots, key=_by_start):
-        visit(root, 0)
+        visit(root, 0, None)
     # Spans in a parent cycle have no root; show them flat rather than drop them.
     for s in sorted(spans, key=_by_start):
         if (s.trace_id, s.span_id) not in seen:
-            visit(s, 0)
+            visit(s, 0, None)
     return out
 
 
@@ -70,7 +86,7 @@ def _by_start(s: Span) -> tuple[int, int, str]:
     return (s.start_ns, -s.end_ns, s.span_id)
 
 
-def _row(s: Span, origin: int, depth: int) -> Row:
+def _row(s: Span, origin: int, depth: int, step: Step) -> Row:
     return Row(
         trace_id=s.trace_id,
         service=s.service,
@@ -79,6 +95,7 @@ def _row(s: Span, origin: int, depth: int) -> Row:
         duration_ms=max(0, s.end_ns - s.start_ns) / _NS_PER_MS,
         error=(s.status_message or "error") if s.is_error else None,
         depth=depth,
+        step=step,
     )
 
 
@@ -96,11 +113,12 @@ def bar(offset_ms: float, duration_ms: float, total: float, width: int) -> str:
     return (" " * start + "█" * length).ljust(width)
 
 
-def render(rows: Sequence[Row], width: int = 120) -> Table:
+def render(rows: Sequence[Row], width: int = 120, *, steps: bool = False) -> Table:
     """A table `width` columns wide at most, as long as the text fits: the bar takes the rest.
 
     An error is shown in red under its operation rather than in a column of its own, so
-    that an 80-column terminal still shows every column.
+    that an 80-column terminal still shows every column. `steps`: the rows come grouped by
+    step, and each group opens with a line naming it.
     """
     total = total_ms(rows)
     several_traces = len({r.trace_id for r in rows}) > 1
@@ -144,7 +162,13 @@ def render(rows: Sequence[Row], width: int = 120) -> Table:
             min_width=min(24, widths[headers.index("operation")]) if h == "operation" else None,
         )
     table.add_column(f"0 … {total:.1f} ms", no_wrap=True, min_width=bar_width)
+    heading: Step | None = None
     for r, t in zip(rows, texts, strict=True):
+        if steps and r.step != heading:
+            heading = r.step
+            cells = [Text("")] * (len(headers) + 1)
+            cells[headers.index("operation")] = Text(f"▸ {r.step.label}", style="bold")
+            table.add_row(*cells)
         color = "red" if r.error is not None else colors[r.service]
         table.add_row(*t, Text(bar(r.offset_ms, r.duration_ms, total, bar_width), style=color))
     return table
