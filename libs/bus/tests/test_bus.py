@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -30,6 +31,7 @@ from icc_bus import (
     publish_event,
 )
 from icc_bus import dlq as dlq_module
+from icc_bus import progress as progress_module
 from icc_bus.dlq import DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT
 from icc_bus.pull import Puller
 from icc_testing import RecordedMetrics
@@ -136,7 +138,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(nats_client: Client
     async def handle(e: ReceivedEvent) -> None:
         attempts[e.payload] = attempts.get(e.payload, 0) + 1
         if e.payload == b"1" and e.num_delivered < 2:
-            raise ConnectionError("database briefly away")  # recovers on the 2nd delivery
+            raise LookupError("not there yet")  # recovers on the 2nd delivery
         if e.payload == b"2":
             raise RuntimeError("always fails")
         handled.append(e.payload)
@@ -356,3 +358,76 @@ async def test_messages_about_one_incident_keep_their_order_while_others_go_on(
         await consumer.stop()
     assert order.index(b"1") < order.index(b"2")
     assert 2 < most <= 4
+
+
+class _Outage(Exception):
+    """A handler's own passing fault."""
+
+
+async def test_a_transient_fault_is_retried_in_place_for_as_long_as_it_lasts(
+    nats_client: Client,
+) -> None:
+    """An outage of several ack waits: the message is held in progress, handled once it
+    is over, delivered once, never dead-lettered; the messages behind it keep their order."""
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    outage_until = time.monotonic() + 3.0
+    calls: list[tuple[bytes, int]] = []
+    handled: list[bytes] = []
+
+    async def handle(e: ReceivedEvent) -> None:
+        calls.append((e.payload, e.num_delivered))
+        if time.monotonic() < outage_until:
+            raise _Outage("the database is away")
+        handled.append(e.payload)
+
+    # One order key: the messages behind the failing one wait for it.
+    spec = ConsumerSpec(
+        "TEST",
+        "outage",
+        "icc.test.>",
+        ack_wait_s=1.0,
+        backoff_s=[0.05],
+        transient=(_Outage,),
+        order_key=lambda e: "one",
+    )
+    consumer = DurableConsumer(nats_client, spec, handle)
+    consumer.start()
+    try:
+        for n in (1, 2, 3):
+            await publish_event(js, event(n))
+        await wait_until(lambda: len(handled) == 3, timeout_s=15)
+        assert handled == [b"1", b"2", b"3"]
+        assert len([c for c in calls if c[0] == b"1"]) > 3  # retried in place
+        assert {delivered for _, delivered in calls} == {1}  # never redelivered
+        await asyncio.sleep(1.5)
+        assert len(handled) == 3
+        info = await js.stream_info(DLQ_STREAM.name)
+        assert info.state.messages == 0
+    finally:
+        await consumer.stop()
+
+
+async def test_a_handler_call_that_runs_too_long_is_stuck(
+    nats_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress_module, "STUCK_AFTER_S", 0.5)
+    js = nats_client.jetstream()
+    await ensure_streams(js, [STREAM, DLQ_STREAM])
+    release = asyncio.Event()
+
+    async def handle(e: ReceivedEvent) -> None:
+        await release.wait()
+
+    consumer = DurableConsumer(
+        nats_client, ConsumerSpec("TEST", "slow", "icc.test.>", ack_wait_s=1.0), handle
+    )
+    consumer.start()
+    try:
+        assert not consumer.stuck()
+        await publish_event(js, event(1))
+        await wait_until(consumer.stuck, timeout_s=5)
+        release.set()
+        await wait_until(lambda: not consumer.stuck(), timeout_s=5)
+    finally:
+        await consumer.stop()

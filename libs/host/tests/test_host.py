@@ -1,14 +1,20 @@
 """A hosted service: read from the environment, started part by part, stopped in order."""
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from icc_bus import BusConfig, StreamSpec
-from icc_host import Hosted, ServiceConfig, open_bus, serve_grpc
-from icc_kernel.errors import NotFound
+from icc_host import Hosted, ServiceConfig, open_bus, serve_grpc, watch_health
+from icc_host import health as health_module
+from icc_kernel.errors import NotFound, Transient
+from icc_rpc.errors import retry_delay_s
+from icc_storage import Database
 from icc_testing import NatsServer
 
 ECHO = "/test.Echo/Say"
@@ -18,6 +24,12 @@ class Echo:
     async def say(self, request: bytes, context: object) -> bytes:
         if request == b"missing":
             raise NotFound("things/1")
+        if request == b"database away":
+            raise ConnectionRefusedError(111, "connection refused")
+        if request == b"said away":
+            raise Transient("the echo database", retry_after_s=2.0)
+        if request == b"bug":
+            raise KeyError("a bug")
         return request
 
 
@@ -80,3 +92,56 @@ async def test_a_failed_start_closes_what_it_opened(nats_server: NatsServer) -> 
         assert nc.is_closed
     finally:
         await first.stop(0)
+
+
+async def test_a_passing_fault_is_answered_unavailable_with_a_retry_hint() -> None:
+    server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            say = channel.unary_unary(ECHO)
+            for request, delay in ((b"database away", 1.0), (b"said away", 2.0)):
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await say(request, timeout=5)
+                assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert retry_delay_s(err.value) == delay
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await say(b"bug", timeout=5)
+            assert err.value.code() == grpc.StatusCode.INTERNAL
+            assert retry_delay_s(err.value) is None
+    finally:
+        await server.stop(0)
+
+
+async def test_health_follows_the_bus_and_the_database(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health_module, "CHECK_EVERY_S", 0.1)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'echo.db'}")
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(db.dispose)
+        nc = await open_bus(stack, BusConfig(nats_server.url), "echo")
+        server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
+        stack.push_async_callback(server.stop, 0)
+        watch_health(stack, server, "test.Echo", db, nc)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        stack.push_async_callback(channel.close)
+        stub = health_pb2_grpc.HealthStub(channel)
+
+        async def status_becomes(wanted: int) -> None:
+            for _ in range(100):
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+                if reply.status == wanted:
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"health never became {wanted}")
+
+        await status_becomes(health_pb2.HealthCheckResponse.SERVING)
+        nats_server.stop()
+        await status_becomes(health_pb2.HealthCheckResponse.NOT_SERVING)
+        nats_server.start()
+        await status_becomes(health_pb2.HealthCheckResponse.SERVING)
+    away = Database("postgresql+asyncpg://postgres@127.0.0.1:9/postgres")
+    try:
+        assert await health_module.problems(away, nc, []) == ["bus", "database"]
+    finally:
+        await away.dispose()

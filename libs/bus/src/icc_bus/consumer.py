@@ -11,8 +11,13 @@ intake near 25 incident events a second (each waited for its own commit); see
 docs/decisions.md.
 
 A handler raises `PoisonMessage` for a message that can never succeed: it goes to
-`icc.dlq.<consumer>` at once (`icc_bus.dlq`). Any other exception is retried with
-backoff; the last allowed delivery goes to the DLQ instead of being retried again, so
+`icc.dlq.<consumer>` at once (`icc_bus.dlq`). A transient fault (`icc_bus.faults`: the
+database, the bus or a dependency away for a while) is no fault of the message: the
+handler is called again here, with growing pauses, for as long as the fault lasts, the
+message kept in progress at the server (`icc_bus.progress`) and in its place in its
+lane. It is never dead-lettered for it: a flooded city's calls are not thrown away
+because the database restarted. Any other exception is retried with backoff through
+the server; the last allowed delivery goes to the DLQ instead of being retried again, so
 nothing is dropped silently and nothing blocks the stream. Redelivery can happen even
 after an ack, so handlers must be idempotent (see `icc_storage.inbox`).
 """
@@ -20,6 +25,7 @@ after an ack, so handlers must be idempotent (see `icc_storage.inbox`).
 import asyncio
 import contextlib
 import logging
+import random
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -31,7 +37,9 @@ from icc_bus.consumer_metrics import ConsumerMetrics, consumer_metrics
 from icc_bus.dlq import DeadLetters
 from icc_bus.errors import PoisonMessage
 from icc_bus.events import span_attributes, subject_template
+from icc_bus.faults import is_transient
 from icc_bus.lanes import Lanes
+from icc_bus.progress import Held
 from icc_bus.received import Handler, ReceivedEvent, received
 from icc_bus.spec import ConsumerSpec
 from icc_bus.subscription import Subscription
@@ -42,6 +50,12 @@ log = logging.getLogger(__name__)
 
 # A message taken from the bus and what its handler will see.
 _Delivery = tuple[Msg, ReceivedEvent]
+# Pauses between calls of a handler that met a transient fault: doubling, at most this
+# long (plus up to a quarter more, so replicas do not retry in step).
+_TRANSIENT_FIRST_S = 0.25
+_TRANSIENT_MAX_S = 5.0
+# A transient failure is logged on its first retry, then every this many.
+_TRANSIENT_LOG_EVERY = 10
 
 
 class DurableConsumer:
@@ -62,8 +76,10 @@ class DurableConsumer:
         self._subscription = Subscription(nc, spec, self._metrics)
         self._lanes: Lanes[_Delivery] = Lanes(spec.durable, spec.concurrency, self._deliver)
         self._dlq = DeadLetters(nc.jetstream(), spec, self._metrics)
+        self._held = Held(spec.ack_wait_s)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._progress: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         name = self._spec.durable
@@ -71,14 +87,28 @@ class DurableConsumer:
             asyncio.create_task(self._run(), name=f"consumer:{name}"),
             asyncio.create_task(self._dlq.watch_depth(), name=f"dlq-depth:{name}"),
         ]
+        self._progress = asyncio.create_task(
+            self._held.keep_in_progress(), name=f"in-progress:{name}"
+        )
+
+    def stuck(self) -> bool:
+        """Whether a handler call has run for longer than any bounded work can
+        (`icc_bus.progress.STUCK_AFTER_S`)."""
+        return self._held.stuck()
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Stops pulling, lets handlers under way finish for up to `grace_s`, then cancels
-        them (what they did not acknowledge is redelivered)."""
+        """Stops pulling, lets handlers under way finish for up to `grace_s`, then gives
+        back what is left (nak'd, so another replica takes it at once) and cancels them."""
         self._stopping.set()
         with contextlib.suppress(Exception):
             await cancel_and_wait(*self._tasks)
-        await self._lanes.stop(grace_s)
+        await self._lanes.finish(grace_s)
+        if self._progress is not None:
+            await cancel_and_wait(self._progress)
+        for msg in self._held.held():
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        await self._lanes.cancel()
 
     async def _run(self) -> None:
         try:
@@ -108,6 +138,7 @@ class DurableConsumer:
                 extra={"consumer": self._spec.durable, "error": type(exc).__name__},
             )
             return False
+        self._held.hold(msg)
         self._lanes.admit(key, (msg, event))
         return True
 
@@ -126,7 +157,7 @@ class DurableConsumer:
                 set_status_on_exception=False,
             ) as span:
                 try:
-                    await self._handler(event)
+                    await self._handle(msg, event)
                 except PoisonMessage as exc:
                     span.set_status(Status(StatusCode.ERROR, "poison message"))
                     # The handler wrote this reason for the DLQ: no personal data.
@@ -138,9 +169,48 @@ class DurableConsumer:
                     return
                 await msg.ack()
         finally:
+            self._held.settled(msg)
             otel_context.detach(token)
 
+    async def _handle(self, msg: Msg, event: ReceivedEvent) -> None:
+        """Calls the handler; again after a pause for as long as it meets a transient
+        fault (the message stays held, so in progress at the server), until the
+        consumer stops (then the fault is raised: the message goes back to the server,
+        not to the DLQ)."""
+        failures = 0
+        while True:
+            self._held.call_started(msg)
+            try:
+                await self._handler(event)
+                return
+            except PoisonMessage:
+                raise
+            except Exception as exc:
+                if self._stopping.is_set() or not is_transient(exc, self._spec.transient):
+                    raise
+                failures += 1
+                self._metrics.transient_failure(self._spec.durable)
+                if failures % _TRANSIENT_LOG_EVERY == 1:
+                    log.warning(
+                        "handler met a transient fault; holding the message and retrying",
+                        extra={
+                            "consumer": self._spec.durable,
+                            "event_id": event.event_id,
+                            "attempt": failures,
+                            "error": type(exc).__name__,
+                        },
+                    )
+            finally:
+                self._held.call_ended(msg)
+            pause = min(_TRANSIENT_FIRST_S * 2 ** (failures - 1), _TRANSIENT_MAX_S)
+            await asyncio.sleep(pause * random.uniform(1.0, 1.25))
+
     async def _retry_or_dead_letter(self, msg: Msg, event: ReceivedEvent, exc: Exception) -> None:
+        if is_transient(exc, self._spec.transient):
+            # Stopping in the middle of an outage: another replica, or this one
+            # restarted, takes it up; a passing fault never sends it to the DLQ.
+            await msg.nak()
+            return
         if event.num_delivered >= self._spec.max_deliver:
             # Only the exception's type: its text may quote data (SQL parameters).
             await self._dlq.send(

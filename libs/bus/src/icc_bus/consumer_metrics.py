@@ -1,5 +1,5 @@
-"""What the consumers of a process measure: redeliveries, DLQ sends, lag, DLQ depth and
-whether JetStream answers.
+"""What the consumers of a process measure: redeliveries, transient failures, DLQ sends,
+lag, DLQ depth and whether JetStream answers.
 
 One `ConsumerMetrics` per process (`consumer_metrics()`): OpenTelemetry keeps the first
 instrument made under a name and drops a second one's gauge callbacks, so each
@@ -18,6 +18,10 @@ class ConsumerMetrics:
         self._dlq = meter.create_counter("icc.bus.dlq", description="Messages sent to the DLQ")
         self._redeliveries = meter.create_counter(
             "icc.bus.redeliveries", description="Deliveries beyond the first"
+        )
+        self._transient = meter.create_counter(
+            "icc.bus.transient.failures",
+            description="Handler calls that met a transient fault (retried, the message held)",
         )
         # Messages waiting for each durable consumer, as of its last delivery or quiet
         # check (read off the messages themselves: no extra request to the server).
@@ -53,6 +57,9 @@ class ConsumerMetrics:
 
     def lag(self, consumer: str, num_pending: int) -> None:
         self._lag[consumer] = num_pending
+
+    def transient_failure(self, consumer: str) -> None:
+        self._transient.add(1, {"consumer": consumer})
 
     def dead_lettered(self, consumer: str) -> None:
         self._dlq.add(1, {"consumer": consumer})

@@ -52,8 +52,16 @@ class Lanes(Generic[T]):
     async def stop(self, grace_s: float) -> None:
         """Lets handlers under way finish for up to `grace_s`, then cancels them (what
         they did not acknowledge is redelivered)."""
+        await self.finish(grace_s)
+        await self.cancel()
+
+    async def finish(self, grace_s: float) -> None:
+        """Waits up to `grace_s` for the messages admitted to be handled."""
         if self._workers:
             await asyncio.wait(list(self._workers), timeout=grace_s)
+
+    async def cancel(self) -> None:
+        """Cancels the handlers still under way."""
         for worker in list(self._workers):
             with contextlib.suppress(Exception):
                 await cancel_and_wait(worker)

@@ -46,9 +46,14 @@ class ConsumerSpec:
     # Messages handled at once (with different order keys).
     concurrency: int = 32
     order_key: OrderKey = by_subject
+    # The handler's own passing faults, beside those `icc_bus.faults` knows: retried for
+    # as long as they last, never dead-lettered.
+    transient: tuple[type[BaseException], ...] = ()
 
     @property
     def max_deliver(self) -> int:
+        """Deliveries after which a message that keeps failing (not transiently) is
+        dead-lettered."""
         return len(self.backoff_s) + 1
 
     @property
@@ -60,7 +65,10 @@ class ConsumerSpec:
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             filter_subject=self.filter_subject,
-            max_deliver=self.max_deliver,
+            # No limit at the server: a message it stops delivering is lost without a
+            # trace. Ack waits that ran out (a replica died or froze) count deliveries
+            # too; the consumer decides, on a failure, when one goes to the DLQ.
+            max_deliver=-1,
             # The server applies BackOff to ack timeouts; our naks use the same delays.
             ack_wait=self.ack_wait_s,
             backoff=None,

@@ -96,6 +96,9 @@ class Subscription:
 
     async def _bind(self) -> "_Bound":
         """The consumer created (or found) at the server, and our pull requests for it."""
+        # Created, or brought to the declared config (nats-py's `pull_subscribe` leaves
+        # an existing consumer as it was).
+        await self._js.add_consumer(self._spec.stream, config=self._spec.config())
         sub = await self._js.pull_subscribe(
             self._spec.filter_subject,
             durable=self._spec.durable,

@@ -18,7 +18,9 @@ from nats.aio.client import Client
 from sqlalchemy import Table
 
 from icc_bus import DLQ_STREAM, BusConfig, StreamSpec, connect, ensure_streams
+from icc_bus.faults import is_transient
 from icc_host.config import ServiceConfig
+from icc_host.health import HealthWatch, Stuck
 from icc_rpc import GrpcServer, start_server
 from icc_storage import Database, Writer, upgrade
 
@@ -83,8 +85,29 @@ async def serve_grpc(
     service_name: str,
 ) -> GrpcServer:
     """The servicer on a gRPC server with health and reflection (`icc_rpc.start_server`);
-    the kernel's domain errors are answered through `icc_rpc.errors.to_rpc_error`."""
-    return await start_server(address, functools.partial(add_servicer, servicer), [service_name])
+    the kernel's domain errors are answered through `icc_rpc.errors.to_rpc_error`, a
+    passing fault (`icc_bus.faults`) with UNAVAILABLE and a retry hint."""
+    return await start_server(
+        address,
+        functools.partial(add_servicer, servicer),
+        [service_name],
+        transient=is_transient,
+    )
+
+
+def watch_health(
+    stack: contextlib.AsyncExitStack,
+    server: GrpcServer,
+    service_name: str,
+    db: Database,
+    nc: Client,
+    workers: Sequence[Stuck] = (),
+) -> None:
+    """The server's health follows the database, the bus and `workers` (the service's
+    consumers): NOT_SERVING while any is wrong (`icc_host.health`)."""
+    watch = HealthWatch(server, service_name, db, nc, workers)
+    watch.start()
+    stack.push_async_callback(watch.stop)
 
 
 @dataclass

@@ -69,6 +69,15 @@ class Unavailable(DomainError):
         super().__init__(f"{outcome}: {listed}" + (f"; {advice}" if advice else ""))
 
 
+class Transient(DomainError):
+    """UNAVAILABLE: something the work depends on (its database, the bus, another service)
+    is away for now; the same request succeeds once it is back, after `retry_after_s`."""
+
+    def __init__(self, what: str, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"{what} is unavailable for now; retry in {retry_after_s:g} s")
+
+
 def raise_if_any(violations: list[Violation]) -> None:
     """InvalidInput naming every violation found, when there is any: checks append to a
     list, so one answer names every bad field."""

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -14,6 +14,7 @@ from icc_kernel.errors import (
     InvalidInput,
     NotFound,
     StaleEtag,
+    Transient,
     Unavailable,
 )
 
@@ -39,9 +40,21 @@ class RpcError(Exception):
     violations: list[FieldViolation] = field(default_factory=list)
     reason: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # Sent as `google.rpc.RetryInfo`: the same call may succeed after this long.
+    retry_after_s: float | None = None
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}"
+
+    @classmethod
+    def unavailable(cls, what: str, retry_after_s: float = 1.0) -> "RpcError":
+        """UNAVAILABLE with a retry hint: a passing fault (a database or the bus away)."""
+        return cls(
+            grpc.StatusCode.UNAVAILABLE,
+            f"{what} is unavailable for now; retry in {retry_after_s:g} s",
+            reason="TEMPORARILY_UNAVAILABLE",
+            retry_after_s=retry_after_s,
+        )
 
     @classmethod
     def invalid(cls, violations: list[FieldViolation]) -> "RpcError":
@@ -69,6 +82,12 @@ class RpcError(Exception):
             packed = any_pb2.Any()
             packed.Pack(info)
             details.append(packed)
+        if self.retry_after_s is not None:
+            delay = duration_pb2.Duration()
+            delay.FromMilliseconds(round(self.retry_after_s * 1000))
+            packed = any_pb2.Any()
+            packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+            details.append(packed)
         status = status_pb2.Status(
             code=getattr(code_pb2, self.code.name), message=self.message, details=details
         )
@@ -91,12 +110,30 @@ def to_rpc_error(exc: Exception) -> RpcError:
     """The one place where domain errors become gRPC status; anything else is re-raised."""
     if isinstance(exc, InvalidInput):
         return RpcError.invalid([FieldViolation(v.field, v.description) for v in exc.violations])
+    if isinstance(exc, Transient):
+        return RpcError(
+            grpc.StatusCode.UNAVAILABLE,
+            str(exc),
+            reason="TEMPORARILY_UNAVAILABLE",
+            retry_after_s=exc.retry_after_s,
+        )
     for kind, code, reason in _STATUS:
         if isinstance(exc, kind):
             # Not worth retrying as is: the names say which to choose differently.
             names = {"units": ",".join(sorted(exc.reasons))} if isinstance(exc, Unavailable) else {}
             return RpcError(code, str(exc), reason=reason, metadata=names)
     raise exc
+
+
+def retry_delay_s(error: grpc.aio.AioRpcError | grpc.RpcError) -> float | None:
+    """Client side: the `google.rpc.RetryInfo` delay an error carries, if any."""
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return float(info.retry_delay.ToMilliseconds()) / 1000
+    return None
 
 
 def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[FieldViolation]:

@@ -2,6 +2,7 @@
 
 from icc_storage.batch import EVERY_BATCH_INLINE, AfterCommit, WriteBatcher, WriteTx
 from icc_storage.database import Database, database_url_from_env
+from icc_storage.faults import database_unavailable
 from icc_storage.inbox import claim_event, inbox_table
 from icc_storage.inserts import insert_if_absent
 from icc_storage.migrate import upgrade
@@ -19,6 +20,7 @@ __all__ = [
     "Writer",
     "add_events",
     "claim_event",
+    "database_unavailable",
     "database_url_from_env",
     "inbox_table",
     "insert_if_absent",

@@ -233,7 +233,7 @@ class WriteBatcher:
         while pending:
             failed, results, tx, flush_error = await self._attempt(pending)
             error = failed[1] if failed is not None else flush_error
-            if error is not None and is_transient(error) and conflicts < MAX_CONFLICT_RETRIES:
+            if error is not None and is_write_conflict(error) and conflicts < MAX_CONFLICT_RETRIES:
                 # Another writer (a replica) deadlocked or raced with us: the
                 # database aborted our transaction; run the same writes again.
                 conflicts += 1
@@ -262,7 +262,7 @@ class WriteBatcher:
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
             failed, results, tx, flush_error = await self._attempt([job])
             error = failed[1] if failed is not None else flush_error
-            if error is None or not is_transient(error) or conflicts == MAX_CONFLICT_RETRIES:
+            if error is None or not is_write_conflict(error) or conflicts == MAX_CONFLICT_RETRIES:
                 break
             await asyncio.sleep(random.uniform(0.002, 0.02) * (conflicts + 1))
         if error is not None:
@@ -292,7 +292,7 @@ class WriteBatcher:
             try:
                 await conn.begin()
             except DBAPIError as exc:
-                if inline and is_transient(exc):
+                if inline and is_write_conflict(exc):
                     # Another connection holds the write lock: wait for it off the loop.
                     raise _Locked() from exc
                 raise
@@ -328,7 +328,7 @@ EVERY_BATCH_INLINE = 1_000_000
 _TRANSIENT_SQLSTATES = {"40P01", "40001"}
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_write_conflict(exc: BaseException) -> bool:
     """A write conflict with another transaction: retrying the same writes is right."""
     if not isinstance(exc, DBAPIError):
         return False

@@ -13,6 +13,24 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _READ_ONLY = "icc_read_only"
+# PostgreSQL: every connection's work is bounded, so no transaction can hold others
+# hostage (a replica frozen inside one kept a row lock that stalled every other replica).
+# A statement runs at most STATEMENT_TIMEOUT, waits for a lock at most LOCK_TIMEOUT; a
+# session idle inside a transaction for IDLE_IN_TRANSACTION_TIMEOUT is ended by the
+# server, its locks released. The client gives up on a statement without an answer
+# after COMMAND_TIMEOUT_S (a network cut answers nothing) and on a connection attempt
+# after CONNECT_TIMEOUT_S. Each is a passing fault (`icc_storage.faults`): the work is
+# tried again.
+STATEMENT_TIMEOUT_MS = 10_000
+LOCK_TIMEOUT_MS = 3_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000
+COMMAND_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 5.0
+POSTGRES_BOUNDS = {
+    "statement_timeout": str(STATEMENT_TIMEOUT_MS),
+    "lock_timeout": str(LOCK_TIMEOUT_MS),
+    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+}
 # An inline write waits this long for another connection's write lock (blocking the
 # event loop), then the batcher tries again through the driver's thread.
 INLINE_WRITE_WAIT_MS = 50
@@ -76,7 +94,13 @@ class Database:
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=10)
+            if parsed.get_driver_name() == "asyncpg":
+                kwargs["connect_args"] = {
+                    "server_settings": POSTGRES_BOUNDS,
+                    "command_timeout": COMMAND_TIMEOUT_S,
+                    "timeout": CONNECT_TIMEOUT_S,
+                }
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         # SQLite file: small reads by key, and the batched writes of the service's
         # one writer, run inline (see `read(inline=True)` and `batch_connection`).

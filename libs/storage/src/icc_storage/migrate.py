@@ -28,6 +28,10 @@ async def upgrade(db: Database, script_location: Path) -> None:
 
     async with db.write() as conn:
         if conn.dialect.name == "postgresql":
+            # A replica waits for another's migration, and a migration may rewrite a
+            # big table: neither is bounded like a service's own work.
+            await conn.execute(text("SET LOCAL lock_timeout = 0"))
+            await conn.execute(text("SET LOCAL statement_timeout = 0"))
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(run)
 

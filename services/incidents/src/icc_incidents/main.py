@@ -7,7 +7,15 @@ from importlib import resources
 
 from icc_bus import DurableConsumer
 from icc_city.area import service_area
-from icc_host import Hosted, ServiceConfig, open_bus, open_database, serve_grpc, start_writer
+from icc_host import (
+    Hosted,
+    ServiceConfig,
+    open_bus,
+    open_database,
+    serve_grpc,
+    start_writer,
+    watch_health,
+)
 from icc_incidents import events, store
 from icc_incidents.api import SERVICE_NAME, IncidentApi, add_servicer
 from icc_incidents.consumers import DISPATCH, UNITS, Consumers
@@ -44,12 +52,15 @@ async def start(config: Config) -> Running:
         # Dispatch's and the units' streams may not exist yet: the consumers keep
         # trying until they do.
         handlers = Consumers(service)
+        consumers = []
         for spec, handler in ((DISPATCH, handlers.on_dispatch), (UNITS, handlers.on_unit)):
             consumer = DurableConsumer(nc, spec, handler)
             consumer.start()
             stack.push_async_callback(consumer.stop)
+            consumers.append(consumer)
         api = IncidentApi(service, rules.catalog, IncidentWatch(nc.jetstream()))
         server = await serve_grpc(config.address, api, add_servicer, SERVICE_NAME)
+        watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all())
     raise AssertionError("unreachable")

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from icc_bus import StreamSpec
-from icc_host import Hosted, ServiceConfig, open_bus, open_database, serve_grpc, start_writer
+from icc_host import (
+    Hosted,
+    ServiceConfig,
+    open_bus,
+    open_database,
+    serve_grpc,
+    start_writer,
+    watch_health,
+)
 from icc_kernel.clock import utc_now
 from icc_resources import events, store
 from icc_resources.api import SERVICE_NAME, ResourceApi, add_servicer
@@ -73,6 +81,7 @@ async def start(config: Config) -> Running:
         await avl.start()
         api = ResourceApi(service, view, avl)
         server = await serve_grpc(config.address, api, add_servicer, SERVICE_NAME)
+        watch_health(stack, server, SERVICE_NAME, db, nc)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all(), avl, view)
     raise AssertionError("unreachable")

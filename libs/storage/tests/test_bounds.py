@@ -1,0 +1,89 @@
+"""No transaction holds another hostage on PostgreSQL, and a database away is a passing fault."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from icc_bus.faults import is_transient
+from icc_storage import Database
+from icc_storage.database import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
+
+
+def _postgres(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the bounds are PostgreSQL's")
+
+
+async def test_each_connection_is_bounded(database_url: str) -> None:
+    _postgres(database_url)
+    db = Database(database_url)
+    try:
+        async with db.read() as conn:
+            lock = await conn.scalar(text("SHOW lock_timeout"))
+            idle = await conn.scalar(text("SHOW idle_in_transaction_session_timeout"))
+            statement = await conn.scalar(text("SHOW statement_timeout"))
+        assert lock == f"{LOCK_TIMEOUT_MS // 1000}s"
+        assert idle == f"{IDLE_IN_TRANSACTION_TIMEOUT_MS // 1000}s"
+        assert statement != "0"
+    finally:
+        await db.dispose()
+
+
+async def test_a_frozen_transaction_frees_its_locks_and_a_waiter_gets_a_passing_fault(
+    database_url: str,
+) -> None:
+    """One connection takes a row lock and goes quiet inside its transaction (a replica
+    frozen with SIGSTOP); another waits for that row: it is refused after the lock
+    timeout with a transient fault, and the row is free once the idle one is ended."""
+    _postgres(database_url)
+    db = Database(database_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text("CREATE TABLE rows (id int PRIMARY KEY, n int)"))
+            await conn.execute(text("INSERT INTO rows VALUES (1, 0)"))
+        frozen = await db.engine.connect()
+        await frozen.begin()
+        await frozen.execute(text("UPDATE rows SET n = n + 1 WHERE id = 1"))
+        with pytest.raises(DBAPIError) as refused:
+            async with db.write() as conn:
+                await conn.execute(text("UPDATE rows SET n = n + 10 WHERE id = 1"))
+        assert is_transient(refused.value)
+        await asyncio.sleep(IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000 + 1)
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE rows SET n = n + 10 WHERE id = 1"))
+        async with db.read() as conn:
+            assert await conn.scalar(text("SELECT n FROM rows WHERE id = 1")) == 10
+        with pytest.raises(DBAPIError) as ended:
+            await frozen.execute(text("SELECT 1"))
+        assert is_transient(ended.value)
+        await frozen.close()
+    finally:
+        await db.dispose()
+
+
+async def test_a_database_out_of_reach_is_a_passing_fault_and_bad_data_is_not(
+    database_url: str,
+) -> None:
+    _postgres(database_url)
+    db = Database(database_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text("CREATE TABLE once (id int PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO once VALUES (1)"))
+        with pytest.raises(IntegrityError) as clash:
+            async with db.write() as conn:
+                await conn.execute(text("INSERT INTO once VALUES (1)"))
+        assert not is_transient(clash.value)
+    finally:
+        await db.dispose()
+    # Nothing listens on this port.
+    away = Database("postgresql+asyncpg://postgres@127.0.0.1:9/postgres")
+    try:
+        with pytest.raises(ConnectionRefusedError) as refused:
+            async with away.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert is_transient(refused.value)
+    finally:
+        await away.dispose()
