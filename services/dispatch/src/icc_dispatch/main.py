@@ -22,7 +22,15 @@ from icc_dispatch.osrm import OsrmEtaProvider
 from icc_dispatch.resources_client import ResourcesClient
 from icc_dispatch.service import DispatchService, Settings
 from icc_dispatch.store import outbox
-from icc_host import Hosted, ServiceConfig, open_bus, open_database, serve_grpc, start_writer
+from icc_host import (
+    Hosted,
+    ServiceConfig,
+    open_bus,
+    open_database,
+    serve_grpc,
+    start_writer,
+    watch_health,
+)
 from icc_rpc.runtime import run_service
 from icc_storage import EVERY_BATCH_INLINE
 
@@ -131,11 +139,14 @@ async def start(config: Config) -> Running:
         loop = asyncio.create_task(service.run(stopping), name="dispatch-loop")
         stack.push_async_callback(_stop_loop, stopping, loop)
         handlers = Consumers(service, config.settings.auto_priorities)
+        consumers = []
         for spec, handler in ((INCIDENTS, handlers.on_incident), (UNITS, handlers.on_unit)):
             consumer = DurableConsumer(nc, spec, handler)
             consumer.start()
             stack.push_async_callback(consumer.stop)
+            consumers.append(consumer)
         server = await serve_grpc(config.address, DispatchApi(service), add_servicer, SERVICE_NAME)
+        watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all(), service)
     raise AssertionError("unreachable")
