@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from nats.js.client import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from icc.resource.v1 import events_pb2 as resource_events
@@ -46,7 +47,7 @@ class FleetFeed:
         self._on_freed = on_freed
         self._resync_every = resync_every_s
         self._tasks: list[asyncio.Task[None]] = []
-        self._sub: object | None = None
+        self._sub: JetStreamContext.PushSubscription | None = None
 
     async def start(self, wait_s: float = 60.0) -> None:
         """Waits for the resources service (it owns the fleet and the unit stream)."""
@@ -81,7 +82,7 @@ class FleetFeed:
             await cancel_and_wait(*self._tasks)
         if self._sub is not None:
             with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()  # type: ignore[attr-defined]
+                await self._sub.unsubscribe()
 
     async def resync(self) -> None:
         for unit in await self._resources.units():

@@ -7,18 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from icc_dispatch.domain.case import Case
-from icc_dispatch.domain.model import (
-    Actor,
-    Agency,
-    Assignment,
-    AssignmentState,
-    IncidentPhase,
-    IncidentView,
-    Point,
-    Priority,
-    UnitKind,
-)
+from icc_dispatch.domain.model import Assignment, IncidentPhase, IncidentView, Point
+from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
+from icc_kernel.vocabulary import Agency, AssignmentState, Priority, UnitKind
 
 
 def _utc(value: datetime | None) -> datetime | None:
