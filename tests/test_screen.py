@@ -271,6 +271,9 @@ async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     # Release them all (a reason is required), then close with a resolution.
     await detail.get_by_role("button", name="Giải phóng tất cả").click()
     await expect(detail.locator("#release-reason-err")).to_have_text("Bắt buộc nhập.")
+    # A live refresh redraws the panel: the error stays until the form is sent again.
+    await page.evaluate("window.__icc.ui.detail.render()")
+    await expect(detail.locator("#release-reason-err")).to_have_text("Bắt buộc nhập.")
     await detail.get_by_label("Lý do giải phóng").fill("Đám cháy đã được dập tắt")
     await detail.get_by_role("button", name="Giải phóng tất cả").click()
     await expect(detail.locator("tr.released")).to_have_count(5)

@@ -237,6 +237,13 @@ function onChange(change) {
   }
 }
 
+/** Where a change of each kind is shown besides the model: [upsert(item), remove(id)]. */
+const SHOWN = {
+  incident: [(x) => (ui.map.upsertIncident(x), ui.queue.upsert(x)), (id) => (ui.map.removeIncident(id), ui.queue.remove(id))],
+  unit: [(x) => ui.map.upsertUnit(x), (id) => ui.map.removeUnit(id)],
+  hospital: [(x) => ui.map.upsertHospital(x), (id) => ui.map.removeHospital(id)],
+};
+
 /** Applies every change received since the last batch: the model, then markers and rows. */
 function flush() {
   if (!flushScheduled) return;
@@ -249,9 +256,11 @@ function flush() {
   // Created, first dispatched, first on scene, re-prioritised or closed: the KPIs move.
   let notable = false;
   for (const { kind, op, item } of pending.values()) {
+    if (!SHOWN[kind]) continue;
     const id = item.id;
+    const items = picture.collection(kind);
+    const prev = items.get(id);
     if (kind === 'incident') {
-      const prev = picture.incidents.get(id);
       notable =
         notable ||
         !prev ||
@@ -259,35 +268,19 @@ function flush() {
         prev.first_dispatch_time !== item.first_dispatch_time ||
         prev.first_on_scene_time !== item.first_on_scene_time ||
         prev.priority !== item.priority;
-      if (op === 'remove' || !OPEN_STATES.has(item.state)) {
-        picture.incidents.delete(id);
-        ui.map.removeIncident(id);
-        ui.queue.remove(id);
-      } else {
-        picture.incidents.set(id, item);
-        ui.map.upsertIncident(item);
-        ui.queue.upsert(item);
-      }
       if (id === detailId) detailTouched = true;
     } else if (kind === 'unit') {
-      const prev = picture.units.get(id);
-      if (op === 'remove') {
-        picture.units.delete(id);
-        ui.map.removeUnit(id);
-      } else {
-        picture.units.set(id, item);
-        ui.map.upsertUnit(item);
-      }
       unitsChanged = true;
       if (detailId && (item.incident === detailId || (prev && prev.incident === detailId))) detailTouched = true;
-    } else if (kind === 'hospital') {
-      if (op === 'remove') {
-        picture.hospitals.delete(id);
-        ui.map.removeHospital(id);
-      } else {
-        picture.hospitals.set(id, item);
-        ui.map.upsertHospital(item);
-      }
+    }
+    const [upsert, remove] = SHOWN[kind];
+    // An incident no longer open leaves the screen as a removed one does.
+    if (op === 'remove' || (kind === 'incident' && !OPEN_STATES.has(item.state))) {
+      items.delete(id);
+      remove(id);
+    } else {
+      items.set(id, item);
+      upsert(item);
     }
   }
   const events = pendingEvents;

@@ -3,10 +3,15 @@
 // request_id per form so a double submit creates one incident.
 import { api } from './api.js';
 import { $, h, uuid } from './dom.js';
-import { clearFieldErrors, fieldError, parseNumber, showFieldErrors } from './forms.js';
+import { clearFieldErrors, fieldError, fillOptions, parseNumber, showFieldErrors } from './forms.js';
 import { lang, t } from './i18n.js';
-import { typeLabel } from './model.js';
+import { PRIORITIES, typeLabel } from './model.js';
 import { indexTypes, searchTypes } from './text.js';
+
+// The languages a caller may speak (each labelled `lang.<code>`), Vietnamese first.
+const CALLER_LANGUAGES = ['vi', 'en', 'zh', 'ko', 'other'];
+// A new call's priority until its type gives one.
+const DEFAULT_PRIORITY = 3;
 
 export class CallForm {
   /** @param panel the call panel; ctx: {map, onCreated(incident), showError(err), info(text)} */
@@ -21,6 +26,8 @@ export class CallForm {
     this.lat = $('#cf-lat', panel);
     this.lon = $('#cf-lon', panel);
     this.submit = $('#cf-submit', panel);
+    fillOptions(this.priority, PRIORITIES, 'priority', DEFAULT_PRIORITY);
+    fillOptions($('#cf-caller-language', panel), CALLER_LANGUAGES, 'lang', CALLER_LANGUAGES[0]);
     this.index = [];
     this.matches = [];
     this.active = -1;

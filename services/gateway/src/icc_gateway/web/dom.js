@@ -38,3 +38,14 @@ export function uuid() {
   const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
+
+/** A table's header row: a `<th scope="col">` per cell, a cell being its text, or the
+ * `<th>`'s attributes with `text`; null cells are left out. */
+export function thead(...cells) {
+  const th = (cell) => {
+    if (typeof cell === 'string') return h('th', { scope: 'col' }, cell);
+    const { text, ...props } = cell;
+    return h('th', { scope: 'col', ...props }, text);
+  };
+  return h('thead', null, h('tr', null, cells.filter((c) => c != null).map(th)));
+}

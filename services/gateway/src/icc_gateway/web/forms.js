@@ -1,4 +1,7 @@
-// Field errors next to their fields: elements `<small class="field-error" data-field="NAME">`.
+// Field errors next to their fields: elements `<small class="field-error" data-field="NAME">`;
+// and a select's options from a list of values.
+import { h } from './dom.js';
+import { t } from './i18n.js';
 
 /** Clears every field error under `root`. */
 export function clearFieldErrors(root) {
@@ -9,8 +12,9 @@ export function clearFieldErrors(root) {
   }
 }
 
-/** Shows the API's `fields` next to their fields under `root`; returns those with no place. */
-export function showFieldErrors(root, fields) {
+/** Shows the API's `fields` next to their fields under `root` (the first such field gets
+ * the focus, unless `focus` is false); returns those with no place. */
+export function showFieldErrors(root, fields, { focus = true } = {}) {
   const unplaced = [];
   for (const f of fields || []) {
     const el = findError(root, f.field || '');
@@ -22,7 +26,7 @@ export function showFieldErrors(root, fields) {
     const input = el.dataset.for && root.querySelector(`#${el.dataset.for}`);
     if (input) input.setAttribute('aria-invalid', 'true');
   }
-  const first = root.querySelector('[aria-invalid="true"]');
+  const first = focus && root.querySelector('[aria-invalid="true"]');
   if (first) first.focus();
   return unplaced;
 }
@@ -45,4 +49,16 @@ export const fieldError = (field, description) => ({ field, description });
 export function parseNumber(text) {
   const s = String(text ?? '').trim().replace(',', '.');
   return s === '' ? null : Number(s);
+}
+
+/** Fills a `<select>` with an option per value, labelled by the message `${labels}.${value}`
+ * (relabelled with the language); a form reset comes back to `initial`. */
+export function fillOptions(select, values, labels, initial) {
+  const options = values.map((value) => {
+    const key = `${labels}.${value}`;
+    const option = h('option', { value: String(value), dataset: { i18n: key } }, t(key));
+    option.defaultSelected = String(value) === String(initial);
+    return option;
+  });
+  select.replaceChildren(...options);
 }

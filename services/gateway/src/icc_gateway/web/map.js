@@ -28,6 +28,15 @@ const LabelledCircle = L.CircleMarker.extend({
   },
 });
 
+/** Takes a marker off the map and out of `markers`; false when there was none. */
+function drop(markers, id) {
+  const m = markers.get(id);
+  if (!m) return false;
+  m.remove();
+  markers.delete(id);
+  return true;
+}
+
 export class CityMap {
   /** @param el the map's container; onIncident(id) on a click, onUnitPopup(unit, el) fills a
    * unit's popup, onPick(lat, lon) when a location is chosen for a new call. */
@@ -136,11 +145,7 @@ export class CityMap {
   }
 
   removeIncident(id) {
-    const m = this.incidents.get(id);
-    if (m) {
-      m.remove();
-      this.incidents.delete(id);
-    }
+    drop(this.incidents, id);
   }
 
   select(id) {
@@ -214,12 +219,7 @@ export class CityMap {
   }
 
   removeUnit(id) {
-    const m = this.units.get(id);
-    if (m) {
-      m.remove();
-      this.units.delete(id);
-      if (this.popupUnit === id) this.map.closePopup();
-    }
+    if (drop(this.units, id) && this.popupUnit === id) this.map.closePopup();
   }
 
   /** Opens the unit's popup (its content filled by onUnitPopup). */
@@ -268,11 +268,7 @@ export class CityMap {
   }
 
   removeHospital(id) {
-    const m = this.hospitals.get(id);
-    if (m) {
-      m.remove();
-      this.hospitals.delete(id);
-    }
+    drop(this.hospitals, id);
   }
 
   /** Replaces every marker with the picture's (reusing markers whose item is still there). */

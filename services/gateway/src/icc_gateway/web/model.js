@@ -3,6 +3,7 @@
 import { lang } from './i18n.js';
 import { ms } from './text.js';
 
+export const PRIORITIES = [1, 2, 3, 4];
 export const AGENCIES = ['POLICE', 'FIRE', 'MEDICAL', 'COMMAND_CENTER', 'UTILITY'];
 export const AGENCY_COLOUR = { POLICE: '#2563eb', FIRE: '#dc2626', MEDICAL: '#16a34a', COMMAND_CENTER: '#7c3aed', UTILITY: '#d97706' };
 export const UNIT_STATUSES = ['AVAILABLE', 'DISPATCHED', 'EN_ROUTE', 'ON_SCENE', 'TRANSPORTING', 'AT_HOSPITAL', 'OUT_OF_SERVICE'];

@@ -1,0 +1,99 @@
+// The incident panel's record tabs: the chronology (who did what, when), the notes (and
+// adding one), and for supervisors the trace timeline (every span of the incident's
+// traces as a waterfall). `d` is the IncidentDetail whose fetched data they show.
+import { ApiError } from './api.js';
+import { h, thead } from './dom.js';
+import { label, t } from './i18n.js';
+import { OPEN_STATES, can } from './model.js';
+import { clockTime } from './text.js';
+
+/** Loading, or the fetch's error, for a tab whose data is not (yet) there; else null. */
+function notReady(d, data) {
+  if (!data) return h('p', { class: 'muted' }, t('detail.loading'));
+  if (data instanceof ApiError) return h('p', { class: 'muted' }, d.ctx.errorText(data));
+  return null;
+}
+
+export function chronologyTab(d) {
+  const data = d.data.chronology;
+  const waiting = notReady(d, data);
+  if (waiting) return waiting;
+  if (!data.entries.length) return h('p', { class: 'muted' }, t('detail.no_chronology'));
+  const actor = (a) => [a?.user, a?.agency && label('agency', a.agency), a?.role && label('role', a.role)].filter(Boolean).join(' · ');
+  return h(
+    'table',
+    { class: 'grid chronology' },
+    thead(...['detail.time', 'detail.actor', 'detail.action', 'detail.detail'].map((k) => t(k))),
+    h(
+      'tbody',
+      null,
+      data.entries.map((e) =>
+        h(
+          'tr',
+          null,
+          h('td', { class: 'nowrap' }, clockTime(e.time)),
+          h('td', null, actor(e.actor)),
+          h('td', null, label('action', e.action)),
+          h('td', null, e.detail),
+        ),
+      ),
+    ),
+  );
+}
+
+export function notesTab(d, inc) {
+  const notes = inc.notes || [];
+  const out = [
+    notes.length
+      ? h(
+          'ol',
+          { class: 'notes' },
+          notes.map((n) => h('li', null, h('div', { class: 'muted' }, `${clockTime(n.create_time)} · ${n.author || ''}`), h('p', null, n.text))),
+        )
+      : h('p', { class: 'muted' }, t('detail.no_notes')),
+  ];
+  if (can(d.ctx.user(), 'call_taker') && OPEN_STATES.has(inc.state)) {
+    out.push(
+      h(
+        'form',
+        { class: 'inline-form', id: 'note-form', onsubmit: (e) => (e.preventDefault(), d.addNote(e.submitter)) },
+        d.input('note-text', 'text', t('detail.note_text'), d.form.note, (v) => (d.form.note = v), { textarea: true }),
+        h('button', { type: 'submit', class: 'primary', dataset: { key: 'add-note' } }, t('detail.add_note')),
+      ),
+    );
+  }
+  return out;
+}
+
+export function timelineTab(d) {
+  const data = d.data.trace;
+  if (data instanceof ApiError) {
+    return h('p', { class: 'note' }, data.status === 503 ? t('detail.trace_unavailable') : d.ctx.errorText(data));
+  }
+  const waiting = notReady(d, data);
+  if (waiting) return waiting;
+  const spans = data.spans || [];
+  if (!spans.length) return h('p', { class: 'muted' }, t('detail.trace_empty'));
+  const end = Math.max(...spans.map((s) => s.start_ms + s.duration_ms), 1);
+  return h(
+    'div',
+    { class: 'waterfall', role: 'table', 'aria-label': t('detail.tab.timeline') },
+    h('div', { class: 'wf-row wf-head', role: 'row' }, h('span', { role: 'columnheader' }, t('detail.trace_span')), h('span', { role: 'columnheader' }, `0 – ${Math.round(end)} ms`)),
+    spans.map((s) =>
+      h(
+        'div',
+        { class: `wf-row${s.error ? ' error' : ''}`, role: 'row', title: t('detail.trace_ms', { start: Math.round(s.start_ms), duration: s.duration_ms.toFixed(1) }) },
+        h('span', { class: 'wf-name', role: 'cell', style: `padding-left:${(s.depth || 0) * 12}px` }, h('strong', null, s.service), ` ${s.operation}`),
+        h(
+          'span',
+          { class: 'wf-track', role: 'cell' },
+          h('span', {
+            class: 'wf-bar',
+            style: `left:${((s.start_ms / end) * 100).toFixed(2)}%;width:${Math.max((s.duration_ms / end) * 100, 0.4).toFixed(2)}%`,
+          }),
+          h('span', { class: 'wf-ms' }, `${s.duration_ms.toFixed(1)} ms`),
+        ),
+      ),
+    ),
+  );
+}
