@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 from nats.aio.client import Client
+from starlette.types import ASGIApp
 
 from icc_bus import connect
 from icc_gateway.accounts import Accounts
@@ -84,27 +85,56 @@ async def _drain(nc: Client) -> None:
         await nc.drain()
 
 
+async def _accounts(config: Config, stack: contextlib.AsyncExitStack) -> Accounts:
+    """The gateway's own database, migrated, and its accounts (the demo ones if asked)."""
+    db = Database(config.database_url)
+    stack.push_async_callback(db.dispose)
+    await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
+    accounts = Accounts(db, session_ttl=timedelta(hours=config.session_hours))
+    if config.demo_users:
+        created = await accounts.ensure_demo_users()
+        if created:
+            # Never the password itself: README.md says what it is.
+            log.info(
+                "demo accounts created (dev only; password in README.md; "
+                "ICC_GATEWAY_DEMO_USERS=0 turns them off)",
+                extra={"users": created},
+            )
+    elif not await accounts.count():
+        log.warning(
+            "no accounts: nobody can sign in; add one with "
+            "`python -m icc_gateway.users add NAME --role dispatcher`"
+        )
+    return accounts
+
+
+async def _serve(
+    app: ASGIApp, sock: socket.socket, address: str
+) -> tuple[_Server, "asyncio.Task[None]"]:
+    """uvicorn serving `app` on `sock`, once it has started."""
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+            server_header=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="gateway-http")
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises what stopped it
+            raise OSError(f"the HTTP server on {address} stopped at start-up")
+        await asyncio.sleep(0.01)
+    return server, serving
+
+
 async def start(config: Config) -> Running:
     host, port = config.host_port
     async with contextlib.AsyncExitStack() as stack:
-        db = Database(config.database_url)
-        stack.push_async_callback(db.dispose)
-        await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
-        accounts = Accounts(db, session_ttl=timedelta(hours=config.session_hours))
-        if config.demo_users:
-            created = await accounts.ensure_demo_users()
-            if created:
-                # Never the password itself: README.md says what it is.
-                log.info(
-                    "demo accounts created (dev only; password in README.md; "
-                    "ICC_GATEWAY_DEMO_USERS=0 turns them off)",
-                    extra={"users": created},
-                )
-        elif not await accounts.count():
-            log.warning(
-                "no accounts: nobody can sign in; add one with "
-                "`python -m icc_gateway.users add NAME --role dispatcher`"
-            )
+        accounts = await _accounts(config, stack)
         nc = await connect(config.bus, name="icc-gateway")
         stack.push_async_callback(_drain, nc)
         services = Services(
@@ -128,22 +158,7 @@ async def start(config: Config) -> Running:
         gateway = Gateway(config, accounts, services, picture, hub, feed, traces)
         sock = _listen(config.address, host, port)
         stack.callback(sock.close)
-        server = _Server(
-            uvicorn.Config(
-                create_app(gateway),
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                timeout_graceful_shutdown=5,
-                server_header=False,
-            )
-        )
-        serving = asyncio.create_task(server.serve(sockets=[sock]), name="gateway-http")
-        while not server.started:
-            if serving.done():
-                serving.result()  # raises what stopped it
-                raise OSError(f"the HTTP server on {config.address} stopped at start-up")
-            await asyncio.sleep(0.01)
+        server, serving = await _serve(create_app(gateway), sock, config.address)
         bound = sock.getsockname()[1]
         log.info("gateway listening", extra={"address": f"{host}:{bound}"})
         # Started: the stack's closing now belongs to `Running.stop`.

@@ -4,7 +4,7 @@
 // units busy; per agency the median call -> dispatch and call -> on scene, and the share of
 // P1 incidents reached within the agency's target (green / amber / red).
 import { api } from './api.js';
-import { h } from './dom.js';
+import { h, thead } from './dom.js';
 import { t } from './i18n.js';
 import { AGENCY_COLOUR } from './model.js';
 import { duration } from './text.js';
@@ -126,61 +126,57 @@ export class KpiPanel {
     this.section.title = '';
     const minutes = Math.round(k.window_s / 60);
     this.section.querySelector('.kpi-window').textContent = t('kpi.window', { n: minutes });
-    const units = k.units;
-    const inService = units.total - units.out_of_service;
-    const waiting = k.waiting;
-    const waitingBody = [h('strong', null, String(waiting.count)), ' ', t('kpi.waiting')];
+    const target = { class: 'num', title: t('kpi.median_help') };
     this.body.replaceChildren(
-      h(
-        'div',
-        { class: 'kpi-summary' },
-        h(
-          'span',
-          { class: 'kpi', dataset: { kpi: 'calls' }, title: t('kpi.calls_tip', { n: minutes, x: k.calls.exercise }) },
-          h('strong', null, String(k.calls.total)),
-          ' ',
-          t('kpi.calls'),
-        ),
-        waiting.count
-          ? h(
-              'button',
-              {
-                type: 'button',
-                class: 'kpi small alert',
-                dataset: { kpi: 'waiting' },
-                title: `${t('kpi.waiting_tip', { s: Math.round(waiting.after_s) })} ${t('kpi.waiting_oldest', { d: seconds(waiting.oldest_s) })}`,
-                onclick: () => waiting.incidents.length && this.onIncident(waiting.incidents[0]),
-              },
-              waitingBody,
-            )
-          : h('span', { class: 'kpi', dataset: { kpi: 'waiting' }, title: t('kpi.waiting_tip', { s: Math.round(waiting.after_s) }) }, waitingBody),
-        h(
-          'span',
-          { class: 'kpi', dataset: { kpi: 'busy' }, title: t('kpi.busy_tip', { busy: units.busy, n: inService }) },
-          h('strong', null, percent(units.utilisation)),
-          ' ',
-          t('kpi.busy'),
-        ),
-      ),
+      this.summary(k, minutes),
       h(
         'table',
         { class: 'grid kpi-table' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            h('th', { scope: 'col' }, t('kpi.agency')),
-            h('th', { scope: 'col', class: 'num', title: t('kpi.median_help') }, t('kpi.to_dispatch')),
-            h('th', { scope: 'col', class: 'num', title: t('kpi.median_help') }, t('kpi.to_scene')),
-            h('th', { scope: 'col', class: 'num' }, t('kpi.p1_target')),
-          ),
-        ),
+        thead(t('kpi.agency'), { ...target, text: t('kpi.to_dispatch') }, { ...target, text: t('kpi.to_scene') }, { class: 'num', text: t('kpi.p1_target') }),
         h('tbody', null, AGENCIES.map((a) => this.row(a, k))),
       ),
     );
   }
+
+  /** The line above the table: calls in the window, incidents waiting for units, units busy. */
+  summary(k, minutes) {
+    const units = k.units;
+    const inService = units.total - units.out_of_service;
+    const waiting = k.waiting;
+    const waitingBody = [h('strong', null, String(waiting.count)), ' ', t('kpi.waiting')];
+    return h(
+      'div',
+      { class: 'kpi-summary' },
+      h(
+        'span',
+        { class: 'kpi', dataset: { kpi: 'calls' }, title: t('kpi.calls_tip', { n: minutes, x: k.calls.exercise }) },
+        h('strong', null, String(k.calls.total)),
+        ' ',
+        t('kpi.calls'),
+      ),
+      waiting.count
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'kpi small alert',
+              dataset: { kpi: 'waiting' },
+              title: `${t('kpi.waiting_tip', { s: Math.round(waiting.after_s) })} ${t('kpi.waiting_oldest', { d: seconds(waiting.oldest_s) })}`,
+              onclick: () => waiting.incidents.length && this.onIncident(waiting.incidents[0]),
+            },
+            waitingBody,
+          )
+        : h('span', { class: 'kpi', dataset: { kpi: 'waiting' }, title: t('kpi.waiting_tip', { s: Math.round(waiting.after_s) }) }, waitingBody),
+      h(
+        'span',
+        { class: 'kpi', dataset: { kpi: 'busy' }, title: t('kpi.busy_tip', { busy: units.busy, n: inService }) },
+        h('strong', null, percent(units.utilisation)),
+        ' ',
+        t('kpi.busy'),
+      ),
+    );
+  }
+
 
   row(agency, k) {
     const cell = (kind, spread) =>
