@@ -1,12 +1,27 @@
-"""Dispatch's store on SQLite and PostgreSQL: what a freed unit wakes."""
+"""Dispatch's store on SQLite and PostgreSQL: what a freed unit wakes, a reservation
+confirmed once across replicas."""
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from icc_dispatch import store
-from icc_dispatch.domain.model import IncidentPhase, IncidentView, Point, Priority, UnitKind
+from icc_dispatch.domain.events import AssignmentAcknowledged, AssignmentEscalated, UnitsAssigned
+from icc_dispatch.domain.model import (
+    SYSTEM,
+    AssignmentState,
+    IncidentPhase,
+    IncidentView,
+    Point,
+    Priority,
+    UnitKind,
+)
+from icc_dispatch.outbox_events import event_id_of
 from icc_storage import Database, upgrade
+
+from .conftest import assignment
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -47,3 +62,66 @@ async def test_freed_units_wake_as_many_waiting_incidents_most_urgent_first(
         assert all(not r.waiting for r in rows)
     finally:
         await db.dispose()
+
+
+async def test_a_reservation_confirmed_by_two_replicas_at_once_is_confirmed_once(
+    database_url: str,
+) -> None:
+    """Two replicas settle one reservation (its proposer, and another that took it for
+    interrupted): the second to read its assignments waits for the first to commit and
+    reads them confirmed, so only one announces them."""
+    db = Database(database_url)
+    try:
+        await upgrade(db, Path(str(resources.files("icc_dispatch") / "migrations")))
+        async with db.write() as conn:
+            await store.upsert_incident(
+                conn, view(1, Priority.P1), attention=False, trace_context="{}"
+            )
+            proposal = replace(
+                assignment("engine", AssignmentState.PROPOSED, id="a1"), incident_id="inc-001"
+            )
+            await store.insert_assignments(conn, [proposal])
+        first_read = asyncio.Event()
+        announced: list[str] = []
+
+        async def confirm(replica: str, wait: asyncio.Event | None) -> None:
+            async with db.write() as conn:
+                current = await store.by_request(conn, "r1", lock=True)
+                first_read.set()
+                if wait is not None:
+                    await asyncio.sleep(0.5)  # the other replica reads meanwhile
+                fresh = [a for a in current if a.state is AssignmentState.PROPOSED]
+                if fresh:
+                    announced.append(replica)
+                    await store.save_assignments(
+                        conn, [replace(a, state=AssignmentState.ASSIGNED) for a in fresh]
+                    )
+
+        async def second() -> None:
+            await first_read.wait()
+            await confirm("B", None)
+
+        await asyncio.gather(confirm("A", first_read), second())
+        assert announced == ["A"]
+    finally:
+        await db.dispose()
+
+
+def test_a_fact_has_one_event_id_whoever_announces_it() -> None:
+    a = assignment("engine", id="a1")
+    b = assignment("engine", id="a2")
+    t = datetime(2026, 11, 25, tzinfo=UTC)
+    once = UnitsAssigned(
+        actor=SYSTEM, time=t, incident_id="i1", priority=Priority.P1, assignments=(a, b)
+    )
+    again = UnitsAssigned(
+        actor=SYSTEM,
+        time=t + timedelta(seconds=3),
+        incident_id="i1",
+        priority=Priority.P1,
+        assignments=(b, a),
+    )
+    assert event_id_of(once) == event_id_of(again)
+    assert event_id_of(AssignmentAcknowledged(actor=SYSTEM, time=t, assignment=a)) != event_id_of(
+        AssignmentEscalated(actor=SYSTEM, time=t, assignment=a, reason="late")
+    )

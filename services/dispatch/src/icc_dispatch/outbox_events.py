@@ -1,7 +1,15 @@
 """Dispatch's domain events as the contract's protobuf events on the bus (through the
-outbox): one function, `outgoing_event`, for every kind."""
+outbox): one function, `outgoing_event`, for every kind.
+
+An event that states a fact which happens once (these assignments confirmed, this one
+acknowledged, escalated, released) has an id made from the fact, so that whichever
+replica announces it, a second announcement has the same id: the stream's duplicate
+window and every consumer's inbox drop it. A recommendation may be made again: its id
+is new each time.
+"""
 
 import uuid
+from collections.abc import Iterable
 
 from google.protobuf.message import Message
 
@@ -20,9 +28,27 @@ from icc_dispatch.domain.model import Assignment
 from icc_kernel.names import name_of
 from icc_rpc.convert import PRIORITY, event_metadata
 
+# The namespace of fact ids (any fixed UUID).
+_FACTS = uuid.UUID("5b1d8f0e-6c36-4d1e-9a57-1cc0d15a7c11")
+
+
+def fact_id(fact: str, assignments: Iterable[Assignment]) -> str:
+    """The id of the event stating `fact` about these assignments, the same every time."""
+    ids = ",".join(sorted(a.id for a in assignments))
+    return uuid.uuid5(_FACTS, f"{fact}:{ids}").hex
+
+
+def event_id_of(e: DispatchEvent) -> str:
+    match e:
+        case UnitsAssigned() | UnitsReleased():
+            return fact_id(type(e).__name__, e.assignments)
+        case AssignmentAcknowledged() | AssignmentEscalated():
+            return fact_id(type(e).__name__, [e.assignment])
+    return uuid.uuid4().hex
+
 
 def outgoing_event(e: DispatchEvent) -> OutgoingEvent:
-    event_id = uuid.uuid4().hex
+    event_id = event_id_of(e)
     meta = event_metadata(event_id, e.time, e.actor)
     match e:
         case UnitsRecommended():

@@ -64,6 +64,9 @@ class SqlWrites(SqlReads):
     async def claim(self, consumer: str, event_id: str) -> bool:
         return await claim_event(self._conn, store.inbox, consumer, event_id)
 
+    async def by_request_locked(self, request_id: str) -> list[Assignment]:
+        return await store.by_request(self._conn, request_id, lock=True)
+
     async def insert_case(self, view: IncidentView, attention: bool, trace_context: str) -> bool:
         return await store.insert_incident(self._conn, view, attention, trace_context)
 

@@ -81,16 +81,19 @@ async def upsert_incident(
         return False
     if row is None:
         return await insert_incident(conn, view, attention, trace_context)
-    await conn.execute(
+    # Only over an older copy: replicas take an incident's events side by side, and on
+    # PostgreSQL the one that commits last would otherwise win, newer or not. The
+    # condition is read again once a concurrent writer's lock is released.
+    result = await conn.execute(
         update(incidents)
-        .where(incidents.c.id == view.id)
+        .where(incidents.c.id == view.id, incidents.c.version < view.version)
         .values(
             **copied_fields(view, trace_context),
             attention=attention or row.attention,
             rev=row.rev + 1,
         )
     )
-    return True
+    return bool(result.rowcount == 1)
 
 
 async def insert_incident(
@@ -312,8 +315,16 @@ async def assignments_of(conn: AsyncConnection, incident_id: str) -> list[Assign
     return [assignment_from(r) for r in rows]
 
 
-async def by_request(conn: AsyncConnection, request_id: str) -> list[Assignment]:
-    rows = await conn.execute(_BY_REQUEST, {"request_id": request_id})
+# PostgreSQL locks the rows (SQLite has one writer at a time: nothing to lock).
+_BY_REQUEST_LOCKED = _BY_REQUEST.with_for_update()
+
+
+async def by_request(
+    conn: AsyncConnection, request_id: str, *, lock: bool = False
+) -> list[Assignment]:
+    """A request's assignments; `lock`: locked until the transaction ends."""
+    statement = _BY_REQUEST_LOCKED if lock else _BY_REQUEST
+    rows = await conn.execute(statement, {"request_id": request_id})
     return [assignment_from(r) for r in rows]
 
 

@@ -65,6 +65,11 @@ class Writes(Reads, Protocol):
         """Records the event as handled; False when it was already (then do nothing)."""
         ...
 
+    async def by_request_locked(self, request_id: str) -> list[Assignment]:
+        """The request's assignments, locked until this write commits: another replica
+        confirming the same reservation waits, then reads it confirmed."""
+        ...
+
     async def insert_case(self, view: IncidentView, attention: bool, trace_context: str) -> bool:
         """Dispatch's first copy of an incident; False when it has one already."""
         ...

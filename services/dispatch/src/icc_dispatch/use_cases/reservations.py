@@ -160,7 +160,10 @@ class Reservations:
             known = priority
             if known is None:
                 known = (await writes.case(incident_id)).incident.priority
-            current = await writes.by_request(rid)
+            # Locked: two replicas may settle one reservation (its proposer, and another
+            # finishing what looked interrupted); the second confirms nothing new and
+            # announces nothing.
+            current = await writes.by_request_locked(rid)
             confirmed, changed, fresh = lifecycle.reserved(
                 current, versions, now, self.settings.ack_within
             )
