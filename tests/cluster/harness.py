@@ -1,0 +1,259 @@
+"""The deployment's topology on loopback for the fault suite: three nats-servers with the
+deployment's configuration (`icc_cli.cluster`), PostgreSQL (one database per service, the
+incidents' and dispatch's behind a proxy the test can cut) and two replicas of the
+incidents, resources and dispatch services, each a real OS process."""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from icc_cli import cluster
+from icc_testing import ServiceProcess, free_port
+from icc_testing.nats_server import nats_server_binary
+from tests.cluster.proxy import CuttableProxy
+
+SERVICES = ("incidents", "resources", "dispatch")
+# Databases a test may cut (behind a proxy); resources' is reached directly.
+CUTTABLE = ("incidents", "dispatch")
+
+
+@dataclass
+class NatsProcess:
+    node: cluster.NatsNode
+    conf: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "--config", str(self.conf), "-l", str(self.log)],
+            env={**os.environ, **cluster.nats_env(self.node)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.node.healthz, timeout=1) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    def jsz(self) -> dict[str, object]:
+        url = f"http://{self.node.host}:{self.node.monitor_port}/jsz?streams=true&accounts=true"
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            data: dict[str, object] = json.loads(reply.read())
+            return data
+
+
+@dataclass
+class Replica:
+    service: str
+    index: int
+    process: ServiceProcess
+
+    @property
+    def target(self) -> str:
+        return self.process.target
+
+    def pid(self) -> int:
+        assert self.process.process is not None
+        return self.process.process.pid
+
+    def freeze(self) -> None:
+        os.kill(self.pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.pid(), signal.SIGCONT)
+
+
+@dataclass
+class Cluster:
+    root: Path
+    postgres_url: str
+    nodes: list[cluster.NatsNode] = field(init=False)
+    nats: list[NatsProcess] = field(default_factory=list)
+    replicas: dict[str, list[Replica]] = field(default_factory=dict)
+    proxies: dict[str, CuttableProxy] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.nodes = cluster.nodes_at("127.0.0.1", free_port_block(9), self.root / "nats")
+
+    @property
+    def nats_urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    def target(self, service: str) -> str:
+        """A gRPC target naming every replica (the client fails over between them)."""
+        addresses = ",".join(r.target for r in self.replicas[service])
+        return f"ipv4:{addresses}"
+
+    def start(self) -> None:
+        confs = cluster.write_configs(self.nodes, self.root / "nats-conf")
+        for node in self.nodes:
+            proc = NatsProcess(node, confs[node.name], self.root / f"{node.name}.log")
+            proc.start()
+            self.nats.append(proc)
+        wait_for(lambda: all(n.healthy() for n in self.nats), 30, "the NATS cluster healthy")
+        asyncio.run(self._create_databases())
+        for service in CUTTABLE:
+            url = make_url(self.databases[service])
+            proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
+            proxy.start()
+            self.proxies[service] = proxy
+        ports = {s: [free_port(), free_port()] for s in SERVICES}
+        for index in range(cluster.REPLICAS):
+            for service in SERVICES:
+                self._start_replica(service, index, ports)
+
+    def _start_replica(self, service: str, index: int, ports: dict[str, list[int]]) -> None:
+        address = f"127.0.0.1:{ports[service][index]}"
+        db_url = self.databases[service]
+        if service in self.proxies:
+            db_url = (
+                make_url(db_url)
+                .set(host="127.0.0.1", port=self.proxies[service].port)
+                .render_as_string(hide_password=False)
+            )
+        env = {
+            f"ICC_{service.upper()}_ADDR": address,
+            f"ICC_{service.upper()}_DB_URL": db_url,
+            **cluster.bus_env(service, self.nodes),
+            "ICC_LOG_LEVEL": "WARNING",
+        }
+        if service == "dispatch":
+            resources = ",".join(f"127.0.0.1:{p}" for p in ports["resources"])
+            env["ICC_RESOURCES_TARGET"] = f"ipv4:{resources}"
+            env["ICC_DISPATCH_ACK_TIMEOUT_S"] = "3600"
+        proc = ServiceProcess(
+            f"icc_{service}.main", address, env, self.root / f"{service}-{index + 1}.log"
+        )
+        proc.start(timeout_s=90)
+        self.replicas.setdefault(service, []).append(Replica(service, index, proc))
+
+    async def _create_databases(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        base = make_url(self.postgres_url)
+        conn = await _admin(self.postgres_url)
+        try:
+            for service in SERVICES:
+                name = f"icc_fault_{tag}_{service}"
+                await conn.execute(f'CREATE DATABASE "{name}"')
+                self.databases[service] = base.set(database=name).render_as_string(
+                    hide_password=False
+                )
+        finally:
+            await conn.close()
+
+    def stop(self) -> None:
+        for replicas in self.replicas.values():
+            for r in replicas:
+                with contextlib.suppress(ProcessLookupError, AssertionError):
+                    r.thaw()
+                r.process.stop()
+        for proxy in self.proxies.values():
+            proxy.stop()
+        for n in self.nats:
+            n.stop()
+        asyncio.run(self._drop_databases())
+
+    async def _drop_databases(self) -> None:
+        conn = await _admin(self.postgres_url)
+        try:
+            for url in self.databases.values():
+                name = make_url(url).database
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    def leader(self) -> tuple[NatsProcess, str]:
+        """The node leading the JetStream meta group, and the stream ICC_INCIDENT's leader
+        name (often the same node)."""
+        for n in self.nats:
+            if n.process is None or n.process.poll() is not None:
+                continue
+            jsz = n.jsz()
+            meta = jsz.get("meta_cluster") or {}
+            leader = meta.get("leader") if isinstance(meta, dict) else None
+            stream_leader = ""
+            for account in jsz.get("account_details") or []:  # type: ignore[attr-defined]
+                for stream in account.get("stream_detail") or []:
+                    if stream.get("name") == "ICC_INCIDENT":
+                        stream_leader = (stream.get("cluster") or {}).get("leader", "")
+            if leader:
+                return next(p for p in self.nats if p.node.name == leader), stream_leader
+        raise AssertionError("no JetStream meta leader")
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive free ports."""
+    for _ in range(50):
+        first = free_port()
+        if first + size < 65000 and all(_free(first + i) for i in range(size)):
+            return first
+    raise RuntimeError("no block of free ports")
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for(predicate: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not reached in {timeout_s} s: {what}")
+
+
+async def _admin(url: str) -> asyncpg.Connection:
+    u = make_url(url)
+    return await asyncpg.connect(
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        user=u.username or "postgres",
+        password=u.password,
+        database=u.database or "postgres",
+    )
+
+
+async def postgres_answers(url: str) -> bool:
+    try:
+        conn = await asyncio.wait_for(_admin(url), 3)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
