@@ -42,8 +42,9 @@ FUNCTIONS = {
     "period_of",
     "vehicle_class",
 }
-# Module-level tables of the travel model: an assignment to this name elsewhere is a copy.
-CONSTANTS = {"SPEED_KMH", "CIRCUITY"}
+# Module-level tables of the travel model, and the length of an incident's id: an
+# assignment to this name elsewhere is a copy.
+CONSTANTS = {"SPEED_KMH", "CIRCUITY", "MAX_INCIDENT_ID"}
 # The request-id character class, however it is spelt.
 REQUEST_ID_LITERAL = re.compile(r"A-Za-z0-9\._:-|A-Za-z0-9_.:-|A-Za-z0-9.:_-")
 

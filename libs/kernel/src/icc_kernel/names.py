@@ -7,6 +7,8 @@ from icc_kernel.errors import InvalidInput, Violation
 from icc_kernel.etags import etag_of
 
 MAX_ID = 64
+# Incident ids are 16 hex digits; a name with a longer id names no incident.
+MAX_INCIDENT_ID = 32
 
 
 def name_of(collection: str, rid: str) -> str:

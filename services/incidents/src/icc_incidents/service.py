@@ -20,7 +20,6 @@ from icc_incidents.domain.events import IncidentChanged
 from icc_incidents.domain.lifecycle import Change, Draft
 from icc_incidents.domain.model import (
     COLLECTION,
-    MAX_ID,
     Assignment,
     ChronologyEntry,
     Incident,
@@ -33,7 +32,7 @@ from icc_incidents.metrics import record_created, record_progress
 from icc_kernel.actors import Actor
 from icc_kernel.clock import utc_now
 from icc_kernel.errors import InvalidInput, Violation, raise_if_any
-from icc_kernel.names import parse_name
+from icc_kernel.names import MAX_INCIDENT_ID, parse_name
 from icc_kernel.requests import request_id_violations
 from icc_kernel.vocabulary import IncidentState
 from icc_storage import Database, WriteBatcher, WriteTx
@@ -49,7 +48,7 @@ def new_incident_id() -> str:
 
 
 def parse_incident_name(name: str, field: str = "name") -> str:
-    return parse_name(name, COLLECTION, field, max_len=MAX_ID)
+    return parse_name(name, COLLECTION, field, max_len=MAX_INCIDENT_ID)
 
 
 @dataclass

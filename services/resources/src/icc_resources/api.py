@@ -10,7 +10,7 @@ from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 from icc_kernel.clock import utc_now
 from icc_kernel.errors import InvalidInput, Violation, raise_if_any
-from icc_kernel.names import parse_name
+from icc_kernel.names import MAX_INCIDENT_ID, parse_name
 from icc_kernel.vocabulary import Diversion
 from icc_resources import convert
 from icc_resources.avl import Avl, PositionView
@@ -33,8 +33,6 @@ from icc_telemetry import INCIDENT_ID, UNIT_ID
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ResourceService"].full_name
 add_servicer = pb_grpc.add_ResourceServiceServicer_to_server
 MAX_PAGE = 5000
-# Incident ids are 16 hex digits; a name with a longer id names no incident.
-MAX_INCIDENT_ID = 32
 
 
 def _unit_id(name: str, field: str) -> str:

@@ -9,8 +9,6 @@ from icc_kernel.names import Named, name_of
 from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
 
 COLLECTION = "incidents"
-# Incident ids are 16 hex digits; a name with a longer id names no incident.
-MAX_ID = 32
 
 
 @dataclass(frozen=True)
