@@ -187,7 +187,15 @@ def _restarts_at_once_and_leaves_nothing_when_killed(var: Path, ports: dict[str,
     try:
         shown = status(env)
         assert shown.returncode == 0, shown.stdout + shown.stderr
-        for name in ("nats-server", "tracesink", "incidents", "resources", "dispatch", "gateway"):
+        for name in (
+            "nats-server",
+            "tracesink",
+            "incidents",
+            "resources",
+            "dispatch",
+            "ops",
+            "gateway",
+        ):
             assert str(var / "log" / f"{name}.log") in shown.stdout
         manifest = json.loads((var / "processes.json").read_text())
         assert manifest["supervisor"] == proc.pid

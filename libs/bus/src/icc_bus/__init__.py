@@ -19,7 +19,7 @@ from icc_bus.events import (
 )
 from icc_bus.received import Handler, ReceivedEvent
 from icc_bus.spec import ConsumerSpec, OrderKey, by_header, by_subject
-from icc_bus.streams import DLQ_STREAM, StreamSpec, ensure_streams
+from icc_bus.streams import DLQ_STREAM, REPLAY_STREAM, StreamSpec, ensure_streams
 from icc_bus.tasks import cancel_and_wait
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "HEADER_INCIDENT_ID",
     "HEADER_MSG_ID",
     "HEADER_UNIT_IDS",
+    "REPLAY_STREAM",
     "BusConfig",
     "ConsumerMetrics",
     "ConsumerSpec",

@@ -19,13 +19,16 @@ lane. It is never dead-lettered for it: a flooded city's calls are not thrown aw
 because the database restarted. Any other exception is retried with backoff through
 the server; the last allowed delivery goes to the DLQ instead of being retried again, so
 nothing is dropped silently and nothing blocks the stream. Redelivery can happen even
-after an ack, so handlers must be idempotent (see `icc_storage.inbox`).
+after an ack, so handlers must be idempotent (see `icc_storage.inbox`). A dead letter
+replayed by a person comes back to the same handler as the original event
+(`icc_bus.replay`), through a second subscription of the consumer's own.
 """
 
 import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -41,6 +44,7 @@ from icc_bus.faults import is_transient
 from icc_bus.lanes import Lanes
 from icc_bus.progress import Held
 from icc_bus.received import Handler, ReceivedEvent, received
+from icc_bus.replay import is_replay, replay_spec, replayed
 from icc_bus.spec import ConsumerSpec
 from icc_bus.subscription import Subscription
 from icc_bus.tasks import cancel_and_wait
@@ -74,6 +78,7 @@ class DurableConsumer:
         self._metrics = metrics or consumer_metrics()
         self._tracer = trace.get_tracer("icc_bus")
         self._subscription = Subscription(nc, spec, self._metrics)
+        self._replays = Subscription(nc, replay_spec(spec), self._metrics)
         self._lanes: Lanes[_Delivery] = Lanes(spec.durable, spec.concurrency, self._deliver)
         self._dlq = DeadLetters(nc.jetstream(), spec, self._metrics)
         self._held = Held(spec.ack_wait_s)
@@ -85,6 +90,7 @@ class DurableConsumer:
         name = self._spec.durable
         self._tasks = [
             asyncio.create_task(self._run(), name=f"consumer:{name}"),
+            asyncio.create_task(self._run_replays(), name=f"replays:{name}"),
             asyncio.create_task(self._dlq.watch_depth(), name=f"dlq-depth:{name}"),
         ]
         self._progress = asyncio.create_task(
@@ -118,19 +124,33 @@ class DurableConsumer:
                 admitted = False
                 try:
                     msg = await self._subscription.next()
-                    admitted = msg is not None and self._admit(msg)
+                    admitted = msg is not None and self._admit(msg, received)
                 finally:
                     if not admitted:
                         self._lanes.unreserve()
         finally:
             await self._subscription.close()
 
-    def _admit(self, msg: Msg) -> bool:
+    async def _run_replays(self) -> None:
+        """Replays are rare: a slot is taken once one has come, so that waiting for them
+        keeps none from the consumer's own stream."""
+        try:
+            while not self._stopping.is_set():
+                msg = await self._replays.next()
+                if msg is None:
+                    continue
+                await self._lanes.reserve()
+                if not self._admit(msg, replayed):
+                    self._lanes.unreserve()
+        finally:
+            await self._replays.close()
+
+    def _admit(self, msg: Msg, read: Callable[[Msg], ReceivedEvent]) -> bool:
         """Hands a message to the lane of its order key; False when it cannot be read
         (not a JetStream message, or the spec's key failed on it): it comes back after
         its ack wait."""
         try:
-            event = received(msg)
+            event = read(msg)
             key = self._spec.order_key(event)
         except Exception as exc:
             log.warning(
@@ -144,13 +164,18 @@ class DurableConsumer:
 
     async def _deliver(self, delivery: _Delivery) -> None:
         msg, event = delivery
-        self._metrics.delivered(self._spec.durable, event.num_delivered, msg.metadata.num_pending)
-        attributes = span_attributes("process", msg.subject, event.event_id, event.headers)
+        attributes = span_attributes("process", event.subject, event.event_id, event.headers)
         attributes["messaging.consumer.group.name"] = self._spec.durable
+        if is_replay(msg):  # not the consumer's lag, nor a redelivery of its stream
+            attributes["icc.replay"] = True
+        else:
+            self._metrics.delivered(
+                self._spec.durable, event.num_delivered, msg.metadata.num_pending
+            )
         token = otel_context.attach(extract(event.headers))
         try:
             with self._tracer.start_as_current_span(
-                f"process {subject_template(msg.subject)}",
+                f"process {subject_template(event.subject)}",
                 kind=SpanKind.CONSUMER,
                 attributes=attributes,
                 record_exception=False,

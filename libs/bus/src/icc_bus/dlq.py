@@ -1,11 +1,13 @@
 """A consumer's dead-letter queue: messages that can never succeed, kept for a person.
 
 A message goes to `icc.dlq.<consumer>` (stream `ICC_DLQ`) with its payload and headers
-and the `Icc-Dlq-*` headers saying why, then is terminated at its own stream.
+and the `Icc-Dlq-*` headers saying why, then is terminated at its own stream. A person
+replays it to that consumer alone (`icc_bus.replay`) or discards it (`icc dlq`).
 """
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -23,6 +25,11 @@ DLQ_SUBJECT = "Icc-Dlq-Subject"
 DLQ_STREAM_SEQ = "Icc-Dlq-Stream-Seq"
 DLQ_DELIVERIES = "Icc-Dlq-Deliveries"
 DLQ_CONSUMER = "Icc-Dlq-Consumer"
+# The event's own id (its `Nats-Msg-Id`, which the DLQ message replaces with its own): a
+# replay carries it back to the consumer's inbox.
+DLQ_EVENT_ID = "Icc-Dlq-Event-Id"
+# When the event first went to this DLQ (ISO 8601, UTC); kept when a replay fails again.
+DLQ_FIRST_FAILURE = "Icc-Dlq-First-Failure"
 # How often each consumer counts what waits in its DLQ (one stream-info request).
 DLQ_DEPTH_EVERY_S = 15.0
 
@@ -39,9 +46,12 @@ class DeadLetters:
     async def send(self, msg: Msg, event: ReceivedEvent, reason: str) -> None:
         """Moves a message to the DLQ. `reason` goes into a header: no personal data."""
         headers = dict(event.headers)
+        headers.setdefault(DLQ_FIRST_FAILURE, datetime.now(UTC).isoformat())
+        meta = msg.metadata  # this message's place: a replay is in ICC_REPLAY, not its stream
         headers.update(
             {
-                HEADER_MSG_ID: f"dlq:{self._consumer}:{event.stream_seq}",
+                HEADER_MSG_ID: f"dlq:{self._consumer}:{meta.stream}:{meta.sequence.stream}",
+                DLQ_EVENT_ID: event.event_id,
                 DLQ_REASON: reason[:1000],
                 DLQ_SUBJECT: event.subject,
                 DLQ_STREAM_SEQ: str(event.stream_seq),

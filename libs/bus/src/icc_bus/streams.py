@@ -53,3 +53,11 @@ DLQ_STREAM = StreamSpec(
     max_age_s=90 * 24 * 3600,
     description="Messages a consumer could not handle, with the reason in headers",
 )
+# A dead letter replayed goes to `icc.replay.<consumer>` (see `icc_bus.replay`); a double
+# replay of one dead letter is dropped within the duplicate window.
+REPLAY_STREAM = StreamSpec(
+    name="ICC_REPLAY",
+    subjects=["icc.replay.>"],
+    max_age_s=7 * 24 * 3600,
+    description="Dead letters replayed, each to the one consumer it came from",
+)

@@ -17,7 +17,7 @@ import grpc
 from nats.aio.client import Client
 from sqlalchemy import Table
 
-from icc_bus import DLQ_STREAM, BusConfig, StreamSpec, connect, ensure_streams
+from icc_bus import DLQ_STREAM, REPLAY_STREAM, BusConfig, StreamSpec, connect, ensure_streams
 from icc_bus.faults import is_transient
 from icc_host.config import ServiceConfig
 from icc_host.health import HealthWatch, Stuck
@@ -49,11 +49,13 @@ async def open_bus(
     streams: Sequence[StreamSpec] = (),
 ) -> Client:
     """Connected to NATS as `name` (drained at stop); the service's `streams`, if any,
-    exist with the dead-letter stream beside them."""
+    exist with the dead-letter and replay streams beside them."""
     nc = await connect(config, name=name)
     stack.push_async_callback(_drain, nc)
     if streams:
-        await ensure_streams(nc.jetstream(), [*streams, DLQ_STREAM], replicas=config.replicas)
+        await ensure_streams(
+            nc.jetstream(), [*streams, DLQ_STREAM, REPLAY_STREAM], replicas=config.replicas
+        )
     return nc
 
 

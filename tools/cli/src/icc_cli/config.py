@@ -15,12 +15,14 @@ class StackConfig:
     incidents_port: int
     resources_port: int
     dispatch_port: int
+    ops_port: int
     gateway_port: int
     tracesink_port: int
     tracesink_query_port: int
     incidents_metrics_port: int
     resources_metrics_port: int
     dispatch_metrics_port: int
+    ops_metrics_port: int
     gateway_metrics_port: int
 
     @classmethod
@@ -34,6 +36,7 @@ class StackConfig:
             incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
             resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
             dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
+            ops_port=int(env.get("ICC_OPS_PORT", "50054")),
             gateway_port=int(env.get("ICC_GATEWAY_PORT", "8080")),
             tracesink_port=int(env.get("ICC_TRACESINK_PORT", "4317")),  # OTLP/gRPC's own port
             tracesink_query_port=int(env.get("ICC_TRACESINK_QUERY_PORT", "4320")),
@@ -42,6 +45,7 @@ class StackConfig:
             resources_metrics_port=int(env.get("ICC_RESOURCES_METRICS_PORT", "9465")),
             dispatch_metrics_port=int(env.get("ICC_DISPATCH_METRICS_PORT", "9466")),
             gateway_metrics_port=int(env.get("ICC_GATEWAY_METRICS_PORT", "9467")),
+            ops_metrics_port=int(env.get("ICC_OPS_METRICS_PORT", "9468")),
         )
 
     @property
@@ -78,9 +82,11 @@ class StackConfig:
             "incidents_grpc": f"{self.host}:{self.incidents_port}",
             "resources_grpc": f"{self.host}:{self.resources_port}",
             "dispatch_grpc": f"{self.host}:{self.dispatch_port}",
+            "ops_grpc": f"{self.host}:{self.ops_port}",
             "incidents_metrics": self.metrics_url(self.incidents_metrics_port),
             "resources_metrics": self.metrics_url(self.resources_metrics_port),
             "dispatch_metrics": self.metrics_url(self.dispatch_metrics_port),
+            "ops_metrics": self.metrics_url(self.ops_metrics_port),
             "gateway_http": self.screen_url,
             "gateway_metrics": self.metrics_url(self.gateway_metrics_port),
         }

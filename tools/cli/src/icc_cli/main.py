@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from icc_cli.config import StackConfig
+from icc_cli.dlq import dlq
 from icc_cli.simulate import simulate
 from icc_cli.stack import Stack, StackError
 from icc_cli.status import alive, check, table
@@ -24,6 +25,7 @@ app = typer.Typer(
 console = Console()
 app.command()(simulate)
 app.command()(trace)
+app.add_typer(dlq, name="dlq")
 
 
 @app.callback()
@@ -137,6 +139,13 @@ def _start(stack: Stack, config: StackConfig) -> None:
             config.dispatch_metrics_port,
             "response plans, the fleet view, auto-dispatch of P1/P2",
             {"ICC_RESOURCES_TARGET": resources_target},
+        ),
+        (
+            "ops",
+            config.ops_port,
+            config.ops_metrics_port,
+            "dead letters for supervisors",
+            {},
         ),
     ):
         with console.status(f"Starting the {name} service ({what}) ..."):

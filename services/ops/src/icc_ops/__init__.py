@@ -1,0 +1,1 @@
+"""ICC ops: dead letters for a person, every action audited."""
