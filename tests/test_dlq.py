@@ -1,7 +1,7 @@
 """Dead letters handled by a person: a poison event is listed, shown decoded, replayed after
 the fix and another one discarded, each by `icc dlq`; replaying twice changes nothing
 twice; every action is in the append-only audit; a supervisor does the same through the
-ops service's DeadLetterService.
+ops service's DeadLetterService; the deployment's NATS users allow all of it.
 
 The consumer is a real durable consumer of the bus library on a real nats-server, with an
 inbox in a real SQLite file, recorded in the transaction of the event's effect, as the
@@ -9,15 +9,20 @@ services do.
 """
 
 import asyncio
+import re
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import httpx
+import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js.errors import APIError
 from typer.testing import CliRunner, Result
 
@@ -26,6 +31,7 @@ from icc.ops.v1 import dead_letter_service_pb2 as pb
 from icc.ops.v1 import dead_letter_service_pb2_grpc as pb_grpc
 from icc_bus import (
     DLQ_STREAM,
+    REPLAY_STREAM,
     ConsumerSpec,
     DurableConsumer,
     OutgoingEvent,
@@ -37,9 +43,12 @@ from icc_bus import (
     publish_event,
 )
 from icc_bus.replay import replay_subject
+from icc_cli import cluster
 from icc_cli.main import app
 from icc_ops import main as ops_main
-from icc_testing import NatsServer
+from icc_ops.deadletters import DeadLetterQueue
+from icc_testing import NatsServer, free_port
+from icc_testing.nats_server import nats_server_binary
 
 STREAM = StreamSpec(name="ICC_INCIDENT", subjects=["icc.incident.>"])
 CONSUMER = "test-dispatch"
@@ -264,3 +273,71 @@ async def test_a_supervisor_does_the_same_through_the_ops_service(
     finally:
         await ops.stop()
     assert dispatch.handled() == ["incidents/inc-1"]
+
+
+async def test_the_deployments_nats_users_allow_replays_and_nothing_more(tmp_path: Path) -> None:
+    """`deploy/nats/nats.conf` on one node (its cluster block left out: only the users
+    matter here): a service's consumer reads its replays as its own user, `ops` lists,
+    replays and audits, and `ops` may not publish a fact of the city."""
+    node, server = _deployment_nats(tmp_path)
+    clients: list[Client] = []
+
+    async def as_user(user: str) -> Client:
+        password = cluster.NATS_PASSWORDS[f"{user.upper()}_NATS_PASSWORD"]
+        client = await nats.connect(node.url, user=user, password=password)
+        clients.append(client)
+        return client
+
+    try:
+        await _until(lambda: httpx.get(node.healthz, timeout=1).status_code == 200)
+        incidents = await as_user("incidents")
+        await ensure_streams(incidents.jetstream(), [STREAM, DLQ_STREAM, REPLAY_STREAM])
+        state = Dispatch(tmp_path / "dispatch.db")
+        consumer = DurableConsumer(
+            await as_user("dispatch"),
+            ConsumerSpec(STREAM.name, "dispatch-incidents", "icc.incident.>"),
+            state.handle,
+        )
+        consumer.start()
+        try:
+            await publish_event(incidents.jetstream(), _created("e-1", "i-1", "TEST.BUG"))
+            await _until(lambda: "e-1" in state.seen)
+            ops = await as_user("ops")
+            queue = DeadLetterQueue(ops.jetstream())
+            await queue.ensure()
+            for _ in range(50):
+                letters = await queue.list()
+                if letters:
+                    break
+                await asyncio.sleep(0.1)
+            state.fixed = True
+            _, delivered = await queue.replay(letters[0].sequence, "tester")
+            assert delivered
+            await _until(lambda: state.handled() == ["incidents/i-1"])
+            assert [r.outcome for r in await queue.audit.history()] == ["replayed"]
+            with pytest.raises(NatsError):  # no facts of the city from `ops`
+                await ops.jetstream().publish("icc.incident.created", b"", timeout=1)
+        finally:
+            await consumer.stop()
+    finally:
+        for client in clients:
+            await client.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _deployment_nats(tmp_path: Path) -> tuple[cluster.NatsNode, subprocess.Popen[bytes]]:
+    node = cluster.NatsNode(
+        "nats-1", "127.0.0.1", free_port(), free_port(), free_port(), tmp_path / "store"
+    )
+    text = cluster.nats_config(cluster.deployment_nats_conf().read_text(), node, [node])
+    conf = tmp_path / "nats.conf"
+    conf.write_text(re.sub(r"(?ms)^cluster \{.*?^\}", "", text))
+    with (tmp_path / "nats.log").open("ab") as log:
+        server = subprocess.Popen(
+            [nats_server_binary(), "-c", str(conf)],
+            env=cluster.nats_env(node),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return node, server

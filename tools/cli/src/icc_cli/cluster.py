@@ -23,6 +23,7 @@ NATS_PASSWORDS = {
     "DISPATCH_NATS_PASSWORD": "dispatch-dev",
     "GATEWAY_NATS_PASSWORD": "gateway-dev",
     "DEVICES_NATS_PASSWORD": "devices-dev",
+    "OPS_NATS_PASSWORD": "ops-dev",
     "NATS_SYS_PASSWORD": "sys-dev",
 }
 
