@@ -37,6 +37,7 @@ ALLOWED = {
     "icc.incident.priority",
     "icc.incident.exercise",
     "icc.incident.type",
+    "icc.incident.line",
     "rpc.system",
     "rpc.service",
     "rpc.method",
@@ -77,6 +78,8 @@ async def test_intake_counts_each_new_incident_once_by_agency_and_priority(
     assert metrics.counter(CREATED, {"icc.incident.agency": "MEDICAL"}) == 1
     assert metrics.counter(CREATED, {"icc.incident.priority": "P2"}) == 1
     assert metrics.counter(CREATED, {"icc.incident.type": "FIRE"}) == 2
+    # No call line given: the call-taker's agency's (the command center answers 112).
+    assert metrics.counter(CREATED, {"icc.incident.line": "EMERGENCY_112"}) >= 1
     for labels in metrics.attribute_sets(CREATED):
         assert set(labels) <= ALLOWED
 

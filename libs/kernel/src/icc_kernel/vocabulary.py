@@ -47,6 +47,50 @@ class IncidentState(IntEnum):
 _TERMINAL = frozenset({IncidentState.CLOSED, IncidentState.MERGED, IncidentState.CANCELLED})
 
 
+class CallLine(IntEnum):
+    # icc.incident.v1.CallLine: the line a call came in on.
+    EMERGENCY_112 = 1
+    POLICE_113 = 2
+    FIRE_114 = 3
+    MEDICAL_115 = 4
+    PARTNER = 5
+    OTHER = 6
+
+
+class DuplicateReason(IntEnum):
+    # icc.incident.v1.DuplicateReason: why an incident may be a new call's event.
+    NEARBY = 1
+    SAME_PHONE = 2
+
+
+class CautionKind(IntEnum):
+    # icc.incident.v1.CautionKind: what a premise caution warns of.
+    VIOLENCE = 1
+    WEAPONS = 2
+    HAZARDOUS_MATERIALS = 3
+    ANIMAL = 4
+    STRUCTURE = 5
+    ACCESS = 6
+    MEDICAL = 7
+    OTHER = 8
+
+
+class PlaceKind(IntEnum):
+    # icc.incident.v1.PlaceKind: what a place found by a search is.
+    WARD = 1
+    COMMUNE = 2
+    SPECIAL_ZONE = 3
+    FORMER_DISTRICT = 4
+    LANDMARK = 5
+    MARKET = 6
+    SCHOOL = 7
+    HOSPITAL = 8
+    STATION = 9
+    BRIDGE = 10
+    STREET = 11
+    ADDRESS = 12
+
+
 class UnitKind(IntEnum):
     # icc.resource.v1.UnitKind
     ENGINE = 1

@@ -34,8 +34,12 @@ from icc_kernel.errors import InvalidInput, Violation
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
+    CallLine,
+    CautionKind,
     Diversion,
+    DuplicateReason,
     IncidentState,
+    PlaceKind,
     Priority,
     StationKind,
     UnitKind,
@@ -135,6 +139,10 @@ AGENCY = EnumEdge(Agency, common_pb2.Agency)
 PRIORITY = EnumEdge(Priority, common_pb2.Priority)
 ASSIGNMENT_STATE = EnumEdge(AssignmentState, common_pb2.AssignmentState)
 INCIDENT_STATE = EnumEdge(IncidentState, incident_pb2.IncidentState)
+CALL_LINE = EnumEdge(CallLine, incident_pb2.CallLine)
+DUPLICATE_REASON = EnumEdge(DuplicateReason, incident_pb2.DuplicateReason)
+CAUTION_KIND = EnumEdge(CautionKind, incident_pb2.CautionKind)
+PLACE_KIND = EnumEdge(PlaceKind, incident_pb2.PlaceKind)
 UNIT_KIND = EnumEdge(UnitKind, resource_pb2.UnitKind)
 UNIT_STATUS = EnumEdge(UnitStatus, resource_pb2.UnitStatus)
 STATION_KIND = EnumEdge(StationKind, resource_pb2.StationKind)

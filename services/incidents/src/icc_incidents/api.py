@@ -8,8 +8,10 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_incidents import convert
+from icc_incidents.calltaking import CallTaking
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.model import Incident, IncidentFilter
+from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
 from icc_incidents.watch import IncidentWatch
 from icc_kernel.errors import Violation, raise_if_any
@@ -50,10 +52,19 @@ def _filter(request: pb.ListIncidentsRequest, out: list[Violation]) -> IncidentF
 
 
 class IncidentApi(pb_grpc.IncidentServiceServicer):
-    def __init__(self, service: IncidentService, catalog: Catalog, watch: IncidentWatch) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        catalog: Catalog,
+        watch: IncidentWatch,
+        calls: CallTaking,
+        places: PlaceSearch,
+    ) -> None:
         self._service = service
         self._catalog = catalog
         self._watch = watch
+        self._calls = calls
+        self._places = places
 
     async def CreateIncident(
         self, request: pb.CreateIncidentRequest, context: Context
@@ -163,3 +174,78 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         raise_if_any(out)
         async for item in self._watch.stream(request.cursor, agencies):
             yield item
+
+    # Call-taking
+
+    async def SearchPlaces(
+        self, request: pb.SearchPlacesRequest, context: Context
+    ) -> pb.SearchPlacesResponse:
+        near = convert.location_or_none(request, "near")
+        found = await self._places.search(request.query, near, request.max_results)
+        return pb.SearchPlacesResponse(places=[convert.place_to_proto(p) for p in found])
+
+    async def FindPossibleDuplicates(
+        self, request: pb.FindPossibleDuplicatesRequest, context: Context
+    ) -> pb.FindPossibleDuplicatesResponse:
+        found = await self._calls.find_duplicates(
+            convert.location_or_none(request, "location"), request.type_code, request.caller_phone
+        )
+        return pb.FindPossibleDuplicatesResponse(
+            duplicates=[convert.duplicate_to_proto(d) for d in found]
+        )
+
+    async def AddCaller(
+        self, request: pb.AddCallerRequest, context: Context
+    ) -> pb.AddCallerResponse:
+        _tag(request.parent)
+        out: list[Violation] = []
+        caller = convert.caller_from_proto(request.caller, out)
+        raise_if_any(out)
+        incident, replayed = await self._calls.add_caller(
+            request.parent, caller, request.request_id, actor_of(context)
+        )
+        return pb.AddCallerResponse(incident=_full(incident), replayed=replayed)
+
+    async def CreateCaution(
+        self, request: pb.CreateCautionRequest, context: Context
+    ) -> pb.CreateCautionResponse:
+        out: list[Violation] = []
+        draft = convert.caution_draft_from_proto(request.caution, out)
+        raise_if_any(out)
+        caution, replayed = await self._calls.create_caution(
+            draft, request.request_id, actor_of(context)
+        )
+        return pb.CreateCautionResponse(
+            caution=convert.caution_to_proto(caution), replayed=replayed
+        )
+
+    async def ListCautions(
+        self, request: pb.ListCautionsRequest, context: Context
+    ) -> pb.ListCautionsResponse:
+        out: list[Violation] = []
+        most = page_size(request.max_results, default=20, most=100, out=out, field="max_results")
+        raise_if_any(out)
+        found = await self._calls.list_cautions(
+            convert.location_or_none(request, "near"), request.radius_m, most
+        )
+        return pb.ListCautionsResponse(cautions=[convert.caution_to_proto(c) for c in found])
+
+    async def ListKeyQuestions(
+        self, request: pb.ListKeyQuestionsRequest, context: Context
+    ) -> pb.ListKeyQuestionsResponse:
+        questions = self._calls.key_questions(request.type_code)
+        return pb.ListKeyQuestionsResponse(
+            questions=[convert.question_to_proto(q) for q in questions]
+        )
+
+    async def AnswerKeyQuestions(
+        self, request: pb.AnswerKeyQuestionsRequest, context: Context
+    ) -> pb.AnswerKeyQuestionsResponse:
+        _tag(request.name)
+        incident = await self._calls.answer_questions(
+            request.name,
+            convert.answers_from_proto(request.answers),
+            request.etag,
+            actor_of(context),
+        )
+        return pb.AnswerKeyQuestionsResponse(incident=_full(incident))

@@ -1,28 +1,43 @@
 """Protobuf <-> domain for the incidents service, at its edge only (generic conversions:
 `icc_rpc.convert`)."""
 
+from collections.abc import Iterable
+
+from google.protobuf.message import Message
+
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
 from icc.incident.v1 import incident_pb2
 from icc_incidents.domain.catalog import IncidentType
+from icc_incidents.domain.cautions import CautionDraft
 from icc_incidents.domain.lifecycle import Draft
 from icc_incidents.domain.model import (
     Assignment,
     Caller,
+    Caution,
     ChronologyEntry,
     Incident,
+    KeyAnswer,
     Location,
     Note,
+    PossibleDuplicate,
     note_name,
 )
+from icc_incidents.domain.questions import KeyQuestion
+from icc_incidents.places import FoundPlace
 from icc_kernel.errors import Violation
 from icc_kernel.vocabulary import Agency, AssignmentState
 from icc_rpc.convert import (
     AGENCY,
     ASSIGNMENT_STATE,
+    CALL_LINE,
+    CAUTION_KIND,
+    DUPLICATE_REASON,
     INCIDENT_STATE,
+    PLACE_KIND,
     PRIORITY,
     actor_to_proto,
+    optional_time,
     timestamp,
     timestamp_or_none,
     to_datetime,
@@ -51,15 +66,14 @@ def _assignment_to_proto(a: Assignment) -> incident_pb2.Assignment:
 
 
 def incident_to_proto(i: Incident, *, personal_data: bool) -> incident_pb2.Incident:
-    """`personal_data=False` leaves out the caller and the notes (events, narrow roles)."""
+    """`personal_data=False` leaves out the callers, the notes and the answers to key
+    questions (events, narrow roles)."""
     out = incident_pb2.Incident(
         name=i.name,
         type_code=i.type_code,
         priority=PRIORITY.to_proto(i.priority),
         state=INCIDENT_STATE.to_proto(i.state),
-        location=common_pb2.Location(
-            lat=i.location.lat, lon=i.location.lon, address=i.location.address, ward=i.location.ward
-        ),
+        location=location_to_proto(i.location),
         agencies=AGENCY.to_protos(i.agencies),
         description=i.description,
         exercise=i.exercise,
@@ -73,15 +87,121 @@ def incident_to_proto(i: Incident, *, personal_data: bool) -> incident_pb2.Incid
         first_dispatch_time=timestamp_or_none(i.first_dispatch_time),
         first_on_scene_time=timestamp_or_none(i.first_on_scene_time),
         close_time=timestamp_or_none(i.close_time),
+        call_line=CALL_LINE.to_proto(i.call_line),
+        possible_duplicates=[duplicate_to_proto(d) for d in i.possible_duplicates],
+        cautions=[caution_to_proto(c) for c in i.cautions],
+        history=[
+            incident_pb2.PlaceHistory(family=h.family, count=h.count, days=h.days)
+            for h in i.history
+        ],
+        caller_count=i.caller_count,
     )
     if personal_data:
-        out.caller.CopyFrom(
-            incident_pb2.Caller(
-                name=i.caller.name, phone=i.caller.phone, language=i.caller.language
-            )
+        # Answers say how a patient is (breathing, bleeding): kept with the notes.
+        out.answers.extend(
+            incident_pb2.KeyAnswer(question=a.question, answer=a.answer) for a in i.answers
         )
+        out.instructions.extend(i.instructions)
+        out.caller.CopyFrom(caller_to_proto(i.caller))
         out.notes.extend(note_to_proto(i.id, n) for n in i.notes)
+        out.additional_callers.extend(caller_to_proto(c) for c in i.additional_callers)
     return out
+
+
+def caller_to_proto(c: Caller) -> incident_pb2.Caller:
+    return incident_pb2.Caller(
+        name=c.name,
+        phone=c.phone,
+        language=c.language,
+        call_time=timestamp_or_none(c.call_time),
+        call_line=CALL_LINE.to_proto(c.call_line) if c.call_line else 0,  # type: ignore[arg-type]
+    )
+
+
+def duplicate_to_proto(d: PossibleDuplicate) -> incident_pb2.PossibleDuplicate:
+    return incident_pb2.PossibleDuplicate(
+        incident=d.incident,
+        reasons=DUPLICATE_REASON.to_protos(d.reasons),
+        distance_m=d.distance_m,
+        type_code=d.type_code,
+        state=INCIDENT_STATE.to_proto(d.state),
+        create_time=timestamp(d.create_time),
+        summary=d.summary,
+    )
+
+
+def caution_to_proto(c: Caution) -> incident_pb2.Caution:
+    return incident_pb2.Caution(
+        name=c.name,
+        kind=CAUTION_KIND.to_proto(c.kind),
+        text=c.text,
+        location=location_to_proto(c.location),
+        radius_m=c.radius_m,
+        valid_until=timestamp(c.valid_until),
+        created_by=actor_to_proto(c.created_by),
+        create_time=timestamp(c.create_time),
+    )
+
+
+def location_to_proto(loc: Location) -> common_pb2.Location:
+    return common_pb2.Location(lat=loc.lat, lon=loc.lon, address=loc.address, ward=loc.ward)
+
+
+def location_or_none(p: Message, name: str) -> Location | None:
+    """A request's `Location` field, None when unset."""
+    if not p.HasField(name):
+        return None
+    loc = getattr(p, name)
+    return Location(loc.lat, loc.lon, loc.address, loc.ward)
+
+
+def caution_draft_from_proto(p: incident_pb2.Caution, out: list[Violation]) -> CautionDraft:
+    return CautionDraft(
+        kind=CAUTION_KIND.from_proto(p.kind, "caution.kind", out),
+        text=p.text,
+        location=location_or_none(p, "location"),
+        radius_m=p.radius_m,
+        valid_until=optional_time(p, "valid_until", "caution.valid_until", out),
+    )
+
+
+def answers_from_proto(items: Iterable[incident_pb2.KeyAnswer]) -> tuple[KeyAnswer, ...]:
+    return tuple(KeyAnswer(a.question, a.answer) for a in items)
+
+
+def question_to_proto(q: KeyQuestion) -> incident_pb2.KeyQuestion:
+    return incident_pb2.KeyQuestion(
+        id=q.id,
+        text_vi=q.text_vi,
+        text_en=q.text_en,
+        options=[
+            incident_pb2.KeyAnswerOption(
+                value=o.value,
+                label_vi=o.label_vi,
+                label_en=o.label_en,
+                priority=PRIORITY.to_proto(o.priority) if o.priority else 0,  # type: ignore[arg-type]
+                type_code=o.type_code,
+                instruction_vi=o.instruction_vi,
+                instruction_en=o.instruction_en,
+            )
+            for o in q.options
+        ],
+    )
+
+
+def place_to_proto(p: FoundPlace) -> incident_pb2.Place:
+    return incident_pb2.Place(
+        id=p.id,
+        label=p.label,
+        kind=PLACE_KIND.to_proto(p.kind),
+        location=location_to_proto(p.location),
+        approximate=p.approximate,
+        matched=p.matched,
+        score=p.score,
+        distance_m=p.distance_m or 0.0,
+        wards=list(p.wards),
+        source=p.source,
+    )
 
 
 def chronology_to_proto(e: ChronologyEntry) -> incident_pb2.ChronologyEntry:
@@ -103,10 +223,12 @@ def type_to_proto(t: IncidentType) -> incident_pb2.IncidentType:
         default_priority=PRIORITY.to_proto(t.default_priority),
         category=t.category,
         keywords_vi=list(t.keywords_vi),
+        family=t.family,
     )
 
 
 def draft_from_proto(p: incident_pb2.Incident, out: list[Violation]) -> Draft:
+    """An incident as a request writes it (output-only fields are ignored)."""
     return Draft(
         type_code=p.type_code,
         location=(
@@ -119,7 +241,14 @@ def draft_from_proto(p: incident_pb2.Incident, out: list[Violation]) -> Draft:
         caller=Caller(p.caller.name, p.caller.phone, p.caller.language),
         description=p.description,
         exercise=p.exercise,
+        call_line=CALL_LINE.from_proto(p.call_line, "incident.call_line", out),
+        answers=answers_from_proto(p.answers),
     )
+
+
+def caller_from_proto(p: incident_pb2.Caller, out: list[Violation]) -> Caller:
+    line = CALL_LINE.from_proto(p.call_line, "caller.call_line", out)
+    return Caller(p.name, p.phone, p.language, call_line=line)
 
 
 def agency_or_center(value: int) -> Agency:

@@ -3,10 +3,12 @@
 import contextlib
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 
 from icc_bus import DurableConsumer
 from icc_city.area import service_area
+from icc_city.gazetteer import gazetteer
 from icc_host import (
     Hosted,
     ServiceConfig,
@@ -18,26 +20,58 @@ from icc_host import (
 )
 from icc_incidents import events, store
 from icc_incidents.api import SERVICE_NAME, IncidentApi, add_servicer
+from icc_incidents.calltaking import CallTaking, IntakeSettings
 from icc_incidents.consumers import DISPATCH, UNITS, Consumers
 from icc_incidents.domain.catalog import Catalog
+from icc_incidents.domain.questions import KeyQuestions
 from icc_incidents.domain.validation import Rules
+from icc_incidents.geocoder import NominatimGeocoder
+from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
+from icc_incidents.settings import GeocoderSettings, geocoder_from_env, intake_from_env
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
 from icc_rpc.runtime import run_service
 
-# The incidents service needs nothing beyond what every service reads.
-Config = ServiceConfig
+
+@dataclass(frozen=True)
+class Config(ServiceConfig):
+    """What every service reads, and what intake looks for and the geocoder."""
+
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+
+
 # A started incidents service; `stop()` shuts it down in order.
 Running = Hosted
 
 
 def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
-    return Config.from_env("incidents", "127.0.0.1:50051", env)
+    return Config.from_env(
+        "incidents",
+        "127.0.0.1:50051",
+        env,
+        intake=intake_from_env(env),
+        geocoder=geocoder_from_env(env),
+    )
 
 
 def load_rules() -> Rules:
-    types = resources.files("icc_incidents") / "data" / "incident_types.json"
-    return Rules(catalog=Catalog.from_json(types.read_text(encoding="utf-8")), area=service_area())
+    data = resources.files("icc_incidents") / "data"
+    catalog = Catalog.from_json((data / "incident_types.json").read_text(encoding="utf-8"))
+    questions = KeyQuestions.from_json(
+        (data / "key_questions.json").read_text(encoding="utf-8"), catalog
+    )
+    return Rules(catalog=catalog, area=service_area(), questions=questions)
+
+
+def place_search(config: Config, stack: contextlib.AsyncExitStack) -> PlaceSearch:
+    if config.geocoder.kind != "nominatim":
+        return PlaceSearch(gazetteer())
+    geocoder = NominatimGeocoder(
+        config.geocoder.url, service_area(), timeout_s=config.geocoder.timeout_s
+    )
+    stack.push_async_callback(geocoder.close)
+    return PlaceSearch(gazetteer(), geocoder)
 
 
 async def start(config: Config) -> Running:
@@ -46,8 +80,19 @@ async def start(config: Config) -> Running:
         nc = await open_bus(stack, config.bus, "icc-incidents", [INCIDENT_STREAM])
         writer = start_writer(stack, db, store.outbox, nc, config)
         rules = load_rules()
+        calls = CallTaking(
+            db=db,
+            batcher=writer.batcher,
+            rules=rules,
+            announce=events.staged,
+            settings=config.intake,
+        )
         service = IncidentService(
-            db=db, batcher=writer.batcher, rules=rules, announce=events.staged
+            db=db,
+            batcher=writer.batcher,
+            rules=rules,
+            announce=events.staged,
+            findings=calls.findings,
         )
         # Dispatch's and the units' streams may not exist yet: the consumers keep
         # trying until they do.
@@ -58,7 +103,13 @@ async def start(config: Config) -> Running:
             consumer.start()
             stack.push_async_callback(consumer.stop)
             consumers.append(consumer)
-        api = IncidentApi(service, rules.catalog, IncidentWatch(nc.jetstream()))
+        api = IncidentApi(
+            service,
+            rules.catalog,
+            IncidentWatch(nc.jetstream()),
+            calls,
+            place_search(config, stack),
+        )
         server = await serve_grpc(config.address, api, add_servicer, SERVICE_NAME)
         watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.

@@ -1,6 +1,7 @@
 """The incidents service's metrics: call intake and response times.
 
-Attributes are few and coarse (lead agency, priority, exercise, type family) so the
+Attributes are few and coarse (lead agency, priority, exercise, the line the call came
+in on, type family) so the
 number of series stays small; never an incident id, a unit, a place or anything
 about the caller.
 """
@@ -14,6 +15,8 @@ AGENCY = "icc.incident.agency"
 PRIORITY = "icc.incident.priority"
 EXERCISE = "icc.incident.exercise"
 TYPE_FAMILY = "icc.incident.type"
+# Response times by line (112, 113, 114, 115, partner, other): six values.
+LINE = "icc.incident.line"
 
 # Response times run from seconds (an automatic assignment) to half an hour (a unit
 # stuck in traffic); the SDK's default buckets are for milliseconds.
@@ -41,7 +44,12 @@ def attributes(incident: Incident) -> dict[str, str | bool]:
     # The first agency is the lead one: the catalog lists it first for the type.
     lead = incident.agencies[0].name if incident.agencies else "UNSPECIFIED"
     # Drills are kept apart so they never pull the real response times.
-    return {AGENCY: lead, PRIORITY: incident.priority.name, EXERCISE: incident.exercise}
+    return {
+        AGENCY: lead,
+        PRIORITY: incident.priority.name,
+        EXERCISE: incident.exercise,
+        LINE: incident.call_line.name,
+    }
 
 
 def record_created(incident: Incident) -> None:

@@ -9,7 +9,7 @@ it on the outbox as protobuf); the store maps rows.
 
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +17,7 @@ from icc_incidents import store
 from icc_incidents.domain import lifecycle
 from icc_incidents.domain.errors import DuplicateRecord
 from icc_incidents.domain.events import IncidentChanged
-from icc_incidents.domain.lifecycle import Change, Draft
+from icc_incidents.domain.lifecycle import Change, Draft, Findings
 from icc_incidents.domain.model import (
     COLLECTION,
     Assignment,
@@ -60,6 +60,8 @@ class IncidentService:
     announce: Callable[[IncidentChanged], Stage]
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_incident_id
+    # What intake finds about a checked draft (`CallTaking.findings`); None: nothing.
+    findings: Callable[[Draft, datetime], Awaitable[Findings]] | None = None
     # request_id -> incident id of creates this process answered recently.
     _recent: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
@@ -70,17 +72,19 @@ class IncidentService:
     async def create(self, draft: Draft, request_id: str, actor: Actor) -> tuple[Incident, bool]:
         """Returns (incident, replayed); replayed when `request_id` was seen before."""
         raise_if_any(request_id_violations(request_id))
-        now = self.clock()
-        change = lifecycle.new_incident(
-            self.rules, draft, incident_id=self.new_id(), actor=actor, now=now
-        )
-        # Built before the write: a write that runs again keeps the event's id.
-        stage = self.announce(IncidentChanged(change, actor, now))
-
         known = self._recent.get(request_id) if request_id else None
         if known is not None:
             async with self.db.read() as conn:
                 return await store.load(conn, known), True
+        now = self.clock()
+        lifecycle.check_new(self.rules, draft)
+        # Read before the write: two calls at the same moment may each miss the other.
+        found = await self.findings(draft, now) if self.findings else Findings()
+        change = lifecycle.new_incident(
+            self.rules, draft, incident_id=self.new_id(), actor=actor, now=now, found=found
+        )
+        # Built before the write: a write that runs again keeps the event's id.
+        stage = self.announce(IncidentChanged(change, actor, now))
         # No read before writing: a request id this process has not seen is
         # new almost always, and when it is not (a retry after a restart, or
         # through another replica) the unique request_id refuses the insert.

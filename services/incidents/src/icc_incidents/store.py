@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from icc_incidents.domain.duplicates import phone_key
 from icc_incidents.domain.errors import DuplicateRecord
 from icc_incidents.domain.model import (
     COLLECTION,
@@ -34,14 +35,16 @@ from icc_incidents.domain.model import (
     ChronologyEntry,
     Incident,
     IncidentFilter,
+    KeyAnswer,
     Location,
     Note,
 )
+from icc_incidents.intake_rows import intake_from, intake_json
 from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
 from icc_kernel.errors import ConcurrentChange, InvalidInput, NotFound
 from icc_kernel.names import name_of
-from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
+from icc_kernel.vocabulary import Agency, AssignmentState, CallLine, IncidentState, Priority
 from icc_rpc.convert import decode_page_token, encode_page_token
 from icc_storage import WriteBatcher, WriteTx, inbox_table, outbox_table
 from icc_storage import claim_event as _claim
@@ -83,9 +86,57 @@ incidents = Table(
     Column("assignments", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("request_id", String(64), unique=True),
+    Column("call_line", Integer, nullable=False),
+    # The first caller's phone as duplicates compare it (`duplicates.phone_key`).
+    Column("caller_phone_key", String(32), nullable=False),
+    Column("caller_count", Integer, nullable=False),
+    Column("answers", Text, nullable=False),
+    Column("instructions", Text, nullable=False),
+    # What intake found (possible duplicates, cautions, history), as JSON.
+    Column("intake", Text, nullable=False),
 )
 Index("ix_incidents_create_time", incidents.c.create_time, incidents.c.id)
 Index("ix_incidents_state", incidents.c.state)
+# Reads near a point (duplicates, history) take a band of latitude, then filter.
+Index("ix_incidents_lat", incidents.c.lat)
+Index("ix_incidents_caller_phone_key", incidents.c.caller_phone_key)
+
+# Further callers about an incident's event (personal data, like the first caller).
+callers = Table(
+    "callers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("phone_key", String(32), nullable=False, index=True),
+    Column("language", String(35), nullable=False),
+    Column("call_line", Integer, nullable=False),
+    Column("call_time", DateTime(timezone=True), nullable=False),
+    Column("taken_by_user", String(200), nullable=False),
+    Column("taken_by_agency", Integer, nullable=False),
+    Column("taken_by_role", String(64), nullable=False),
+    Column("request_id", String(64), unique=True),
+)
+
+cautions = Table(
+    "cautions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("lat", Float, nullable=False, index=True),
+    Column("lon", Float, nullable=False),
+    Column("address", String(500), nullable=False),
+    Column("ward", String(100), nullable=False),
+    Column("radius_m", Float, nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("created_by_user", String(200), nullable=False),
+    Column("created_by_agency", Integer, nullable=False),
+    Column("created_by_role", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("request_id", String(64), unique=True),
+)
 
 notes = Table(
     "notes",
@@ -184,10 +235,21 @@ def _row_values(i: Incident) -> dict[str, Any]:
         "resolution": i.resolution,
         "assignments": _assignments_json(i.assignments),
         "version": i.version,
+        "call_line": int(i.call_line),
+        "caller_phone_key": phone_key(i.caller.phone),
+        "caller_count": i.caller_count,
+        "answers": json.dumps([[a.question, a.answer] for a in i.answers]),
+        "instructions": json.dumps(list(i.instructions)),
+        "intake": intake_json(i),
     }
 
 
-def _from_row(r: Any, notes_: tuple[Note, ...] = ()) -> Incident:
+def incident_from_row(
+    r: Any, notes_: tuple[Note, ...] = (), more_callers: tuple[Caller, ...] = ()
+) -> Incident:
+    line = CallLine(r.call_line)
+    create_time = as_utc(r.create_time)
+    found = intake_from(r.intake)
     return Incident(
         id=r.id,
         type_code=r.type_code,
@@ -195,11 +257,11 @@ def _from_row(r: Any, notes_: tuple[Note, ...] = ()) -> Incident:
         state=IncidentState(r.state),
         location=Location(r.lat, r.lon, r.address, r.ward),
         agencies=tuple(Agency(int(a)) for a in r.agencies.split(",") if a),
-        caller=Caller(r.caller_name, r.caller_phone, r.caller_language),
+        caller=Caller(r.caller_name, r.caller_phone, r.caller_language, create_time, line),
         description=r.description,
         exercise=bool(r.exercise),
         created_by=Actor(r.created_by_user, Agency(r.created_by_agency), r.created_by_role),
-        create_time=as_utc(r.create_time),
+        create_time=create_time,
         update_time=as_utc(r.update_time),
         version=r.version,
         first_dispatch_time=_utc_or_none(r.first_dispatch_time),
@@ -209,6 +271,14 @@ def _from_row(r: Any, notes_: tuple[Note, ...] = ()) -> Incident:
         resolution=r.resolution,
         assignments=_assignments_from(r.assignments),
         notes=notes_,
+        call_line=line,
+        possible_duplicates=found.possible_duplicates,
+        cautions=found.cautions,
+        history=found.history,
+        answers=tuple(KeyAnswer(q, a) for q, a in json.loads(r.answers)),
+        instructions=tuple(json.loads(r.instructions)),
+        additional_callers=more_callers,
+        caller_count=r.caller_count,
     )
 
 
@@ -267,18 +337,23 @@ _BY_REQUEST_ID = select(incidents).where(incidents.c.request_id == bindparam("re
 _LOAD = select(incidents).where(incidents.c.id == bindparam("incident_id"))
 _NOTES = select(notes).where(notes.c.incident_id == bindparam("incident_id")).order_by(notes.c.id)
 _INSERT_NOTE = insert(notes)
+_CALLERS = (
+    select(callers).where(callers.c.incident_id == bindparam("incident_id")).order_by(callers.c.id)
+)
 
 
 async def find_by_request_id(conn: AsyncConnection, request_id: str) -> Incident | None:
     row = (await conn.execute(_BY_REQUEST_ID, {"request_id": request_id})).first()
-    return _from_row(row) if row else None
+    return incident_from_row(row) if row else None
 
 
 async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = False) -> Incident:
+    """The incident; `with_notes`: its notes and further callers too (personal data)."""
     row = (await conn.execute(_LOAD, {"incident_id": incident_id})).first()
     if row is None:
         raise NotFound(name_of(COLLECTION, incident_id))
     found: tuple[Note, ...] = ()
+    more: tuple[Caller, ...] = ()
     if with_notes:
         rows = await conn.execute(_NOTES, {"incident_id": incident_id})
         found = tuple(
@@ -290,7 +365,11 @@ async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = Fa
             )
             for n in rows
         )
-    return _from_row(row, found)
+        more = tuple(
+            Caller(c.name, c.phone, c.language, as_utc(c.call_time), CallLine(c.call_line))
+            for c in await conn.execute(_CALLERS, {"incident_id": incident_id})
+        )
+    return incident_from_row(row, found, more)
 
 
 async def insert_note(
@@ -367,7 +446,7 @@ async def list_incidents(
             query.order_by(t.c.create_time.desc(), t.c.id.desc()).limit(page_size + 1)
         )
     ).all()
-    found = [_from_row(r) for r in rows[:page_size]]
+    found = [incident_from_row(r) for r in rows[:page_size]]
     next_token = ""
     if len(rows) > page_size:
         last = found[-1]

@@ -1,10 +1,24 @@
 """The incident type catalog: codes, labels in Vietnamese and English, defaults."""
 
 import json
-import unicodedata
 from dataclasses import dataclass
 
+from icc_city.text import fold_vietnamese
 from icc_kernel.vocabulary import Agency, Priority
+
+# The families incident types are grouped in for duplicates, history and key
+# questions: fire, rescue and hazardous materials are one (a call about smoke and one
+# about a gas leak at the same place are one event as often as not).
+FAMILY_OF_CATEGORY = {
+    "POLICE": "POLICE",
+    "FIRE": "FIRE_RESCUE",
+    "RESCUE": "FIRE_RESCUE",
+    "HAZMAT": "FIRE_RESCUE",
+    "MEDICAL": "MEDICAL",
+    "TRAFFIC": "TRAFFIC",
+    "FLOOD": "FLOOD",
+}
+FAMILIES = tuple(dict.fromkeys(FAMILY_OF_CATEGORY.values()))
 
 
 @dataclass(frozen=True)
@@ -17,11 +31,9 @@ class IncidentType:
     category: str
     keywords_vi: tuple[str, ...] = ()
 
-
-def fold_vietnamese(text: str) -> str:
-    """Lower case without diacritics, so "chay nha" matches "Cháy nhà"."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    @property
+    def family(self) -> str:
+        return FAMILY_OF_CATEGORY[self.category]
 
 
 class Catalog:
@@ -29,6 +41,12 @@ class Catalog:
         self._by_code = {t.code: t for t in types}
         if len(self._by_code) != len(types):
             raise ValueError("duplicate incident type codes in the catalog")
+        unknown = {t.category for t in types} - FAMILY_OF_CATEGORY.keys()
+        if unknown:
+            raise ValueError(f"categories of no family in the catalog: {sorted(unknown)}")
+        self._by_family: dict[str, tuple[str, ...]] = {}
+        for t in sorted(types, key=lambda t: t.code):
+            self._by_family[t.family] = (*self._by_family.get(t.family, ()), t.code)
 
     @classmethod
     def from_json(cls, text: str) -> "Catalog":
@@ -53,6 +71,13 @@ class Catalog:
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
+
+    def family_of(self, code: str) -> str:
+        """The family of a known code (`FIRE.STRUCTURE` -> `FIRE_RESCUE`)."""
+        return self._by_code[code].family
+
+    def codes_of_family(self, family: str) -> tuple[str, ...]:
+        return self._by_family.get(family, ())
 
     def __len__(self) -> int:
         return len(self._by_code)

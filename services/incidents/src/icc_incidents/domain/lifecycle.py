@@ -9,7 +9,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from icc_incidents.domain import validation as v
-from icc_incidents.domain.model import Assignment, Caller, ChronologyEntry, Incident, Location
+from icc_incidents.domain.lines import default_line
+from icc_incidents.domain.model import (
+    Assignment,
+    Caller,
+    Caution,
+    ChronologyEntry,
+    Incident,
+    KeyAnswer,
+    Location,
+    PlaceHistory,
+    PossibleDuplicate,
+)
+from icc_incidents.domain.questions import merged
 from icc_kernel.actors import Actor
 from icc_kernel.errors import (
     IllegalTransition,
@@ -18,7 +30,7 @@ from icc_kernel.errors import (
     Violation,
     raise_if_any,
 )
-from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
+from icc_kernel.vocabulary import Agency, AssignmentState, CallLine, IncidentState, Priority
 
 S = IncidentState
 
@@ -49,6 +61,18 @@ class Draft:
     caller: Caller = field(default_factory=Caller)
     description: str = ""
     exercise: bool = False
+    # Unset: the actor's line (`lines.default_line`).
+    call_line: CallLine | None = None
+    answers: tuple[KeyAnswer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What intake found about a new call's place and caller (read before the write)."""
+
+    possible_duplicates: tuple[PossibleDuplicate, ...] = ()
+    cautions: tuple[Caution, ...] = ()
+    history: tuple[PlaceHistory, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,31 +113,125 @@ def _check_draft(rules: v.Rules, d: Draft, prefix: str, out: list[Violation]) ->
     v.check_length(d.description, v.MAX_DESCRIPTION, f"{prefix}description", out)
 
 
-def new_incident(
-    rules: v.Rules, draft: Draft, *, incident_id: str, actor: Actor, now: datetime
-) -> Change:
+def check_new(rules: v.Rules, draft: Draft) -> None:
+    """Input checks of a new incident (InvalidInput naming every bad field)."""
     out: list[Violation] = []
     _check_draft(rules, draft, "incident.", out)
+    if draft.type_code in rules.catalog:
+        rules.questions.check(draft.type_code, draft.answers, "incident.answers", out)
     raise_if_any(out)
-    kind = rules.catalog.get(draft.type_code)
+
+
+def new_incident(
+    rules: v.Rules,
+    draft: Draft,
+    *,
+    incident_id: str,
+    actor: Actor,
+    now: datetime,
+    found: Findings = Findings(),
+) -> Change:
+    """A new incident: the answers' outcome sets the type and priority unless the
+    call-taker set a priority; the line defaults to the actor's."""
+    check_new(rules, draft)
+    outcome = rules.questions.outcome(draft.answers)
+    kind = rules.catalog.get(outcome.type_code or draft.type_code)
     assert kind is not None
     assert draft.location is not None
+    line = draft.call_line or default_line(actor)
     incident = Incident(
         id=incident_id,
-        type_code=draft.type_code,
-        priority=draft.priority or kind.default_priority,
+        type_code=kind.code,
+        priority=draft.priority or outcome.priority or kind.default_priority,
         state=S.NEW,
         location=draft.location,
         agencies=_unique(draft.agencies or kind.agencies),
-        caller=draft.caller,
+        caller=replace(draft.caller, call_time=now, call_line=line),
         description=draft.description,
         exercise=draft.exercise,
         created_by=actor,
         create_time=now,
         update_time=now,
+        call_line=line,
+        possible_duplicates=found.possible_duplicates,
+        cautions=found.cautions,
+        history=found.history,
+        answers=draft.answers,
+        instructions=outcome.instructions,
     )
     drill = " (exercise)" if draft.exercise else ""
-    return Change(incident, "created", f"{kind.code} {incident.priority.name}{drill}")
+    detail = f"{kind.code} {incident.priority.name}{drill}, line {line.name}"
+    if found.possible_duplicates:
+        detail += "; possible duplicate of " + ", ".join(
+            d.incident for d in found.possible_duplicates
+        )
+    if found.cautions:
+        detail += f"; {len(found.cautions)} caution(s) at the place"
+    return Change(incident, "created", detail)
+
+
+def add_caller(incident: Incident, caller: Caller, *, now: datetime) -> Change:
+    """Another caller about the incident's event: recorded, nothing else changes (no
+    dispatch). An ended incident still takes the call; a merged one sends it on."""
+    if incident.state is S.MERGED:
+        raise IllegalTransition(
+            f"{incident.name} was merged into {incident.merged_into}; add the caller there"
+        )
+    count = incident.caller_count + 1
+    line = caller.call_line or incident.call_line
+    return Change(
+        incident.bumped(now, caller_count=count),
+        "updated",
+        # The caller's details are personal data: the chronology counts them only.
+        f"another caller attached (line {line.name}; {count} callers)",
+        ("caller_count",),
+    )
+
+
+def answer_questions(
+    rules: v.Rules,
+    incident: Incident,
+    answers: tuple[KeyAnswer, ...],
+    *,
+    expected_etag: str,
+    now: datetime,
+) -> Change:
+    """Answers recorded; their outcome over every answer so far sets the priority and
+    may change the type (the new type's agencies join)."""
+    check_answers(rules, incident.type_code, answers)
+    check_etag(incident, expected_etag)
+    if incident.state.terminal:
+        raise IllegalTransition(f"{incident.name} is {incident.state.name} and cannot be changed")
+    every = merged(incident.answers, answers)
+    outcome = rules.questions.outcome(every)
+    changes: dict[str, object] = {"answers": every, "instructions": outcome.instructions}
+    if outcome.priority is not None:
+        changes["priority"] = outcome.priority
+    kind = rules.catalog.get(outcome.type_code)
+    if kind is not None:
+        changes["type_code"] = kind.code
+        changes["agencies"] = _unique((*incident.agencies, *kind.agencies))
+    changes = {k: val for k, val in changes.items() if getattr(incident, k) != val}
+    said = ", ".join(f"{a.question}={a.answer}" for a in answers)
+    moved = ""
+    if "type_code" in changes:
+        moved += f"; type {incident.type_code} -> {changes['type_code']}"
+    if "priority" in changes and outcome.priority is not None:
+        moved += f"; priority {incident.priority.name} -> {outcome.priority.name}"
+    return Change(
+        incident.bumped(now, **changes),
+        "updated",
+        f"answered {said}{moved}",
+        tuple(sorted(changes)),
+    )
+
+
+def check_answers(rules: v.Rules, type_code: str, answers: tuple[KeyAnswer, ...]) -> None:
+    out: list[Violation] = []
+    if not answers:
+        out.append(Violation("answers", "answer at least one key question"))
+    rules.questions.check(type_code, answers, "answers", out)
+    raise_if_any(out)
 
 
 def check_update(rules: v.Rules, patch: Draft, mask: list[str], expected_etag: str) -> None:

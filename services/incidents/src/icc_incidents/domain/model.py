@@ -6,9 +6,18 @@ from typing import ClassVar
 
 from icc_kernel.actors import Actor
 from icc_kernel.names import Named, name_of
-from icc_kernel.vocabulary import Agency, AssignmentState, IncidentState, Priority
+from icc_kernel.vocabulary import (
+    Agency,
+    AssignmentState,
+    CallLine,
+    CautionKind,
+    DuplicateReason,
+    IncidentState,
+    Priority,
+)
 
 COLLECTION = "incidents"
+CAUTIONS = "cautions"
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,9 @@ class Caller:
     name: str = ""
     phone: str = ""
     language: str = ""
+    # Set when the caller is recorded (the first at creation, others by AddCaller).
+    call_time: datetime | None = None
+    call_line: CallLine | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,52 @@ class Note:
 
 
 @dataclass(frozen=True)
+class PossibleDuplicate:
+    """An incident a call may be about, and why (no personal data)."""
+
+    incident: str
+    reasons: tuple[DuplicateReason, ...]
+    distance_m: float
+    type_code: str
+    state: IncidentState
+    create_time: datetime
+    summary: str
+
+
+@dataclass(frozen=True)
+class Caution:
+    """A premise caution: a danger at a point or within a radius of it, until a time."""
+
+    id: str
+    kind: CautionKind
+    text: str
+    location: Location
+    radius_m: float
+    valid_until: datetime
+    created_by: Actor
+    create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return name_of(CAUTIONS, self.id)
+
+
+@dataclass(frozen=True)
+class PlaceHistory:
+    """Earlier incidents of one family near a place, over the last `days`."""
+
+    family: str
+    count: int
+    days: int
+
+
+@dataclass(frozen=True)
+class KeyAnswer:
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
 class Incident(Named):
     COLLECTION: ClassVar[str] = COLLECTION
 
@@ -80,6 +138,16 @@ class Incident(Named):
     resolution: str = ""
     assignments: tuple[Assignment, ...] = ()
     notes: tuple[Note, ...] = field(default=(), compare=False)
+    call_line: CallLine = CallLine.OTHER
+    # What intake found: calls this may repeat, cautions in force, the place's history.
+    possible_duplicates: tuple[PossibleDuplicate, ...] = ()
+    cautions: tuple[Caution, ...] = ()
+    history: tuple[PlaceHistory, ...] = ()
+    answers: tuple[KeyAnswer, ...] = ()
+    instructions: tuple[str, ...] = ()
+    # Further callers (personal data, like `caller`): loaded with the notes.
+    additional_callers: tuple[Caller, ...] = field(default=(), compare=False)
+    caller_count: int = 1
 
     @property
     def active_assignments(self) -> tuple[Assignment, ...]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from icc_city.area import ServiceArea
 from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.model import Caller, Location
+from icc_incidents.domain.questions import KeyQuestions
 from icc_kernel.errors import Violation
 
 MAX_ADDRESS = 500
@@ -22,6 +23,7 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 .-]{2,19}$")
 class Rules:
     catalog: Catalog
     area: ServiceArea
+    questions: KeyQuestions
 
 
 def check_type_code(rules: Rules, code: str, field: str, out: list[Violation]) -> None:
@@ -50,9 +52,13 @@ def check_location(rules: Rules, loc: Location | None, field: str, out: list[Vio
 
 def check_caller(caller: Caller, field: str, out: list[Violation]) -> None:
     check_length(caller.name, MAX_CALLER_NAME, f"{field}.name", out)
-    if caller.phone and not _PHONE.match(caller.phone):
-        out.append(Violation(f"{field}.phone", "must be a phone number (digits, optional +)"))
+    check_phone(caller.phone, f"{field}.phone", out)
     check_length(caller.language, 35, f"{field}.language", out)
+
+
+def check_phone(phone: str, field: str, out: list[Violation]) -> None:
+    if phone and not _PHONE.match(phone):
+        out.append(Violation(field, "must be a phone number (digits, optional +)"))
 
 
 def check_length(text: str, limit: int, field: str, out: list[Violation]) -> None:

@@ -51,6 +51,168 @@ INCIDENT_STATE_MERGED: IncidentState.ValueType  # 6
 INCIDENT_STATE_CANCELLED: IncidentState.ValueType  # 7
 Global___IncidentState: _TypeAlias = IncidentState  # noqa: Y015
 
+class _CallLine:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallLineEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallLine.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALL_LINE_UNSPECIFIED: _CallLine.ValueType  # 0
+    CALL_LINE_EMERGENCY_112: _CallLine.ValueType  # 1
+    """The general emergency number."""
+    CALL_LINE_POLICE_113: _CallLine.ValueType  # 2
+    """Police."""
+    CALL_LINE_FIRE_114: _CallLine.ValueType  # 3
+    """Fire and rescue."""
+    CALL_LINE_MEDICAL_115: _CallLine.ValueType  # 4
+    """Emergency medical service."""
+    CALL_LINE_PARTNER: _CallLine.ValueType  # 5
+    """A partner agency's system, through the API."""
+    CALL_LINE_OTHER: _CallLine.ValueType  # 6
+    """Anything else (a walk-in, a radio call, a line not listed)."""
+
+class CallLine(_CallLine, metaclass=_CallLineEnumTypeWrapper):
+    """The line a call came in on. Since September 2025, 112 is answered beside 113,
+    114 and 115 and transfers calls to them; a transferred call keeps its line.
+    """
+
+CALL_LINE_UNSPECIFIED: CallLine.ValueType  # 0
+CALL_LINE_EMERGENCY_112: CallLine.ValueType  # 1
+"""The general emergency number."""
+CALL_LINE_POLICE_113: CallLine.ValueType  # 2
+"""Police."""
+CALL_LINE_FIRE_114: CallLine.ValueType  # 3
+"""Fire and rescue."""
+CALL_LINE_MEDICAL_115: CallLine.ValueType  # 4
+"""Emergency medical service."""
+CALL_LINE_PARTNER: CallLine.ValueType  # 5
+"""A partner agency's system, through the API."""
+CALL_LINE_OTHER: CallLine.ValueType  # 6
+"""Anything else (a walk-in, a radio call, a line not listed)."""
+Global___CallLine: _TypeAlias = CallLine  # noqa: Y015
+
+class _DuplicateReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_REASON_UNSPECIFIED: _DuplicateReason.ValueType  # 0
+    DUPLICATE_REASON_NEARBY: _DuplicateReason.ValueType  # 1
+    """An incident of the same family, open or recently ended, within the configured
+    distance and time.
+    """
+    DUPLICATE_REASON_SAME_PHONE: _DuplicateReason.ValueType  # 2
+    """A caller of the incident called from the same phone number (at any distance)."""
+
+class DuplicateReason(_DuplicateReason, metaclass=_DuplicateReasonEnumTypeWrapper):
+    """Why an incident may be the same event as a new call."""
+
+DUPLICATE_REASON_UNSPECIFIED: DuplicateReason.ValueType  # 0
+DUPLICATE_REASON_NEARBY: DuplicateReason.ValueType  # 1
+"""An incident of the same family, open or recently ended, within the configured
+distance and time.
+"""
+DUPLICATE_REASON_SAME_PHONE: DuplicateReason.ValueType  # 2
+"""A caller of the incident called from the same phone number (at any distance)."""
+Global___DuplicateReason: _TypeAlias = DuplicateReason  # noqa: Y015
+
+class _CautionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CautionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CautionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CAUTION_KIND_UNSPECIFIED: _CautionKind.ValueType  # 0
+    CAUTION_KIND_VIOLENCE: _CautionKind.ValueType  # 1
+    """A person known to be violent or threatening."""
+    CAUTION_KIND_WEAPONS: _CautionKind.ValueType  # 2
+    """Weapons kept or seen."""
+    CAUTION_KIND_HAZARDOUS_MATERIALS: _CautionKind.ValueType  # 3
+    """Gas cylinders, fuel, chemicals, explosives."""
+    CAUTION_KIND_ANIMAL: _CautionKind.ValueType  # 4
+    """A dangerous animal."""
+    CAUTION_KIND_STRUCTURE: _CautionKind.ValueType  # 5
+    """Unsafe structure: collapse risk, illegal extensions."""
+    CAUTION_KIND_ACCESS: _CautionKind.ValueType  # 6
+    """Access: locked gates, narrow alleys a truck cannot enter."""
+    CAUTION_KIND_MEDICAL: _CautionKind.ValueType  # 7
+    """A medical condition responders must know of (no names: say what, not who)."""
+    CAUTION_KIND_OTHER: _CautionKind.ValueType  # 8
+
+class CautionKind(_CautionKind, metaclass=_CautionKindEnumTypeWrapper):
+    """What a caution warns of."""
+
+CAUTION_KIND_UNSPECIFIED: CautionKind.ValueType  # 0
+CAUTION_KIND_VIOLENCE: CautionKind.ValueType  # 1
+"""A person known to be violent or threatening."""
+CAUTION_KIND_WEAPONS: CautionKind.ValueType  # 2
+"""Weapons kept or seen."""
+CAUTION_KIND_HAZARDOUS_MATERIALS: CautionKind.ValueType  # 3
+"""Gas cylinders, fuel, chemicals, explosives."""
+CAUTION_KIND_ANIMAL: CautionKind.ValueType  # 4
+"""A dangerous animal."""
+CAUTION_KIND_STRUCTURE: CautionKind.ValueType  # 5
+"""Unsafe structure: collapse risk, illegal extensions."""
+CAUTION_KIND_ACCESS: CautionKind.ValueType  # 6
+"""Access: locked gates, narrow alleys a truck cannot enter."""
+CAUTION_KIND_MEDICAL: CautionKind.ValueType  # 7
+"""A medical condition responders must know of (no names: say what, not who)."""
+CAUTION_KIND_OTHER: CautionKind.ValueType  # 8
+Global___CautionKind: _TypeAlias = CautionKind  # noqa: Y015
+
+class _PlaceKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PlaceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlaceKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PLACE_KIND_UNSPECIFIED: _PlaceKind.ValueType  # 0
+    PLACE_KIND_WARD: _PlaceKind.ValueType  # 1
+    """A ward (phường) since July 2025."""
+    PLACE_KIND_COMMUNE: _PlaceKind.ValueType  # 2
+    """A commune (xã) since July 2025."""
+    PLACE_KIND_SPECIAL_ZONE: _PlaceKind.ValueType  # 3
+    """A special zone (đặc khu): Côn Đảo."""
+    PLACE_KIND_FORMER_DISTRICT: _PlaceKind.ValueType  # 4
+    """A district or town before July 2025 ("Quận 1", "Bình Thạnh"): people still say them."""
+    PLACE_KIND_LANDMARK: _PlaceKind.ValueType  # 5
+    """A landmark: a square, a park, a building, a pagoda, a church."""
+    PLACE_KIND_MARKET: _PlaceKind.ValueType  # 6
+    PLACE_KIND_SCHOOL: _PlaceKind.ValueType  # 7
+    PLACE_KIND_HOSPITAL: _PlaceKind.ValueType  # 8
+    PLACE_KIND_STATION: _PlaceKind.ValueType  # 9
+    """A police, fire or ambulance station, a bus or railway station, an airport."""
+    PLACE_KIND_BRIDGE: _PlaceKind.ValueType  # 10
+    PLACE_KIND_STREET: _PlaceKind.ValueType  # 11
+    PLACE_KIND_ADDRESS: _PlaceKind.ValueType  # 12
+    """An address found by the deployment's geocoder."""
+
+class PlaceKind(_PlaceKind, metaclass=_PlaceKindEnumTypeWrapper):
+    """What a place is."""
+
+PLACE_KIND_UNSPECIFIED: PlaceKind.ValueType  # 0
+PLACE_KIND_WARD: PlaceKind.ValueType  # 1
+"""A ward (phường) since July 2025."""
+PLACE_KIND_COMMUNE: PlaceKind.ValueType  # 2
+"""A commune (xã) since July 2025."""
+PLACE_KIND_SPECIAL_ZONE: PlaceKind.ValueType  # 3
+"""A special zone (đặc khu): Côn Đảo."""
+PLACE_KIND_FORMER_DISTRICT: PlaceKind.ValueType  # 4
+"""A district or town before July 2025 ("Quận 1", "Bình Thạnh"): people still say them."""
+PLACE_KIND_LANDMARK: PlaceKind.ValueType  # 5
+"""A landmark: a square, a park, a building, a pagoda, a church."""
+PLACE_KIND_MARKET: PlaceKind.ValueType  # 6
+PLACE_KIND_SCHOOL: PlaceKind.ValueType  # 7
+PLACE_KIND_HOSPITAL: PlaceKind.ValueType  # 8
+PLACE_KIND_STATION: PlaceKind.ValueType  # 9
+"""A police, fire or ambulance station, a bus or railway station, an airport."""
+PLACE_KIND_BRIDGE: PlaceKind.ValueType  # 10
+PLACE_KIND_STREET: PlaceKind.ValueType  # 11
+PLACE_KIND_ADDRESS: PlaceKind.ValueType  # 12
+"""An address found by the deployment's geocoder."""
+Global___PlaceKind: _TypeAlias = PlaceKind  # noqa: Y015
+
 @_typing.final
 class Caller(_message.Message):
     """The person who called. Personal data: only returned to callers whose role
@@ -62,24 +224,271 @@ class Caller(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
+    CALL_TIME_FIELD_NUMBER: _builtins.int
+    CALL_LINE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     phone: _builtins.str
     language: _builtins.str
     """Language the caller speaks, BCP 47 (e.g. "vi", "en")."""
+    call_line: Global___CallLine.ValueType
+    """The line this caller called on (an additional caller may call on another)."""
+    @_builtins.property
+    def call_time(self) -> _timestamp_pb2.Timestamp:
+        """When this caller called. Output only (set when the caller is recorded)."""
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         phone: _builtins.str = ...,
         language: _builtins.str = ...,
+        call_time: _timestamp_pb2.Timestamp | None = ...,
+        call_line: Global___CallLine.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call_time", b"call_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "name", b"name", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_line", b"call_line", "call_time", b"call_time", "language", b"language", "name", b"name", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Caller: _TypeAlias = Caller  # noqa: Y015
+
+@_typing.final
+class PossibleDuplicate(_message.Message):
+    """An existing incident that a new call may be about. Carries no personal data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    DISTANCE_M_FIELD_NUMBER: _builtins.int
+    TYPE_CODE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    incident: _builtins.str
+    """`incidents/{incident}`."""
+    distance_m: _builtins.float
+    """From the new call's place to the incident's."""
+    type_code: _builtins.str
+    state: Global___IncidentState.ValueType
+    summary: _builtins.str
+    """One line for the call-taker, e.g. "MEDICAL.CARDIAC_ARREST P1, 40 m, 2 min ago, NEW"."""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___DuplicateReason.ValueType]: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        incident: _builtins.str = ...,
+        reasons: _abc.Iterable[Global___DuplicateReason.ValueType] | None = ...,
+        distance_m: _builtins.float = ...,
+        type_code: _builtins.str = ...,
+        state: Global___IncidentState.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "distance_m", b"distance_m", "incident", b"incident", "reasons", b"reasons", "state", b"state", "summary", b"summary", "type_code", b"type_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PossibleDuplicate: _TypeAlias = PossibleDuplicate  # noqa: Y015
+
+@_typing.final
+class Caution(_message.Message):
+    """A premise caution: a danger at an address or within a radius of a point, entered
+    by a supervisor or a partner agency, in force until `valid_until`. Shaped after
+    the caution component of NENA EIDO (kind, text, place, who, until).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    RADIUS_M_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`cautions/{caution}`. Output only."""
+    kind: Global___CautionKind.ValueType
+    text: _builtins.str
+    """What responders must know; say what, not who (no names or phone numbers)."""
+    radius_m: _builtins.float
+    """The caution applies within this radius of `location` (0: the address itself;
+    at most 2000).
+    """
+    @_builtins.property
+    def location(self) -> _common_pb2.Location:
+        """The place; `address` names it when the caution is about one address."""
+
+    @_builtins.property
+    def valid_until(self) -> _timestamp_pb2.Timestamp:
+        """Required, in the future."""
+
+    @_builtins.property
+    def created_by(self) -> _common_pb2.Actor:
+        """Who entered it. Output only."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: Global___CautionKind.ValueType = ...,
+        text: _builtins.str = ...,
+        location: _common_pb2.Location | None = ...,
+        radius_m: _builtins.float = ...,
+        valid_until: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _common_pb2.Actor | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "location", b"location", "valid_until", b"valid_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "kind", b"kind", "location", b"location", "name", b"name", "radius_m", b"radius_m", "text", b"text", "valid_until", b"valid_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Caution: _TypeAlias = Caution  # noqa: Y015
+
+@_typing.final
+class PlaceHistory(_message.Message):
+    """How many incidents of one family there were near a place, recently."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FAMILY_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    family: _builtins.str
+    """The family of incident types (see `IncidentType.family`)."""
+    count: _builtins.int
+    days: _builtins.int
+    """The span counted back from the incident's creation, in days."""
+    def __init__(
+        self,
+        *,
+        family: _builtins.str = ...,
+        count: _builtins.int = ...,
+        days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "days", b"days", "family", b"family"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceHistory: _TypeAlias = PlaceHistory  # noqa: Y015
+
+@_typing.final
+class KeyAnswer(_message.Message):
+    """A call-taker's answer to one of the key questions of an incident's family."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    question: _builtins.str
+    """`KeyQuestion.id`, e.g. "medical.breathing"."""
+    answer: _builtins.str
+    """One of the question's `options[].value`, e.g. "no"."""
+    def __init__(
+        self,
+        *,
+        question: _builtins.str = ...,
+        answer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyAnswer: _TypeAlias = KeyAnswer  # noqa: Y015
+
+@_typing.final
+class KeyQuestion(_message.Message):
+    """A question whose answer sets an incident's priority, and may change its type."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TEXT_VI_FIELD_NUMBER: _builtins.int
+    TEXT_EN_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    text_vi: _builtins.str
+    text_en: _builtins.str
+    @_builtins.property
+    def options(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyAnswerOption]: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        text_vi: _builtins.str = ...,
+        text_en: _builtins.str = ...,
+        options: _abc.Iterable[Global___KeyAnswerOption] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "options", b"options", "text_en", b"text_en", "text_vi", b"text_vi"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyQuestion: _TypeAlias = KeyQuestion  # noqa: Y015
+
+@_typing.final
+class KeyAnswerOption(_message.Message):
+    """One possible answer to a key question and what it does."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    LABEL_VI_FIELD_NUMBER: _builtins.int
+    LABEL_EN_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    TYPE_CODE_FIELD_NUMBER: _builtins.int
+    INSTRUCTION_VI_FIELD_NUMBER: _builtins.int
+    INSTRUCTION_EN_FIELD_NUMBER: _builtins.int
+    value: _builtins.str
+    """e.g. "yes", "no", "unknown"."""
+    label_vi: _builtins.str
+    label_en: _builtins.str
+    priority: _common_pb2.Priority.ValueType
+    """The priority this answer calls for; unspecified: none. The most urgent priority
+    the answers call for is the incident's (unless the call-taker set one).
+    """
+    type_code: _builtins.str
+    """The type this answer makes the incident (empty: unchanged)."""
+    instruction_vi: _builtins.str
+    """What the call-taker says to the caller now (e.g. CPR instructions)."""
+    instruction_en: _builtins.str
+    def __init__(
+        self,
+        *,
+        value: _builtins.str = ...,
+        label_vi: _builtins.str = ...,
+        label_en: _builtins.str = ...,
+        priority: _common_pb2.Priority.ValueType = ...,
+        type_code: _builtins.str = ...,
+        instruction_vi: _builtins.str = ...,
+        instruction_en: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instruction_en", b"instruction_en", "instruction_vi", b"instruction_vi", "label_en", b"label_en", "label_vi", b"label_vi", "priority", b"priority", "type_code", b"type_code", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyAnswerOption: _TypeAlias = KeyAnswerOption  # noqa: Y015
 
 @_typing.final
 class Assignment(_message.Message):
@@ -183,6 +592,14 @@ class Incident(_message.Message):
     CREATED_BY_FIELD_NUMBER: _builtins.int
     RESOLUTION_FIELD_NUMBER: _builtins.int
     NOTES_FIELD_NUMBER: _builtins.int
+    CALL_LINE_FIELD_NUMBER: _builtins.int
+    POSSIBLE_DUPLICATES_FIELD_NUMBER: _builtins.int
+    CAUTIONS_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    INSTRUCTIONS_FIELD_NUMBER: _builtins.int
+    ADDITIONAL_CALLERS_FIELD_NUMBER: _builtins.int
+    CALLER_COUNT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name `incidents/{incident}`. Output only."""
     type_code: _builtins.str
@@ -201,6 +618,13 @@ class Incident(_message.Message):
     """Name of the incident this one was merged into, when MERGED. Output only."""
     resolution: _builtins.str
     """Why the incident was closed or cancelled. Output only."""
+    call_line: Global___CallLine.ValueType
+    """The line the first call came in on; kept when a 112 call is transferred.
+    Unset at creation: a partner's incident is PARTNER; otherwise the line of the
+    call-taker's agency (113, 114, 115; the command center answers 112).
+    """
+    caller_count: _builtins.int
+    """How many callers the incident has (1 + additional callers). Output only."""
     @_builtins.property
     def location(self) -> _common_pb2.Location: ...
     @_builtins.property
@@ -243,6 +667,36 @@ class Incident(_message.Message):
     def notes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Note]:
         """Output only; personal data like `caller` (medical details may be in notes)."""
 
+    @_builtins.property
+    def possible_duplicates(self) -> _containers.RepeatedCompositeFieldContainer[Global___PossibleDuplicate]:
+        """Incidents the call may have been about when this one was created anyway.
+        Output only.
+        """
+
+    @_builtins.property
+    def cautions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Caution]:
+        """The cautions in force at the incident's place when it was created; they travel
+        with the incident to the units assigned. Output only.
+        """
+
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlaceHistory]:
+        """Earlier incidents near the place, by family, when it was created. Output only."""
+
+    @_builtins.property
+    def answers(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyAnswer]:
+        """Answers to the key questions of the incident's family."""
+
+    @_builtins.property
+    def instructions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the answers tell the call-taker to say (e.g. CPR instructions). Output only."""
+
+    @_builtins.property
+    def additional_callers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Caller]:
+        """Further callers about the same event (`AddCaller`). Personal data like
+        `caller`. Output only.
+        """
+
     def __init__(
         self,
         *,
@@ -266,10 +720,18 @@ class Incident(_message.Message):
         created_by: _common_pb2.Actor | None = ...,
         resolution: _builtins.str = ...,
         notes: _abc.Iterable[Global___Note] | None = ...,
+        call_line: Global___CallLine.ValueType = ...,
+        possible_duplicates: _abc.Iterable[Global___PossibleDuplicate] | None = ...,
+        cautions: _abc.Iterable[Global___Caution] | None = ...,
+        history: _abc.Iterable[Global___PlaceHistory] | None = ...,
+        answers: _abc.Iterable[Global___KeyAnswer] | None = ...,
+        instructions: _abc.Iterable[_builtins.str] | None = ...,
+        additional_callers: _abc.Iterable[Global___Caller] | None = ...,
+        caller_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "close_time", b"close_time", "create_time", b"create_time", "created_by", b"created_by", "first_dispatch_time", b"first_dispatch_time", "first_on_scene_time", b"first_on_scene_time", "location", b"location", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "assignments", b"assignments", "caller", b"caller", "close_time", b"close_time", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "exercise", b"exercise", "first_dispatch_time", b"first_dispatch_time", "first_on_scene_time", b"first_on_scene_time", "location", b"location", "merged_into", b"merged_into", "name", b"name", "notes", b"notes", "priority", b"priority", "resolution", b"resolution", "state", b"state", "type_code", b"type_code", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["additional_callers", b"additional_callers", "agencies", b"agencies", "answers", b"answers", "assignments", b"assignments", "call_line", b"call_line", "caller", b"caller", "caller_count", b"caller_count", "cautions", b"cautions", "close_time", b"close_time", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "exercise", b"exercise", "first_dispatch_time", b"first_dispatch_time", "first_on_scene_time", b"first_on_scene_time", "history", b"history", "instructions", b"instructions", "location", b"location", "merged_into", b"merged_into", "name", b"name", "notes", b"notes", "possible_duplicates", b"possible_duplicates", "priority", b"priority", "resolution", b"resolution", "state", b"state", "type_code", b"type_code", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -326,12 +788,17 @@ class IncidentType(_message.Message):
     DEFAULT_PRIORITY_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
     KEYWORDS_VI_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     label_vi: _builtins.str
     label_en: _builtins.str
     default_priority: _common_pb2.Priority.ValueType
     category: _builtins.str
     """One of POLICE, FIRE, RESCUE, MEDICAL, TRAFFIC, FLOOD, HAZMAT."""
+    family: _builtins.str
+    """The family the type belongs to, for duplicates, history and key questions:
+    POLICE, FIRE_RESCUE (fire, rescue and hazardous materials), MEDICAL, TRAFFIC, FLOOD.
+    """
     @_builtins.property
     def agencies(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Agency.ValueType]: ...
     @_builtins.property
@@ -346,11 +813,73 @@ class IncidentType(_message.Message):
         default_priority: _common_pb2.Priority.ValueType = ...,
         category: _builtins.str = ...,
         keywords_vi: _abc.Iterable[_builtins.str] | None = ...,
+        family: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "category", b"category", "code", b"code", "default_priority", b"default_priority", "keywords_vi", b"keywords_vi", "label_en", b"label_en", "label_vi", b"label_vi"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "category", b"category", "code", b"code", "default_priority", b"default_priority", "family", b"family", "keywords_vi", b"keywords_vi", "label_en", b"label_en", "label_vi", b"label_vi"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IncidentType: _TypeAlias = IncidentType  # noqa: Y015
+
+@_typing.final
+class Place(_message.Message):
+    """A place found by `SearchPlaces`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    APPROXIMATE_FIELD_NUMBER: _builtins.int
+    MATCHED_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    DISTANCE_M_FIELD_NUMBER: _builtins.int
+    WARDS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Stable id, e.g. "ward-26743", "market-ben-thanh"; a geocoder's "nominatim-123"."""
+    label: _builtins.str
+    """Its name as shown, in Vietnamese."""
+    kind: Global___PlaceKind.ValueType
+    approximate: _builtins.bool
+    """The coordinates are approximate (the gazetteer's are, to a few hundred metres)."""
+    matched: _builtins.str
+    """The name or alias that matched the query."""
+    score: _builtins.float
+    """Quality of the match, 0 to 1."""
+    distance_m: _builtins.float
+    """Distance from the request's `near`, when it gave one."""
+    source: _builtins.str
+    """"gazetteer" or "geocoder"."""
+    @_builtins.property
+    def location(self) -> _common_pb2.Location:
+        """Where to put the call: lat, lon, an address line and today's ward."""
+
+    @_builtins.property
+    def wards(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For a former district: today's wards and communes it became."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        kind: Global___PlaceKind.ValueType = ...,
+        location: _common_pb2.Location | None = ...,
+        approximate: _builtins.bool = ...,
+        matched: _builtins.str = ...,
+        score: _builtins.float = ...,
+        distance_m: _builtins.float = ...,
+        wards: _abc.Iterable[_builtins.str] | None = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximate", b"approximate", "distance_m", b"distance_m", "id", b"id", "kind", b"kind", "label", b"label", "location", b"location", "matched", b"matched", "score", b"score", "source", b"source", "wards", b"wards"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Place: _TypeAlias = Place  # noqa: Y015

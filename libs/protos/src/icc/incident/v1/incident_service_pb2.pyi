@@ -584,3 +584,350 @@ class WatchIncidentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___WatchIncidentsResponse: _TypeAlias = WatchIncidentsResponse  # noqa: Y015
+
+@_typing.final
+class SearchPlacesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    NEAR_FIELD_NUMBER: _builtins.int
+    MAX_RESULTS_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """What the caller said: 1 to 200 characters, no control characters."""
+    max_results: _builtins.int
+    """At most 50; 0 means 10."""
+    @_builtins.property
+    def near(self) -> _common_pb2.Location:
+        """The map's centre: among equally good matches the nearer come first. Optional
+        (only `lat` and `lon` are read).
+        """
+
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        near: _common_pb2.Location | None = ...,
+        max_results: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["near", b"near"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_results", b"max_results", "near", b"near", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchPlacesRequest: _TypeAlias = SearchPlacesRequest  # noqa: Y015
+
+@_typing.final
+class SearchPlacesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLACES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def places(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.Place]: ...
+    def __init__(
+        self,
+        *,
+        places: _abc.Iterable[_incident_pb2.Place] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["places", b"places"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchPlacesResponse: _TypeAlias = SearchPlacesResponse  # noqa: Y015
+
+@_typing.final
+class FindPossibleDuplicatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    TYPE_CODE_FIELD_NUMBER: _builtins.int
+    CALLER_PHONE_FIELD_NUMBER: _builtins.int
+    type_code: _builtins.str
+    """The call's type so far; required (its family is compared)."""
+    caller_phone: _builtins.str
+    """The caller's phone number, when known (matched at any distance; never logged)."""
+    @_builtins.property
+    def location(self) -> _common_pb2.Location:
+        """Where the call is; required (only `lat` and `lon` are read)."""
+
+    def __init__(
+        self,
+        *,
+        location: _common_pb2.Location | None = ...,
+        type_code: _builtins.str = ...,
+        caller_phone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_phone", b"caller_phone", "location", b"location", "type_code", b"type_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindPossibleDuplicatesRequest: _TypeAlias = FindPossibleDuplicatesRequest  # noqa: Y015
+
+@_typing.final
+class FindPossibleDuplicatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DUPLICATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def duplicates(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.PossibleDuplicate]:
+        """Most likely first: the same phone, then the nearest."""
+
+    def __init__(
+        self,
+        *,
+        duplicates: _abc.Iterable[_incident_pb2.PossibleDuplicate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicates", b"duplicates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindPossibleDuplicatesResponse: _TypeAlias = FindPossibleDuplicatesResponse  # noqa: Y015
+
+@_typing.final
+class AddCallerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    CALLER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`incidents/{incident}`."""
+    request_id: _builtins.str
+    """Client-chosen idempotency key, at most 64 characters: the same id adds nothing twice."""
+    @_builtins.property
+    def caller(self) -> _incident_pb2.Caller:
+        """The caller; `call_time` is set by the service."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        caller: _incident_pb2.Caller | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCallerRequest: _TypeAlias = AddCallerRequest  # noqa: Y015
+
+@_typing.final
+class AddCallerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    """True when `request_id` had been seen and nothing was added."""
+    @_builtins.property
+    def incident(self) -> _incident_pb2.Incident: ...
+    def __init__(
+        self,
+        *,
+        incident: _incident_pb2.Incident | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incident", b"incident"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incident", b"incident", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCallerResponse: _TypeAlias = AddCallerResponse  # noqa: Y015
+
+@_typing.final
+class CreateCautionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CAUTION_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Client-chosen idempotency key, at most 64 characters."""
+    @_builtins.property
+    def caution(self) -> _incident_pb2.Caution:
+        """`kind`, `text`, `location` and `valid_until` are required."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        caution: _incident_pb2.Caution | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caution", b"caution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caution", b"caution", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCautionRequest: _TypeAlias = CreateCautionRequest  # noqa: Y015
+
+@_typing.final
+class CreateCautionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAUTION_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    @_builtins.property
+    def caution(self) -> _incident_pb2.Caution: ...
+    def __init__(
+        self,
+        *,
+        caution: _incident_pb2.Caution | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caution", b"caution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caution", b"caution", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCautionResponse: _TypeAlias = CreateCautionResponse  # noqa: Y015
+
+@_typing.final
+class ListCautionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEAR_FIELD_NUMBER: _builtins.int
+    RADIUS_M_FIELD_NUMBER: _builtins.int
+    MAX_RESULTS_FIELD_NUMBER: _builtins.int
+    radius_m: _builtins.float
+    """Also cautions whose area lies within this many metres of the point (0 to 2000)."""
+    max_results: _builtins.int
+    """At most 100; 0 means 20."""
+    @_builtins.property
+    def near(self) -> _common_pb2.Location:
+        """The point asked about; required (only `lat` and `lon` are read)."""
+
+    def __init__(
+        self,
+        *,
+        near: _common_pb2.Location | None = ...,
+        radius_m: _builtins.float = ...,
+        max_results: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["near", b"near"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_results", b"max_results", "near", b"near", "radius_m", b"radius_m"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCautionsRequest: _TypeAlias = ListCautionsRequest  # noqa: Y015
+
+@_typing.final
+class ListCautionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAUTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cautions(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.Caution]: ...
+    def __init__(
+        self,
+        *,
+        cautions: _abc.Iterable[_incident_pb2.Caution] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cautions", b"cautions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCautionsResponse: _TypeAlias = ListCautionsResponse  # noqa: Y015
+
+@_typing.final
+class ListKeyQuestionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_CODE_FIELD_NUMBER: _builtins.int
+    type_code: _builtins.str
+    """A code from the incident type catalog."""
+    def __init__(
+        self,
+        *,
+        type_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["type_code", b"type_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKeyQuestionsRequest: _TypeAlias = ListKeyQuestionsRequest  # noqa: Y015
+
+@_typing.final
+class ListKeyQuestionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def questions(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.KeyQuestion]: ...
+    def __init__(
+        self,
+        *,
+        questions: _abc.Iterable[_incident_pb2.KeyQuestion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["questions", b"questions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKeyQuestionsResponse: _TypeAlias = ListKeyQuestionsResponse  # noqa: Y015
+
+@_typing.final
+class AnswerKeyQuestionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`incidents/{incident}`."""
+    etag: _builtins.str
+    """Optional; when set it must match."""
+    @_builtins.property
+    def answers(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.KeyAnswer]:
+        """Replace earlier answers to the same questions."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        answers: _abc.Iterable[_incident_pb2.KeyAnswer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerKeyQuestionsRequest: _TypeAlias = AnswerKeyQuestionsRequest  # noqa: Y015
+
+@_typing.final
+class AnswerKeyQuestionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def incident(self) -> _incident_pb2.Incident: ...
+    def __init__(
+        self,
+        *,
+        incident: _incident_pb2.Incident | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incident", b"incident"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incident", b"incident"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerKeyQuestionsResponse: _TypeAlias = AnswerKeyQuestionsResponse  # noqa: Y015

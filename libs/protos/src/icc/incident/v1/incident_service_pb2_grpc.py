@@ -90,6 +90,41 @@ class IncidentServiceStub:
                 request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.WatchIncidentsRequest.SerializeToString,
                 response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.WatchIncidentsResponse.FromString,
                 _registered_method=True)
+        self.SearchPlaces = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/SearchPlaces',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.SearchPlacesRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.SearchPlacesResponse.FromString,
+                _registered_method=True)
+        self.FindPossibleDuplicates = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/FindPossibleDuplicates',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.FindPossibleDuplicatesRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.FindPossibleDuplicatesResponse.FromString,
+                _registered_method=True)
+        self.AddCaller = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/AddCaller',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AddCallerRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AddCallerResponse.FromString,
+                _registered_method=True)
+        self.CreateCaution = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/CreateCaution',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.CreateCautionRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.CreateCautionResponse.FromString,
+                _registered_method=True)
+        self.ListCautions = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/ListCautions',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsResponse.FromString,
+                _registered_method=True)
+        self.ListKeyQuestions = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/ListKeyQuestions',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsResponse.FromString,
+                _registered_method=True)
+        self.AnswerKeyQuestions = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/AnswerKeyQuestions',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsResponse.FromString,
+                _registered_method=True)
 
 
 class IncidentServiceServicer:
@@ -172,6 +207,63 @@ class IncidentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchPlaces(self, request, context):
+        """Call-taking
+
+        Places matching what a caller says (wards, former districts, landmarks,
+        markets, schools, hospitals, stations, bridges, streets), diacritics and small
+        typos forgiven, best match first and nearer `near` first among equals.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindPossibleDuplicates(self, request, context):
+        """Open or recently ended incidents a call may be about (same family nearby, or
+        the same caller phone at any distance). For the call form while it is open;
+        `CreateIncident` runs the same check and records what it found.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCaller(self, request, context):
+        """Attaches another caller to an incident: a caller entry and a chronology line,
+        no new incident and no new dispatch. Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCaution(self, request, context):
+        """Enters a premise caution (supervisors and partner agencies).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCautions(self, request, context):
+        """The cautions in force at a point (or within a radius of it), nearest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeyQuestions(self, request, context):
+        """The key questions for an incident type, with what each answer does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerKeyQuestions(self, request, context):
+        """Records answers to key questions on an open incident; they may change its
+        priority and type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IncidentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +321,41 @@ def add_IncidentServiceServicer_to_server(servicer, server):
                     servicer.WatchIncidents,
                     request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.WatchIncidentsRequest.FromString,
                     response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.WatchIncidentsResponse.SerializeToString,
+            ),
+            'SearchPlaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchPlaces,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.SearchPlacesRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.SearchPlacesResponse.SerializeToString,
+            ),
+            'FindPossibleDuplicates': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindPossibleDuplicates,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.FindPossibleDuplicatesRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.FindPossibleDuplicatesResponse.SerializeToString,
+            ),
+            'AddCaller': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCaller,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AddCallerRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AddCallerResponse.SerializeToString,
+            ),
+            'CreateCaution': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCaution,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.CreateCautionRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.CreateCautionResponse.SerializeToString,
+            ),
+            'ListCautions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCautions,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsResponse.SerializeToString,
+            ),
+            'ListKeyQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeyQuestions,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsResponse.SerializeToString,
+            ),
+            'AnswerKeyQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerKeyQuestions,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -529,6 +656,195 @@ class IncidentService:
             '/icc.incident.v1.IncidentService/WatchIncidents',
             icc_dot_incident_dot_v1_dot_incident__service__pb2.WatchIncidentsRequest.SerializeToString,
             icc_dot_incident_dot_v1_dot_incident__service__pb2.WatchIncidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchPlaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/SearchPlaces',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.SearchPlacesRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.SearchPlacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindPossibleDuplicates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/FindPossibleDuplicates',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.FindPossibleDuplicatesRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.FindPossibleDuplicatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCaller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/AddCaller',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.AddCallerRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.AddCallerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCaution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/CreateCaution',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.CreateCautionRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.CreateCautionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCautions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/ListCautions',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeyQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/ListKeyQuestions',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerKeyQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/AnswerKeyQuestions',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

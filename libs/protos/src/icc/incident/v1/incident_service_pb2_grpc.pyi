@@ -55,6 +55,32 @@ class IncidentServiceStub:
     """The incident type catalog."""
     WatchIncidents: _grpc.UnaryStreamMultiCallable[_incident_service_pb2.WatchIncidentsRequest, _incident_service_pb2.WatchIncidentsResponse]
     """A live stream of incident events, resumable from a cursor."""
+    SearchPlaces: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.SearchPlacesRequest, _incident_service_pb2.SearchPlacesResponse]
+    """Call-taking
+
+    Places matching what a caller says (wards, former districts, landmarks,
+    markets, schools, hospitals, stations, bridges, streets), diacritics and small
+    typos forgiven, best match first and nearer `near` first among equals.
+    """
+    FindPossibleDuplicates: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.FindPossibleDuplicatesRequest, _incident_service_pb2.FindPossibleDuplicatesResponse]
+    """Open or recently ended incidents a call may be about (same family nearby, or
+    the same caller phone at any distance). For the call form while it is open;
+    `CreateIncident` runs the same check and records what it found.
+    """
+    AddCaller: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.AddCallerRequest, _incident_service_pb2.AddCallerResponse]
+    """Attaches another caller to an incident: a caller entry and a chronology line,
+    no new incident and no new dispatch. Idempotent by `request_id`.
+    """
+    CreateCaution: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.CreateCautionRequest, _incident_service_pb2.CreateCautionResponse]
+    """Enters a premise caution (supervisors and partner agencies)."""
+    ListCautions: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.ListCautionsRequest, _incident_service_pb2.ListCautionsResponse]
+    """The cautions in force at a point (or within a radius of it), nearest first."""
+    ListKeyQuestions: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.ListKeyQuestionsRequest, _incident_service_pb2.ListKeyQuestionsResponse]
+    """The key questions for an incident type, with what each answer does."""
+    AnswerKeyQuestions: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.AnswerKeyQuestionsRequest, _incident_service_pb2.AnswerKeyQuestionsResponse]
+    """Records answers to key questions on an open incident; they may change its
+    priority and type.
+    """
 
 @_typing.type_check_only
 class IncidentServiceAsyncStub(IncidentServiceStub):
@@ -83,6 +109,32 @@ class IncidentServiceAsyncStub(IncidentServiceStub):
     """The incident type catalog."""
     WatchIncidents: _aio.UnaryStreamMultiCallable[_incident_service_pb2.WatchIncidentsRequest, _incident_service_pb2.WatchIncidentsResponse]  # type: ignore[assignment]
     """A live stream of incident events, resumable from a cursor."""
+    SearchPlaces: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.SearchPlacesRequest, _incident_service_pb2.SearchPlacesResponse]  # type: ignore[assignment]
+    """Call-taking
+
+    Places matching what a caller says (wards, former districts, landmarks,
+    markets, schools, hospitals, stations, bridges, streets), diacritics and small
+    typos forgiven, best match first and nearer `near` first among equals.
+    """
+    FindPossibleDuplicates: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.FindPossibleDuplicatesRequest, _incident_service_pb2.FindPossibleDuplicatesResponse]  # type: ignore[assignment]
+    """Open or recently ended incidents a call may be about (same family nearby, or
+    the same caller phone at any distance). For the call form while it is open;
+    `CreateIncident` runs the same check and records what it found.
+    """
+    AddCaller: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.AddCallerRequest, _incident_service_pb2.AddCallerResponse]  # type: ignore[assignment]
+    """Attaches another caller to an incident: a caller entry and a chronology line,
+    no new incident and no new dispatch. Idempotent by `request_id`.
+    """
+    CreateCaution: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.CreateCautionRequest, _incident_service_pb2.CreateCautionResponse]  # type: ignore[assignment]
+    """Enters a premise caution (supervisors and partner agencies)."""
+    ListCautions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.ListCautionsRequest, _incident_service_pb2.ListCautionsResponse]  # type: ignore[assignment]
+    """The cautions in force at a point (or within a radius of it), nearest first."""
+    ListKeyQuestions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.ListKeyQuestionsRequest, _incident_service_pb2.ListKeyQuestionsResponse]  # type: ignore[assignment]
+    """The key questions for an incident type, with what each answer does."""
+    AnswerKeyQuestions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.AnswerKeyQuestionsRequest, _incident_service_pb2.AnswerKeyQuestionsResponse]  # type: ignore[assignment]
+    """Records answers to key questions on an open incident; they may change its
+    priority and type.
+    """
 
 class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Incidents: intake, narrative, chronology and lifecycle."""
@@ -174,5 +226,73 @@ class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_incident_service_pb2.WatchIncidentsResponse], _abc.AsyncIterator[_incident_service_pb2.WatchIncidentsResponse]]:
         """A live stream of incident events, resumable from a cursor."""
+
+    @_abc_1.abstractmethod
+    def SearchPlaces(
+        self,
+        request: _incident_service_pb2.SearchPlacesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.SearchPlacesResponse, _abc.Awaitable[_incident_service_pb2.SearchPlacesResponse]]:
+        """Call-taking
+
+        Places matching what a caller says (wards, former districts, landmarks,
+        markets, schools, hospitals, stations, bridges, streets), diacritics and small
+        typos forgiven, best match first and nearer `near` first among equals.
+        """
+
+    @_abc_1.abstractmethod
+    def FindPossibleDuplicates(
+        self,
+        request: _incident_service_pb2.FindPossibleDuplicatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.FindPossibleDuplicatesResponse, _abc.Awaitable[_incident_service_pb2.FindPossibleDuplicatesResponse]]:
+        """Open or recently ended incidents a call may be about (same family nearby, or
+        the same caller phone at any distance). For the call form while it is open;
+        `CreateIncident` runs the same check and records what it found.
+        """
+
+    @_abc_1.abstractmethod
+    def AddCaller(
+        self,
+        request: _incident_service_pb2.AddCallerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.AddCallerResponse, _abc.Awaitable[_incident_service_pb2.AddCallerResponse]]:
+        """Attaches another caller to an incident: a caller entry and a chronology line,
+        no new incident and no new dispatch. Idempotent by `request_id`.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCaution(
+        self,
+        request: _incident_service_pb2.CreateCautionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.CreateCautionResponse, _abc.Awaitable[_incident_service_pb2.CreateCautionResponse]]:
+        """Enters a premise caution (supervisors and partner agencies)."""
+
+    @_abc_1.abstractmethod
+    def ListCautions(
+        self,
+        request: _incident_service_pb2.ListCautionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.ListCautionsResponse, _abc.Awaitable[_incident_service_pb2.ListCautionsResponse]]:
+        """The cautions in force at a point (or within a radius of it), nearest first."""
+
+    @_abc_1.abstractmethod
+    def ListKeyQuestions(
+        self,
+        request: _incident_service_pb2.ListKeyQuestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.ListKeyQuestionsResponse, _abc.Awaitable[_incident_service_pb2.ListKeyQuestionsResponse]]:
+        """The key questions for an incident type, with what each answer does."""
+
+    @_abc_1.abstractmethod
+    def AnswerKeyQuestions(
+        self,
+        request: _incident_service_pb2.AnswerKeyQuestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.AnswerKeyQuestionsResponse, _abc.Awaitable[_incident_service_pb2.AnswerKeyQuestionsResponse]]:
+        """Records answers to key questions on an open incident; they may change its
+        priority and type.
+        """
 
 def add_IncidentServiceServicer_to_server(servicer: IncidentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

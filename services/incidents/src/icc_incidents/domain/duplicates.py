@@ -1,0 +1,112 @@
+"""Possible duplicates: which incidents a new call may be about, and why.
+
+A call may repeat an incident of the same family that is open, or ended a short
+while ago, within a short distance (defaults from practice: 100 m, 10 minutes); or
+one whose caller called from the same phone, at any distance and in any family.
+The store brings candidates (a box around the point, phone matches); the rule here
+decides. Phone numbers are compared by `phone_key` and never leave the service.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from icc_city.geo import Point, distance_m
+from icc_incidents.domain.model import Incident, PossibleDuplicate
+from icc_kernel.vocabulary import DuplicateReason, IncidentState
+
+_NOT_DIGITS = re.compile(r"\D")
+# Shorter numbers (a switchboard extension, a typo) would match strangers.
+MIN_PHONE_DIGITS = 6
+MOST_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class DuplicateRules:
+    radius_m: float = 100.0
+    window: timedelta = timedelta(minutes=10)
+    # Off: no check at intake (FindPossibleDuplicates still answers).
+    at_intake: bool = True
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the check compares of a call: where, which family, which phone."""
+
+    point: Point
+    family: str
+    phone_key: str = ""
+
+
+def phone_key(phone: str) -> str:
+    """A phone number as compared: its digits, without the country code (84) or the
+    trunk 0, so "+84 90 123 4567" and "0901234567" match. Empty when too short."""
+    digits = _NOT_DIGITS.sub("", phone)
+    if digits.startswith("84") and len(digits) >= 11:
+        digits = digits[2:]
+    digits = digits.lstrip("0")
+    return digits if len(digits) >= MIN_PHONE_DIGITS else ""
+
+
+def still_relevant(incident: Incident, now: datetime, rules: DuplicateRules) -> bool:
+    """Open, or ended (closed, cancelled) within the window; a merged incident never
+    (its survivor stands for it)."""
+    if incident.state is IncidentState.MERGED:
+        return False
+    if not incident.state.terminal:
+        return True
+    ended = incident.close_time or incident.update_time
+    return ended >= now - rules.window
+
+
+def find(
+    call: CallFacts,
+    candidates: Iterable[Incident],
+    same_phone: frozenset[str],
+    *,
+    family_of: dict[str, str],
+    now: datetime,
+    rules: DuplicateRules,
+) -> tuple[PossibleDuplicate, ...]:
+    """The candidates the call may repeat, the same phone first, then the nearest.
+
+    `same_phone`: ids of incidents with a caller of the call's phone (the store
+    matched it); `family_of`: type code -> family."""
+    found: list[PossibleDuplicate] = []
+    for incident in candidates:
+        if not still_relevant(incident, now, rules):
+            continue
+        where = Point(incident.location.lat, incident.location.lon)
+        metres = distance_m(call.point, where)
+        reasons: list[DuplicateReason] = []
+        if incident.id in same_phone:
+            reasons.append(DuplicateReason.SAME_PHONE)
+        if metres <= rules.radius_m and family_of.get(incident.type_code) == call.family:
+            reasons.append(DuplicateReason.NEARBY)
+        if reasons:
+            found.append(_possible(incident, tuple(reasons), metres, now))
+    found.sort(key=lambda d: (DuplicateReason.SAME_PHONE not in d.reasons, d.distance_m))
+    return tuple(found[:MOST_SHOWN])
+
+
+def _possible(
+    incident: Incident, reasons: tuple[DuplicateReason, ...], metres: float, now: datetime
+) -> PossibleDuplicate:
+    minutes = max(0, round((now - incident.create_time).total_seconds() / 60))
+    why = " and ".join(
+        "same phone" if r is DuplicateReason.SAME_PHONE else "nearby" for r in reasons
+    )
+    summary = (
+        f"{incident.type_code} {incident.priority.name}, {metres:.0f} m, {minutes} min ago, "
+        f"{incident.state.name} ({why})"
+    )
+    return PossibleDuplicate(
+        incident=incident.name,
+        reasons=reasons,
+        distance_m=round(metres, 1),
+        type_code=incident.type_code,
+        state=incident.state,
+        create_time=incident.create_time,
+        summary=summary,
+    )
