@@ -241,6 +241,7 @@ GOALS = [
         100,
         False,
     ),
+    Goal("SearchPlaces p99 under 20 ms", "calltaking.search.p99_ms", None, 20, False),
     Goal("sustained load: incidents lost", "sustained.lost", None, 0, False),
     Goal("sustained load: units double-booked", "sustained.double_booked", None, 0, False),
     *(
@@ -289,6 +290,25 @@ SUSTAINED_ROWS = [
         )
         for name in SUSTAINED_PROCESSES
     ),
+]
+
+# Call-taking: the duplicate check at intake beside the same service without it.
+CALLTAKING_ROWS = [
+    Row(
+        "calltaking.dup.e2e_p50_ms",
+        "CreateIncident → event p50, duplicate check on (beside: off)",
+        "ms",
+        "calltaking.nodup.e2e_p50_ms",
+    ),
+    Row(
+        "calltaking.dup.e2e_p99_ms",
+        "CreateIncident → event p99, duplicate check on (beside: off)",
+        "ms",
+        "calltaking.nodup.e2e_p99_ms",
+    ),
+    Row("calltaking.search.p50_ms", "SearchPlaces p50 (537 places)", "ms"),
+    Row("calltaking.search.p99_ms", "SearchPlaces p99", "ms"),
+    Row("calltaking.search.rps", "SearchPlaces sequential", "/s"),
 ]
 
 # Tracing on (exporting to the trace sink) beside tracing off, both measured in this run.
@@ -345,6 +365,12 @@ SECTIONS = [
         "G. Gateway fan-out and the dispatcher screen (Chromium)",
         "fan-out: real services and gateway, 50 SSE clients; screen: a synthetic picture",
         GATEWAY_ROWS,
+    ),
+    Section(
+        "calltaking",
+        "I. Call-taking: place search and the duplicate check at intake (median)",
+        "the 'bare stack' column is the same service with the duplicate check off",
+        CALLTAKING_ROWS,
     ),
     Section(
         "sustained",

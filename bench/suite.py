@@ -31,6 +31,7 @@ from rich.console import Console
 from bench import report
 from bench.avl import avl_floor, avl_service
 from bench.baseline import bare_pipeline, grpc_echo, jetstream_publish, sqlite_commits
+from bench.calltaking import calltaking
 from bench.dispatch import dispatch_e2e, dispatch_recommend
 from bench.gateway_fanout import gateway_fanout
 from bench.procs import REPO_ROOT, Processes
@@ -49,6 +50,7 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("bare-pipeline", bare_pipeline),
     ("incidents-service", incidents_service),
     ("incidents-traced", incidents_traced),
+    ("calltaking", calltaking),
     ("avl-floor", avl_floor),
     ("avl-service", avl_service),
     ("dispatch-recommend", dispatch_recommend),

@@ -44,7 +44,10 @@ def test_an_incident_is_a_candidate_while_open_or_ended_within_the_window() -> N
         hits = find(call, [incident], frozenset(), family_of=FAMILY_OF, now=NOW + later, rules=RULE)  # type: ignore[list-item]
         return [d.reasons for d in hits]
 
-    assert found(fire, timedelta(hours=3)) == [(DuplicateReason.NEARBY,)]  # still open
+    assert found(fire, timedelta(minutes=9)) == [(DuplicateReason.NEARBY,)]
+    assert found(fire, timedelta(minutes=11)) == []  # open, but quiet for longer
+    worked = fire.bumped(NOW + timedelta(minutes=30))  # a unit's progress, another caller
+    assert found(worked, timedelta(minutes=35)) == [(DuplicateReason.NEARBY,)]
     closed = fire.bumped(NOW, state=IncidentState.CLOSED, close_time=NOW)
     assert found(closed, timedelta(minutes=9)) == [(DuplicateReason.NEARBY,)]
     assert found(closed, timedelta(minutes=11)) == []
@@ -52,8 +55,9 @@ def test_an_incident_is_a_candidate_while_open_or_ended_within_the_window() -> N
     assert found(merged, timedelta(minutes=1)) == []
     far = CallFacts(offset(MARKET, 150, 0), "FIRE_RESCUE")
     assert find(far, [fire], frozenset(), family_of=FAMILY_OF, now=NOW, rules=RULE) == ()
-    by_phone = find(far, [fire], frozenset({fire.id}), family_of=FAMILY_OF, now=NOW, rules=RULE)
-    assert [d.reasons for d in by_phone] == [(DuplicateReason.SAME_PHONE,)]
+    later = NOW + timedelta(hours=3)
+    by_phone = find(far, [fire], frozenset({fire.id}), family_of=FAMILY_OF, now=later, rules=RULE)
+    assert [d.reasons for d in by_phone] == [(DuplicateReason.SAME_PHONE,)]  # open: any age
 
 
 def test_the_most_urgent_answer_sets_the_priority_and_the_last_type_wins() -> None:

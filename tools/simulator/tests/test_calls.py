@@ -7,7 +7,7 @@ import pytest
 
 from icc_city.area import service_area
 from icc_city.geo import Point, distance_m
-from icc_kernel.vocabulary import Priority
+from icc_kernel.vocabulary import CallLine, Priority
 from icc_simulator.world.calls import Call, CallGenerator, local_hour
 from icc_simulator.world.city import city_model
 from icc_simulator.world.model import Catalog, Family
@@ -73,7 +73,8 @@ def test_calls_come_from_the_hotspots_inside_the_city(catalog: Catalog) -> None:
     assert zones.most_common(1)[0][0] == "central"
     traffic = Counter(c.zone for c in calls if c.family is Family.TRAFFIC)
     assert traffic["highway"] / sum(traffic.values()) > 0.4
-    industrial = [c for c in calls if c.type_code == "FIRE.INDUSTRIAL"]
+    # (A later caller may name another type of the family at the first call's place.)
+    industrial = [c for c in calls if c.type_code == "FIRE.INDUSTRIAL" and not c.duplicate]
     assert industrial and all(c.zone == "industrial" for c in industrial)
     # Each call lies near its hotspot (within three of its radius).
     city = city_model()
@@ -153,3 +154,22 @@ def test_callers_are_not_shown_in_reprs(catalog: Catalog) -> None:
     call = generate(catalog, "normal", 1, 60, 3600)[0]
     assert call.caller.phone.startswith("0900")
     assert call.caller.name not in repr(call) and call.caller.phone not in repr(call)
+
+
+def test_calls_come_in_on_lines_name_places_and_callers_call_back(catalog: Catalog) -> None:
+    calls = generate(catalog, "normal", 3, 200, DAY)
+    firsts = [c for c in calls if not c.duplicate]
+    medical = Counter(c.line for c in firsts if c.family is Family.MEDICAL)
+    assert medical.most_common(1)[0][0] is CallLine.MEDICAL_115
+    assert medical[CallLine.EMERGENCY_112] > 0
+    police = Counter(c.line for c in firsts if c.family is Family.POLICE)
+    assert police.most_common(1)[0][0] is CallLine.POLICE_113
+    named = [c for c in calls if c.place_named]
+    assert 0.25 < len(named) / len(calls) < 0.45
+    labels = {h.label for h in city_model().hotspots}
+    assert any(c.place_named in labels for c in named)  # said with diacritics
+    assert any(c.place_named not in labels for c in named)  # or without, or mistyped
+    by_event = {c.event_id: c for c in firsts}
+    repeats = [c for c in calls if c.duplicate]
+    again = [c for c in repeats if c.caller.phone == by_event[c.event_id].caller.phone]
+    assert 0.15 < len(again) / len(repeats) < 0.45

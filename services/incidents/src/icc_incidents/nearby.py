@@ -33,12 +33,45 @@ def _band(point: Point, metres: float) -> tuple[float, float, float, float]:
     return point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon
 
 
-def _relevant_since(since: datetime):  # type: ignore[no-untyped-def]
-    """Open, or ended after `since`; never merged."""
-    return and_(
-        t.c.state != int(IncidentState.MERGED),
-        or_(t.c.state.in_(_OPEN), t.c.close_time >= since),
-    )
+# Statements built once, values as parameters (see `store._SAVE_INCIDENT`): intake runs
+# them for every call.
+_RELEVANT = and_(
+    t.c.state != int(IncidentState.MERGED),
+    or_(
+        and_(t.c.state.in_(_OPEN), t.c.update_time >= bindparam("since")),
+        t.c.close_time >= bindparam("since"),
+    ),
+)
+_IN_BAND = and_(
+    t.c.lat.between(bindparam("lat0"), bindparam("lat1")),
+    t.c.lon.between(bindparam("lon0"), bindparam("lon1")),
+)
+_NEARBY = select(t).where(
+    _IN_BAND, t.c.type_code.in_(bindparam("codes", expanding=True)), _RELEVANT
+)
+# The same phone: open however long ago, or ended within the window. Two indexed reads
+# rather than one with an OR across tables (which scans).
+_OPEN_OR_ENDED = and_(
+    t.c.state != int(IncidentState.MERGED),
+    or_(t.c.state.in_(_OPEN), t.c.close_time >= bindparam("since")),
+)
+_FIRST_CALLER_PHONE = select(t).where(t.c.caller_phone_key == bindparam("key"), _OPEN_OR_ENDED)
+_OTHER_CALLER_PHONE = select(t).where(
+    t.c.id.in_(
+        select(store.callers.c.incident_id).where(store.callers.c.phone_key == bindparam("key"))
+    ),
+    _OPEN_OR_ENDED,
+)
+_HISTORY = select(t.c.lat, t.c.lon, t.c.type_code).where(
+    _IN_BAND,
+    t.c.create_time >= bindparam("since"),
+    t.c.state != int(IncidentState.MERGED),
+)
+
+
+def _band_values(point: Point, metres: float) -> dict[str, float]:
+    lat0, lat1, lon0, lon1 = _band(point, metres)
+    return {"lat0": lat0, "lat1": lat1, "lon0": lon0, "lon1": lon1}
 
 
 async def duplicate_candidates(
@@ -49,27 +82,18 @@ async def duplicate_candidates(
     phone: str,
     since: datetime,
 ) -> tuple[list[Incident], frozenset[str]]:
-    """Incidents of `type_codes` open or ended since `since` in a box around the
-    point, and any such incident a caller of `phone` called about; with the ids of the
-    latter."""
-    lat0, lat1, lon0, lon1 = _band(point, radius_m)
-    query = select(t).where(
-        t.c.lat.between(lat0, lat1),
-        t.c.lon.between(lon0, lon1),
-        t.c.type_code.in_(type_codes),
-        _relevant_since(since),
-    )
-    found = {r.id: store.incident_from_row(r) for r in await conn.execute(query)}
+    """Incidents of `type_codes` active since `since` (changed while open, or ended) in a
+    box around the point, and any open or recently ended incident a caller of `phone`
+    called about; with the ids of the latter."""
+    values = {**_band_values(point, radius_m), "codes": list(type_codes), "since": since}
+    found = {r.id: store.incident_from_row(r) for r in await conn.execute(_NEARBY, values)}
     same_phone: set[str] = set()
     key = phone_key(phone)
     if key:
-        attached = select(store.callers.c.incident_id).where(store.callers.c.phone_key == key)
-        query = select(t).where(
-            or_(t.c.caller_phone_key == key, t.c.id.in_(attached)), _relevant_since(since)
-        )
-        for r in await conn.execute(query):
-            same_phone.add(r.id)
-            found.setdefault(r.id, store.incident_from_row(r))
+        for query in (_FIRST_CALLER_PHONE, _OTHER_CALLER_PHONE):
+            for r in await conn.execute(query, {"key": key, "since": since}):
+                same_phone.add(r.id)
+                found.setdefault(r.id, store.incident_from_row(r))
     return list(found.values()), frozenset(same_phone)
 
 
@@ -83,15 +107,9 @@ async def history(
 ) -> tuple[PlaceHistory, ...]:
     """Incidents created since `since` within `radius_m`, counted by family (merged
     ones are counted in their survivor)."""
-    lat0, lat1, lon0, lon1 = _band(point, radius_m)
-    query = select(t.c.lat, t.c.lon, t.c.type_code).where(
-        t.c.lat.between(lat0, lat1),
-        t.c.lon.between(lon0, lon1),
-        t.c.create_time >= since,
-        t.c.state != int(IncidentState.MERGED),
-    )
     counts: Counter[str] = Counter()
-    for r in await conn.execute(query):
+    values = {**_band_values(point, radius_m), "since": since}
+    for r in await conn.execute(_HISTORY, values):
         if distance_m(point, Point(r.lat, r.lon)) <= radius_m:
             counts[family_of.get(r.type_code, "OTHER")] += 1
     return tuple(PlaceHistory(f, n, days) for f, n in sorted(counts.items()))
@@ -120,16 +138,20 @@ def _caution_from_row(r: object) -> Caution:
     )
 
 
+_CAUTIONS_NEAR = select(c).where(
+    c.c.lat.between(bindparam("lat0"), bindparam("lat1")),
+    c.c.lon.between(bindparam("lon0"), bindparam("lon1")),
+    c.c.valid_until > bindparam("now"),
+)
+
+
 async def cautions_near(
     conn: AsyncConnection, point: Point, reach_m: float, now: datetime
 ) -> list[Caution]:
     """Cautions in force whose point lies within `reach_m` (the widest radius a
     caution may have, its slack and the asked radius) of the point."""
-    lat0, lat1, lon0, lon1 = _band(point, reach_m)
-    query = select(c).where(
-        c.c.lat.between(lat0, lat1), c.c.lon.between(lon0, lon1), c.c.valid_until > now
-    )
-    return [_caution_from_row(r) for r in await conn.execute(query)]
+    rows = await conn.execute(_CAUTIONS_NEAR, {**_band_values(point, reach_m), "now": now})
+    return [_caution_from_row(r) for r in rows]
 
 
 def insert_caution(tx: WriteTx, caution: Caution, request_id: str) -> None:

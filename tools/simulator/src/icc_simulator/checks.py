@@ -73,8 +73,6 @@ def _why_open(track: Track, s: dispatch_pb2.DispatchStatus, active: int, short: 
         return f"waiting for units (P3/P4, dispatcher retrying): {short}"
     if active:
         return f"{active} unit(s) still working" + (f"; still short of {short}" if short else "")
-    if track.merging:
-        return "being merged into the first caller's incident when the run ended"
     if track.ever_assigned:
         return "all its units had cleared; the dispatcher was closing it"
     if s.state == dispatch_pb2.DISPATCH_STATE_ENDED:

@@ -1,8 +1,10 @@
 """Possible duplicates: which incidents a new call may be about, and why.
 
-A call may repeat an incident of the same family that is open, or ended a short
-while ago, within a short distance (defaults from practice: 100 m, 10 minutes); or
-one whose caller called from the same phone, at any distance and in any family.
+A call may repeat an incident of the same family, within a short distance, that was
+active a short while ago (defaults from practice: 100 m, 10 minutes): open and changed
+within the window (created, another caller, a unit's progress: anything that moves its
+`update_time`), or ended within it; or one whose caller called from the same phone, at
+any distance and in any family, open (however long ago) or ended within the window.
 The store brings candidates (a box around the point, phone matches); the rule here
 decides. Phone numbers are compared by `phone_key` and never leave the service.
 """
@@ -49,15 +51,20 @@ def phone_key(phone: str) -> str:
     return digits if len(digits) >= MIN_PHONE_DIGITS else ""
 
 
-def still_relevant(incident: Incident, now: datetime, rules: DuplicateRules) -> bool:
-    """Open, or ended (closed, cancelled) within the window; a merged incident never
-    (its survivor stands for it)."""
+def still_relevant(
+    incident: Incident, now: datetime, rules: DuplicateRules, *, same_phone: bool = False
+) -> bool:
+    """Changed within the window while open, or ended (closed, cancelled) within it; a
+    merged incident never (its survivor stands for it). An open incident quiet for
+    longer (a unit working on scene for an hour) is another event as often as not at
+    a busy place; for the same phone, any open incident is still relevant."""
     if incident.state is IncidentState.MERGED:
         return False
+    since = now - rules.window
     if not incident.state.terminal:
-        return True
+        return same_phone or incident.update_time >= since
     ended = incident.close_time or incident.update_time
-    return ended >= now - rules.window
+    return ended >= since
 
 
 def find(
@@ -75,14 +82,16 @@ def find(
     matched it); `family_of`: type code -> family."""
     found: list[PossibleDuplicate] = []
     for incident in candidates:
-        if not still_relevant(incident, now, rules):
-            continue
         where = Point(incident.location.lat, incident.location.lon)
         metres = distance_m(call.point, where)
         reasons: list[DuplicateReason] = []
-        if incident.id in same_phone:
+        if incident.id in same_phone and still_relevant(incident, now, rules, same_phone=True):
             reasons.append(DuplicateReason.SAME_PHONE)
-        if metres <= rules.radius_m and family_of.get(incident.type_code) == call.family:
+        if (
+            metres <= rules.radius_m
+            and family_of.get(incident.type_code) == call.family
+            and still_relevant(incident, now, rules)
+        ):
             reasons.append(DuplicateReason.NEARBY)
         if reasons:
             found.append(_possible(incident, tuple(reasons), metres, now))

@@ -113,7 +113,7 @@ class Assigner:
         """One round: P3/P4 incidents that lacked units, most urgent and oldest first."""
         due = sorted(self.pending.values(), key=lambda t: (t.priority, t.name))
         for track in due[:PENDING_PER_ROUND]:
-            if track.ended or track.merging:
+            if track.ended:
                 self.pending.pop(track.name, None)
                 continue
             status = await self._status(track.name)

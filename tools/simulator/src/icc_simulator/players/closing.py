@@ -1,16 +1,15 @@
 """How the simulated dispatcher ends its incidents, through the public API: closes one a
-while after its last unit cleared, and folds a second caller's incident into the first
-(releasing its units; cancelling it when the first has already closed)."""
+while after its last unit cleared. (Repeat callers are attached to the first caller's
+incident at call-taking, when the system's duplicate check offers it; a repeat it
+missed is worked as an incident of its own, as it would be in the room.)"""
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 
-from icc.dispatch.v1 import dispatch_service_pb2 as dpb
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
 from icc_simulator.players.api import DISPATCHER, TIMEOUT_S, Clients, seconds
@@ -25,8 +24,6 @@ from icc_simulator.world.stats import Stats
 # (a close needs every release recorded there first), half a real second apart.
 SETTLE_TRIES = 40
 SETTLE_PAUSE_S = 0.5
-# How long a second caller's incident waits for the first caller's to exist (real).
-ORIGINAL_WAIT_S = 30.0
 
 
 @dataclass
@@ -39,20 +36,9 @@ class Closer:
     background: Background
     # Told when an incident has ended (however), so that the others forget it.
     on_ended: Callable[[Track], None]
-    # The first caller's incident of each event, for the later callers' to merge into.
-    _firsts: dict[str, "asyncio.Future[str]"] = field(default_factory=dict)
-
-    def first_call(self, event_id: str, incident: str) -> None:
-        """`incident` is the first caller's about `event_id`."""
-        first = self._firsts.setdefault(event_id, asyncio.get_running_loop().create_future())
-        if not first.done():
-            first.set_result(incident)
 
     def close_soon(self, track: Track) -> None:
         self.background.spawn(self._close(track))
-
-    def merge_soon(self, track: Track) -> None:
-        self.background.spawn(self._merge_duplicate(track))
 
     async def _close(self, track: Track) -> None:
         """Closes the incident a while after its last unit cleared (a dispatcher wraps up)."""
@@ -62,7 +48,7 @@ class Closer:
         try:
             await self.clock.sleep(behaviour.close_delay_s(self.rng))
             for _ in range(SETTLE_TRIES):
-                if track.active or track.ended or track.merging:
+                if track.active or track.ended:
                     return  # new units came: closed when they clear
                 try:
                     reply = await self.clients.incidents.CloseIncident(
@@ -82,93 +68,6 @@ class Closer:
             self.stats.error("close:gave-up")
         finally:
             track.busy = False
-
-    async def _merge_duplicate(self, track: Track) -> None:
-        """A second caller's incident: release its units and fold it into the first."""
-        call = track.call
-        assert call is not None
-        first = self._firsts.setdefault(call.event_id, asyncio.get_running_loop().create_future())
-        try:
-            original = await asyncio.wait_for(asyncio.shield(first), ORIGINAL_WAIT_S)
-        except TimeoutError:
-            return  # the first call never became an incident: this one stands alone
-        await self.clock.sleep(behaviour.duplicate_noticed_s(self.rng))
-        if track.ended or track.busy:
-            return
-        track.merging = True
-        track.busy = True
-        try:
-            for _ in range(SETTLE_TRIES):
-                if await self._merge_once(track, original):
-                    return
-                await asyncio.sleep(SETTLE_PAUSE_S)
-            self.stats.error("merge:gave-up")
-        finally:
-            track.busy = False
-            if not track.ended:
-                track.merging = False
-                if not track.active and track.ever_assigned:
-                    self.close_soon(track)
-
-    async def _merge_once(self, track: Track, original: str) -> bool:
-        """One try at merging `track` into `original`: True when nothing is left to try."""
-        if track.active:
-            await self._release_all(track, f"duplicate of {original}")
-        try:
-            reply = await self.clients.incidents.MergeIncidents(
-                ipb.MergeIncidentsRequest(
-                    name=original,
-                    duplicates=[track.name],
-                    reason="same event: a second caller",
-                ),
-                timeout=TIMEOUT_S,
-                metadata=DISPATCHER,
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
-                self.stats.error(f"merge:{exc.code().name}")
-            return await self._merge_blocked(track, original) == "stop"
-        dup = next((d for d in reply.duplicates if d.name == track.name), None)
-        at = seconds(dup.close_time) if dup is not None else self.clock.wall_now()
-        self.ended(track, "merged", at, f"merged into {original}")
-        return True
-
-    async def _merge_blocked(self, track: Track, original: str) -> str:
-        """Why a merge was refused: "stop" (handled otherwise) or "retry"."""
-        mine = await self._incident(track.name)
-        if mine is None or mine.state in TERMINAL_STATES:
-            if mine is not None:
-                self.ended(track, how_ended(mine.state), seconds(mine.close_time))
-            return "stop"
-        if mine.state == incident_pb2.INCIDENT_STATE_ON_SCENE:
-            return "stop"  # a unit got there first: it is worked like any incident
-        first = await self._incident(original)
-        if first is not None and first.state in TERMINAL_STATES:
-            # The first caller's incident is over: this one is cancelled as a duplicate.
-            if track.active:
-                await self._release_all(track, f"duplicate of {original}")
-                return "retry"
-            try:
-                reply = await self.clients.incidents.CancelIncident(
-                    ipb.CancelIncidentRequest(
-                        name=track.name, reason=f"duplicate of {original}, already handled"
-                    ),
-                    timeout=TIMEOUT_S,
-                    metadata=DISPATCHER,
-                )
-            except grpc.aio.AioRpcError:
-                return "retry"
-            self.ended(track, "cancelled", seconds(reply.incident.close_time))
-            return "stop"
-        return "retry"
-
-    async def _release_all(self, track: Track, reason: str) -> None:
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            await self.clients.dispatch.ReleaseUnits(
-                dpb.ReleaseUnitsRequest(incident=track.name, reason=reason),
-                timeout=TIMEOUT_S,
-                metadata=DISPATCHER,
-            )
 
     async def _ended_elsewhere(self, track: Track, exc: grpc.aio.AioRpcError) -> bool:
         """After a refused close: True when the incident is over anyway."""

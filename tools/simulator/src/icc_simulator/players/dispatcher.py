@@ -3,8 +3,9 @@ simulator's own incidents, through the public API.
 
 - P3/P4 incidents wait for a dispatcher (auto-dispatch covers P1/P2): after reading
   the recommendation it assigns the selected units, and keeps trying while units lack.
-- A second caller's incident is noticed as the same event: its units are released
-  and it is merged into the first (or, once the first has closed, cancelled).
+- Repeat callers are no business of the dispatcher's: the call-taker attaches them
+  when the system's duplicate check offers the right incident, and a repeat it missed
+  is worked like any incident.
 - A mass-casualty incident gets more ambulances than the plan, one per patient.
 - An incident is closed once every unit assigned to it has cleared.
 
@@ -26,7 +27,7 @@ from icc.dispatch.v1 import dispatch_pb2
 from icc.dispatch.v1 import events_pb2 as dispatch_events
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
-from icc_kernel.vocabulary import Agency, Priority
+from icc_kernel.vocabulary import Agency, CallLine, Priority
 from icc_simulator.players.api import (
     DISPATCHER,
     SIM_USER,
@@ -111,14 +112,13 @@ class Dispatcher:
                 priority=priority,
                 ward=call.ward,
                 agencies=tuple(Agency(a) for a in incident.agencies),
+                line=CallLine(incident.call_line) if incident.call_line else call.line,
             )
         )
         self.stats.incidents += 1
         if call.duplicate:
+            # A repeat the duplicate check missed (or offered nothing for): worked alone.
             self.stats.duplicates += 1
-            self._closer.merge_soon(track)
-        else:
-            self._closer.first_call(call.event_id, name)
         if call.patients > 0:
             self._assigner.reinforce_soon(track)
         _, early = self._early.pop(name, (0.0, []))
@@ -211,7 +211,7 @@ class Dispatcher:
     def _recommended(self, track: Track, rec: dispatch_pb2.Recommendation) -> None:
         if rec.shortfalls:
             self._assigner.log_queued(track, list(rec.shortfalls))
-        if not track.ended and not track.merging:
+        if not track.ended:
             self._assigner.review_soon(track)
 
     def _forget(self, track: Track) -> None:

@@ -1,5 +1,5 @@
 """The simulated dispatcher's notebook: each of the simulator's incidents as it follows
-them (units held, ambulances sent, whether a close or merge is under way)."""
+them (units held, ambulances sent, whether a close is under way)."""
 
 from dataclasses import dataclass, field
 
@@ -35,8 +35,7 @@ class Track:
     ever_assigned: bool = False
     # Distinct ambulances ever assigned (a mass casualty needs one per patient).
     ambulances: set[str] = field(default_factory=set)
-    busy: bool = False  # a close, merge or cancel is under way
-    merging: bool = False
+    busy: bool = False  # a close is under way
     ended: bool = False
     queued_logged: bool = False
 
@@ -62,7 +61,7 @@ class Track:
         return (
             not self.active
             and self.ever_assigned
-            and not (self.busy or self.ended or self.merging)
+            and not (self.busy or self.ended)
             and self.patients <= len(self.ambulances)
         )
 

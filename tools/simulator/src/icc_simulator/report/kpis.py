@@ -299,7 +299,11 @@ class _Tally:
         since = c.t
         to_d = None if inc.first_assigned is None else inc.first_assigned - since
         to_s = None if inc.first_on_scene is None else inc.first_on_scene - since
-        for by, key in (("priority", c.priority.name), ("ward", c.ward or "(no ward)")):
+        for by, key in (
+            ("priority", c.priority.name),
+            ("ward", c.ward or "(no ward)"),
+            ("line", c.line.name),
+        ):
             self.dispatch_rows[by].append((key, to_d))
             self.scene_rows[by].append((key, to_s))
         for agency in c.agencies:
@@ -351,6 +355,7 @@ class _Tally:
             "agency": _spreads(rows["agency"], self.speed),
             "priority": _spreads(rows["priority"], self.speed, priorities),
             "ward": _spreads(rows["ward"], self.speed),
+            "line": _spreads(rows["line"], self.speed),
         }
 
 

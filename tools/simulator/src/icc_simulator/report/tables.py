@@ -88,9 +88,14 @@ def _headline(result: RunResult) -> str:
         f"rate {info.rate_per_min:g}/min · simulated {scale.label(0)} → "
         f"{scale.label(k.duration_s)} ({clock_text(k.duration_s)})\n"
         f"{st.calls} calls → {k.incidents} incidents + {k.duplicates} duplicate calls · "
+        f"{st.attached} repeat callers attached · "
         f"ended: {ended} · still open: {k.still_open} · "
         f"units {st.units_total}, utilisation {_share(k.utilisation.overall)}, "
         f"peak {k.utilisation.peak_busy} busy\n"
+        f"duplicate check: precision {_share(st.duplicate_precision)}, "
+        f"recall {_share(st.duplicate_recall)} ({st.duplicate_hits} hits, "
+        f"{st.duplicate_false_alarms} false alarms, {st.duplicate_misses} misses) · "
+        f"places searched {st.places_searched}, not found {st.places_not_found}\n"
         "[dim]Times are simulated (m:ss): real seconds recorded by the services × speed; "
         "the system's own latency is scaled by the speed too.[/]"
     )
@@ -114,6 +119,12 @@ def _response_tables(k: Kpis) -> list[Table]:
             k.to_dispatch["priority"],
             k.to_on_scene["priority"],
             rows=["P1", "P2", "P3", "P4"],
+        ),
+        _spread_table(
+            "… by the line the call came in on",
+            "line",
+            k.to_dispatch["line"],
+            k.to_on_scene["line"],
         ),
         _spread_table(
             f"… by ward (the {len(wards)} busiest)",

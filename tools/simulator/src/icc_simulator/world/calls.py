@@ -7,8 +7,13 @@ process (thinning): each stream's rate follows its factor windows and, for the
 city's own stream, the hour-of-day mix of each family.
 
 A second or third caller about the same event is generated too, seconds later and
-a few dozen metres away, with the original's `event_id`: the system sees separate
-calls; the simulator's log knows they are one event.
+a few dozen metres away, with the original's `event_id` (sometimes the first caller
+calling back, from the same phone): the system sees separate calls and must find
+the repeats itself; the simulator's log knows they are one event.
+
+Each call comes in on a line (112, 113, 114, 115, a partner) by its family's shares, and
+some callers name a landmark instead of an address, as they say it (without
+diacritics, now and then with a slip of the finger): the call-taker searches it.
 """
 
 import heapq
@@ -19,7 +24,8 @@ from typing import TypeVar
 
 from icc_city.area import ServiceArea, service_area
 from icc_city.geo import Point, offset
-from icc_kernel.vocabulary import Priority
+from icc_city.text import fold_vietnamese
+from icc_kernel.vocabulary import CallLine, Priority
 from icc_simulator.world.city import HOURS, CityModel, Hotspot, city_model
 from icc_simulator.world.model import Catalog, Family, IncidentKind
 from icc_simulator.world.scenarios import Scenario, ScriptedEvent, Stream
@@ -115,10 +121,23 @@ class Call:
     patients: int = 0
     description: str = ""
     caller: Caller = field(default=Caller("", "", "vi"), repr=False)
+    line: CallLine = CallLine.OTHER
+    # What the caller says the place is, when they name one instead of an address.
+    place_named: str = ""
 
     @property
     def point(self) -> Point:
         return Point(self.lat, self.lon)
+
+
+def spoken(label: str, rng: random.Random) -> str:
+    """A place's name as a caller says it and a call-taker types it: often without
+    diacritics, now and then with two letters swapped."""
+    said = fold_vietnamese(label) if rng.random() < 0.5 else label
+    if rng.random() < 0.1 and len(said) > 6:
+        i = rng.randrange(2, len(said) - 2)
+        said = said[:i] + said[i + 1] + said[i] + said[i + 2 :]
+    return said
 
 
 def local_hour(start_hour: int, sim_s: float) -> int:
@@ -321,9 +340,15 @@ class CallGenerator:
         duplicate: bool = False,
         patients: int = 0,
         description: str = "",
+        caller: Caller | None = None,
     ) -> Call:
         rng = self._rng
         where = point or self._place(hotspot, hotspot.radius_m / 2)
+        lines = self.city.lines[kind.family]
+        line = _pick(rng, list(lines), list(lines.values()))
+        named = ""
+        if rng.random() < self.city.named_place_share:
+            named = spoken(hotspot.label, rng)
         priority = kind.default_priority
         escalated = priority > Priority.P1 and rng.random() < self.city.escalation_chance
         if escalated:
@@ -346,7 +371,9 @@ class CallGenerator:
             stream=stream,
             patients=patients,
             description=description,
-            caller=self._caller(),
+            caller=caller or self._caller(),
+            line=line,
+            place_named=named,
         )
 
     def _maybe_duplicates(
@@ -372,6 +399,7 @@ class CallGenerator:
             )
             if not self.area.contains(near.lat, near.lon):
                 near = call.point
+            again = call.caller if rng.random() < self.city.repeat_same_phone else None
             self._push(
                 self._call_at(
                     t,
@@ -382,6 +410,7 @@ class CallGenerator:
                     point=near,
                     duplicate=True,
                     description=call.description,
+                    caller=again,
                 )
             )
 

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from icc_kernel.vocabulary import CallLine
 from icc_simulator.world.model import Family
 
 HOURS = 24
@@ -39,6 +40,12 @@ class CityModel:
     duplicate_chance: Mapping[Family, float]
     escalation_chance: float
     hotspots: tuple[Hotspot, ...]
+    # Which line each family's callers dial, by share.
+    lines: Mapping[Family, Mapping[CallLine, float]]
+    # Callers naming a landmark rather than giving an address.
+    named_place_share: float
+    # Later callers about an event who are the first caller calling back.
+    repeat_same_phone: float
 
     def hotspot(self, hotspot_id: str) -> Hotspot:
         for h in self.hotspots:
@@ -85,6 +92,12 @@ def from_data(data: Mapping[str, Any]) -> CityModel:
         type_weights={k: float(v) for k, v in data["type_weights"].items()},
         duplicate_chance={f: float(v) for f, v in families(data["duplicate_chance"]).items()},
         escalation_chance=float(data["escalation_chance"]),
+        lines={
+            f: {CallLine[line]: float(share) for line, share in shares.items()}
+            for f, shares in families(data["lines"]).items()
+        },
+        named_place_share=float(data["named_place_share"]),
+        repeat_same_phone=float(data["repeat_same_phone"]),
         hotspots=tuple(
             Hotspot(
                 id=h["id"],

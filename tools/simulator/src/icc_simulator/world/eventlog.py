@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icc_kernel.vocabulary import Agency, Priority, UnitStatus
+from icc_kernel.vocabulary import Agency, CallLine, Priority, UnitStatus
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class IncidentCreated:
     priority: Priority
     ward: str
     agencies: tuple[Agency, ...]
+    # The line the call came in on (112, 113, 114, 115, partner, other).
+    line: CallLine = CallLine.OTHER
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def _decode(raw: dict[str, Any]) -> Record:
         raw["agencies"] = tuple(Agency[a] for a in raw["agencies"])
     if "status" in raw:
         raw["status"] = UnitStatus[raw["status"]]
+    if "line" in raw:
+        raw["line"] = CallLine[raw["line"]]
     return cls(**raw)
 
 
