@@ -99,22 +99,26 @@ class _DuplicateReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Dupli
     DESCRIPTOR: _descriptor.EnumDescriptor
     DUPLICATE_REASON_UNSPECIFIED: _DuplicateReason.ValueType  # 0
     DUPLICATE_REASON_NEARBY: _DuplicateReason.ValueType  # 1
-    """An incident of the same family, open or recently ended, within the configured
-    distance and time.
+    """An incident of the same family within the configured distance, changed (while
+    open) or ended within the configured time.
     """
     DUPLICATE_REASON_SAME_PHONE: _DuplicateReason.ValueType  # 2
-    """A caller of the incident called from the same phone number (at any distance)."""
+    """A caller of the incident called from the same phone number (at any distance; the
+    incident open, or ended within the configured time).
+    """
 
 class DuplicateReason(_DuplicateReason, metaclass=_DuplicateReasonEnumTypeWrapper):
     """Why an incident may be the same event as a new call."""
 
 DUPLICATE_REASON_UNSPECIFIED: DuplicateReason.ValueType  # 0
 DUPLICATE_REASON_NEARBY: DuplicateReason.ValueType  # 1
-"""An incident of the same family, open or recently ended, within the configured
-distance and time.
+"""An incident of the same family within the configured distance, changed (while
+open) or ended within the configured time.
 """
 DUPLICATE_REASON_SAME_PHONE: DuplicateReason.ValueType  # 2
-"""A caller of the incident called from the same phone number (at any distance)."""
+"""A caller of the incident called from the same phone number (at any distance; the
+incident open, or ended within the configured time).
+"""
 Global___DuplicateReason: _TypeAlias = DuplicateReason  # noqa: Y015
 
 class _CautionKind:

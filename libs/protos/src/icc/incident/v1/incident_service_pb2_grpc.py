@@ -219,8 +219,8 @@ class IncidentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindPossibleDuplicates(self, request, context):
-        """Open or recently ended incidents a call may be about (same family nearby, or
-        the same caller phone at any distance). For the call form while it is open;
+        """Incidents a call may be about: the same family nearby and recently active, or
+        the same caller phone at any distance. For the call form while it is open;
         `CreateIncident` runs the same check and records what it found.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -63,8 +63,8 @@ class IncidentServiceStub:
     typos forgiven, best match first and nearer `near` first among equals.
     """
     FindPossibleDuplicates: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.FindPossibleDuplicatesRequest, _incident_service_pb2.FindPossibleDuplicatesResponse]
-    """Open or recently ended incidents a call may be about (same family nearby, or
-    the same caller phone at any distance). For the call form while it is open;
+    """Incidents a call may be about: the same family nearby and recently active, or
+    the same caller phone at any distance. For the call form while it is open;
     `CreateIncident` runs the same check and records what it found.
     """
     AddCaller: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.AddCallerRequest, _incident_service_pb2.AddCallerResponse]
@@ -117,8 +117,8 @@ class IncidentServiceAsyncStub(IncidentServiceStub):
     typos forgiven, best match first and nearer `near` first among equals.
     """
     FindPossibleDuplicates: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.FindPossibleDuplicatesRequest, _incident_service_pb2.FindPossibleDuplicatesResponse]  # type: ignore[assignment]
-    """Open or recently ended incidents a call may be about (same family nearby, or
-    the same caller phone at any distance). For the call form while it is open;
+    """Incidents a call may be about: the same family nearby and recently active, or
+    the same caller phone at any distance. For the call form while it is open;
     `CreateIncident` runs the same check and records what it found.
     """
     AddCaller: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.AddCallerRequest, _incident_service_pb2.AddCallerResponse]  # type: ignore[assignment]
@@ -246,8 +246,8 @@ class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _incident_service_pb2.FindPossibleDuplicatesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_incident_service_pb2.FindPossibleDuplicatesResponse, _abc.Awaitable[_incident_service_pb2.FindPossibleDuplicatesResponse]]:
-        """Open or recently ended incidents a call may be about (same family nearby, or
-        the same caller phone at any distance). For the call form while it is open;
+        """Incidents a call may be about: the same family nearby and recently active, or
+        the same caller phone at any distance. For the call form while it is open;
         `CreateIncident` runs the same check and records what it found.
         """
 
