@@ -248,10 +248,13 @@ async def test_cautions_are_listed_and_travel_with_a_new_incident(service: Servi
         ),
         (
             incident_pb2.Caution(
-                text="x",
+                kind=incident_pb2.CAUTION_KIND_WEAPONS,
                 location=common_pb2.Location(lat=MARKET.lat, lon=MARKET.lon),
-                valid_until=ts(datetime.now(UTC) + timedelta(days=1)),
             ),
+            "caution.text",
+        ),
+        (
+            incident_pb2.Caution(kind=99, text="x", location=at(MARKET)),
             "caution.kind",
         ),
         (
@@ -400,3 +403,17 @@ async def test_search_places_finds_a_landmark_without_diacritics(service: Servic
     district = await service.stub.SearchPlaces(pb.SearchPlacesRequest(query="Q1"), timeout=T)
     assert district.places[0].kind == incident_pb2.PLACE_KIND_FORMER_DISTRICT
     assert set(district.places[0].wards) == {"Sài Gòn", "Tân Định", "Bến Thành", "Cầu Ông Lãnh"}
+
+
+async def test_a_caution_without_kind_or_expiry_is_other_for_a_year(service: Service) -> None:
+    made = await service.stub.CreateCaution(
+        pb.CreateCautionRequest(
+            caution=incident_pb2.Caution(text="Chó dữ trong sân", location=at(MARKET))
+        ),
+        timeout=T,
+    )
+    assert made.caution.kind == incident_pb2.CAUTION_KIND_OTHER
+    year = made.caution.valid_until.ToDatetime(UTC) - made.caution.create_time.ToDatetime(UTC)
+    assert year == timedelta(days=365)
+    incident = await create(service, type_code="POLICE.ASSAULT", phone="")
+    assert [c.name for c in incident.cautions] == [made.caution.name]

@@ -9,6 +9,7 @@ the circle, never narrower.
 import math
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -121,20 +122,16 @@ c = store.cautions
 _CAUTION_BY_REQUEST = select(c).where(c.c.request_id == bindparam("request_id"))
 
 
-def _caution_from_row(r: object) -> Caution:
+def _caution_from_row(r: Any) -> Caution:
     return Caution(
-        id=r.id,  # type: ignore[attr-defined]
-        kind=CautionKind(r.kind),  # type: ignore[attr-defined]
-        text=r.text,  # type: ignore[attr-defined]
-        location=Location(r.lat, r.lon, r.address, r.ward),  # type: ignore[attr-defined]
-        radius_m=r.radius_m,  # type: ignore[attr-defined]
-        valid_until=as_utc(r.valid_until),  # type: ignore[attr-defined]
-        created_by=Actor(
-            r.created_by_user,  # type: ignore[attr-defined]
-            Agency(r.created_by_agency),  # type: ignore[attr-defined]
-            r.created_by_role,  # type: ignore[attr-defined]
-        ),
-        create_time=as_utc(r.create_time),  # type: ignore[attr-defined]
+        id=r.id,
+        kind=CautionKind(r.kind),
+        text=r.text,
+        location=Location(r.lat, r.lon, r.address, r.ward),
+        radius_m=r.radius_m,
+        valid_until=as_utc(r.valid_until),
+        created_by=Actor(r.created_by_user, Agency(r.created_by_agency), r.created_by_role),
+        create_time=as_utc(r.create_time),
     )
 
 

@@ -21,6 +21,8 @@ MAX_RADIUS_M = 2000.0
 MAX_TEXT = 1000
 # A caution is reviewed at least this often: nothing stays in force for ever.
 LONGEST_VALIDITY = timedelta(days=3 * 366)
+# A caution entered without an expiry is reviewed within a year.
+DEFAULT_VALIDITY = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,6 @@ class CautionDraft:
 def check(rules: v.Rules, draft: CautionDraft, now: datetime, prefix: str = "caution.") -> None:
     """InvalidInput naming every bad field: an impossible place, an expiry in the past."""
     out: list[Violation] = []
-    if draft.kind is None:
-        out.append(Violation(f"{prefix}kind", "required: what the caution warns of"))
     if not draft.text.strip():
         out.append(Violation(f"{prefix}text", "required: what responders must know"))
     v.check_length(draft.text, MAX_TEXT, f"{prefix}text", out)
@@ -46,7 +46,7 @@ def check(rules: v.Rules, draft: CautionDraft, now: datetime, prefix: str = "cau
     if not 0 <= draft.radius_m <= MAX_RADIUS_M or draft.radius_m != draft.radius_m:
         out.append(Violation(f"{prefix}radius_m", f"must be between 0 and {MAX_RADIUS_M:.0f}"))
     if draft.valid_until is None:
-        out.append(Violation(f"{prefix}valid_until", "required: when the caution lapses"))
+        pass  # a year (`new_caution`)
     elif draft.valid_until <= now:
         out.append(Violation(f"{prefix}valid_until", "must be in the future"))
     elif draft.valid_until > now + LONGEST_VALIDITY:
@@ -55,16 +55,14 @@ def check(rules: v.Rules, draft: CautionDraft, now: datetime, prefix: str = "cau
 
 
 def new_caution(draft: CautionDraft, *, caution_id: str, actor: Actor, now: datetime) -> Caution:
-    assert draft.kind is not None
     assert draft.location is not None
-    assert draft.valid_until is not None
     return Caution(
         id=caution_id,
-        kind=draft.kind,
+        kind=draft.kind or CautionKind.OTHER,
         text=draft.text.strip(),
         location=draft.location,
         radius_m=draft.radius_m,
-        valid_until=draft.valid_until,
+        valid_until=draft.valid_until or now + DEFAULT_VALIDITY,
         created_by=actor,
         create_time=now,
     )

@@ -321,6 +321,7 @@ class Caution(_message.Message):
     name: _builtins.str
     """`cautions/{caution}`. Output only."""
     kind: Global___CautionKind.ValueType
+    """Unspecified: OTHER."""
     text: _builtins.str
     """What responders must know; say what, not who (no names or phone numbers)."""
     radius_m: _builtins.float
@@ -333,7 +334,7 @@ class Caution(_message.Message):
 
     @_builtins.property
     def valid_until(self) -> _timestamp_pb2.Timestamp:
-        """Required, in the future."""
+        """In the future (at most three years ahead); unset: a year from its entry."""
 
     @_builtins.property
     def created_by(self) -> _common_pb2.Actor:

@@ -753,7 +753,7 @@ class CreateCautionRequest(_message.Message):
     """Client-chosen idempotency key, at most 64 characters."""
     @_builtins.property
     def caution(self) -> _incident_pb2.Caution:
-        """`kind`, `text`, `location` and `valid_until` are required."""
+        """`text` and `location` are required (see `Caution` for the defaults)."""
 
     def __init__(
         self,
