@@ -120,7 +120,7 @@ async def calltaking(procs: Processes, settings: Settings) -> dict[str, float]:
 @dataclass
 class Side:
     label: str
-    stub: pb_grpc.IncidentServiceAsyncStub
+    stub: "pb_grpc.IncidentServiceAsyncStub"  # typed in the stubs only
     watcher: EventWatcher
     create: Callable[[], Awaitable[str]]
 
