@@ -62,14 +62,20 @@ class RpcError(Exception):
         return cls(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request: {summary}", violations)
 
     def to_status(self) -> grpc.Status:
+        """The status with its details, each text clipped: an answer quotes what it was
+        sent, and headers past gRPC's 16 KiB would reach the caller as a dropped stream."""
         details: list[any_pb2.Any] = []
         if self.violations:
+            shown = self.violations[:_MOST_VIOLATIONS]
+            if len(self.violations) > len(shown):
+                more = len(self.violations) - len(shown)
+                shown = [*shown, FieldViolation("...", f"and {more} more")]
             bad_request = error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description
+                        field=_clip(v.field, 100), description=_clip(v.description, 240)
                     )
-                    for v in self.violations
+                    for v in shown
                 ]
             )
             packed = any_pb2.Any()
@@ -89,10 +95,24 @@ class RpcError(Exception):
             packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
             details.append(packed)
         status = status_pb2.Status(
-            code=getattr(code_pb2, self.code.name), message=self.message, details=details
+            code=getattr(code_pb2, self.code.name),
+            message=_clip(self.message, 600),
+            details=details,
         )
         result: grpc.Status = rpc_status.to_status(status)
         return result
+
+
+# At most this many field violations in an answer (the rest are counted).
+_MOST_VIOLATIONS = 8
+
+
+def _clip(text: str, most_bytes: int) -> str:
+    """`text` in at most `most_bytes` of UTF-8 (and an ellipsis when cut)."""
+    data = text.encode()
+    if len(data) <= most_bytes:
+        return text
+    return data[: most_bytes - 3].decode(errors="ignore") + "…"
 
 
 # Domain errors in the order they are tested (subclasses before their bases), with the

@@ -1,6 +1,7 @@
 """An aio gRPC server with health checking, reflection, tracing, metrics and error mapping."""
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -15,6 +16,7 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from icc_kernel.errors import DomainError
+from icc_rpc.decoding import check, checked_stream, tolerant
 from icc_rpc.errors import RpcError, to_rpc_error
 
 log = logging.getLogger(__name__)
@@ -124,32 +126,46 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
             exc = RpcError.unavailable("a service this call needs", RETRY_AFTER_S)
         if isinstance(exc, RpcError):
             await context.abort_with_status(exc.to_status())
+        if isinstance(exc, NotImplementedError):
+            # What a generated servicer's base method raises (the health servicer's List).
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented by this server")
         await _internal(context, exc)
 
     def _wrap(self, handler: Any, method: str, attributes: dict[str, str] | None) -> Any:
-        """`attributes` of the method's span and duration metric; None: neither."""
+        """`attributes` of the method's span and duration metric; None: neither.
+
+        Every kind of method gets the tolerant deserializer: a request that is no valid
+        message is answered INVALID_ARGUMENT here, not UNKNOWN by gRPC.
+        """
         kw = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": tolerant(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
-        if handler.unary_stream is not None:
-            stream = self._streamed(handler.unary_stream, method, attributes)
+        streamed_in: bool = handler.request_streaming
+        streamed_out = handler.unary_stream or handler.stream_stream
+        if streamed_out is not None:
+            stream = self._streamed(streamed_out, method, attributes, streamed_in)
+            if streamed_in:
+                return grpc.stream_stream_rpc_method_handler(stream, **kw)
             return grpc.unary_stream_rpc_method_handler(stream, **kw)
-        inner = handler.unary_unary or handler.stream_unary
-        if inner is None:
-            return handler
-        call = self._answered(inner, method, attributes)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(call, **kw)
-        return grpc.stream_unary_rpc_method_handler(call, **kw)
+        call = self._answered(
+            handler.unary_unary or handler.stream_unary, method, attributes, streamed_in
+        )
+        if streamed_in:
+            return grpc.stream_unary_rpc_method_handler(call, **kw)
+        return grpc.unary_unary_rpc_method_handler(call, **kw)
 
-    def _streamed(self, inner: Any, method: str, attributes: dict[str, str] | None) -> Any:
+    def _streamed(
+        self, inner: Any, method: str, attributes: dict[str, str] | None, streamed_in: bool
+    ) -> Any:
         """A server stream (a watch), traced but not measured: it lasts as long as the
         client watches, which says nothing about latency."""
+        if not inspect.isasyncgenfunction(inner):
+            return self._written(inner, method, attributes, streamed_in)
 
         async def unary_stream(request: Any, context: Any) -> Any:
             try:
-                async for item in inner(request, context):
+                async for item in inner(_decoded(request, streamed_in), context):
                     yield item
             except Exception as exc:
                 await self._fail(context, exc)
@@ -164,12 +180,35 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
 
         return unary_stream if attributes is None else traced_stream
 
-    def _answered(self, inner: Any, method: str, attributes: dict[str, str] | None) -> Any:
+    def _written(
+        self, inner: Any, method: str, attributes: dict[str, str] | None, streamed_in: bool
+    ) -> Any:
+        """A server stream whose servicer writes with `context.write` and returns (the
+        health servicer's Watch): awaited, traced, not measured."""
+
+        async def written(request: Any, context: Any) -> None:
+            try:
+                await inner(_decoded(request, streamed_in), context)
+            except Exception as exc:
+                await self._fail(context, exc)
+
+        async def traced(request: Any, context: Any) -> None:
+            with _server_span(method, context, attributes or {}) as span:
+                try:
+                    await written(request, context)
+                finally:
+                    _end(span, context.code() or grpc.StatusCode.OK)
+
+        return written if attributes is None else traced
+
+    def _answered(
+        self, inner: Any, method: str, attributes: dict[str, str] | None, streamed_in: bool
+    ) -> Any:
         """One awaited answer (to one request or a stream of them), traced and measured."""
 
         async def plain(request: Any, context: Any) -> Any:
             try:
-                return await inner(request, context)
+                return await inner(_decoded(request, streamed_in), context)
             except Exception as exc:
                 await self._fail(context, exc)
 
@@ -181,7 +220,7 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
             code: grpc.StatusCode | None = None
             with _server_span(method, context, attributes or {}) as span:
                 try:
-                    return await inner(request, context)
+                    return await inner(_decoded(request, streamed_in), context)
                 except Exception as exc:
                     await self._fail(context, exc)
                 except asyncio.CancelledError:
@@ -198,6 +237,12 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
                     _end(span, code)
 
         return plain if attributes is None else measured
+
+
+def _decoded(request: Any, streamed_in: bool) -> Any:
+    """The request (or the stream of them) as the servicer gets it: raises `RpcError`
+    for bytes that are no valid message (a stream at the first such message)."""
+    return checked_stream(request) if streamed_in else check(request)
 
 
 def _server_span(method: str, context: Any, attributes: dict[str, str]) -> Any:
