@@ -38,6 +38,9 @@ FUNCTIONS = {
     "etag_of",
     "version_of",
     "to_rpc_error",
+    # The one codec of page tokens and cursors (icc_rpc.convert).
+    "encode_page_token",
+    "decode_page_token",
     # The travel model (icc_city.travel).
     "period_of",
     "vehicle_class",
@@ -70,10 +73,13 @@ def _sources() -> list[Path]:
     return out
 
 
-# The kernel's own homes outside the kernel: the mapping to gRPC status, the travel model.
+# The kernel's own homes outside the kernel: the mapping to gRPC status, the page-token
+# codec, the travel model.
 TRAVEL = "libs/city/src/icc_city/travel.py"
 HOMES = {
     "libs/rpc/src/icc_rpc/errors.py: def to_rpc_error",
+    "libs/rpc/src/icc_rpc/convert.py: def encode_page_token",
+    "libs/rpc/src/icc_rpc/convert.py: def decode_page_token",
     f"{TRAVEL}: class Period",
     f"{TRAVEL}: def period_of",
     f"{TRAVEL}: def vehicle_class",

@@ -291,9 +291,9 @@ async def test_list_filters_and_pages(service: Service) -> None:
 
 
 async def test_watch_resumes_from_cursor_without_gaps_or_repeats(service: Service) -> None:
+    stream = service.stub.WatchIncidents(pb.WatchIncidentsRequest(), timeout=T)
+    await stream.initial_metadata()  # the watch is live: nothing created from now is missed
     names = [(await create(service, request_id=f"w{n}")).name for n in range(3)]
-    await wait_for_events(service, 3)
-    stream = service.stub.WatchIncidents(pb.WatchIncidentsRequest(cursor="0"), timeout=T)
     got = [await stream.read() for _ in range(2)]
     stream.cancel()
     cursor = got[-1].cursor
@@ -303,7 +303,7 @@ async def test_watch_resumes_from_cursor_without_gaps_or_repeats(service: Servic
     resumed.cancel()
     seen = [r.created.incident.name for r in got + rest]
     assert seen == names + more
-    assert [int(r.cursor) for r in got + rest] == [1, 2, 3, 4, 5]
+    assert len({r.cursor for r in got + rest}) == 5
 
 
 async def test_health_and_reflection(service: Service) -> None:

@@ -6,7 +6,8 @@
 - enums: one `EnumEdge` per contract enum (`AGENCY`, `PRIORITY`, ...) turns a kernel
   enum into the proto's value type (no cast at the call site) and a proto number back
   into the kernel enum, an unknown number being a violation naming the field;
-- paging: `page_size` and opaque `encode_page_token` / `decode_page_token`;
+- paging: `page_size`, and page tokens and watch cursors: `encode_page_token` /
+  `decode_page_token`, signed with `ICC_TOKEN_KEY` (`token_key_from_env`, `use_token_key`);
 - who and when: `actor_to_proto`, `event_metadata`.
 
 Functions that check input append `Violation`s to the caller's list (so one answer names
@@ -16,12 +17,18 @@ INVALID_ARGUMENT.
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import logging
+import os
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -160,22 +167,166 @@ def page_size(
     return min(value or default, most)
 
 
-def encode_page_token(payload: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+# Page tokens and watch cursors: opaque to callers, signed with an HMAC under a key the
+# replicas of a service share (`ICC_TOKEN_KEY`), so that one made by any replica is taken
+# by every other, and one a caller made up or changed is refused. A token says which
+# request it continues (its kind: the RPC; its scope: a fingerprint of the filters or the
+# parent) and where the last page ended (its position: bounded numbers and texts).
+
+TOKEN_KEY_VARIABLE = "ICC_TOKEN_KEY"
+_TOKEN_VERSION = 1
+_MIN_KEY_CHARS = 32
+# Longer than any token a service makes (a time, an id and the fingerprint of a filter).
+_MAX_TOKEN_CHARS = 512
+_MAX_TEXT = 128
+_MAX_NUMBER = 2**63 - 1  # SQL BIGINT, JetStream sequences
+_MAX_VALUES = 4
+_MAC_BYTES = 16
+_signing_key: bytes | None = None
+
+log = logging.getLogger(__name__)
+
+Position = tuple[int | str, ...]
 
 
-def decode_page_token(token: str, field: str = "page_token") -> dict[str, Any]:
-    """What `encode_page_token` encoded; InvalidInput naming `field` for anything else."""
+def token_key_from_env(env: Mapping[str, str]) -> bytes | None:
+    """`ICC_TOKEN_KEY` as the signing key; None when unset in a local environment (the
+    process then makes its own); ValueError when unset elsewhere (replicas would refuse
+    each other's tokens) or too short to be a secret."""
+    raw = env.get(TOKEN_KEY_VARIABLE, "")
+    if raw:
+        if len(raw) < _MIN_KEY_CHARS:
+            raise ValueError(
+                f"{TOKEN_KEY_VARIABLE} must be at least {_MIN_KEY_CHARS} characters "
+                "(`openssl rand -hex 32` makes one)"
+            )
+        return raw.encode()
+    environment = env.get("ICC_ENVIRONMENT", "local")
+    if environment == "local":
+        return None
+    raise ValueError(
+        f"{TOKEN_KEY_VARIABLE} is not set (ICC_ENVIRONMENT={environment}): each replica "
+        "would sign page tokens and cursors with a key of its own and refuse the others'. "
+        "Give every replica the same secret (`openssl rand -hex 32` makes one)"
+    )
+
+
+def use_token_key(key: bytes | None) -> None:
+    """Sign and check this process's tokens with `key`; None: a random key of its own."""
+    global _signing_key
+    if key is None:
+        log.warning(
+            f"{TOKEN_KEY_VARIABLE} is not set: page tokens and cursors of this process "
+            "are refused by any other"
+        )
+        key = secrets.token_bytes(32)
+    _signing_key = key
+
+
+def _key() -> bytes:
+    if _signing_key is None:  # a process not started by run_service (tests, tools)
+        use_token_key(token_key_from_env(os.environ))
+    assert _signing_key is not None
+    return _signing_key
+
+
+def _mac(payload: bytes) -> bytes:
+    return hmac.new(_key(), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _fingerprint(scope: object) -> str:
+    """Equal for equal scopes: a string, or a frozen dataclass of filters (its repr)."""
+    text = scope if isinstance(scope, str) else repr(scope)
+    return _b64(hashlib.sha256(text.encode()).digest()[:9])
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    """Strict: only the URL-safe alphabet (binascii.Error for anything else)."""
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+
+
+def encode_page_token(kind: str, position: Position, scope: object = "") -> str:
+    """A token for where a page (or a watch) of `kind` ended, for the request `scope`
+    stands for (its filters as a frozen dataclass, its parent's name): what
+    `decode_page_token` takes back for the same kind and scope."""
+    payload = json.dumps(
+        [_TOKEN_VERSION, kind, _fingerprint(scope), *position], separators=(",", ":")
+    ).encode()
+    return f"{_b64(payload)}.{_b64(_mac(payload))}"
+
+
+@dataclass(frozen=True)
+class PagePosition:
+    """Where the previous page ended, as its token carried it: `number(i)` and `text(i)`
+    are the i-th value, refused (naming the field) when it is not of that type."""
+
+    values: Position
+    field: str
+
+    def number(self, index: int) -> int:
+        value = self.values[index] if index < len(self.values) else None
+        if not isinstance(value, int):
+            raise _refused(self.field)
+        return value
+
+    def text(self, index: int) -> str:
+        value = self.values[index] if index < len(self.values) else None
+        if not isinstance(value, str):
+            raise _refused(self.field)
+        return value
+
+
+def _refused(field: str, why: str = "not one from a previous response") -> InvalidInput:
+    return InvalidInput.one(field, f"{why}; start without one")
+
+
+def decode_page_token(
+    token: str, kind: str, *, scope: object = "", field: str = "page_token"
+) -> PagePosition:
+    """Where the page `token` continues ended; InvalidInput naming `field` for anything
+    else: garbage, a token changed or made up (or signed with another key), of another
+    RPC, another filter or parent, another version, or holding values out of bounds."""
+    payload = _verified(token, field)
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput.one(
-            field, "not a token from a previous response; start without one"
-        ) from exc
-    if not isinstance(data, dict):
-        raise InvalidInput.one(field, "not a token from a previous response; start without one")
-    return data
+        data = json.loads(payload)
+    except ValueError as exc:  # signed by us, so never; but checked all the same
+        raise _refused(field) from exc
+    if not isinstance(data, list) or len(data) < 3 or data[0] != _TOKEN_VERSION:
+        raise _refused(field, "made by another version of the service")
+    if data[1] != kind:
+        raise _refused(field, f"a token of {str(data[1])[:40]}, not of {kind}")
+    if data[2] != _fingerprint(scope):
+        raise _refused(field, "made for other filters or another parent than this request's")
+    values = tuple(data[3:])
+    if len(values) > _MAX_VALUES or not all(_bounded(v) for v in values):
+        raise _refused(field)
+    return PagePosition(values, field)
+
+
+def _verified(token: str, field: str) -> bytes:
+    """The payload of a token this deployment signed."""
+    body, dot, mac = token.partition(".")
+    if not dot or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
+        raise _refused(field)
+    try:
+        payload, signature = _unb64(body), _unb64(mac)
+    except (ValueError, binascii.Error) as exc:
+        raise _refused(field) from exc
+    if not hmac.compare_digest(signature, _mac(payload)):
+        raise _refused(field, "damaged, made up, or from another deployment")
+    return payload
+
+
+def _bounded(value: object) -> bool:
+    if isinstance(value, bool):  # json's true is an int to Python
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= _MAX_NUMBER
+    return isinstance(value, str) and len(value) <= _MAX_TEXT
 
 
 # Who and when

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -9,6 +10,7 @@ from typing import Protocol
 
 import uvloop
 
+from icc_rpc.convert import token_key_from_env, use_token_key
 from icc_telemetry import TelemetryConfig, setup_telemetry
 
 
@@ -33,9 +35,21 @@ async def serve_until_signalled(start: Callable[[], Awaitable[Stoppable]], name:
 
 
 def run_service(
-    name: str, start: Callable[[], Awaitable[Stoppable]], address_variable: str
+    name: str,
+    start: Callable[[], Awaitable[Stoppable]],
+    address_variable: str,
+    *,
+    signs_tokens: bool = False,
 ) -> None:
-    """Entry point of a service's console script."""
+    """Entry point of a service's console script. A service that `signs_tokens` (page
+    tokens, cursors) reads its key from `ICC_TOKEN_KEY` first, and does not start without
+    one outside a local environment (`icc_rpc.convert.token_key_from_env`)."""
+    if signs_tokens:
+        try:
+            use_token_key(token_key_from_env(os.environ))
+        except ValueError as exc:
+            print(f"icc-{name}: {exc}.", file=sys.stderr)
+            sys.exit(2)
     try:
         telemetry = setup_telemetry(TelemetryConfig.from_env(name))
     except (OSError, ValueError) as exc:

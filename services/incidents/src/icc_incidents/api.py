@@ -1,6 +1,8 @@
 """The gRPC face of the incidents service: protobuf in, domain calls, protobuf out."""
 
+import functools
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from opentelemetry import trace
 
@@ -14,16 +16,27 @@ from icc_incidents.domain.model import Incident, IncidentFilter
 from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
 from icc_incidents.watch import IncidentWatch
-from icc_kernel.errors import Violation, raise_if_any
+from icc_kernel.errors import InvalidInput, Violation, raise_if_any
 from icc_kernel.names import id_of
 from icc_rpc import Context
-from icc_rpc.convert import AGENCY, INCIDENT_STATE, PRIORITY, optional_time, page_size
+from icc_rpc.convert import (
+    AGENCY,
+    INCIDENT_STATE,
+    PRIORITY,
+    decode_page_token,
+    encode_page_token,
+    optional_time,
+    page_size,
+)
 from icc_rpc.identity import actor_of
 from icc_telemetry import INCIDENT_ID
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["IncidentService"].full_name
 add_servicer = pb_grpc.add_IncidentServiceServicer_to_server
 MAX_PAGE = 500
+# The kinds of page token this service hands out (the watch's cursors: watch.py).
+LIST_INCIDENTS = "ListIncidents"
+LIST_CHRONOLOGY = "ListChronology"
 
 
 def _tag(name: str) -> None:
@@ -35,6 +48,17 @@ def _tag(name: str) -> None:
 def _full(incident: Incident) -> incident_pb2.Incident:
     """An incident as its callers see it: caller and notes included."""
     return convert.incident_to_proto(incident, personal_data=True)
+
+
+def _incidents_after(page_token: str, flt: IncidentFilter) -> tuple[datetime, str] | None:
+    """Where the previous page of this listing ended (None for the first page)."""
+    if not page_token:
+        return None
+    page = decode_page_token(page_token, LIST_INCIDENTS, scope=flt)
+    try:
+        return datetime.fromisoformat(page.text(0)), page.text(1)
+    except ValueError as exc:  # a token the service signed holds a time; checked all the same
+        raise InvalidInput.one("page_token", "not one from a previous response") from exc
 
 
 def _filter(request: pb.ListIncidentsRequest, out: list[Violation]) -> IncidentFilter:
@@ -91,7 +115,13 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         flt = _filter(request, out)
         size = page_size(request.page_size, default=50, most=MAX_PAGE, out=out)
         raise_if_any(out)
-        found, token = await self._service.list_incidents(flt, size, request.page_token)
+        after = _incidents_after(request.page_token, flt)
+        found = await self._service.list_incidents(flt, size + 1, after)
+        token = ""
+        if len(found) > size:
+            found, last = found[:size], found[size - 1]
+            position = (last.create_time.isoformat(), last.id)
+            token = encode_page_token(LIST_INCIDENTS, position, scope=flt)
         return pb.ListIncidentsResponse(incidents=[_full(i) for i in found], next_page_token=token)
 
     async def UpdateIncident(
@@ -151,7 +181,16 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         out: list[Violation] = []
         size = page_size(request.page_size, default=100, most=MAX_PAGE, out=out)
         raise_if_any(out)
-        entries, token = await self._service.chronology(request.parent, size, request.page_token)
+        after = 0
+        if request.page_token:
+            page = decode_page_token(request.page_token, LIST_CHRONOLOGY, scope=request.parent)
+            after = page.number(0)
+        entries = await self._service.chronology(request.parent, size + 1, after)
+        token = ""
+        if len(entries) > size:
+            entries = entries[:size]
+            position = (entries[-1].sequence,)
+            token = encode_page_token(LIST_CHRONOLOGY, position, scope=request.parent)
         return pb.ListChronologyResponse(
             entries=[convert.chronology_to_proto(e) for e in entries], next_page_token=token
         )
@@ -172,7 +211,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         out: list[Violation] = []
         agencies = set(AGENCY.from_protos(request.agencies, "agencies", out))
         raise_if_any(out)
-        async for item in self._watch.stream(request.cursor, agencies):
+        # The headers tell the caller the watch is live (nothing published later is missed).
+        subscribed = functools.partial(context.send_initial_metadata, ())
+        async for item in self._watch.stream(request.cursor, agencies, subscribed):
             yield item
 
     # Call-taking

@@ -119,7 +119,7 @@ async def start(config: Config) -> Running:
 
 def run() -> None:
     config = config_from_env()
-    run_service("incidents", lambda: start(config), "ICC_INCIDENTS_ADDR")
+    run_service("incidents", lambda: start(config), "ICC_INCIDENTS_ADDR", signs_tokens=True)
 
 
 if __name__ == "__main__":

@@ -123,18 +123,18 @@ class IncidentService:
             return await store.load(conn, found, with_notes=True)
 
     async def list_incidents(
-        self, flt: IncidentFilter, page_size: int, page_token: str
-    ) -> tuple[list[Incident], str]:
+        self, flt: IncidentFilter, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Incident]:
+        """Newest first, after the creation time and id of the previous page's last one."""
         async with self.db.read() as conn:
-            return await store.list_incidents(conn, flt, page_size, page_token)
+            return await store.list_incidents(conn, flt, limit, after)
 
-    async def chronology(
-        self, name: str, page_size: int, page_token: str
-    ) -> tuple[list[ChronologyEntry], str]:
+    async def chronology(self, name: str, limit: int, after: int) -> list[ChronologyEntry]:
+        """Oldest first, from the entry after sequence number `after`."""
         found = parse_incident_name(name, "parent")
         async with self.db.read() as conn:
             await store.load(conn, found)
-            return await store.list_chronology(conn, found, page_size, page_token)
+            return await store.list_chronology(conn, found, limit, after)
 
     async def _change(
         self,

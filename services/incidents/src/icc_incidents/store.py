@@ -42,10 +42,9 @@ from icc_incidents.domain.model import (
 from icc_incidents.intake_rows import intake_from, intake_json
 from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
-from icc_kernel.errors import ConcurrentChange, InvalidInput, NotFound
+from icc_kernel.errors import ConcurrentChange, NotFound
 from icc_kernel.names import name_of
 from icc_kernel.vocabulary import Agency, AssignmentState, CallLine, IncidentState, Priority
-from icc_rpc.convert import decode_page_token, encode_page_token
 from icc_storage import WriteBatcher, WriteTx, inbox_table, outbox_table
 from icc_storage import claim_event as _claim
 from icc_storage.batch import Work
@@ -409,12 +408,14 @@ def append_chronology(tx: WriteTx, entry: ChronologyEntry) -> None:
     )
 
 
-# Paging: an opaque token holding the last row's sort key and the filter it belongs to.
+# Paging: each listing reads one row more than a page, which says whether another follows;
+# the gRPC edge turns where a page ended into the token for the next.
 
 
 async def list_incidents(
-    conn: AsyncConnection, flt: IncidentFilter, page_size: int, page_token: str
-) -> tuple[list[Incident], str]:
+    conn: AsyncConnection, flt: IncidentFilter, limit: int, after: tuple[datetime, str] | None
+) -> list[Incident]:
+    """Newest first; `after`: the creation time and id of the previous page's last one."""
     t = incidents
     query = select(t)
     if flt.states:
@@ -427,54 +428,31 @@ async def list_incidents(
         query = query.where(t.c.create_time >= flt.created_after)
     if flt.created_before is not None:
         query = query.where(t.c.create_time < flt.created_before)
-    if page_token:
-        token = decode_page_token(page_token)
-        try:
-            if token["f"] != flt.fingerprint():
-                raise ValueError("filter changed")
-            last_time = datetime.fromisoformat(token["t"])
-            last_id = str(token["id"])
-        except (KeyError, ValueError, TypeError) as exc:
-            raise InvalidInput.one(
-                "page_token", "does not match this request's filters; start without one"
-            ) from exc
+    if after is not None:
+        last_time, last_id = after
         query = query.where(
             or_(t.c.create_time < last_time, and_(t.c.create_time == last_time, t.c.id < last_id))
         )
     rows = (
-        await conn.execute(
-            query.order_by(t.c.create_time.desc(), t.c.id.desc()).limit(page_size + 1)
-        )
+        await conn.execute(query.order_by(t.c.create_time.desc(), t.c.id.desc()).limit(limit))
     ).all()
-    found = [incident_from_row(r) for r in rows[:page_size]]
-    next_token = ""
-    if len(rows) > page_size:
-        last = found[-1]
-        next_token = encode_page_token(
-            {"t": last.create_time.isoformat(), "id": last.id, "f": flt.fingerprint()}
-        )
-    return found, next_token
+    return [incident_from_row(r) for r in rows]
 
 
 async def list_chronology(
-    conn: AsyncConnection, incident_id: str, page_size: int, page_token: str
-) -> tuple[list[ChronologyEntry], str]:
-    after = 0
-    if page_token:
-        token = decode_page_token(page_token)
-        if token.get("i") != incident_id or not isinstance(token.get("s"), int):
-            raise InvalidInput.one("page_token", "belongs to another incident or is damaged")
-        after = token["s"]
+    conn: AsyncConnection, incident_id: str, limit: int, after: int
+) -> list[ChronologyEntry]:
+    """Oldest first, from the entry after sequence number `after`."""
     c = chronology
     rows = (
         await conn.execute(
             select(c)
             .where(c.c.incident_id == incident_id, c.c.sequence > after)
             .order_by(c.c.sequence)
-            .limit(page_size + 1)
+            .limit(limit)
         )
     ).all()
-    entries = [
+    return [
         ChronologyEntry(
             r.incident_id,
             r.sequence,
@@ -483,9 +461,5 @@ async def list_chronology(
             r.action,
             r.detail,
         )
-        for r in rows[:page_size]
+        for r in rows
     ]
-    next_token = ""
-    if len(rows) > page_size:
-        next_token = encode_page_token({"i": incident_id, "s": entries[-1].sequence})
-    return entries, next_token

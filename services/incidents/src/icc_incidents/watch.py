@@ -1,11 +1,14 @@
 """WatchIncidents: the incident stream on JetStream, served to gRPC callers.
 
-The cursor is the JetStream stream sequence of the last event a caller saw, so a
-caller that reconnects with it resumes with the next event: no gap, no repeat.
+The cursor holds the JetStream stream sequence of the last event a caller saw, signed
+like a page token (`icc_rpc.convert`), so a caller that reconnects with it resumes with
+the next event: no gap, no repeat. It is a place in the stream, not in a filtered view:
+a caller may resume with other agencies. The stream's headers are sent once the watch is
+subscribed: a caller that waits for them misses nothing published afterwards.
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -13,8 +16,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc_bus import EventTypes, PoisonMessage, StreamSpec
 from icc_incidents.events import ACTIONS, EVENT_TYPES, SUBJECT_PREFIX
-from icc_kernel.errors import InvalidInput
 from icc_kernel.vocabulary import Agency
+from icc_rpc.convert import decode_page_token, encode_page_token
 
 INCIDENT_STREAM = StreamSpec(
     name="ICC_INCIDENT",
@@ -26,13 +29,18 @@ INCIDENT_STREAM = StreamSpec(
 _KNOWN_AGENCIES = {int(a) for a in Agency}
 
 
+WATCH_INCIDENTS = "WatchIncidents"
+
+
 def parse_cursor(cursor: str) -> int | None:
     """The stream sequence to start *after*; None for "from now on"."""
     if not cursor:
         return None
-    if not cursor.isdigit() or len(cursor) > 19:
-        raise InvalidInput.one("cursor", "not a cursor from a previous response")
-    return int(cursor)
+    return decode_page_token(cursor, WATCH_INCIDENTS, field="cursor").number(0)
+
+
+def cursor_of(sequence: int) -> str:
+    return encode_page_token(WATCH_INCIDENTS, (sequence,))
 
 
 class IncidentWatch:
@@ -41,8 +49,10 @@ class IncidentWatch:
         self._types = EventTypes(EVENT_TYPES)
 
     async def stream(
-        self, cursor: str, agencies: set[Agency]
+        self, cursor: str, agencies: set[Agency], subscribed: Callable[[], Awaitable[None]]
     ) -> AsyncIterator[pb.WatchIncidentsResponse]:
+        """Events after `cursor` (from now on when empty) about incidents that involve one
+        of `agencies` (any when empty); `subscribed` is awaited once nothing can be missed."""
         after = parse_cursor(cursor)
         # Nothing at or below the floor is ever sent: the ordered consumer restarts
         # from the last sequence *it* saw, which is 0 if nothing came yet (it would
@@ -63,6 +73,7 @@ class IncidentWatch:
             config=config,
         )
         try:
+            await subscribed()
             async for msg in sub.messages:
                 action = msg.subject.removeprefix(SUBJECT_PREFIX)
                 seq = msg.metadata.sequence.stream
@@ -79,7 +90,7 @@ class IncidentWatch:
                 involved = {Agency(a) for a in incident.agencies if a in _KNOWN_AGENCIES}
                 if agencies and not agencies.intersection(involved):
                     continue
-                response = pb.WatchIncidentsResponse(cursor=str(seq))
+                response = pb.WatchIncidentsResponse(cursor=cursor_of(seq))
                 getattr(response, action).CopyFrom(event)
                 yield response
         finally:

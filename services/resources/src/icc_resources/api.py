@@ -33,6 +33,8 @@ from icc_telemetry import INCIDENT_ID, UNIT_ID
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ResourceService"].full_name
 add_servicer = pb_grpc.add_ResourceServiceServicer_to_server
 MAX_PAGE = 5000
+# The kind of page token ListUnits hands out.
+LIST_UNITS = "ListUnits"
 
 
 def _unit_id(name: str, field: str) -> str:
@@ -61,9 +63,11 @@ def _filter(request: pb.ListUnitsRequest, out: list[Violation]) -> UnitFilter:
     )
 
 
-def _after(page_token: str) -> str:
+def _after(page_token: str, flt: UnitFilter) -> str:
     """The id of the previous page's last unit ("" for the first page)."""
-    return str(decode_page_token(page_token).get("after", "")) if page_token else ""
+    if not page_token:
+        return ""
+    return decode_page_token(page_token, LIST_UNITS, scope=flt).text(0)
 
 
 class ResourceApi(pb_grpc.ResourceServiceServicer):
@@ -106,11 +110,11 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         flt = _filter(request, out)
         size = page_size(request.page_size, default=500, most=MAX_PAGE, out=out)
         raise_if_any(out)
-        units = await self._service.list_units(flt, size + 1, _after(request.page_token))
+        units = await self._service.list_units(flt, size + 1, _after(request.page_token, flt))
         token = ""
         if len(units) > size:
             units = units[:size]
-            token = encode_page_token({"after": units[-1].id})
+            token = encode_page_token(LIST_UNITS, (units[-1].id,), scope=flt)
         response = pb.ListUnitsResponse(next_page_token=token)
         now = utc_now()
         for unit in units:

@@ -89,7 +89,7 @@ async def start(config: Config) -> Running:
 
 def run() -> None:
     config = config_from_env()
-    run_service("resources", lambda: start(config), "ICC_RESOURCES_ADDR")
+    run_service("resources", lambda: start(config), "ICC_RESOURCES_ADDR", signs_tokens=True)
 
 
 if __name__ == "__main__":

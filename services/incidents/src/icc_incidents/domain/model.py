@@ -177,7 +177,3 @@ class IncidentFilter:
     priorities: tuple[Priority, ...] = ()
     created_after: datetime | None = None
     created_before: datetime | None = None
-
-    def fingerprint(self) -> str:
-        """Equal for equal filters: a page token holds it, so a later page keeps them."""
-        return repr(self)
