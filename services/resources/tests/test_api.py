@@ -257,6 +257,17 @@ async def test_report_position_rpc_and_bad_input(service: Service) -> None:
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "report.position" in [v.field for v in field_violations(err.value)]
+    odd = events_pb2.UnitPositionReported.FromString(
+        report(unit.name, 10.8, float("nan"), datetime.now(UTC))
+    )
+    odd.position.heading = float("inf")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await service.stub.ReportPosition(pb.ReportPositionRequest(report=odd), timeout=T)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(err.value)] == [
+        "report.position.lon",
+        "report.position.heading",
+    ]
     for request, field in [
         (pb.ReserveUnitsRequest(incident="incidents/x", units=[]), "units"),
         (pb.ReserveUnitsRequest(incident="cases/x", units=[unit.name]), "incident"),

@@ -7,7 +7,7 @@ import pytest
 from icc_kernel.errors import IllegalTransition, StaleEtag
 from icc_kernel.vocabulary import Agency, UnitKind, UnitStatus
 from icc_resources.domain import lifecycle
-from icc_resources.domain.avl import Verdict, judge
+from icc_resources.domain.avl import Verdict, judge, position_violations
 from icc_resources.domain.lifecycle import TRANSITIONS
 from icc_resources.domain.model import Position, Unit
 
@@ -63,3 +63,16 @@ def test_position_verdicts() -> None:
     assert judge(pos(), pos(t=NOW), known_unit=True, now=NOW)[0] is Verdict.DROPPED
     earlier = NOW - timedelta(seconds=1)
     assert judge(pos(), pos(t=earlier), known_unit=True, now=NOW)[0] is Verdict.ACCEPTED
+
+
+def test_a_position_no_device_can_report_names_each_field() -> None:
+    nan, inf = float("nan"), float("inf")
+    assert position_violations(Position(10.77, 106.7, NOW, 359.5, 30.0, 8.0), "p") == []
+    bad = Position(nan, inf, NOW, heading=-1.0, speed=nan, accuracy=1e9)
+    assert [v.field for v in position_violations(bad, "report.position")] == [
+        f"report.position.{f}" for f in ("lat", "lon", "heading", "speed", "accuracy")
+    ]
+    assert (
+        judge(Position(10.77, 106.7, NOW, heading=inf), None, known_unit=True, now=NOW)[0]
+        is Verdict.REJECTED
+    )

@@ -14,7 +14,7 @@ from icc_kernel.names import MAX_INCIDENT_ID, parse_name
 from icc_kernel.vocabulary import Diversion
 from icc_resources import convert
 from icc_resources.avl import Avl, PositionView
-from icc_resources.domain.avl import Verdict
+from icc_resources.domain.avl import Verdict, position_violations
 from icc_resources.domain.model import AGENCIES, Position, Unit, UnitFilter
 from icc_resources.service import ResourceService
 from icc_rpc import Context
@@ -165,6 +165,8 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
             raise InvalidInput.one(f"{field}.position", "required")
         if not report.position.HasField("report_time"):
             raise InvalidInput.one(f"{field}.position.report_time", "required")
+        position = convert.position_from_proto(report.position)
+        raise_if_any(position_violations(position, f"{field}.position"))
 
     async def ReportPosition(
         self, request: pb.ReportPositionRequest, context: Context
@@ -173,7 +175,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         verdict = await self._avl.ingest(request.report)
         if verdict is Verdict.REJECTED:
             raise InvalidInput.one(
-                "report", "rejected: unknown unit, coordinates out of range or a future time"
+                "report", "rejected: unknown unit, or a report time in the future"
             )
         return pb.ReportPositionResponse(accepted=verdict is Verdict.ACCEPTED)
 

@@ -4,10 +4,14 @@ import math
 from datetime import datetime, timedelta
 from enum import Enum
 
+from icc_kernel.errors import Violation
 from icc_resources.domain.model import Position
 
 # A device clock may run a little ahead; further ahead is a broken clock.
 MAX_CLOCK_SKEW = timedelta(seconds=60)
+# Beyond what any unit drives or flies (540 km/h), and what a fix can be off by.
+MAX_SPEED_MPS = 150.0
+MAX_ACCURACY_M = 100_000.0
 
 
 class Verdict(Enum):
@@ -24,16 +28,30 @@ def judge(
     """Whether a report is stored, with the reason when it is not."""
     if not known_unit:
         return Verdict.REJECTED, "unknown unit"
-    lat, lon = position.lat, position.lon
-    if not (math.isfinite(lat) and math.isfinite(lon)) or not (
-        -90 <= lat <= 90 and -180 <= lon <= 180
-    ):
-        return Verdict.REJECTED, "coordinates out of range"
+    if position_violations(position, "position"):
+        return Verdict.REJECTED, "position out of range"
     if position.report_time > now + MAX_CLOCK_SKEW:
         return Verdict.REJECTED, "report time is in the future"
     if last is not None and position.report_time <= last.report_time:
         return Verdict.DROPPED, "older than the last report"
     return Verdict.ACCEPTED, ""
+
+
+def position_violations(position: Position, field: str) -> list[Violation]:
+    """What no device can report (NaN, infinities, numbers out of their range), each
+    naming its field under `field`."""
+    bounds = [
+        ("lat", position.lat, -90.0, 90.0),
+        ("lon", position.lon, -180.0, 180.0),
+        ("heading", position.heading, 0.0, 360.0),  # degrees clockwise from north
+        ("speed", position.speed, 0.0, MAX_SPEED_MPS),  # metres per second
+        ("accuracy", position.accuracy, 0.0, MAX_ACCURACY_M),  # metres
+    ]
+    return [
+        Violation(f"{field}.{name}", f"must be a number from {low:g} to {high:g}")
+        for name, value, low, high in bounds
+        if not (math.isfinite(value) and low <= value <= high)
+    ]
 
 
 def is_stale(position: Position, now: datetime, stale_after: timedelta) -> bool:
