@@ -191,6 +191,9 @@ async def test_a_screen_that_reconnects_gets_exactly_what_it_missed(gateway: Gat
                 assert snapshot.event == "snapshot", stale
                 assert snapshot.data["cursor"] == int(snapshot.id or 0) >= int(change.id or 0)
                 assert newest in {i["id"] for i in snapshot.data["incidents"]}
+        # A digit `int()` refuses ("²"), through the query parameter: a snapshot too.
+        async with stream(viewer, query="?last_event_id=%C2%B2") as screen:
+            assert (await screen.next()).event == "snapshot"
 
 
 async def test_unit_positions_are_coalesced(gateway: Gateway, services: Services) -> None:

@@ -26,8 +26,11 @@ async def picture(you: Viewer) -> Response:
 
 
 def _cursor(value: str | None) -> int | None:
+    """The picture's cursor a screen last saw (SSE `Last-Event-ID`); None for anything
+    else, which gets a snapshot. ASCII digits only: `isdigit()` also takes "²", which
+    `int()` does not."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 @router.get(
