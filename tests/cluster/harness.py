@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -100,6 +101,9 @@ class Cluster:
     replicas: dict[str, list[Replica]] = field(default_factory=dict)
     proxies: dict[str, CuttableProxy] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
+    # The key every replica signs page tokens and cursors with, as a deployment's Secret
+    # gives them one: a caller's next page may be served by the other replica.
+    token_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
     def __post_init__(self) -> None:
         self.nodes = cluster.nodes_at("127.0.0.1", free_port_block(9), self.root / "nats")
@@ -144,6 +148,7 @@ class Cluster:
             f"ICC_{service.upper()}_ADDR": address,
             f"ICC_{service.upper()}_DB_URL": db_url,
             **cluster.bus_env(service, self.nodes),
+            "ICC_TOKEN_KEY": self.token_key,
             "ICC_LOG_LEVEL": "WARNING",
         }
         if service == "dispatch":
