@@ -47,6 +47,7 @@ from icc_cli import cluster
 from icc_cli.main import app
 from icc_ops import main as ops_main
 from icc_ops.deadletters import DeadLetterQueue
+from icc_rpc.errors import field_violations
 from icc_testing import NatsServer, free_port
 from icc_testing.nats_server import nats_server_binary
 
@@ -241,6 +242,28 @@ async def test_a_supervisor_does_the_same_through_the_ops_service(
                 await stub.GetDeadLetter(pb.GetDeadLetterRequest(name=letter.name), timeout=5)
             ).dead_letter
             assert got.event["incident"]["type_code"] == "TEST.BUG"
+            # Digits int() refuses, a made-up token: refused naming the field.
+            odd_name = pb.GetDeadLetterRequest(name="deadLetters/²")
+            for call, field in [
+                (stub.GetDeadLetter(odd_name, timeout=5), "name"),
+                (
+                    stub.ListDeadLetters(pb.ListDeadLettersRequest(page_token="²"), timeout=5),
+                    "page_token",
+                ),
+                (
+                    stub.ListDeadLetters(pb.ListDeadLettersRequest(page_token="1"), timeout=5),
+                    "page_token",
+                ),
+            ]:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await call
+                assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert [v.field for v in field_violations(err.value)] == [field]
+            paged = await stub.ListDeadLetters(pb.ListDeadLettersRequest(page_size=1), timeout=5)
+            after = await stub.ListDeadLetters(
+                pb.ListDeadLettersRequest(page_size=1, page_token=paged.next_page_token), timeout=5
+            )
+            assert list(after.dead_letters) == []  # the one letter was on the first page
 
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await stub.ReplayDeadLetter(

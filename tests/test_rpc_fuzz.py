@@ -1,7 +1,7 @@
 """Every RPC of every service, fuzzed through reflection against the real city.
 
 Incidents, resources and dispatch run on a real nats-server and SQLite files (the `city`
-fixture); the fuzzer discovers their methods through server reflection, sends requests
+fixture), the ops service (dead letters) beside them; the fuzzer discovers their methods through server reflection, sends requests
 built from the descriptors and raw bytes that are no valid message, and asserts that
 every answer is a documented status (never UNKNOWN, INTERNAL or a dropped connection)
 and that health stays SERVING. `ICC_FUZZ_EXAMPLES` sets the number of calls (a few
@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import resource_service_pb2 as resource_pb
+from icc_bus import BusConfig
+from icc_ops import main as ops_main
 from tests.conftest import City
 from tests.rpc_fuzz import Method, Tally, bodies, call, discover, metadata
 from tests.rpc_fuzz_values import Known, field_names
@@ -96,6 +98,7 @@ def _fuzz(targets: list[str], known: Known) -> Tally:
             "ReportPositions",
             "WatchIncidents",
             "AssignUnits",
+            "ListDeadLetters",
         }
     channels = {t: grpc.insecure_channel(t) for t in targets}
     tally = Tally()
@@ -135,8 +138,13 @@ def _fuzz(targets: list[str], known: Known) -> Tally:
 @pytest.mark.timeout(max(120, EXAMPLES // 5))
 async def test_every_rpc_answers_hostile_requests_with_a_documented_status(city: City) -> None:
     known = await _known(city)
-    targets = [f"127.0.0.1:{s.port}" for s in city.running.values()]  # type: ignore[attr-defined]
-    tally = await asyncio.to_thread(_fuzz, targets, known)
+    ops = await ops_main.start(ops_main.Config("127.0.0.1:0", BusConfig(city.nats.url)))
+    running = [*city.running.values(), ops]
+    try:
+        targets = [f"127.0.0.1:{s.port}" for s in running]  # type: ignore[attr-defined]
+        tally = await asyncio.to_thread(_fuzz, targets, known)
+    finally:
+        await ops.stop()
     if REPORT:
         print(f"\n{tally.calls} calls\n{tally.table()}")
     assert not tally.offending, (

@@ -15,7 +15,7 @@ from icc_kernel.errors import InvalidInput
 from icc_ops.deadletters import MAX_PAGE, DeadLetter, DeadLetterQueue
 from icc_ops.payloads import Undecodable, decode
 from icc_rpc import Context
-from icc_rpc.convert import timestamp
+from icc_rpc.convert import decode_page_token, encode_page_token, timestamp
 from icc_rpc.errors import RpcError
 from icc_rpc.identity import caller_of
 
@@ -23,14 +23,17 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["DeadLetterService"].full_name
 add_servicer = pb_grpc.add_DeadLetterServiceServicer_to_server
 SUPERVISOR = "supervisor"
 DEFAULT_PAGE = 100
+# The kind of page token ListDeadLetters hands out (bound to the consumer listed).
+LIST = "ListDeadLetters"
 # A durable consumer's name as NATS allows it in a subject token.
 _CONSUMER = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 def sequence_of(name: str, field: str = "name") -> int:
-    """`deadLetters/42` (or `42`) as 42."""
+    """`deadLetters/42` (or `42`) as 42. ASCII digits only: `isdigit()` also takes "²",
+    which `int()` does not."""
     text = name.strip().removeprefix("deadLetters/")
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) < 1:
         raise InvalidInput.one(field, "expected deadLetters/{sequence}, a positive number")
     return int(text)
 
@@ -70,13 +73,17 @@ class DeadLetterApi(pb_grpc.DeadLetterServiceServicer):
             raise InvalidInput.one("consumer", "a durable consumer's name, like dispatch-incidents")
         if not 0 <= request.page_size <= MAX_PAGE:
             raise InvalidInput.one("page_size", f"between 1 and {MAX_PAGE} (0: {DEFAULT_PAGE})")
-        if request.page_token and not request.page_token.isdigit():
-            raise InvalidInput.one("page_token", "not a token this service gave")
+        after = 0
+        if request.page_token:
+            page = decode_page_token(request.page_token, LIST, scope=request.consumer)
+            after = page.number(0)
         size = request.page_size or DEFAULT_PAGE
-        letters = await self._queue.list(request.consumer, int(request.page_token or 0), limit=size)
+        letters = await self._queue.list(request.consumer, after, limit=size)
+        token = ""
+        if len(letters) == size:
+            token = encode_page_token(LIST, (letters[-1].sequence,), scope=request.consumer)
         return pb.ListDeadLettersResponse(
-            dead_letters=[to_proto(letter) for letter in letters],
-            next_page_token=str(letters[-1].sequence) if len(letters) == size else "",
+            dead_letters=[to_proto(letter) for letter in letters], next_page_token=token
         )
 
     async def GetDeadLetter(

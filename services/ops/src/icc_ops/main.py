@@ -43,7 +43,7 @@ async def start(config: Config) -> Hosted:
 
 def run() -> None:
     config = Config.from_env()
-    run_service("ops", lambda: start(config), "ICC_OPS_ADDR")
+    run_service("ops", lambda: start(config), "ICC_OPS_ADDR", signs_tokens=True)
 
 
 if __name__ == "__main__":
