@@ -84,7 +84,9 @@ def weighted(*options: tuple[int, st.SearchStrategy[T]]) -> st.SearchStrategy[T]
     """One of `options`, each as often as its weight says (`st.one_of` flattens nested
     alternatives, so a branch that is itself a choice of eight would win eight to one)."""
     spread = [strategy for weight, strategy in options for _ in range(weight)]
-    return st.sampled_from(spread).flatmap(lambda strategy: strategy)
+    # An index rather than `sampled_from(spread)`, whose repr (hypothesis makes one for
+    # its notes) would spell out every alternative, tens of kilobytes of it.
+    return st.integers(0, len(spread) - 1).flatmap(spread.__getitem__)
 
 
 def pick(pool: Callable[[], list[T]], default: T) -> st.SearchStrategy[T]:
