@@ -179,7 +179,31 @@ async def test_find_possible_duplicates_bad_input(service: Service) -> None:
             pb.FindPossibleDuplicatesRequest(type_code="NOPE", caller_phone="call me"), timeout=T
         )
     )
-    assert sorted(fields) == ["caller_phone", "location", "type_code"]
+    assert sorted(fields) == ["caller_phone", "type_code"]
+    fields = await invalid(
+        service.stub.FindPossibleDuplicates(pb.FindPossibleDuplicatesRequest(), timeout=T)
+    )
+    assert fields == ["location"]
+    fields = await invalid(
+        service.stub.FindPossibleDuplicates(
+            pb.FindPossibleDuplicatesRequest(location=common_pb2.Location(lat=21.03, lon=105.85)),
+            timeout=T,
+        )
+    )
+    assert fields == ["location"]
+
+
+async def test_the_form_may_ask_with_a_phone_only_or_no_type_yet(service: Service) -> None:
+    first = await create(service)
+    by_phone = await service.stub.FindPossibleDuplicates(
+        pb.FindPossibleDuplicatesRequest(caller_phone="0901234567"), timeout=T
+    )
+    assert [d.incident for d in by_phone.duplicates] == [first.name]
+    assert "place not given" in by_phone.duplicates[0].summary
+    any_family = await service.stub.FindPossibleDuplicates(
+        pb.FindPossibleDuplicatesRequest(location=at(offset(MARKET, 20, 20))), timeout=T
+    )
+    assert [d.incident for d in any_family.duplicates] == [first.name]
 
 
 async def test_cautions_are_listed_and_travel_with_a_new_incident(service: Service) -> None:

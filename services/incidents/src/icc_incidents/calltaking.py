@@ -99,27 +99,32 @@ class CallTaking:
     async def find_duplicates(
         self, location: Location | None, type_code: str, phone: str
     ) -> tuple[PossibleDuplicate, ...]:
+        """While the form fills in: a place, a type and a phone as far as known. Without
+        a type every family nearby counts; without a place only the phone does."""
         out: list[Violation] = []
-        check_location(self.rules, location, "location", out)
-        if type_code not in self.rules.catalog:
-            out.append(Violation("type_code", "required: a code from ListIncidentTypes"))
+        if location is not None:
+            check_location(self.rules, location, "location", out)
+        elif not phone:
+            out.append(Violation("location", "required unless caller_phone is given"))
+        if type_code and type_code not in self.rules.catalog:
+            out.append(Violation("type_code", "a code from ListIncidentTypes, or empty"))
         check_phone(phone, "caller_phone", out)
         raise_if_any(out)
-        assert location is not None
-        point = Point(location.lat, location.lon)
+        point = Point(location.lat, location.lon) if location is not None else None
         async with self.db.read(inline=True) as conn:
             return await self._duplicates(conn, point, type_code, phone, self.clock())
 
     async def _duplicates(
-        self, conn: object, point: Point, type_code: str, phone: str, now: datetime
+        self, conn: object, point: Point | None, type_code: str, phone: str, now: datetime
     ) -> tuple[PossibleDuplicate, ...]:
         rules = self.settings.duplicates
-        family = self._family_of[type_code]
+        family = self._family_of[type_code] if type_code else ""
+        codes = self.rules.catalog.codes_of_family(family) if family else tuple(self._family_of)
         candidates, same_phone = await nearby.duplicate_candidates(
             conn,  # type: ignore[arg-type]
             point,
             rules.radius_m,
-            self.rules.catalog.codes_of_family(family),
+            codes,
             phone,
             now - rules.window,
         )

@@ -77,7 +77,7 @@ def _band_values(point: Point, metres: float) -> dict[str, float]:
 
 async def duplicate_candidates(
     conn: AsyncConnection,
-    point: Point,
+    point: Point | None,
     radius_m: float,
     type_codes: tuple[str, ...],
     phone: str,
@@ -86,8 +86,10 @@ async def duplicate_candidates(
     """Incidents of `type_codes` active since `since` (changed while open, or ended) in a
     box around the point, and any open or recently ended incident a caller of `phone`
     called about; with the ids of the latter."""
-    values = {**_band_values(point, radius_m), "codes": list(type_codes), "since": since}
-    found = {r.id: store.incident_from_row(r) for r in await conn.execute(_NEARBY, values)}
+    found: dict[str, Incident] = {}
+    if point is not None:
+        values = {**_band_values(point, radius_m), "codes": list(type_codes), "since": since}
+        found = {r.id: store.incident_from_row(r) for r in await conn.execute(_NEARBY, values)}
     same_phone: set[str] = set()
     key = phone_key(phone)
     if key:

@@ -34,9 +34,10 @@ class DuplicateRules:
 
 @dataclass(frozen=True)
 class CallFacts:
-    """What the check compares of a call: where, which family, which phone."""
+    """What the check compares of a call: where, which family, which phone (a place or
+    a family not known yet: None, "")."""
 
-    point: Point
+    point: Point | None
     family: str
     phone_key: str = ""
 
@@ -83,37 +84,40 @@ def find(
     found: list[PossibleDuplicate] = []
     for incident in candidates:
         where = Point(incident.location.lat, incident.location.lon)
-        metres = distance_m(call.point, where)
+        metres = distance_m(call.point, where) if call.point is not None else None
         reasons: list[DuplicateReason] = []
         if incident.id in same_phone and still_relevant(incident, now, rules, same_phone=True):
             reasons.append(DuplicateReason.SAME_PHONE)
         if (
-            metres <= rules.radius_m
-            and family_of.get(incident.type_code) == call.family
+            metres is not None
+            and metres <= rules.radius_m
+            and call.family in ("", family_of.get(incident.type_code))
             and still_relevant(incident, now, rules)
         ):
             reasons.append(DuplicateReason.NEARBY)
         if reasons:
             found.append(_possible(incident, tuple(reasons), metres, now))
-    found.sort(key=lambda d: (DuplicateReason.SAME_PHONE not in d.reasons, d.distance_m))
+    found.sort(key=lambda d: (DuplicateReason.SAME_PHONE not in d.reasons, d.distance_m or 0))
     return tuple(found[:MOST_SHOWN])
 
 
 def _possible(
-    incident: Incident, reasons: tuple[DuplicateReason, ...], metres: float, now: datetime
+    incident: Incident, reasons: tuple[DuplicateReason, ...], metres: float | None, now: datetime
 ) -> PossibleDuplicate:
     minutes = max(0, round((now - incident.create_time).total_seconds() / 60))
     why = " and ".join(
         "same phone" if r is DuplicateReason.SAME_PHONE else "nearby" for r in reasons
     )
+    away = f"{metres:.0f} m" if metres is not None else "place not given"
     summary = (
-        f"{incident.type_code} {incident.priority.name}, {metres:.0f} m, {minutes} min ago, "
+        f"{incident.type_code} {incident.priority.name}, {away}, {minutes} min ago, "
         f"{incident.state.name} ({why})"
     )
     return PossibleDuplicate(
         incident=incident.name,
         reasons=reasons,
-        distance_m=round(metres, 1),
+        # 0 when the call's place is not known yet.
+        distance_m=round(metres, 1) if metres is not None else 0.0,
         type_code=incident.type_code,
         state=incident.state,
         create_time=incident.create_time,

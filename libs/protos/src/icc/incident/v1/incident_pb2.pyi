@@ -273,7 +273,7 @@ class PossibleDuplicate(_message.Message):
     incident: _builtins.str
     """`incidents/{incident}`."""
     distance_m: _builtins.float
-    """From the new call's place to the incident's."""
+    """From the new call's place to the incident's (0 when the call's place is not given)."""
     type_code: _builtins.str
     state: Global___IncidentState.ValueType
     summary: _builtins.str

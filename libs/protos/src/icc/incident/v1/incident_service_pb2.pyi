@@ -639,18 +639,20 @@ Global___SearchPlacesResponse: _TypeAlias = SearchPlacesResponse  # noqa: Y015
 
 @_typing.final
 class FindPossibleDuplicatesRequest(_message.Message):
+    """What the call form knows so far: a place, a type, a phone (at least a place or a phone)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     LOCATION_FIELD_NUMBER: _builtins.int
     TYPE_CODE_FIELD_NUMBER: _builtins.int
     CALLER_PHONE_FIELD_NUMBER: _builtins.int
     type_code: _builtins.str
-    """The call's type so far; required (its family is compared)."""
+    """The call's type so far (its family is compared); empty: every family nearby."""
     caller_phone: _builtins.str
     """The caller's phone number, when known (matched at any distance; never logged)."""
     @_builtins.property
     def location(self) -> _common_pb2.Location:
-        """Where the call is; required (only `lat` and `lon` are read)."""
+        """Where the call is (only `lat` and `lon` are read). Unset: only the phone is matched."""
 
     def __init__(
         self,
