@@ -1,4 +1,5 @@
-"""The city: incidents, resources and dispatch started together on one real nats-server."""
+"""The city: incidents, resources and dispatch started together on one real nats-server;
+and the browser of the screen's tests."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from pathlib import Path
 import grpc
 import nats
 import pytest_asyncio
+from playwright.async_api import Browser
 
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
@@ -149,3 +151,12 @@ async def city(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[City]:
         yield c
     finally:
         await stop_city(services, channels)
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium through Playwright (tests/screen_stack.py)."""
+    from tests.screen_stack import chromium  # the browser tests' module, loaded by them only
+
+    async with chromium() as launched:
+        yield launched

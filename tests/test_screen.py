@@ -15,147 +15,41 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, Position, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
-from icc_bus import BusConfig
-from icc_gateway import main as gateway_main
-from icc_gateway.config import Config
 from icc_testing import NatsServer
-from tests.conftest import City, start_city, stop_city
+from tests.conftest import City
+from tests.screen_stack import (
+    NEEDS_BROWSER,
+    ROOT,
+    WAIT_MS,
+    Stack,
+    log_in,
+    map_point,
+    new_page,
+    running_stack,
+    zoom_to,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ROOT = Path(__file__).resolve().parents[1]
-LEAFLET = ROOT / "services" / "gateway" / "web" / "node_modules" / "leaflet" / "dist"
 SCREENSHOTS = ROOT / "var" / "screenshots"
-PASSWORD = "icc-demo"
 # Near Bến Thành market, Saigon ward.
 CALL_AT = (10.7725, 106.6980)
-# Generous for a loaded 2-CPU machine; Playwright waits only as long as needed.
-WAIT_MS = 20_000
 # A duration on the KPI strip (m:ss), not the dash of "nothing measured yet".
 KPI_TIME = re.compile(r"^\d+:\d\d$")
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium is not installed (/usr/bin/chromium): apt-get install -y chromium",
-    ),
-    pytest.mark.skipif(
-        not (LEAFLET / "leaflet.js").exists(),
-        reason="Leaflet is not installed: run scripts/ensure-tools.sh (npm ci in services/gateway/web)",
-    ),
-    pytest.mark.timeout(150),
-]
-
-
-@dataclass
-class Stack:
-    city: City
-    config: Config
-    gateway: gateway_main.Running | None = None
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    async def start_gateway(self) -> None:
-        """The gateway, on the same port as before when it ran already."""
-        config = replace(self.config, address=f"127.0.0.1:{self.port}")
-        self.gateway = await gateway_main.start(config)
-        self.port = self.gateway.port
-        await asyncio.wait_for(self.gateway.loaded.wait(), timeout=30)
-
-    async def stop_gateway(self) -> None:
-        if self.gateway is not None:
-            gateway, self.gateway = self.gateway, None
-            await gateway.stop()
+pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
 
 
 @pytest_asyncio.fixture
 async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
-    """nats-server, incidents, resources and dispatch, and the gateway serving the screen."""
-    city, services, channels = await start_city(
-        nats_server, tmp_path, ack_within=timedelta(hours=1)
-    )
-    running = city.running
-    config = Config(
-        address="127.0.0.1:0",
-        incidents_target=f"127.0.0.1:{running['incidents'].port}",  # type: ignore[attr-defined]
-        resources_target=city.resources_target,
-        dispatch_target=f"127.0.0.1:{running['dispatch'].port}",  # type: ignore[attr-defined]
-        bus=BusConfig(url=nats_server.url),
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
-        leaflet_dir=LEAFLET,
-    )
-    stack = Stack(city, config)
-    try:
-        await stack.start_gateway()
-        yield stack
-    finally:
-        await stack.stop_gateway()
-        await stop_city(services, channels)
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def new_page(browser: Browser, errors: list[str]) -> Page:
-    context = await browser.new_context(viewport={"width": 1600, "height": 900}, locale="vi-VN")
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    return page
-
-
-async def log_in(page: Page, url: str, username: str) -> None:
-    await page.goto(url)
-    await page.get_by_label("Tên đăng nhập").fill(username)
-    await page.get_by_label("Mật khẩu").fill(PASSWORD)
-    await page.get_by_role("button", name="Đăng nhập").click()
-    await expect(page.locator("#conn")).to_have_text("Trực tuyến", timeout=WAIT_MS)
-    await page.wait_for_function("window.__icc.stats.snapshots > 0", timeout=WAIT_MS)
-
-
-async def map_point(page: Page, lat: float, lon: float) -> Position:
-    """Where (lat, lon) is on the map's container, in pixels."""
-    point: Position = await page.evaluate(
-        "([lat, lon]) => { const p = window.__icc.ui.map.map.latLngToContainerPoint([lat, lon]);"
-        " return {x: p.x, y: p.y}; }",
-        [lat, lon],
-    )
-    return point
-
-
-async def zoom_to(page: Page, lat: float, lon: float, zoom: float) -> None:
-    await page.evaluate(
-        "([lat, lon, zoom]) => { window.__icc.ui.map.map.setView([lat, lon], zoom, {animate: false}); }",
-        [lat, lon, zoom],
-    )
+    async with running_stack(nats_server, tmp_path) as running:
+        yield running
 
 
 async def released_in_the_incident(city: City, incident_id: str) -> None:

@@ -1,15 +1,17 @@
 // The gateway's HTTP JSON API (services/gateway/API.md): one fetch wrapper, one error type.
 
 export class ApiError extends Error {
-  constructor(status, code, message, fields = []) {
+  constructor(status, code, message, fields = [], retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.fields = fields;
+    // Seconds to wait before trying again (a 429's or 503's Retry-After), else null.
+    this.retryAfter = retryAfter;
   }
 }
 
-const CODES = { 400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found', 409: 'conflict', 503: 'unavailable' };
+const CODES = { 400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found', 409: 'conflict', 429: 'resource_exhausted', 503: 'unavailable' };
 
 let onUnauthenticated = () => {};
 /** Called when any call but the session ones answers 401 (the session has ended). */
@@ -43,7 +45,8 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     const err = (data && data.error) || {};
     const code = err.code || CODES[res.status] || (res.status >= 500 ? 'internal' : 'unknown');
     if (res.status === 401 && !path.startsWith('/session')) onUnauthenticated();
-    throw new ApiError(res.status, code, err.message || res.statusText, err.fields || []);
+    const wait = Number.parseInt(res.headers.get('Retry-After') ?? '', 10);
+    throw new ApiError(res.status, code, err.message || res.statusText, err.fields || [], Number.isFinite(wait) ? wait : null);
   }
   return data;
 }

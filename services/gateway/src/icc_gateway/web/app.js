@@ -120,7 +120,7 @@ function unitPopup(u, el) {
   el.append(
     h('h3', null, u.call_sign || shortId(u.id)),
     h('p', null, `${label('agency', u.agency)} · ${label('kind', u.kind)}`),
-    h('p', null, h('span', { class: 'dot', style: `background:${STATUS_COLOUR[u.status] || '#94a3b8'}`, 'aria-hidden': 'true' }), label('status', u.status)),
+    h('p', null, h('span', { class: 'dot', style: { background: STATUS_COLOUR[u.status] || '#94a3b8' }, 'aria-hidden': 'true' }), label('status', u.status)),
     u.station ? h('p', { class: 'muted' }, `${t('unit.station')}: ${u.station}`) : null,
     u.update_time ? h('p', { class: 'muted' }, `${t('unit.updated')}: ${clockTime(u.update_time)}`) : null,
     u.lat == null ? h('p', { class: 'muted' }, t('unit.at_station')) : null,
@@ -388,6 +388,13 @@ function showLogin() {
   $('#login-username').focus();
 }
 
+/** Too many failed sign-ins: when to try again, in the screen's language. */
+function throttled(seconds) {
+  const s = Math.max(1, seconds ?? 60);
+  const wait = s < 120 ? t('login.wait_s', { n: s }) : t('login.wait_min', { n: Math.ceil(s / 60) });
+  return t('login.throttled', { wait });
+}
+
 async function login(e) {
   e.preventDefault();
   const button = $('#login-submit');
@@ -401,7 +408,7 @@ async function login(e) {
     $('#banner').hidden = true;
     await start(reply.user);
   } catch (err) {
-    error.textContent = errorText(err);
+    error.textContent = err.status === 429 ? throttled(err.retryAfter) : errorText(err);
   } finally {
     button.disabled = false;
     button.textContent = t('login.submit');

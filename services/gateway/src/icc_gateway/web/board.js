@@ -52,7 +52,7 @@ export class UnitBoard {
           h(
             'h3',
             null,
-            h('span', { class: 'dot', style: `background:${AGENCY_COLOUR[agency] || '#94a3b8'}`, 'aria-hidden': 'true' }),
+            h('span', { class: 'dot', style: { background: AGENCY_COLOUR[agency] || '#94a3b8' }, 'aria-hidden': 'true' }),
             label('agency', agency),
             h('span', { class: 'total' }, t('board.total', { n: total })),
           ),
@@ -72,7 +72,7 @@ export class UnitBoard {
       h(
         'summary',
         null,
-        h('span', { class: 'dot', style: `background:${STATUS_COLOUR[status] || '#94a3b8'}`, 'aria-hidden': 'true' }),
+        h('span', { class: 'dot', style: { background: STATUS_COLOUR[status] || '#94a3b8' }, 'aria-hidden': 'true' }),
         h('span', { class: 'status-name' }, label('status', status)),
         h('span', { class: 'count' }, String(list.length)),
       ),

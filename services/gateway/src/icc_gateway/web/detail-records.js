@@ -65,6 +65,35 @@ export function notesTab(d, inc) {
   return out;
 }
 
+/** A span's row: its name indented by depth, its bar placed on the incident's time axis. */
+function spanRow(s, end) {
+  return h(
+    'div',
+    { class: `wf-row${s.error ? ' error' : ''}`, role: 'row', title: t('detail.trace_ms', { start: Math.round(s.start_ms), duration: s.duration_ms.toFixed(1) }) },
+    h('span', { class: 'wf-name', role: 'cell', style: { paddingLeft: `${(s.depth || 0) * 12}px` } }, h('strong', null, s.service), ` ${s.operation}`),
+    h(
+      'span',
+      { class: 'wf-track', role: 'cell' },
+      h('span', {
+        class: 'wf-bar',
+        style: { left: `${((s.start_ms / end) * 100).toFixed(2)}%`, width: `${Math.max((s.duration_ms / end) * 100, 0.4).toFixed(2)}%` },
+      }),
+      h('span', { class: 'wf-ms' }, `${s.duration_ms.toFixed(1)} ms`),
+    ),
+  );
+}
+
+/** The heading row of a step of the incident's life (intake, dispatch decision, ...). */
+function stepRow(step) {
+  const name = label('trace.step', step.step);
+  return h(
+    'div',
+    { class: 'wf-row wf-step', role: 'row', dataset: { step: step.step } },
+    h('span', { role: 'rowheader' }, name),
+    h('span', { class: 'wf-ms', role: 'cell' }, t('detail.trace_step', { n: step.spans, start: Math.round(step.start_ms), end: Math.round(step.end_ms) })),
+  );
+}
+
 export function timelineTab(d) {
   const data = d.data.trace;
   if (data instanceof ApiError) {
@@ -73,27 +102,26 @@ export function timelineTab(d) {
   const waiting = notReady(d, data);
   if (waiting) return waiting;
   const spans = data.spans || [];
-  if (!spans.length) return h('p', { class: 'muted' }, t('detail.trace_empty'));
+  const hidden = data.reads_hidden ? h('p', { class: 'muted' }, t('detail.trace_reads_hidden', { n: data.reads_hidden })) : null;
+  if (!spans.length) return [h('p', { class: 'muted' }, t('detail.trace_empty')), hidden];
   const end = Math.max(...spans.map((s) => s.start_ms + s.duration_ms), 1);
-  return h(
-    'div',
-    { class: 'waterfall', role: 'table', 'aria-label': t('detail.tab.timeline') },
-    h('div', { class: 'wf-row wf-head', role: 'row' }, h('span', { role: 'columnheader' }, t('detail.trace_span')), h('span', { role: 'columnheader' }, `0 – ${Math.round(end)} ms`)),
-    spans.map((s) =>
-      h(
-        'div',
-        { class: `wf-row${s.error ? ' error' : ''}`, role: 'row', title: t('detail.trace_ms', { start: Math.round(s.start_ms), duration: s.duration_ms.toFixed(1) }) },
-        h('span', { class: 'wf-name', role: 'cell', style: `padding-left:${(s.depth || 0) * 12}px` }, h('strong', null, s.service), ` ${s.operation}`),
-        h(
-          'span',
-          { class: 'wf-track', role: 'cell' },
-          h('span', {
-            class: 'wf-bar',
-            style: `left:${((s.start_ms / end) * 100).toFixed(2)}%;width:${Math.max((s.duration_ms / end) * 100, 0.4).toFixed(2)}%`,
-          }),
-          h('span', { class: 'wf-ms' }, `${s.duration_ms.toFixed(1)} ms`),
-        ),
-      ),
+  // The spans come grouped by step, in the order of the incident's life: each group
+  // opens with its step's heading.
+  const steps = new Map((data.steps || []).map((s) => [s.step, s]));
+  const rows = [];
+  let step = null;
+  for (const s of spans) {
+    if (s.step !== step && steps.has(s.step)) rows.push(stepRow(steps.get(s.step)));
+    step = s.step;
+    rows.push(spanRow(s, end));
+  }
+  return [
+    h(
+      'div',
+      { class: 'waterfall', role: 'table', 'aria-label': t('detail.tab.timeline') },
+      h('div', { class: 'wf-row wf-head', role: 'row' }, h('span', { role: 'columnheader' }, t('detail.trace_span')), h('span', { role: 'columnheader' }, `0 – ${Math.round(end)} ms`)),
+      rows,
     ),
-  );
+    hidden,
+  ];
 }

@@ -194,7 +194,7 @@ export class KpiPanel {
     return h(
       'tr',
       { dataset: { agency } },
-      h('th', { scope: 'row' }, h('span', { class: 'dot', style: `background:${AGENCY_COLOUR[agency]}`, 'aria-hidden': 'true' }), t(`kpi.short.${agency}`)),
+      h('th', { scope: 'row' }, h('span', { class: 'dot', style: { background: AGENCY_COLOUR[agency] }, 'aria-hidden': 'true' }), t(`kpi.short.${agency}`)),
       cell('dispatch', k.call_to_dispatch.by_agency[agency]),
       cell('scene', k.call_to_on_scene.by_agency[agency]),
       h(

@@ -28,6 +28,11 @@ const LabelledCircle = L.CircleMarker.extend({
   },
 });
 
+/** A tooltip's or popup's content: an element holding `text` as text. Leaflet inserts a
+ * string as HTML, so content is never a string (and the page's Trusted Types policy
+ * refuses one). */
+const asText = (text) => h('span', null, text);
+
 /** Takes a marker off the map and out of `markers`; false when there was none. */
 function drop(markers, id) {
   const m = markers.get(id);
@@ -134,7 +139,7 @@ export class CityMap {
     const marker = new LabelledCircle([inc.lat, inc.lon], { ...this.incidentStyle(inc), renderer: this.renderer, bubblingMouseEvents: false });
     marker._icc = inc;
     marker.on('click', () => this.onIncident(marker._icc.id));
-    marker.bindTooltip(() => this.incidentTip(marker._icc), { direction: 'top', offset: [0, -6] });
+    marker.bindTooltip(() => asText(this.incidentTip(marker._icc)), { direction: 'top', offset: [0, -6] });
     marker.addTo(this.map);
     this.incidents.set(inc.id, marker);
   }
@@ -212,7 +217,7 @@ export class CityMap {
     const marker = L.circleMarker(at, { ...this.unitStyle(u), renderer: this.renderer, bubblingMouseEvents: false });
     marker._icc = u;
     marker.on('click', () => this.openUnit(marker._icc.id));
-    marker.bindTooltip(() => `${marker._icc.call_sign} · ${label('status', marker._icc.status)}`, { direction: 'top', offset: [0, -4] });
+    marker.bindTooltip(() => asText(`${marker._icc.call_sign} · ${label('status', marker._icc.status)}`), { direction: 'top', offset: [0, -4] });
     marker.addTo(this.map);
     marker.bringToBack();
     this.units.set(u.id, marker);
@@ -261,7 +266,7 @@ export class CityMap {
       const hx = m._icc;
       const name = (lang() === 'en' ? hx.name_en : hx.name_vi) || hx.name_vi || hx.id;
       const beds = hx.beds_available != null ? ` · ${t('map.beds', { n: hx.beds_available })}` : '';
-      return `${t('map.hospital')}: ${name}${beds}${hx.diversion ? ` · ${label('diversion', hx.diversion)}` : ''}`;
+      return asText(`${t('map.hospital')}: ${name}${beds}${hx.diversion ? ` · ${label('diversion', hx.diversion)}` : ''}`);
     });
     m.addTo(this.map);
     this.hospitals.set(x.id, m);
@@ -327,7 +332,7 @@ export class CityMap {
 
   fillLegend() {
     const dot = (fill, stroke, size, w = 1.5) =>
-      h('span', { class: 'dot', style: `background:${fill};border:${w}px solid ${stroke};width:${size}px;height:${size}px`, 'aria-hidden': 'true' });
+      h('span', { class: 'dot', style: { background: fill, border: `${w}px solid ${stroke}`, width: `${size}px`, height: `${size}px` }, 'aria-hidden': 'true' });
     const open = this.legendEl.open;
     this.legendEl.replaceChildren(
       h('summary', null, t('map.legend')),
