@@ -207,3 +207,5 @@ def test_the_screen_gets_an_incidents_timeline_through_the_composed_path(
 
     trace = asyncio.run(served())
     assert [s.operation for s in trace.spans] == [s["operation"] for s in timeline["spans"]]
+    assert [s.step for s in trace.spans] == [s["step"] for s in timeline["spans"]]
+    assert trace.reads_hidden == 1

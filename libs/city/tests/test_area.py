@@ -51,6 +51,14 @@ def test_a_polygon_with_a_hole() -> None:
     assert area.contains(lat=0.5, lon=0.5)
     assert not area.contains(lat=2.0, lon=2.0)
     assert not area.contains(lat=5.0, lon=2.0)
+    assert area.bounds() == (0.0, 0.0, 4.0, 4.0)
+
+
+def test_the_city_lies_within_its_bounds() -> None:
+    south, west, north, east = service_area().bounds()
+    # From Côn Đảo in the sea to the north of Thủ Dầu Một, and to Vũng Tàu in the east.
+    assert south < 8.68 < 10.98 < north
+    assert west < 106.61 < 107.084 < east
 
 
 def test_the_outline_is_package_data() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -114,9 +115,10 @@ class Gateway:
         return client
 
 
-@pytest_asyncio.fixture
-async def gateway(services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
-    running = await gateway_main.start(gateway_config(services, tmp_path))
+@asynccontextmanager
+async def serving(config: Config) -> AsyncIterator[Gateway]:
+    """A gateway started with `config`, once its picture is loaded."""
+    running = await gateway_main.start(config)
     gw = Gateway(running, f"http://127.0.0.1:{running.port}")
     try:
         await asyncio.wait_for(running.loaded.wait(), timeout=15)
@@ -125,6 +127,12 @@ async def gateway(services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
         for client in gw.clients:
             await client.aclose()
         await running.stop()
+
+
+@pytest_asyncio.fixture
+async def gateway(services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with serving(gateway_config(services, tmp_path)) as gw:
+        yield gw
 
 
 @dataclass

@@ -21,8 +21,14 @@ def error_of(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return error
 
 
-def fields_of(reply: httpx.Response) -> set[str]:
-    return {f["field"] for f in error_of(reply, 400, "invalid_argument")["fields"]}
+def fields_of(reply: httpx.Response, status: int = 400) -> set[str]:
+    return {f["field"] for f in error_of(reply, status, "invalid_argument")["fields"]}
+
+
+def rule_of(reply: httpx.Response, field: str) -> str:
+    """The sentence a 400 gives for `field`."""
+    found = error_of(reply, 400, "invalid_argument")["fields"]
+    return next(f["description"] for f in found if f["field"] == field)
 
 
 async def recommendation(client: httpx.AsyncClient, incident_id: str) -> dict[str, Any]:
@@ -239,14 +245,31 @@ async def test_bad_input_is_answered_with_the_fields(gateway: Gateway) -> None:
     assert fields_of(
         await client.post("/api/v1/incidents", json=incident_body("bad id with spaces", priority=9))
     ) == {"request_id", "priority"}
-    # The services' own checks come back with the API's field names.
-    assert fields_of(
-        await client.post("/api/v1/incidents", json=incident_body("bad-2", type_code="NOT.A_TYPE"))
-    ) == {"type_code"}
+    # Every rule the API document states is checked here, with a sentence naming it.
+    assert "GET /api/v1/incident-types" in rule_of(
+        await client.post("/api/v1/incidents", json=incident_body("bad-2", type_code="0")),
+        "type_code",
+    )
+    assert "NUL" in rule_of(
+        await client.post("/api/v1/incidents", json=incident_body("bad-2", address="a\u0000b")),
+        "address",
+    )
+    assert "unicode" in rule_of(
+        await client.post(
+            "/api/v1/incidents",
+            content=b'{"request_id": "bad-2", "type_code": "FIRE.RUBBISH", "lat": 10.77, '
+            b'"lon": 106.7, "ward": "\\ud800"}',
+            headers={"content-type": "application/json"},
+        ),
+        "ward",
+    )
+    # The services' own checks (what the document cannot say) come back as 422, with the
+    # API's field names.
     assert fields_of(
         await client.post(
             "/api/v1/incidents", json={**incident_body("bad-3"), "lat": 21.03, "lon": 105.85}
-        )
+        ),
+        422,
     ) == {"location"}  # Hà Nội is outside Ho Chi Minh City
     assert fields_of(
         await client.post(
@@ -263,16 +286,22 @@ async def test_bad_input_is_answered_with_the_fields(gateway: Gateway) -> None:
     incident_id = created.json()["incident"]["id"]
     base = f"/api/v1/incidents/{incident_id}"
     assert fields_of(await client.post(f"{base}/notes", json={"text": "  "})) == {"text"}
+    blank = rule_of(await client.post(f"{base}/notes", json={"text": "\f"}), "text")
+    assert blank == "required: at least one character other than spaces"
     assert fields_of(await client.post(f"{base}/close", json={})) == {"resolution"}
     assert fields_of(await client.post(f"{base}/cancel", json={"reason": ""})) == {"reason"}
     assert fields_of(await client.post(f"{base}/assign", json={"units": []})) == {"units"}
     assert fields_of(await client.post(f"{base}/assign", json={"units": ["a/b"]})) == {"units[0]"}
+    twice = await client.post(f"{base}/assign", json={"units": ["u1", "u1"]})
+    assert rule_of(twice, "units") == "a unit is named twice"
     assert fields_of(await client.post(f"{base}/release", json={"units": []})) == {"reason"}
     assert fields_of(await client.post("/api/v1/units/u1/status", json={"status": "FLYING"})) == {
         "status"
     }
     for path in ("", "/chronology", "/dispatch", "/recommendation", "/trace"):
         assert fields_of(await client.get(f"/api/v1/incidents/not%20an%20id{path}")) == {"id"}
+        # Longer than any incident id (32): refused here, as the document says.
+        assert fields_of(await client.get(f"/api/v1/incidents/{'0' * 33}{path}")) == {"id"}
     assert fields_of(await client.post("/api/v1/assignments/a%20b/acknowledge")) == {"id"}
     error_of(await client.get("/api/v1/incidents/0123456789abcdef/dispatch"), 404, "not_found")
 
@@ -284,7 +313,7 @@ async def test_bad_input_is_answered_with_the_fields(gateway: Gateway) -> None:
         u["id"] for u in picture["units"] if u["id"] not in offered and u["status"] == "AVAILABLE"
     )
     refused = await client.post(f"{base}/assign", json={"units": [other]})
-    assert fields_of(refused) == {"override_reason"}
+    assert fields_of(refused, 422) == {"override_reason"}
 
     error_of(await client.get("/api/v1/incidents/0123456789abcdef"), 404, "not_found")
     error_of(await client.post("/api/v1/assignments/nope/acknowledge"), 404, "not_found")

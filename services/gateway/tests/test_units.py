@@ -1,6 +1,7 @@
 """Small pure parts: error shapes and field names, roles, the trace sink's answers."""
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -115,6 +116,19 @@ async def test_migrations_match_the_declared_tables(database_url: str) -> None:
         await db.dispose()
 
 
+SINK_SPAN = {
+    "trace_id": "ab" * 16,
+    "service": "incidents",
+    "operation": "IncidentService/CreateIncident",
+    "start_ms": 0.0,
+    "duration_ms": 4.2,
+    "depth": 0,
+    "error": None,
+    "step": "intake",
+    "extra": "dropped",
+}
+
+
 async def test_trace_sink_answers() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         incident = request.url.path.split("/")[2]
@@ -122,33 +136,43 @@ async def test_trace_sink_answers() -> None:
             return httpx.Response(404, json={"error": "no spans"})
         if incident == "broken":
             return httpx.Response(500, text="oops")
-        span = {
-            "trace_id": "ab" * 16,
-            "service": "incidents",
-            "operation": "IncidentService/CreateIncident",
-            "start_ms": 0.0,
-            "duration_ms": 4.2,
-            "depth": 0,
-            "error": False,
-            "extra": "dropped",
-        }
-        return httpx.Response(200, json={"spans": [span, {"start_ms": "nonsense"}]})
+        span = SINK_SPAN
+        read = {**span, "operation": "GET /api/v1/incidents/{id}", "step": "reads"}
+        odd = {**span, "operation": "something new", "step": "a step not known yet"}
+        spans = [span, *([read] if request.url.params.get("reads") == "1" else []), odd]
+        steps = [
+            {"step": "intake", "label": "Intake", "start_ms": 0.0, "end_ms": 4.2, "spans": 1},
+            {"step": "other", "start_ms": float("nan"), "end_ms": 1.0, "spans": 1},
+        ]
+        return httpx.Response(
+            200,
+            content=json.dumps(
+                {"spans": [*spans, {"start_ms": "nonsense"}], "steps": steps, "reads_hidden": 2}
+            ),
+            headers={"content-type": "application/json"},
+        )
 
     sink = TraceSink("http://sink:4318/", transport=httpx.MockTransport(answer))
     try:
-        spans = (await sink.waterfall("abc")).model_dump()["spans"]
-        assert spans == [
-            {
-                "trace_id": "ab" * 16,
-                "service": "incidents",
-                "operation": "IncidentService/CreateIncident",
-                "start_ms": 0.0,
-                "duration_ms": 4.2,
-                "depth": 0,
-                "error": False,
-            }
+        trace = (await sink.waterfall("abc")).model_dump()
+        # Each field as it came, of the right type; what the API does not have, left out.
+        expected = {k: v for k, v in SINK_SPAN.items() if k not in ("extra", "error")}
+        assert trace["spans"][0] == {**expected, "error": False}
+        # A step this gateway does not know is "other"; a summary without finite times
+        # is left out; the screen's reads only when asked for.
+        assert [(s["operation"], s["step"]) for s in trace["spans"]] == [
+            ("IncidentService/CreateIncident", "intake"),
+            ("something new", "other"),
         ]
-        assert (await sink.waterfall("missing")).model_dump() == {"spans": []}
+        assert trace["steps"] == [{"step": "intake", "start_ms": 0.0, "end_ms": 4.2, "spans": 1}]
+        assert trace["reads_hidden"] == 2
+        with_reads = await sink.waterfall("abc", reads=True)
+        assert [s.step for s in with_reads.spans] == ["intake", "reads", "other"]
+        assert (await sink.waterfall("missing")).model_dump() == {
+            "spans": [],
+            "steps": [],
+            "reads_hidden": 0,
+        }
         with pytest.raises(ApiError) as failed:
             await sink.waterfall("broken")
         assert failed.value.status == 503

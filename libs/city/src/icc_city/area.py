@@ -49,6 +49,12 @@ class ServiceArea:
                 )
         return cls(tuple(polygons))
 
+    def bounds(self) -> tuple[float, float, float, float]:
+        """South, west, north and east edges of the outline (its bounding box)."""
+        points = [p for exterior, *_ in self.polygons for p in exterior]
+        lons, lats = [x for x, _ in points], [y for _, y in points]
+        return min(lats), min(lons), max(lats), max(lons)
+
     def contains(self, lat: float, lon: float) -> bool:
         for exterior, *holes in self.polygons:
             if _in_ring(lon, lat, exterior) and not any(_in_ring(lon, lat, h) for h in holes):

@@ -131,6 +131,11 @@ class Accounts:
             found: int = (await conn.execute(select(func.count()).select_from(users))).scalar_one()
         return found
 
+    async def exists(self, username: str) -> bool:
+        async with self._db.read() as conn:
+            found = await conn.execute(select(users.c.username).where(users.c.username == username))
+            return found.first() is not None
+
     async def ensure_demo_users(self) -> list[str]:
         """Creates the demo accounts when there is no account at all; returns their names."""
         if await self.count():

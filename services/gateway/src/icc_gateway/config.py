@@ -1,5 +1,6 @@
 """Settings of the gateway, from `ICC_*` environment variables with embedded defaults."""
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from icc_bus import BusConfig
 from icc_gateway.domain.kpis import KpiSettings
+from icc_gateway.security import normal_origin
 from icc_kernel.vocabulary import Priority
 from icc_storage import database_url_from_env
 
@@ -39,6 +41,44 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise SystemExit(f"{name}: at least {minimum:g}, got {value:g}")
     return value
+
+
+def _optional_flag(env: Mapping[str, str], name: str) -> bool | None:
+    """1 or 0; None when unset (the gateway decides)."""
+    return _flag(env, name, False) if env.get(name, "").strip() else None
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """`https://icc.example,https://icc-backup.example` -> each as browsers send it."""
+    out = []
+    for raw in (o.strip() for o in env.get(name, "").split(",")):
+        if not raw:
+            continue
+        origin = normal_origin(raw)
+        if origin is None:
+            raise SystemExit(
+                f"{name}: expected origins such as https://icc.example, got {raw[:60]!r}"
+            )
+        out.append(origin)
+    return tuple(out)
+
+
+def _proxies(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Addresses or networks (`10.0.0.0/8`) of the proxies whose X-Forwarded-For and
+    X-Forwarded-Proto are believed; `*` for any (only where nothing else can connect)."""
+    out = []
+    for raw in (p.strip() for p in env.get(name, "").split(",")):
+        if not raw:
+            continue
+        if raw != "*":
+            try:
+                ipaddress.ip_network(raw, strict=False)
+            except ValueError:
+                raise SystemExit(
+                    f"{name}: expected addresses or networks, got {raw[:60]!r}"
+                ) from None
+        out.append(raw)
+    return tuple(out)
 
 
 def _priorities(env: Mapping[str, str], name: str, default: str) -> frozenset[int]:
@@ -87,8 +127,14 @@ class Config:
     # The trace sink's HTTP query base URL; None: traces are not offered (503).
     tracesink_query_url: str | None = None
     demo_users: bool = True
-    # Session cookies only over HTTPS (set behind a TLS proxy).
-    cookie_secure: bool = False
+    # Session cookies only over HTTPS: True always, False never, None (the default) when
+    # the sign-in came over HTTPS (directly or through a trusted proxy that says so).
+    cookie_secure: bool | None = None
+    # Origins besides the gateway's own from which state may be changed (security.py).
+    allowed_origins: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For (the client's address) and X-Forwarded-Proto are
+    # believed; none by default: a header anyone can send never decides who is throttled.
+    trusted_proxies: tuple[str, ...] = ()
     session_hours: float = 12.0
     # The screen (static files) and Leaflet from npm; either may be missing.
     web_dir: Path | None = None
@@ -116,7 +162,9 @@ class Config:
             database_url=database_url_from_env("gateway", env),
             tracesink_query_url=(env.get("ICC_TRACESINK_QUERY_URL") or "").rstrip("/") or None,
             demo_users=_flag(env, "ICC_GATEWAY_DEMO_USERS", True),
-            cookie_secure=_flag(env, "ICC_GATEWAY_COOKIE_SECURE", False),
+            cookie_secure=_optional_flag(env, "ICC_GATEWAY_COOKIE_SECURE"),
+            allowed_origins=_origins(env, "ICC_GATEWAY_ALLOWED_ORIGINS"),
+            trusted_proxies=_proxies(env, "ICC_GATEWAY_TRUSTED_PROXIES"),
             session_hours=_number(env, "ICC_GATEWAY_SESSION_HOURS", 12.0, 0.01),
             web_dir=Path(env["ICC_GATEWAY_WEB_DIR"]) if env.get("ICC_GATEWAY_WEB_DIR") else None,
             leaflet_dir=Path(leaflet),

@@ -7,11 +7,13 @@ from typing import Any
 
 from icc_city.geojson import city_map
 from icc_gateway.accounts import Accounts
+from icc_gateway.catalog import TypeCatalog
 from icc_gateway.clients import Services
 from icc_gateway.config import Config
 from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
 from icc_gateway.stream import Hub
+from icc_gateway.throttle import LoginThrottle
 from icc_gateway.traces import TraceSink
 
 
@@ -42,5 +44,7 @@ class Gateway:
     hub: Hub
     feed: PictureFeed
     traces: TraceSink
+    throttle: LoginThrottle
+    catalog: TypeCatalog
     map: dict[str, Any] = field(default_factory=city_map)
     caches: dict[str, Cached] = field(default_factory=dict)

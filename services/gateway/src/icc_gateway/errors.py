@@ -23,15 +23,20 @@ class ApiError(Exception):
     code: ErrorCode
     message: str
     fields: list[ErrorField] = field(default_factory=list)
+    # Response headers the answer carries (Retry-After).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         detail = ErrorDetail(code=self.code, message=self.message, fields=self.fields)
         return ErrorResponse(error=detail).model_dump()
 
     @classmethod
-    def invalid(cls, fields: Sequence[ErrorField], message: str = "") -> "ApiError":
+    def invalid(
+        cls, fields: Sequence[ErrorField], message: str = "", status: int = 400
+    ) -> "ApiError":
         summary = "; ".join(f"{f.field}: {f.description}" for f in fields)
-        return cls(400, "invalid_argument", message or f"Invalid request: {summary}", list(fields))
+        text = message or f"Invalid request: {summary}"
+        return cls(status, "invalid_argument", text, list(fields))
 
 
 def unauthenticated(message: str = "Sign in first.") -> ApiError:
@@ -40,6 +45,18 @@ def unauthenticated(message: str = "Sign in first.") -> ApiError:
 
 def permission_denied(message: str) -> ApiError:
     return ApiError(403, "permission_denied", message)
+
+
+def too_many_attempts(wait_s: int) -> ApiError:
+    """429: sign-in is locked for `wait_s` more seconds (said in the message and in
+    Retry-After, which the screen reads to say when to try again)."""
+    when = f"{wait_s} seconds" if wait_s < 120 else f"{-(-wait_s // 60)} minutes"
+    return ApiError(
+        429,
+        "resource_exhausted",
+        f"Too many failed sign-ins for this account or from this address; try again in {when}.",
+        headers={"Retry-After": str(wait_s)},
+    )
 
 
 def not_found(message: str) -> ApiError:
@@ -58,6 +75,7 @@ HTTP_CODES: dict[int, ErrorCode] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    429: "resource_exhausted",
     503: "unavailable",
 }
 
@@ -89,9 +107,11 @@ def from_rpc(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
             ErrorField(field=api_field(v.field), description=v.description)
             for v in field_violations(exc)
         ]
+        # The request passed the API's own rules (the OpenAPI document): what the service
+        # refused is its content, for a rule the document cannot state (422, not 400).
         if fields:
-            return ApiError.invalid(fields)
-        return ApiError(400, "invalid_argument", message)
+            return ApiError.invalid(fields, status=422)
+        return ApiError(422, "invalid_argument", message)
     if code == grpc.StatusCode.NOT_FOUND:
         return not_found(message)
     if code in _CONFLICT:
@@ -122,9 +142,8 @@ def from_validation(errors: Sequence[Any]) -> ApiError:
         name = ""
         for part in error.get("loc", ())[1:]:  # after "body", "query", "path", "header"
             name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
-        # Pydantic's messages are readable ("Field required"); the input is not repeated
-        # back, it may be personal data.
-        fields.append(
-            ErrorField(field=name or "body", description=str(error.get("msg", "invalid")))
-        )
+        # Pydantic's messages are readable ("Field required"; a rule's own sentence, less
+        # its "Value error, "); the input is not repeated back, it may be personal data.
+        text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        fields.append(ErrorField(field=name or "body", description=text))
     return ApiError.invalid(fields)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from icc_bus import connect
 from icc_gateway.accounts import Accounts
 from icc_gateway.app import create_app
+from icc_gateway.catalog import TypeCatalog
 from icc_gateway.clients import Services
 from icc_gateway.config import Config
 from icc_gateway.context import Gateway
@@ -28,6 +29,7 @@ from icc_gateway.domain.kpis import ResponseWindow
 from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
 from icc_gateway.stream import Hub
+from icc_gateway.throttle import LoginThrottle
 from icc_gateway.traces import TraceSink
 from icc_rpc.runtime import run_service
 from icc_storage import Database, upgrade
@@ -85,11 +87,16 @@ async def _drain(nc: Client) -> None:
         await nc.drain()
 
 
-async def _accounts(config: Config, stack: contextlib.AsyncExitStack) -> Accounts:
-    """The gateway's own database, migrated, and its accounts (the demo ones if asked)."""
+async def _database(config: Config, stack: contextlib.AsyncExitStack) -> Database:
+    """The gateway's own database (accounts, sessions, failed sign-ins), migrated."""
     db = Database(config.database_url)
     stack.push_async_callback(db.dispose)
     await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
+    return db
+
+
+async def _accounts(config: Config, db: Database) -> Accounts:
+    """The accounts (the demo ones created if asked)."""
     accounts = Accounts(db, session_ttl=timedelta(hours=config.session_hours))
     if config.demo_users:
         created = await accounts.ensure_demo_users()
@@ -120,6 +127,10 @@ async def _serve(
             lifespan="off",
             timeout_graceful_shutdown=5,
             server_header=False,
+            # The client's address and scheme from X-Forwarded-* only through the
+            # trusted proxies the application itself is given (app.py): uvicorn's own
+            # default believes any local caller's headers.
+            proxy_headers=False,
         )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="gateway-http")
@@ -134,7 +145,8 @@ async def _serve(
 async def start(config: Config) -> Running:
     host, port = config.host_port
     async with contextlib.AsyncExitStack() as stack:
-        accounts = await _accounts(config, stack)
+        db = await _database(config, stack)
+        accounts = await _accounts(config, db)
         nc = await connect(config.bus, name="icc-gateway")
         stack.push_async_callback(_drain, nc)
         services = Services(
@@ -155,7 +167,12 @@ async def start(config: Config) -> Running:
         stack.push_async_callback(feed.stop)
         traces = TraceSink(config.tracesink_query_url)
         stack.push_async_callback(traces.close)
-        gateway = Gateway(config, accounts, services, picture, hub, feed, traces)
+        catalog = TypeCatalog(services)
+        catalog.start()
+        stack.push_async_callback(catalog.stop)
+        gateway = Gateway(
+            config, accounts, services, picture, hub, feed, traces, LoginThrottle(db), catalog
+        )
         sock = _listen(config.address, host, port)
         stack.callback(sock.close)
         server, serving = await _serve(create_app(gateway), sock, config.address)

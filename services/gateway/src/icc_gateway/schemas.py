@@ -3,12 +3,22 @@
 Each shape is declared once. The picture's items (Incident, Unit, Hospital, ...) and the
 KPIs are the domain's own (domain/model.py, domain/kpi_model.py): the answers below are
 built from them and from the services' messages (convert.py), and serialized as they are.
+
+Requests say in the OpenAPI document every rule they are held to (lengths, patterns,
+ranges, enums), so that a client made from the document sends what is accepted; a request
+that breaks one is refused (400) with a sentence naming the field and the rule.
 """
 
-from typing import Annotated, Literal
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+import annotated_types
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from icc_city.area import service_area
 from icc_gateway.domain.model import Id, Incident, IncidentAssignment, Shape, Snapshot, Unit
 from icc_gateway.domain.names import AgencyName, UnitKindName, UnitStatusName
 from icc_gateway.domain.roles import User
@@ -21,6 +31,48 @@ DispatchState = Literal["AWAITING_DISPATCHER", "QUEUED", "COMPLETE", "ENDED"]
 # Ids in paths and bodies: the characters of a request id (safe in a resource name).
 ID_PATTERN = REQUEST_ID.pattern
 RefId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
+
+# Free text. JSON Schema patterns are ECMAScript's and unanchored: `\S` is "a character
+# other than white space somewhere". The document says these; the validator below holds
+# requests to them with a message that says which rule was broken.
+_ANY_TEXT = r"^[^\x00]*$"
+_SOME_TEXT = r"^[^\x00]*\S[^\x00]*$"
+_PHONE = r"^(\+?[0-9][0-9 .-]{2,19})?$"
+
+
+def _text(value: str | None, *, required: bool, phone: bool) -> str | None:
+    if value is None:  # an optional field left out
+        return value
+    if "\x00" in value:
+        # PostgreSQL cannot store it; nothing a person types holds it.
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    if required and not value.strip():
+        raise ValueError("required: at least one character other than spaces")
+    if phone and value and not re.fullmatch(_PHONE, value):
+        raise ValueError(
+            "must be a phone number: 3 to 20 digits, spaces, dots or dashes, "
+            "starting with a digit or +"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Text(annotated_types.GroupedMetadata):
+    """A free-text field's rules: at most `max_length` characters, no NUL (Pydantic itself
+    refuses a lone surrogate), and when `required` something other than spaces; `phone`:
+    the services' rule for a caller's number, or empty. `Annotated[str, Text(500)]`."""
+
+    max_length: int
+    required: bool = False
+    phone: bool = False
+
+    def __iter__(self) -> Iterator[Any]:
+        yield annotated_types.MaxLen(self.max_length)
+        if self.required:
+            yield annotated_types.MinLen(1)
+        yield AfterValidator(partial(_text, required=self.required, phone=self.phone))
+        pattern = _PHONE if self.phone else _SOME_TEXT if self.required else _ANY_TEXT
+        yield Field(json_schema_extra={"pattern": pattern})
 
 
 class Body(BaseModel):
@@ -46,6 +98,7 @@ ErrorCode = Literal[
     "unavailable",
     "internal",
     "method_not_allowed",
+    "resource_exhausted",
 ]
 
 
@@ -63,7 +116,7 @@ class ErrorResponse(Shape):
 
 
 class LoginRequest(Body):
-    username: str = Field(min_length=1, max_length=64)
+    username: Annotated[str, Text(64, required=True)]
     password: str = Field(min_length=1, max_length=200)
 
 
@@ -109,11 +162,13 @@ class Picture(Snapshot):
 
 # Incidents
 
+_SOUTH, _WEST, _NORTH, _EAST = service_area().bounds()
+
 
 class CallerIn(Body):
-    name: str = Field("", max_length=200)
-    phone: str = Field("", max_length=30)
-    language: str = Field("", max_length=35)
+    name: Annotated[str, Text(200)] = ""
+    phone: Annotated[str, Text(21, phone=True)] = ""
+    language: Annotated[str, Text(35)] = ""
 
 
 class CreateIncidentRequest(Body):
@@ -123,13 +178,30 @@ class CreateIncidentRequest(Body):
         pattern=REQUEST_ID.pattern,
         description="Client-chosen idempotency key: the same id again returns the same incident",
     )
-    type_code: str = Field(min_length=1, max_length=64)
+    type_code: Annotated[str, Text(64, required=True)] = Field(
+        description="A code of GET /api/v1/incident-types (the document lists them once the "
+        "gateway has read them from the incidents service)"
+    )
     priority: int | None = Field(None, ge=1, le=4)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    address: str = Field("", max_length=500)
-    ward: str = Field("", max_length=100)
-    description: str = Field("", max_length=2000)
+    # The document gives the city's bounding box; the rule is its outline (a polygon, which
+    # JSON Schema cannot say), checked by the incidents service: 422 `location` outside.
+    lat: float = Field(
+        ge=-90,
+        le=90,
+        allow_inf_nan=False,
+        json_schema_extra={"minimum": _SOUTH, "maximum": _NORTH},
+        description="With `lon`, a point inside the city (GET /api/v1/map's outline): "
+        "else 422 with field `location`",
+    )
+    lon: float = Field(
+        ge=-180,
+        le=180,
+        allow_inf_nan=False,
+        json_schema_extra={"minimum": _WEST, "maximum": _EAST},
+    )
+    address: Annotated[str, Text(500)] = ""
+    ward: Annotated[str, Text(100)] = ""
+    description: Annotated[str, Text(2000)] = ""
     caller: CallerIn | None = None
     exercise: bool = False
 
@@ -177,28 +249,28 @@ class Chronology(Shape):
 
 
 class NoteRequest(Body):
-    text: str = Field(min_length=1, max_length=4000)
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("required: the note's text")
-        return value
+    text: Annotated[str, Text(4000, required=True)]
 
 
 class NoteResponse(Shape):
     note: Note
 
 
+Etag = Annotated[
+    str | None,
+    Text(64),
+    Field(description="The incident's etag as last read: a newer one is 409 (none: no check)"),
+]
+
+
 class CloseRequest(Body):
-    resolution: str = Field(max_length=1000)
-    etag: str | None = Field(None, max_length=64)
+    resolution: Annotated[str, Text(1000)]
+    etag: Etag = None
 
 
 class CancelRequest(Body):
-    reason: str = Field(min_length=1, max_length=1000)
-    etag: str | None = Field(None, max_length=64)
+    reason: Annotated[str, Text(1000, required=True)]
+    etag: Etag = None
 
 
 # Dispatch
@@ -267,17 +339,34 @@ class Recommendation(Shape):
     eta_source: str
 
 
+def _each_once(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("a unit is named twice")
+    return ids
+
+
+# Units named by a request: each once, at most 20 (dispatch's limit per request).
+UnitIds = Annotated[
+    list[RefId],
+    Field(max_length=20, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_each_once),
+]
+
+
 class AssignRequest(Body):
-    units: list[RefId] = Field(min_length=1, max_length=20)
-    override_reason: str = Field("", max_length=500)
+    units: Annotated[UnitIds, Field(min_length=1)]
+    override_reason: Annotated[str, Text(500)] = Field(
+        "",
+        description="Required (422 naming it otherwise) when a unit was not recommended",
+    )
     request_id: str | None = Field(
         None, min_length=1, max_length=MAX_REQUEST_ID, pattern=REQUEST_ID.pattern
     )
 
 
 class ReleaseRequest(Body):
-    units: list[RefId] = Field(default_factory=list, max_length=20)
-    reason: str = Field(min_length=1, max_length=500)
+    units: UnitIds = Field(default_factory=list, description="None: every unit of the incident")
+    reason: Annotated[str, Text(500, required=True)]
 
 
 class AssignmentsResponse(Shape):
@@ -290,7 +379,7 @@ class AssignmentResponse(Shape):
 
 class UnitStatusRequest(Body):
     status: UnitStatusName
-    reason: str = Field("", max_length=500)
+    reason: Annotated[str, Text(500)] = ""
 
 
 class UnitResponse(Shape):
@@ -298,6 +387,12 @@ class UnitResponse(Shape):
 
 
 # Traces
+
+# The steps of an incident's life its spans are grouped by (the trace sink's timeline);
+# `reads`: the screen's own reads, when asked for.
+TraceStep = Literal[
+    "intake", "decision", "reservation", "acknowledgement", "on_scene", "other", "reads"
+]
 
 
 class TraceSpan(Shape):
@@ -308,10 +403,20 @@ class TraceSpan(Shape):
     duration_ms: float
     depth: int
     error: bool
+    step: TraceStep
+
+
+class TraceStepSummary(Shape):
+    step: TraceStep
+    start_ms: float
+    end_ms: float
+    spans: int
 
 
 class Trace(Shape):
-    spans: list[TraceSpan]
+    spans: list[TraceSpan] = Field(description="By step, in the order of the incident's life")
+    steps: list[TraceStepSummary] = Field(description="Each step's spans and time span, in order")
+    reads_hidden: int = Field(description="Traces of the screen's own reads left out")
 
 
 class Health(Shape):

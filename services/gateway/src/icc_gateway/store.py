@@ -1,10 +1,11 @@
-"""Tables of the gateway's own database: dispatcher accounts and their sessions.
+"""Tables of the gateway's own database: dispatcher accounts, their sessions, and the
+failed sign-ins that throttle the next ones.
 
 The gateway owns nothing else: incidents, units and assignments belong to the services
 and are only ever read and changed through their gRPC APIs.
 """
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, MetaData, String, Table
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -39,3 +40,17 @@ sessions = Table(
 )
 Index("ix_sessions_username", sessions.c.username)
 Index("ix_sessions_expire_time", sessions.c.expire_time)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    # SHA-256 (hex) of "account:NAME" or "address:IP": a name typed by mistake (a password
+    # in the name field) is never stored as it was typed.
+    Column("key_hash", String(64), primary_key=True),
+    Column("kind", String(10), nullable=False),  # account or address
+    # Failures in a row, since the last forgotten or successful sign-in.
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_time", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+)
+Index("ix_login_failures_last_failure_time", login_failures.c.last_failure_time)

@@ -13,7 +13,7 @@ from icc_gateway.clients import Identity, Services
 from icc_gateway.context import Gateway
 from icc_gateway.domain.roles import Role, User
 from icc_gateway.errors import permission_denied, unauthenticated, unavailable
-from icc_kernel.names import MAX_ID, name_of
+from icc_kernel.names import MAX_ID, MAX_INCIDENT_ID, name_of
 from icc_rpc import DEFAULT_TIMEOUT_S
 from icc_telemetry import INCIDENT_ID
 
@@ -24,11 +24,17 @@ Reply = TypeVar("Reply")
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorResponse, "description": what}
     for status, what in (
-        (400, "Invalid request (`fields` names each problem)"),
+        (400, "The request breaks this document's rules (`fields` names each problem)"),
         (401, "Not signed in"),
         (403, "The role does not allow it"),
         (404, "Not found"),
         (409, "Conflict: stale etag, illegal transition, unit already taken"),
+        (
+            422,
+            "The request keeps this document's rules, but a service refused what it asks "
+            "for a reason the document cannot say (a point outside the city's outline, a "
+            "unit not recommended without `override_reason`): `fields` names each",
+        ),
         (503, "A service is down: try again in a moment"),
     )
 }
@@ -122,11 +128,11 @@ Dispatcher = Annotated[Acting, Depends(role_at_least(Role.DISPATCHER))]
 Supervisor = Annotated[Acting, Depends(role_at_least(Role.SUPERVISOR))]
 
 
-def _id_in_path(description: str | None = None) -> Any:
-    return Path(alias="id", pattern=schemas.ID_PATTERN, max_length=MAX_ID, description=description)
+def _id_in_path(description: str | None = None, longest: int = MAX_ID) -> Any:
+    return Path(alias="id", pattern=schemas.ID_PATTERN, max_length=longest, description=description)
 
 
-IncidentId = Annotated[str, _id_in_path("Incident id (bare)")]
+IncidentId = Annotated[str, _id_in_path("Incident id (bare)", MAX_INCIDENT_ID)]
 AnyId = Annotated[str, _id_in_path()]
 
 

@@ -12,6 +12,7 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc_gateway import convert, schemas
 from icc_gateway.domain.roles import may_see_personal_data
+from icc_gateway.errors import ApiError
 from icc_gateway.routes.deps import (
     Acting,
     CallTaker,
@@ -75,6 +76,9 @@ def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
 async def create_incident(
     body: schemas.CreateIncidentRequest, you: CallTaker, response: Response
 ) -> Answer:
+    unknown = await you.gw.catalog.unknown(body.type_code)
+    if unknown is not None:
+        raise ApiError.invalid([unknown])
     request = incident_pb.CreateIncidentRequest(
         request_id=body.request_id, incident=_new_incident(body)
     )

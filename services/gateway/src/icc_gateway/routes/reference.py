@@ -3,7 +3,6 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import resource_service_pb2 as resource_pb
 from icc_gateway import convert, schemas
 from icc_gateway.context import Cached
@@ -23,12 +22,6 @@ async def _cached(you: Acting, key: str, load: Callable[[Acting], Awaitable[Valu
     return value
 
 
-async def _types(you: Acting) -> schemas.IncidentTypes:
-    request = incident_pb.ListIncidentTypesRequest()
-    reply = await you.call("incidents", you.services.incidents.ListIncidentTypes, request)
-    return schemas.IncidentTypes(types=[convert.incident_type(t) for t in reply.types])
-
-
 async def _stations(you: Acting) -> schemas.Stations:
     request = resource_pb.ListStationsRequest()
     reply = await you.call("resources", you.services.resources.ListStations, request)
@@ -37,7 +30,8 @@ async def _stations(you: Acting) -> schemas.Stations:
 
 @router.get("/incident-types", response_model=schemas.IncidentTypes)
 async def incident_types(you: Viewer) -> schemas.IncidentTypes:
-    return await _cached(you, "types", _types)
+    """The incident types' catalog (the gateway's copy, catalog.py)."""
+    return await you.gw.catalog.get()
 
 
 @router.get("/map")

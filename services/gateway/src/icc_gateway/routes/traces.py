@@ -1,4 +1,8 @@
-"""An incident's traces as a waterfall, for supervisors (from the trace sink)."""
+"""An incident's timeline of traces, for supervisors (from the trace sink)."""
+
+from typing import Annotated
+
+from fastapi import Query
 
 from icc_gateway import schemas
 from icc_gateway.routes.deps import IncidentId, Supervisor, api_router, tag
@@ -8,7 +12,14 @@ router = api_router("traces")
 
 
 @router.get("/incidents/{id}/trace", response_model=schemas.Trace)
-async def incident_trace(incident_id: IncidentId, you: Supervisor) -> schemas.Trace:
-    """Every span of the incident's traces, from the trace sink (503 without one)."""
+async def incident_trace(
+    incident_id: IncidentId,
+    you: Supervisor,
+    reads: Annotated[
+        bool, Query(description="Also the screen's own reads of the incident (`reads` step)")
+    ] = False,
+) -> schemas.Trace:
+    """The incident's spans grouped by the steps of its life, from the trace sink (503
+    without one)."""
     tag(INCIDENT_ID, incident_id)
-    return await you.gw.traces.waterfall(incident_id)
+    return await you.gw.traces.waterfall(incident_id, reads=reads)
