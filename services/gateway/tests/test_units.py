@@ -1,5 +1,6 @@
 """Small pure parts: error shapes and field names, roles, the trace sink's answers."""
 
+import asyncio
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from icc_gateway.accounts import Accounts
 from icc_gateway.domain.roles import Role, may_see_personal_data
 from icc_gateway.errors import ApiError, api_field, from_validation
 from icc_gateway.store import metadata
+from icc_gateway.throttle import LoginThrottle, sign_in_keys
 from icc_gateway.traces import TraceSink
 from icc_storage import Database, upgrade
 
@@ -199,3 +201,28 @@ def test_accounts_from_the_command_line(
     assert "lan.nguyen\tdispatcher\tFIRE" in out
     assert "already exists" in err and "username:" in err
     assert "a-long-password" not in out + err
+
+
+async def test_a_lock_is_lifted_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    db = Database(url)
+    try:
+        await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
+        throttle = LoginThrottle(db)
+        keys = sign_in_keys("lan.nguyen", "192.0.2.7")
+        for _ in range(10):
+            await throttle.failed(keys)
+        assert await throttle.wait_s(keys) > 0
+        env = {"ICC_GATEWAY_DB_URL": url}
+        # The command opens its own event loop: run it beside this one.
+        assert await asyncio.to_thread(users.main, ["unlock", "lan.nguyen"], env) == 0
+        assert await throttle.wait_s([keys[0]]) == 0 and await throttle.wait_s([keys[1]]) > 0
+        unlock = ["unlock", "lan.nguyen", "--address", "192.0.2.7"]
+        assert await asyncio.to_thread(users.main, unlock, env) == 0
+        assert await throttle.wait_s(keys) == 0
+        out, _ = capsys.readouterr()
+        assert "unlocked lan.nguyen\n" in out and "unlocked lan.nguyen and 192.0.2.7" in out
+    finally:
+        await db.dispose()

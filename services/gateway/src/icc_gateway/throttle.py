@@ -95,5 +95,11 @@ class LoginThrottle:
     async def succeeded(self, key: Key) -> None:
         """A sign-in went through: the account's failures are forgotten (its address's
         are not: one good password must not reset a guesser's count)."""
+        await self.forget([key])
+
+    async def forget(self, keys: Sequence[Key]) -> int:
+        """Forgets the failures of `keys` (and lifts their locks); how many had some."""
+        t = login_failures
         async with self._db.write() as conn:
-            await conn.execute(delete(login_failures).where(login_failures.c.key_hash == key.hash))
+            gone = await conn.execute(delete(t).where(t.c.key_hash.in_([k.hash for k in keys])))
+        return int(gone.rowcount or 0)

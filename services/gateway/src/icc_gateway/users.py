@@ -2,6 +2,10 @@
 
     python -m icc_gateway.users add lan.nguyen --role dispatcher --agency FIRE --name "Nguyễn Lan"
     python -m icc_gateway.users list
+    python -m icc_gateway.users unlock lan.nguyen [--address 192.0.2.7]
+
+`unlock` lifts a sign-in lock (too many wrong passwords) at once, for the account and,
+if named, a client address: a supervisor's answer to a dispatcher locked out mid-shift.
 
 The password is asked for (not echoed), or read from standard input when it is not a
 terminal. The database is the gateway's own (`ICC_GATEWAY_DB_URL`, default under
@@ -23,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from icc_gateway.accounts import AccountError, Accounts
 from icc_gateway.domain.roles import AGENCIES, Role
 from icc_gateway.store import users
+from icc_gateway.throttle import LoginThrottle, sign_in_keys
 from icc_storage import Database, database_url_from_env, upgrade
 
 
@@ -39,12 +44,24 @@ async def _list(db: Database) -> str:
     return "\n".join(f"{r.username}\t{r.role}\t{r.agency}\t{r.display_name}" for r in rows)
 
 
+async def _unlock(db: Database, args: argparse.Namespace) -> str:
+    account, place = sign_in_keys(args.username, args.address or "")
+    lifted = await LoginThrottle(db).forget([account, place] if args.address else [account])
+    return (
+        f"unlocked {args.username}"
+        + (f" and {args.address}" if args.address else "")
+        + ("" if lifted else " (nothing was locked or counted)")
+    )
+
+
 async def _run(args: argparse.Namespace, url: str, password: str) -> str:
     db = Database(url)
     try:
         await upgrade(db, Path(str(resources.files("icc_gateway") / "migrations")))
         if args.command == "add":
             return await _add(db, args, password)
+        if args.command == "unlock":
+            return await _unlock(db, args)
         return await _list(db)
     finally:
         await db.dispose()
@@ -68,6 +85,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
     add.add_argument("--agency", default="COMMAND_CENTER", choices=AGENCIES)
     add.add_argument("--name", default="", help="display name")
     commands.add_parser("list", help="list the accounts")
+    unlock = commands.add_parser("unlock", help="lift a sign-in lock (too many wrong passwords)")
+    unlock.add_argument("username")
+    unlock.add_argument("--address", default="", help="also this client address's lock")
     args = parser.parse_args(argv)
     try:
         password = _password() if args.command == "add" else ""
