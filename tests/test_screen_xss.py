@@ -260,9 +260,15 @@ async def test_hostile_text_is_shown_and_never_run(
         await hover(page, watch, lat, lon, payload(n))
         await page.locator("#map").click(position=await map_point(page, lat, lon))
         await open_every_tab(page, incident_id, payload(n))
-    # The fire's units arrived (P1 is dispatched at once): their call signs in its detail.
+    # The fire's timeline: the hostile spans under their step's heading, as text.
+    detail = page.locator("#detail-panel")
     await page.locator(f'#queue .qrow[data-id="{hostile.incidents[0]}"]').click()
-    await expect(page.locator("table.assignments tbody tr").first).to_be_visible()
+    await detail.get_by_role("tab", name="Dòng thời gian").click()
+    await expect(detail.locator(".wf-step")).to_contain_text("Việc khác")
+    await shown_as_text(watch, detail.locator(".waterfall"), payload(0))
+    # The fire's units arrived (P1 is dispatched at once): their call signs in its detail.
+    await detail.get_by_role("tab", name="Điều động").click()
+    await expect(detail.locator("table.assignments tbody tr").first).to_be_visible()
 
     # Units placed apart: the tooltip, then the popup.
     for unit, (lat, lon) in zip(hostile.units, UNIT_AT, strict=True):
