@@ -441,3 +441,28 @@ async def test_a_caution_without_kind_or_expiry_is_other_for_a_year(service: Ser
     assert year == timedelta(days=365)
     incident = await create(service, type_code="POLICE.ASSAULT", phone="")
     assert [c.name for c in incident.cautions] == [made.caution.name]
+
+
+async def test_the_form_sees_the_place_history_a_new_incident_would_record(
+    service: Service,
+) -> None:
+    await create(service, phone="")
+    await create(service, type_code="POLICE.SNATCH_THEFT", where=offset(MARKET, 20, 0), phone="")
+    await create(service, type_code="POLICE.ASSAULT", where=Point(10.80, 106.70), phone="")
+    near = common_pb2.Location(lat=MARKET.lat, lon=MARKET.lon + 0.0002)
+    seen = await service.stub.GetPlaceHistory(pb.GetPlaceHistoryRequest(near=near), timeout=T)
+    assert {(h.family, h.count, h.days) for h in seen.history} == {
+        ("MEDICAL", 1, 30),
+        ("POLICE", 1, 30),
+    }
+    created = await create(service, type_code="MEDICAL.TRAUMA", where=Point(near.lat, near.lon))
+    assert list(created.history) == list(seen.history)
+    far = common_pb2.Location(lat=10.86, lon=106.77)
+    nothing = await service.stub.GetPlaceHistory(pb.GetPlaceHistoryRequest(near=far), timeout=T)
+    assert list(nothing.history) == []
+    assert await invalid(service.stub.GetPlaceHistory(pb.GetPlaceHistoryRequest(), timeout=T)) == [
+        "near"
+    ]
+    outside = common_pb2.Location(lat=12.5, lon=100.1)
+    request = pb.GetPlaceHistoryRequest(near=outside)
+    assert await invalid(service.stub.GetPlaceHistory(request, timeout=T)) == ["near"]

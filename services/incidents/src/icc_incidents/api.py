@@ -271,6 +271,12 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         )
         return pb.ListCautionsResponse(cautions=[convert.caution_to_proto(c) for c in found])
 
+    async def GetPlaceHistory(
+        self, request: pb.GetPlaceHistoryRequest, context: Context
+    ) -> pb.GetPlaceHistoryResponse:
+        found = await self._calls.place_history(convert.location_or_none(request, "near"))
+        return pb.GetPlaceHistoryResponse(history=[convert.history_to_proto(h) for h in found])
+
     async def ListKeyQuestions(
         self, request: pb.ListKeyQuestionsRequest, context: Context
     ) -> pb.ListKeyQuestionsResponse:

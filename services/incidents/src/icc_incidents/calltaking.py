@@ -26,6 +26,7 @@ from icc_incidents.domain.model import (
     Incident,
     KeyAnswer,
     Location,
+    PlaceHistory,
     PossibleDuplicate,
 )
 from icc_incidents.domain.questions import KeyQuestion
@@ -86,14 +87,7 @@ class CallTaking:
                     conn, point, draft.type_code, draft.caller.phone, now
                 )
             near = await nearby.cautions_near(conn, point, self._caution_reach(0.0), now)
-            history = await nearby.history(
-                conn,
-                point,
-                s.history_radius_m,
-                now - timedelta(days=s.history_days),
-                s.history_days,
-                self._family_of,
-            )
+            history = await self._history(conn, point, now)
         return Findings(found, caution_rules.in_force_at(near, point, now), history)
 
     async def find_duplicates(
@@ -210,6 +204,27 @@ class CallTaking:
         async with self.db.read(inline=True) as conn:
             near = await nearby.cautions_near(conn, point, self._caution_reach(radius_m), now)
         return caution_rules.in_force_at(near, point, now, within_m=radius_m)[:most]
+
+    # The place's history
+
+    async def place_history(self, location: Location | None) -> tuple[PlaceHistory, ...]:
+        """The earlier incidents near a point by family, as a new incident there would
+        count them now (`findings`), for the call form before the call is taken."""
+        point = check_point(self.rules, location, "near")
+        async with self.db.read(inline=True) as conn:
+            return await self._history(conn, point, self.clock())
+
+    async def _history(self, conn: object, point: Point, now: datetime) -> tuple[PlaceHistory, ...]:
+        s = self.settings
+        since = now - timedelta(days=s.history_days)
+        return await nearby.history(
+            conn,  # type: ignore[arg-type]
+            point,
+            s.history_radius_m,
+            since,
+            s.history_days,
+            self._family_of,
+        )
 
     @staticmethod
     def _caution_reach(within_m: float) -> float:

@@ -20,6 +20,7 @@ from icc_incidents.domain.model import (
     KeyAnswer,
     Location,
     Note,
+    PlaceHistory,
     PossibleDuplicate,
     note_name,
 )
@@ -90,10 +91,7 @@ def incident_to_proto(i: Incident, *, personal_data: bool) -> incident_pb2.Incid
         call_line=CALL_LINE.to_proto(i.call_line),
         possible_duplicates=[duplicate_to_proto(d) for d in i.possible_duplicates],
         cautions=[caution_to_proto(c) for c in i.cautions],
-        history=[
-            incident_pb2.PlaceHistory(family=h.family, count=h.count, days=h.days)
-            for h in i.history
-        ],
+        history=[history_to_proto(h) for h in i.history],
         caller_count=i.caller_count,
     )
     if personal_data:
@@ -106,6 +104,10 @@ def incident_to_proto(i: Incident, *, personal_data: bool) -> incident_pb2.Incid
         out.notes.extend(note_to_proto(i.id, n) for n in i.notes)
         out.additional_callers.extend(caller_to_proto(c) for c in i.additional_callers)
     return out
+
+
+def history_to_proto(h: PlaceHistory) -> incident_pb2.PlaceHistory:
+    return incident_pb2.PlaceHistory(family=h.family, count=h.count, days=h.days)
 
 
 def caller_to_proto(c: Caller) -> incident_pb2.Caller:

@@ -845,6 +845,52 @@ class ListCautionsResponse(_message.Message):
 Global___ListCautionsResponse: _TypeAlias = ListCautionsResponse  # noqa: Y015
 
 @_typing.final
+class GetPlaceHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def near(self) -> _common_pb2.Location:
+        """The point asked about; required (only `lat` and `lon` are read)."""
+
+    def __init__(
+        self,
+        *,
+        near: _common_pb2.Location | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["near", b"near"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["near", b"near"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlaceHistoryRequest: _TypeAlias = GetPlaceHistoryRequest  # noqa: Y015
+
+@_typing.final
+class GetPlaceHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HISTORY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.PlaceHistory]:
+        """Earlier incidents within the service's history radius of the point, created in its
+        history span (the same as a new incident's `history`), by family; none: no entry.
+        """
+
+    def __init__(
+        self,
+        *,
+        history: _abc.Iterable[_incident_pb2.PlaceHistory] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlaceHistoryResponse: _TypeAlias = GetPlaceHistoryResponse  # noqa: Y015
+
+@_typing.final
 class ListKeyQuestionsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

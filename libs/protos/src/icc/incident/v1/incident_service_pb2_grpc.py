@@ -115,6 +115,11 @@ class IncidentServiceStub:
                 request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsRequest.SerializeToString,
                 response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsResponse.FromString,
                 _registered_method=True)
+        self.GetPlaceHistory = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/GetPlaceHistory',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetPlaceHistoryRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetPlaceHistoryResponse.FromString,
+                _registered_method=True)
         self.ListKeyQuestions = channel.unary_unary(
                 '/icc.incident.v1.IncidentService/ListKeyQuestions',
                 request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListKeyQuestionsRequest.SerializeToString,
@@ -249,6 +254,14 @@ class IncidentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPlaceHistory(self, request, context):
+        """How many incidents there were near a point lately, by family: what a call-taker
+        sees before the call becomes an incident (which then records the same counts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListKeyQuestions(self, request, context):
         """The key questions for an incident type, with what each answer does.
         """
@@ -346,6 +359,11 @@ def add_IncidentServiceServicer_to_server(servicer, server):
                     servicer.ListCautions,
                     request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsRequest.FromString,
                     response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsResponse.SerializeToString,
+            ),
+            'GetPlaceHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlaceHistory,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetPlaceHistoryRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetPlaceHistoryResponse.SerializeToString,
             ),
             'ListKeyQuestions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListKeyQuestions,
@@ -791,6 +809,33 @@ class IncidentService:
             '/icc.incident.v1.IncidentService/ListCautions',
             icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsRequest.SerializeToString,
             icc_dot_incident_dot_v1_dot_incident__service__pb2.ListCautionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlaceHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/GetPlaceHistory',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.GetPlaceHistoryRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.GetPlaceHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -75,6 +75,10 @@ class IncidentServiceStub:
     """Enters a premise caution (supervisors and partner agencies)."""
     ListCautions: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.ListCautionsRequest, _incident_service_pb2.ListCautionsResponse]
     """The cautions in force at a point (or within a radius of it), nearest first."""
+    GetPlaceHistory: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.GetPlaceHistoryRequest, _incident_service_pb2.GetPlaceHistoryResponse]
+    """How many incidents there were near a point lately, by family: what a call-taker
+    sees before the call becomes an incident (which then records the same counts).
+    """
     ListKeyQuestions: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.ListKeyQuestionsRequest, _incident_service_pb2.ListKeyQuestionsResponse]
     """The key questions for an incident type, with what each answer does."""
     AnswerKeyQuestions: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.AnswerKeyQuestionsRequest, _incident_service_pb2.AnswerKeyQuestionsResponse]
@@ -129,6 +133,10 @@ class IncidentServiceAsyncStub(IncidentServiceStub):
     """Enters a premise caution (supervisors and partner agencies)."""
     ListCautions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.ListCautionsRequest, _incident_service_pb2.ListCautionsResponse]  # type: ignore[assignment]
     """The cautions in force at a point (or within a radius of it), nearest first."""
+    GetPlaceHistory: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.GetPlaceHistoryRequest, _incident_service_pb2.GetPlaceHistoryResponse]  # type: ignore[assignment]
+    """How many incidents there were near a point lately, by family: what a call-taker
+    sees before the call becomes an incident (which then records the same counts).
+    """
     ListKeyQuestions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.ListKeyQuestionsRequest, _incident_service_pb2.ListKeyQuestionsResponse]  # type: ignore[assignment]
     """The key questions for an incident type, with what each answer does."""
     AnswerKeyQuestions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.AnswerKeyQuestionsRequest, _incident_service_pb2.AnswerKeyQuestionsResponse]  # type: ignore[assignment]
@@ -276,6 +284,16 @@ class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_incident_service_pb2.ListCautionsResponse, _abc.Awaitable[_incident_service_pb2.ListCautionsResponse]]:
         """The cautions in force at a point (or within a radius of it), nearest first."""
+
+    @_abc_1.abstractmethod
+    def GetPlaceHistory(
+        self,
+        request: _incident_service_pb2.GetPlaceHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.GetPlaceHistoryResponse, _abc.Awaitable[_incident_service_pb2.GetPlaceHistoryResponse]]:
+        """How many incidents there were near a point lately, by family: what a call-taker
+        sees before the call becomes an incident (which then records the same counts).
+        """
 
     @_abc_1.abstractmethod
     def ListKeyQuestions(
