@@ -22,6 +22,8 @@ CLASSES = {
     "UnitStatus",
     "StationKind",
     "Diversion",
+    "EtaSource",
+    "ReasonCode",
     "Violation",
     "InvalidInput",
     "NotFound",

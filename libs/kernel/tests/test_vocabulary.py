@@ -7,6 +7,7 @@ import pytest
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
+from icc_kernel import reasons
 from icc_kernel import vocabulary as v
 
 CASES = [
@@ -22,6 +23,8 @@ CASES = [
     (v.UnitStatus, resource_pb2.UnitStatus, "UNIT_STATUS_"),
     (v.StationKind, resource_pb2.StationKind, "STATION_KIND_"),
     (v.Diversion, resource_pb2.DiversionStatus, "DIVERSION_STATUS_"),
+    (v.EtaSource, common_pb2.EtaSource, "ETA_SOURCE_"),
+    (reasons.ReasonCode, common_pb2.ReasonCode, "REASON_CODE_"),
 ]
 
 

@@ -19,6 +19,7 @@ from icc_dispatch.domain.model import (
     UnitStatus,
 )
 from icc_dispatch.domain.plans import PlanBook
+from icc_kernel.reasons import Reason
 
 REPO = Path(__file__).resolve().parents[3]
 PLANS_JSON = REPO / "services/dispatch/src/icc_dispatch/data/response_plans.json"
@@ -93,7 +94,7 @@ def assignment(
     *,
     id: str = "a1",
     vacated: bool = False,
-    release_reason: str = "",
+    release: Reason | None = None,
 ) -> Assignment:
     return Assignment(
         id=id,
@@ -109,5 +110,5 @@ def assignment(
         assigned_by=SYSTEM,
         create_time=NOON,
         vacated=vacated,
-        release_reason=release_reason,
+        release=release,
     )

@@ -9,11 +9,15 @@ from icc_dispatch.domain.errors import IllegalTransition
 from icc_dispatch.domain.model import (
     AssignmentState,
 )
+from icc_kernel.reasons import Reason, ReasonCode
 
 from .conftest import (
     NOON,
     assignment,
 )
+
+LATE = Reason.of(ReasonCode.NOT_ACKNOWLEDGED_IN_TIME, seconds=60)
+BY_HAND = Reason(ReasonCode.RELEASED_BY_DISPATCHER)
 
 
 def test_confirm_assigns_with_deadline() -> None:
@@ -40,33 +44,34 @@ def test_acknowledge_is_idempotent() -> None:
 
 def test_acknowledge_after_release_or_before_assignment_is_illegal() -> None:
     a = assignment("engine", AssignmentState.ASSIGNED, id="a7")
-    gone = lifecycle.release(a, NOON, "not acknowledged in time", tell_resources=True)
+    gone = lifecycle.release(a, NOON, LATE, tell_resources=True)
     with pytest.raises(IllegalTransition) as err:
         lifecycle.acknowledge(gone, NOON)
     msg = str(err.value)
     assert "assignments/a7" in msg
     assert "released" in msg
-    assert "not acknowledged in time" in msg
+    assert "not acknowledged within 60 s" in msg
     with pytest.raises(IllegalTransition, match="still being reserved"):
         lifecycle.acknowledge(assignment("engine", AssignmentState.PROPOSED), NOON)
 
 
 def test_release() -> None:
     proposed = assignment("engine", AssignmentState.PROPOSED)
-    r = lifecycle.release(proposed, NOON, "reservation lost", tell_resources=True, vacated=True)
+    r = lifecycle.release(proposed, NOON, LATE, tell_resources=True, vacated=True)
     assert r.state is AssignmentState.RELEASED
     assert r.release_pending is False
     assert r.vacated and not r.fills_role
-    assert r.release_time == NOON and r.release_reason == "reservation lost"
+    assert r.release_time == NOON and r.release == LATE
+    assert r.release_reason == "not acknowledged within 60 s; the next best unit is sent"
 
     assigned = assignment("engine", AssignmentState.ASSIGNED)
-    r2 = lifecycle.release(assigned, NOON, "cleared", tell_resources=True)
+    r2 = lifecycle.release(assigned, NOON, BY_HAND, tell_resources=True)
     assert r2.release_pending is True
     assert not r2.vacated and r2.fills_role and not r2.active
-    r3 = lifecycle.release(assigned, NOON, "freed elsewhere", tell_resources=False)
+    r3 = lifecycle.release(assigned, NOON, BY_HAND, tell_resources=False)
     assert r3.release_pending is False
     # Releasing twice keeps the first release.
-    assert lifecycle.release(r2, NOON + timedelta(hours=1), "again", tell_resources=False) == r2
+    assert lifecycle.release(r2, NOON + timedelta(hours=1), LATE, tell_resources=False) == r2
 
 
 def test_overdue_only_when_assigned_past_deadline() -> None:
@@ -79,7 +84,7 @@ def test_overdue_only_when_assigned_past_deadline() -> None:
     assert lifecycle.overdue(a, deadline + timedelta(seconds=1))
     ack = lifecycle.acknowledge(a, NOON + timedelta(seconds=10))
     assert not lifecycle.overdue(ack, deadline + timedelta(hours=1))
-    gone = lifecycle.release(a, NOON, "x", tell_resources=False)
+    gone = lifecycle.release(a, NOON, BY_HAND, tell_resources=False)
     assert not lifecycle.overdue(gone, deadline + timedelta(hours=1))
     proposed = assignment("engine", AssignmentState.PROPOSED)
     assert not lifecycle.overdue(proposed, deadline + timedelta(hours=1))

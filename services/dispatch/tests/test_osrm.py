@@ -15,6 +15,7 @@ import pytest
 from icc_dispatch.domain.eta import Eta, Trip
 from icc_dispatch.domain.model import Point, UnitKind
 from icc_dispatch.osrm import OsrmEtaProvider, RoutingError, parse_table
+from icc_kernel.vocabulary import EtaSource
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 INCIDENT = Point(10.7769, 106.7009)
@@ -33,6 +34,9 @@ class FakeOsrm:
     status: int = 200
     body: Any = field(default_factory=lambda: {"code": "Ok"})
     paths: list[str] = field(default_factory=list)
+    # Answer each request with a table of its own size: a source's duration is its
+    # latitude's fifth and sixth decimals (so a test can tell the sources apart).
+    echo: bool = False
 
     def answer(self, status: int, body: Any) -> None:
         self.status = status
@@ -46,7 +50,12 @@ def osrm() -> Iterator[FakeOsrm]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.paths.append(self.path)
-            payload = json.dumps(state.body).encode()
+            body = state.body
+            if state.echo:
+                points = unquote(urlsplit(self.path).path).rsplit("/", 1)[1].split(";")[:-1]
+                lats = [float(p.split(",")[1]) for p in points]
+                body = table([round(lat * 1e6) % 100 for lat in lats], [1000.0] * len(lats))
+            payload = json.dumps(body).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(payload)))
@@ -160,6 +169,19 @@ async def test_unreachable_server_raises() -> None:
         await etas(f"http://127.0.0.1:{port}")
 
 
+async def test_more_trips_than_a_table_takes_go_in_several_requests(osrm: FakeOsrm) -> None:
+    osrm.echo = True
+    trips = [Trip(UnitKind.ENGINE, Point(10.7 + n / 1e6, 106.7)) for n in range(7)]
+    provider = OsrmEtaProvider(osrm.url, max_sources=3)
+    try:
+        got = await provider.etas(trips, INCIDENT, AT)
+    finally:
+        await provider.close()
+    assert got == [Eta(n, 1000) for n in range(7)]
+    sources = sorted(parse_qs(urlsplit(p).query)["sources"][0] for p in osrm.paths)
+    assert sources == ["0", "0;1;2", "0;1;2"]
+
+
 async def test_no_trips_makes_no_request(osrm: FakeOsrm) -> None:
     assert await etas(osrm.url, []) == []
     assert osrm.paths == []
@@ -168,7 +190,7 @@ async def test_no_trips_makes_no_request(osrm: FakeOsrm) -> None:
 async def test_source_name(osrm: FakeOsrm) -> None:
     provider = OsrmEtaProvider(osrm.url, profile="car")
     try:
-        assert provider.source == "osrm"
+        assert provider.source is EtaSource.ROUTING_ENGINE
         url = provider.request_url(TRIPS[:1], INCIDENT)
         assert url.startswith(osrm.url + "/table/v1/car/106.695000,10.780000;")
     finally:

@@ -15,6 +15,7 @@ from icc_dispatch.domain.model import (
     UnitKind,
 )
 from icc_dispatch.domain.plans import PlanBook, ResponsePlan, UnknownType, local_hour, needs
+from icc_kernel.vocabulary import EtaSource
 
 from .conftest import (
     NIGHT,
@@ -211,7 +212,7 @@ async def test_travel_model_provider_uses_local_hour() -> None:
     trips = [Trip(K.MOTORBIKE_RESPONDER, SAIGON), Trip(K.ENGINE, SAIGON_NEAR)]
     got = await model.etas(trips, THU_THIEM, RUSH)
     assert got == [model.eta(t, THU_THIEM, 17) for t in trips]
-    assert model.source == "travel-model"
+    assert model.source is EtaSource.TRAVEL_MODEL
 
 
 def test_local_hour_is_utc_plus_seven() -> None:

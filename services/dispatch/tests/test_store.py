@@ -19,6 +19,7 @@ from icc_dispatch.domain.model import (
     UnitKind,
 )
 from icc_dispatch.outbox_events import event_id_of
+from icc_kernel.reasons import Reason, ReasonCode
 from icc_storage import Database, upgrade
 
 from .conftest import assignment
@@ -107,6 +108,9 @@ async def test_a_reservation_confirmed_by_two_replicas_at_once_is_confirmed_once
         await db.dispose()
 
 
+LATE = Reason.of(ReasonCode.NOT_ACKNOWLEDGED_IN_TIME, seconds=60)
+
+
 def test_a_fact_has_one_event_id_whoever_announces_it() -> None:
     a = assignment("engine", id="a1")
     b = assignment("engine", id="a2")
@@ -123,5 +127,5 @@ def test_a_fact_has_one_event_id_whoever_announces_it() -> None:
     )
     assert event_id_of(once) == event_id_of(again)
     assert event_id_of(AssignmentAcknowledged(actor=SYSTEM, time=t, assignment=a)) != event_id_of(
-        AssignmentEscalated(actor=SYSTEM, time=t, assignment=a, reason="late")
+        AssignmentEscalated(actor=SYSTEM, time=t, assignment=a, reason=LATE)
     )

@@ -7,5 +7,7 @@ Pure Python (no protobuf, gRPC, NATS or SQL; an import-linter contract holds it 
 - `requests`: the request-id rule of every idempotent call;
 - `etags`: weak etags counting versions;
 - `errors`: what can go wrong, in the domain's words (`icc_rpc` maps each to a gRPC status);
+- `reasons`: facts as stable codes with parameters (recommendations, chronology), and
+  their English;
 - `stats`, `clock`: nearest-rank percentiles, the UTC clock.
 """

@@ -146,3 +146,10 @@ class Diversion(IntEnum):
     OPEN = 1
     PARTIAL = 2
     FULL = 3
+
+
+class EtaSource(IntEnum):
+    # icc.common.v1.EtaSource: where an estimated travel time came from.
+    TRAVEL_MODEL = 1
+    ROUTING_ENGINE = 2
+    TRAVEL_MODEL_FALLBACK = 3

@@ -8,7 +8,8 @@
   into the kernel enum, an unknown number being a violation naming the field;
 - paging: `page_size`, and page tokens and watch cursors: `encode_page_token` /
   `decode_page_token`, signed with `ICC_TOKEN_KEY` (`token_key_from_env`, `use_token_key`);
-- who and when: `actor_to_proto`, `event_metadata`.
+- who and when: `actor_to_proto`, `event_metadata`;
+- reasons (`icc_kernel.reasons`): `reasons_to_proto`, `reasons_from_proto`.
 
 Functions that check input append `Violation`s to the caller's list (so one answer names
 every bad field) or raise `InvalidInput`; `to_rpc_error` turns either into
@@ -38,6 +39,7 @@ from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
 from icc_kernel.actors import Actor
 from icc_kernel.errors import InvalidInput, Violation
+from icc_kernel.reasons import Reason, ReasonCode
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
@@ -45,6 +47,7 @@ from icc_kernel.vocabulary import (
     CautionKind,
     Diversion,
     DuplicateReason,
+    EtaSource,
     IncidentState,
     PlaceKind,
     Priority,
@@ -154,6 +157,8 @@ UNIT_KIND = EnumEdge(UnitKind, resource_pb2.UnitKind)
 UNIT_STATUS = EnumEdge(UnitStatus, resource_pb2.UnitStatus)
 STATION_KIND = EnumEdge(StationKind, resource_pb2.StationKind)
 DIVERSION = EnumEdge(Diversion, resource_pb2.DiversionStatus)
+ETA_SOURCE = EnumEdge(EtaSource, common_pb2.EtaSource)
+REASON_CODE = EnumEdge(ReasonCode, common_pb2.ReasonCode)
 
 # Paging (AIP-158): a page size within bounds, an opaque token the caller hands back.
 
@@ -341,3 +346,27 @@ def event_metadata(event_id: str, time: datetime, actor: Actor) -> common_pb2.Ev
     return common_pb2.EventMetadata(
         event_id=event_id, occur_time=timestamp(time), actor=actor_to_proto(actor)
     )
+
+
+# Reasons
+
+
+def reasons_to_proto(reasons: Iterable[Reason]) -> list[common_pb2.Reason]:
+    code = REASON_CODE.to_proto
+    return [common_pb2.Reason(code=code(r.code), params=dict(r.params)) for r in reasons]
+
+
+def reason_to_proto(reason: Reason | None) -> common_pb2.Reason | None:
+    return None if reason is None else reasons_to_proto([reason])[0]
+
+
+_REASON_CODES = frozenset(int(c) for c in ReasonCode)
+
+
+def reasons_from_proto(items: Iterable[common_pb2.Reason]) -> list[Reason]:
+    """The reasons another service sent; a code this version does not know is left out."""
+    return [
+        Reason(ReasonCode(r.code), tuple(sorted(r.params.items())))
+        for r in items
+        if r.code in _REASON_CODES
+    ]

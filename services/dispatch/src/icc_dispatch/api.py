@@ -14,7 +14,7 @@ from icc_dispatch import convert
 from icc_dispatch.domain.errors import DomainError, InvalidInput, Violation
 from icc_dispatch.service import DispatchService
 from icc_kernel.names import parse_name
-from icc_rpc.convert import PRIORITY
+from icc_rpc.convert import AGENCY, PRIORITY, UNIT_KIND
 from icc_rpc.errors import to_rpc_error
 from icc_rpc.identity import actor_of
 from icc_telemetry import INCIDENT_ID
@@ -29,6 +29,12 @@ __all__ = [
     "register",
     "to_rpc_error",
 ]
+
+
+# The most units `RankAvailableUnits` lists at once, and the most kinds or agencies it
+# filters by (there are fewer of each: more is a mistake).
+MAX_RANKED = 1000
+MAX_FILTER = 32
 
 
 def _incident(name: str) -> str:
@@ -108,6 +114,26 @@ class DispatchApi(pb_grpc.DispatchServiceServicer):
             else plans.plan_at_hour(request.type_code, priority, request.hour)
         )
         return pb.GetResponsePlanResponse(plan=convert.plan_to_proto(plan))
+
+    async def RankAvailableUnits(
+        self, request: pb.RankAvailableUnitsRequest, context: Context
+    ) -> pb.RankAvailableUnitsResponse:
+        out: list[Violation] = []
+        try:
+            incident_id = _incident(request.incident)
+        except InvalidInput as exc:
+            out.extend(exc.violations)
+        for field, items in (("kinds", request.kinds), ("agencies", request.agencies)):
+            if len(items) > MAX_FILTER:
+                out.append(Violation(field, f"at most {MAX_FILTER}"))
+        kinds = UNIT_KIND.from_protos(request.kinds[:MAX_FILTER], "kinds", out)
+        agencies = AGENCY.from_protos(request.agencies[:MAX_FILTER], "agencies", out)
+        if not 0 <= request.max_units <= MAX_RANKED:
+            out.append(Violation("max_units", f"0 (every unit) to {MAX_RANKED}"))
+        if out:
+            raise InvalidInput(out)
+        ranked = await self._service.rank_available(incident_id, kinds, agencies, request.max_units)
+        return convert.ranked_to_proto(ranked)
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["DispatchService"].full_name

@@ -3,37 +3,54 @@ resources as the contract has them (its events: `outbox_events`)."""
 
 from datetime import UTC, datetime
 
-from icc.dispatch.v1 import dispatch_pb2
+from icc.common.v1 import common_pb2
+from icc.dispatch.v1 import dispatch_pb2, dispatch_service_pb2
 from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
 from icc_bus import PoisonMessage
 from icc_dispatch.domain.model import (
+    Actor,
+    Agency,
     Assignment,
-    AssignmentState,
+    Caution,
+    CautionKind,
+    EtaSource,
     FleetUnit,
     IncidentPhase,
     IncidentView,
     Point,
     Priority,
 )
-from icc_dispatch.domain.plans import Need, PlanItem, ResponsePlan
+from icc_dispatch.domain.plans import PlanItem, ResponsePlan
 from icc_dispatch.domain.ranking import Candidate, Recommendation, Shortfall
-from icc_dispatch.use_cases.queries import Status
+from icc_dispatch.use_cases.queries import Ranked, Status
 from icc_kernel.errors import Violation
 from icc_kernel.etags import version_of
 from icc_kernel.names import id_of, name_of
 from icc_rpc.convert import (
     AGENCY,
     ASSIGNMENT_STATE,
+    CAUTION_KIND,
+    ETA_SOURCE,
     INCIDENT_STATE,
     PRIORITY,
     UNIT_KIND,
     UNIT_STATUS,
     actor_to_proto,
+    optional_time,
+    reason_to_proto,
+    reasons_to_proto,
     timestamp,
     timestamp_or_none,
     to_datetime,
 )
+
+# `EtaSource` as the deprecated text field `Recommendation.eta_source` wrote it.
+ETA_SOURCE_TEXT = {
+    EtaSource.TRAVEL_MODEL: "travel-model",
+    EtaSource.ROUTING_ENGINE: "osrm",
+    EtaSource.TRAVEL_MODEL_FALLBACK: "travel-model (osrm unavailable)",
+}
 
 
 def version(etag: str) -> int:
@@ -66,6 +83,42 @@ def incident_view(msg: incident_pb2.Incident, auto_priorities: frozenset[Priorit
         version=version(msg.etag),
         auto=priority in auto_priorities,
         exercise=msg.exercise,
+        cautions=tuple(caution_from_proto(c) for c in msg.cautions) if msg.cautions else (),
+    )
+
+
+def caution_from_proto(c: incident_pb2.Caution) -> Caution:
+    """As the incident's event carries it; what dispatch cannot read (a kind of a newer
+    version, an impossible time) is passed on as OTHER and unset."""
+    kind = CAUTION_KIND.from_proto(c.kind, "kind", []) or CautionKind.OTHER
+    by = c.created_by
+    agency = AGENCY.from_proto(by.agency, "created_by.agency", []) or Agency.COMMAND_CENTER
+    return Caution(
+        name=c.name,
+        kind=kind,
+        text=c.text,
+        point=Point(c.location.lat, c.location.lon),
+        address=c.location.address,
+        ward=c.location.ward,
+        radius_m=c.radius_m,
+        valid_until=optional_time(c, "valid_until", "valid_until", []),
+        created_by=Actor(by.user, agency, by.role),
+        create_time=optional_time(c, "create_time", "create_time", []),
+    )
+
+
+def caution_to_proto(c: Caution) -> incident_pb2.Caution:
+    return incident_pb2.Caution(
+        name=c.name,
+        kind=CAUTION_KIND.to_proto(c.kind),
+        text=c.text,
+        location=common_pb2.Location(
+            lat=c.point.lat, lon=c.point.lon, address=c.address, ward=c.ward
+        ),
+        radius_m=c.radius_m,
+        valid_until=timestamp_or_none(c.valid_until),
+        created_by=actor_to_proto(c.created_by),
+        create_time=timestamp_or_none(c.create_time),
     )
 
 
@@ -121,8 +174,10 @@ def plan_to_proto(p: ResponsePlan) -> dispatch_pb2.ResponsePlan:
     )
 
 
-def candidate_to_proto(c: Candidate) -> dispatch_pb2.Candidate:
+def candidate_to_proto(c: Candidate, *, english: bool = True) -> dispatch_pb2.Candidate:
+    """`english`: also the deprecated English `reasons` (not for new RPCs)."""
     u = c.unit
+    reasons = c.reasons
     return dispatch_pb2.Candidate(
         unit=name_of("units", u.id),
         call_sign=u.call_sign,
@@ -132,22 +187,24 @@ def candidate_to_proto(c: Candidate) -> dispatch_pb2.Candidate:
         eta_seconds=c.eta.seconds,
         distance_meters=c.eta.meters,
         rank=c.rank,
-        reasons=list(c.reasons),
+        reasons=[r.english for r in reasons] if english else [],
         home_station=name_of("stations", u.home_station),
         coverage_left=c.coverage_left,
         mutual_aid=c.mutual_aid,
         selected=c.selected,
+        coded_reasons=reasons_to_proto(reasons),
+        beyond_mutual_aid_eta=c.far,
     )
 
 
 def shortfall_to_proto(s: Shortfall) -> dispatch_pb2.Shortfall:
     return dispatch_pb2.Shortfall(
-        role=s.role, agency=AGENCY.to_proto(s.agency), missing=s.missing, reason=s.reason
+        role=s.role,
+        agency=AGENCY.to_proto(s.agency),
+        missing=s.missing,
+        reason=s.reason.english,
+        coded_reason=reason_to_proto(s.reason),
     )
-
-
-def need_to_shortfall(n: Need, reason: str) -> Shortfall:
-    return Shortfall(n.item.role, n.item.agency, n.missing, reason)
 
 
 def recommendation_to_proto(r: Recommendation) -> dispatch_pb2.Recommendation:
@@ -156,8 +213,18 @@ def recommendation_to_proto(r: Recommendation) -> dispatch_pb2.Recommendation:
         plan=plan_to_proto(r.plan),
         candidates=[candidate_to_proto(c) for c in r.candidates],
         shortfalls=[shortfall_to_proto(s) for s in r.shortfalls],
-        eta_source=r.eta_source,
+        eta_source=ETA_SOURCE_TEXT[r.eta_source],
         create_time=timestamp(r.create_time),
+        eta_source_code=ETA_SOURCE.to_proto(r.eta_source),
+        mutual_aid_eta_seconds=r.mutual_aid_eta_s,
+    )
+
+
+def ranked_to_proto(r: Ranked) -> dispatch_service_pb2.RankAvailableUnitsResponse:
+    return dispatch_service_pb2.RankAvailableUnitsResponse(
+        candidates=[candidate_to_proto(c, english=False) for c in r.candidates],
+        eta_source_code=ETA_SOURCE.to_proto(r.eta_source),
+        mutual_aid_eta_seconds=r.mutual_aid_eta_s,
     )
 
 
@@ -180,18 +247,24 @@ def assignment_to_proto(a: Assignment) -> dispatch_pb2.Assignment:
         override_reason=a.override_reason,
         release_reason=a.release_reason,
         assigned_by=actor_to_proto(a.assigned_by),
+        distance_meters=a.distance_m,
+        eta_source_code=ETA_SOURCE.to_proto(a.eta_source)
+        if a.eta_source
+        else common_pb2.ETA_SOURCE_UNSPECIFIED,
+        coded_release_reason=reason_to_proto(a.release),
     )
 
 
 def status_to_proto(s: Status) -> dispatch_pb2.DispatchStatus:
-    if s.incident.phase is IncidentPhase.ENDED:
+    if s.ended:
         state = dispatch_pb2.DISPATCH_STATE_ENDED
-    elif not s.needs and not any(a.state is AssignmentState.PROPOSED for a in s.assignments):
+    elif not s.needs and not s.reserving:
         state = dispatch_pb2.DISPATCH_STATE_COMPLETE
     elif s.incident.auto:
         state = dispatch_pb2.DISPATCH_STATE_QUEUED
     else:
         state = dispatch_pb2.DISPATCH_STATE_AWAITING_DISPATCHER
+    since = s.awaiting_since
     return dispatch_pb2.DispatchStatus(
         incident=s.incident.name,
         type_code=s.incident.type_code,
@@ -200,5 +273,8 @@ def status_to_proto(s: Status) -> dispatch_pb2.DispatchStatus:
         auto_dispatch=s.incident.auto,
         plan=plan_to_proto(s.plan),
         assignments=[assignment_to_proto(a) for a in s.assignments],
-        shortfalls=[shortfall_to_proto(need_to_shortfall(n, "not yet assigned")) for n in s.needs],
+        shortfalls=[shortfall_to_proto(x) for x in s.shortfalls],
+        awaiting_decision=since is not None,
+        awaiting_since=timestamp_or_none(since),
+        cautions=[caution_to_proto(c) for c in s.incident.cautions],
     )

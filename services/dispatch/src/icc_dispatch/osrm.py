@@ -1,10 +1,13 @@
 """Travel times from a routing engine's table API (OSRM `/table/v1`), over httpx.
 
 One request per recommendation: the candidate units are the sources, the
-incident the one destination. OSRM answers `durations` in seconds and, when
+incident the one destination (more than `max_sources` units, as a dispatcher's list of
+every available unit: several requests side by side, since OSRM refuses tables larger
+than its `--max-table-size`, 100 by default). OSRM answers `durations` in seconds and, when
 asked, `distances` in metres; `null` marks a pair with no route.
 """
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +16,7 @@ import httpx
 
 from icc_dispatch.domain.eta import Eta, Trip
 from icc_dispatch.domain.model import Point
+from icc_kernel.vocabulary import EtaSource
 
 
 class RoutingError(Exception):
@@ -27,14 +31,16 @@ class OsrmEtaProvider:
         profile: str = "driving",
         timeout_s: float = 1.5,
         client: httpx.AsyncClient | None = None,
+        max_sources: int = 99,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._profile = profile
+        self._max_sources = max_sources
         self._client = client or httpx.AsyncClient(timeout=timeout_s)
 
     @property
-    def source(self) -> str:
-        return "osrm"
+    def source(self) -> EtaSource:
+        return EtaSource.ROUTING_ENGINE
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -53,6 +59,15 @@ class OsrmEtaProvider:
     ) -> list[Eta | None]:
         if not trips:
             return []
+        if len(trips) > self._max_sources:
+            step = self._max_sources
+            parts = await asyncio.gather(
+                *(
+                    self.etas(trips[i : i + step], destination, at)
+                    for i in range(0, len(trips), step)
+                )
+            )
+            return [eta for part in parts for eta in part]
         try:
             reply = await self._client.get(self.request_url(trips, destination))
         except httpx.HTTPError as exc:

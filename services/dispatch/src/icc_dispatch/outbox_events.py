@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from icc.dispatch.v1 import events_pb2
 from icc_bus import OutgoingEvent, outgoing
-from icc_dispatch.convert import assignment_to_proto, recommendation_to_proto
+from icc_dispatch.convert import assignment_to_proto, caution_to_proto, recommendation_to_proto
 from icc_dispatch.domain.events import (
     AssignmentAcknowledged,
     AssignmentEscalated,
@@ -26,7 +26,7 @@ from icc_dispatch.domain.events import (
 )
 from icc_dispatch.domain.model import Assignment
 from icc_kernel.names import name_of
-from icc_rpc.convert import PRIORITY, event_metadata
+from icc_rpc.convert import PRIORITY, event_metadata, reason_to_proto, timestamp_or_none
 
 # The namespace of fact ids (any fixed UUID).
 _FACTS = uuid.UUID("5b1d8f0e-6c36-4d1e-9a57-1cc0d15a7c11")
@@ -57,6 +57,8 @@ def outgoing_event(e: DispatchEvent) -> OutgoingEvent:
                 metadata=meta,
                 recommendation=recommendation_to_proto(rec),
                 priority=PRIORITY.to_proto(e.priority),
+                awaiting_decision=e.awaiting_since is not None,
+                awaiting_since=timestamp_or_none(e.awaiting_since),
             )
             return outgoing("icc.dispatch.recommended", event_id, msg, incident=rec.incident_id)
         case UnitsAssigned():
@@ -66,6 +68,7 @@ def outgoing_event(e: DispatchEvent) -> OutgoingEvent:
                 priority=PRIORITY.to_proto(e.priority),
                 assignments=[assignment_to_proto(a) for a in e.assignments],
                 automatic=e.automatic,
+                cautions=[caution_to_proto(c) for c in e.cautions],
             )
             units = [a.unit_id for a in e.assignments]
             return outgoing(
@@ -78,7 +81,10 @@ def outgoing_event(e: DispatchEvent) -> OutgoingEvent:
             return _about(e.assignment, "icc.dispatch.acknowledged", event_id, acked)
         case AssignmentEscalated():
             escalated = events_pb2.AssignmentEscalated(
-                metadata=meta, assignment=assignment_to_proto(e.assignment), reason=e.reason
+                metadata=meta,
+                assignment=assignment_to_proto(e.assignment),
+                reason=e.reason.english,
+                coded_reason=reason_to_proto(e.reason),
             )
             return _about(e.assignment, "icc.dispatch.escalated", event_id, escalated)
         case UnitsReleased():
@@ -86,7 +92,8 @@ def outgoing_event(e: DispatchEvent) -> OutgoingEvent:
                 metadata=meta,
                 incident=name_of("incidents", e.incident_id),
                 assignments=[assignment_to_proto(a) for a in e.assignments],
-                reason=e.reason,
+                reason=e.reason.english if e.reason is not None else "",
+                coded_reason=reason_to_proto(e.reason),
             )
             units = [a.unit_id for a in e.assignments]
             return outgoing(

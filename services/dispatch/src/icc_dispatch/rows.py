@@ -7,10 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from icc_dispatch.domain.case import Case
-from icc_dispatch.domain.model import Assignment, IncidentPhase, IncidentView, Point
+from icc_dispatch.domain.model import Assignment, Caution, IncidentPhase, IncidentView, Point
+from icc_kernel import reasons
 from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
-from icc_kernel.vocabulary import Agency, AssignmentState, Priority, UnitKind
+from icc_kernel.reasons import Reason, ReasonCode
+from icc_kernel.vocabulary import (
+    Agency,
+    AssignmentState,
+    CautionKind,
+    EtaSource,
+    Priority,
+    UnitKind,
+)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -28,6 +37,62 @@ def incident_from(r: Any) -> IncidentView:
         version=r.version,
         auto=r.auto,
         exercise=r.exercise,
+        cautions=cautions_of(r.cautions),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return as_utc(datetime.fromisoformat(text)) if text else None
+
+
+def cautions_text(cautions: tuple[Caution, ...]) -> str:
+    """The cautions as stored: a JSON list (`[]` for most incidents, which have none)."""
+    if not cautions:
+        return "[]"
+    return json.dumps(
+        [
+            {
+                "name": c.name,
+                "kind": int(c.kind),
+                "text": c.text,
+                "lat": c.point.lat,
+                "lon": c.point.lon,
+                "address": c.address,
+                "ward": c.ward,
+                "radius_m": c.radius_m,
+                "valid_until": _iso(c.valid_until),
+                "by_user": c.created_by.user,
+                "by_agency": int(c.created_by.agency),
+                "by_role": c.created_by.role,
+                "create_time": _iso(c.create_time),
+            }
+            for c in cautions
+        ],
+        ensure_ascii=False,
+    )
+
+
+def cautions_of(text: str) -> tuple[Caution, ...]:
+    if text == "[]":
+        return ()
+    return tuple(
+        Caution(
+            name=d["name"],
+            kind=CautionKind(d["kind"]),
+            text=d["text"],
+            point=Point(d["lat"], d["lon"]),
+            address=d["address"],
+            ward=d["ward"],
+            radius_m=d["radius_m"],
+            valid_until=_time(d["valid_until"]),
+            created_by=Actor(d["by_user"], Agency(d["by_agency"]), d["by_role"]),
+            create_time=_time(d["create_time"]),
+        )
+        for d in json.loads(text)
     )
 
 
@@ -61,6 +126,7 @@ def copied_fields(view: IncidentView, trace_context: str) -> dict[str, Any]:
         "auto": view.auto,
         "exercise": view.exercise,
         "trace_context": trace_context,
+        "cautions": cautions_text(view.cautions),
     }
 
 
@@ -94,11 +160,21 @@ def assignment_from(r: Any) -> Assignment:
         ack_time=_utc(r.ack_time),
         release_time=_utc(r.release_time),
         override_reason=r.override_reason,
-        release_reason=r.release_reason,
+        release=_release_of(r.release_coded, r.release_reason),
         release_pending=r.release_pending,
         vacated=r.vacated,
         unit_version=r.unit_version,
+        distance_m=r.distance_m,
+        eta_source=EtaSource(r.eta_source) if r.eta_source else None,
     )
+
+
+def _release_of(coded: str, text: str) -> Reason | None:
+    """A release's reason as stored; one recorded before the codes, as its words."""
+    found = reasons.from_json(coded)
+    if found:
+        return found[0]
+    return Reason.of(ReasonCode.TEXT, text=text) if text else None
 
 
 def assignment_values(a: Assignment) -> dict[str, Any]:
@@ -121,8 +197,11 @@ def assignment_values(a: Assignment) -> dict[str, Any]:
         "ack_time": a.ack_time,
         "release_time": a.release_time,
         "override_reason": a.override_reason,
-        "release_reason": a.release_reason,
+        "release_reason": a.release_reason[:500],
         "release_pending": a.release_pending,
         "vacated": a.vacated,
         "unit_version": a.unit_version,
+        "distance_m": a.distance_m,
+        "eta_source": int(a.eta_source) if a.eta_source else 0,
+        "release_coded": reasons.to_json([a.release]) if a.release is not None else "",
     }

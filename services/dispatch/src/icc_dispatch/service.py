@@ -15,7 +15,14 @@ from datetime import datetime
 
 from icc_dispatch.domain.eta import EtaProvider
 from icc_dispatch.domain.fleet import Fleet
-from icc_dispatch.domain.model import Actor, Assignment, IncidentView, UnitKind, UnitStatus
+from icc_dispatch.domain.model import (
+    Actor,
+    Agency,
+    Assignment,
+    IncidentView,
+    UnitKind,
+    UnitStatus,
+)
 from icc_dispatch.domain.plans import PlanBook
 from icc_dispatch.domain.ranking import Recommendation
 from icc_dispatch.records import SqlRecords
@@ -23,7 +30,7 @@ from icc_dispatch.use_cases.commands import Commands
 from icc_dispatch.use_cases.escalation import escalate_overdue
 from icc_dispatch.use_cases.intake import Intake
 from icc_dispatch.use_cases.ports import RefreshUnits, ReleaseUnits, ReserveUnits
-from icc_dispatch.use_cases.queries import Queries, Status
+from icc_dispatch.use_cases.queries import Queries, Ranked, Status
 from icc_dispatch.use_cases.queue import PriorityQueue
 from icc_dispatch.use_cases.recommending import Recommender
 from icc_dispatch.use_cases.recovery import reconcile
@@ -34,7 +41,7 @@ from icc_dispatch.use_cases.underway import Underway
 from icc_kernel.clock import utc_now
 from icc_storage import Database, WriteBatcher
 
-__all__ = ["DispatchService", "Settings", "Status"]
+__all__ = ["DispatchService", "Ranked", "Settings", "Status"]
 
 
 @dataclass
@@ -63,7 +70,7 @@ class DispatchService:
             records, fleet, underway, recommender, reservations, releases, settings, clock
         )
         self._commands = Commands(records, fleet, recommender, reservations, releases, clock)
-        self._queries = Queries(records, self.plans, recommender, clock)
+        self._queries = Queries(records, self.plans, fleet, recommender, clock)
         self._queue = PriorityQueue(
             records, fleet, underway, recommender, reservations, settings, clock, self._upkeep
         )
@@ -94,6 +101,11 @@ class DispatchService:
 
     async def recommend(self, incident_id: str, per_role: int) -> Recommendation:
         return await self._queries.recommend(incident_id, per_role)
+
+    async def rank_available(
+        self, incident_id: str, kinds: list[UnitKind], agencies: list[Agency], most: int
+    ) -> Ranked:
+        return await self._queries.rank_available(incident_id, kinds, agencies, most)
 
     # Dispatcher actions
 

@@ -47,6 +47,8 @@ incidents = Table(
     Column("rev", Integer, nullable=False),
     # W3C headers (JSON) of the latest news: the dispatch work it causes continues that trace.
     Column("trace_context", Text, nullable=False),
+    # The incident's premise cautions, passed on to the units assigned (JSON, see `rows`).
+    Column("cautions", Text, nullable=False),
 )
 Index(
     "ix_incidents_attention", incidents.c.attention, incidents.c.priority, incidents.c.create_time
@@ -87,6 +89,13 @@ assignments = Table(
     Column("release_pending", Boolean, nullable=False),
     Column("vacated", Boolean, nullable=False),
     Column("unit_version", Integer, nullable=False),
+    # The trip the unit was chosen for: road metres, and where its time came from
+    # (`EtaSource`; 0 unknown).
+    Column("distance_m", Integer, nullable=False),
+    Column("eta_source", Integer, nullable=False),
+    # Why it was released, as reasons (`icc_kernel.reasons.to_json`); "" while it holds
+    # its unit. `release_reason` has the same in English (for the resources service).
+    Column("release_coded", Text, nullable=False),
 )
 # A unit is held by at most one active assignment, whatever the code above does.
 Index(

@@ -1,5 +1,6 @@
 """Bus handlers: dispatch's assignments and units' progress move the incident along."""
 
+from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import events_pb2 as dispatch_events
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
@@ -15,7 +16,9 @@ from icc_incidents.convert import agency_or_center, assignment_from_dispatch
 from icc_incidents.service import IncidentService
 from icc_kernel.actors import Actor
 from icc_kernel.errors import InvalidInput, NotFound
+from icc_kernel.reasons import Reason, ReasonCode, listed
 from icc_kernel.vocabulary import Agency, IncidentState
+from icc_rpc.convert import reasons_from_proto
 
 # Events about one incident in stream order; a unit's status held by no incident, by
 # its subject (the unit).
@@ -48,6 +51,18 @@ _PROGRESS = {
     resource_pb2.UNIT_STATUS_ON_SCENE: IncidentState.ON_SCENE,
 }
 DISPATCH_ACTOR = Actor("dispatch", Agency.COMMAND_CENTER, "system")
+R = ReasonCode
+# The most characters of a reason's words taken from an event (a dispatcher's are fewer).
+MAX_WORDS = 500
+
+
+def _why(coded: common_pb2.Reason, words: str) -> tuple[Reason, ...]:
+    """Why dispatch ended an assignment: its code, or (from a dispatch that predates the
+    codes) its words."""
+    found = reasons_from_proto([coded])
+    if found:
+        return (found[0],)
+    return (Reason.of(R.TEXT, text=words[:MAX_WORDS]),) if words else ()
 
 
 class Consumers:
@@ -56,21 +71,26 @@ class Consumers:
 
     async def on_dispatch(self, event: ReceivedEvent) -> None:
         msg = DISPATCH_EVENTS.decode(event.event_type, event.payload)
+        said: tuple[Reason, ...]
         if isinstance(msg, dispatch_events.UnitsAssigned):
             items = list(msg.assignments)
-            how = "automatically" if msg.automatic else "by a dispatcher"
-            detail = f"assigned {how}: " + ", ".join(a.call_sign for a in items)
+            how = R.ASSIGNED_AUTOMATICALLY if msg.automatic else R.ASSIGNED_BY_DISPATCHER
+            said = (Reason.of(how, units=listed(a.call_sign for a in items)),)
         elif isinstance(msg, dispatch_events.AssignmentAcknowledged):
             items = [msg.assignment]
-            detail = f"{msg.assignment.call_sign} acknowledged"
+            said = (Reason.of(R.ACKNOWLEDGED, unit=msg.assignment.call_sign),)
         elif isinstance(msg, dispatch_events.AssignmentEscalated):
             items = [msg.assignment]
-            detail = f"{msg.assignment.call_sign} escalated: {msg.reason}"
+            said = (
+                Reason.of(R.ESCALATED, unit=msg.assignment.call_sign),
+                *_why(msg.coded_reason, msg.reason),
+            )
         elif isinstance(msg, dispatch_events.UnitsReleased):
             items = list(msg.assignments)
-            detail = "released: " + ", ".join(a.call_sign for a in items)
-            if msg.reason:
-                detail += f" ({msg.reason})"
+            said = (
+                Reason.of(R.RELEASED, units=listed(a.call_sign for a in items)),
+                *_why(msg.coded_reason, msg.reason),
+            )
         else:
             return  # recommendations are for dispatchers, not for the incident record
         if not items:
@@ -82,7 +102,7 @@ class Consumers:
             raise PoisonMessage(f"bad assignment in {event.event_type}: {exc}") from exc
         try:
             await self._service.apply_dispatch(
-                DISPATCH.durable, event.event_id, incident, updates, detail[:500], DISPATCH_ACTOR
+                DISPATCH.durable, event.event_id, incident, updates, said, DISPATCH_ACTOR
             )
         except NotFound as exc:
             raise PoisonMessage(f"assignment for an unknown incident: {exc}") from exc

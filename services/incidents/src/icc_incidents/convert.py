@@ -34,11 +34,13 @@ from icc_rpc.convert import (
     CALL_LINE,
     CAUTION_KIND,
     DUPLICATE_REASON,
+    ETA_SOURCE,
     INCIDENT_STATE,
     PLACE_KIND,
     PRIORITY,
     actor_to_proto,
     optional_time,
+    reasons_to_proto,
     timestamp,
     timestamp_or_none,
     to_datetime,
@@ -63,6 +65,11 @@ def _assignment_to_proto(a: Assignment) -> incident_pb2.Assignment:
         state=ASSIGNMENT_STATE.to_proto(a.state),
         assign_time=timestamp_or_none(a.assign_time),
         release_time=timestamp_or_none(a.release_time),
+        eta_seconds=a.eta_s,
+        distance_meters=a.distance_m,
+        eta_source_code=ETA_SOURCE.to_proto(a.eta_source)
+        if a.eta_source
+        else common_pb2.ETA_SOURCE_UNSPECIFIED,
     )
 
 
@@ -213,6 +220,7 @@ def chronology_to_proto(e: ChronologyEntry) -> incident_pb2.ChronologyEntry:
         actor=actor_to_proto(e.actor),
         action=e.action,
         detail=e.detail,
+        coded_detail=reasons_to_proto(e.reasons),
     )
 
 
@@ -273,4 +281,7 @@ def assignment_from_dispatch(a: dispatch_pb2.Assignment) -> Assignment:
         release_time=(
             to_datetime(a.release_time, "release_time") if a.HasField("release_time") else None
         ),
+        eta_s=max(0, a.eta_seconds),
+        distance_m=max(0, a.distance_meters),
+        eta_source=ETA_SOURCE.from_proto(a.eta_source_code, "eta_source_code", []),
     )

@@ -33,6 +33,7 @@ from icc_kernel.actors import Actor
 from icc_kernel.clock import utc_now
 from icc_kernel.errors import InvalidInput, Violation, raise_if_any
 from icc_kernel.names import MAX_INCIDENT_ID, parse_name
+from icc_kernel.reasons import Reason
 from icc_kernel.requests import request_id_violations
 from icc_kernel.vocabulary import IncidentState
 from icc_storage import Database, WriteBatcher, WriteTx
@@ -232,7 +233,7 @@ class IncidentService:
         event_id: str,
         incident_id: str,
         updates: tuple[Assignment, ...],
-        detail: str,
+        said: tuple[Reason, ...],
         actor: Actor,
     ) -> None:
         await self._progress(
@@ -240,7 +241,7 @@ class IncidentService:
             event_id,
             incident_id,
             actor,
-            lambda i, now: lifecycle.apply_assignments(i, updates, now=now, detail=detail),
+            lambda i, now: lifecycle.apply_assignments(i, updates, now=now, said=said),
         )
 
     async def apply_unit_status(

@@ -40,11 +40,20 @@ from icc_incidents.domain.model import (
     Note,
 )
 from icc_incidents.intake_rows import intake_from, intake_json
+from icc_kernel import reasons
 from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
 from icc_kernel.errors import ConcurrentChange, NotFound
 from icc_kernel.names import name_of
-from icc_kernel.vocabulary import Agency, AssignmentState, CallLine, IncidentState, Priority
+from icc_kernel.reasons import Reason, ReasonCode
+from icc_kernel.vocabulary import (
+    Agency,
+    AssignmentState,
+    CallLine,
+    EtaSource,
+    IncidentState,
+    Priority,
+)
 from icc_storage import WriteBatcher, WriteTx, inbox_table, outbox_table
 from icc_storage import claim_event as _claim
 from icc_storage.batch import Work
@@ -160,7 +169,10 @@ chronology = Table(
     Column("actor_agency", Integer, nullable=False),
     Column("actor_role", String(64), nullable=False),
     Column("action", String(32), nullable=False),
+    # `coded` in English, as older clients read it.
     Column("detail", Text, nullable=False),
+    # What happened as reasons (`icc_kernel.reasons.to_json`); "" in entries made before.
+    Column("coded", Text, nullable=False),
 )
 
 outbox = outbox_table(metadata)
@@ -189,6 +201,9 @@ def _assignments_json(items: tuple[Assignment, ...]) -> str:
                 "state": int(a.state),
                 "assign_time": a.assign_time.isoformat() if a.assign_time else None,
                 "release_time": a.release_time.isoformat() if a.release_time else None,
+                "eta_s": a.eta_s,
+                "distance_m": a.distance_m,
+                "eta_source": int(a.eta_source) if a.eta_source else 0,
             }
             for a in items
         ]
@@ -205,6 +220,10 @@ def _assignments_from(text: str) -> tuple[Assignment, ...]:
             state=AssignmentState(a["state"]),
             assign_time=datetime.fromisoformat(a["assign_time"]) if a["assign_time"] else None,
             release_time=datetime.fromisoformat(a["release_time"]) if a["release_time"] else None,
+            # (Absent from assignments stored before trips were kept.)
+            eta_s=a.get("eta_s", 0),
+            distance_m=a.get("distance_m", 0),
+            eta_source=EtaSource(a["eta_source"]) if a.get("eta_source") else None,
         )
         for a in json.loads(text)
     )
@@ -403,6 +422,7 @@ def append_chronology(tx: WriteTx, entry: ChronologyEntry) -> None:
                 "actor_role": entry.actor.role,
                 "action": entry.action,
                 "detail": entry.detail,
+                "coded": reasons.to_json(entry.reasons),
             }
         ],
     )
@@ -459,7 +479,7 @@ async def list_chronology(
             as_utc(r.time),
             Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
             r.action,
-            r.detail,
+            reasons.from_json(r.coded) or (Reason.of(ReasonCode.TEXT, text=r.detail),),
         )
         for r in rows
     ]

@@ -6,9 +6,11 @@ and its own state beside it: whether the loop must look at it, what it waits for
 units it must not be offered again, what a dispatcher was last told.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from icc_dispatch.domain.model import IncidentView, UnitKind
+from icc_dispatch.domain.model import Assignment, IncidentView, UnitKind
 from icc_dispatch.domain.ranking import STAND_INS, Recommendation
 
 
@@ -52,8 +54,8 @@ class Case:
 
 
 def is_news(stored: IncidentView | None, view: IncidentView) -> bool:
-    """Whether an incident event (`view`) changes anything dispatch plans by, given the
-    copy dispatch has (`stored`, None for none).
+    """Whether an incident event (`view`) changes anything dispatch plans by or passes on
+    (cautions), given the copy dispatch has (`stored`, None for none).
 
     Most updates are the incident recording what dispatch did (its assignments); they
     need no write here. Skipping them is safe for ordering: a later relevant change is
@@ -63,7 +65,14 @@ def is_news(stored: IncidentView | None, view: IncidentView) -> bool:
         return True
     if stored.version >= view.version:
         return False
-    return not stored.plans_like(view)
+    return not stored.copies_like(view)
+
+
+def awaiting_since(incident: IncidentView, assignments: Iterable[Assignment]) -> datetime:
+    """Since when an incident's plan has waited for a dispatcher: its creation, or the
+    latest release that left a role of its plan open again."""
+    vacated = [a.release_time for a in assignments if a.vacated and a.release_time is not None]
+    return max([incident.create_time, *vacated])
 
 
 def waiting_kinds(rec: Recommendation) -> frozenset[UnitKind]:

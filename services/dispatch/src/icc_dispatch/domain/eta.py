@@ -13,6 +13,7 @@ from typing import Protocol
 from icc_city.travel import CIRCUITY, Eta, estimate
 from icc_dispatch.domain.model import Point, UnitKind
 from icc_dispatch.domain.plans import local_hour
+from icc_kernel.vocabulary import EtaSource
 
 __all__ = ["Eta", "EtaProvider", "TravelModel", "Trip"]
 
@@ -27,7 +28,7 @@ class EtaProvider(Protocol):
     """Travel time from each origin to one destination; None where there is no route."""
 
     @property
-    def source(self) -> str: ...
+    def source(self) -> EtaSource: ...
 
     async def etas(
         self, trips: Sequence[Trip], destination: Point, at: datetime
@@ -39,8 +40,8 @@ class TravelModel:
     circuity: float = CIRCUITY
 
     @property
-    def source(self) -> str:
-        return "travel-model"
+    def source(self) -> EtaSource:
+        return EtaSource.TRAVEL_MODEL
 
     def eta(self, trip: Trip, destination: Point, hour: int) -> Eta:
         return estimate(trip.origin, destination, trip.kind, hour, self.circuity)

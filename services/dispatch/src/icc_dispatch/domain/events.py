@@ -5,8 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from icc_dispatch.domain.model import SYSTEM, Actor, Assignment, Priority
+from icc_dispatch.domain.model import SYSTEM, Actor, Assignment, Caution, Priority
 from icc_dispatch.domain.ranking import Recommendation
+from icc_kernel.reasons import Reason
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +24,8 @@ class UnitsRecommended(Event):
 
     recommendation: Recommendation
     priority: Priority
+    # A P3/P4 incident waits for a dispatcher's decision, since then (None: it does not).
+    awaiting_since: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +33,8 @@ class UnitsAssigned(Event):
     incident_id: str
     priority: Priority
     assignments: tuple[Assignment, ...]
+    # The incident's premise cautions, for the units assigned.
+    cautions: tuple[Caution, ...] = ()
 
     @property
     def automatic(self) -> bool:
@@ -46,14 +51,14 @@ class AssignmentEscalated(Event):
     """Not acknowledged in time: the unit is released and the next best is sent."""
 
     assignment: Assignment
-    reason: str
+    reason: Reason
 
 
 @dataclass(frozen=True, kw_only=True)
 class UnitsReleased(Event):
     incident_id: str
     assignments: tuple[Assignment, ...]
-    reason: str
+    reason: Reason | None
 
     @classmethod
     def of(cls, released: Sequence[Assignment], actor: Actor, time: datetime) -> "UnitsReleased":
@@ -62,7 +67,7 @@ class UnitsReleased(Event):
         return cls(
             incident_id=first.incident_id,
             assignments=tuple(released),
-            reason=first.release_reason,
+            reason=first.release,
             actor=actor,
             time=time,
         )

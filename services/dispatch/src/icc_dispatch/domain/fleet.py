@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from icc_city.geo import EARTH_RADIUS_M, distance_m
-from icc_dispatch.domain.model import FleetUnit, Point, UnitKind
+from icc_dispatch.domain.model import Agency, FleetUnit, Point, UnitKind
 
 CELL_DEG = 0.01  # about 1.1 km
 # A cell's side in metres by the same earth as `distance_m` (a larger figure would
@@ -104,6 +104,22 @@ class Fleet:
     def available_count(self, kind: UnitKind) -> int:
         index = self._index.get(kind)
         return index.size if index else 0
+
+    def available(
+        self, kinds: frozenset[UnitKind] = frozenset(), agencies: frozenset[Agency] = frozenset()
+    ) -> list[FleetUnit]:
+        """Every available unit of these kinds and agencies (none given: any), but those
+        held for a proposal."""
+        out = []
+        for kind, index in self._index.items():
+            if kinds and kind not in kinds:
+                continue
+            for bucket in index.cells.values():
+                for uid in bucket:
+                    unit = self.units[uid]
+                    if uid not in self.held and (not agencies or unit.agency in agencies):
+                        out.append(unit)
+        return out
 
     def nearest(
         self, kind: UnitKind, point: Point, n: int, exclude: frozenset[str] | set[str] = frozenset()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from icc_dispatch.domain.errors import IllegalTransition
 from icc_dispatch.domain.model import Assignment, AssignmentState, UnitStatus
+from icc_kernel.reasons import Reason, ReasonCode
 
 S = AssignmentState
 
@@ -58,7 +59,7 @@ def acknowledge(a: Assignment, now: datetime) -> Assignment:
 
 
 def release(
-    a: Assignment, now: datetime, reason: str, *, tell_resources: bool, vacated: bool = False
+    a: Assignment, now: datetime, reason: Reason, *, tell_resources: bool, vacated: bool = False
 ) -> Assignment:
     """`tell_resources`: the unit is still held there and must be freed (recorded first).
     `vacated`: the unit did not serve, so its role must be filled again."""
@@ -68,7 +69,7 @@ def release(
         a,
         state=S.RELEASED,
         release_time=now,
-        release_reason=reason,
+        release=reason,
         release_pending=tell_resources and a.state is not S.PROPOSED,
         vacated=vacated,
     )
@@ -102,4 +103,5 @@ def on_unit_news(
         if status in RESPONDING or status is UnitStatus.DISPATCHED:
             return None
     vacated = status is UnitStatus.OUT_OF_SERVICE or a.state is S.ASSIGNED
-    return release(a, now, f"unit reported {status.name}", tell_resources=False, vacated=vacated)
+    reason = Reason.of(ReasonCode.UNIT_REPORTED_STATUS, status=status)
+    return release(a, now, reason, tell_resources=False, vacated=vacated)

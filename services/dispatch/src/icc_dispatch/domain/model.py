@@ -9,8 +9,11 @@ from enum import IntEnum
 from icc_city.geo import Point as Point
 from icc_kernel.actors import Actor as Actor
 from icc_kernel.names import name_of
+from icc_kernel.reasons import Reason
 from icc_kernel.vocabulary import Agency as Agency
 from icc_kernel.vocabulary import AssignmentState as AssignmentState
+from icc_kernel.vocabulary import CautionKind as CautionKind
+from icc_kernel.vocabulary import EtaSource as EtaSource
 from icc_kernel.vocabulary import Priority as Priority
 from icc_kernel.vocabulary import UnitKind as UnitKind
 from icc_kernel.vocabulary import UnitStatus as UnitStatus
@@ -47,6 +50,23 @@ class FleetUnit:
         return replace(self, position=position)
 
 
+@dataclass(frozen=True)
+class Caution:
+    """A premise caution the incident carries, as the incidents service entered it: what
+    the units sent there must know. Dispatch does not judge it; it passes it on."""
+
+    name: str
+    kind: CautionKind
+    text: str
+    point: Point
+    address: str
+    ward: str
+    radius_m: float
+    valid_until: datetime | None
+    created_by: Actor
+    create_time: datetime | None
+
+
 class IncidentPhase(IntEnum):
     OPEN = 1
     # Closed, cancelled or merged: nothing more is sent.
@@ -67,18 +87,22 @@ class IncidentView:
     version: int
     auto: bool
     exercise: bool = False
+    # Passed on to the units assigned.
+    cautions: tuple[Caution, ...] = ()
 
     @property
     def name(self) -> str:
         return name_of("incidents", self.id)
 
-    def plans_like(self, other: "IncidentView") -> bool:
-        """The same in everything dispatch plans by (type, priority, place, phase)."""
+    def copies_like(self, other: "IncidentView") -> bool:
+        """The same in everything dispatch plans by (type, priority, place, phase) and
+        passes on (cautions)."""
         return (
             self.type_code == other.type_code
             and self.priority == other.priority
             and self.location == other.location
             and self.phase == other.phase
+            and self.cautions == other.cautions
         )
 
 
@@ -92,6 +116,7 @@ class Assignment:
     kind: UnitKind
     role: str
     state: AssignmentState
+    # The estimated trip when the unit was chosen (0 when no route was known).
     eta_s: int
     # The reservation this assignment belongs to (all or nothing with its siblings).
     request_id: str
@@ -102,7 +127,8 @@ class Assignment:
     ack_time: datetime | None = None
     release_time: datetime | None = None
     override_reason: str = ""
-    release_reason: str = ""
+    # Why it was released (None while it holds its unit).
+    release: Reason | None = None
     # The resources service still has to hear of a release (recorded here first).
     release_pending: bool = False
     # Released before it served (not acknowledged in time, out of service on the
@@ -111,10 +137,17 @@ class Assignment:
     # The unit's version at the resources service when reserved: older news of it
     # (an event from before the reservation) says nothing about this assignment.
     unit_version: int = 0
+    distance_m: int = 0
+    eta_source: EtaSource | None = None
 
     @property
     def name(self) -> str:
         return name_of("assignments", self.id)
+
+    @property
+    def release_reason(self) -> str:
+        """Why it was released, in English words (or the dispatcher's own)."""
+        return self.release.english if self.release is not None else ""
 
     @property
     def active(self) -> bool:

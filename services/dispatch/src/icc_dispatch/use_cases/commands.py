@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from icc_city.travel import Eta
 from icc_dispatch.domain import lifecycle
 from icc_dispatch.domain.case import Case
 from icc_dispatch.domain.errors import IllegalTransition, InvalidInput, NotFound, Violation
@@ -20,13 +19,14 @@ from icc_dispatch.domain.model import (
     IncidentPhase,
 )
 from icc_dispatch.domain.plans import needs
-from icc_dispatch.domain.ranking import Candidate, Recommendation
+from icc_dispatch.domain.ranking import NO_ETA, Candidate, Fit, Recommendation, role_for
 from icc_dispatch.use_cases.ports import Records, Writes
 from icc_dispatch.use_cases.recommending import Recommender
 from icc_dispatch.use_cases.releases import Releases, record_release
 from icc_dispatch.use_cases.reservations import Reservations, new_request_id
 from icc_kernel.errors import raise_if_any
 from icc_kernel.names import listed_violations, name_of
+from icc_kernel.reasons import Reason, ReasonCode
 from icc_kernel.requests import request_id_violations
 
 MAX_UNITS_PER_REQUEST = 20
@@ -94,6 +94,7 @@ class Commands:
             picks,
             rid,
             actor,
+            rec.eta_source,
             override_reason=override_reason.strip(),
             overrides=overrides,
         )
@@ -130,10 +131,19 @@ class Commands:
         etas, _ = await self.recommender.etas(unplanned, case.incident.location, self.clock())
         open_roles = [n.item for n in needs(rec.plan, assignments)]
         for unit in unplanned:
-            role = next((i.role for i in open_roles if unit.kind in i.kinds), "additional")
-            eta = etas.get(unit.id) or Eta(0, 0)
-            reasons = ("chosen by the dispatcher",)
-            picks.append(Candidate(unit, role, eta, 0, reasons, self.fleet.coverage_left(unit)))
+            eta = etas.get(unit.id)
+            picks.append(
+                Candidate(
+                    unit,
+                    role_for(unit, open_roles),
+                    eta or NO_ETA,
+                    0,
+                    self.fleet.coverage_left(unit),
+                    Fit.DISPATCHER,
+                    rec.mutual_aid_eta_s,
+                    routed=eta is not None,
+                )
+            )
         return picks, {u.id for u in unplanned}
 
     async def acknowledge(self, assignment_id: str, actor: Actor) -> Assignment:
@@ -167,8 +177,8 @@ class Commands:
                 raise IllegalTransition(
                     "a unit is still being reserved for this incident; try again in a moment"
                 )
-            reason_given = reason.strip() or "released by dispatcher"
-            return await record_release(writes, chosen, reason_given, actor, self.clock())
+            why = Reason.of(ReasonCode.RELEASED_BY_DISPATCHER, text=reason.strip())
+            return await record_release(writes, chosen, why, actor, self.clock())
 
         released = await self.records.write(work)
         await self.releases.free_at_resources(released)

@@ -11,6 +11,7 @@ from icc_dispatch.domain.model import SYSTEM, Assignment
 from icc_dispatch.use_cases.ports import Records, Writes
 from icc_dispatch.use_cases.releases import Releases
 from icc_dispatch.use_cases.underway import Underway
+from icc_kernel.reasons import Reason, ReasonCode
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def _escalate(
     current = await writes.load_assignment(a.id)
     if not lifecycle.overdue(current, now):
         return None
-    reason = f"not acknowledged within {int(within.total_seconds())} s; the next best unit is sent"
+    reason = Reason.of(ReasonCode.NOT_ACKNOWLEDGED_IN_TIME, seconds=int(within.total_seconds()))
     freed = lifecycle.release(current, now, reason, tell_resources=True, vacated=True)
     await writes.save_assignments([freed])
     await writes.exclude_unit(a.incident_id, a.unit_id)

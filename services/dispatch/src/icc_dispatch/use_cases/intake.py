@@ -33,6 +33,7 @@ from icc_dispatch.use_cases.releases import Releases, record_release
 from icc_dispatch.use_cases.reservations import Reservations, new_request_id
 from icc_dispatch.use_cases.settings import Settings
 from icc_dispatch.use_cases.underway import Underway
+from icc_kernel.reasons import Reason, ReasonCode
 from icc_telemetry import INCIDENT_ID, inject
 
 _tracer = trace.get_tracer("icc_dispatch")
@@ -85,7 +86,8 @@ class Intake:
             if not newer or view.phase is IncidentPhase.OPEN:
                 return []
             active = [a for a in await writes.assignments_of(view.id) if a.active]
-            return await record_release(writes, active, "incident ended", SYSTEM, self.clock())
+            ended = Reason(ReasonCode.INCIDENT_ENDED)
+            return await record_release(writes, active, ended, SYSTEM, self.clock())
 
         released = await self.records.write(work)
         await self.releases.free_at_resources(released)
@@ -102,7 +104,9 @@ class Intake:
         if not picks or self.underway.freed or any(c.unit.id in self.fleet.held for c in picks):
             return False
         complete = rec.complete
-        proposals = self.reservations.proposals(view.id, picks, new_request_id(), SYSTEM)
+        proposals = self.reservations.proposals(
+            view.id, picks, new_request_id(), SYSTEM, rec.eta_source
+        )
         unit_ids = [a.unit_id for a in proposals]
 
         async def work(writes: Writes) -> _Intake:
@@ -134,9 +138,7 @@ class Intake:
             self.underway.start_reserving(
                 view.id,
                 unit_ids,
-                lambda: self.reservations.settle(
-                    view.id, proposals[0].request_id, proposals, view.priority
-                ),
+                lambda: self.reservations.settle(view.id, proposals[0].request_id, proposals, view),
                 holding.pop_all(),
             )
             return True

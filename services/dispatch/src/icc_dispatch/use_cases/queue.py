@@ -17,7 +17,7 @@ from datetime import datetime
 
 from opentelemetry import trace
 
-from icc_dispatch.domain.case import Case
+from icc_dispatch.domain.case import Case, awaiting_since
 from icc_dispatch.domain.errors import UnitsUnavailable
 from icc_dispatch.domain.events import UnitsRecommended
 from icc_dispatch.domain.fleet import Fleet
@@ -164,12 +164,14 @@ class PriorityQueue:
         if any(c.unit.id in self.fleet.held for c in picks):
             return  # taken by a new incident's choice while routing answered: choose again
         if not picks:
-            await self._settle_attention(case, rec)
+            await self._settle_attention(case, rec, assignments)
             return
         # Held from now (not only once the task runs), so the next incident does not
         # choose them too; the reservation lets go of them when it is answered.
         self.fleet.held.update(c.unit.id for c in picks)
-        proposals = self.reservations.proposals(case.id, picks, new_request_id(), SYSTEM)
+        proposals = self.reservations.proposals(
+            case.id, picks, new_request_id(), SYSTEM, rec.eta_source
+        )
         # When these units complete the plan and nobody needs telling, the case is done
         # with once they are proposed (it is not taken up again to find nothing to do).
         # A reservation that then fails puts it back in the queue.
@@ -179,17 +181,26 @@ class PriorityQueue:
             lambda: self.reservations.reserve(case, proposals, complete=rec.complete),
         )
 
-    async def _settle_attention(self, case: Case, rec: Recommendation) -> bool:
-        """Done with the case for now; tells a dispatcher what needs a human."""
+    async def _settle_attention(
+        self, case: Case, rec: Recommendation, assignments: list[Assignment]
+    ) -> bool:
+        """Done with the case for now; tells a dispatcher what needs a human (and, for a
+        P3/P4 with something to choose, that it waits for their decision)."""
         settled, tell = case.chosen_for(rec)
         now = self.clock()
+        awaiting = not case.incident.auto and bool(rec.selected or rec.shortfalls)
+        since = awaiting_since(case.incident, assignments) if awaiting else None
 
         async def work(writes: Writes) -> bool:
             if not await writes.settle(case, settled):
                 return False
             if tell:
                 told = UnitsRecommended(
-                    recommendation=rec, priority=case.incident.priority, actor=SYSTEM, time=now
+                    recommendation=rec,
+                    priority=case.incident.priority,
+                    awaiting_since=since,
+                    actor=SYSTEM,
+                    time=now,
                 )
                 writes.announce([told])
             return True

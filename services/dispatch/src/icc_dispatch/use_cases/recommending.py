@@ -14,6 +14,7 @@ from icc_dispatch.domain.model import Assignment, FleetUnit, IncidentView, Point
 from icc_dispatch.domain.plans import PlanBook, needs
 from icc_dispatch.domain.ranking import Recommendation, rank, shortlist
 from icc_dispatch.use_cases.settings import Settings
+from icc_kernel.vocabulary import EtaSource
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Recommender:
 
     async def etas(
         self, units: list[FleetUnit], destination: Point, now: datetime
-    ) -> tuple[dict[str, Eta | None], str]:
+    ) -> tuple[dict[str, Eta | None], EtaSource]:
         """Each unit's travel time to `destination`, and where the times came from."""
         if not units:
             return {}, self.eta.source
@@ -75,5 +76,5 @@ class Recommender:
                 "ETA provider failed; using the travel model", extra={"error": type(exc).__name__}
             )
             found = await self.fallback.etas(trips, destination, now)
-            source = f"{self.fallback.source} ({self.eta.source} unavailable)"
+            source = EtaSource.TRAVEL_MODEL_FALLBACK
         return {u.id: e for u, e in zip(units, found, strict=True)}, source

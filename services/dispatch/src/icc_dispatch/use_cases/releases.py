@@ -13,6 +13,7 @@ from icc_dispatch.domain import lifecycle
 from icc_dispatch.domain.events import UnitsReleased
 from icc_dispatch.domain.model import Actor, Assignment
 from icc_dispatch.use_cases.ports import Records, ReleaseUnits, Writes
+from icc_kernel.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 async def record_release(
     writes: Writes,
     items: Iterable[Assignment],
-    reason: str,
+    reason: Reason,
     actor: Actor,
     now: datetime,
 ) -> list[Assignment]:

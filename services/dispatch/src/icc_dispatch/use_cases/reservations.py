@@ -14,7 +14,14 @@ from icc_dispatch.domain.case import Case
 from icc_dispatch.domain.errors import ConcurrentChange, UnitsUnavailable
 from icc_dispatch.domain.events import UnitsAssigned
 from icc_dispatch.domain.fleet import Fleet
-from icc_dispatch.domain.model import Actor, Assignment, AssignmentState, Priority, UnitStatus
+from icc_dispatch.domain.model import (
+    Actor,
+    Assignment,
+    AssignmentState,
+    EtaSource,
+    IncidentView,
+    UnitStatus,
+)
 from icc_dispatch.domain.ranking import Candidate
 from icc_dispatch.use_cases.ports import Records, RefreshUnits, ReserveUnits, Writes
 from icc_dispatch.use_cases.settings import Settings
@@ -46,11 +53,13 @@ class Reservations:
         picks: Sequence[Candidate],
         rid: str,
         actor: Actor,
+        eta_source: EtaSource,
         *,
         override_reason: str = "",
         overrides: Iterable[str] = (),
     ) -> list[Assignment]:
-        """The assignments of a reservation about to be made, one per pick."""
+        """The assignments of a reservation about to be made, one per pick, with the trip
+        each was chosen for (`eta_source`: where its time came from)."""
         now = self.clock()
         overridden = set(overrides)
         return [
@@ -68,6 +77,8 @@ class Reservations:
                 assigned_by=actor,
                 create_time=now,
                 override_reason=override_reason if c.unit.id in overridden else "",
+                distance_m=c.eta.meters,
+                eta_source=eta_source if c.routed else None,
             )
             for c in picks
         ]
@@ -98,20 +109,18 @@ class Reservations:
             except UnitsUnavailable as lost:
                 await self.refresh_units(lost.unit_ids)
                 raise
-            return await self.settle(
-                case.id, proposals[0].request_id, proposals, case.incident.priority
-            )
+            return await self.settle(case.id, proposals[0].request_id, proposals, case.incident)
 
     async def settle(
         self,
         incident_id: str,
         rid: str,
         proposal: Sequence[Assignment] | None = None,
-        priority: Priority | None = None,
+        incident: IncidentView | None = None,
     ) -> list[Assignment]:
         """Reserves a proposal's units with its request id (again, after a crash) and
         records the answer: assigned, or dropped when the units are gone. `proposal` and
-        `priority`: as the caller just wrote and read them (saves reading them back)."""
+        `incident`: as the caller just wrote and read them (saves reading them back)."""
         if proposal is None:
             async with self.records.read() as reads:
                 proposal = await reads.by_request(rid)
@@ -127,7 +136,7 @@ class Reservations:
             await self.refresh_units(lost.unit_ids)
             raise
         self._note_reserved(incident_id, versions)
-        return await self._confirm(incident_id, rid, versions, priority)
+        return await self._confirm(incident_id, rid, versions, incident)
 
     async def _drop(self, incident_id: str, rid: str) -> None:
         """The units are gone: the proposal goes, and the incident is looked at again."""
@@ -153,13 +162,13 @@ class Reservations:
                 )
 
     async def _confirm(
-        self, incident_id: str, rid: str, versions: dict[str, int], priority: Priority | None
+        self, incident_id: str, rid: str, versions: dict[str, int], incident: IncidentView | None
     ) -> list[Assignment]:
         async def confirm(writes: Writes) -> list[Assignment]:
             now = self.clock()
-            known = priority
+            known = incident
             if known is None:
-                known = (await writes.case(incident_id)).incident.priority
+                known = (await writes.case(incident_id)).incident
             # Locked: two replicas may settle one reservation (its proposer, and another
             # finishing what looked interrupted); the second confirms nothing new and
             # announces nothing.
@@ -171,8 +180,9 @@ class Reservations:
             if fresh:
                 assigned = UnitsAssigned(
                     incident_id=incident_id,
-                    priority=known,
+                    priority=known.priority,
                     assignments=tuple(fresh),
+                    cautions=known.cautions,
                     actor=fresh[0].assigned_by,
                     time=now,
                 )

@@ -30,9 +30,11 @@ from icc_kernel.errors import (
     Violation,
     raise_if_any,
 )
+from icc_kernel.reasons import Reason, ReasonCode, english
 from icc_kernel.vocabulary import Agency, AssignmentState, CallLine, IncidentState, Priority
 
 S = IncidentState
+R = ReasonCode
 
 # Forward moves only; a unit may report on scene without an en-route report.
 TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
@@ -78,18 +80,22 @@ class Findings:
 @dataclass(frozen=True)
 class Change:
     """An incident as a change left it, and what the change was (`action`: the event's
-    name, `detail`: the chronology's words, `fields`: what an update changed)."""
+    name, `reasons`: what the chronology records, `fields`: what an update changed)."""
 
     incident: Incident
     action: str
-    detail: str
+    reasons: tuple[Reason, ...]
     fields: tuple[str, ...] = ()
     previous_state: IncidentState | None = None
+
+    @property
+    def detail(self) -> str:
+        return english(self.reasons)
 
     def entry(self, actor: Actor) -> ChronologyEntry:
         """The change as the incident's chronology records it (its version is the sequence)."""
         i = self.incident
-        return ChronologyEntry(i.id, i.version, i.update_time, actor, self.action, self.detail)
+        return ChronologyEntry(i.id, i.version, i.update_time, actor, self.action, self.reasons)
 
 
 def check_transition(incident: Incident, to: IncidentState) -> None:
@@ -159,15 +165,15 @@ def new_incident(
         answers=draft.answers,
         instructions=outcome.instructions,
     )
-    drill = " (exercise)" if draft.exercise else ""
-    detail = f"{kind.code} {incident.priority.name}{drill}, line {line.name}"
-    if found.possible_duplicates:
-        detail += "; possible duplicate of " + ", ".join(
-            d.incident for d in found.possible_duplicates
-        )
+    said = [Reason.of(R.CREATED, type_code=kind.code, priority=incident.priority, call_line=line)]
+    if draft.exercise:
+        said.append(Reason(R.EXERCISE))
+    said.extend(
+        Reason.of(R.POSSIBLE_DUPLICATE_OF, incident=d.incident) for d in found.possible_duplicates
+    )
     if found.cautions:
-        detail += f"; {len(found.cautions)} caution(s) at the place"
-    return Change(incident, "created", detail)
+        said.append(Reason.of(R.CAUTIONS_AT_PLACE, count=len(found.cautions)))
+    return Change(incident, "created", tuple(said))
 
 
 def add_caller(incident: Incident, caller: Caller, *, now: datetime) -> Change:
@@ -183,7 +189,7 @@ def add_caller(incident: Incident, caller: Caller, *, now: datetime) -> Change:
         incident.bumped(now, caller_count=count),
         "updated",
         # The caller's details are personal data: the chronology counts them only.
-        f"another caller attached (line {line.name}; {count} callers)",
+        (Reason.of(R.CALLER_ADDED, call_line=line, caller_count=count),),
         ("caller_count",),
     )
 
@@ -212,18 +218,14 @@ def answer_questions(
         changes["type_code"] = kind.code
         changes["agencies"] = _unique((*incident.agencies, *kind.agencies))
     changes = {k: val for k, val in changes.items() if getattr(incident, k) != val}
-    said = ", ".join(f"{a.question}={a.answer}" for a in answers)
-    moved = ""
+    said = [Reason.of(R.QUESTION_ANSWERED, question=a.question, answer=a.answer) for a in answers]
     if "type_code" in changes:
-        moved += f"; type {incident.type_code} -> {changes['type_code']}"
+        said.append(
+            Reason.of(R.TYPE_CHANGED, before=incident.type_code, after=changes["type_code"])
+        )
     if "priority" in changes and outcome.priority is not None:
-        moved += f"; priority {incident.priority.name} -> {outcome.priority.name}"
-    return Change(
-        incident.bumped(now, **changes),
-        "updated",
-        f"answered {said}{moved}",
-        tuple(sorted(changes)),
-    )
+        said.append(Reason.of(R.PRIORITY_CHANGED, before=incident.priority, after=outcome.priority))
+    return Change(incident.bumped(now, **changes), "updated", tuple(said), tuple(sorted(changes)))
 
 
 def check_answers(rules: v.Rules, type_code: str, answers: tuple[KeyAnswer, ...]) -> None:
@@ -283,11 +285,30 @@ def update(
     fields = tuple(sorted(changes))
     updated = incident.bumped(now, **changes)
     # The caller's details are personal data: the chronology says only that they changed.
-    return Change(updated, "updated", "changed " + (", ".join(fields) or "nothing"), fields)
+    return Change(updated, "updated", _changed(incident, updated, fields), fields)
 
 
-def advance(incident: Incident, to: IncidentState, *, now: datetime, detail: str = "") -> Change:
-    """Progress driven by dispatch: DISPATCHED, EN_ROUTE, ON_SCENE."""
+def _changed(before: Incident, after: Incident, fields: tuple[str, ...]) -> tuple[Reason, ...]:
+    """What an update changed: a type or a priority from what to what, another field by
+    its name only."""
+    if not fields:
+        return (Reason(R.NOTHING_CHANGED),)
+    out = []
+    for f in fields:
+        if f == "type_code":
+            out.append(Reason.of(R.TYPE_CHANGED, before=before.type_code, after=after.type_code))
+        elif f == "priority":
+            out.append(Reason.of(R.PRIORITY_CHANGED, before=before.priority, after=after.priority))
+        else:
+            out.append(Reason.of(R.FIELD_CHANGED, field=f))
+    return tuple(out)
+
+
+def advance(
+    incident: Incident, to: IncidentState, *, now: datetime, said: tuple[Reason, ...] = ()
+) -> Change:
+    """Progress driven by dispatch: DISPATCHED, EN_ROUTE, ON_SCENE (`said`: what caused
+    it, before the change of state in the chronology)."""
     if to not in (S.DISPATCHED, S.EN_ROUTE, S.ON_SCENE):
         raise IllegalTransition(f"{to.name} is not reached by progress; use its own method")
     check_transition(incident, to)
@@ -296,10 +317,11 @@ def advance(incident: Incident, to: IncidentState, *, now: datetime, detail: str
         changes["first_dispatch_time"] = now
     if to == S.ON_SCENE and incident.first_on_scene_time is None:
         changes["first_on_scene_time"] = now
+    moved = Reason.of(R.STATE_CHANGED, before=incident.state, after=to)
     return Change(
         incident.bumped(now, **changes),
         "state_changed",
-        detail or f"{incident.state.name} -> {to.name}",
+        (*said, moved),
         previous_state=incident.state,
     )
 
@@ -308,8 +330,8 @@ def close(incident: Incident, *, resolution: str, expected_etag: str, now: datet
     out: list[Violation] = []
     v.check_length(resolution, v.MAX_REASON, "resolution", out)
     raise_if_any(out)
-    detail = "closed" + (f": {resolution}" if resolution else "")
-    return _end(incident, S.CLOSED, resolution, expected_etag=expected_etag, now=now, detail=detail)
+    said = Reason.of(R.CLOSED, resolution=resolution)
+    return _end(incident, S.CLOSED, resolution, expected_etag=expected_etag, now=now, said=said)
 
 
 def cancel(incident: Incident, *, reason: str, expected_etag: str, now: datetime) -> Change:
@@ -318,8 +340,8 @@ def cancel(incident: Incident, *, reason: str, expected_etag: str, now: datetime
     if not reason.strip():
         out.append(Violation("reason", "required: why no response is needed"))
     raise_if_any(out)
-    detail = f"cancelled: {reason}"
-    return _end(incident, S.CANCELLED, reason, expected_etag=expected_etag, now=now, detail=detail)
+    said = Reason.of(R.CANCELLED, reason=reason)
+    return _end(incident, S.CANCELLED, reason, expected_etag=expected_etag, now=now, said=said)
 
 
 def _end(
@@ -329,7 +351,7 @@ def _end(
     *,
     expected_etag: str,
     now: datetime,
-    detail: str,
+    said: Reason,
 ) -> Change:
     """Closing or cancelling: the incident ends with `text` as its resolution."""
     check_etag(incident, expected_etag)
@@ -339,7 +361,7 @@ def _end(
     return Change(
         incident.bumped(now, state=to, close_time=now, resolution=text),
         action,
-        detail,
+        (said,),
         previous_state=incident.state,
     )
 
@@ -360,12 +382,11 @@ def merge(
     priority = min(survivor.priority, duplicate.priority)
     kept = survivor.bumped(now, agencies=agencies, priority=Priority(priority))
     folded = duplicate.bumped(now, state=S.MERGED, merged_into=survivor.name, close_time=now)
-    why = f" ({reason})" if reason else ""
+    absorbed = Reason.of(R.ABSORBED, incident=duplicate.name, reason=reason)
+    merged_into = Reason.of(R.MERGED_INTO, incident=survivor.name, reason=reason)
     return (
-        Change(kept, "merged", f"absorbed {duplicate.name}{why}"),
-        Change(
-            folded, "merged", f"merged into {survivor.name}{why}", previous_state=duplicate.state
-        ),
+        Change(kept, "merged", (absorbed,)),
+        Change(folded, "merged", (merged_into,), previous_state=duplicate.state),
     )
 
 
@@ -384,7 +405,8 @@ def add_note(incident: Incident, text: str, *, now: datetime) -> Change:
             f"{incident.name} was merged into {incident.merged_into}; add the note there"
         )
     # The note's text may hold medical details: the chronology records only that it was added.
-    return Change(incident.bumped(now), "note_added", f"note added ({len(text)} characters)")
+    said = Reason.of(R.NOTE_ADDED, characters=len(text))
+    return Change(incident.bumped(now), "note_added", (said,))
 
 
 def _require_released(incident: Incident, verb: str) -> None:
@@ -402,7 +424,7 @@ def _unique(agencies: tuple[Agency, ...]) -> tuple[Agency, ...]:
 
 
 def apply_assignments(
-    incident: Incident, updates: tuple[Assignment, ...], *, now: datetime, detail: str
+    incident: Incident, updates: tuple[Assignment, ...], *, now: datetime, said: tuple[Reason, ...]
 ) -> Change | None:
     """Assignments as dispatch reports them; an assignment never moves backwards
     (a late `assigned` after `released` changes nothing). None when nothing changed."""
@@ -421,16 +443,9 @@ def apply_assignments(
         a.state in (AssignmentState.ASSIGNED, AssignmentState.ACKNOWLEDGED) for a in assignments
     )
     if dispatched:
-        moved = advance(incident, S.DISPATCHED, now=now)
-        return Change(
-            replace(moved.incident, assignments=assignments),
-            "state_changed",
-            f"{detail}; {incident.state.name} -> {S.DISPATCHED.name}",
-            previous_state=incident.state,
-        )
-    return Change(
-        incident.bumped(now, assignments=assignments), "updated", detail, ("assignments",)
-    )
+        moved = advance(incident, S.DISPATCHED, now=now, said=said)
+        return replace(moved, incident=replace(moved.incident, assignments=assignments))
+    return Change(incident.bumped(now, assignments=assignments), "updated", said, ("assignments",))
 
 
 def unit_progress(
@@ -442,4 +457,4 @@ def unit_progress(
         return None
     if to is S.EN_ROUTE and incident.state not in (S.NEW, S.DISPATCHED):
         return None
-    return advance(incident, to, now=now, detail=f"{unit} reports {to.name}")
+    return advance(incident, to, now=now, said=(Reason.of(R.UNIT_REPORTED, unit=unit, status=to),))

@@ -6,12 +6,14 @@ from typing import ClassVar
 
 from icc_kernel.actors import Actor
 from icc_kernel.names import Named, name_of
+from icc_kernel.reasons import Reason, english
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
     CallLine,
     CautionKind,
     DuplicateReason,
+    EtaSource,
     IncidentState,
     Priority,
 )
@@ -49,6 +51,10 @@ class Assignment:
     state: AssignmentState
     assign_time: datetime | None = None
     release_time: datetime | None = None
+    # The trip dispatch chose the unit for (0 and None when unknown).
+    eta_s: int = 0
+    distance_m: int = 0
+    eta_source: EtaSource | None = None
 
     @property
     def active(self) -> bool:
@@ -165,7 +171,13 @@ class ChronologyEntry:
     time: datetime
     actor: Actor
     action: str
-    detail: str
+    # What happened, as codes with parameters (no personal data).
+    reasons: tuple[Reason, ...]
+
+    @property
+    def detail(self) -> str:
+        """The same in English, for older clients."""
+        return english(self.reasons)
 
 
 @dataclass(frozen=True)

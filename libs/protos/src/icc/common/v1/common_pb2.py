@@ -25,19 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aicc/common/v1/common.proto\x12\ricc.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x08Location\x12\x0b\n\x03lat\x18\x01 \x01(\x01\x12\x0b\n\x03lon\x18\x02 \x01(\x01\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0c\n\x04ward\x18\x04 \x01(\t\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x05\x41\x63tor\x12\x0c\n\x04user\x18\x01 \x01(\t\x12%\n\x06\x61gency\x18\x02 \x01(\x0e\x32\x15.icc.common.v1.Agency\x12\x0c\n\x04role\x18\x03 \x01(\t\"v\n\rEventMetadata\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x14.icc.common.v1.Actor*\x87\x01\n\x06\x41gency\x12\x16\n\x12\x41GENCY_UNSPECIFIED\x10\x00\x12\x11\n\rAGENCY_POLICE\x10\x01\x12\x0f\n\x0b\x41GENCY_FIRE\x10\x02\x12\x12\n\x0e\x41GENCY_MEDICAL\x10\x03\x12\x19\n\x15\x41GENCY_COMMAND_CENTER\x10\x04\x12\x12\n\x0e\x41GENCY_UTILITY\x10\x05*h\n\x08Priority\x12\x18\n\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x0f\n\x0bPRIORITY_P1\x10\x01\x12\x0f\n\x0bPRIORITY_P2\x10\x02\x12\x0f\n\x0bPRIORITY_P3\x10\x03\x12\x0f\n\x0bPRIORITY_P4\x10\x04*\xb3\x01\n\x0f\x41ssignmentState\x12 \n\x1c\x41SSIGNMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41SSIGNMENT_STATE_PROPOSED\x10\x01\x12\x1d\n\x19\x41SSIGNMENT_STATE_ASSIGNED\x10\x02\x12!\n\x1d\x41SSIGNMENT_STATE_ACKNOWLEDGED\x10\x03\x12\x1d\n\x19\x41SSIGNMENT_STATE_RELEASED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aicc/common/v1/common.proto\x12\ricc.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x08Location\x12\x0b\n\x03lat\x18\x01 \x01(\x01\x12\x0b\n\x03lon\x18\x02 \x01(\x01\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0c\n\x04ward\x18\x04 \x01(\t\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x05\x41\x63tor\x12\x0c\n\x04user\x18\x01 \x01(\t\x12%\n\x06\x61gency\x18\x02 \x01(\x0e\x32\x15.icc.common.v1.Agency\x12\x0c\n\x04role\x18\x03 \x01(\t\"v\n\rEventMetadata\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x14.icc.common.v1.Actor\"\x93\x01\n\x06Reason\x12\'\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x19.icc.common.v1.ReasonCode\x12\x31\n\x06params\x18\x02 \x03(\x0b\x32!.icc.common.v1.Reason.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x87\x01\n\x06\x41gency\x12\x16\n\x12\x41GENCY_UNSPECIFIED\x10\x00\x12\x11\n\rAGENCY_POLICE\x10\x01\x12\x0f\n\x0b\x41GENCY_FIRE\x10\x02\x12\x12\n\x0e\x41GENCY_MEDICAL\x10\x03\x12\x19\n\x15\x41GENCY_COMMAND_CENTER\x10\x04\x12\x12\n\x0e\x41GENCY_UTILITY\x10\x05*h\n\x08Priority\x12\x18\n\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x0f\n\x0bPRIORITY_P1\x10\x01\x12\x0f\n\x0bPRIORITY_P2\x10\x02\x12\x0f\n\x0bPRIORITY_P3\x10\x03\x12\x0f\n\x0bPRIORITY_P4\x10\x04*\xb3\x01\n\x0f\x41ssignmentState\x12 \n\x1c\x41SSIGNMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41SSIGNMENT_STATE_PROPOSED\x10\x01\x12\x1d\n\x19\x41SSIGNMENT_STATE_ASSIGNED\x10\x02\x12!\n\x1d\x41SSIGNMENT_STATE_ACKNOWLEDGED\x10\x03\x12\x1d\n\x19\x41SSIGNMENT_STATE_RELEASED\x10\x04*\x89\x01\n\tEtaSource\x12\x1a\n\x16\x45TA_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45TA_SOURCE_TRAVEL_MODEL\x10\x01\x12\x1d\n\x19\x45TA_SOURCE_ROUTING_ENGINE\x10\x02\x12$\n ETA_SOURCE_TRAVEL_MODEL_FALLBACK\x10\x03*\x8c\x0b\n\nReasonCode\x12\x1b\n\x17REASON_CODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREASON_CODE_KIND_AS_PLANNED\x10\x01\x12 \n\x1cREASON_CODE_KIND_IN_PLACE_OF\x10\x02\x12\x13\n\x0fREASON_CODE_ETA\x10\x03\x12\x1d\n\x19REASON_CODE_CROSSES_RIVER\x10\x04\x12\x1d\n\x19REASON_CODE_STATION_KEEPS\x10\x05\x12$\n REASON_CODE_STATION_LEFT_WITHOUT\x10\x06\x12%\n!REASON_CODE_BEYOND_MUTUAL_AID_ETA\x10\x07\x12\x19\n\x15REASON_CODE_STANDS_IN\x10\x08\x12$\n REASON_CODE_CHOSEN_BY_DISPATCHER\x10\t\x12\x1c\n\x18REASON_CODE_OUTSIDE_PLAN\x10\n\x12\x18\n\x14REASON_CODE_NO_ROUTE\x10\x0b\x12%\n!REASON_CODE_ESCALATED_HERE_BEFORE\x10\x0c\x12!\n\x1dREASON_CODE_NO_UNIT_AVAILABLE\x10\x1e\x12#\n\x1fREASON_CODE_AWAITING_DISPATCHER\x10\x1f\x12!\n\x1dREASON_CODE_WAITING_FOR_UNITS\x10 \x12 \n\x1cREASON_CODE_NOT_YET_ASSIGNED\x10!\x12&\n\"REASON_CODE_RELEASED_BY_DISPATCHER\x10(\x12(\n$REASON_CODE_NOT_ACKNOWLEDGED_IN_TIME\x10)\x12\x1e\n\x1aREASON_CODE_INCIDENT_ENDED\x10*\x12$\n REASON_CODE_UNIT_REPORTED_STATUS\x10+\x12\x17\n\x13REASON_CODE_CREATED\x10\x64\x12\x18\n\x14REASON_CODE_EXERCISE\x10\x65\x12%\n!REASON_CODE_POSSIBLE_DUPLICATE_OF\x10\x66\x12!\n\x1dREASON_CODE_CAUTIONS_AT_PLACE\x10g\x12\x1c\n\x18REASON_CODE_CALLER_ADDED\x10h\x12!\n\x1dREASON_CODE_QUESTION_ANSWERED\x10i\x12\x1c\n\x18REASON_CODE_TYPE_CHANGED\x10j\x12 \n\x1cREASON_CODE_PRIORITY_CHANGED\x10k\x12\x1d\n\x19REASON_CODE_FIELD_CHANGED\x10l\x12\x1f\n\x1bREASON_CODE_NOTHING_CHANGED\x10m\x12\x1d\n\x19REASON_CODE_STATE_CHANGED\x10n\x12\x1d\n\x19REASON_CODE_UNIT_REPORTED\x10o\x12\x16\n\x12REASON_CODE_CLOSED\x10p\x12\x19\n\x15REASON_CODE_CANCELLED\x10q\x12\x18\n\x14REASON_CODE_ABSORBED\x10r\x12\x1b\n\x17REASON_CODE_MERGED_INTO\x10s\x12\x1a\n\x16REASON_CODE_NOTE_ADDED\x10t\x12&\n\"REASON_CODE_ASSIGNED_AUTOMATICALLY\x10u\x12&\n\"REASON_CODE_ASSIGNED_BY_DISPATCHER\x10v\x12\x1c\n\x18REASON_CODE_ACKNOWLEDGED\x10w\x12\x19\n\x15REASON_CODE_ESCALATED\x10x\x12\x18\n\x14REASON_CODE_RELEASED\x10y\x12\x14\n\x10REASON_CODE_TEXT\x10zb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'icc.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENCY']._serialized_start=451
-  _globals['_AGENCY']._serialized_end=586
-  _globals['_PRIORITY']._serialized_start=588
-  _globals['_PRIORITY']._serialized_end=692
-  _globals['_ASSIGNMENTSTATE']._serialized_start=695
-  _globals['_ASSIGNMENTSTATE']._serialized_end=874
+  _globals['_REASON_PARAMSENTRY']._loaded_options = None
+  _globals['_REASON_PARAMSENTRY']._serialized_options = b'8\001'
+  _globals['_AGENCY']._serialized_start=601
+  _globals['_AGENCY']._serialized_end=736
+  _globals['_PRIORITY']._serialized_start=738
+  _globals['_PRIORITY']._serialized_end=842
+  _globals['_ASSIGNMENTSTATE']._serialized_start=845
+  _globals['_ASSIGNMENTSTATE']._serialized_end=1024
+  _globals['_ETASOURCE']._serialized_start=1027
+  _globals['_ETASOURCE']._serialized_end=1164
+  _globals['_REASONCODE']._serialized_start=1167
+  _globals['_REASONCODE']._serialized_end=2587
   _globals['_LOCATION']._serialized_start=78
   _globals['_LOCATION']._serialized_end=145
   _globals['_TIMERANGE']._serialized_start=147
@@ -46,4 +52,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTOR']._serialized_end=328
   _globals['_EVENTMETADATA']._serialized_start=330
   _globals['_EVENTMETADATA']._serialized_end=448
+  _globals['_REASON']._serialized_start=451
+  _globals['_REASON']._serialized_end=598
+  _globals['_REASON_PARAMSENTRY']._serialized_start=553
+  _globals['_REASON_PARAMSENTRY']._serialized_end=598
 # @@protoc_insertion_point(module_scope)

@@ -5,9 +5,11 @@ Types shared by every ICC domain. Pagination follows Google AIP-158 in each
 List request (`page_size`, opaque `page_token`) rather than a shared message.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -97,6 +99,269 @@ ASSIGNMENT_STATE_ASSIGNED: AssignmentState.ValueType  # 2
 ASSIGNMENT_STATE_ACKNOWLEDGED: AssignmentState.ValueType  # 3
 ASSIGNMENT_STATE_RELEASED: AssignmentState.ValueType  # 4
 Global___AssignmentState: _TypeAlias = AssignmentState  # noqa: Y015
+
+class _EtaSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EtaSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EtaSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ETA_SOURCE_UNSPECIFIED: _EtaSource.ValueType  # 0
+    ETA_SOURCE_TRAVEL_MODEL: _EtaSource.ValueType  # 1
+    """The project's travel model (no network): straight line, river crossings, circuity,
+    speeds by kind of unit and hour of day.
+    """
+    ETA_SOURCE_ROUTING_ENGINE: _EtaSource.ValueType  # 2
+    """The deployment's routing engine (OSRM)."""
+    ETA_SOURCE_TRAVEL_MODEL_FALLBACK: _EtaSource.ValueType  # 3
+    """The travel model, because the routing engine did not answer."""
+
+class EtaSource(_EtaSource, metaclass=_EtaSourceEnumTypeWrapper):
+    """Where an estimated travel time came from."""
+
+ETA_SOURCE_UNSPECIFIED: EtaSource.ValueType  # 0
+ETA_SOURCE_TRAVEL_MODEL: EtaSource.ValueType  # 1
+"""The project's travel model (no network): straight line, river crossings, circuity,
+speeds by kind of unit and hour of day.
+"""
+ETA_SOURCE_ROUTING_ENGINE: EtaSource.ValueType  # 2
+"""The deployment's routing engine (OSRM)."""
+ETA_SOURCE_TRAVEL_MODEL_FALLBACK: EtaSource.ValueType  # 3
+"""The travel model, because the routing engine did not answer."""
+Global___EtaSource: _TypeAlias = EtaSource  # noqa: Y015
+
+class _ReasonCode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReasonCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReasonCode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REASON_CODE_UNSPECIFIED: _ReasonCode.ValueType  # 0
+    REASON_CODE_KIND_AS_PLANNED: _ReasonCode.ValueType  # 1
+    """Why a unit is recommended (Candidate), 1..29.
+
+    The kind the plan asks for first. Params: kind.
+    """
+    REASON_CODE_KIND_IN_PLACE_OF: _ReasonCode.ValueType  # 2
+    """Another kind the plan accepts for the role. Params: kind, planned_kind."""
+    REASON_CODE_ETA: _ReasonCode.ValueType  # 3
+    """Estimated travel. Params: eta_seconds, distance_meters."""
+    REASON_CODE_CROSSES_RIVER: _ReasonCode.ValueType  # 4
+    """The trip crosses the Saigon river. Params: crossing (a bridge, tunnel or ferry)."""
+    REASON_CODE_STATION_KEEPS: _ReasonCode.ValueType  # 5
+    """Units of the same kind still available at the unit's home station if it goes.
+    Params: count, kind, station.
+    """
+    REASON_CODE_STATION_LEFT_WITHOUT: _ReasonCode.ValueType  # 6
+    """The unit is the last available of its kind at its home station. Params: kind, station."""
+    REASON_CODE_BEYOND_MUTUAL_AID_ETA: _ReasonCode.ValueType  # 7
+    """Further than the mutual-aid threshold: help from a neighbouring zone.
+    Params: threshold_seconds.
+    """
+    REASON_CODE_STANDS_IN: _ReasonCode.ValueType  # 8
+    """Another agency's unit stands in: none of the role's agency within the threshold.
+    Params: agency, kind, planned_agency, threshold_seconds.
+    """
+    REASON_CODE_CHOSEN_BY_DISPATCHER: _ReasonCode.ValueType  # 9
+    """Named by a dispatcher outside the recommendation."""
+    REASON_CODE_OUTSIDE_PLAN: _ReasonCode.ValueType  # 10
+    """Fills no open role of the plan: an additional unit (its role is `additional`)."""
+    REASON_CODE_NO_ROUTE: _ReasonCode.ValueType  # 11
+    """The routing engine found no route (no ETA or distance)."""
+    REASON_CODE_ESCALATED_HERE_BEFORE: _ReasonCode.ValueType  # 12
+    """The unit did not acknowledge this incident before and was replaced."""
+    REASON_CODE_NO_UNIT_AVAILABLE: _ReasonCode.ValueType  # 30
+    """Why a role of the plan is not filled (Shortfall), 30..39.
+
+    No unit of the role's kinds is available. Params: kinds.
+    """
+    REASON_CODE_AWAITING_DISPATCHER: _ReasonCode.ValueType  # 31
+    """A P3/P4 incident: the units wait for a dispatcher's decision."""
+    REASON_CODE_WAITING_FOR_UNITS: _ReasonCode.ValueType  # 32
+    """Auto-dispatch waits for a unit of these kinds to come free. Params: kinds."""
+    REASON_CODE_NOT_YET_ASSIGNED: _ReasonCode.ValueType  # 33
+    """Being chosen or reserved right now."""
+    REASON_CODE_RELEASED_BY_DISPATCHER: _ReasonCode.ValueType  # 40
+    """Why an assignment ended (Assignment, AssignmentEscalated, UnitsReleased), 40..49.
+
+    A dispatcher released the unit. Params: text (the dispatcher's words; may be absent).
+    """
+    REASON_CODE_NOT_ACKNOWLEDGED_IN_TIME: _ReasonCode.ValueType  # 41
+    """The unit did not acknowledge in time; the next best unit is sent. Params: seconds."""
+    REASON_CODE_INCIDENT_ENDED: _ReasonCode.ValueType  # 42
+    """The incident was closed, cancelled or merged."""
+    REASON_CODE_UNIT_REPORTED_STATUS: _ReasonCode.ValueType  # 43
+    """The unit reported a status that ends its part (e.g. AVAILABLE, OUT_OF_SERVICE).
+    Params: status.
+    """
+    REASON_CODE_CREATED: _ReasonCode.ValueType  # 100
+    """What a chronology entry records (ChronologyEntry), 100..
+
+    The incident was created. Params: type_code, priority, call_line.
+    """
+    REASON_CODE_EXERCISE: _ReasonCode.ValueType  # 101
+    """It is a drill."""
+    REASON_CODE_POSSIBLE_DUPLICATE_OF: _ReasonCode.ValueType  # 102
+    """The call may be about another incident. Params: incident."""
+    REASON_CODE_CAUTIONS_AT_PLACE: _ReasonCode.ValueType  # 103
+    """Premise cautions in force at the place. Params: count."""
+    REASON_CODE_CALLER_ADDED: _ReasonCode.ValueType  # 104
+    """Another caller about the same event. Params: call_line, caller_count."""
+    REASON_CODE_QUESTION_ANSWERED: _ReasonCode.ValueType  # 105
+    """A key question answered. Params: question, answer."""
+    REASON_CODE_TYPE_CHANGED: _ReasonCode.ValueType  # 106
+    """Params: before, after (type codes)."""
+    REASON_CODE_PRIORITY_CHANGED: _ReasonCode.ValueType  # 107
+    """Params: before, after (priorities)."""
+    REASON_CODE_FIELD_CHANGED: _ReasonCode.ValueType  # 108
+    """Another field changed (the caller's details are not said). Params: field."""
+    REASON_CODE_NOTHING_CHANGED: _ReasonCode.ValueType  # 109
+    """An update that changed nothing."""
+    REASON_CODE_STATE_CHANGED: _ReasonCode.ValueType  # 110
+    """Params: before, after (incident states)."""
+    REASON_CODE_UNIT_REPORTED: _ReasonCode.ValueType  # 111
+    """A unit reports its progress. Params: unit, status (EN_ROUTE or ON_SCENE)."""
+    REASON_CODE_CLOSED: _ReasonCode.ValueType  # 112
+    """Params: resolution (text; may be absent)."""
+    REASON_CODE_CANCELLED: _ReasonCode.ValueType  # 113
+    """Params: reason (text)."""
+    REASON_CODE_ABSORBED: _ReasonCode.ValueType  # 114
+    """A duplicate was folded into this incident. Params: incident, reason (text; may be absent)."""
+    REASON_CODE_MERGED_INTO: _ReasonCode.ValueType  # 115
+    """This incident was folded into another. Params: incident, reason (text; may be absent)."""
+    REASON_CODE_NOTE_ADDED: _ReasonCode.ValueType  # 116
+    """A note was added (its text stays in the narrative). Params: characters."""
+    REASON_CODE_ASSIGNED_AUTOMATICALLY: _ReasonCode.ValueType  # 117
+    """Params: units."""
+    REASON_CODE_ASSIGNED_BY_DISPATCHER: _ReasonCode.ValueType  # 118
+    """Params: units."""
+    REASON_CODE_ACKNOWLEDGED: _ReasonCode.ValueType  # 119
+    """Params: unit."""
+    REASON_CODE_ESCALATED: _ReasonCode.ValueType  # 120
+    """The unit did not acknowledge in time (the reason follows). Params: unit."""
+    REASON_CODE_RELEASED: _ReasonCode.ValueType  # 121
+    """Units released (the reason follows). Params: units."""
+    REASON_CODE_TEXT: _ReasonCode.ValueType  # 122
+    """Words without a code: an entry written before the codes. Params: text."""
+
+class ReasonCode(_ReasonCode, metaclass=_ReasonCodeEnumTypeWrapper):
+    """What a `Reason` states. Stable: a code keeps its number and meaning, new codes are
+    added, none is renumbered. Each code's parameters are listed beside it and in
+    docs/codes.md (with the English the services write, and Vietnamese for the screen).
+    Parameter values are text: numbers in decimal digits; kinds, agencies, priorities,
+    states and lines as the enum value's name without its prefix (`AMBULANCE_BLS`, `P1`,
+    `EN_ROUTE`, `FIRE_114`); lists joined by commas without spaces; resources by name
+    (`incidents/…`, `stations/…`); units by call sign. `text` is a person's own words.
+    """
+
+REASON_CODE_UNSPECIFIED: ReasonCode.ValueType  # 0
+REASON_CODE_KIND_AS_PLANNED: ReasonCode.ValueType  # 1
+"""Why a unit is recommended (Candidate), 1..29.
+
+The kind the plan asks for first. Params: kind.
+"""
+REASON_CODE_KIND_IN_PLACE_OF: ReasonCode.ValueType  # 2
+"""Another kind the plan accepts for the role. Params: kind, planned_kind."""
+REASON_CODE_ETA: ReasonCode.ValueType  # 3
+"""Estimated travel. Params: eta_seconds, distance_meters."""
+REASON_CODE_CROSSES_RIVER: ReasonCode.ValueType  # 4
+"""The trip crosses the Saigon river. Params: crossing (a bridge, tunnel or ferry)."""
+REASON_CODE_STATION_KEEPS: ReasonCode.ValueType  # 5
+"""Units of the same kind still available at the unit's home station if it goes.
+Params: count, kind, station.
+"""
+REASON_CODE_STATION_LEFT_WITHOUT: ReasonCode.ValueType  # 6
+"""The unit is the last available of its kind at its home station. Params: kind, station."""
+REASON_CODE_BEYOND_MUTUAL_AID_ETA: ReasonCode.ValueType  # 7
+"""Further than the mutual-aid threshold: help from a neighbouring zone.
+Params: threshold_seconds.
+"""
+REASON_CODE_STANDS_IN: ReasonCode.ValueType  # 8
+"""Another agency's unit stands in: none of the role's agency within the threshold.
+Params: agency, kind, planned_agency, threshold_seconds.
+"""
+REASON_CODE_CHOSEN_BY_DISPATCHER: ReasonCode.ValueType  # 9
+"""Named by a dispatcher outside the recommendation."""
+REASON_CODE_OUTSIDE_PLAN: ReasonCode.ValueType  # 10
+"""Fills no open role of the plan: an additional unit (its role is `additional`)."""
+REASON_CODE_NO_ROUTE: ReasonCode.ValueType  # 11
+"""The routing engine found no route (no ETA or distance)."""
+REASON_CODE_ESCALATED_HERE_BEFORE: ReasonCode.ValueType  # 12
+"""The unit did not acknowledge this incident before and was replaced."""
+REASON_CODE_NO_UNIT_AVAILABLE: ReasonCode.ValueType  # 30
+"""Why a role of the plan is not filled (Shortfall), 30..39.
+
+No unit of the role's kinds is available. Params: kinds.
+"""
+REASON_CODE_AWAITING_DISPATCHER: ReasonCode.ValueType  # 31
+"""A P3/P4 incident: the units wait for a dispatcher's decision."""
+REASON_CODE_WAITING_FOR_UNITS: ReasonCode.ValueType  # 32
+"""Auto-dispatch waits for a unit of these kinds to come free. Params: kinds."""
+REASON_CODE_NOT_YET_ASSIGNED: ReasonCode.ValueType  # 33
+"""Being chosen or reserved right now."""
+REASON_CODE_RELEASED_BY_DISPATCHER: ReasonCode.ValueType  # 40
+"""Why an assignment ended (Assignment, AssignmentEscalated, UnitsReleased), 40..49.
+
+A dispatcher released the unit. Params: text (the dispatcher's words; may be absent).
+"""
+REASON_CODE_NOT_ACKNOWLEDGED_IN_TIME: ReasonCode.ValueType  # 41
+"""The unit did not acknowledge in time; the next best unit is sent. Params: seconds."""
+REASON_CODE_INCIDENT_ENDED: ReasonCode.ValueType  # 42
+"""The incident was closed, cancelled or merged."""
+REASON_CODE_UNIT_REPORTED_STATUS: ReasonCode.ValueType  # 43
+"""The unit reported a status that ends its part (e.g. AVAILABLE, OUT_OF_SERVICE).
+Params: status.
+"""
+REASON_CODE_CREATED: ReasonCode.ValueType  # 100
+"""What a chronology entry records (ChronologyEntry), 100..
+
+The incident was created. Params: type_code, priority, call_line.
+"""
+REASON_CODE_EXERCISE: ReasonCode.ValueType  # 101
+"""It is a drill."""
+REASON_CODE_POSSIBLE_DUPLICATE_OF: ReasonCode.ValueType  # 102
+"""The call may be about another incident. Params: incident."""
+REASON_CODE_CAUTIONS_AT_PLACE: ReasonCode.ValueType  # 103
+"""Premise cautions in force at the place. Params: count."""
+REASON_CODE_CALLER_ADDED: ReasonCode.ValueType  # 104
+"""Another caller about the same event. Params: call_line, caller_count."""
+REASON_CODE_QUESTION_ANSWERED: ReasonCode.ValueType  # 105
+"""A key question answered. Params: question, answer."""
+REASON_CODE_TYPE_CHANGED: ReasonCode.ValueType  # 106
+"""Params: before, after (type codes)."""
+REASON_CODE_PRIORITY_CHANGED: ReasonCode.ValueType  # 107
+"""Params: before, after (priorities)."""
+REASON_CODE_FIELD_CHANGED: ReasonCode.ValueType  # 108
+"""Another field changed (the caller's details are not said). Params: field."""
+REASON_CODE_NOTHING_CHANGED: ReasonCode.ValueType  # 109
+"""An update that changed nothing."""
+REASON_CODE_STATE_CHANGED: ReasonCode.ValueType  # 110
+"""Params: before, after (incident states)."""
+REASON_CODE_UNIT_REPORTED: ReasonCode.ValueType  # 111
+"""A unit reports its progress. Params: unit, status (EN_ROUTE or ON_SCENE)."""
+REASON_CODE_CLOSED: ReasonCode.ValueType  # 112
+"""Params: resolution (text; may be absent)."""
+REASON_CODE_CANCELLED: ReasonCode.ValueType  # 113
+"""Params: reason (text)."""
+REASON_CODE_ABSORBED: ReasonCode.ValueType  # 114
+"""A duplicate was folded into this incident. Params: incident, reason (text; may be absent)."""
+REASON_CODE_MERGED_INTO: ReasonCode.ValueType  # 115
+"""This incident was folded into another. Params: incident, reason (text; may be absent)."""
+REASON_CODE_NOTE_ADDED: ReasonCode.ValueType  # 116
+"""A note was added (its text stays in the narrative). Params: characters."""
+REASON_CODE_ASSIGNED_AUTOMATICALLY: ReasonCode.ValueType  # 117
+"""Params: units."""
+REASON_CODE_ASSIGNED_BY_DISPATCHER: ReasonCode.ValueType  # 118
+"""Params: units."""
+REASON_CODE_ACKNOWLEDGED: ReasonCode.ValueType  # 119
+"""Params: unit."""
+REASON_CODE_ESCALATED: ReasonCode.ValueType  # 120
+"""The unit did not acknowledge in time (the reason follows). Params: unit."""
+REASON_CODE_RELEASED: ReasonCode.ValueType  # 121
+"""Units released (the reason follows). Params: units."""
+REASON_CODE_TEXT: ReasonCode.ValueType  # 122
+"""Words without a code: an entry written before the codes. Params: text."""
+Global___ReasonCode: _TypeAlias = ReasonCode  # noqa: Y015
 
 @_typing.final
 class Location(_message.Message):
@@ -218,3 +483,53 @@ class EventMetadata(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventMetadata: _TypeAlias = EventMetadata  # noqa: Y015
+
+@_typing.final
+class Reason(_message.Message):
+    """A fact stated as a code with parameters, for a screen to put into the reader's
+    language: why a unit is recommended, why a role is unfilled or an assignment ended,
+    what a chronology entry records.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CODE_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    code: Global___ReasonCode.ValueType
+    @_builtins.property
+    def params(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """See `ReasonCode` for each code's keys and how values are written."""
+
+    def __init__(
+        self,
+        *,
+        code: Global___ReasonCode.ValueType = ...,
+        params: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "params", b"params"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reason: _TypeAlias = Reason  # noqa: Y015

@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from icc.common.v1 import common_pb2 as _common_pb2
+from icc.incident.v1 import incident_pb2 as _incident_pb2
 from icc.resource.v1 import resource_pb2 as _resource_pb2
 import builtins as _builtins
 import sys
@@ -146,16 +147,19 @@ class Candidate(_message.Message):
     COVERAGE_LEFT_FIELD_NUMBER: _builtins.int
     MUTUAL_AID_FIELD_NUMBER: _builtins.int
     SELECTED_FIELD_NUMBER: _builtins.int
+    CODED_REASONS_FIELD_NUMBER: _builtins.int
+    BEYOND_MUTUAL_AID_ETA_FIELD_NUMBER: _builtins.int
     unit: _builtins.str
     """`units/{unit}`."""
     call_sign: _builtins.str
     agency: _common_pb2.Agency.ValueType
     kind: _resource_pb2.UnitKind.ValueType
     role: _builtins.str
+    """The plan's role it fills; `additional` when it fills no open role of the plan."""
     eta_seconds: _builtins.int
     distance_meters: _builtins.int
     rank: _builtins.int
-    """1 is the best candidate for its role."""
+    """1 is the best candidate for its role (by ETA in `RankAvailableUnits`)."""
     home_station: _builtins.str
     coverage_left: _builtins.int
     """Available units of the same kind left at its home station if it goes."""
@@ -163,9 +167,15 @@ class Candidate(_message.Message):
     """Proposed from outside the plan's agency or beyond the ETA threshold."""
     selected: _builtins.bool
     """Chosen to fill the role (the best `count` candidates of each role)."""
+    beyond_mutual_aid_eta: _builtins.bool
+    """The ETA is beyond the mutual-aid threshold (`ICC_DISPATCH_MUTUAL_AID_ETA_S`)."""
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Why, in plain words: kind match, ETA, river crossing, coverage left behind."""
+        """Deprecated: `coded_reasons` in English words, for clients that predate them."""
+
+    @_builtins.property
+    def coded_reasons(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Reason]:
+        """Why: kind match, ETA, river crossing, coverage left behind, mutual aid."""
 
     def __init__(
         self,
@@ -183,10 +193,12 @@ class Candidate(_message.Message):
         coverage_left: _builtins.int = ...,
         mutual_aid: _builtins.bool = ...,
         selected: _builtins.bool = ...,
+        coded_reasons: _abc.Iterable[_common_pb2.Reason] | None = ...,
+        beyond_mutual_aid_eta: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "call_sign", b"call_sign", "coverage_left", b"coverage_left", "distance_meters", b"distance_meters", "eta_seconds", b"eta_seconds", "home_station", b"home_station", "kind", b"kind", "mutual_aid", b"mutual_aid", "rank", b"rank", "reasons", b"reasons", "role", b"role", "selected", b"selected", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "beyond_mutual_aid_eta", b"beyond_mutual_aid_eta", "call_sign", b"call_sign", "coded_reasons", b"coded_reasons", "coverage_left", b"coverage_left", "distance_meters", b"distance_meters", "eta_seconds", b"eta_seconds", "home_station", b"home_station", "kind", b"kind", "mutual_aid", b"mutual_aid", "rank", b"rank", "reasons", b"reasons", "role", b"role", "selected", b"selected", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -202,11 +214,17 @@ class Shortfall(_message.Message):
     AGENCY_FIELD_NUMBER: _builtins.int
     MISSING_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CODED_REASON_FIELD_NUMBER: _builtins.int
     role: _builtins.str
     agency: _common_pb2.Agency.ValueType
     missing: _builtins.int
     """Units still needed for the role."""
     reason: _builtins.str
+    """Deprecated: `coded_reason` in English words."""
+    @_builtins.property
+    def coded_reason(self) -> _common_pb2.Reason:
+        """Why it is unfilled: no unit available, awaiting a dispatcher, waiting for units."""
+
     def __init__(
         self,
         *,
@@ -214,10 +232,11 @@ class Shortfall(_message.Message):
         agency: _common_pb2.Agency.ValueType = ...,
         missing: _builtins.int = ...,
         reason: _builtins.str = ...,
+        coded_reason: _common_pb2.Reason | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["coded_reason", b"coded_reason"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "missing", b"missing", "reason", b"reason", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "coded_reason", b"coded_reason", "missing", b"missing", "reason", b"reason", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -235,10 +254,17 @@ class Recommendation(_message.Message):
     SHORTFALLS_FIELD_NUMBER: _builtins.int
     ETA_SOURCE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ETA_SOURCE_CODE_FIELD_NUMBER: _builtins.int
+    MUTUAL_AID_ETA_SECONDS_FIELD_NUMBER: _builtins.int
     incident: _builtins.str
     """`incidents/{incident}`."""
     eta_source: _builtins.str
-    """`travel-model` (no network) or `osrm`."""
+    """Deprecated: `eta_source_code` as text (`travel-model`, `osrm`,
+    `travel-model (osrm unavailable)`).
+    """
+    eta_source_code: _common_pb2.EtaSource.ValueType
+    mutual_aid_eta_seconds: _builtins.int
+    """The mutual-aid threshold the candidates were judged by."""
     @_builtins.property
     def plan(self) -> Global___ResponsePlan: ...
     @_builtins.property
@@ -258,10 +284,12 @@ class Recommendation(_message.Message):
         shortfalls: _abc.Iterable[Global___Shortfall] | None = ...,
         eta_source: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        eta_source_code: _common_pb2.EtaSource.ValueType = ...,
+        mutual_aid_eta_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "plan", b"plan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "create_time", b"create_time", "eta_source", b"eta_source", "incident", b"incident", "plan", b"plan", "shortfalls", b"shortfalls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "create_time", b"create_time", "eta_source", b"eta_source", "eta_source_code", b"eta_source_code", "incident", b"incident", "mutual_aid_eta_seconds", b"mutual_aid_eta_seconds", "plan", b"plan", "shortfalls", b"shortfalls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -290,6 +318,9 @@ class Assignment(_message.Message):
     OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
     RELEASE_REASON_FIELD_NUMBER: _builtins.int
     ASSIGNED_BY_FIELD_NUMBER: _builtins.int
+    DISTANCE_METERS_FIELD_NUMBER: _builtins.int
+    ETA_SOURCE_CODE_FIELD_NUMBER: _builtins.int
+    CODED_RELEASE_REASON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """`assignments/{assignment}`."""
     incident: _builtins.str
@@ -302,11 +333,17 @@ class Assignment(_message.Message):
     role: _builtins.str
     state: _common_pb2.AssignmentState.ValueType
     eta_seconds: _builtins.int
+    """The estimated travel time when the unit was chosen (with `distance_meters` and
+    `eta_source_code`; 0 when no route was known).
+    """
     override: _builtins.bool
     """A dispatcher's choice outside the recommendation, and why."""
     override_reason: _builtins.str
     release_reason: _builtins.str
-    """Why it was released (`released by dispatcher`, `not acknowledged in time`, ...)."""
+    """Deprecated: `coded_release_reason` in English words (or the dispatcher's own)."""
+    distance_meters: _builtins.int
+    """Road distance when the unit was chosen."""
+    eta_source_code: _common_pb2.EtaSource.ValueType
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -319,6 +356,12 @@ class Assignment(_message.Message):
     def release_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def assigned_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def coded_release_reason(self) -> _common_pb2.Reason:
+        """Why it was released: by a dispatcher, not acknowledged in time, incident ended,
+        the unit's own status.
+        """
+
     def __init__(
         self,
         *,
@@ -339,10 +382,13 @@ class Assignment(_message.Message):
         override_reason: _builtins.str = ...,
         release_reason: _builtins.str = ...,
         assigned_by: _common_pb2.Actor | None = ...,
+        distance_meters: _builtins.int = ...,
+        eta_source_code: _common_pb2.EtaSource.ValueType = ...,
+        coded_release_reason: _common_pb2.Reason | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "release_time", b"release_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "coded_release_reason", b"coded_release_reason", "release_time", b"release_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "agency", b"agency", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "call_sign", b"call_sign", "eta_seconds", b"eta_seconds", "incident", b"incident", "kind", b"kind", "name", b"name", "override", b"override", "override_reason", b"override_reason", "release_reason", b"release_reason", "release_time", b"release_time", "role", b"role", "state", b"state", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "agency", b"agency", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "call_sign", b"call_sign", "coded_release_reason", b"coded_release_reason", "distance_meters", b"distance_meters", "eta_seconds", b"eta_seconds", "eta_source_code", b"eta_source_code", "incident", b"incident", "kind", b"kind", "name", b"name", "override", b"override", "override_reason", b"override_reason", "release_reason", b"release_reason", "release_time", b"release_time", "role", b"role", "state", b"state", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -360,19 +406,36 @@ class DispatchStatus(_message.Message):
     PLAN_FIELD_NUMBER: _builtins.int
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     SHORTFALLS_FIELD_NUMBER: _builtins.int
+    AWAITING_DECISION_FIELD_NUMBER: _builtins.int
+    AWAITING_SINCE_FIELD_NUMBER: _builtins.int
+    CAUTIONS_FIELD_NUMBER: _builtins.int
     incident: _builtins.str
     """`incidents/{incident}`."""
     type_code: _builtins.str
     priority: _common_pb2.Priority.ValueType
     state: Global___DispatchState.ValueType
     auto_dispatch: _builtins.bool
+    awaiting_decision: _builtins.bool
+    """A P3/P4 incident whose plan has roles a dispatcher has yet to fill (state
+    AWAITING_DISPATCHER): it is not short of units but waits for a decision.
+    """
     @_builtins.property
     def plan(self) -> Global___ResponsePlan: ...
     @_builtins.property
     def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assignment]: ...
     @_builtins.property
     def shortfalls(self) -> _containers.RepeatedCompositeFieldContainer[Global___Shortfall]:
-        """What the plan still needs."""
+        """What the plan still needs (none once the incident ended)."""
+
+    @_builtins.property
+    def awaiting_since(self) -> _timestamp_pb2.Timestamp:
+        """Since when it waits for that decision: the incident's creation, or the latest
+        release that left a role of its plan open again. Unset unless `awaiting_decision`.
+        """
+
+    @_builtins.property
+    def cautions(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.Caution]:
+        """The premise cautions the incident carries, for the units sent to it."""
 
     def __init__(
         self,
@@ -385,10 +448,13 @@ class DispatchStatus(_message.Message):
         plan: Global___ResponsePlan | None = ...,
         assignments: _abc.Iterable[Global___Assignment] | None = ...,
         shortfalls: _abc.Iterable[Global___Shortfall] | None = ...,
+        awaiting_decision: _builtins.bool = ...,
+        awaiting_since: _timestamp_pb2.Timestamp | None = ...,
+        cautions: _abc.Iterable[_incident_pb2.Caution] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["awaiting_since", b"awaiting_since", "plan", b"plan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "auto_dispatch", b"auto_dispatch", "incident", b"incident", "plan", b"plan", "priority", b"priority", "shortfalls", b"shortfalls", "state", b"state", "type_code", b"type_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "auto_dispatch", b"auto_dispatch", "awaiting_decision", b"awaiting_decision", "awaiting_since", b"awaiting_since", "cautions", b"cautions", "incident", b"incident", "plan", b"plan", "priority", b"priority", "shortfalls", b"shortfalls", "state", b"state", "type_code", b"type_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

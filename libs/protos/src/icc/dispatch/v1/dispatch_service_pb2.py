@@ -24,39 +24,44 @@ _sym_db = _symbol_database.Default()
 
 from icc.common.v1 import common_pb2 as icc_dot_common_dot_v1_dot_common__pb2
 from icc.dispatch.v1 import dispatch_pb2 as icc_dot_dispatch_dot_v1_dot_dispatch__pb2
+from icc.resource.v1 import resource_pb2 as icc_dot_resource_dot_v1_dot_resource__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&icc/dispatch/v1/dispatch_service.proto\x12\x0ficc.dispatch.v1\x1a\x1aicc/common/v1/common.proto\x1a\x1eicc/dispatch/v1/dispatch.proto\"F\n\x15RecommendUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12\x1b\n\x13\x63\x61ndidates_per_role\x18\x02 \x01(\x05\"Q\n\x16RecommendUnitsResponse\x12\x37\n\x0erecommendation\x18\x01 \x01(\x0b\x32\x1f.icc.dispatch.v1.Recommendation\"b\n\x12\x41ssignUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x17\n\x0foverride_reason\x18\x04 \x01(\t\"G\n\x13\x41ssignUnitsResponse\x12\x30\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\",\n\x1c\x41\x63knowledgeAssignmentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x1d\x41\x63knowledgeAssignmentResponse\x12/\n\nassignment\x18\x01 \x01(\x0b\x32\x1b.icc.dispatch.v1.Assignment\"F\n\x13ReleaseUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x03(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"H\n\x14ReleaseUnitsResponse\x12\x30\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\",\n\x18GetDispatchStatusRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\"L\n\x19GetDispatchStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x1f.icc.dispatch.v1.DispatchStatus\"d\n\x16GetResponsePlanRequest\x12\x11\n\ttype_code\x18\x01 \x01(\t\x12)\n\x08priority\x18\x02 \x01(\x0e\x32\x17.icc.common.v1.Priority\x12\x0c\n\x04hour\x18\x03 \x01(\x05\"F\n\x17GetResponsePlanResponse\x12+\n\x04plan\x18\x01 \x01(\x0b\x32\x1d.icc.dispatch.v1.ResponsePlan2\xf5\x04\n\x0f\x44ispatchService\x12\x61\n\x0eRecommendUnits\x12&.icc.dispatch.v1.RecommendUnitsRequest\x1a\'.icc.dispatch.v1.RecommendUnitsResponse\x12X\n\x0b\x41ssignUnits\x12#.icc.dispatch.v1.AssignUnitsRequest\x1a$.icc.dispatch.v1.AssignUnitsResponse\x12v\n\x15\x41\x63knowledgeAssignment\x12-.icc.dispatch.v1.AcknowledgeAssignmentRequest\x1a..icc.dispatch.v1.AcknowledgeAssignmentResponse\x12[\n\x0cReleaseUnits\x12$.icc.dispatch.v1.ReleaseUnitsRequest\x1a%.icc.dispatch.v1.ReleaseUnitsResponse\x12j\n\x11GetDispatchStatus\x12).icc.dispatch.v1.GetDispatchStatusRequest\x1a*.icc.dispatch.v1.GetDispatchStatusResponse\x12\x64\n\x0fGetResponsePlan\x12\'.icc.dispatch.v1.GetResponsePlanRequest\x1a(.icc.dispatch.v1.GetResponsePlanResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&icc/dispatch/v1/dispatch_service.proto\x12\x0ficc.dispatch.v1\x1a\x1aicc/common/v1/common.proto\x1a\x1eicc/dispatch/v1/dispatch.proto\x1a\x1eicc/resource/v1/resource.proto\"F\n\x15RecommendUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12\x1b\n\x13\x63\x61ndidates_per_role\x18\x02 \x01(\x05\"Q\n\x16RecommendUnitsResponse\x12\x37\n\x0erecommendation\x18\x01 \x01(\x0b\x32\x1f.icc.dispatch.v1.Recommendation\"b\n\x12\x41ssignUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x17\n\x0foverride_reason\x18\x04 \x01(\t\"G\n\x13\x41ssignUnitsResponse\x12\x30\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\",\n\x1c\x41\x63knowledgeAssignmentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x1d\x41\x63knowledgeAssignmentResponse\x12/\n\nassignment\x18\x01 \x01(\x0b\x32\x1b.icc.dispatch.v1.Assignment\"F\n\x13ReleaseUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x03(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"H\n\x14ReleaseUnitsResponse\x12\x30\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\",\n\x18GetDispatchStatusRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\"L\n\x19GetDispatchStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x1f.icc.dispatch.v1.DispatchStatus\"d\n\x16GetResponsePlanRequest\x12\x11\n\ttype_code\x18\x01 \x01(\t\x12)\n\x08priority\x18\x02 \x01(\x0e\x32\x17.icc.common.v1.Priority\x12\x0c\n\x04hour\x18\x03 \x01(\x05\"F\n\x17GetResponsePlanResponse\x12+\n\x04plan\x18\x01 \x01(\x0b\x32\x1d.icc.dispatch.v1.ResponsePlan\"\x93\x01\n\x19RankAvailableUnitsRequest\x12\x10\n\x08incident\x18\x01 \x01(\t\x12(\n\x05kinds\x18\x02 \x03(\x0e\x32\x19.icc.resource.v1.UnitKind\x12\'\n\x08\x61gencies\x18\x03 \x03(\x0e\x32\x15.icc.common.v1.Agency\x12\x11\n\tmax_units\x18\x04 \x01(\x05\"\x9f\x01\n\x1aRankAvailableUnitsResponse\x12.\n\ncandidates\x18\x01 \x03(\x0b\x32\x1a.icc.dispatch.v1.Candidate\x12\x31\n\x0f\x65ta_source_code\x18\x02 \x01(\x0e\x32\x18.icc.common.v1.EtaSource\x12\x1e\n\x16mutual_aid_eta_seconds\x18\x03 \x01(\x05\x32\xe4\x05\n\x0f\x44ispatchService\x12\x61\n\x0eRecommendUnits\x12&.icc.dispatch.v1.RecommendUnitsRequest\x1a\'.icc.dispatch.v1.RecommendUnitsResponse\x12X\n\x0b\x41ssignUnits\x12#.icc.dispatch.v1.AssignUnitsRequest\x1a$.icc.dispatch.v1.AssignUnitsResponse\x12v\n\x15\x41\x63knowledgeAssignment\x12-.icc.dispatch.v1.AcknowledgeAssignmentRequest\x1a..icc.dispatch.v1.AcknowledgeAssignmentResponse\x12[\n\x0cReleaseUnits\x12$.icc.dispatch.v1.ReleaseUnitsRequest\x1a%.icc.dispatch.v1.ReleaseUnitsResponse\x12j\n\x11GetDispatchStatus\x12).icc.dispatch.v1.GetDispatchStatusRequest\x1a*.icc.dispatch.v1.GetDispatchStatusResponse\x12\x64\n\x0fGetResponsePlan\x12\'.icc.dispatch.v1.GetResponsePlanRequest\x1a(.icc.dispatch.v1.GetResponsePlanResponse\x12m\n\x12RankAvailableUnits\x12*.icc.dispatch.v1.RankAvailableUnitsRequest\x1a+.icc.dispatch.v1.RankAvailableUnitsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'icc.dispatch.v1.dispatch_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECOMMENDUNITSREQUEST']._serialized_start=119
-  _globals['_RECOMMENDUNITSREQUEST']._serialized_end=189
-  _globals['_RECOMMENDUNITSRESPONSE']._serialized_start=191
-  _globals['_RECOMMENDUNITSRESPONSE']._serialized_end=272
-  _globals['_ASSIGNUNITSREQUEST']._serialized_start=274
-  _globals['_ASSIGNUNITSREQUEST']._serialized_end=372
-  _globals['_ASSIGNUNITSRESPONSE']._serialized_start=374
-  _globals['_ASSIGNUNITSRESPONSE']._serialized_end=445
-  _globals['_ACKNOWLEDGEASSIGNMENTREQUEST']._serialized_start=447
-  _globals['_ACKNOWLEDGEASSIGNMENTREQUEST']._serialized_end=491
-  _globals['_ACKNOWLEDGEASSIGNMENTRESPONSE']._serialized_start=493
-  _globals['_ACKNOWLEDGEASSIGNMENTRESPONSE']._serialized_end=573
-  _globals['_RELEASEUNITSREQUEST']._serialized_start=575
-  _globals['_RELEASEUNITSREQUEST']._serialized_end=645
-  _globals['_RELEASEUNITSRESPONSE']._serialized_start=647
-  _globals['_RELEASEUNITSRESPONSE']._serialized_end=719
-  _globals['_GETDISPATCHSTATUSREQUEST']._serialized_start=721
-  _globals['_GETDISPATCHSTATUSREQUEST']._serialized_end=765
-  _globals['_GETDISPATCHSTATUSRESPONSE']._serialized_start=767
-  _globals['_GETDISPATCHSTATUSRESPONSE']._serialized_end=843
-  _globals['_GETRESPONSEPLANREQUEST']._serialized_start=845
-  _globals['_GETRESPONSEPLANREQUEST']._serialized_end=945
-  _globals['_GETRESPONSEPLANRESPONSE']._serialized_start=947
-  _globals['_GETRESPONSEPLANRESPONSE']._serialized_end=1017
-  _globals['_DISPATCHSERVICE']._serialized_start=1020
-  _globals['_DISPATCHSERVICE']._serialized_end=1649
+  _globals['_RECOMMENDUNITSREQUEST']._serialized_start=151
+  _globals['_RECOMMENDUNITSREQUEST']._serialized_end=221
+  _globals['_RECOMMENDUNITSRESPONSE']._serialized_start=223
+  _globals['_RECOMMENDUNITSRESPONSE']._serialized_end=304
+  _globals['_ASSIGNUNITSREQUEST']._serialized_start=306
+  _globals['_ASSIGNUNITSREQUEST']._serialized_end=404
+  _globals['_ASSIGNUNITSRESPONSE']._serialized_start=406
+  _globals['_ASSIGNUNITSRESPONSE']._serialized_end=477
+  _globals['_ACKNOWLEDGEASSIGNMENTREQUEST']._serialized_start=479
+  _globals['_ACKNOWLEDGEASSIGNMENTREQUEST']._serialized_end=523
+  _globals['_ACKNOWLEDGEASSIGNMENTRESPONSE']._serialized_start=525
+  _globals['_ACKNOWLEDGEASSIGNMENTRESPONSE']._serialized_end=605
+  _globals['_RELEASEUNITSREQUEST']._serialized_start=607
+  _globals['_RELEASEUNITSREQUEST']._serialized_end=677
+  _globals['_RELEASEUNITSRESPONSE']._serialized_start=679
+  _globals['_RELEASEUNITSRESPONSE']._serialized_end=751
+  _globals['_GETDISPATCHSTATUSREQUEST']._serialized_start=753
+  _globals['_GETDISPATCHSTATUSREQUEST']._serialized_end=797
+  _globals['_GETDISPATCHSTATUSRESPONSE']._serialized_start=799
+  _globals['_GETDISPATCHSTATUSRESPONSE']._serialized_end=875
+  _globals['_GETRESPONSEPLANREQUEST']._serialized_start=877
+  _globals['_GETRESPONSEPLANREQUEST']._serialized_end=977
+  _globals['_GETRESPONSEPLANRESPONSE']._serialized_start=979
+  _globals['_GETRESPONSEPLANRESPONSE']._serialized_end=1049
+  _globals['_RANKAVAILABLEUNITSREQUEST']._serialized_start=1052
+  _globals['_RANKAVAILABLEUNITSREQUEST']._serialized_end=1199
+  _globals['_RANKAVAILABLEUNITSRESPONSE']._serialized_start=1202
+  _globals['_RANKAVAILABLEUNITSRESPONSE']._serialized_end=1361
+  _globals['_DISPATCHSERVICE']._serialized_start=1364
+  _globals['_DISPATCHSERVICE']._serialized_end=2104
 # @@protoc_insertion_point(module_scope)

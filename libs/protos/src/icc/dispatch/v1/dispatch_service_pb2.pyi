@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from icc.common.v1 import common_pb2 as _common_pb2
 from icc.dispatch.v1 import dispatch_pb2 as _dispatch_pb2
+from icc.resource.v1 import resource_pb2 as _resource_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -292,3 +293,72 @@ class GetResponsePlanResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetResponsePlanResponse: _TypeAlias = GetResponsePlanResponse  # noqa: Y015
+
+@_typing.final
+class RankAvailableUnitsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    AGENCIES_FIELD_NUMBER: _builtins.int
+    MAX_UNITS_FIELD_NUMBER: _builtins.int
+    incident: _builtins.str
+    """`incidents/{incident}`."""
+    max_units: _builtins.int
+    """At most this many units, 1..1000; 0 means every one."""
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_resource_pb2.UnitKind.ValueType]:
+        """Only units of these kinds; none: every kind."""
+
+    @_builtins.property
+    def agencies(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Agency.ValueType]:
+        """Only units of these agencies; none: every agency."""
+
+    def __init__(
+        self,
+        *,
+        incident: _builtins.str = ...,
+        kinds: _abc.Iterable[_resource_pb2.UnitKind.ValueType] | None = ...,
+        agencies: _abc.Iterable[_common_pb2.Agency.ValueType] | None = ...,
+        max_units: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "incident", b"incident", "kinds", b"kinds", "max_units", b"max_units"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RankAvailableUnitsRequest: _TypeAlias = RankAvailableUnitsRequest  # noqa: Y015
+
+@_typing.final
+class RankAvailableUnitsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    ETA_SOURCE_CODE_FIELD_NUMBER: _builtins.int
+    MUTUAL_AID_ETA_SECONDS_FIELD_NUMBER: _builtins.int
+    eta_source_code: _common_pb2.EtaSource.ValueType
+    mutual_aid_eta_seconds: _builtins.int
+    """The mutual-aid threshold (`ICC_DISPATCH_MUTUAL_AID_ETA_S`)."""
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[_dispatch_pb2.Candidate]:
+        """Nearest by ETA first (`rank` 1, 2, ...), units with no route last. Each names the
+        open role of the plan it could fill (or `additional`), its distance and agency, and
+        `beyond_mutual_aid_eta` when it is further than the threshold. Only
+        `coded_reasons` are given (no English `reasons`); nothing is `selected`.
+        """
+
+    def __init__(
+        self,
+        *,
+        candidates: _abc.Iterable[_dispatch_pb2.Candidate] | None = ...,
+        eta_source_code: _common_pb2.EtaSource.ValueType = ...,
+        mutual_aid_eta_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "eta_source_code", b"eta_source_code", "mutual_aid_eta_seconds", b"mutual_aid_eta_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RankAvailableUnitsResponse: _TypeAlias = RankAvailableUnitsResponse  # noqa: Y015

@@ -65,6 +65,11 @@ class DispatchServiceStub:
                 request_serializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetResponsePlanRequest.SerializeToString,
                 response_deserializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetResponsePlanResponse.FromString,
                 _registered_method=True)
+        self.RankAvailableUnits = channel.unary_unary(
+                '/icc.dispatch.v1.DispatchService/RankAvailableUnits',
+                request_serializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RankAvailableUnitsRequest.SerializeToString,
+                response_deserializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RankAvailableUnitsResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServiceServicer:
@@ -114,6 +119,14 @@ class DispatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RankAvailableUnits(self, request, context):
+        """Every available unit of the given kinds and agencies, nearest by ETA first, for a
+        dispatcher who picks a unit outside the recommendation (an override).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +159,11 @@ def add_DispatchServiceServicer_to_server(servicer, server):
                     servicer.GetResponsePlan,
                     request_deserializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetResponsePlanRequest.FromString,
                     response_serializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetResponsePlanResponse.SerializeToString,
+            ),
+            'RankAvailableUnits': grpc.unary_unary_rpc_method_handler(
+                    servicer.RankAvailableUnits,
+                    request_deserializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RankAvailableUnitsRequest.FromString,
+                    response_serializer=icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RankAvailableUnitsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +329,33 @@ class DispatchService:
             '/icc.dispatch.v1.DispatchService/GetResponsePlan',
             icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetResponsePlanRequest.SerializeToString,
             icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetResponsePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RankAvailableUnits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.dispatch.v1.DispatchService/RankAvailableUnits',
+            icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RankAvailableUnitsRequest.SerializeToString,
+            icc_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RankAvailableUnitsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,10 @@ class DispatchServiceStub:
     """Plan, assignments and what is still missing for one incident."""
     GetResponsePlan: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.GetResponsePlanRequest, _dispatch_service_pb2.GetResponsePlanResponse]
     """The response plan of an incident type at a priority (and hour of day)."""
+    RankAvailableUnits: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.RankAvailableUnitsRequest, _dispatch_service_pb2.RankAvailableUnitsResponse]
+    """Every available unit of the given kinds and agencies, nearest by ETA first, for a
+    dispatcher who picks a unit outside the recommendation (an override).
+    """
 
 @_typing.type_check_only
 class DispatchServiceAsyncStub(DispatchServiceStub):
@@ -67,6 +71,10 @@ class DispatchServiceAsyncStub(DispatchServiceStub):
     """Plan, assignments and what is still missing for one incident."""
     GetResponsePlan: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.GetResponsePlanRequest, _dispatch_service_pb2.GetResponsePlanResponse]  # type: ignore[assignment]
     """The response plan of an incident type at a priority (and hour of day)."""
+    RankAvailableUnits: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.RankAvailableUnitsRequest, _dispatch_service_pb2.RankAvailableUnitsResponse]  # type: ignore[assignment]
+    """Every available unit of the given kinds and agencies, nearest by ETA first, for a
+    dispatcher who picks a unit outside the recommendation (an override).
+    """
 
 class DispatchServiceServicer(metaclass=_abc_1.ABCMeta):
     """Dispatch: response plans, recommendations, assignments and escalation."""
@@ -120,5 +128,15 @@ class DispatchServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_service_pb2.GetResponsePlanResponse, _abc.Awaitable[_dispatch_service_pb2.GetResponsePlanResponse]]:
         """The response plan of an incident type at a priority (and hour of day)."""
+
+    @_abc_1.abstractmethod
+    def RankAvailableUnits(
+        self,
+        request: _dispatch_service_pb2.RankAvailableUnitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.RankAvailableUnitsResponse, _abc.Awaitable[_dispatch_service_pb2.RankAvailableUnitsResponse]]:
+        """Every available unit of the given kinds and agencies, nearest by ETA first, for a
+        dispatcher who picks a unit outside the recommendation (an override).
+        """
 
 def add_DispatchServiceServicer_to_server(servicer: DispatchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,25 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from icc.common.v1 import common_pb2 as icc_dot_common_dot_v1_dot_common__pb2
 from icc.dispatch.v1 import dispatch_pb2 as icc_dot_dispatch_dot_v1_dot_dispatch__pb2
+from icc.incident.v1 import incident_pb2 as icc_dot_incident_dot_v1_dot_incident__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cicc/dispatch/v1/events.proto\x12\x0ficc.dispatch.v1\x1a\x1aicc/common/v1/common.proto\x1a\x1eicc/dispatch/v1/dispatch.proto\"\xa6\x01\n\x10UnitsRecommended\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12\x37\n\x0erecommendation\x18\x02 \x01(\x0b\x32\x1f.icc.dispatch.v1.Recommendation\x12)\n\x08priority\x18\x03 \x01(\x0e\x32\x17.icc.common.v1.Priority\"\xc1\x01\n\rUnitsAssigned\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12\x10\n\x08incident\x18\x02 \x01(\t\x12)\n\x08priority\x18\x03 \x01(\x0e\x32\x17.icc.common.v1.Priority\x12\x30\n\x0b\x61ssignments\x18\x04 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\x12\x11\n\tautomatic\x18\x05 \x01(\x08\"y\n\x16\x41ssignmentAcknowledged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12/\n\nassignment\x18\x02 \x01(\x0b\x32\x1b.icc.dispatch.v1.Assignment\"\x86\x01\n\x13\x41ssignmentEscalated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12/\n\nassignment\x18\x02 \x01(\x0b\x32\x1b.icc.dispatch.v1.Assignment\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x93\x01\n\rUnitsReleased\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12\x10\n\x08incident\x18\x02 \x01(\t\x12\x30\n\x0b\x61ssignments\x18\x03 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cicc/dispatch/v1/events.proto\x12\x0ficc.dispatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aicc/common/v1/common.proto\x1a\x1eicc/dispatch/v1/dispatch.proto\x1a\x1eicc/incident/v1/incident.proto\"\xf5\x01\n\x10UnitsRecommended\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12\x37\n\x0erecommendation\x18\x02 \x01(\x0b\x32\x1f.icc.dispatch.v1.Recommendation\x12)\n\x08priority\x18\x03 \x01(\x0e\x32\x17.icc.common.v1.Priority\x12\x19\n\x11\x61waiting_decision\x18\x04 \x01(\x08\x12\x32\n\x0e\x61waiting_since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xed\x01\n\rUnitsAssigned\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12\x10\n\x08incident\x18\x02 \x01(\t\x12)\n\x08priority\x18\x03 \x01(\x0e\x32\x17.icc.common.v1.Priority\x12\x30\n\x0b\x61ssignments\x18\x04 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\x12\x11\n\tautomatic\x18\x05 \x01(\x08\x12*\n\x08\x63\x61utions\x18\x06 \x03(\x0b\x32\x18.icc.incident.v1.Caution\"y\n\x16\x41ssignmentAcknowledged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12/\n\nassignment\x18\x02 \x01(\x0b\x32\x1b.icc.dispatch.v1.Assignment\"\xb3\x01\n\x13\x41ssignmentEscalated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12/\n\nassignment\x18\x02 \x01(\x0b\x32\x1b.icc.dispatch.v1.Assignment\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12+\n\x0c\x63oded_reason\x18\x04 \x01(\x0b\x32\x15.icc.common.v1.Reason\"\xc0\x01\n\rUnitsReleased\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.icc.common.v1.EventMetadata\x12\x10\n\x08incident\x18\x02 \x01(\t\x12\x30\n\x0b\x61ssignments\x18\x03 \x03(\x0b\x32\x1b.icc.dispatch.v1.Assignment\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12+\n\x0c\x63oded_reason\x18\x05 \x01(\x0b\x32\x15.icc.common.v1.Reasonb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'icc.dispatch.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UNITSRECOMMENDED']._serialized_start=110
-  _globals['_UNITSRECOMMENDED']._serialized_end=276
-  _globals['_UNITSASSIGNED']._serialized_start=279
-  _globals['_UNITSASSIGNED']._serialized_end=472
-  _globals['_ASSIGNMENTACKNOWLEDGED']._serialized_start=474
-  _globals['_ASSIGNMENTACKNOWLEDGED']._serialized_end=595
-  _globals['_ASSIGNMENTESCALATED']._serialized_start=598
-  _globals['_ASSIGNMENTESCALATED']._serialized_end=732
-  _globals['_UNITSRELEASED']._serialized_start=735
-  _globals['_UNITSRELEASED']._serialized_end=882
+  _globals['_UNITSRECOMMENDED']._serialized_start=175
+  _globals['_UNITSRECOMMENDED']._serialized_end=420
+  _globals['_UNITSASSIGNED']._serialized_start=423
+  _globals['_UNITSASSIGNED']._serialized_end=660
+  _globals['_ASSIGNMENTACKNOWLEDGED']._serialized_start=662
+  _globals['_ASSIGNMENTACKNOWLEDGED']._serialized_end=783
+  _globals['_ASSIGNMENTESCALATED']._serialized_start=786
+  _globals['_ASSIGNMENTESCALATED']._serialized_end=965
+  _globals['_UNITSRELEASED']._serialized_start=968
+  _globals['_UNITSRELEASED']._serialized_end=1160
 # @@protoc_insertion_point(module_scope)

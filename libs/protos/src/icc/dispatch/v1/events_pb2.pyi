@@ -6,9 +6,11 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from icc.common.v1 import common_pb2 as _common_pb2
 from icc.dispatch.v1 import dispatch_pb2 as _dispatch_pb2
+from icc.incident.v1 import incident_pb2 as _incident_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -31,21 +33,31 @@ class UnitsRecommended(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     RECOMMENDATION_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
+    AWAITING_DECISION_FIELD_NUMBER: _builtins.int
+    AWAITING_SINCE_FIELD_NUMBER: _builtins.int
     priority: _common_pb2.Priority.ValueType
+    awaiting_decision: _builtins.bool
+    """A P3/P4 incident waits for a dispatcher's decision (see `DispatchStatus`)."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
     def recommendation(self) -> _dispatch_pb2.Recommendation: ...
+    @_builtins.property
+    def awaiting_since(self) -> _timestamp_pb2.Timestamp:
+        """Set with `awaiting_decision`."""
+
     def __init__(
         self,
         *,
         metadata: _common_pb2.EventMetadata | None = ...,
         recommendation: _dispatch_pb2.Recommendation | None = ...,
         priority: _common_pb2.Priority.ValueType = ...,
+        awaiting_decision: _builtins.bool = ...,
+        awaiting_since: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "recommendation", b"recommendation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["awaiting_since", b"awaiting_since", "metadata", b"metadata", "recommendation", b"recommendation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "priority", b"priority", "recommendation", b"recommendation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_decision", b"awaiting_decision", "awaiting_since", b"awaiting_since", "metadata", b"metadata", "priority", b"priority", "recommendation", b"recommendation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -62,6 +74,7 @@ class UnitsAssigned(_message.Message):
     PRIORITY_FIELD_NUMBER: _builtins.int
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     AUTOMATIC_FIELD_NUMBER: _builtins.int
+    CAUTIONS_FIELD_NUMBER: _builtins.int
     incident: _builtins.str
     priority: _common_pb2.Priority.ValueType
     automatic: _builtins.bool
@@ -70,6 +83,10 @@ class UnitsAssigned(_message.Message):
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
     def assignments(self) -> _containers.RepeatedCompositeFieldContainer[_dispatch_pb2.Assignment]: ...
+    @_builtins.property
+    def cautions(self) -> _containers.RepeatedCompositeFieldContainer[_incident_pb2.Caution]:
+        """The premise cautions at the incident's place, for the units assigned."""
+
     def __init__(
         self,
         *,
@@ -78,10 +95,11 @@ class UnitsAssigned(_message.Message):
         priority: _common_pb2.Priority.ValueType = ...,
         assignments: _abc.Iterable[_dispatch_pb2.Assignment] | None = ...,
         automatic: _builtins.bool = ...,
+        cautions: _abc.Iterable[_incident_pb2.Caution] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "automatic", b"automatic", "incident", b"incident", "metadata", b"metadata", "priority", b"priority"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "automatic", b"automatic", "cautions", b"cautions", "incident", b"incident", "metadata", b"metadata", "priority", b"priority"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -124,21 +142,26 @@ class AssignmentEscalated(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     ASSIGNMENT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CODED_REASON_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
+    """Deprecated: `coded_reason` in English words."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
     def assignment(self) -> _dispatch_pb2.Assignment: ...
+    @_builtins.property
+    def coded_reason(self) -> _common_pb2.Reason: ...
     def __init__(
         self,
         *,
         metadata: _common_pb2.EventMetadata | None = ...,
         assignment: _dispatch_pb2.Assignment | None = ...,
         reason: _builtins.str = ...,
+        coded_reason: _common_pb2.Reason | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "coded_reason", b"coded_reason", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "coded_reason", b"coded_reason", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -154,12 +177,16 @@ class UnitsReleased(_message.Message):
     INCIDENT_FIELD_NUMBER: _builtins.int
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CODED_REASON_FIELD_NUMBER: _builtins.int
     incident: _builtins.str
     reason: _builtins.str
+    """Deprecated: `coded_reason` in English words (or the dispatcher's own)."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
     def assignments(self) -> _containers.RepeatedCompositeFieldContainer[_dispatch_pb2.Assignment]: ...
+    @_builtins.property
+    def coded_reason(self) -> _common_pb2.Reason: ...
     def __init__(
         self,
         *,
@@ -167,10 +194,11 @@ class UnitsReleased(_message.Message):
         incident: _builtins.str = ...,
         assignments: _abc.Iterable[_dispatch_pb2.Assignment] | None = ...,
         reason: _builtins.str = ...,
+        coded_reason: _common_pb2.Reason | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["coded_reason", b"coded_reason", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "incident", b"incident", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "coded_reason", b"coded_reason", "incident", b"incident", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -508,6 +508,9 @@ class Assignment(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     ASSIGN_TIME_FIELD_NUMBER: _builtins.int
     RELEASE_TIME_FIELD_NUMBER: _builtins.int
+    ETA_SECONDS_FIELD_NUMBER: _builtins.int
+    DISTANCE_METERS_FIELD_NUMBER: _builtins.int
+    ETA_SOURCE_CODE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name `assignments/{assignment}`."""
     unit: _builtins.str
@@ -515,6 +518,12 @@ class Assignment(_message.Message):
     call_sign: _builtins.str
     agency: _common_pb2.Agency.ValueType
     state: _common_pb2.AssignmentState.ValueType
+    eta_seconds: _builtins.int
+    """The estimated travel time and road distance when the unit was chosen, and their
+    source (0 and unspecified when unknown).
+    """
+    distance_meters: _builtins.int
+    eta_source_code: _common_pb2.EtaSource.ValueType
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -529,10 +538,13 @@ class Assignment(_message.Message):
         state: _common_pb2.AssignmentState.ValueType = ...,
         assign_time: _timestamp_pb2.Timestamp | None = ...,
         release_time: _timestamp_pb2.Timestamp | None = ...,
+        eta_seconds: _builtins.int = ...,
+        distance_meters: _builtins.int = ...,
+        eta_source_code: _common_pb2.EtaSource.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "release_time", b"release_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "assign_time", b"assign_time", "call_sign", b"call_sign", "name", b"name", "release_time", b"release_time", "state", b"state", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "assign_time", b"assign_time", "call_sign", b"call_sign", "distance_meters", b"distance_meters", "eta_seconds", b"eta_seconds", "eta_source_code", b"eta_source_code", "name", b"name", "release_time", b"release_time", "state", b"state", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -753,16 +765,21 @@ class ChronologyEntry(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    CODED_DETAIL_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position in the incident's chronology, from 1."""
     action: _builtins.str
     """What happened, e.g. "created", "updated", "note_added", "closed"."""
     detail: _builtins.str
-    """Human-readable detail without personal data."""
+    """Deprecated: `coded_detail` in English words."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def coded_detail(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Reason]:
+        """What happened, in order, as codes with parameters (no personal data)."""
+
     def __init__(
         self,
         *,
@@ -771,10 +788,11 @@ class ChronologyEntry(_message.Message):
         actor: _common_pb2.Actor | None = ...,
         action: _builtins.str = ...,
         detail: _builtins.str = ...,
+        coded_detail: _abc.Iterable[_common_pb2.Reason] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "detail", b"detail", "sequence", b"sequence", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "coded_detail", b"coded_detail", "detail", b"detail", "sequence", b"sequence", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
