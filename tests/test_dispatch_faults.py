@@ -34,6 +34,7 @@ from icc_dispatch.domain.model import (
     Priority,
     UnitKind,
 )
+from icc_kernel.reasons import Reason, ReasonCode
 from icc_storage import Database
 from icc_testing import NatsServer, ServiceProcess, free_port
 from tests.conftest import City, dispatch_config, start_city, stop_city, stream_payloads
@@ -273,9 +274,9 @@ async def test_an_interrupted_release_frees_the_units_still_the_incidents(
             async with db.write() as conn:
                 current = await store.assignments_of(conn, incident_id)
                 now = datetime.now(UTC)
+                out = Reason.of(ReasonCode.RELEASED_BY_DISPATCHER, text="fire out")
                 await store.save_assignments(
-                    conn,
-                    [lifecycle.release(a, now, "fire out", tell_resources=True) for a in current],
+                    conn, [lifecycle.release(a, now, out, tell_resources=True) for a in current]
                 )
         finally:
             await db.dispose()
