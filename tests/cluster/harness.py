@@ -20,9 +20,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from icc_cli import cluster
-from icc_testing import ServiceProcess, free_port
+from icc_testing import CuttableProxy, ServiceProcess, free_port
 from icc_testing.nats_server import nats_server_binary
-from tests.cluster.proxy import CuttableProxy
 
 SERVICES = ("incidents", "resources", "dispatch")
 # Databases a test may cut (behind a proxy); resources' is reached directly.

@@ -112,34 +112,59 @@ async def test_a_passing_fault_is_answered_unavailable_with_a_retry_hint() -> No
         await server.stop(0)
 
 
-async def test_health_follows_the_bus_and_the_database(
+class Work:
+    """A consumer as health sees it: stuck or not."""
+
+    def __init__(self) -> None:
+        self.is_stuck = False
+
+    def stuck(self) -> bool:
+        return self.is_stuck
+
+
+async def test_health_follows_the_bus_the_database_and_stuck_work(
     nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Ready (the service's name) follows the bus, the database and stuck work; alive
+    (the overall status, what a liveness probe asks) only stuck work, which a restart
+    cures."""
     monkeypatch.setattr(health_module, "CHECK_EVERY_S", 0.1)
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'echo.db'}")
+    work = Work()
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(db.dispose)
         nc = await open_bus(stack, BusConfig(nats_server.url), "echo")
         server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
         stack.push_async_callback(server.stop, 0)
-        watch_health(stack, server, "test.Echo", db, nc)
+        watch_health(stack, server, "test.Echo", db, nc, [work])
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
         stack.push_async_callback(channel.close)
         stub = health_pb2_grpc.HealthStub(channel)
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
 
-        async def status_becomes(wanted: int) -> None:
+        async def status(service: str) -> int:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            return int(reply.status)
+
+        async def becomes(ready: int, alive: int) -> None:
             for _ in range(100):
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
-                if reply.status == wanted:
+                if (await status("test.Echo"), await status("")) == (ready, alive):
                     return
                 await asyncio.sleep(0.1)
-            raise AssertionError(f"health never became {wanted}")
+            raise AssertionError(f"health never became ready={ready}, alive={alive}")
 
-        await status_becomes(health_pb2.HealthCheckResponse.SERVING)
+        await becomes(serving, serving)
         nats_server.stop()
-        await status_becomes(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await becomes(not_serving, serving)
         nats_server.start()
-        await status_becomes(health_pb2.HealthCheckResponse.SERVING)
+        await becomes(serving, serving)
+        work.is_stuck = True
+        await becomes(not_serving, not_serving)
+        work.is_stuck = False
+        await becomes(serving, serving)
     away = Database("postgresql+asyncpg://postgres@127.0.0.1:9/postgres")
     try:
         assert await health_module.problems(away, nc, []) == ["bus", "database"]

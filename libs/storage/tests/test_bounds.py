@@ -1,14 +1,17 @@
 """No transaction holds another hostage on PostgreSQL, and a database away is a passing fault."""
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from icc_bus.faults import is_transient
 from icc_storage import Database
-from icc_storage.database import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
+from icc_storage.database import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS, DatabaseAway
+from icc_testing import CuttableProxy
 
 
 def _postgres(database_url: str) -> None:
@@ -87,3 +90,39 @@ async def test_a_database_out_of_reach_is_a_passing_fault_and_bad_data_is_not(
         assert is_transient(refused.value)
     finally:
         await away.dispose()
+
+
+async def test_a_cut_database_is_answered_at_once_until_it_answers_again(
+    database_url: str,
+) -> None:
+    """Once a probe goes unanswered (the health watch probes every few seconds), work
+    fails at once with a passing fault instead of waiting out the timeouts, past a
+    caller's deadline; the first probe answered ends that."""
+    _postgres(database_url)
+    url = make_url(database_url)
+    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    db = Database(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    try:
+        assert await db.probe(timeout_s=5)
+        assert not db.away
+        proxy.cut()
+        started = time.monotonic()
+        assert not await db.probe(timeout_s=1)
+        # Its bound, and the 2 s SQLAlchemy gives a cancelled connection to close.
+        assert time.monotonic() - started < 1 + 2 + 1
+        assert db.away
+        for work in (db.read, db.write):
+            started = time.monotonic()
+            with pytest.raises(DatabaseAway) as refused:
+                async with work() as conn:
+                    await conn.execute(text("SELECT 1"))
+            assert time.monotonic() - started < 0.5
+            assert is_transient(refused.value)
+        proxy.heal()
+        assert await db.probe(timeout_s=5)
+        async with db.read() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.dispose()
+        proxy.stop()

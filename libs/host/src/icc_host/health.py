@@ -1,10 +1,19 @@
 """gRPC health that says whether the service can work: its database and bus reachable,
 no handler stuck.
 
-A replica that has lost its database or the bus, or whose work is stuck, answers
-NOT_SERVING, so an orchestrator (a readiness probe, a load balancer) sends its calls to
-another replica and replaces it if it stays so; it is SERVING again once all is well.
-Checked every `CHECK_EVERY_S`; the database by one `SELECT 1` bounded by `PROBE_TIMEOUT_S`.
+Two answers, for the two questions an orchestrator asks:
+- ready (the service's own name, e.g. `icc.dispatch.v1.DispatchService`): NOT_SERVING
+  while the replica has lost its database or the bus, or its work is stuck, so a
+  readiness probe or a load balancer sends calls to another replica; SERVING again once
+  all is well.
+- alive (the overall status, the empty name): NOT_SERVING only while its work is stuck,
+  which a restart cures, so a liveness probe replaces the replica. A database or a bus
+  away is not cured by a restart: restarting every replica during an outage would only
+  delay their return (start-up needs both).
+
+Checked every `CHECK_EVERY_S`, every `RECHECK_AWAY_S` while the database is away; the
+database by one `SELECT 1` bounded by `PROBE_TIMEOUT_S` (`Database.probe`, which also
+makes the replica's work fail fast while the database does not answer).
 """
 
 import asyncio
@@ -14,7 +23,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from nats.aio.client import Client
-from sqlalchemy import text
 
 from icc_bus import cancel_and_wait
 from icc_rpc import GrpcServer
@@ -23,6 +31,7 @@ from icc_storage import Database
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 2.0
+RECHECK_AWAY_S = 0.5
 PROBE_TIMEOUT_S = 3.0
 
 
@@ -37,10 +46,7 @@ async def problems(db: Database, nc: Client, workers: Sequence[Stuck]) -> list[s
     found = []
     if not nc.is_connected:
         found.append("bus")
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT_S), db.read() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception:
+    if not await db.probe(PROBE_TIMEOUT_S):
         found.append("database")
     if any(w.stuck() for w in workers):
         found.append("stuck")
@@ -63,7 +69,7 @@ class HealthWatch:
         self._db = db
         self._nc = nc
         self._workers = list(workers)
-        self._serving = True
+        self._found: list[str] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -76,13 +82,15 @@ class HealthWatch:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(CHECK_EVERY_S)
+            away = "database" in self._found
+            await asyncio.sleep(RECHECK_AWAY_S if away else CHECK_EVERY_S)
             found = await problems(self._db, self._nc, self._workers)
-            serving = not found
-            if serving != self._serving:
+            if found != self._found:
                 log.warning(
-                    "health changed", extra={"serving": serving, "problems": ",".join(found)}
+                    "health changed", extra={"serving": not found, "problems": ",".join(found)}
                 )
-                self._serving = serving
+                self._found = found
                 with contextlib.suppress(Exception):
-                    await self._server.set_serving([self._service_name], serving)
+                    await self._server.set_health(
+                        self._service_name, ready=not found, alive="stuck" not in found
+                    )

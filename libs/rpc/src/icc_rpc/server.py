@@ -274,6 +274,14 @@ def _method_attributes(method: str) -> dict[str, str] | None:
     return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
 
 
+def _status(serving: bool) -> "health_pb2.HealthCheckResponse.ServingStatus.ValueType":
+    return (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+
+
 @dataclass
 class GrpcServer:
     server: grpc.aio.Server
@@ -281,13 +289,14 @@ class GrpcServer:
     health: health_aio.HealthServicer
 
     async def set_serving(self, service_names: Iterable[str], serving: bool = True) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
         for name in ["", *service_names]:
-            await self.health.set(name, status)
+            await self.health.set(name, _status(serving))
+
+    async def set_health(self, service_name: str, *, ready: bool, alive: bool) -> None:
+        """`service_name`'s status says whether the replica can take calls now (readiness);
+        the overall status, whether it is alive (liveness: a restart would cure it)."""
+        await self.health.set(service_name, _status(ready))
+        await self.health.set("", _status(alive))
 
     async def stop(self, grace_s: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()

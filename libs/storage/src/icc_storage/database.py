@@ -1,5 +1,6 @@
 """Async engines from a URL: SQLite (WAL, immediate write transactions) or PostgreSQL."""
 
+import asyncio
 import os
 import sqlite3
 import time
@@ -8,9 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from icc_kernel.errors import Transient
 
 _READ_ONLY = "icc_read_only"
 # PostgreSQL: every connection's work is bounded, so no transaction can hold others
@@ -18,14 +21,18 @@ _READ_ONLY = "icc_read_only"
 # A statement runs at most STATEMENT_TIMEOUT, waits for a lock at most LOCK_TIMEOUT; a
 # session idle inside a transaction for IDLE_IN_TRANSACTION_TIMEOUT is ended by the
 # server, its locks released. The client gives up on a statement without an answer
-# after COMMAND_TIMEOUT_S (a network cut answers nothing) and on a connection attempt
-# after CONNECT_TIMEOUT_S. Each is a passing fault (`icc_storage.faults`): the work is
-# tried again.
-STATEMENT_TIMEOUT_MS = 10_000
+# after COMMAND_TIMEOUT_S (a network cut answers nothing; just above the statement
+# timeout, so a server that answers cancels first), on a connection attempt after
+# CONNECT_TIMEOUT_S and on a free pooled connection after POOL_TIMEOUT_S. Each is a
+# passing fault (`icc_storage.faults`): the work is tried again. Together they keep a
+# request that meets a cut under a caller's 10 s deadline: it is answered UNAVAILABLE,
+# not DEADLINE_EXCEEDED (statements here take milliseconds; seconds mean trouble).
+STATEMENT_TIMEOUT_MS = 5_000
 LOCK_TIMEOUT_MS = 3_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000
-COMMAND_TIMEOUT_S = 15.0
-CONNECT_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 6.0
+CONNECT_TIMEOUT_S = 3.0
+POOL_TIMEOUT_S = 5.0
 POSTGRES_BOUNDS = {
     "statement_timeout": str(STATEMENT_TIMEOUT_MS),
     "lock_timeout": str(LOCK_TIMEOUT_MS),
@@ -82,19 +89,36 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int = 10_000) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+class DatabaseAway(Transient):
+    """The database did not answer its last probe: work fails at once (UNAVAILABLE to a
+    caller) until it answers again, instead of waiting out connection and command
+    timeouts, likely past the caller's deadline."""
+
+    def __init__(self) -> None:
+        super().__init__("the database")
+
+
 class Database:
-    """One service's database. `write()` and `read()` open a transaction each."""
+    """One service's database. `write()` and `read()` open a transaction each.
+
+    `probe()` (the service's health watch calls it every few seconds) says whether the
+    database answers; while it does not, `write()`, `read()` and `batch_connection()`
+    raise `DatabaseAway` at once, until a probe gets an answer again.
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._away = False
         # Parameters stay out of error messages: they hold callers' personal data.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=10)
+            kwargs.update(
+                pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S
+            )
             if parsed.get_driver_name() == "asyncpg":
                 kwargs["connect_args"] = {
                     "server_settings": POSTGRES_BOUNDS,
@@ -120,8 +144,30 @@ class Database:
                 )
                 _sqlite_setup(self._inline_writes, busy_timeout_ms=INLINE_WRITE_WAIT_MS)
 
+    @property
+    def away(self) -> bool:
+        """Whether the last probe went unanswered."""
+        return self._away
+
+    async def probe(self, timeout_s: float) -> bool:
+        """One `SELECT 1` within `timeout_s` (through the pool, past the fail-fast of
+        `away`): whether the database answers. Sets `away` to the opposite."""
+        try:
+            async with asyncio.timeout(timeout_s), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            self._away = True
+            return False
+        self._away = False
+        return True
+
+    def _answering(self) -> None:
+        if self._away:
+            raise DatabaseAway()
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        self._answering()
         async with self.engine.begin() as conn:
             yield conn
 
@@ -135,6 +181,7 @@ class Database:
         more than that (two small queries, p50: 2.0 ms through the thread, 0.3 inline).
         Elsewhere it is the ordinary read.
         """
+        self._answering()
         if inline and self._inline is not None:
             with self._inline.connect() as sync_conn:
                 sync_conn = sync_conn.execution_options(**{_READ_ONLY: True})
@@ -161,6 +208,7 @@ class Database:
         their connection, so an inline transaction never spans a wait. It waits at
         most `INLINE_WRITE_WAIT_MS` for a write lock held by another connection.
         """
+        self._answering()
         if inline and self._inline_writes is not None:
             with self._inline_writes.connect() as sync_conn:
                 yield cast(AsyncConnection, _InlineConnection(sync_conn))
