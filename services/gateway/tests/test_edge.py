@@ -131,7 +131,7 @@ async def test_configured_origins_may_change_things(services: Services, tmp_path
 async def test_options_and_other_methods_say_what_the_document_does(gateway: Gateway) -> None:
     client = await gateway.client("viewer")
     for path, allow in (
-        ("/api/v1/incidents", "OPTIONS, POST"),
+        ("/api/v1/incidents", "GET, OPTIONS, POST"),
         ("/api/v1/session", "DELETE, GET, OPTIONS, POST"),
         ("/api/v1/incidents/abc/notes", "OPTIONS, POST"),
         ("/api/v1/picture", "GET, OPTIONS"),

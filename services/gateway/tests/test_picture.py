@@ -68,6 +68,7 @@ def unit_json(unit_id: str = "u1", status: str = "AVAILABLE", lat: float | None 
         "station": "s1",
         "incident": None,
         "update_time": None,
+        "position_time": None,
     }
 
 
@@ -140,8 +141,23 @@ def test_status_events_keep_the_newer_position() -> None:
     assert change is not None and isinstance(change.item, Unit) and change.item.lat == 10.71
     # A snapshot with an older position does not move it back either.
     picture.put_unit(unit(status="EN_ROUTE", lat=10.50), (3, 0), 1_800)
-    assert picture.unit("u1") == unit(status="EN_ROUTE", lat=10.71)
+    taken = "1970-01-01T00:00:00.002Z"
+    assert picture.unit("u1") == unit(status="EN_ROUTE", lat=10.71).model_copy(
+        update={"position_time": taken}
+    )
     assert picture.move_unit("unknown", 1.0, 2.0, 5_000) is None
+
+
+def test_a_unit_reporting_without_moving_is_sent_again_now_and_then() -> None:
+    picture = Picture(position_refresh_s=15)
+    picture.put_unit(unit(lat=10.70), (1, 0), 1_000_000)
+    # The same place a few seconds later: nothing for screens.
+    assert picture.move_unit("u1", 10.70, 106.7, 5_000_000) is None
+    # Still there 15 s after the position screens have: sent, so they see it is fresh.
+    again = picture.move_unit("u1", 10.70, 106.7, 16_000_000)
+    assert again is not None and isinstance(again.item, Unit)
+    assert again.item.position_time == "1970-01-01T00:00:16.000Z"
+    assert picture.move_unit("u1", 10.70, 106.7, 17_000_000) is None
 
 
 def test_a_resync_removes_only_incidents_missed_before_it_began() -> None:

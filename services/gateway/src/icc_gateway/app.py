@@ -130,11 +130,15 @@ def _list_type_codes(app: FastAPI, gw: Gateway) -> None:
 
     def openapi() -> dict[str, Any]:
         schema = document()  # FastAPI's, made once
-        shape = schema["components"]["schemas"]["CreateIncidentRequest"]["properties"]
-        if gw.catalog.codes:
-            shape["type_code"]["enum"] = sorted(gw.catalog.codes)
-        else:
-            shape["type_code"].pop("enum", None)
+        shapes = schema["components"]["schemas"]
+        for body in ("CreateIncidentRequest", "UpdateIncidentRequest"):
+            field = shapes[body]["properties"]["type_code"]
+            # A correction's may be null: the codes go to its string branch.
+            text = next((s for s in field.get("anyOf", ()) if s.get("type") == "string"), field)
+            if gw.catalog.codes:
+                text["enum"] = sorted(gw.catalog.codes)
+            else:
+                text.pop("enum", None)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

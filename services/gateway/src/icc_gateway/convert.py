@@ -6,7 +6,6 @@ The picture's forms never carry personal data: they are built from event snapsho
 have none, and `caller`/`notes` are left out even when a gRPC answer has them.
 """
 
-import time
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import get_args
@@ -18,7 +17,7 @@ from icc.dispatch.v1 import dispatch_pb2
 from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
 from icc_gateway import schemas
-from icc_gateway.domain.model import Hospital, Incident, IncidentAssignment, Unit
+from icc_gateway.domain.model import Hospital, Incident, IncidentAssignment, Unit, iso_time
 from icc_gateway.domain.picture import Version
 from icc_kernel.etags import version_of
 from icc_kernel.names import id_of
@@ -67,10 +66,7 @@ def iso(value: Timestamp) -> str | None:
     seconds, nanos = value.seconds, value.nanos
     if seconds == 0 and nanos == 0:
         return None
-    if not 0 <= nanos < 1_000_000_000:
-        raise ValueError(f"a timestamp's nanos out of range: {nanos}")
-    # time.strftime over gmtime: the same text as datetime's, four times as fast (hot path).
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{nanos // 1_000_000:03d}Z"
+    return iso_time(seconds, nanos)
 
 
 def micros(value: Timestamp) -> int:
@@ -124,6 +120,7 @@ def picture_assignment(
         kind=kind,
         state=ASSIGNMENT_STATE.get(a.state),
         assign_time=iso(a.assign_time),
+        release_time=iso(a.release_time),
     )
 
 
@@ -172,6 +169,7 @@ def unit_item(u: resource_pb2.Unit) -> Unit:
         station=id_or_none(u.home_station),
         incident=id_or_none(u.incident),
         update_time=iso(u.status_time),
+        position_time=iso(u.position.report_time) if has_position else None,
     )
 
 
@@ -263,7 +261,6 @@ def assignment(a: dispatch_pb2.Assignment) -> schemas.Assignment:
         eta_s=a.eta_seconds,
         acknowledge_deadline=iso(a.acknowledge_deadline),
         acknowledge_time=iso(a.acknowledge_time),
-        release_time=iso(a.release_time),
         override=a.override,
         override_reason=a.override_reason,
         release_reason=a.release_reason,

@@ -112,11 +112,13 @@ def changes_of(picture: Picture, event: Message) -> Iterable[Change | None]:
             )
         for incident_id, items in by_incident.items():
             yield picture.put_assignments(incident_id, items)
-    elif isinstance(
-        event, dispatch_events.AssignmentAcknowledged | dispatch_events.AssignmentEscalated
-    ):
+    elif isinstance(event, dispatch_events.AssignmentAcknowledged):
         a = event.assignment
         yield picture.put_assignments(id_of(a.incident), [convert.assignment_from_dispatch(a)])
+    elif isinstance(event, dispatch_events.AssignmentEscalated):
+        a = event.assignment
+        escalated = convert.assignment_from_dispatch(a).model_copy(update={"escalated": True})
+        yield picture.put_assignments(id_of(a.incident), [escalated])
     # Recommendations are for the dispatch panel (GET .../recommendation), not the picture.
 
 

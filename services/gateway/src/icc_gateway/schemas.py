@@ -171,6 +171,31 @@ class CallerIn(Body):
     language: Annotated[str, Text(35)] = ""
 
 
+# The document gives the city's bounding box; the rule is its outline (a polygon, which
+# JSON Schema cannot say), checked by the incidents service: 422 `location` outside.
+Lat = Annotated[
+    float,
+    Field(
+        ge=-90,
+        le=90,
+        allow_inf_nan=False,
+        json_schema_extra={"minimum": _SOUTH, "maximum": _NORTH},
+        description="With `lon`, a point inside the city (GET /api/v1/map's outline): "
+        "else 422 with field `location`",
+    ),
+]
+Lon = Annotated[
+    float,
+    Field(
+        ge=-180, le=180, allow_inf_nan=False, json_schema_extra={"minimum": _WEST, "maximum": _EAST}
+    ),
+]
+Address = Annotated[str, Text(500)]
+Ward = Annotated[str, Text(100)]
+Description = Annotated[str, Text(2000)]
+Priority14 = Annotated[int, Field(ge=1, le=4)]
+
+
 class CreateIncidentRequest(Body):
     request_id: str = Field(
         min_length=1,
@@ -182,26 +207,12 @@ class CreateIncidentRequest(Body):
         description="A code of GET /api/v1/incident-types (the document lists them once the "
         "gateway has read them from the incidents service)"
     )
-    priority: int | None = Field(None, ge=1, le=4)
-    # The document gives the city's bounding box; the rule is its outline (a polygon, which
-    # JSON Schema cannot say), checked by the incidents service: 422 `location` outside.
-    lat: float = Field(
-        ge=-90,
-        le=90,
-        allow_inf_nan=False,
-        json_schema_extra={"minimum": _SOUTH, "maximum": _NORTH},
-        description="With `lon`, a point inside the city (GET /api/v1/map's outline): "
-        "else 422 with field `location`",
-    )
-    lon: float = Field(
-        ge=-180,
-        le=180,
-        allow_inf_nan=False,
-        json_schema_extra={"minimum": _WEST, "maximum": _EAST},
-    )
-    address: Annotated[str, Text(500)] = ""
-    ward: Annotated[str, Text(100)] = ""
-    description: Annotated[str, Text(2000)] = ""
+    priority: Priority14 | None = None
+    lat: Lat
+    lon: Lon
+    address: Address = ""
+    ward: Ward = ""
+    description: Description = ""
     caller: CallerIn | None = None
     exercise: bool = False
 
@@ -228,6 +239,39 @@ class IncidentDetail(Incident):
 
 class IncidentResponse(Shape):
     incident: IncidentDetail
+
+
+class LocationIn(Body):
+    lat: Lat
+    lon: Lon
+    address: Address = ""
+    ward: Ward = ""
+
+
+class UpdateIncidentRequest(Body):
+    """A correction: only the fields given change (null or absent: unchanged)."""
+
+    etag: Annotated[str, Text(64, required=True)] = Field(
+        description="The incident's etag as last read: a newer one is 409, nothing changed"
+    )
+    type_code: Annotated[str, Text(64, required=True)] | None = Field(
+        None, description="A code of GET /api/v1/incident-types"
+    )
+    priority: Priority14 | None = None
+    location: LocationIn | None = Field(None, description="Replaced as a whole")
+    description: Description | None = None
+    agencies: list[AgencyName] | None = Field(
+        None, min_length=1, max_length=5, description="Lead agency first"
+    )
+
+
+class IncidentList(Shape):
+    incidents: list[Incident] = Field(description="Newest first")
+    scanned: int = Field(description="Incidents of the time range looked at")
+    complete: bool = Field(
+        description="False when the time range holds more incidents than one search looks "
+        "at (the newest were): narrow it"
+    )
 
 
 class Actor(Shape):
@@ -282,7 +326,6 @@ class Assignment(IncidentAssignment):
     eta_s: int
     acknowledge_deadline: str | None
     acknowledge_time: str | None
-    release_time: str | None
     override: bool
     override_reason: str
     release_reason: str

@@ -11,6 +11,7 @@ Ids are bare (`9f3c...`, never `incidents/9f3c...`), enums are the contract's na
 data: no caller, no notes.
 """
 
+import time
 from functools import cached_property
 from typing import Literal
 
@@ -37,6 +38,14 @@ class Shape(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+def iso_time(seconds: int, nanos: int = 0) -> str:
+    """`...T08:15:02.123Z`: UTC to the millisecond, as every time of the API is written."""
+    if not 0 <= nanos < 1_000_000_000:
+        raise ValueError(f"a timestamp's nanos out of range: {nanos}")
+    # time.strftime over gmtime: the same text as datetime's, four times as fast (hot path).
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{nanos // 1_000_000:03d}Z"
+
+
 def to_json(value: Shape) -> bytes:
     """Compact UTF-8 JSON, non-ASCII characters as they are."""
     return value.__pydantic_serializer__.to_json(value)
@@ -50,6 +59,10 @@ class IncidentAssignment(Shape):
     kind: UnitKindName | None
     state: AssignmentStateName | None
     assign_time: str | None
+    release_time: str | None = None
+    escalated: bool = Field(
+        default=False, description="Released because the unit did not acknowledge in time"
+    )
 
 
 class Incident(Shape):
@@ -85,6 +98,9 @@ class Unit(Shape):
     station: Id | None
     incident: Id | None = Field(description="The incident it is held for, or null")
     update_time: str | None = Field(description="When its status last changed")
+    position_time: str | None = Field(
+        default=None, description="When its shown position was taken; null: it never reported one"
+    )
 
 
 class Hospital(Shape):

@@ -23,6 +23,7 @@ from icc_gateway.domain.model import (
     Removed,
     Snapshot,
     Unit,
+    iso_time,
 )
 from icc_kernel.vocabulary import AssignmentState
 
@@ -34,8 +35,10 @@ Version = tuple[int, int]
 class _Unit:
     item: Unit
     version: Version
-    # When the shown position was taken (microseconds); 0: no position yet.
+    # When the latest position was taken (microseconds); 0: no position yet.
     position_time: int = 0
+    # When the position screens were last sent was taken (`item.position_time`).
+    shown_time: int = 0
 
 
 @dataclass
@@ -45,6 +48,9 @@ class Picture:
     # Closed incidents remembered (id -> version), so that a late event cannot bring
     # one back; the oldest are forgotten beyond this many.
     max_tombstones: int = 100_000
+    # A unit that reports without moving is sent again after this long, so that screens
+    # see its position is fresh (they show one older than a minute as stale).
+    position_refresh_s: float = 15.0
     incidents: dict[str, Incident] = field(default_factory=dict)
     hospitals: dict[str, Hospital] = field(default_factory=dict)
     _units: dict[str, _Unit] = field(default_factory=dict)
@@ -173,7 +179,7 @@ class Picture:
         self, before: list[IncidentAssignment], news: list[IncidentAssignment]
     ) -> list[IncidentAssignment]:
         """The union by id, each in its latest state (states only move forward), with
-        the unit's kind where the news lacks it."""
+        what the news lacks (the unit's kind, times, an escalation) from before."""
         merged = {a.id: a for a in before}
         for a in news:
             old = merged.get(a.id)
@@ -181,8 +187,19 @@ class Picture:
                 continue
             kind = a.kind or (old.kind if old else None) or self._kind_of(a.unit)
             assign_time = a.assign_time or (old.assign_time if old else None)
-            if (kind, assign_time) != (a.kind, a.assign_time):
-                a = a.model_copy(update={"kind": kind, "assign_time": assign_time})
+            release_time = a.release_time or (old.release_time if old else None)
+            # Only dispatch's news says an assignment was escalated: kept once known.
+            escalated = a.escalated or (old is not None and old.escalated)
+            known = (kind, assign_time, release_time, escalated)
+            if known != (a.kind, a.assign_time, a.release_time, a.escalated):
+                a = a.model_copy(
+                    update={
+                        "kind": kind,
+                        "assign_time": assign_time,
+                        "release_time": release_time,
+                        "escalated": escalated,
+                    }
+                )
             merged[a.id] = a
         return list(merged.values())
 
@@ -203,12 +220,16 @@ class Picture:
             return None
         shown = item
         kept_time = known.position_time if known is not None else 0
+        shown_time = position_time or 0
         if known is not None and (position_time is None or position_time <= kept_time):
             kept = known.item
-            if (item.lat, item.lon) != (kept.lat, kept.lon):
-                shown = item.model_copy(update={"lat": kept.lat, "lon": kept.lon})
-            position_time = kept_time
-        self._units[unit_id] = _Unit(shown, version, position_time or 0)
+            where = (kept.lat, kept.lon, kept.position_time)
+            if (item.lat, item.lon, item.position_time) != where:
+                shown = item.model_copy(
+                    update={"lat": kept.lat, "lon": kept.lon, "position_time": kept.position_time}
+                )
+            position_time, shown_time = kept_time, known.shown_time
+        self._units[unit_id] = _Unit(shown, version, position_time or 0, shown_time)
         if known is not None and shown == known.item:
             return None
         return self._record("unit", "upsert", shown)
@@ -219,9 +240,13 @@ class Picture:
         if known is None or taken <= known.position_time:
             return None
         known.position_time = taken
-        if known.item.lat == lat and known.item.lon == lon:
+        still = known.item.lat == lat and known.item.lon == lon
+        if still and taken - known.shown_time < self.position_refresh_s * 1e6:
             return None
-        known.item = known.item.model_copy(update={"lat": lat, "lon": lon})
+        known.shown_time = taken
+        seconds, rest = divmod(taken, 1_000_000)
+        when = iso_time(seconds, rest * 1000)
+        known.item = known.item.model_copy(update={"lat": lat, "lon": lon, "position_time": when})
         return self._record("unit", "upsert", known.item)
 
     # Hospitals

@@ -4,8 +4,17 @@ signed-in user (deps.py). `router` gathers them; app.py assembles the applicatio
 
 from fastapi import APIRouter
 
-from icc_gateway.routes import dispatch, incidents, picture, reference, session, traces, units
+from icc_gateway.routes import (
+    dispatch,
+    incidents,
+    picture,
+    reference,
+    search,
+    session,
+    traces,
+    units,
+)
 
 router = APIRouter()
-for part in (session, reference, picture, incidents, dispatch, units, traces):
+for part in (session, reference, picture, search, incidents, dispatch, units, traces):
     router.include_router(part.router)

@@ -1,4 +1,5 @@
-"""Incidents: taking a call, reading one (with its chronology), notes, closing, cancelling.
+"""Incidents: taking a call, reading one (with its chronology), correcting it, notes,
+closing, cancelling.
 
 Callers' details and notes go only to the roles that may see them (domain/roles.py)."""
 
@@ -6,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from fastapi import Response
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_pb2
@@ -24,6 +26,8 @@ from icc_gateway.routes.deps import (
     tag,
 )
 from icc_kernel.names import id_of
+from icc_kernel.vocabulary import Agency
+from icc_rpc import convert as edge
 from icc_telemetry import INCIDENT_ID
 
 router = api_router("incidents")
@@ -48,6 +52,13 @@ async def _incident(
     """Calls the incidents service and answers with the incident its reply holds."""
     reply = await you.call("incidents", method, request)
     return _answer(you, reply.incident)
+
+
+async def _known_type(you: Acting, code: str) -> None:
+    """400 naming `type_code` unless it is a code of the catalog."""
+    unknown = await you.gw.catalog.unknown(code)
+    if unknown is not None:
+        raise ApiError.invalid([unknown])
 
 
 def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
@@ -76,9 +87,7 @@ def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
 async def create_incident(
     body: schemas.CreateIncidentRequest, you: CallTaker, response: Response
 ) -> Answer:
-    unknown = await you.gw.catalog.unknown(body.type_code)
-    if unknown is not None:
-        raise ApiError.invalid([unknown])
+    await _known_type(you, body.type_code)
     request = incident_pb.CreateIncidentRequest(
         request_id=body.request_id, incident=_new_incident(body)
     )
@@ -93,6 +102,48 @@ async def create_incident(
 async def get_incident(incident_id: IncidentId, you: Viewer) -> Answer:
     request = incident_pb.GetIncidentRequest(name=incident_name(incident_id))
     return await _incident(you, you.services.incidents.GetIncident, request)
+
+
+def _correction(
+    name: str, body: schemas.UpdateIncidentRequest
+) -> incident_pb.UpdateIncidentRequest:
+    """The request's fields as an incident and the mask naming them."""
+    incident = incident_pb2.Incident(name=name, etag=body.etag)
+    mask: list[str] = []
+    if body.type_code is not None:
+        incident.type_code = body.type_code
+        mask.append("type_code")
+    if body.priority is not None:
+        incident.priority = convert.request_priority(body.priority)
+        mask.append("priority")
+    if body.location is not None:
+        where = body.location
+        incident.location.CopyFrom(
+            common_pb2.Location(
+                lat=where.lat, lon=where.lon, address=where.address, ward=where.ward
+            )
+        )
+        mask.append("location")
+    if body.description is not None:
+        incident.description = body.description
+        mask.append("description")
+    if body.agencies is not None:
+        incident.agencies.extend(edge.AGENCY.to_protos(Agency[a] for a in body.agencies))
+        mask.append("agencies")
+    return incident_pb.UpdateIncidentRequest(incident=incident, update_mask=FieldMask(paths=mask))
+
+
+@router.patch("/incidents/{id}", response_model=Answer)
+async def update_incident(
+    incident_id: IncidentId, body: schemas.UpdateIncidentRequest, you: CallTaker
+) -> Answer:
+    """Corrects the fields given (type, priority, location, description, agencies) of an
+    open incident read at `etag`: 409 when it changed since (nothing is written then).
+    Dispatch plans again by the new type, priority or place."""
+    if body.type_code is not None:
+        await _known_type(you, body.type_code)
+    request = _correction(incident_name(incident_id), body)
+    return await _incident(you, you.services.incidents.UpdateIncident, request)
 
 
 @router.get("/incidents/{id}/chronology", response_model=schemas.Chronology)
