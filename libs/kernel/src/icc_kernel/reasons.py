@@ -11,6 +11,7 @@ Parameter values are text (see `Reason.of`): numbers in digits, enum members by 
 lists joined by commas, resources by name, units by call sign.
 """
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -84,10 +85,12 @@ class Reason:
         """The reason with its parameters as text: an enum member by its name, anything
         else by `str`; None and "" are left out (an optional parameter not given)."""
         out = []
-        for key, value in sorted(params.items()):
+        for key in sorted(params):
+            value = params[key]
             if value is None or value == "":
                 continue
-            out.append((key, value.name if isinstance(value, Enum) else str(value)))
+            # (`_name_`: a plain attribute; `name` is a slower descriptor.)
+            out.append((key, value._name_ if isinstance(value, Enum) else str(value)))
         return cls(code, tuple(out))
 
     def get(self, key: str) -> str:
@@ -99,7 +102,7 @@ class Reason:
 
     @property
     def english(self) -> str:
-        return _ENGLISH[self.code](self)
+        return _english(self)
 
 
 def listed(values: Iterable[object]) -> str:
@@ -249,6 +252,12 @@ _ENGLISH: Mapping[ReasonCode, Callable[[Reason], str]] = {
     R.RELEASED: lambda r: f"released: {_words('units', ', ')(r)}",
     R.TEXT: lambda r: r.get("text"),
 }
+
+
+@functools.lru_cache(maxsize=4096)
+def _english(reason: Reason) -> str:
+    """Cached: most reasons recur (a unit's kind and station in every recommendation)."""
+    return _ENGLISH[reason.code](reason)
 
 
 # Stored reasons (a chronology entry's, a release's): compact JSON, `[[code, {k: v}], ...]`.

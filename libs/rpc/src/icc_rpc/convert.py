@@ -57,6 +57,7 @@ from icc_kernel.vocabulary import (
 )
 
 if TYPE_CHECKING:
+    from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
     from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
 
 E = TypeVar("E", bound=IntEnum)
@@ -351,9 +352,28 @@ def event_metadata(event_id: str, time: datetime, actor: Actor) -> common_pb2.Ev
 # Reasons
 
 
+def add_reasons(
+    field: "RepeatedCompositeFieldContainer[common_pb2.Reason]", reasons: Iterable[Reason]
+) -> None:
+    """Appends the reasons to a message's repeated field, built in place: building them
+    apart and handing them to the message's constructor copies each (a recommendation
+    has a hundred)."""
+    for r in reasons:
+        params = field.add(code=REASON_CODE.to_proto(r.code)).params
+        # Item by item: four times cheaper than `params=dict(...)`.
+        for key, value in r.params:
+            params[key] = value
+
+
 def reasons_to_proto(reasons: Iterable[Reason]) -> list[common_pb2.Reason]:
-    code = REASON_CODE.to_proto
-    return [common_pb2.Reason(code=code(r.code), params=dict(r.params)) for r in reasons]
+    out = []
+    for r in reasons:
+        message = common_pb2.Reason(code=REASON_CODE.to_proto(r.code))
+        params = message.params
+        for key, value in r.params:
+            params[key] = value
+        out.append(message)
+    return out
 
 
 def reason_to_proto(reason: Reason | None) -> common_pb2.Reason | None:

@@ -37,9 +37,9 @@ from icc_rpc.convert import (
     UNIT_KIND,
     UNIT_STATUS,
     actor_to_proto,
+    add_reasons,
     optional_time,
     reason_to_proto,
-    reasons_to_proto,
     timestamp,
     timestamp_or_none,
     to_datetime,
@@ -178,7 +178,7 @@ def candidate_to_proto(c: Candidate, *, english: bool = True) -> dispatch_pb2.Ca
     """`english`: also the deprecated English `reasons` (not for new RPCs)."""
     u = c.unit
     reasons = c.reasons
-    return dispatch_pb2.Candidate(
+    out = dispatch_pb2.Candidate(
         unit=name_of("units", u.id),
         call_sign=u.call_sign,
         agency=AGENCY.to_proto(u.agency),
@@ -192,9 +192,10 @@ def candidate_to_proto(c: Candidate, *, english: bool = True) -> dispatch_pb2.Ca
         coverage_left=c.coverage_left,
         mutual_aid=c.mutual_aid,
         selected=c.selected,
-        coded_reasons=reasons_to_proto(reasons),
         beyond_mutual_aid_eta=c.far,
     )
+    add_reasons(out.coded_reasons, reasons)
+    return out
 
 
 def shortfall_to_proto(s: Shortfall) -> dispatch_pb2.Shortfall:

@@ -84,8 +84,11 @@ class Candidate:
     @property
     def reasons(self) -> tuple[Reason, ...]:
         """Why it ranks where it does. Made when asked (at the edge), not while ranking:
-        choosing units for an incident never needs them."""
+        choosing units for an incident never needs them. The reasons every candidate has
+        are built as `Reason.of` would build them (keys sorted), without its generality:
+        a P3's recommendation event makes a hundred of them."""
         u, item, eta = self.unit, self.item, self.eta
+        kind = u.kind._name_
         out: list[Reason] = []
         if self.fit is Fit.STAND_IN and item is not None:
             out.append(
@@ -103,21 +106,24 @@ class Candidate:
             if item is None:
                 out.append(Reason(R.OUTSIDE_PLAN))
             elif u.kind == item.kinds[0]:
-                out.append(Reason.of(R.KIND_AS_PLANNED, kind=u.kind))
+                out.append(Reason(R.KIND_AS_PLANNED, (("kind", kind),)))
             else:
                 out.append(Reason.of(R.KIND_IN_PLACE_OF, kind=u.kind, planned_kind=item.kinds[0]))
         if not self.routed:
             out.append(Reason(R.NO_ROUTE))
         else:
-            out.append(Reason.of(R.ETA, eta_seconds=eta.seconds, distance_meters=eta.meters))
+            meters, seconds = str(eta.meters), str(eta.seconds)
+            out.append(Reason(R.ETA, (("distance_meters", meters), ("eta_seconds", seconds))))
         if eta.via:
             out.append(Reason.of(R.CROSSES_RIVER, crossing=eta.via))
         if self.fit is not Fit.STAND_IN:
-            station = name_of("stations", u.home_station)
+            station = ("station", name_of("stations", u.home_station))
             out.append(
-                Reason.of(R.STATION_KEEPS, count=self.coverage_left, kind=u.kind, station=station)
+                Reason(
+                    R.STATION_KEEPS, (("count", str(self.coverage_left)), ("kind", kind), station)
+                )
                 if self.coverage_left
-                else Reason.of(R.STATION_LEFT_WITHOUT, kind=u.kind, station=station)
+                else Reason(R.STATION_LEFT_WITHOUT, (("kind", kind), station))
             )
             if self.far:
                 out.append(Reason.of(R.BEYOND_MUTUAL_AID_ETA, threshold_seconds=self.threshold_s))
