@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
-PACKAGES := -p icc_kernel -p icc_city -p icc_bus -p icc_storage -p icc_telemetry -p icc_rpc -p icc_host -p icc_testing -p icc_incidents -p icc_resources -p icc_dispatch -p icc_gateway -p icc_ops -p icc_cli -p icc_tracesink -p icc_simulator
+PACKAGES := -p icc_kernel -p icc_pki -p icc_city -p icc_bus -p icc_storage -p icc_telemetry -p icc_rpc -p icc_host -p icc_testing -p icc_incidents -p icc_resources -p icc_dispatch -p icc_gateway -p icc_ops -p icc_cli -p icc_tracesink -p icc_simulator
 
 .PHONY: setup run test test-faults test-fast lint protos protos-check bench clean
 

@@ -255,6 +255,20 @@ GOALS = [
         for name in ("incidents", "resources", "dispatch")
     ),
     Goal(
+        "mutual TLS and authorization on: 32-client events/s at least 0.85× off",
+        "svc.conc.events_s",
+        "plain.conc.events_s",
+        0.85,
+        higher_is_better=True,
+    ),
+    Goal(
+        "mutual TLS and authorization on: call→event p50 at most 1.2× off",
+        "svc.seq.e2e_p50_ms",
+        "plain.seq.e2e_p50_ms",
+        1.2,
+        higher_is_better=False,
+    ),
+    Goal(
         "tracing on: 32-client events/s lose under 10% to tracing off",
         "traced.conc.events_s",
         "svc.conc.events_s",
@@ -319,6 +333,14 @@ TRACING_ROWS = [
 ]
 
 
+# Mutual TLS and authorization on (as deployed) beside both off, both measured in this run.
+TRUST_ROWS = [
+    Row(f"svc.{p.name}", p.label, p.unit, f"plain.{p.name}")
+    for p in PAIRS
+    if not p.name.endswith(".lost")
+]
+
+
 @dataclass(frozen=True)
 class Section:
     """A table of service figures beside the bare stack, and its place in the JSON."""
@@ -353,6 +375,13 @@ SECTIONS = [
         " pipeline driven at the same rate (one commit and one event, where the path to"
         " assigned has four commits in three services, five under a backlog, and two events)",
         DISPATCH_ROWS,
+    ),
+    Section(
+        "trust",
+        "F0. Mutual TLS and authorization: the incidents service as deployed, beside both off",
+        "the 'bare stack' column here is the same service in plaintext with no authorization"
+        " (bench.plain_incidents, the benchmark's switch only)",
+        TRUST_ROWS,
     ),
     Section(
         "tracing",

@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,19 @@ class Processes:
         self._children: list[Child] = []
         self._nats: list[NatsServer] = []
         self._dirs = 0
+        self._pki: Pki | None = None
+
+    @property
+    def pki(self) -> Pki:
+        """This run's CA and certificates (mutual TLS on every gRPC port, as deployed)."""
+        if self._pki is None:
+            self._pki = Pki(self.workdir / "pki")
+        return self._pki
+
+    def channel(self, target: str, identity: str = "command-center") -> grpc.aio.Channel:
+        """A plain aio channel over mutual TLS (no client interceptors: the driver's cost
+        stays out of the figures)."""
+        return grpc.aio.secure_channel(target, self.pki.credentials(identity))
 
     def fresh_dir(self, name: str) -> Path:
         """A new, empty directory in the workdir (one per benchmark and repetition)."""

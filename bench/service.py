@@ -1,6 +1,8 @@
 """The incidents service as deployed: `python -m icc_incidents.main` in its own process,
-with its own nats-server and SQLite file, driven over gRPC like any client would; once
-with tracing off (no exporter) and once exporting every span to the trace sink.
+with its own nats-server and SQLite file, driven over gRPC like any client would (mutual
+TLS, as the command center's supervisor, through the authorization policy); once with
+tracing off (no exporter), once exporting every span to the trace sink, and once with
+mutual TLS and authorization off (`bench.plain_incidents`: the only plaintext server).
 """
 
 import random
@@ -26,6 +28,12 @@ async def incidents_service(procs: Processes, settings: Settings) -> dict[str, f
     return prefixed("svc", await _incidents(procs, settings, otlp_endpoint=""))
 
 
+async def incidents_plain(procs: Processes, settings: Settings) -> dict[str, float]:
+    """Tracing off, and mutual TLS and authorization off: what they cost is `svc` beside it."""
+    figures = await _incidents(procs, settings, otlp_endpoint="", secure=False)
+    return prefixed("plain", figures)
+
+
 async def incidents_traced(procs: Processes, settings: Settings) -> dict[str, float]:
     """Tracing on as `make run` has it: batch span processor exporting to the trace sink."""
     port = free_port()
@@ -44,14 +52,18 @@ async def incidents_traced(procs: Processes, settings: Settings) -> dict[str, fl
     return prefixed("traced", figures)
 
 
-async def _incidents(procs: Processes, settings: Settings, otlp_endpoint: str) -> dict[str, float]:
+async def _incidents(
+    procs: Processes, settings: Settings, otlp_endpoint: str, secure: bool = True
+) -> dict[str, float]:
     server = procs.nats_server("nats-service")
     port = free_port()
     db = procs.fresh_dir("incidents-db") / "incidents.db"
+    target = f"127.0.0.1:{port}"
     service = procs.python(
         "incidents",
-        ["-m", "icc_incidents.main"],
+        ["-m", "icc_incidents.main" if secure else "bench.plain_incidents"],
         env={
+            **(procs.pki.env("incidents") if secure else {}),
             "ICC_INCIDENTS_ADDR": f"127.0.0.1:{port}",
             "ICC_NATS_URL": server.url,
             "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{db}",
@@ -66,7 +78,8 @@ async def _incidents(procs: Processes, settings: Settings, otlp_endpoint: str) -
     nc = await nats.connect(server.url, name="bench-driver")
     watcher = EventWatcher()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        channel = procs.channel(target) if secure else grpc.aio.insecure_channel(target)
+        async with channel:
             await wait_serving(channel, service, SERVICE_NAME, settings.start_timeout_s)
             await watch_consumer(procs, nc, watcher, settings, STREAM, SUBJECT, "incident")
             stub = pb_grpc.IncidentServiceStub(channel)

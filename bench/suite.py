@@ -36,7 +36,7 @@ from bench.dispatch import dispatch_e2e, dispatch_recommend
 from bench.gateway_fanout import gateway_fanout
 from bench.procs import REPO_ROOT, Processes
 from bench.screen import screen
-from bench.service import incidents_service, incidents_traced
+from bench.service import incidents_plain, incidents_service, incidents_traced
 from bench.settings import Settings
 from bench.sustained import sustained
 from icc_testing.nats_server import nats_server_binary
@@ -49,6 +49,7 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("jetstream", jetstream_publish),
     ("bare-pipeline", bare_pipeline),
     ("incidents-service", incidents_service),
+    ("incidents-plain", incidents_plain),
     ("incidents-traced", incidents_traced),
     ("calltaking", calltaking),
     ("avl-floor", avl_floor),

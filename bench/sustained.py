@@ -303,6 +303,7 @@ def _start_simulator(
         env={
             **system.common,
             **system.targets(),
+            **system.tls_env("simulator"),
             "ICC_VAR_DIR": str(out_dir.parent),
             "ICC_SIMULATOR_SCENARIO": "flood",
             "ICC_SIMULATOR_STEADY": "1",

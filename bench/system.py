@@ -2,14 +2,13 @@
 
 Each service (`python -m icc_<name>.main`) gets a free port, its own SQLite file in the
 work directory, quiet logs and no exporter, and the addresses of the system's gRPC
-services (`ICC_<NAME>_TARGET`). Incidents and resources start first; dispatch once
+services (`ICC_<NAME>_TARGET`), and its certificate of the run's CA (`Processes.pki`):
+every gRPC port speaks mutual TLS, as deployed. Incidents and resources start first; dispatch once
 resources serves (it loads its fleet from it).
 """
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-
-import grpc
 
 from bench.procs import Child, Processes, wait_serving
 from icc_testing import NatsServer, free_port
@@ -34,13 +33,15 @@ class System:
         self.common = {**QUIET, "ICC_NATS_URL": server.url}
         self.children: dict[str, Child] = {}
         self.channels = {
-            name: grpc.aio.insecure_channel(self.address(name))
-            for name in self.ports
-            if name in GRPC_SERVICES
+            name: procs.channel(self.address(name)) for name in self.ports if name in GRPC_SERVICES
         }
 
     def address(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
+
+    def tls_env(self, identity: str) -> dict[str, str]:
+        """`ICC_TLS_*` of a process that calls the services as `identity`."""
+        return self._procs.pki.env(identity)
 
     def targets(self) -> dict[str, str]:
         """What points a process at the system's gRPC services."""
@@ -56,6 +57,7 @@ class System:
                 **self.targets(),
                 f"ICC_{upper}_ADDR": self.address(name),
                 f"ICC_{upper}_DB_URL": f"sqlite+aiosqlite:///{self._work / f'{name}.db'}",
+                **self._procs.pki.env(name),
                 **(env or {}),
             },
         )

@@ -23,7 +23,7 @@ from icc_dispatch import main as dispatch_main
 from icc_dispatch.service import Settings
 from icc_incidents import main as incidents_main
 from icc_resources import main as resources_main
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 
 # Saigon ward, near Nguyễn Huệ walking street.
 CENTRE = (10.7740, 106.7035)
@@ -37,6 +37,17 @@ class City:
     dispatch: dispatch_grpc.DispatchServiceStub
     resources_target: str
     running: dict[str, object] = field(default_factory=dict)
+    pki: Pki | None = None
+    # Every channel opened to the city, closed by `stop_city`.
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+
+    def resources_as(self, identity: str) -> resource_grpc.ResourceServiceStub:
+        """The resources service as another identity calls it (only `dispatch` reserves,
+        a device or the `simulator` reports positions)."""
+        assert self.pki is not None
+        channel = self.pki.channel(self.resources_target, identity)
+        self.channels.append(channel)
+        return resource_grpc.ResourceServiceStub(channel)
 
     async def available(self, kind: int, limit: int = 1000) -> list[resource_pb2.Unit]:
         """Units of `kind` the resources service has AVAILABLE now."""
@@ -89,7 +100,7 @@ async def stream_payloads(url: str, stream: str, subject: str) -> list[bytes]:
 
 
 def dispatch_config(
-    nats: NatsServer, db: Path, resources_target: str, **settings: object
+    nats: NatsServer, db: Path, resources_target: str, pki: Pki, **settings: object
 ) -> dispatch_main.Config:
     return dispatch_main.Config(
         address="127.0.0.1:0",
@@ -98,16 +109,22 @@ def dispatch_config(
         relay_enabled=True,
         resources_target=resources_target,
         settings=Settings(**settings),  # type: ignore[arg-type]
+        tls=pki.tls("dispatch"),
     )
 
 
 async def start_city(
-    nats: NatsServer, tmp_path: Path, **settings: object
+    nats: NatsServer, tmp_path: Path, pki: Pki, **settings: object
 ) -> tuple[City, list[object], list[grpc.aio.Channel]]:
+    """The three services; the stubs call as `command-center` (a supervisor of the center)."""
     bus = BusConfig(url=nats.url)
     incidents = await incidents_main.start(
         incidents_main.Config(
-            "127.0.0.1:0", f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}", bus, True
+            "127.0.0.1:0",
+            f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}",
+            bus,
+            True,
+            tls=pki.tls("incidents"),
         )
     )
     resources = await resources_main.start(
@@ -117,15 +134,14 @@ async def start_city(
             bus,
             True,
             timedelta(seconds=60),
+            tls=pki.tls("resources"),
         )
     )
     resources_target = f"127.0.0.1:{resources.port}"
     dispatch = await dispatch_main.start(
-        dispatch_config(nats, tmp_path / "dispatch.db", resources_target, **settings)
+        dispatch_config(nats, tmp_path / "dispatch.db", resources_target, pki, **settings)
     )
-    channels = [
-        grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") for r in (incidents, resources, dispatch)
-    ]
+    channels = [pki.channel(f"127.0.0.1:{r.port}") for r in (incidents, resources, dispatch)]
     city = City(
         nats,
         incident_grpc.IncidentServiceStub(channels[0]),
@@ -133,6 +149,8 @@ async def start_city(
         dispatch_grpc.DispatchServiceStub(channels[2]),
         resources_target,
         {"incidents": incidents, "resources": resources, "dispatch": dispatch},
+        pki,
+        channels,
     )
     return city, [dispatch, resources, incidents], channels
 
@@ -145,8 +163,10 @@ async def stop_city(services: list[object], channels: list[grpc.aio.Channel]) ->
 
 
 @pytest_asyncio.fixture
-async def city(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[City]:
-    c, services, channels = await start_city(nats_server, tmp_path, ack_within=timedelta(hours=1))
+async def city(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> AsyncIterator[City]:
+    c, services, channels = await start_city(
+        nats_server, tmp_path, pki, ack_within=timedelta(hours=1)
+    )
     try:
         yield c
     finally:

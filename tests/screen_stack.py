@@ -26,7 +26,7 @@ from playwright.async_api import (
 from icc_bus import BusConfig
 from icc_gateway import main as gateway_main
 from icc_gateway.config import Config
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 from icc_tracesink.query import QueryServer
 from icc_tracesink.store import SpanStore
 from tests.conftest import City, start_city, stop_city
@@ -89,6 +89,7 @@ class Stack:
 async def running_stack(
     nats_server: NatsServer,
     tmp_path: Path,
+    pki: Pki,
     before_gateway: Callable[[City], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Stack]:
     """nats-server, incidents, resources and dispatch, a trace sink's query endpoint (over
@@ -96,7 +97,7 @@ async def running_stack(
     screen; `before_gateway` runs once the services are up and before the gateway reads
     its picture."""
     city, services, channels = await start_city(
-        nats_server, tmp_path, ack_within=timedelta(hours=1)
+        nats_server, tmp_path, pki, ack_within=timedelta(hours=1)
     )
     spans = tmp_path / "traces.db"
     SpanStore.open(spans).close()
@@ -113,6 +114,7 @@ async def running_stack(
         bus=BusConfig(url=nats_server.url),
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         leaflet_dir=LEAFLET,
+        tls=pki.tls("gateway"),
         tracesink_query_url=f"http://127.0.0.1:{sink.port}",
     )
     stack = Stack(city, config, spans)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 import yaml
@@ -28,7 +27,7 @@ from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
-from icc_testing import NatsServer, ServiceProcess, free_port
+from icc_testing import NatsServer, Pki, ServiceProcess, free_port
 from tests.metric_names import exported_metric_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +141,7 @@ async def prometheus(tmp_path: Path, metrics_ports: dict[str, int]) -> AsyncIter
 
 
 def service(
-    name: str, nats: NatsServer, tmp_path: Path, ports: dict[str, tuple[int, int]]
+    name: str, nats: NatsServer, tmp_path: Path, ports: dict[str, tuple[int, int]], pki: Pki
 ) -> ServiceProcess:
     grpc_port, metrics_port = ports[name]
     env = {
@@ -152,16 +151,21 @@ def service(
         "ICC_RESOURCES_TARGET": f"127.0.0.1:{ports['resources'][0]}",
         "ICC_METRICS_PORT": str(metrics_port),
         "ICC_LOG_LEVEL": "WARNING",
+        **pki.env(name),
     }
     return ServiceProcess(
-        f"icc_{name}.main", f"127.0.0.1:{grpc_port}", env, tmp_path / f"{name}.log"
+        f"icc_{name}.main",
+        f"127.0.0.1:{grpc_port}",
+        env,
+        tmp_path / f"{name}.log",
+        pki.credentials(),
     )
 
 
-async def keep_calling(target: str, stop: asyncio.Event) -> int:
+async def keep_calling(target: str, stop: asyncio.Event, pki: Pki) -> int:
     """A P1 call every 0.5 s until `stop`; returns how many were taken."""
     n = 0
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with pki.channel(target) as channel:
         stub = incident_grpc.IncidentServiceStub(channel)
         while not stop.is_set():
             incident = incident_pb2.Incident(
@@ -176,13 +180,13 @@ async def keep_calling(target: str, stop: asyncio.Event) -> int:
 
 
 async def test_dispatch_not_consuming_fires_when_dispatch_freezes_and_clears_when_it_resumes(
-    nats_server: NatsServer, tmp_path: Path
+    pki: Pki, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     # One test from start to end: the alert's life needs the services, Prometheus and a
     # stream of calls together, in this order (dispatching, frozen, resumed).
     began = time.monotonic()
     ports = {name: (free_port(), free_port()) for name in SERVICES}
-    procs = {name: service(name, nats_server, tmp_path, ports) for name in SERVICES}
+    procs = {name: service(name, nats_server, tmp_path, ports, pki) for name in SERVICES}
     stop_calling = asyncio.Event()
     caller: asyncio.Task[int] | None = None
     try:
@@ -191,7 +195,7 @@ async def test_dispatch_not_consuming_fires_when_dispatch_freezes_and_clears_whe
         dispatch = procs["dispatch"].process
         assert dispatch is not None
         async with prometheus(tmp_path, {n: ports[n][1] for n in SERVICES}) as prom:
-            caller = asyncio.create_task(keep_calling(procs["incidents"].target, stop_calling))
+            caller = asyncio.create_task(keep_calling(procs["incidents"].target, stop_calling, pki))
             dispatched = (
                 "sum(increase(icc_incident_time_to_dispatch_seconds_count"
                 f'{{icc_incident_priority="P1"}}[{RANGE}]))'

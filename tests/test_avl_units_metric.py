@@ -12,7 +12,7 @@ import nats
 from icc.resource.v1 import events_pb2, resource_pb2
 from icc_bus import BusConfig
 from icc_resources import main as resources_main
-from icc_testing import NatsServer, RecordedMetrics
+from icc_testing import NatsServer, Pki, RecordedMetrics
 
 
 def units(metrics: RecordedMetrics, agency: str, position: str) -> float | None:
@@ -20,7 +20,7 @@ def units(metrics: RecordedMetrics, agency: str, position: str) -> float | None:
 
 
 async def test_units_are_counted_by_agency_and_position_age(
-    nats_server: NatsServer, tmp_path: Path, metrics: RecordedMetrics
+    nats_server: NatsServer, tmp_path: Path, metrics: RecordedMetrics, pki: Pki
 ) -> None:
     running = await resources_main.start(
         resources_main.Config(
@@ -29,6 +29,7 @@ async def test_units_are_counted_by_agency_and_position_age(
             BusConfig(url=nats_server.url),
             True,
             timedelta(seconds=60),
+            tls=pki.tls("resources"),
         )
     )
     device = await nats.connect(nats_server.url)

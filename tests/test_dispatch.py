@@ -21,7 +21,7 @@ from icc.resource.v1 import resource_service_pb2 as rpb
 from icc_dispatch.domain.model import Priority
 from icc_dispatch.domain.ranking import COVERAGE_PENALTY_S, KIND_PENALTY_S
 from icc_rpc.errors import field_violations
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 from tests.conftest import City, start_city, stop_city, stream_payloads
 
 
@@ -115,10 +115,10 @@ async def test_p1_structure_fire_gets_its_plan_nearest_first(city: City) -> None
 
 
 async def test_unacknowledged_assignment_is_escalated_to_the_next_unit(
-    nats_server: NatsServer, tmp_path: Path
+    pki: Pki, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     city, services, channels = await start_city(
-        nats_server, tmp_path, ack_within=timedelta(seconds=1)
+        nats_server, tmp_path, pki, ack_within=timedelta(seconds=1)
     )
     try:
         incident = await city.create("MEDICAL.CARDIAC_ARREST")
@@ -296,10 +296,14 @@ async def wait_served(
 
 
 async def test_burst_in_one_spot_with_too_few_units(
-    nats_server: NatsServer, tmp_path: Path
+    pki: Pki, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     city, services, channels = await start_city(
-        nats_server, tmp_path, ack_within=timedelta(hours=1), auto_priorities=frozenset(Priority)
+        nats_server,
+        tmp_path,
+        pki,
+        ack_within=timedelta(hours=1),
+        auto_priorities=frozenset(Priority),
     )
     try:
         fire_kinds = {resource_pb2.UNIT_KIND_ENGINE, resource_pb2.UNIT_KIND_WATER_TENDER}
@@ -374,14 +378,14 @@ async def test_dispatcher_assigns_p3_with_and_without_recommendation(city: City)
                 request_id="dispatcher-7-1",
                 override_reason="patrol car to hold the crowd back",
             ),
-            metadata=(("icc-user", "dispatcher-7"), ("icc-agency", "FIRE")),
             timeout=5,
         )
     ).assignments
     by_unit = {a.unit: a for a in done}
     assert not by_unit[best.unit].override and by_unit[far.name].override
     assert by_unit[far.name].override_reason == "patrol car to hold the crowd back"
-    assert all(a.assigned_by.user == "dispatcher-7" for a in done)
+    # Who assigned: the caller's certificate (the center's supervisor), not what it says.
+    assert all(a.assigned_by.user == "command-center" for a in done)
     # The same request again changes nothing and answers the same assignments.
     again = (
         await city.dispatch.AssignUnits(

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import grpc
 import nats
 import pytest
 import pytest_asyncio
@@ -36,7 +35,7 @@ from icc_dispatch.domain.model import (
 )
 from icc_kernel.reasons import Reason, ReasonCode
 from icc_storage import Database
-from icc_testing import NatsServer, ServiceProcess, free_port
+from icc_testing import NatsServer, Pki, ServiceProcess, free_port
 from tests.conftest import City, dispatch_config, start_city, stop_city, stream_payloads
 from tests.test_dispatch import (
     active,
@@ -55,9 +54,9 @@ SPOTS = [(10.7740, 106.7035), (10.8000, 106.6650), (10.7550, 106.6400), (10.8500
 
 @pytest_asyncio.fixture
 async def city_with_dispatch_process(
-    nats_server: NatsServer, tmp_path: Path
+    nats_server: NatsServer, tmp_path: Path, pki: Pki
 ) -> AsyncIterator[tuple[City, ServiceProcess]]:
-    city, services, channels = await start_city(nats_server, tmp_path)
+    city, services, channels = await start_city(nats_server, tmp_path, pki)
     # Only incidents and resources in this process: dispatch runs as its own OS process.
     await services[0].stop()  # type: ignore[attr-defined]
     port = free_port()
@@ -72,12 +71,14 @@ async def city_with_dispatch_process(
             "ICC_DISPATCH_AUTO": "P1,P2,P3,P4",
             "ICC_DISPATCH_ACK_TIMEOUT_S": "3600",
             "ICC_LOG_LEVEL": "WARNING",
+            **pki.env("dispatch"),
         },
         tmp_path / "dispatch.log",
+        pki.credentials(),
     )
     # In a thread: the resources service it waits for answers from this event loop.
     await asyncio.to_thread(proc.start)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = pki.channel(f"127.0.0.1:{port}")
     city.dispatch = dispatch_grpc.DispatchServiceStub(channel)
     try:
         yield city, proc
@@ -172,11 +173,13 @@ async def test_dispatch_killed_mid_burst_dispatches_every_incident_exactly_once(
 
 
 async def test_interrupted_reservations_are_finished_once_on_restart(
-    nats_server: NatsServer, tmp_path: Path
+    pki: Pki, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     """The two crash windows, made on purpose: a proposal whose reservation was made
     but not recorded, and one whose reservation was never made."""
-    city, services, channels = await start_city(nats_server, tmp_path, auto_priorities=frozenset())
+    city, services, channels = await start_city(
+        nats_server, tmp_path, pki, auto_priorities=frozenset()
+    )
     try:
         incident = await city.create("FIRE.RUBBISH", priority=3)
         await recommend(city, incident.name)  # dispatch knows the incident
@@ -185,7 +188,7 @@ async def test_interrupted_reservations_are_finished_once_on_restart(
         engines = (await city.available(resource_pb2.UNIT_KIND_ENGINE, limit=2))[:2]
         reserved, never = (u.name.removeprefix("units/") for u in engines)
         # Window 1: the reservation was made, the process died before recording it.
-        await city.resources.ReserveUnits(
+        await city.resources_as("dispatch").ReserveUnits(
             rpb.ReserveUnitsRequest(
                 incident=incident.name, units=[f"units/{reserved}"], request_id="dsp-crash-a"
             ),
@@ -212,11 +215,12 @@ async def test_interrupted_reservations_are_finished_once_on_restart(
                 nats_server,
                 tmp_path / "dispatch.db",
                 city.resources_target,
+                pki,
                 auto_priorities=frozenset(),
             )
         )
         services[0] = dispatch
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{dispatch.port}")
+        channel = pki.channel(f"127.0.0.1:{dispatch.port}")
         channels.append(channel)
         city.dispatch = dispatch_grpc.DispatchServiceStub(channel)
 
@@ -239,14 +243,14 @@ async def test_interrupted_reservations_are_finished_once_on_restart(
 
 
 async def test_an_interrupted_release_frees_the_units_still_the_incidents(
-    nats_server: NatsServer, tmp_path: Path
+    pki: Pki, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     """Dispatch stopped between recording a release and making it; meanwhile one of the
     incident's units went to another incident at the resources service. On restart the
     incident's other units are freed (they are released together, and the request is
     refused as a whole because of the one taken), and the one taken stays where it is."""
     city, services, channels = await start_city(
-        nats_server, tmp_path, ack_within=timedelta(hours=1)
+        nats_server, tmp_path, pki, ack_within=timedelta(hours=1)
     )
     try:
         incident = await city.create("FIRE.STRUCTURE")
@@ -255,13 +259,13 @@ async def test_an_interrupted_release_frees_the_units_still_the_incidents(
         assert len(units) >= 3
         await services[0].stop()  # type: ignore[attr-defined]
         taken, others = units[0], units[1:]
-        await city.resources.ReleaseUnits(
+        await city.resources_as("dispatch").ReleaseUnits(
             rpb.ReleaseUnitsRequest(
                 incident=incident.name, units=[taken], request_id="test-free", reason="test"
             ),
             timeout=5,
         )
-        await city.resources.ReserveUnits(
+        await city.resources_as("dispatch").ReserveUnits(
             rpb.ReserveUnitsRequest(
                 incident="incidents/other", units=[taken], request_id="test-take"
             ),
@@ -286,6 +290,7 @@ async def test_an_interrupted_release_frees_the_units_still_the_incidents(
                 nats_server,
                 tmp_path / "dispatch.db",
                 city.resources_target,
+                pki,
                 auto_priorities=frozenset(),  # nothing is dispatched again meanwhile
             )
         )
@@ -338,12 +343,12 @@ def proposal(
 
 
 async def test_a_new_incident_event_handled_twice_at_once_reserves_its_units_once(
-    nats_server: NatsServer, tmp_path: Path
+    pki: Pki, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     """A redelivery racing the first delivery of a new incident's event (another replica,
     or an ack wait run out): one intake, one reservation, and no unit held at the
     resources service that dispatch has no record of."""
-    city, services, channels = await start_city(nats_server, tmp_path)
+    city, services, channels = await start_city(nats_server, tmp_path, pki)
     try:
         service = services[0].service  # type: ignore[attr-defined]
         # A first incident, dispatched through the bus: dispatch is up and quiet.

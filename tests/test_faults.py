@@ -11,14 +11,14 @@ from icc.common.v1 import common_pb2
 from icc.incident.v1 import events_pb2, incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
-from icc_testing import NatsServer, ServiceProcess, free_port
+from icc_testing import NatsServer, Pki, ServiceProcess, free_port
 from tests.conftest import stream_payloads
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def incidents(nats_server: NatsServer, tmp_path: Path) -> Iterator[ServiceProcess]:
+def incidents(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> Iterator[ServiceProcess]:
     port = free_port()
     proc = ServiceProcess(
         "icc_incidents.main",
@@ -28,8 +28,10 @@ def incidents(nats_server: NatsServer, tmp_path: Path) -> Iterator[ServiceProces
             "ICC_NATS_URL": nats_server.url,
             "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}",
             "ICC_LOG_LEVEL": "WARNING",
+            **pki.env("incidents"),
         },
         tmp_path / "incidents.log",
+        pki.credentials(),
     )
     yield proc
     proc.stop()
@@ -67,7 +69,7 @@ async def test_killed_after_commit_before_publish(
 ) -> None:
     # The relay is held back, so the incident commits and its event waits in the outbox.
     incidents.start(ICC_OUTBOX_RELAY="off")
-    async with grpc.aio.insecure_channel(incidents.target) as channel:
+    async with grpc.aio.secure_channel(incidents.target, incidents.credentials) as channel:
         created = await pb_grpc.IncidentServiceStub(channel).CreateIncident(
             request("r-1"), timeout=10
         )
@@ -100,7 +102,7 @@ async def test_killed_mid_burst_every_incident_announced_exactly_once(
 
         await asyncio.gather(*(one(n) for n in range(total)))
 
-    async with grpc.aio.insecure_channel(incidents.target) as channel:
+    async with grpc.aio.secure_channel(incidents.target, incidents.credentials) as channel:
         stub = pb_grpc.IncidentServiceStub(channel)
         burst = asyncio.create_task(create_all(stub))
         while len(done) < 60:
@@ -111,7 +113,7 @@ async def test_killed_mid_burst_every_incident_announced_exactly_once(
     assert answered_before_kill < total
 
     incidents.start()
-    async with grpc.aio.insecure_channel(incidents.target) as channel:
+    async with grpc.aio.secure_channel(incidents.target, incidents.credentials) as channel:
         stub = pb_grpc.IncidentServiceStub(channel)
         for n in range(total):
             reply = await stub.CreateIncident(request(f"burst-{n}"), timeout=10)

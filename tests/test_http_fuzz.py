@@ -25,7 +25,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 from tests.screen_stack import PASSWORD, Stack, running_stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -37,8 +37,8 @@ pytestmark = pytest.mark.timeout(TIMEOUT_S + 60)
 
 
 @pytest_asyncio.fixture
-async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with running_stack(nats_server, tmp_path) as running:
+async def stack(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> AsyncIterator[Stack]:
+    async with running_stack(nats_server, tmp_path, pki) as running:
         yield running
 
 

@@ -4,14 +4,13 @@ import asyncio
 import time
 from pathlib import Path
 
-import grpc
 import httpx
 
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
-from icc_testing import NatsServer, RecordedMetrics, ServiceProcess, free_port
+from icc_testing import NatsServer, Pki, RecordedMetrics, ServiceProcess, free_port
 from tests.conftest import City
 
 CALLER = incident_pb2.Caller(name="Trần Thị Đo Lường", phone="+84907654321", language="vi")
@@ -44,7 +43,7 @@ async def test_an_automatic_dispatch_records_time_to_dispatch_once(
 
 
 async def test_a_service_serves_its_metrics_for_prometheus(
-    nats_server: NatsServer, tmp_path: Path
+    nats_server: NatsServer, tmp_path: Path, pki: Pki
 ) -> None:
     port, metrics_port = free_port(), free_port()
     proc = ServiceProcess(
@@ -56,12 +55,14 @@ async def test_a_service_serves_its_metrics_for_prometheus(
             "ICC_INCIDENTS_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}",
             "ICC_METRICS_PORT": str(metrics_port),
             "ICC_LOG_LEVEL": "WARNING",
+            **pki.env("incidents"),
         },
         tmp_path / "incidents.log",
+        pki.credentials(),
     )
     await asyncio.to_thread(proc.start)
     try:
-        async with grpc.aio.insecure_channel(proc.target) as channel:
+        async with pki.channel(proc.target) as channel:
             stub = incident_grpc.IncidentServiceStub(channel)
             await stub.CreateIncident(
                 ipb.CreateIncidentRequest(

@@ -24,6 +24,7 @@ from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
+from icc_cli.stack import tls_of
 from icc_cli.status import alive
 from icc_testing import free_port
 from tests.supervision import (
@@ -72,7 +73,13 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             endpoints["dispatch_metrics"]
             == f"http://127.0.0.1:{ports['ICC_DISPATCH_METRICS_PORT']}/metrics"
         )
-        with grpc.insecure_channel(target) as channel:
+        # Mutual TLS on every gRPC port, with the certificates listed in the file.
+        listed = endpoints["tls"]["identities"]
+        assert {"command-center", "police-113", "fire-114", "medical-115", "oncall"} <= set(listed)
+        center = tls_of(endpoints["tls"], "command-center").channel_credentials()
+        with grpc.insecure_channel(target) as plain, pytest.raises(grpc.RpcError):
+            health_pb2_grpc.HealthStub(plain).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        with grpc.secure_channel(target, center) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="icc.incident.v1.IncidentService"), timeout=5
             )
@@ -95,13 +102,13 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             assert signed_in.status_code == 200, signed_in.text
             assert signed_in.json()["user"]["role"] == "dispatcher"
             assert len(http.get("/api/v1/picture").json()["units"]) > 500
-        with grpc.insecure_channel(endpoints["resources_grpc"]) as channel:
+        with grpc.secure_channel(endpoints["resources_grpc"], center) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="icc.resource.v1.ResourceService"), timeout=5
             )
             assert health.status == health_pb2.HealthCheckResponse.SERVING
         # A P1 incident through the gRPC API gets units with no dispatcher action.
-        with grpc.insecure_channel(target) as channel:
+        with grpc.secure_channel(target, center) as channel:
             created = (
                 incident_grpc.IncidentServiceStub(channel)
                 .CreateIncident(
@@ -115,7 +122,7 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 )
                 .incident
             )
-        with grpc.insecure_channel(endpoints["dispatch_grpc"]) as channel:
+        with grpc.secure_channel(endpoints["dispatch_grpc"], center) as channel:
             stub = dispatch_grpc.DispatchServiceStub(channel)
             deadline = time.monotonic() + 20
             status = None

@@ -23,7 +23,7 @@ from playwright.async_api import Browser, expect
 
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 from tests.conftest import City
 from tests.screen_stack import (
     NEEDS_BROWSER,
@@ -47,8 +47,8 @@ pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
 
 
 @pytest_asyncio.fixture
-async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with running_stack(nats_server, tmp_path) as running:
+async def stack(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> AsyncIterator[Stack]:
+    async with running_stack(nats_server, tmp_path, pki) as running:
         yield running
 
 

@@ -29,7 +29,7 @@ from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 from icc_tracesink.model import Span
 from icc_tracesink.store import SpanStore
 from tests.conftest import City
@@ -120,7 +120,7 @@ async def place_units(city: City, hostile: Hostile) -> None:
             unit=f"units/{unit}",
             position=resource_pb2.Position(lat=lat, lon=lon, report_time=taken),
         )
-        reply = await city.resources.ReportPosition(
+        reply = await city.resources_as("simulator").ReportPosition(
             resource_pb.ReportPositionRequest(report=report), timeout=5
         )
         assert reply.accepted
@@ -174,7 +174,9 @@ def write_spans(db: Path, incident_id: str) -> None:
 
 
 @pytest_asyncio.fixture
-async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[tuple[Stack, Hostile]]:
+async def stack(
+    nats_server: NatsServer, tmp_path: Path, pki: Pki
+) -> AsyncIterator[tuple[Stack, Hostile]]:
     hostile = Hostile()
 
     async def plant(city: City) -> None:
@@ -182,7 +184,7 @@ async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[tuple[
         await place_units(city, hostile)
         await create_incidents(city, hostile)
 
-    async with running_stack(nats_server, tmp_path, before_gateway=plant) as running:
+    async with running_stack(nats_server, tmp_path, pki, before_gateway=plant) as running:
         write_spans(running.spans, hostile.incidents[0])
         yield running, hostile
 

@@ -38,7 +38,7 @@ from icc.resource.v1 import resource_service_pb2_grpc as resource_grpc
 from icc_bus import subject_template
 from icc_cli.main import app
 from icc_telemetry import tag_request
-from icc_testing import NatsServer, ServiceProcess, free_port
+from icc_testing import NatsServer, Pki, ServiceProcess, free_port
 from icc_tracesink.model import Span
 from icc_tracesink.store import SpanStore
 from icc_tracesink.timeline import load
@@ -103,7 +103,7 @@ def sink(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 @pytest_asyncio.fixture
 async def stack(
-    nats_server: NatsServer, tmp_path: Path, sink: tuple[str, Path]
+    nats_server: NatsServer, tmp_path: Path, sink: tuple[str, Path], pki: Pki
 ) -> AsyncIterator[Stack]:
     endpoint, db = sink
     common = {
@@ -126,8 +126,10 @@ async def stack(
                 f"ICC_{name.upper()}_ADDR": f"127.0.0.1:{port}",
                 "ICC_METRICS_PORT": str(metrics[name]),
                 "ICC_RESOURCES_TARGET": f"127.0.0.1:{ports['resources']}",
+                **pki.env(name),
             },
             tmp_path / f"{name}.log",
+            pki.credentials(),
         )
         for name, port in ports.items()
     }
@@ -143,7 +145,9 @@ async def stack(
         for proc in procs.values():
             await asyncio.to_thread(proc.start, 60)
         channels = [
-            grpc.aio.insecure_channel(f"127.0.0.1:{ports[n]}", interceptors=interceptors)
+            grpc.aio.secure_channel(
+                f"127.0.0.1:{ports[n]}", pki.credentials(), interceptors=interceptors
+            )
             for n in ("incidents", "resources")
         ]
         yield Stack(

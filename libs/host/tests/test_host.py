@@ -13,11 +13,13 @@ from icc_bus import BusConfig, StreamSpec
 from icc_host import Hosted, ServiceConfig, open_bus, serve_grpc, watch_health
 from icc_host import health as health_module
 from icc_kernel.errors import NotFound, Transient
+from icc_rpc import ANYONE, Policy, TlsConfig
 from icc_rpc.errors import retry_delay_s
 from icc_storage import Database
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 
 ECHO = "/test.Echo/Say"
+POLICY = Policy("test.Echo", {"Say": ANYONE})
 
 
 class Echo:
@@ -53,13 +55,20 @@ def test_the_configuration_comes_from_the_services_variables() -> None:
         "ICC_OUTBOX_RELAY": "off",
     }
     config = EchoConfig.from_env("echo", "127.0.0.1:5999", env, greeting="chào")
+    tls = TlsConfig(Path("var/pki/ca.crt"), Path("var/pki/echo.crt"), Path("var/pki/echo.key"))
     assert config == EchoConfig(
-        "0.0.0.0:6000", "sqlite+aiosqlite:///echo.db", BusConfig("nats://bus:4222"), False, "chào"
+        "0.0.0.0:6000",
+        "sqlite+aiosqlite:///echo.db",
+        BusConfig("nats://bus:4222"),
+        False,
+        "chào",
+        tls=tls,
     )
     assert ServiceConfig.from_env("echo", "127.0.0.1:5999", {}).address == "127.0.0.1:5999"
 
 
 async def test_a_hosted_service_answers_domain_errors_and_stops_in_order(
+    pki: Pki,
     nats_server: NatsServer,
 ) -> None:
     closed: list[str] = []
@@ -68,10 +77,10 @@ async def test_a_hosted_service_answers_domain_errors_and_stops_in_order(
             stack, BusConfig(nats_server.url), "echo", [StreamSpec("ECHO", ["e.>"])]
         )
         stack.callback(closed.append, "opened last")
-        server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
+        server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, POLICY, pki.tls("incidents"))
         hosted = Hosted(server, stack.pop_all())
     assert (await nc.jetstream().stream_info("ECHO")).config.name == "ECHO"
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{hosted.port}") as channel:
+    async with pki.channel(f"127.0.0.1:{hosted.port}") as channel:
         say = channel.unary_unary(ECHO)
         assert await say(b"hi", timeout=5) == b"hi"
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -82,22 +91,24 @@ async def test_a_hosted_service_answers_domain_errors_and_stops_in_order(
     assert nc.is_closed
 
 
-async def test_a_failed_start_closes_what_it_opened(nats_server: NatsServer) -> None:
-    first = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
+async def test_a_failed_start_closes_what_it_opened(pki: Pki, nats_server: NatsServer) -> None:
+    first = await serve_grpc("127.0.0.1:0", Echo(), add_echo, POLICY, pki.tls("incidents"))
     try:
         with pytest.raises(OSError, match="in use"):
             async with contextlib.AsyncExitStack() as stack:
                 nc = await open_bus(stack, BusConfig(nats_server.url), "echo")
-                await serve_grpc(f"127.0.0.1:{first.port}", Echo(), add_echo, "test.Echo")
+                await serve_grpc(
+                    f"127.0.0.1:{first.port}", Echo(), add_echo, POLICY, pki.tls("incidents")
+                )
         assert nc.is_closed
     finally:
         await first.stop(0)
 
 
-async def test_a_passing_fault_is_answered_unavailable_with_a_retry_hint() -> None:
-    server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
+async def test_a_passing_fault_is_answered_unavailable_with_a_retry_hint(pki: Pki) -> None:
+    server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, POLICY, pki.tls("incidents"))
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with pki.channel(f"127.0.0.1:{server.port}") as channel:
             say = channel.unary_unary(ECHO)
             for request, delay in ((b"database away", 1.0), (b"said away", 2.0)):
                 with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -123,7 +134,7 @@ class Work:
 
 
 async def test_health_follows_the_bus_the_database_and_stuck_work(
-    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pki: Pki, nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ready (the service's name) follows the bus, the database and stuck work; alive
     (the overall status, what a liveness probe asks) only stuck work, which a restart
@@ -134,10 +145,10 @@ async def test_health_follows_the_bus_the_database_and_stuck_work(
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(db.dispose)
         nc = await open_bus(stack, BusConfig(nats_server.url), "echo")
-        server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, "test.Echo")
+        server = await serve_grpc("127.0.0.1:0", Echo(), add_echo, POLICY, pki.tls("incidents"))
         stack.push_async_callback(server.stop, 0)
         watch_health(stack, server, "test.Echo", db, nc, [work])
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        channel = pki.channel(f"127.0.0.1:{server.port}")
         stack.push_async_callback(channel.close)
         stub = health_pb2_grpc.HealthStub(channel)
         serving, not_serving = (

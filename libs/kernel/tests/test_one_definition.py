@@ -15,6 +15,8 @@ KERNEL = ROOT / "libs" / "kernel" / "src"
 # Concepts the kernel owns: a class or function of this name elsewhere is a copy.
 CLASSES = {
     "Agency",
+    "Role",
+    "Principal",
     "Priority",
     "AssignmentState",
     "IncidentState",

@@ -6,10 +6,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from icc_rpc import FieldViolation, RpcError, start_server
+from icc_rpc import ANYONE, FieldViolation, Policy, RpcError, start_server
 from icc_rpc.errors import field_violations
+from icc_testing import Pki
 
 ECHO = "/test.Echo/Say"
+POLICY = Policy("test.Echo", {"Say": ANYONE})
 
 
 def _register(server: grpc.aio.Server) -> None:
@@ -28,10 +30,14 @@ def _register(server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers((handler,))
 
 
-async def test_errors_carry_field_violations() -> None:
-    server = await start_server("127.0.0.1:0", _register, ["test.Echo"])
+async def test_errors_carry_field_violations(pki: Pki) -> None:
+    server = await start_server(
+        "127.0.0.1:0", _register, ["test.Echo"], tls=pki.tls("incidents"), policies=[POLICY]
+    )
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with grpc.aio.secure_channel(
+            f"127.0.0.1:{server.port}", pki.credentials()
+        ) as channel:
             say = channel.unary_unary(ECHO)
             assert await say(b"hi", timeout=5) == b"hi"
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -51,22 +57,35 @@ async def test_errors_carry_field_violations() -> None:
         await server.stop(0)
 
 
-async def test_port_in_use_is_a_clear_error() -> None:
-    first = await start_server("127.0.0.1:0", _register, [])
+async def test_port_in_use_is_a_clear_error(pki: Pki) -> None:
+    first = await start_server(
+        "127.0.0.1:0", _register, [], tls=pki.tls("incidents"), policies=[POLICY]
+    )
     try:
         with pytest.raises(OSError, match="in use"):
-            await start_server(f"127.0.0.1:{first.port}", _register, [])
+            await start_server(
+                f"127.0.0.1:{first.port}",
+                _register,
+                [],
+                tls=pki.tls("incidents"),
+                policies=[POLICY],
+            )
     finally:
         await first.stop(0)
 
 
 async def test_each_call_is_a_server_span_continuing_the_callers_trace(
+    pki: Pki,
     spans: InMemorySpanExporter,
 ) -> None:
-    server = await start_server("127.0.0.1:0", _register, ["test.Echo"])
+    server = await start_server(
+        "127.0.0.1:0", _register, ["test.Echo"], tls=pki.tls("incidents"), policies=[POLICY]
+    )
     tracer = trace.get_tracer("test")
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with grpc.aio.secure_channel(
+            f"127.0.0.1:{server.port}", pki.credentials()
+        ) as channel:
             say = channel.unary_unary(ECHO)
             with tracer.start_as_current_span("caller") as caller:
                 carrier: dict[str, str] = {}

@@ -22,7 +22,7 @@ from icc_gateway import main as gateway_main
 from icc_gateway.config import Config, PictureSettings
 from icc_incidents import main as incidents_main
 from icc_resources import main as resources_main
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 
 # Saigon ward, near Nguyễn Huệ walking street.
 CENTRE = (10.7740, 106.7035)
@@ -34,17 +34,22 @@ PASSWORD = "icc-demo"
 class Services:
     nats: NatsServer
     targets: dict[str, str]
+    pki: Pki
     running: list[Any] = field(default_factory=list)
 
 
 @pytest_asyncio.fixture
-async def services(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Services]:
+async def services(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> AsyncIterator[Services]:
     bus = BusConfig(url=nats_server.url)
     started: list[Any] = []
     try:
         incidents = await incidents_main.start(
             incidents_main.Config(
-                "127.0.0.1:0", f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}", bus, True
+                "127.0.0.1:0",
+                f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}",
+                bus,
+                True,
+                tls=pki.tls("incidents"),
             )
         )
         started.append(incidents)
@@ -55,6 +60,7 @@ async def services(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Ser
                 bus,
                 True,
                 timedelta(seconds=60),
+                tls=pki.tls("resources"),
             )
         )
         started.append(resources)
@@ -66,6 +72,7 @@ async def services(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Ser
                 relay_enabled=True,
                 resources_target=f"127.0.0.1:{resources.port}",
                 settings=Settings(ack_within=timedelta(hours=1)),
+                tls=pki.tls("dispatch"),
             )
         )
         started.append(dispatch)
@@ -76,6 +83,7 @@ async def services(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Ser
                 "resources": f"127.0.0.1:{resources.port}",
                 "dispatch": f"127.0.0.1:{dispatch.port}",
             },
+            pki,
             started,
         )
     finally:
@@ -93,6 +101,7 @@ def gateway_config(services: Services, tmp_path: Path, **changes: Any) -> Config
         bus=BusConfig(url=services.nats.url),
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         picture=picture,
+        tls=services.pki.tls("gateway"),
     )
     return replace(config, **changes)
 

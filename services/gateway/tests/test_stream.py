@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -23,7 +22,7 @@ from icc_gateway.config import PictureSettings
 from icc_gateway.domain.model import Incident
 from icc_incidents import main as incidents_main
 from icc_resources import main as resources_main
-from icc_testing import NatsServer, free_port
+from icc_testing import NatsServer, Pki, free_port
 
 from .conftest import (
     CURSOR_BASE,
@@ -198,7 +197,7 @@ async def test_a_screen_that_reconnects_gets_exactly_what_it_missed(gateway: Gat
 
 async def test_unit_positions_are_coalesced(gateway: Gateway, services: Services) -> None:
     viewer = await gateway.client("viewer")
-    channel = grpc.aio.insecure_channel(services.targets["resources"])
+    channel = services.pki.channel(services.targets["resources"], "simulator")
     resources = resource_grpc.ResourceServiceStub(channel)
     try:
         async with stream(viewer) as screen:
@@ -315,12 +314,14 @@ async def test_a_resync_removes_what_the_feed_missed(gateway: Gateway) -> None:
     assert (await viewer.get("/api/v1/picture")).json()["incidents"] == []
 
 
-async def test_the_gateway_waits_for_the_services(nats_server: NatsServer, tmp_path: Path) -> None:
+async def test_the_gateway_waits_for_the_services(
+    nats_server: NatsServer, tmp_path: Path, pki: Pki
+) -> None:
     """Started first (as in a cluster, where everything starts at once), the gateway answers
     503 until the streams exist and the services answer, then loads."""
     ports = {name: free_port() for name in ("incidents", "resources", "dispatch")}
     targets = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
-    early = Services(nats_server, targets)
+    early = Services(nats_server, targets, pki)
     running = await gateway_main.start(gateway_config(early, tmp_path))
     gw = Gateway(running, f"http://127.0.0.1:{running.port}")
     bus = BusConfig(url=nats_server.url)
@@ -336,7 +337,11 @@ async def test_the_gateway_waits_for_the_services(nats_server: NatsServer, tmp_p
         started.append(
             await incidents_main.start(
                 incidents_main.Config(
-                    targets["incidents"], f"sqlite+aiosqlite:///{tmp_path / 'i.db'}", bus, True
+                    targets["incidents"],
+                    f"sqlite+aiosqlite:///{tmp_path / 'i.db'}",
+                    bus,
+                    True,
+                    tls=pki.tls("incidents"),
                 )
             )
         )
@@ -348,6 +353,7 @@ async def test_the_gateway_waits_for_the_services(nats_server: NatsServer, tmp_p
                     bus,
                     True,
                     timedelta(seconds=60),
+                    tls=pki.tls("resources"),
                 )
             )
         )
@@ -360,6 +366,7 @@ async def test_the_gateway_waits_for_the_services(nats_server: NatsServer, tmp_p
                     relay_enabled=True,
                     resources_target=targets["resources"],
                     settings=Settings(),
+                    tls=pki.tls("dispatch"),
                 )
             )
         )

@@ -67,7 +67,7 @@ async def test_city_reference_data_is_loaded_once(service: Service) -> None:
     )
     again = await start(service.config)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{again.port}") as channel:
+        async with service.pki.channel(f"127.0.0.1:{again.port}") as channel:
             from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 
             stub = pb_grpc.ResourceServiceStub(channel)
@@ -134,10 +134,10 @@ async def test_concurrent_overlapping_reservations_have_one_winner_per_unit(
     # A second replica on the same database: the guard must be the database's,
     # since each replica's writer only orders its own writes.
     replica = await start(service.config)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{replica.port}")
+    channel = service.pki.channel(f"127.0.0.1:{replica.port}", "dispatch")
     from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 
-    stubs = [service.stub, pb_grpc.ResourceServiceStub(channel)]
+    stubs = [service.as_("dispatch"), pb_grpc.ResourceServiceStub(channel)]
 
     async def attempt(n: int) -> tuple[int, list[str] | grpc.aio.AioRpcError]:
         units = [pool[(n + k) % len(pool)] for k in range(3)]  # overlapping windows of 3
@@ -180,11 +180,11 @@ async def test_concurrent_overlapping_reservations_have_one_winner_per_unit(
 async def test_reserve_and_release_are_idempotent(service: Service) -> None:
     units = [u.name for u in await all_units(service, agency=common_pb2.AGENCY_MEDICAL)][:2]
     request = pb.ReserveUnitsRequest(incident="incidents/cardiac1", units=units, request_id="res-1")
-    first = await service.stub.ReserveUnits(request, timeout=T)
-    again = await service.stub.ReserveUnits(request, timeout=T)
+    first = await service.as_("dispatch").ReserveUnits(request, timeout=T)
+    again = await service.as_("dispatch").ReserveUnits(request, timeout=T)
     assert [u.etag for u in first.units] == [u.etag for u in again.units]
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await service.stub.ReserveUnits(
+        await service.as_("dispatch").ReserveUnits(
             pb.ReserveUnitsRequest(incident="incidents/other", units=units[:1], request_id="res-2"),
             timeout=T,
         )
@@ -192,11 +192,11 @@ async def test_reserve_and_release_are_idempotent(service: Service) -> None:
     assert units[0] in (err.value.details() or "")
     assert "incidents/cardiac1" in (err.value.details() or "")
     release = pb.ReleaseUnitsRequest(incident="incidents/cardiac1", units=units, request_id="rel-1")
-    freed = await service.stub.ReleaseUnits(release, timeout=T)
+    freed = await service.as_("dispatch").ReleaseUnits(release, timeout=T)
     assert all(
         u.status == resource_pb2.UNIT_STATUS_AVAILABLE and not u.incident for u in freed.units
     )
-    await service.stub.ReleaseUnits(release, timeout=T)
+    await service.as_("dispatch").ReleaseUnits(release, timeout=T)
 
 
 async def test_positions_on_nats_appear_in_list_units_and_go_stale(service: Service) -> None:
@@ -241,7 +241,7 @@ async def test_positions_on_nats_appear_in_list_units_and_go_stale(service: Serv
 
 async def test_report_position_rpc_and_bad_input(service: Service) -> None:
     unit = (await all_units(service))[1]
-    ok = await service.stub.ReportPosition(
+    ok = await service.as_("simulator").ReportPosition(
         pb.ReportPositionRequest(
             report=events_pb2.UnitPositionReported.FromString(
                 report(unit.name, 10.8, 106.65, datetime.now(UTC))
@@ -251,7 +251,7 @@ async def test_report_position_rpc_and_bad_input(service: Service) -> None:
     )
     assert ok.accepted
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await service.stub.ReportPosition(
+        await service.as_("simulator").ReportPosition(
             pb.ReportPositionRequest(report=events_pb2.UnitPositionReported(unit=unit.name)),
             timeout=T,
         )
@@ -274,7 +274,7 @@ async def test_report_position_rpc_and_bad_input(service: Service) -> None:
         (pb.ReserveUnitsRequest(incident="incidents/x", units=[unit.name, unit.name]), "units"),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await service.stub.ReserveUnits(request, timeout=T)
+            await service.as_("dispatch").ReserveUnits(request, timeout=T)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert field in [v.field for v in field_violations(err.value)]
 

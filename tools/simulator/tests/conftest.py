@@ -20,7 +20,7 @@ from icc_incidents import main as incidents_main
 from icc_resources import main as resources_main
 from icc_simulator.players.api import Endpoints
 from icc_simulator.world.model import Catalog
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 
 REPO = Path(__file__).resolve().parents[3]
 CATALOG_FILE = REPO / "services/incidents/src/icc_incidents/data/incident_types.json"
@@ -32,11 +32,17 @@ def catalog() -> Catalog:
 
 
 @pytest_asyncio.fixture
-async def running_city(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Endpoints]:
+async def running_city(
+    nats_server: NatsServer, tmp_path: Path, pki: Pki
+) -> AsyncIterator[Endpoints]:
     bus = BusConfig(url=nats_server.url)
     incidents = await incidents_main.start(
         incidents_main.Config(
-            "127.0.0.1:0", f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}", bus, True
+            "127.0.0.1:0",
+            f"sqlite+aiosqlite:///{tmp_path / 'incidents.db'}",
+            bus,
+            True,
+            tls=pki.tls("incidents"),
         )
     )
     resources = await resources_main.start(
@@ -46,6 +52,7 @@ async def running_city(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator
             bus,
             True,
             timedelta(seconds=60),
+            tls=pki.tls("resources"),
         )
     )
     dispatch = await dispatch_main.start(
@@ -56,6 +63,7 @@ async def running_city(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator
             relay_enabled=True,
             resources_target=f"127.0.0.1:{resources.port}",
             settings=Settings(),
+            tls=pki.tls("dispatch"),
         )
     )
     try:
@@ -64,6 +72,7 @@ async def running_city(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator
             incidents=f"127.0.0.1:{incidents.port}",
             resources=f"127.0.0.1:{resources.port}",
             dispatch=f"127.0.0.1:{dispatch.port}",
+            tls=pki.tls("simulator"),
         )
     finally:
         for service in (dispatch, resources, incidents):

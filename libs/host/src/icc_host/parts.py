@@ -21,7 +21,7 @@ from icc_bus import DLQ_STREAM, REPLAY_STREAM, BusConfig, StreamSpec, connect, e
 from icc_bus.faults import is_transient
 from icc_host.config import ServiceConfig
 from icc_host.health import HealthWatch, Stuck
-from icc_rpc import GrpcServer, start_server
+from icc_rpc import GrpcServer, Policy, TlsConfig, start_server
 from icc_storage import Database, Writer, upgrade
 
 S = TypeVar("S")
@@ -84,15 +84,19 @@ async def serve_grpc(
     address: str,
     servicer: S,
     add_servicer: Callable[[S, grpc.aio.Server], None],
-    service_name: str,
+    policy: Policy,
+    tls: TlsConfig | None,
 ) -> GrpcServer:
-    """The servicer on a gRPC server with health and reflection (`icc_rpc.start_server`);
-    the kernel's domain errors are answered through `icc_rpc.errors.to_rpc_error`, a
-    passing fault (`icc_bus.faults`) with UNAVAILABLE and a retry hint."""
+    """The servicer on a gRPC server with mutual TLS, its policy, health and reflection
+    (`icc_rpc.start_server`); the kernel's domain errors are answered through
+    `icc_rpc.errors.to_rpc_error`, a passing fault (`icc_bus.faults`) with UNAVAILABLE and
+    a retry hint."""
     return await start_server(
         address,
         functools.partial(add_servicer, servicer),
-        [service_name],
+        [policy.service],
+        tls=tls,
+        policies=[policy],
         transient=is_transient,
     )
 

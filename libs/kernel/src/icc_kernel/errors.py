@@ -37,6 +37,11 @@ class NotFound(DomainError):
         super().__init__(f"{name} does not exist" + (f": {hint}" if hint else ""))
 
 
+class Forbidden(DomainError):
+    """PERMISSION_DENIED: the caller may call this, but not on this object (another
+    agency's unit, an incident its agency is not involved in); the message says why."""
+
+
 class StaleEtag(DomainError):
     """ABORTED: the resource changed since the caller read it."""
 

@@ -1,4 +1,8 @@
-"""Client channels with tracing; every call must still pass `timeout=`."""
+"""Client channels with mutual TLS and tracing; every call must still pass `timeout=`.
+
+`credentials` are the calling process's (`TlsConfig.channel_credentials()`, or the test
+PKI's); None makes a plaintext channel, which only the benchmark's comparison uses: every
+ICC server refuses one otherwise."""
 
 import time
 from collections.abc import Callable
@@ -12,13 +16,26 @@ from icc_telemetry import client_interceptors
 DEFAULT_TIMEOUT_S = 5.0
 
 
-def open_channel(target: str) -> grpc.aio.Channel:
-    """An insecure aio channel to `host:port` that propagates trace context."""
-    return grpc.aio.insecure_channel(target, interceptors=client_interceptors())
+def open_channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+    """An aio channel to `host:port` that propagates trace context."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, interceptors=client_interceptors())
+    return grpc.aio.secure_channel(target, credentials, interceptors=client_interceptors())
+
+
+def sync_channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+    """A blocking channel (command-line tools, start-up checks)."""
+    if credentials is None:
+        return grpc.insecure_channel(target)
+    return grpc.secure_channel(target, credentials)
 
 
 def wait_serving(
-    target: str, *, timeout_s: float, still_running: Callable[[], None] = lambda: None
+    target: str,
+    credentials: grpc.ChannelCredentials | None,
+    *,
+    timeout_s: float,
+    still_running: Callable[[], None] = lambda: None,
 ) -> bool:
     """Poll gRPC health at `target` until it answers SERVING; False when time runs out.
 
@@ -26,7 +43,7 @@ def wait_serving(
     waited for has died, so a crash is reported at once, not after the timeout.
     """
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(target) as channel:
+    with sync_channel(target, credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             still_running()

@@ -10,6 +10,7 @@ from grpc_status import rpc_status
 from icc_kernel.errors import (
     ConcurrentChange,
     DomainError,
+    Forbidden,
     IllegalTransition,
     InvalidInput,
     NotFound,
@@ -119,6 +120,7 @@ def _clip(text: str, most_bytes: int) -> str:
 # status and the `ErrorInfo.reason` each is answered with.
 _STATUS: list[tuple[type[DomainError], grpc.StatusCode, str]] = [
     (NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
+    (Forbidden, grpc.StatusCode.PERMISSION_DENIED, "FORBIDDEN"),
     (StaleEtag, grpc.StatusCode.ABORTED, "ETAG_MISMATCH"),
     (ConcurrentChange, grpc.StatusCode.ABORTED, "CONCURRENT_CHANGE"),
     (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION, "ILLEGAL_TRANSITION"),

@@ -1,44 +1,96 @@
-"""Who is calling, from gRPC metadata: `icc-user`, `icc-agency`, `icc-role`.
+"""Who is calling, from the peer's verified certificate (never from what it writes).
 
-Until partners authenticate (TLS client certificates or signed agency tokens),
-these are what the caller says; a gateway in front of the services sets them.
+The TLS handshake has already checked the certificate (issued by the CA, in its validity
+period); here it is read into a `Principal` once and then found by its bytes, so a call
+costs a dict lookup. A gateway may act for the person signed in at its screen with an
+assertion (`icc_pki.assertion`) in the `icc-assertion` metadata, honoured only when the TLS
+peer is a gateway and verified with its certificate's key. `icc-user`, `icc-agency` and
+`icc-role` metadata are honoured from no one.
 """
 
-from dataclasses import dataclass
+import time
 from typing import Any
 
-from icc_kernel.actors import Actor
-from icc_kernel.vocabulary import Agency
-from icc_rpc.errors import FieldViolation, RpcError
+import grpc
+from cryptography import x509
 
-META_USER = "icc-user"
-META_AGENCY = "icc-agency"
-META_ROLE = "icc-role"
-AGENCIES = tuple(a.name for a in Agency)
+from icc_kernel.principals import Kind, Principal
+from icc_pki import BadIdentity, identity_of
+from icc_pki.assertion import METADATA_KEY, BadAssertion, verify
+from icc_rpc.errors import RpcError
 
-
-@dataclass(frozen=True)
-class Caller:
-    user: str
-    agency: str
-    role: str
+_PEM = "x509_pem_cert"
+# Bounds of the caches: certificates seen, assertions verified (each lives 60 s).
+_MAX_CERTS = 10_000
+_MAX_ASSERTIONS = 10_000
 
 
-def caller_of(context: Any) -> Caller:
-    meta = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-    agency = meta.get(META_AGENCY, "COMMAND_CENTER").upper().removeprefix("AGENCY_")
-    if agency not in AGENCIES:
-        raise RpcError.invalid(
-            [FieldViolation(f"metadata {META_AGENCY}", f"unknown agency {agency[:40]!r}")]
-        )
-    return Caller(
-        user=meta.get(META_USER, "anonymous")[:200],
-        agency=agency,
-        role=meta.get(META_ROLE, "")[:64],
-    )
+def unauthenticated(why: str) -> RpcError:
+    return RpcError(grpc.StatusCode.UNAUTHENTICATED, why)
 
 
-def actor_of(context: Any) -> Actor:
-    """The caller as the actor of what its call changes."""
-    caller = caller_of(context)
-    return Actor(user=caller.user, agency=Agency[caller.agency], role=caller.role)
+class Principals:
+    """The principal of each call, from its TLS peer (cached per certificate)."""
+
+    def __init__(self) -> None:
+        self._certs: dict[bytes, tuple[Principal, x509.Certificate] | str] = {}
+        # (token, audience) -> (principal, expiry (monotonic), gateway certificate bytes)
+        self._assertions: dict[tuple[str, str], tuple[Principal, float, bytes]] = {}
+
+    def of(self, context: Any, audience: str) -> Principal:
+        """The caller of this call to `audience` (a gRPC service's full name), or
+        UNAUTHENTICATED saying why there is none."""
+        pems = context.auth_context().get(_PEM)
+        if not pems:
+            raise unauthenticated("a client certificate from the ICC CA is required")
+        pem: bytes = pems[0]
+        known = self._certs.get(pem)
+        if known is None:
+            known = self._read(pem)
+        if isinstance(known, str):
+            raise unauthenticated(known)
+        principal, cert = known
+        if principal.kind is not Kind.GATEWAY:
+            return principal
+        token = _assertion(context)
+        if token is None:
+            return principal
+        return self._person(token, pem, cert, principal.system, audience)
+
+    def _read(self, pem: bytes) -> tuple[Principal, x509.Certificate] | str:
+        if len(self._certs) >= _MAX_CERTS:
+            self._certs.clear()
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+            found: tuple[Principal, x509.Certificate] | str = (
+                identity_of(cert).principal(),
+                cert,
+            )
+        except (BadIdentity, ValueError) as exc:
+            found = f"the client certificate names no ICC identity: {exc}"
+        self._certs[pem] = found
+        return found
+
+    def _person(
+        self, token: str, pem: bytes, cert: x509.Certificate, issuer: str, audience: str
+    ) -> Principal:
+        now = time.monotonic()
+        cached = self._assertions.get((token, audience))
+        if cached is not None and cached[1] > now and cached[2] == pem:
+            return cached[0]
+        if len(self._assertions) >= _MAX_ASSERTIONS:
+            self._assertions = {k: v for k, v in self._assertions.items() if v[1] > now}
+        try:
+            person, expires = verify(token, cert, issuer, audience)
+        except BadAssertion as exc:
+            raise unauthenticated(str(exc)) from None
+        # Until it expires, the same assertion is not checked again.
+        self._assertions[token, audience] = (person, now + (expires - time.time()), pem)
+        return person
+
+
+def _assertion(context: Any) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == METADATA_KEY:
+            return value if isinstance(value, str) else None
+    return None

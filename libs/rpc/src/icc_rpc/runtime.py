@@ -62,7 +62,8 @@ def run_service(
         uvloop.run(serve_until_signalled(start, name))
     except OSError as exc:
         logging.getLogger(name).error("cannot start: %s", exc)
-        print(f"icc-{name}: {exc}. Set {address_variable} to a free address.", file=sys.stderr)
+        advice = f" Set {address_variable} to a free address." if "listen" in str(exc) else ""
+        print(f"icc-{name}: {exc}.{advice}", file=sys.stderr)
         sys.exit(2)
     finally:
         telemetry.shutdown()

@@ -16,8 +16,10 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from icc_kernel.errors import DomainError
+from icc_rpc.authz import Gate, Policy, unchecked
 from icc_rpc.decoding import check, checked_stream, tolerant
 from icc_rpc.errors import RpcError, to_rpc_error
+from icc_rpc.tls import TlsConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ _duration = metrics.get_meter("icc_rpc").create_histogram(
     ],
 )
 _HEALTH = "/grpc.health.v1.Health/"
+# Open to every verified identity: health, and reflection (generic tools discover the API).
+_OPEN = (_HEALTH, "/grpc.reflection.")
 _STATUS = "rpc.grpc.status_code"
 # Codes that are the server's fault (semantic conventions for gRPC server spans); the
 # rest (a refused argument, a missing incident) are answers, not errors.
@@ -92,10 +96,12 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
         domain_errors: tuple[type[Exception], ...],
         translate: Translate,
         transient: IsTransient = _never,
+        gate: Gate | None = None,
     ) -> None:
         self._domain_errors = domain_errors
         self._translate = translate
         self._transient = transient
+        self._gate = gate
         # method -> (handler, wrapped handler)
         self._wrapped: dict[str, tuple[Any, Any]] = {}
 
@@ -131,6 +137,17 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented by this server")
         await _internal(context, exc)
 
+    def _admission(self, method: str) -> Callable[[Any], None]:
+        """What lets a call of `method` in: its rule (deny by default), or any verified
+        identity for health and reflection; with no gate (no TLS), everything."""
+        gate = self._gate
+        if gate is None:
+            return lambda context: unchecked()
+        if method.startswith(_OPEN):
+            return gate.admit_any
+        rule = gate.rule(method)
+        return lambda context: gate.admit(context, method, rule)
+
     def _wrap(self, handler: Any, method: str, attributes: dict[str, str] | None) -> Any:
         """`attributes` of the method's span and duration metric; None: neither.
 
@@ -162,9 +179,11 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
         client watches, which says nothing about latency."""
         if not inspect.isasyncgenfunction(inner):
             return self._written(inner, method, attributes, streamed_in)
+        admit = self._admission(method)
 
         async def unary_stream(request: Any, context: Any) -> Any:
             try:
+                admit(context)
                 async for item in inner(_decoded(request, streamed_in), context):
                     yield item
             except Exception as exc:
@@ -186,8 +205,11 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
         """A server stream whose servicer writes with `context.write` and returns (the
         health servicer's Watch): awaited, traced, not measured."""
 
+        admit = self._admission(method)
+
         async def written(request: Any, context: Any) -> None:
             try:
+                admit(context)
                 await inner(_decoded(request, streamed_in), context)
             except Exception as exc:
                 await self._fail(context, exc)
@@ -205,9 +227,11 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
         self, inner: Any, method: str, attributes: dict[str, str] | None, streamed_in: bool
     ) -> Any:
         """One awaited answer (to one request or a stream of them), traced and measured."""
+        admit = self._admission(method)
 
         async def plain(request: Any, context: Any) -> Any:
             try:
+                admit(context)
                 return await inner(_decoded(request, streamed_in), context)
             except Exception as exc:
                 await self._fail(context, exc)
@@ -220,6 +244,7 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
             code: grpc.StatusCode | None = None
             with _server_span(method, context, attributes or {}) as span:
                 try:
+                    admit(context)
                     return await inner(_decoded(request, streamed_in), context)
                 except Exception as exc:
                     await self._fail(context, exc)
@@ -308,11 +333,18 @@ async def start_server(
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
     *,
+    tls: TlsConfig | None,
+    policies: Iterable[Policy] = (),
     domain_errors: tuple[type[Exception], ...] = (DomainError,),
     translate: Translate = to_rpc_error,
     transient: IsTransient = _never,
 ) -> GrpcServer:
     """Bind (port 0 picks a free one), register services, health and reflection, start.
+
+    With `tls`, the port speaks mutual TLS only (a client certificate from the CA is
+    required) and every call is decided by `policies` (`icc_rpc.authz`: deny by default;
+    health and reflection open to any verified identity). `tls=None` serves plaintext with
+    no authorization: only the benchmark's on/off comparison does that.
 
     `domain_errors` raised by a servicer are answered with `translate(error)`: by
     default the kernel's errors, through the one mapping `icc_rpc.errors.to_rpc_error`.
@@ -323,7 +355,9 @@ async def start_server(
     """
     names = list(service_names)
     server = grpc.aio.server(
-        interceptors=[_CallInterceptor(domain_errors, translate, transient)],
+        interceptors=[
+            _CallInterceptor(domain_errors, translate, transient, Gate(policies) if tls else None)
+        ],
         options=[("grpc.so_reuseport", 0)],
     )
     register(server)
@@ -338,7 +372,10 @@ async def start_server(
         server,
     )
     try:
-        port = server.add_insecure_port(address)
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, tls.server_credentials())
     except RuntimeError as exc:
         raise OSError(f"cannot listen on {address}: address in use or not available") from exc
     if port == 0:

@@ -3,7 +3,15 @@ TCP proxy a test cuts as a network cut would."""
 
 from icc_testing.metrics import RecordedMetrics
 from icc_testing.nats_server import NatsServer, free_port
+from icc_testing.pki import Pki
 from icc_testing.process import ServiceProcess
 from icc_testing.proxy import CuttableProxy
 
-__all__ = ["CuttableProxy", "NatsServer", "RecordedMetrics", "ServiceProcess", "free_port"]
+__all__ = [
+    "CuttableProxy",
+    "NatsServer",
+    "Pki",
+    "RecordedMetrics",
+    "ServiceProcess",
+    "free_port",
+]

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from icc_telemetry import TelemetryConfig, setup_telemetry
 from icc_testing.metrics import RecordedMetrics, delta_reader
 from icc_testing.nats_server import NatsServer
+from icc_testing.pki import Pki
 
 _SPANS = InMemorySpanExporter()
 _METRICS = delta_reader()
@@ -157,6 +158,12 @@ def _telemetry() -> Iterator[None]:
     )
     yield
     telemetry.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """The session's CA and certificates (`icc_testing.pki`)."""
+    return Pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -7,14 +7,25 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import grpc
+
 from icc_rpc import wait_serving
 
 
 class ServiceProcess:
-    """`python -m MODULE` with extra env; waits for gRPC health SERVING on `target`."""
+    """`python -m MODULE` with extra env; waits for gRPC health SERVING on `target`
+    (asked with `credentials`)."""
 
-    def __init__(self, module: str, target: str, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        module: str,
+        target: str,
+        env: Mapping[str, str],
+        log_path: Path,
+        credentials: grpc.ChannelCredentials,
+    ) -> None:
         self.module = module
+        self.credentials = credentials
         self.target = target
         self.env = dict(env)
         self.log_path = log_path
@@ -34,7 +45,9 @@ class ServiceProcess:
             if process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited; see {self.log_path}")
 
-        if wait_serving(self.target, timeout_s=timeout_s, still_running=still_running):
+        if wait_serving(
+            self.target, self.credentials, timeout_s=timeout_s, still_running=still_running
+        ):
             return
         raise RuntimeError(f"{self.module} not healthy in {timeout_s} s; see {self.log_path}")
 

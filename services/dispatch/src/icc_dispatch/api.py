@@ -14,9 +14,9 @@ from icc_dispatch import convert
 from icc_dispatch.domain.errors import DomainError, InvalidInput, Violation
 from icc_dispatch.service import DispatchService
 from icc_kernel.names import parse_name
+from icc_rpc.authz import actor_of, scope
 from icc_rpc.convert import AGENCY, PRIORITY, UNIT_KIND
 from icc_rpc.errors import to_rpc_error
-from icc_rpc.identity import actor_of
 from icc_telemetry import INCIDENT_ID
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -78,7 +78,7 @@ class DispatchApi(pb_grpc.DispatchServiceServicer):
         self, request: pb.AcknowledgeAssignmentRequest, context: Context
     ) -> pb.AcknowledgeAssignmentResponse:
         assignment_id = parse_name(request.name, "assignments", "name")
-        a = await self._service.acknowledge(assignment_id, actor_of(context))
+        a = await self._service.acknowledge(assignment_id, actor_of(context), scope().owns_unit)
         return pb.AcknowledgeAssignmentResponse(assignment=convert.assignment_to_proto(a))
 
     async def ReleaseUnits(

@@ -19,6 +19,7 @@ from icc_dispatch.domain.model import Priority
 from icc_dispatch.domain.plans import PlanBook
 from icc_dispatch.fleet_feed import FleetFeed
 from icc_dispatch.osrm import OsrmEtaProvider
+from icc_dispatch.policy import POLICY
 from icc_dispatch.resources_client import ResourcesClient
 from icc_dispatch.service import DispatchService, Settings
 from icc_dispatch.store import outbox
@@ -112,7 +113,10 @@ async def start(config: Config) -> Running:
         nc = await open_bus(stack, config.bus, "icc-dispatch", [DISPATCH_STREAM])
         # Many small statements per write: every batch on the loop's thread (icc_storage.batch).
         writer = start_writer(stack, db, outbox, nc, config, inline_max_jobs=EVERY_BATCH_INLINE)
-        client = ResourcesClient(config.resources_target)
+        client = ResourcesClient(
+            config.resources_target,
+            config.tls.channel_credentials() if config.tls else None,
+        )
         stack.push_async_callback(client.close)
         eta = eta_provider(config)
         if isinstance(eta, OsrmEtaProvider):
@@ -145,7 +149,9 @@ async def start(config: Config) -> Running:
             consumer.start()
             stack.push_async_callback(consumer.stop)
             consumers.append(consumer)
-        server = await serve_grpc(config.address, DispatchApi(service), add_servicer, SERVICE_NAME)
+        server = await serve_grpc(
+            config.address, DispatchApi(service), add_servicer, POLICY, config.tls
+        )
         watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all(), service)

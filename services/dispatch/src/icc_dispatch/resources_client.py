@@ -13,14 +13,13 @@ from icc_dispatch.domain.model import FleetUnit, Point
 from icc_kernel.names import id_of, name_of
 from icc_rpc import open_channel
 
-# Who dispatch is when it calls: recorded in the units' history.
-IDENTITY = (("icc-user", "dispatch"), ("icc-agency", "COMMAND_CENTER"), ("icc-role", "system"))
 TIMEOUT_S = 5.0
 
 
 class ResourcesClient:
-    def __init__(self, target: str) -> None:
-        self._channel = open_channel(target)
+    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None) -> None:
+        # Dispatch is who its certificate says (`dispatch`): recorded in the units' history.
+        self._channel = open_channel(target, credentials)
         self._stub = pb_grpc.ResourceServiceStub(self._channel)
         self.homes: dict[str, Point] = {}
 
@@ -28,9 +27,7 @@ class ResourcesClient:
         await self._channel.close()
 
     async def load_stations(self) -> dict[str, Point]:
-        reply = await self._stub.ListStations(
-            pb.ListStationsRequest(), timeout=TIMEOUT_S, metadata=IDENTITY
-        )
+        reply = await self._stub.ListStations(pb.ListStationsRequest(), timeout=TIMEOUT_S)
         self.homes = {id_of(s.name): Point(s.location.lat, s.location.lon) for s in reply.stations}
         return self.homes
 
@@ -41,7 +38,6 @@ class ResourcesClient:
             reply = await self._stub.ListUnits(
                 pb.ListUnitsRequest(page_size=5000, page_token=token),
                 timeout=30,
-                metadata=IDENTITY,
             )
             out.extend(u for m in reply.units if (u := fleet_unit(m, self.homes)) is not None)
             token = reply.next_page_token
@@ -53,7 +49,6 @@ class ResourcesClient:
             reply = await self._stub.GetUnit(
                 pb.GetUnitRequest(name=name_of("units", unit_id)),
                 timeout=TIMEOUT_S,
-                metadata=IDENTITY,
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
@@ -76,7 +71,7 @@ class ResourcesClient:
             request_id=request_id,
         )
         try:
-            reply = await self._stub.ReserveUnits(request, timeout=TIMEOUT_S, metadata=IDENTITY)
+            reply = await self._stub.ReserveUnits(request, timeout=TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
             lost = _lost_units(exc, unit_ids)
             if lost is None:
@@ -96,7 +91,7 @@ class ResourcesClient:
             reason=reason[:500],
         )
         try:
-            await self._stub.ReleaseUnits(request, timeout=TIMEOUT_S, metadata=IDENTITY)
+            await self._stub.ReleaseUnits(request, timeout=TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
                 return False

@@ -26,7 +26,7 @@ from icc_dispatch.domain.model import (
 from icc_dispatch.domain.plans import PlanBook
 from icc_dispatch.domain.ranking import Recommendation
 from icc_dispatch.records import SqlRecords
-from icc_dispatch.use_cases.commands import Commands
+from icc_dispatch.use_cases.commands import Commands, OwnsUnit
 from icc_dispatch.use_cases.escalation import escalate_overdue
 from icc_dispatch.use_cases.intake import Intake
 from icc_dispatch.use_cases.ports import RefreshUnits, ReleaseUnits, ReserveUnits
@@ -121,8 +121,12 @@ class DispatchService:
             incident_id, unit_ids, request_id, override_reason, actor
         )
 
-    async def acknowledge(self, assignment_id: str, actor: Actor) -> Assignment:
-        return await self._commands.acknowledge(assignment_id, actor)
+    async def acknowledge(
+        self, assignment_id: str, actor: Actor, owns: OwnsUnit | None = None
+    ) -> Assignment:
+        if owns is None:
+            return await self._commands.acknowledge(assignment_id, actor)
+        return await self._commands.acknowledge(assignment_id, actor, owns)
 
     async def release(
         self, incident_id: str, unit_ids: list[str], reason: str, actor: Actor

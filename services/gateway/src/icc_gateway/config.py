@@ -11,6 +11,7 @@ from icc_bus import BusConfig
 from icc_gateway.domain.kpis import KpiSettings
 from icc_gateway.security import normal_origin
 from icc_kernel.vocabulary import Priority
+from icc_rpc import TlsConfig
 from icc_storage import database_url_from_env
 
 # services/gateway/, when running from the repository (editable install).
@@ -142,6 +143,9 @@ class Config:
     picture: PictureSettings = field(default_factory=PictureSettings)
     # The response-time KPIs (GET /api/v1/kpis): window, targets, what "waiting" means.
     kpis: KpiSettings = field(default_factory=KpiSettings)
+    # The gateway's certificate and key (mutual TLS to the services, and the key that
+    # signs its assertions of who is signed in), and the CA.
+    tls: TlsConfig | None = None
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -173,6 +177,7 @@ class Config:
                 resync_every_s=_number(env, "ICC_GATEWAY_RESYNC_S", 300.0, 1.0),
             ),
             kpis=kpi_settings_from_env(env),
+            tls=TlsConfig.from_env("gateway", env),
         )
 
     def screen_dir(self) -> Path:

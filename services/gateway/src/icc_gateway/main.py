@@ -149,8 +149,10 @@ async def start(config: Config) -> Running:
         accounts = await _accounts(config, db)
         nc = await connect(config.bus, name="icc-gateway")
         stack.push_async_callback(_drain, nc)
+        if config.tls is None:
+            raise SystemExit("the gateway needs its certificate: set ICC_TLS_* (see README)")
         services = Services(
-            config.incidents_target, config.resources_target, config.dispatch_target
+            config.incidents_target, config.resources_target, config.dispatch_target, config.tls
         )
         stack.push_async_callback(services.close)
         settings = config.picture

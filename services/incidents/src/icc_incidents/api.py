@@ -3,6 +3,7 @@
 import functools
 from collections.abc import AsyncIterator
 from datetime import datetime
+from dataclasses import replace
 
 from opentelemetry import trace
 
@@ -12,13 +13,16 @@ from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_incidents import convert
 from icc_incidents.calltaking import CallTaking
 from icc_incidents.domain.catalog import Catalog
+from icc_incidents.domain.lifecycle import Draft
 from icc_incidents.domain.model import Incident, IncidentFilter
 from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
 from icc_incidents.watch import IncidentWatch
-from icc_kernel.errors import InvalidInput, Violation, raise_if_any
+from icc_kernel.errors import Forbidden, InvalidInput, Violation, raise_if_any
 from icc_kernel.names import id_of
+from icc_kernel.principals import Scope
 from icc_rpc import Context
+from icc_rpc.authz import actor_of, scope
 from icc_rpc.convert import (
     AGENCY,
     INCIDENT_STATE,
@@ -28,7 +32,6 @@ from icc_rpc.convert import (
     optional_time,
     page_size,
 )
-from icc_rpc.identity import actor_of
 from icc_telemetry import INCIDENT_ID
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["IncidentService"].full_name
@@ -46,8 +49,29 @@ def _tag(name: str) -> None:
 
 
 def _full(incident: Incident) -> incident_pb2.Incident:
-    """An incident as its callers see it: caller and notes included."""
-    return convert.incident_to_proto(incident, personal_data=True)
+    """An incident as this call's caller may see it: caller and notes only with the right
+    to personal data (call-takers and up at the center, partner dispatchers)."""
+    return convert.incident_to_proto(incident, personal_data=scope().personal_data)
+
+
+def _unrestricted(s: Scope) -> bool:
+    """Every incident is visible to the call: no agency's limits, drills included."""
+    return s.agency is None and s.exercises
+
+
+def check_visible(s: Scope, incident: Incident) -> None:
+    """Forbidden unless the call's scope sees the incident."""
+    if s.sees_incident(incident.involved, incident.exercise):
+        return
+    who = s.principal.describe()
+    if incident.exercise and not s.exercises:
+        raise Forbidden(f"{incident.name} is a drill, and {who} takes no part in exercises")
+    agency = s.agency.name if s.agency else "its agency"
+    raise Forbidden(f"{incident.name}: {agency} is not involved in it, so {who} may not")
+
+
+# Fields only the command center changes: who is involved, and whether it is a drill.
+_CENTER_FIELDS = ("agencies", "exercise")
 
 
 def _incidents_after(page_token: str, flt: IncidentFilter) -> tuple[datetime, str] | None:
@@ -90,12 +114,35 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self._calls = calls
         self._places = places
 
+    async def _visible(self, name: str) -> None:
+        """Forbidden unless the call may see the incident (read first for partners only)."""
+        s = scope()
+        if not _unrestricted(s):
+            check_visible(s, await self._service.get(name))
+
+    def _may_create(self, draft: Draft) -> None:
+        """A partner creates only incidents its agency is involved in (as given or as
+        the type's default); drills only by those taking part in exercises."""
+        s = scope()
+        if draft.exercise and not s.exercises:
+            raise Forbidden(f"{s.principal.describe()} takes no part in exercises")
+        if s.agency is None:
+            return
+        kind = self._catalog.get(draft.type_code) if draft.type_code else None
+        agencies = draft.agencies or (kind.agencies if kind else ())
+        if agencies and s.agency not in agencies:
+            raise Forbidden(
+                f"{s.principal.describe()} may create only incidents {s.agency.name} is "
+                "involved in: add it to agencies"
+            )
+
     async def CreateIncident(
         self, request: pb.CreateIncidentRequest, context: Context
     ) -> pb.CreateIncidentResponse:
         out: list[Violation] = []
         draft = convert.draft_from_proto(request.incident, out)
         raise_if_any(out)
+        self._may_create(draft)
         incident, replayed = await self._service.create(
             draft, request.request_id, actor_of(context)
         )
@@ -106,7 +153,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self, request: pb.GetIncidentRequest, context: Context
     ) -> pb.GetIncidentResponse:
         _tag(request.name)
-        return pb.GetIncidentResponse(incident=_full(await self._service.get(request.name)))
+        incident = await self._service.get(request.name)
+        check_visible(scope(), incident)
+        return pb.GetIncidentResponse(incident=_full(incident))
 
     async def ListIncidents(
         self, request: pb.ListIncidentsRequest, context: Context
@@ -115,6 +164,8 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         flt = _filter(request, out)
         size = page_size(request.page_size, default=50, most=MAX_PAGE, out=out)
         raise_if_any(out)
+        s = scope()
+        flt = replace(flt, involving=s.agency, drills=s.exercises)
         after = _incidents_after(request.page_token, flt)
         found = await self._service.list_incidents(flt, size + 1, after)
         token = ""
@@ -131,6 +182,10 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         out: list[Violation] = []
         patch = convert.draft_from_proto(request.incident, out)
         raise_if_any(out)
+        await self._visible(request.incident.name)
+        paths = set(request.update_mask.paths)
+        if not scope().principal.center and paths.intersection(_CENTER_FIELDS):
+            raise Forbidden("only the command center changes an incident's agencies or drill flag")
         incident = await self._service.update(
             request.incident.name,
             patch,
@@ -142,6 +197,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
 
     async def AddNote(self, request: pb.AddNoteRequest, context: Context) -> pb.AddNoteResponse:
         _tag(request.parent)
+        await self._visible(request.parent)
         note = await self._service.add_note(request.parent, request.text, actor_of(context))
         return pb.AddNoteResponse(note=convert.note_to_proto(id_of(request.parent), note))
 
@@ -149,6 +205,8 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self, request: pb.MergeIncidentsRequest, context: Context
     ) -> pb.MergeIncidentsResponse:
         _tag(request.name)
+        for name in (request.name, *request.duplicates):
+            await self._visible(name)
         survivor, merged = await self._service.merge(
             request.name, list(request.duplicates), request.reason, actor_of(context)
         )
@@ -160,6 +218,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self, request: pb.CloseIncidentRequest, context: Context
     ) -> pb.CloseIncidentResponse:
         _tag(request.name)
+        await self._visible(request.name)
         closed = await self._service.close(
             request.name, request.resolution, request.etag, actor_of(context)
         )
@@ -169,6 +228,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self, request: pb.CancelIncidentRequest, context: Context
     ) -> pb.CancelIncidentResponse:
         _tag(request.name)
+        await self._visible(request.name)
         cancelled = await self._service.cancel(
             request.name, request.reason, request.etag, actor_of(context)
         )
@@ -181,6 +241,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         out: list[Violation] = []
         size = page_size(request.page_size, default=100, most=MAX_PAGE, out=out)
         raise_if_any(out)
+        await self._visible(request.parent)
         after = 0
         if request.page_token:
             page = decode_page_token(request.page_token, LIST_CHRONOLOGY, scope=request.parent)
@@ -213,7 +274,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         raise_if_any(out)
         # The headers tell the caller the watch is live (nothing published later is missed).
         subscribed = functools.partial(context.send_initial_metadata, ())
-        async for item in self._watch.stream(request.cursor, agencies, subscribed):
+        async for item in self._watch.stream(request.cursor, agencies, subscribed, scope()):
             yield item
 
     # Call-taking

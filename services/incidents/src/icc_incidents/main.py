@@ -27,6 +27,7 @@ from icc_incidents.domain.questions import KeyQuestions
 from icc_incidents.domain.validation import Rules
 from icc_incidents.geocoder import NominatimGeocoder
 from icc_incidents.places import PlaceSearch
+from icc_incidents.policy import POLICY
 from icc_incidents.service import IncidentService
 from icc_incidents.settings import GeocoderSettings, geocoder_from_env, intake_from_env
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
@@ -110,7 +111,7 @@ async def start(config: Config) -> Running:
             calls,
             place_search(config, stack),
         )
-        server = await serve_grpc(config.address, api, add_servicer, SERVICE_NAME)
+        server = await serve_grpc(config.address, api, add_servicer, POLICY, config.tls)
         watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all())

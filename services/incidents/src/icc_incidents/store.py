@@ -238,7 +238,8 @@ def _row_values(i: Incident) -> dict[str, Any]:
         "lon": i.location.lon,
         "address": i.location.address,
         "ward": i.location.ward,
-        "agency_mask": _mask(i.agencies),
+        # Every agency involved (assigned units' too): what a partner may read.
+        "agency_mask": _mask(tuple(i.involved)),
         "agencies": ",".join(str(int(a)) for a in i.agencies),
         "caller_name": i.caller.name,
         "caller_phone": i.caller.phone,
@@ -442,6 +443,10 @@ async def list_incidents(
         query = query.where(t.c.state.in_([int(s) for s in flt.states]))
     if flt.agency is not None:
         query = query.where(t.c.agency_mask.op("&")(1 << int(flt.agency)) != 0)
+    if flt.involving is not None:
+        query = query.where(t.c.agency_mask.op("&")(1 << int(flt.involving)) != 0)
+    if not flt.drills:
+        query = query.where(t.c.exercise.is_(False))
     if flt.priorities:
         query = query.where(t.c.priority.in_([int(p) for p in flt.priorities]))
     if flt.created_after is not None:

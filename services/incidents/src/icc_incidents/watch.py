@@ -16,6 +16,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc_bus import EventTypes, PoisonMessage, StreamSpec
 from icc_incidents.events import ACTIONS, EVENT_TYPES, SUBJECT_PREFIX
+from icc_kernel.principals import Scope
 from icc_kernel.vocabulary import Agency
 from icc_rpc.convert import decode_page_token, encode_page_token
 
@@ -49,10 +50,16 @@ class IncidentWatch:
         self._types = EventTypes(EVENT_TYPES)
 
     async def stream(
-        self, cursor: str, agencies: set[Agency], subscribed: Callable[[], Awaitable[None]]
+        self,
+        cursor: str,
+        agencies: set[Agency],
+        subscribed: Callable[[], Awaitable[None]],
+        scope: Scope,
     ) -> AsyncIterator[pb.WatchIncidentsResponse]:
         """Events after `cursor` (from now on when empty) about incidents that involve one
-        of `agencies` (any when empty); `subscribed` is awaited once nothing can be missed."""
+        of `agencies` (any when empty) and that the caller's `scope` sees, as its reads do
+        (a partner: its agency's incidents; drills only to those taking part); `subscribed`
+        is awaited once nothing can be missed."""
         after = parse_cursor(cursor)
         # Nothing at or below the floor is ever sent: the ordered consumer restarts
         # from the last sequence *it* saw, which is 0 if nothing came yet (it would
@@ -87,8 +94,14 @@ class IncidentWatch:
                 except PoisonMessage:
                     continue
                 incident = event.incident  # type: ignore[attr-defined]
-                involved = {Agency(a) for a in incident.agencies if a in _KNOWN_AGENCIES}
+                involved = {
+                    Agency(a)
+                    for a in (*incident.agencies, *(x.agency for x in incident.assignments))
+                    if a in _KNOWN_AGENCIES
+                }
                 if agencies and not agencies.intersection(involved):
+                    continue
+                if not scope.sees_incident(involved, incident.exercise):
                     continue
                 response = pb.WatchIncidentsResponse(cursor=cursor_of(seq))
                 getattr(response, action).CopyFrom(event)

@@ -1,6 +1,7 @@
 """The gRPC face of the resources service."""
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 
 from opentelemetry import trace
@@ -9,7 +10,7 @@ from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 from icc_kernel.clock import utc_now
-from icc_kernel.errors import InvalidInput, Violation, raise_if_any
+from icc_kernel.errors import Forbidden, InvalidInput, Violation, raise_if_any
 from icc_kernel.names import MAX_INCIDENT_ID, parse_name
 from icc_kernel.vocabulary import Diversion
 from icc_resources import convert
@@ -18,6 +19,7 @@ from icc_resources.domain.avl import Verdict, position_violations
 from icc_resources.domain.model import AGENCIES, Position, Unit, UnitFilter
 from icc_resources.service import ResourceService
 from icc_rpc import Context
+from icc_rpc.authz import actor_of, scope
 from icc_rpc.convert import (
     AGENCY,
     DIVERSION,
@@ -27,7 +29,6 @@ from icc_rpc.convert import (
     encode_page_token,
     page_size,
 )
-from icc_rpc.identity import actor_of
 from icc_telemetry import INCIDENT_ID, UNIT_ID
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ResourceService"].full_name
@@ -61,6 +62,24 @@ def _filter(request: pb.ListUnitsRequest, out: list[Violation]) -> UnitFilter:
             else None
         ),
     )
+
+
+def _check_owns(unit: Unit) -> None:
+    """Forbidden unless the call may act for this unit: a device for its own unit, a
+    partner for its agency's units (the center and the systems for any)."""
+    s = scope()
+    if not s.owns_unit(unit.id, unit.agency):
+        raise Forbidden(f"{unit.name} is not {s.principal.describe()}'s unit")
+
+
+def _own_agency(flt: UnitFilter) -> UnitFilter:
+    """A partner lists its own agency's units only."""
+    s = scope()
+    if s.agency is None:
+        return flt
+    if flt.agency not in (None, s.agency):
+        raise Forbidden(f"{s.principal.describe()} may list only {s.agency.name} units")
+    return replace(flt, agency=s.agency)
 
 
 def _after(page_token: str, flt: UnitFilter) -> str:
@@ -110,6 +129,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         flt = _filter(request, out)
         size = page_size(request.page_size, default=500, most=MAX_PAGE, out=out)
         raise_if_any(out)
+        flt = _own_agency(flt)
         units = await self._service.list_units(flt, size + 1, _after(request.page_token, flt))
         token = ""
         if len(units) > size:
@@ -123,6 +143,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
 
     async def GetUnit(self, request: pb.GetUnitRequest, context: Context) -> pb.GetUnitResponse:
         unit = await self._service.get_unit(_unit_id(request.name, "name"))
+        _check_owns(unit)
         return pb.GetUnitResponse(unit=self._with_position(unit, utc_now()))
 
     async def UpdateUnitStatus(
@@ -133,6 +154,8 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         status = UNIT_STATUS.required(request.status, "status", out)
         raise_if_any(out)
         assert status is not None
+        if scope().agency is not None:
+            _check_owns(await self._service.get_unit(unit_id))
         unit = await self._service.update_status(
             unit_id, status, request.etag, request.reason, actor_of(context)
         )
@@ -160,7 +183,10 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
 
     def _check_report(self, request: pb.ReportPositionRequest, field: str) -> None:
         report = request.report
-        parse_name(report.unit, "units", f"{field}.unit")
+        unit_id = parse_name(report.unit, "units", f"{field}.unit")
+        own = scope().unit
+        if own is not None and unit_id != own:
+            raise Forbidden(f"a device reports only its own unit's position (units/{own})")
         if not report.HasField("position"):
             raise InvalidInput.one(f"{field}.position", "required")
         if not report.position.HasField("report_time"):
@@ -185,7 +211,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         counts = dict.fromkeys(Verdict, 0)
         async for request in request_iterator:
             try:
-                self._check_report(request, "report")
+                self._check_report(request, "report")  # Forbidden ends the stream
             except InvalidInput:
                 counts[Verdict.REJECTED] += 1
                 continue
@@ -221,6 +247,9 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
     ) -> pb.UpdateHospitalCapacityResponse:
         h = request.hospital
         hospital_id = parse_name(h.name, "hospitals", "hospital.name")
+        own = scope().hospital
+        if own is not None and hospital_id != own:
+            raise Forbidden(f"a hospital updates only its own capacity (hospitals/{own})")
         out: list[Violation] = []
         diversion = DIVERSION.from_proto(h.diversion, "hospital.diversion", out) or Diversion.OPEN
         raise_if_any(out)

@@ -62,6 +62,11 @@ class StackConfig:
         return f"http://{self.host}:{self.tracesink_query_port}"
 
     @property
+    def pki_dir(self) -> Path:
+        """The local CA and every process's certificate (`icc_pki.local`)."""
+        return self.var_dir / "pki"
+
+    @property
     def traces_db(self) -> Path:
         return self.var_dir / "traces.db"
 

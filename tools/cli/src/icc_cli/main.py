@@ -13,9 +13,10 @@ from rich.table import Table
 
 from icc_cli.config import StackConfig
 from icc_cli.dlq import dlq
+from icc_cli.pki import pki_app
 from icc_cli.simulate import simulate
 from icc_cli.stack import Stack, StackError
-from icc_cli.status import alive, check, table
+from icc_cli.status import alive, check, engineer_credentials, table
 from icc_cli.supervisor import Manifest, manifest_path
 from icc_cli.trace import trace
 
@@ -26,6 +27,7 @@ console = Console()
 app.command()(simulate)
 app.command()(trace)
 app.add_typer(dlq, name="dlq")
+app.add_typer(pki_app, name="pki")
 
 
 @app.callback()
@@ -94,7 +96,7 @@ def status() -> None:
         console.print(f"icc run is not running with {escape(str(var_dir))} (no {path.name}).")
         raise typer.Exit(1)
     manifest = Manifest.read(path)
-    statuses = check(manifest)
+    statuses = check(manifest, engineer_credentials(StackConfig.from_env().pki_dir))
     running = alive(manifest.supervisor)
     if running:
         console.print(f"icc run (pid {manifest.supervisor}) is running:")
@@ -108,7 +110,14 @@ def status() -> None:
 
 
 def _start(stack: Stack, config: StackConfig) -> None:
-    """The bus, the trace sink, each service and the gateway, each ready before the next."""
+    """The certificates, the bus, the trace sink, each service and the gateway, each ready
+    before the next."""
+    with console.status("Making the local certificates (var/pki) ..."):
+        tls = stack.ensure_pki()
+    console.print(
+        f"[green]✓[/] certificates in {config.pki_dir} ({len(tls['identities'])} identities, "
+        "mutual TLS on every gRPC port)"
+    )
     with console.status("Starting nats-server (JetStream) ..."):
         stack.start_nats()
     console.print(

@@ -42,6 +42,7 @@ def _endpoints(
         resources=resources or base.resources,
         dispatch=dispatch or base.dispatch,
         otlp=base.otlp,
+        tls=base.tls,
     )
 
 

@@ -12,15 +12,21 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 
 from icc_cli.config import StackConfig
 from icc_cli.supervisor import Child, Probe, Stopped, Supervisor
-from icc_rpc import wait_serving
+from icc_pki.local import LocalPki
+from icc_rpc import TlsConfig, wait_serving
+from icc_rpc.tls import CA_VARIABLE, CERT_VARIABLE, KEY_VARIABLE
 
 # Stop order: the services (and the gateway, the simulator) before what they drain into.
 INFRASTRUCTURE, SERVICES = 0, 1
+# The identity `icc run` and `icc status` ask the services' health as.
+ENGINEER = "oncall"
 
 
 class StackError(Exception):
@@ -73,13 +79,37 @@ def local_token_key(var_dir: Path, env: Mapping[str, str] = os.environ) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+def tls_of(section: Mapping[str, Any], name: str) -> TlsConfig:
+    """The files of identity `name` in the `tls` section of `endpoints.json`."""
+    mine = section["identities"][name]
+    return TlsConfig(Path(section["ca"]), Path(mine["cert"]), Path(mine["key"]))
+
+
 @dataclass
 class Stack:
     config: StackConfig
     supervisor: Supervisor = field(init=False)
+    # The `tls` section of endpoints.json: the CA and every identity's files.
+    tls: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.config.var_dir)
+
+    def ensure_pki(self) -> dict[str, Any]:
+        """The local CA and certificates under var/pki/, made or renewed where needed."""
+        host = self.config.host
+        hosts = sorted({host, "127.0.0.1", "localhost", "::1"})
+        self.tls = LocalPki(self.config.pki_dir).ensure(hosts)
+        return self.tls
+
+    def tls_env(self, name: str) -> dict[str, str]:
+        """`ICC_TLS_*` of the process that runs as identity `name`."""
+        tls = tls_of(self.tls, name)
+        return {CA_VARIABLE: str(tls.ca), CERT_VARIABLE: str(tls.cert), KEY_VARIABLE: str(tls.key)}
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """The on-call engineer's: what start-up asks health with."""
+        return tls_of(self.tls, ENGINEER).channel_credentials()
 
     def _spawn(
         self,
@@ -153,6 +183,7 @@ class Stack:
             {
                 f"ICC_{name.upper()}_ADDR": f"{c.host}:{port}",
                 **self._service_env(metrics_port),
+                **self.tls_env(name),
                 **(env or {}),
             },
             ports={
@@ -179,6 +210,7 @@ class Stack:
                 # Supervisors' trace timeline (`GET /api/v1/incidents/ID/trace`).
                 "ICC_TRACESINK_QUERY_URL": c.tracesink_query_url,
                 **self._service_env(c.gateway_metrics_port),
+                **self.tls_env("gateway"),
             },
             ports={
                 "ICC_GATEWAY_PORT": c.gateway_port,
@@ -249,8 +281,10 @@ class Stack:
         }
 
     def write_endpoints(self) -> Path:
+        """The addresses, and the `tls` section (the CA, each identity's files)."""
         path = self.config.var_dir / "endpoints.json"
-        path.write_text(json.dumps(self.config.endpoints(), indent=2) + "\n", encoding="utf-8")
+        data = {**self.config.endpoints(), "tls": self.tls}
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return path
 
     def _check_alive(self, child: Child) -> None:
@@ -288,7 +322,10 @@ class Stack:
 
     def _wait_healthy(self, child: Child, target: str, timeout_s: float) -> None:
         if wait_serving(
-            target, timeout_s=timeout_s, still_running=lambda: self._check_alive(child)
+            target,
+            self.credentials(),
+            timeout_s=timeout_s,
+            still_running=lambda: self._check_alive(child),
         ):
             return
         raise StackError(

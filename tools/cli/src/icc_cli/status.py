@@ -19,6 +19,7 @@ from rich.text import Text
 
 from icc_cli.supervisor import Listed, Manifest, Probe
 from icc_cli.watchdog import stat
+from icc_rpc import TlsConfig, sync_channel
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -42,16 +43,21 @@ def alive(pid: int) -> bool:
     return seen is not None and seen[0] != "Z"
 
 
-def ask(probe: Probe, timeout_s: float = PROBE_TIMEOUT_S) -> Health:
+def ask(
+    probe: Probe,
+    credentials: grpc.ChannelCredentials | None = None,
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> Health:
+    """`credentials`: who asks a gRPC service (the on-call engineer's certificate)."""
     if probe.kind == "grpc":
-        return _ask_grpc(probe.target, timeout_s)
+        return _ask_grpc(probe.target, credentials, timeout_s)
     if probe.kind == "http":
         return _ask_http(probe.target, timeout_s)
     return Health(True, "running")
 
 
-def _ask_grpc(target: str, timeout_s: float) -> Health:
-    with grpc.insecure_channel(target) as channel:
+def _ask_grpc(target: str, credentials: grpc.ChannelCredentials | None, timeout_s: float) -> Health:
+    with sync_channel(target, credentials) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=timeout_s
@@ -71,11 +77,22 @@ def _ask_http(url: str, timeout_s: float) -> Health:
     return Health(reply.status_code == 200, f"HTTP {reply.status_code}")
 
 
-def check(manifest: Manifest) -> list[ProcessStatus]:
+def engineer_credentials(pki_dir: Path) -> grpc.ChannelCredentials | None:
+    """The on-call engineer's certificate that `icc run` made, if it did."""
+    tls = TlsConfig(pki_dir / "ca.crt", pki_dir / "oncall.crt", pki_dir / "oncall.key")
+    try:
+        return tls.channel_credentials()
+    except OSError:
+        return None
+
+
+def check(
+    manifest: Manifest, credentials: grpc.ChannelCredentials | None = None
+) -> list[ProcessStatus]:
     def one(process: Listed) -> ProcessStatus:
         if not alive(process.pid):
             return ProcessStatus(process, False, Health(False, "not running"))
-        return ProcessStatus(process, True, ask(process.probe))
+        return ProcessStatus(process, True, ask(process.probe, credentials))
 
     with ThreadPoolExecutor(max_workers=max(1, len(manifest.processes))) as pool:
         return list(pool.map(one, manifest.processes))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from icc_kernel.errors import ConcurrentChange as ConcurrentChange
 from icc_kernel.errors import DomainError as DomainError
+from icc_kernel.errors import Forbidden as Forbidden
 from icc_kernel.errors import IllegalTransition as IllegalTransition
 from icc_kernel.errors import InvalidInput as InvalidInput
 from icc_kernel.errors import NotFound as NotFound

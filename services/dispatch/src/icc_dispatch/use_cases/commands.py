@@ -8,11 +8,18 @@ from datetime import datetime
 
 from icc_dispatch.domain import lifecycle
 from icc_dispatch.domain.case import Case
-from icc_dispatch.domain.errors import IllegalTransition, InvalidInput, NotFound, Violation
+from icc_dispatch.domain.errors import (
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    Violation,
+)
 from icc_dispatch.domain.events import AssignmentAcknowledged
 from icc_dispatch.domain.fleet import Fleet
 from icc_dispatch.domain.model import (
     Actor,
+    Agency,
     Assignment,
     AssignmentState,
     FleetUnit,
@@ -28,6 +35,14 @@ from icc_kernel.errors import raise_if_any
 from icc_kernel.names import listed_violations, name_of
 from icc_kernel.reasons import Reason, ReasonCode
 from icc_kernel.requests import request_id_violations
+
+# Whether the caller may act for a unit (its id, its agency): the call's scope decides.
+OwnsUnit = Callable[[str, Agency], bool]
+
+
+def _anyone(unit_id: str, agency: Agency) -> bool:
+    return True
+
 
 MAX_UNITS_PER_REQUEST = 20
 MAX_REASON = 500
@@ -146,9 +161,15 @@ class Commands:
             )
         return picks, {u.id for u in unplanned}
 
-    async def acknowledge(self, assignment_id: str, actor: Actor) -> Assignment:
+    async def acknowledge(
+        self, assignment_id: str, actor: Actor, owns: OwnsUnit = _anyone
+    ) -> Assignment:
+        """`owns(unit_id, agency)`: whether the caller may act for the assignment's unit."""
+
         async def work(writes: Writes) -> Assignment:
             a = await writes.load_assignment(assignment_id)
+            if not owns(a.unit_id, a.agency):
+                raise Forbidden(f"{name_of('units', a.unit_id)} is not the caller's unit")
             now = self.clock()
             acked = lifecycle.acknowledge(a, now)
             if acked is not a:

@@ -1,32 +1,14 @@
 """Dispatcher roles, the signed-in user, and who may see callers' personal data."""
 
-from enum import StrEnum
-
 from icc_gateway.domain.model import Shape
 from icc_gateway.domain.names import AgencyName
+from icc_kernel.roles import Role
 from icc_kernel.vocabulary import Agency
 
 # The agencies an account may act for: every agency of the contract.
 AGENCIES = tuple(Agency.__members__)
 
-
-class Role(StrEnum):
-    """Each role includes the ones before it."""
-
-    VIEWER = "viewer"
-    CALL_TAKER = "call_taker"
-    DISPATCHER = "dispatcher"
-    SUPERVISOR = "supervisor"
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[self]
-
-    def includes(self, other: "Role") -> bool:
-        return self.rank >= other.rank
-
-
-_RANKS = {role: n for n, role in enumerate(Role)}
+__all__ = ["AGENCIES", "Role", "User", "may_see_personal_data"]
 
 
 class User(Shape):

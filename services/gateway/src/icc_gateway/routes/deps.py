@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from opentelemetry import trace
 
 from icc_gateway import schemas
-from icc_gateway.clients import Identity, Services
+from icc_gateway.clients import Services
 from icc_gateway.context import Gateway
 from icc_gateway.domain.roles import Role, User
 from icc_gateway.errors import permission_denied, unauthenticated, unavailable
 from icc_kernel.names import MAX_ID, MAX_INCIDENT_ID, name_of
+from icc_kernel.vocabulary import Agency
+from icc_pki.assertion import Person
 from icc_rpc import DEFAULT_TIMEOUT_S
 from icc_telemetry import INCIDENT_ID
 
@@ -98,8 +100,8 @@ class Acting:
         return self.gw.services
 
     @property
-    def who(self) -> Identity:
-        return Identity(self.user.username, self.user.agency, self.user.role.value)
+    def who(self) -> Person:
+        return Person(self.user.username, Agency[self.user.agency], self.user.role)
 
     async def call(
         self,

@@ -156,6 +156,12 @@ class Incident(Named):
     caller_count: int = 1
 
     @property
+    def involved(self) -> frozenset[Agency]:
+        """The agencies involved: those in `agencies` and those that hold (or held) an
+        assigned unit. A partner reads the incidents its agency is involved in."""
+        return frozenset((*self.agencies, *(a.agency for a in self.assignments)))
+
+    @property
     def active_assignments(self) -> tuple[Assignment, ...]:
         return tuple(a for a in self.assignments if a.active)
 
@@ -189,3 +195,6 @@ class IncidentFilter:
     priorities: tuple[Priority, ...] = ()
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # The caller's scope: only incidents this agency is involved in; drills or not.
+    involving: Agency | None = None
+    drills: bool = True

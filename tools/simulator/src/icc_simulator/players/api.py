@@ -1,5 +1,6 @@
-"""The simulator's side of ICC's public API: where the services are, gRPC stubs with
-who-is-calling metadata and deadlines, and protobuf <-> simulator types (only here)."""
+"""The simulator's side of ICC's public API: where the services are, gRPC stubs over
+mutual TLS (the `simulator` identity of `endpoints.json`) with deadlines, and protobuf <->
+simulator types (only here)."""
 
 import asyncio
 import json
@@ -22,13 +23,14 @@ from icc.resource.v1 import resource_service_pb2 as rpb
 from icc.resource.v1 import resource_service_pb2_grpc as resource_grpc
 from icc_city.geo import Point
 from icc_kernel.vocabulary import Agency, Priority, UnitKind, UnitStatus
-from icc_rpc import open_channel
+from icc_rpc import TlsConfig, open_channel
 from icc_simulator.world.behaviour import HospitalView
 from icc_simulator.world.model import Catalog, IncidentKind
 
-# Who the simulator says it is (gRPC metadata `icc-user`): its incidents can be told
-# from people's by `created_by.user`, and a restarted simulator finds its own.
-SIM_USER = "icc-simulator"
+# Who the simulator is: its certificate's name, which the services record as
+# `created_by.user`, so its incidents can be told from people's and a restarted
+# simulator finds its own.
+SIM_USER = "simulator"
 # Deadline of one call; the services answer in milliseconds when healthy.
 TIMEOUT_S = 10.0
 # Statuses worth a retry: the service is restarting or overloaded for a moment.
@@ -45,7 +47,8 @@ T = TypeVar("T")
 
 
 def as_who(role: str, agency: Agency = Agency.COMMAND_CENTER, user: str = SIM_USER) -> Metadata:
-    """gRPC metadata naming the simulated actor: a call-taker, a dispatcher, a unit."""
+    """The simulated actor (a call-taker, a dispatcher, a unit) as metadata: a label for
+    reading calls in traces only; the services decide by the certificate and ignore it."""
     return (("icc-user", user), ("icc-agency", agency.name), ("icc-role", role))
 
 
@@ -83,18 +86,29 @@ class Endpoints:
     resources: str
     dispatch: str
     otlp: str | None = None
+    # The simulator's certificate (ICC_TLS_*, else the `simulator` identity of the file).
+    tls: TlsConfig | None = None
 
     @classmethod
-    def from_file(cls, path: Path) -> "Endpoints":
+    def from_file(cls, path: Path, identity: str = "simulator") -> "Endpoints":
         """`var/endpoints.json` as `icc run` writes it."""
         data = json.loads(path.read_text(encoding="utf-8"))
+        section = data.get("tls") or {}
+        mine = section.get("identities", {}).get(identity)
+        tls = (
+            TlsConfig(Path(section["ca"]), Path(mine["cert"]), Path(mine["key"])) if mine else None
+        )
         return cls(
             nats_url=data["nats"],
             incidents=data["incidents_grpc"],
             resources=data["resources_grpc"],
             dispatch=data["dispatch_grpc"],
             otlp=data.get("trace_sink_otlp"),
+            tls=tls,
         )
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        return self.tls.channel_credentials() if self.tls else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Endpoints":
@@ -113,6 +127,7 @@ class Endpoints:
             resources=env.get("ICC_RESOURCES_TARGET", base.resources),
             dispatch=env.get("ICC_DISPATCH_TARGET", base.dispatch),
             otlp=env.get("ICC_OTLP_ENDPOINT", base.otlp or "") or None,
+            tls=TlsConfig.from_env("simulator", env) if "ICC_TLS_CERT" in env else base.tls,
         )
 
 
@@ -121,10 +136,11 @@ class Clients:
 
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
+        credentials = endpoints.credentials()
         self._channels = [
-            open_channel(endpoints.incidents),
-            open_channel(endpoints.resources),
-            open_channel(endpoints.dispatch),
+            open_channel(endpoints.incidents, credentials),
+            open_channel(endpoints.resources, credentials),
+            open_channel(endpoints.dispatch, credentials),
         ]
         self.incidents: incident_grpc.IncidentServiceAsyncStub = incident_grpc.IncidentServiceStub(
             self._channels[0]

@@ -1,0 +1,105 @@
+"""The gateway's assertion of who is signed in: a short-lived JWT (ES256) signed with the
+private key of the gateway's own certificate, for one service (the audience).
+
+A service honours it only when the TLS peer is the gateway, and verifies it with the public
+key of that peer's verified certificate, so no other key needs distributing and a rotated
+gateway certificate rotates the signing key with it.
+"""
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from icc_kernel.principals import Kind, Principal
+from icc_kernel.roles import Role
+from icc_kernel.vocabulary import Agency
+
+ALGORITHM = "ES256"
+TTL_S = 60
+# Clock difference tolerated between the gateway and a service.
+LEEWAY_S = 5
+# The gRPC metadata key that carries it.
+METADATA_KEY = "icc-assertion"
+
+
+class BadAssertion(ValueError):
+    """Not a valid assertion for this service from this gateway; the message says why."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who the gateway acts for."""
+
+    user: str
+    agency: Agency
+    role: Role
+    exercises: bool = True
+
+
+class Signer:
+    """Signs assertions with the gateway's private key (PEM)."""
+
+    def __init__(self, key_pem: bytes, issuer: str) -> None:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the gateway's key must be an EC P-256 key (ES256)")
+        self._key = key
+        self.issuer = issuer
+
+    def sign(self, person: Person, audience: str, now: float | None = None) -> str:
+        iat = int(now if now is not None else time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": person.user,
+            "aud": audience,
+            "iat": iat,
+            "exp": iat + TTL_S,
+            "agency": person.agency.name,
+            "role": person.role.value,
+            "exercises": person.exercises,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+
+def verify(
+    token: str, cert: x509.Certificate, issuer: str, audience: str
+) -> tuple[Principal, float]:
+    """The person a gateway's assertion names, for a call to `audience`, and when the
+    assertion expires (Unix time); `cert` is the gateway's verified certificate, `issuer`
+    its SPIFFE ID."""
+    try:
+        claims: Mapping[str, Any] = jwt.decode(
+            token,
+            cert.public_key(),  # type: ignore[arg-type]
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+        if claims["exp"] - claims["iat"] > TTL_S + LEEWAY_S:
+            raise BadAssertion("the assertion lives longer than allowed")
+        user = str(claims["sub"])
+        if not 0 < len(user) <= 200:
+            raise BadAssertion("the assertion names no user")
+        person = Principal(
+            kind=Kind.PERSON,
+            name=user,
+            agency=Agency[str(claims["agency"])],
+            role=Role(str(claims["role"])).value,
+            exercises=bool(claims.get("exercises", False)),
+            system=issuer,
+        )
+        return person, float(claims["exp"])
+    except BadAssertion:
+        raise
+    except jwt.PyJWTError as exc:
+        raise BadAssertion(f"the gateway's assertion is not valid: {exc}") from None
+    except (KeyError, ValueError, TypeError):
+        raise BadAssertion("the gateway's assertion names no agency or role") from None

@@ -1,0 +1,78 @@
+"""Mutual TLS: the files a process proves itself with, and gRPC credentials made from them.
+
+Every gRPC port requires a client certificate from the CA (`ICC_TLS_CA`); each process
+presents its own (`ICC_TLS_CERT`, `ICC_TLS_KEY`). Unset, they are the local system's files
+that `icc run` makes under `$ICC_VAR_DIR/pki/` (`ca.crt`, `<name>.crt`, `<name>.key`).
+
+A server reads its files again when they change (checked at each new connection), so a
+deployment rotates a server's certificate or the CA bundle without a restart.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+CA_VARIABLE, CERT_VARIABLE, KEY_VARIABLE = "ICC_TLS_CA", "ICC_TLS_CERT", "ICC_TLS_KEY"
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def from_env(cls, name: str, env: Mapping[str, str] = os.environ) -> "TlsConfig":
+        """`ICC_TLS_*`, else the local system's files for `name` (`incidents`, `gateway`)."""
+        pki = Path(env.get("ICC_VAR_DIR", "var")) / "pki"
+        return cls(
+            ca=Path(env.get(CA_VARIABLE) or pki / "ca.crt"),
+            cert=Path(env.get(CERT_VARIABLE) or pki / f"{name}.crt"),
+            key=Path(env.get(KEY_VARIABLE) or pki / f"{name}.key"),
+        )
+
+    def _read(self) -> tuple[bytes, bytes, bytes]:
+        try:
+            return self.ca.read_bytes(), self.cert.read_bytes(), self.key.read_bytes()
+        except OSError as exc:
+            raise OSError(
+                f"cannot read TLS file {exc.filename}: run `icc run` once (it makes the local "
+                f"certificates under var/pki/) or set {CA_VARIABLE}, {CERT_VARIABLE} and "
+                f"{KEY_VARIABLE}"
+            ) from None
+
+    def _stamp(self) -> tuple[float, ...]:
+        try:
+            return tuple(p.stat().st_mtime for p in (self.ca, self.cert, self.key))
+        except OSError:
+            return ()
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        """Require a client certificate from the CA; serve this process's certificate."""
+        ca, cert, key = self._read()
+        seen = [self._stamp()]
+
+        def fetch() -> grpc.ServerCertificateConfiguration | None:
+            stamp = self._stamp()
+            if not stamp or stamp == seen[0]:
+                return None  # unchanged (or half-written): keep what is in use
+            try:
+                new_ca, new_cert, new_key = self._read()
+            except OSError:
+                return None
+            seen[0] = stamp
+            return grpc.ssl_server_certificate_configuration([(new_key, new_cert)], new_ca)
+
+        return grpc.dynamic_ssl_server_credentials(
+            grpc.ssl_server_certificate_configuration([(key, cert)], ca),
+            fetch,  # type: ignore[arg-type]  # None keeps the configuration in use
+            require_client_authentication=True,
+        )
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        """Present this process's certificate; trust servers the CA issued."""
+        ca, cert, key = self._read()
+        return grpc.ssl_channel_credentials(ca, key, cert)

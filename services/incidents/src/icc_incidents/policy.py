@@ -1,0 +1,40 @@
+"""Who may call each RPC of the incidents service (`icc_rpc.authz`; deny by default).
+
+What a call then sees is its scope: a partner only incidents its agency is involved in
+(in `agencies` or holding an assigned unit) and changes only those; drills only for those
+who take part in exercises; callers' details and notes only to call-takers and up at the
+center and to partner dispatchers (`api.py` applies it)."""
+
+from icc_incidents.api import SERVICE_NAME
+from icc_kernel.roles import Role
+from icc_rpc import ANYONE, Policy, allow
+
+# Reads of incidents: everyone who works them, and the systems that show them.
+_READ = allow(
+    center=Role.VIEWER,
+    partners=Role.VIEWER,
+    services=["simulator"],
+    gateway=True,
+    engineers=True,
+)
+# Taking a call; changing an incident or its narrative.
+_WRITE = allow(center=Role.CALL_TAKER, partners=Role.DISPATCHER, services=["simulator"])
+# Ending an incident or folding duplicates into it: a dispatcher's decision.
+_DECIDE = allow(center=Role.DISPATCHER, partners=Role.DISPATCHER, services=["simulator"])
+
+POLICY = Policy(
+    SERVICE_NAME,
+    {
+        "CreateIncident": _WRITE,
+        "GetIncident": _READ,
+        "ListIncidents": _READ,
+        "UpdateIncident": _WRITE,
+        "AddNote": _WRITE,
+        "MergeIncidents": _DECIDE,
+        "CloseIncident": _DECIDE,
+        "CancelIncident": _DECIDE,
+        "ListChronology": _READ,
+        "ListIncidentTypes": ANYONE,
+        "WatchIncidents": _READ,
+    },
+)
