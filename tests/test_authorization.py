@@ -23,8 +23,11 @@ from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_service_pb2 as dpb
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
+from icc.ops.v1 import dead_letter_service_pb2 as opb
 from icc.resource.v1 import events_pb2, resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
+from icc_bus import BusConfig
+from icc_ops import main as ops_main
 from icc_pki.local import EXAMPLE_HOSPITAL, EXAMPLE_UNIT
 from icc_rpc.authz import Rule
 from icc_testing import Pki
@@ -58,6 +61,7 @@ class Objects:
 
 def requests(o: Objects) -> dict[str, Any]:
     """A request for each RPC that names things that exist."""
+    here = common_pb2.Location(lat=CENTRE[0], lon=CENTRE[1])
     position = resource_pb2.Position(lat=CENTRE[0], lon=CENTRE[1])
     position.report_time.GetCurrentTime()
     report = rpb.ReportPositionRequest(
@@ -109,6 +113,25 @@ def requests(o: Objects) -> dict[str, Any]:
         "GetResponsePlan": dpb.GetResponsePlanRequest(
             type_code="MEDICAL.SICK_PERSON", priority=common_pb2.PRIORITY_P3, hour=-1
         ),
+        "SearchPlaces": ipb.SearchPlacesRequest(query="chợ Bến Thành"),
+        "FindPossibleDuplicates": ipb.FindPossibleDuplicatesRequest(
+            location=here, type_code="MEDICAL.SICK_PERSON"
+        ),
+        "AddCaller": ipb.AddCallerRequest(
+            parent=o.incident, caller=incident_pb2.Caller(name="B", phone="0909000111")
+        ),
+        "CreateCaution": ipb.CreateCautionRequest(
+            caution=incident_pb2.Caution(
+                kind=incident_pb2.CAUTION_KIND_HAZARDOUS_MATERIALS, text="gas", location=here
+            )
+        ),
+        "ListCautions": ipb.ListCautionsRequest(near=here),
+        "ListKeyQuestions": ipb.ListKeyQuestionsRequest(type_code="MEDICAL.CARDIAC_ARREST"),
+        "AnswerKeyQuestions": ipb.AnswerKeyQuestionsRequest(name=o.incident),
+        "ListDeadLetters": opb.ListDeadLettersRequest(),
+        "GetDeadLetter": opb.GetDeadLetterRequest(name="deadLetters/1"),
+        "ReplayDeadLetter": opb.ReplayDeadLetterRequest(name="deadLetters/1"),
+        "DiscardDeadLetter": opb.DiscardDeadLetterRequest(name="deadLetters/1", reason="test"),
     }
 
 
@@ -152,13 +175,23 @@ async def objects(city: City) -> AsyncIterator[Objects]:
     yield Objects(incident.name, EXAMPLE_UNIT)
 
 
+@pytest_asyncio.fixture
+async def ops(city: City, pki: Pki) -> AsyncIterator[object]:
+    running = await ops_main.start(
+        ops_main.Config("127.0.0.1:0", BusConfig(city.nats.url), pki.tls("ops"))
+    )
+    yield running
+    await running.stop()
+
+
 async def test_every_rpc_refuses_every_caller_its_rule_does_not_allow(
-    city: City, objects: Objects, pki: Pki
+    city: City, objects: Objects, ops: object, pki: Pki
 ) -> None:
     targets = {
         "icc.incident.v1.IncidentService": city.running["incidents"],
         "icc.resource.v1.ResourceService": city.running["resources"],
         "icc.dispatch.v1.DispatchService": city.running["dispatch"],
+        "icc.ops.v1.DeadLetterService": ops,
     }
     built = requests(objects)
     wrong: list[str] = []

@@ -48,7 +48,7 @@ from icc_cli.main import app
 from icc_ops import main as ops_main
 from icc_ops.deadletters import DeadLetterQueue
 from icc_rpc.errors import field_violations
-from icc_testing import NatsServer, free_port
+from icc_testing import NatsServer, Pki, free_port
 from icc_testing.nats_server import nats_server_binary
 
 STREAM = StreamSpec(name="ICC_INCIDENT", subjects=["icc.incident.>"])
@@ -214,15 +214,17 @@ async def test_a_poison_event_is_listed_shown_replayed_after_the_fix_and_discard
 
 
 async def test_a_supervisor_does_the_same_through_the_ops_service(
-    nats_server: NatsServer, nats_client: Client, dispatch: Dispatch
+    nats_server: NatsServer, nats_client: Client, dispatch: Dispatch, pki: Pki
 ) -> None:
     from icc_bus import BusConfig
 
     await publish_event(nats_client.jetstream(), _created("evt-1", "inc-1", "TEST.BUG"))
     await _until(lambda: "evt-1" in dispatch.seen)
-    ops = await ops_main.start(ops_main.Config("127.0.0.1:0", BusConfig(nats_server.url)))
+    ops = await ops_main.start(
+        ops_main.Config("127.0.0.1:0", BusConfig(nats_server.url), pki.tls("ops"))
+    )
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{ops.port}") as channel:
+        async with pki.channel(f"127.0.0.1:{ops.port}") as channel:
             stub = pb_grpc.DeadLetterServiceStub(channel)
             for _ in range(50):
                 found = (
@@ -265,34 +267,27 @@ async def test_a_supervisor_does_the_same_through_the_ops_service(
             )
             assert list(after.dead_letters) == []  # the one letter was on the first page
 
-            with pytest.raises(grpc.aio.AioRpcError) as refused:
-                await stub.ReplayDeadLetter(
-                    pb.ReplayDeadLetterRequest(name=letter.name),
-                    metadata=[("icc-user", "dispatcher-3"), ("icc-role", "dispatcher")],
-                    timeout=5,
-                )
+            async with pki.channel(f"127.0.0.1:{ops.port}", "police-113") as partner:
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await pb_grpc.DeadLetterServiceStub(partner).ReplayDeadLetter(
+                        pb.ReplayDeadLetterRequest(name=letter.name), timeout=5
+                    )
             assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
             with pytest.raises(grpc.aio.AioRpcError) as bad:
                 await stub.DiscardDeadLetter(
                     pb.DiscardDeadLetterRequest(name=letter.name),
-                    metadata=[("icc-user", "sup-1"), ("icc-role", "supervisor")],
                     timeout=5,
                 )
             assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "reason" in (bad.value.details() or "")
 
             dispatch.fixed = True
-            supervisor = [("icc-user", "sup-1"), ("icc-role", "supervisor")]
-            await stub.ReplayDeadLetter(
-                pb.ReplayDeadLetterRequest(name=letter.name), metadata=supervisor, timeout=5
-            )
+            await stub.ReplayDeadLetter(pb.ReplayDeadLetterRequest(name=letter.name), timeout=5)
             await _until(lambda: dispatch.handled() == ["incidents/inc-1"])
             with pytest.raises(grpc.aio.AioRpcError) as gone:
-                await stub.ReplayDeadLetter(
-                    pb.ReplayDeadLetterRequest(name=letter.name), metadata=supervisor, timeout=5
-                )
+                await stub.ReplayDeadLetter(pb.ReplayDeadLetterRequest(name=letter.name), timeout=5)
             assert gone.value.code() == grpc.StatusCode.NOT_FOUND
-            assert "replayed by sup-1 (rpc)" in (gone.value.details() or "")
+            assert "replayed by command-center (rpc)" in (gone.value.details() or "")
     finally:
         await ops.stop()
     assert dispatch.handled() == ["incidents/inc-1"]

@@ -10,10 +10,11 @@ from google.protobuf.descriptor import ServiceDescriptor
 import icc
 from icc_dispatch.policy import POLICY as DISPATCH
 from icc_incidents.policy import POLICY as INCIDENTS
+from icc_ops.policy import POLICY as OPS
 from icc_resources.policy import POLICY as RESOURCES
 from icc_rpc import Policy
 
-POLICIES: dict[str, Policy] = {p.service: p for p in (INCIDENTS, RESOURCES, DISPATCH)}
+POLICIES: dict[str, Policy] = {p.service: p for p in (INCIDENTS, RESOURCES, DISPATCH, OPS)}
 
 
 def contract_services() -> list[ServiceDescriptor]:

@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -20,10 +21,12 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from icc_cli import cluster
-from icc_testing import CuttableProxy, ServiceProcess, free_port
+from icc_testing import CuttableProxy, Pki, ServiceProcess, free_port
 from icc_testing.nats_server import nats_server_binary
 
 SERVICES = ("incidents", "resources", "dispatch")
+# The suite's CA and certificates: every gRPC port speaks mutual TLS, as deployed.
+PKI = Pki(Path(tempfile.mkdtemp(prefix="icc-cluster-pki-")))
 # Databases a test may cut (behind a proxy); resources' is reached directly.
 CUTTABLE = ("incidents", "dispatch")
 
@@ -148,6 +151,7 @@ class Cluster:
             f"ICC_{service.upper()}_DB_URL": db_url,
             **cluster.bus_env(service, self.nodes),
             "ICC_TOKEN_KEY": self.token_key,
+            **PKI.env(service),
             "ICC_LOG_LEVEL": "WARNING",
         }
         if service == "dispatch":
@@ -155,7 +159,11 @@ class Cluster:
             env["ICC_RESOURCES_TARGET"] = f"ipv4:{resources}"
             env["ICC_DISPATCH_ACK_TIMEOUT_S"] = "3600"
         proc = ServiceProcess(
-            f"icc_{service}.main", address, env, self.root / f"{service}-{index + 1}.log"
+            f"icc_{service}.main",
+            address,
+            env,
+            self.root / f"{service}-{index + 1}.log",
+            PKI.credentials(),
         )
         proc.start(timeout_s=90)
         self.replicas.setdefault(service, []).append(Replica(service, index, proc))

@@ -16,6 +16,7 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_cli import cluster
+from tests.cluster.harness import PKI
 
 TYPES = ["FIRE.RUBBISH", "POLICE.BURGLARY", "MEDICAL.CARDIAC_ARREST", "TRAFFIC.ROAD_BLOCKED"]
 SPOTS = [(10.7740, 106.7035), (10.8000, 106.6650), (10.7550, 106.6400), (10.8500, 106.7700)]
@@ -38,8 +39,10 @@ _SERVICE_CONFIG = {
 
 
 def partner_channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
+    """As the command center's own client (mutual TLS), retrying UNAVAILABLE."""
+    return grpc.aio.secure_channel(
         target,
+        PKI.credentials(),
         options=[
             ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
             ("grpc.enable_retries", 1),

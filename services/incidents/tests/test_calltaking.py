@@ -11,16 +11,23 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import events_pb2, incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
+from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_city.geo import Point, offset
+from icc_incidents.api import SERVICE_NAME
+from icc_kernel.roles import Role
+from icc_kernel.vocabulary import Agency
+from icc_pki.assertion import Person
 from icc_rpc.errors import field_violations
 
 from .conftest import Service
 from .test_api import T, wait_for_events
 
 MARKET = Point(10.7725, 106.6980)
-CALL_TAKER_115 = (("icc-user", "ct-7"), ("icc-agency", "MEDICAL"), ("icc-role", "call-taker"))
-PARTNER = (("icc-user", "bv-cho-ray"), ("icc-agency", "MEDICAL"), ("icc-role", "partner"))
-SUPERVISOR = (("icc-user", "sup-1"), ("icc-agency", "COMMAND_CENTER"), ("icc-role", "supervisor"))
+# People at the center's screen, for whom the gateway acts (its signed assertion).
+CALL_TAKER_115 = Person("ct-7", Agency.MEDICAL, Role.CALL_TAKER)
+SUPERVISOR = Person("sup-1", Agency.COMMAND_CENTER, Role.SUPERVISOR)
+# A partner's own system calling with its certificate.
+PARTNER = "medical-115"
 PHONE = "+84 901 234 567"
 
 
@@ -33,10 +40,11 @@ async def create(
     type_code: str = "MEDICAL.CARDIAC_ARREST",
     where: Point = MARKET,
     phone: str = PHONE,
-    metadata: tuple[tuple[str, str], ...] = CALL_TAKER_115,
+    who: Person | str = CALL_TAKER_115,
     **kw: object,
 ) -> incident_pb2.Incident:
-    reply = await svc.stub.CreateIncident(
+    stub, metadata = as_who(svc, who)
+    reply = await stub.CreateIncident(
         pb.CreateIncidentRequest(
             incident=incident_pb2.Incident(
                 type_code=type_code,
@@ -49,6 +57,16 @@ async def create(
         timeout=T,
     )
     return reply.incident
+
+
+def as_who(
+    svc: Service, who: Person | str
+) -> tuple[pb_grpc.IncidentServiceStub, tuple[tuple[str, str], ...]]:
+    """A stub and metadata calling as a partner's certificate, or as a person through the
+    gateway."""
+    if isinstance(who, str):
+        return svc.as_(who), ()
+    return svc.as_("gateway"), svc.pki.acting_for(who, SERVICE_NAME)
 
 
 async def invalid(call: object) -> list[str]:
@@ -67,7 +85,7 @@ def ts(when: datetime) -> Timestamp:
 async def test_the_line_is_set_at_intake_and_kept_through_a_transfer(service: Service) -> None:
     by_115 = await create(service)
     assert by_115.call_line == incident_pb2.CALL_LINE_MEDICAL_115  # the call-taker's agency
-    by_partner = await create(service, phone="", metadata=PARTNER)
+    by_partner = await create(service, phone="", who=PARTNER)
     assert by_partner.call_line == incident_pb2.CALL_LINE_PARTNER
     on_112 = await create(service, phone="", call_line=incident_pb2.CALL_LINE_EMERGENCY_112)
     assert on_112.call_line == incident_pb2.CALL_LINE_EMERGENCY_112
@@ -140,7 +158,8 @@ async def test_a_repeat_call_is_a_possible_duplicate_and_joins_as_another_caller
         caller=incident_pb2.Caller(name="Lê Văn Hai", phone="0909000222"),
         request_id="call-2",
     )
-    added = await service.stub.AddCaller(request, metadata=CALL_TAKER_115, timeout=T)
+    stub, metadata = as_who(service, CALL_TAKER_115)
+    added = await stub.AddCaller(request, metadata=metadata, timeout=T)
     assert not added.replayed
     assert added.incident.caller_count == 2
     assert [c.phone for c in added.incident.additional_callers] == ["0909000222"]
@@ -209,7 +228,8 @@ async def test_the_form_may_ask_with_a_phone_only_or_no_type_yet(service: Servic
 async def test_cautions_are_listed_and_travel_with_a_new_incident(service: Service) -> None:
     home = Point(10.7905, 106.6890)
     until = datetime.now(UTC) + timedelta(days=30)
-    made = await service.stub.CreateCaution(
+    supervisor, acting = as_who(service, SUPERVISOR)
+    made = await supervisor.CreateCaution(
         pb.CreateCautionRequest(
             request_id="caution-1",
             caution=incident_pb2.Caution(
@@ -221,7 +241,7 @@ async def test_cautions_are_listed_and_travel_with_a_new_incident(service: Servi
                 valid_until=ts(until),
             ),
         ),
-        metadata=SUPERVISOR,
+        metadata=acting,
         timeout=T,
     )
     caution = made.caution

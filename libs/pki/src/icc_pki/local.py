@@ -28,7 +28,7 @@ EXAMPLE_UNIT = "U-CC115-CENTER-A1"
 EXAMPLE_HOSPITAL = "HOSP-CHORAY"
 
 # name in endpoints.json -> identity; the services' certificates also name their hosts.
-SERVICES = ("incidents", "resources", "dispatch")
+SERVICES = ("incidents", "resources", "dispatch", "ops")
 LOCAL: dict[str, Identity] = {
     **{name: Identity.of(Kind.SERVICE, name, exercises=True) for name in SERVICES},
     "gateway": Identity.of(Kind.GATEWAY, "gateway", exercises=True),

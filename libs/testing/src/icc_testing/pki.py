@@ -15,6 +15,7 @@ import grpc
 
 from icc_kernel.principals import Kind
 from icc_pki import Authority, Identity, Issued
+from icc_pki.assertion import METADATA_KEY, Person, Signer
 from icc_pki.local import LOCAL
 from icc_rpc import TlsConfig, open_channel, sync_channel
 from icc_rpc.tls import CA_VARIABLE, CERT_VARIABLE, KEY_VARIABLE
@@ -63,6 +64,12 @@ class Pki:
         """`ICC_TLS_*` of a child process that runs as `name`."""
         tls = self.tls(name)
         return {CA_VARIABLE: str(tls.ca), CERT_VARIABLE: str(tls.cert), KEY_VARIABLE: str(tls.key)}
+
+    def acting_for(self, person: Person, audience: str) -> tuple[tuple[str, str], ...]:
+        """The metadata of a call the gateway makes for `person` to service `audience`
+        (its gRPC full name): a fresh assertion signed with the gateway's key."""
+        signer = Signer(self.issued("gateway").key_pem, self.identities["gateway"].spiffe_id)
+        return ((METADATA_KEY, signer.sign(person, audience)),)
 
     def credentials(self, name: str = DEFAULT) -> grpc.ChannelCredentials:
         issued = self.issued(name)

@@ -20,7 +20,8 @@ from icc_incidents.service import IncidentService
 from icc_incidents.watch import IncidentWatch
 from icc_kernel.errors import Forbidden, InvalidInput, Violation, raise_if_any
 from icc_kernel.names import id_of
-from icc_kernel.principals import Scope
+from icc_kernel.principals import Kind, Scope
+from icc_kernel.vocabulary import CallLine
 from icc_rpc import Context
 from icc_rpc.authz import actor_of, scope
 from icc_rpc.convert import (
@@ -120,14 +121,15 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         if not _unrestricted(s):
             check_visible(s, await self._service.get(name))
 
-    def _may_create(self, draft: Draft) -> None:
+    def _may_create(self, draft: Draft) -> Draft:
         """A partner creates only incidents its agency is involved in (as given or as
-        the type's default); drills only by those taking part in exercises."""
+        the type's default), on the partner line unless it says; drills only by those
+        taking part in exercises."""
         s = scope()
         if draft.exercise and not s.exercises:
             raise Forbidden(f"{s.principal.describe()} takes no part in exercises")
         if s.agency is None:
-            return
+            return draft
         kind = self._catalog.get(draft.type_code) if draft.type_code else None
         agencies = draft.agencies or (kind.agencies if kind else ())
         if agencies and s.agency not in agencies:
@@ -135,6 +137,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
                 f"{s.principal.describe()} may create only incidents {s.agency.name} is "
                 "involved in: add it to agencies"
             )
+        if s.principal.kind is Kind.PARTNER and draft.call_line is None:
+            return replace(draft, call_line=CallLine.PARTNER)
+        return draft
 
     async def CreateIncident(
         self, request: pb.CreateIncidentRequest, context: Context
@@ -142,7 +147,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         out: list[Violation] = []
         draft = convert.draft_from_proto(request.incident, out)
         raise_if_any(out)
-        self._may_create(draft)
+        draft = self._may_create(draft)
         incident, replayed = await self._service.create(
             draft, request.request_id, actor_of(context)
         )
@@ -303,6 +308,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         out: list[Violation] = []
         caller = convert.caller_from_proto(request.caller, out)
         raise_if_any(out)
+        await self._visible(request.parent)
         incident, replayed = await self._calls.add_caller(
             request.parent, caller, request.request_id, actor_of(context)
         )
@@ -350,6 +356,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self, request: pb.AnswerKeyQuestionsRequest, context: Context
     ) -> pb.AnswerKeyQuestionsResponse:
         _tag(request.name)
+        await self._visible(request.name)
         incident = await self._calls.answer_questions(
             request.name,
             convert.answers_from_proto(request.answers),

@@ -19,6 +19,8 @@ _READ = allow(
 )
 # Taking a call; changing an incident or its narrative.
 _WRITE = allow(center=Role.CALL_TAKER, partners=Role.DISPATCHER, services=["simulator"])
+# Finding the place of a call.
+_CALL_TAKING = allow(center=Role.CALL_TAKER, partners=Role.CALL_TAKER, services=["simulator"])
 # Ending an incident or folding duplicates into it: a dispatcher's decision.
 _DECIDE = allow(center=Role.DISPATCHER, partners=Role.DISPATCHER, services=["simulator"])
 
@@ -36,5 +38,20 @@ POLICY = Policy(
         "ListChronology": _READ,
         "ListIncidentTypes": ANYONE,
         "WatchIncidents": _READ,
+        # Call-taking: where the caller is, whether it was called in already, hazards known
+        # at the place, the questions that set the priority.
+        "SearchPlaces": _CALL_TAKING,
+        # Duplicates may be any agency's incidents: the center's call-takers only.
+        "FindPossibleDuplicates": allow(center=Role.CALL_TAKER, services=["simulator"]),
+        "AddCaller": _WRITE,
+        # Premise cautions: the center's supervisors and partner agencies' dispatchers.
+        "CreateCaution": allow(
+            center=Role.SUPERVISOR, partners=Role.DISPATCHER, services=["simulator"]
+        ),
+        "ListCautions": allow(
+            center=Role.VIEWER, partners=Role.VIEWER, services=["simulator"], gateway=True
+        ),
+        "ListKeyQuestions": ANYONE,
+        "AnswerKeyQuestions": _WRITE,
     },
 )

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from icc_bus import BusConfig
 from icc_host import Hosted, open_bus, serve_grpc
-from icc_ops.api import SERVICE_NAME, DeadLetterApi, add_servicer
+from icc_ops.api import DeadLetterApi, add_servicer
 from icc_ops.deadletters import DeadLetterQueue
+from icc_ops.policy import POLICY
+from icc_rpc import TlsConfig
 from icc_rpc.runtime import run_service
 
 DEFAULT_ADDRESS = "127.0.0.1:50054"
@@ -24,10 +26,16 @@ DEFAULT_ADDRESS = "127.0.0.1:50054"
 class Config:
     address: str
     bus: BusConfig
+    # Its certificate, key and CA (`ICC_TLS_*`); None only in the benchmark's comparison.
+    tls: TlsConfig | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
-        return cls(env.get("ICC_OPS_ADDR", DEFAULT_ADDRESS), BusConfig.from_env(env))
+        return cls(
+            env.get("ICC_OPS_ADDR", DEFAULT_ADDRESS),
+            BusConfig.from_env(env),
+            TlsConfig.from_env("ops", env),
+        )
 
 
 async def start(config: Config) -> Hosted:
@@ -35,7 +43,9 @@ async def start(config: Config) -> Hosted:
         nc = await open_bus(stack, config.bus, "icc-ops")
         queue = DeadLetterQueue(nc.jetstream())
         await queue.ensure(config.bus.replicas)
-        server = await serve_grpc(config.address, DeadLetterApi(queue), add_servicer, SERVICE_NAME)
+        server = await serve_grpc(
+            config.address, DeadLetterApi(queue), add_servicer, POLICY, config.tls
+        )
         # Started: the stack's closing now belongs to `Hosted.stop`.
         return Hosted(server, stack.pop_all())
     raise AssertionError("unreachable")
