@@ -15,13 +15,13 @@ from icc_incidents.calltaking import IntakeSettings
 from icc_incidents.domain.duplicates import DuplicateRules
 from icc_simulator.dupday import DayPlan, play_day, summary
 from icc_simulator.players.api import Clients, Endpoints
-from icc_testing import NatsServer
+from icc_testing import NatsServer, Pki
 
 PLAN = DayPlan(seed=4, hours=float(os.environ.get("ICC_DUPDAY_HOURS", "2")), speed=360.0)
 
 
 @pytest_asyncio.fixture
-async def incidents(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Clients]:
+async def incidents(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> AsyncIterator[Clients]:
     window = timedelta(minutes=PLAN.service_window_min())
     service = await incidents_main.start(
         incidents_main.Config(
@@ -30,10 +30,11 @@ async def incidents(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Cl
             BusConfig(url=nats_server.url),
             True,
             intake=IntakeSettings(duplicates=DuplicateRules(window=window)),
+            tls=pki.tls("incidents"),
         )
     )
     target = f"127.0.0.1:{service.port}"
-    clients = Clients(Endpoints(nats_server.url, target, target, target))
+    clients = Clients(Endpoints(nats_server.url, target, target, target, tls=pki.tls("simulator")))
     try:
         yield clients
     finally:
