@@ -16,6 +16,7 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_cli import cluster
+from icc_rpc.client import tls_options
 from tests.cluster.harness import PKI
 
 TYPES = ["FIRE.RUBBISH", "POLICE.BURGLARY", "MEDICAL.CARDIAC_ARREST", "TRAFFIC.ROAD_BLOCKED"]
@@ -44,6 +45,7 @@ def partner_channel(target: str) -> grpc.aio.Channel:
         target,
         PKI.credentials(),
         options=[
+            *tls_options(target),
             ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
             ("grpc.enable_retries", 1),
         ],

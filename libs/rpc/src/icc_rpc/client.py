@@ -16,18 +16,31 @@ from icc_telemetry import client_interceptors
 DEFAULT_TIMEOUT_S = 5.0
 
 
+def tls_options(target: str) -> list[tuple[str, str]]:
+    """The name a server's certificate must carry, for a target listing several addresses
+    (`ipv4:10.0.0.1:50052,10.0.0.2:50052`): the first one's host, which gRPC would not
+    otherwise know (a single `host:port` is checked against its host)."""
+    scheme, _, rest = target.partition(":")
+    if scheme not in ("ipv4", "ipv6") or "," not in rest:
+        return []
+    host = rest.split(",")[0].rsplit(":", 1)[0].strip("[]")
+    return [("grpc.ssl_target_name_override", host)]
+
+
 def open_channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
-    """An aio channel to `host:port` that propagates trace context."""
+    """An aio channel to `target` that propagates trace context."""
     if credentials is None:
         return grpc.aio.insecure_channel(target, interceptors=client_interceptors())
-    return grpc.aio.secure_channel(target, credentials, interceptors=client_interceptors())
+    return grpc.aio.secure_channel(
+        target, credentials, tls_options(target), interceptors=client_interceptors()
+    )
 
 
 def sync_channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
     """A blocking channel (command-line tools, start-up checks)."""
     if credentials is None:
         return grpc.insecure_channel(target)
-    return grpc.secure_channel(target, credentials)
+    return grpc.secure_channel(target, credentials, tls_options(target))
 
 
 def wait_serving(
