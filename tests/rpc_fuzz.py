@@ -63,9 +63,9 @@ class Method:
         return self.path.rsplit(".", 1)[-1]
 
 
-def discover(target: str) -> list[Method]:
-    """Every method of every service the server at `target` reflects."""
-    with grpc.insecure_channel(target) as channel:
+def discover(target: str, credentials: grpc.ChannelCredentials) -> list[Method]:
+    """Every method of every service the server at `target` reflects (over mutual TLS)."""
+    with grpc.secure_channel(target, credentials) as channel:
         db = ProtoReflectionDescriptorDatabase(channel)
         pool = descriptor_pool.DescriptorPool(db)
         found = []

@@ -7,14 +7,21 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from icc_rpc import FieldViolation, RpcError, start_server
+from icc_rpc import ANYONE, FieldViolation, Policy, RpcError, start_server
 from icc_rpc.errors import field_violations
+from icc_testing import Pki
 
 Request = health_pb2.HealthCheckRequest
 Reply = health_pb2.HealthCheckResponse
 SERVING = health_pb2.HealthCheckResponse.SERVING
 # A string field holding bad UTF-8; a length past the end; a field number 0.
 UNDECODABLE = [b"\x0a\x02\xff\xfe", b"\x0a\xff\xff\xff\xff\x0f", b"\x00"]
+
+
+POLICY = Policy(
+    "test.Decode",
+    {m: ANYONE for m in ("Unary", "ServerStream", "Written", "ClientStream", "Both")},
+)
 
 
 def _register(server: grpc.aio.Server) -> None:
@@ -62,11 +69,15 @@ def _refused(err: grpc.aio.AioRpcError) -> None:
     assert violation.field == "request"
 
 
-async def test_undecodable_requests_are_invalid_arguments_on_every_kind_of_rpc() -> None:
-    server = await start_server("127.0.0.1:0", _register, ["test.Decode"])
+async def test_undecodable_requests_are_invalid_arguments_on_every_kind_of_rpc(pki: Pki) -> None:
+    server = await start_server(
+        "127.0.0.1:0", _register, ["test.Decode"], tls=pki.tls("incidents"), policies=[POLICY]
+    )
     valid = Request(service="x").SerializeToString()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with grpc.aio.secure_channel(
+            f"127.0.0.1:{server.port}", pki.credentials()
+        ) as channel:
             unary = channel.unary_unary("/test.Decode/Unary")
             assert await unary(valid, timeout=5)
             for name in ("ServerStream", "Written"):
@@ -96,10 +107,14 @@ async def test_undecodable_requests_are_invalid_arguments_on_every_kind_of_rpc()
         await server.stop(0)
 
 
-async def test_health_watch_answers_and_list_is_unimplemented_not_internal() -> None:
-    server = await start_server("127.0.0.1:0", _register, ["test.Decode"])
+async def test_health_watch_answers_and_list_is_unimplemented_not_internal(pki: Pki) -> None:
+    server = await start_server(
+        "127.0.0.1:0", _register, ["test.Decode"], tls=pki.tls("incidents"), policies=[POLICY]
+    )
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with grpc.aio.secure_channel(
+            f"127.0.0.1:{server.port}", pki.credentials()
+        ) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             watch = health.Watch(Request(service="test.Decode"), timeout=5)
             assert (await watch.read()).status == SERVING

@@ -119,9 +119,10 @@ async def test_viewers_never_see_callers_or_notes(service: Service) -> None:
 async def test_the_watch_is_filtered_at_the_server_like_reads(service: Service) -> None:
     police_113 = service.as_("police-113")
     seen: list[str] = []
+    stream = police_113.WatchIncidents(pb.WatchIncidentsRequest(), timeout=30)
+    await stream.initial_metadata()  # subscribed: nothing published from now on is missed
 
     async def watch() -> None:
-        stream = police_113.WatchIncidents(pb.WatchIncidentsRequest(cursor="0"), timeout=30)
         async for event in stream:
             kind = event.WhichOneof("event") or ""
             seen.append(getattr(event, kind).incident.name)

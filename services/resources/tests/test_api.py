@@ -262,7 +262,9 @@ async def test_report_position_rpc_and_bad_input(service: Service) -> None:
     )
     odd.position.heading = float("inf")
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await service.stub.ReportPosition(pb.ReportPositionRequest(report=odd), timeout=T)
+        await service.as_("simulator").ReportPosition(
+            pb.ReportPositionRequest(report=odd), timeout=T
+        )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in field_violations(err.value)] == [
         "report.position.lon",

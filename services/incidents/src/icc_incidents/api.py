@@ -2,8 +2,8 @@
 
 import functools
 from collections.abc import AsyncIterator
-from datetime import datetime
 from dataclasses import replace
+from datetime import datetime
 
 from opentelemetry import trace
 

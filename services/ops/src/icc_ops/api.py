@@ -17,7 +17,6 @@ from icc_ops.payloads import Undecodable, decode
 from icc_rpc import Context
 from icc_rpc.authz import scope
 from icc_rpc.convert import decode_page_token, encode_page_token, timestamp
-from icc_rpc.errors import RpcError
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["DeadLetterService"].full_name
 add_servicer = pb_grpc.add_DeadLetterServiceServicer_to_server
