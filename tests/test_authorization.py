@@ -127,6 +127,8 @@ def requests(o: Objects) -> dict[str, Any]:
         ),
         "ListCautions": ipb.ListCautionsRequest(near=here),
         "ListKeyQuestions": ipb.ListKeyQuestionsRequest(type_code="MEDICAL.CARDIAC_ARREST"),
+        "GetPlaceHistory": ipb.GetPlaceHistoryRequest(near=here),
+        "RankAvailableUnits": dpb.RankAvailableUnitsRequest(incident=o.incident),
         "AnswerKeyQuestions": ipb.AnswerKeyQuestionsRequest(name=o.incident),
         "ListDeadLetters": opb.ListDeadLettersRequest(),
         "GetDeadLetter": opb.GetDeadLetterRequest(name="deadLetters/1"),

@@ -24,5 +24,7 @@ POLICY = Policy(
             center=Role.VIEWER, services=["simulator"], gateway=True, engineers=True
         ),
         "GetResponsePlan": ANYONE,
+        # Every available unit, with positions: for the center's dispatcher picking one.
+        "RankAvailableUnits": _DISPATCHER,
     },
 )

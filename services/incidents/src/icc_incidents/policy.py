@@ -51,6 +51,8 @@ POLICY = Policy(
         "ListCautions": allow(
             center=Role.VIEWER, partners=Role.VIEWER, services=["simulator"], gateway=True
         ),
+        # Counts of earlier incidents near a point, any agency's: the center's call-takers.
+        "GetPlaceHistory": allow(center=Role.CALL_TAKER, services=["simulator"]),
         "ListKeyQuestions": ANYONE,
         "AnswerKeyQuestions": _WRITE,
     },
