@@ -1,6 +1,7 @@
 """Outbox, relay, inbox and group commit against real SQLite files and PostgreSQL."""
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from icc_bus import OutgoingEvent, StreamSpec, build_headers, ensure_streams
@@ -245,6 +246,110 @@ async def test_batcher_commits_concurrent_writes_and_isolates_failures(db: Datab
     assert await count(db, things) == 200
     assert await count(db, outbox) == 200
     assert batcher.batches < 200  # shared commits, not one per write
+
+
+async def test_refused_writes_cost_their_batch_one_rerun_on_postgresql(db: Database) -> None:
+    """A refused write is undone with what it wrote and deferred. On PostgreSQL the batch
+    runs again once, each write in a savepoint, whatever the number of refusals (a re-run
+    takes its row locks again while other replicas wait); on SQLite it runs again
+    without each refused write in turn."""
+    batcher = WriteBatcher(db)
+    batcher.start()
+    runs: collections.Counter[str] = collections.Counter()
+
+    def writer(name: str) -> Callable[[WriteTx], Awaitable[str]]:
+        async def work(tx: WriteTx) -> str:
+            runs[name] += 1
+            await tx.conn.execute(insert(things).values(name=f"{name}-{runs[name]}-early"))
+            add_events(tx, outbox, [event(runs.total())])
+            if name.startswith("refused"):
+                raise ValueError("a domain rule said no")
+            tx.add(things, [{"name": name}])
+            return name
+
+        return work
+
+    names = ["a", "refused-1", "b", "refused-2", "c"]
+    try:
+        results = await asyncio.gather(
+            *(batcher.submit(writer(name)) for name in names), return_exceptions=True
+        )
+    finally:
+        await batcher.stop()
+    assert [r if isinstance(r, str) else type(r) for r in results] == [
+        "a",
+        ValueError,
+        "b",
+        ValueError,
+        "c",
+    ]
+    async with db.read() as conn:
+        stored = set((await conn.execute(select(things.c.name))).scalars())
+    assert {n for n in stored if not n.endswith("-early")} == {"a", "b", "c"}
+    assert not any(n.startswith("refused") for n in stored)
+    assert await count(db, outbox) == 3  # the refused writes' events are gone with them
+    if db.is_sqlite:
+        assert runs == {"a": 3, "refused-1": 1, "b": 2, "refused-2": 1, "c": 1}
+    else:
+        assert runs == {"a": 2, "refused-1": 2, "b": 1, "refused-2": 1, "c": 1}
+
+
+async def test_a_deadlock_between_replicas_reruns_only_the_write_that_lost(
+    database_url: str,
+) -> None:
+    """Two replicas' batches take two rows in opposite orders; one, already in savepoints
+    after a refusal, is the deadlock's victim (it waits first). Its write that lost runs
+    again after the write before it has committed and freed its row; every write is
+    answered, the other replica's once."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no row locks to deadlock on")
+    replicas = [Database(database_url), Database(database_url)]
+    async with replicas[0].engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(things), [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])
+    batchers = [WriteBatcher(replica) for replica in replicas]
+    for batcher in batchers:
+        batcher.start()
+    holding = [asyncio.Event(), asyncio.Event()]
+    runs: collections.Counter[str] = collections.Counter()
+
+    def rename(
+        replica: int, row: int, *, hold: bool = False
+    ) -> Callable[[WriteTx], Awaitable[str]]:
+        name = f"r{replica}-row{row}"
+
+        async def work(tx: WriteTx) -> str:
+            runs[name] += 1
+            await tx.conn.execute(update(things).where(things.c.id == row).values(name=name))
+            if hold:  # each batch holds its first row until the other holds its own
+                holding[replica].set()
+                await holding[1 - replica].wait()
+                if replica == 1:
+                    await asyncio.sleep(0.5)  # replica 0 waits first: its wait is the victim
+            return name
+
+        return work
+
+    async def refused(tx: WriteTx) -> str:
+        raise ValueError("a domain rule said no")
+
+    try:
+        results = await asyncio.gather(
+            batchers[0].submit(refused),
+            batchers[0].submit(rename(0, 1, hold=True)),
+            batchers[0].submit(rename(0, 2)),
+            batchers[1].submit(rename(1, 2, hold=True)),
+            batchers[1].submit(rename(1, 1)),
+            return_exceptions=True,
+        )
+    finally:
+        for batcher in batchers:
+            await batcher.stop()
+        for replica in replicas:
+            await replica.dispose()
+    assert isinstance(results[0], ValueError)
+    assert results[1:] == ["r0-row1", "r0-row2", "r1-row2", "r1-row1"]
+    assert runs == {"r0-row1": 1, "r0-row2": 2, "r1-row2": 1, "r1-row1": 1}
 
 
 async def test_bookkeeping_rides_along_with_the_next_write(db: Database) -> None:
