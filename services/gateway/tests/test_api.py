@@ -2,6 +2,7 @@
 
 import asyncio
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -143,7 +144,10 @@ async def test_personal_data_only_for_roles_that_may_see_it(gateway: Gateway) ->
     )
     assert created.status_code == 201
     incident = created.json()["incident"]
-    assert incident["caller"] == caller
+    # The command center answers 112: its call takers' calls came in on it.
+    assert incident["caller"] == {**caller, "call_line": "EMERGENCY_112", "call_time": ANY}
+    assert incident["call_line"] == "EMERGENCY_112" and incident["caller_count"] == 1
+    caller = incident["caller"]
     note = await calltaker.post(
         f"/api/v1/incidents/{incident['id']}/notes", json={"text": "khó thở"}
     )

@@ -3,6 +3,7 @@ and the HTTP edge's protections (security.py) around all of it."""
 
 import re
 import secrets
+from collections.abc import Iterator
 from typing import Any, cast
 
 import anyio
@@ -21,6 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from icc_gateway import schemas
 from icc_gateway.context import Gateway
 from icc_gateway.errors import HTTP_CODES, ApiError, from_validation
+from icc_gateway.fields import TYPE_CODE_MARK
 from icc_gateway.routes import router
 from icc_gateway.schemas import ErrorCode
 from icc_gateway.security import EdgeGuard, Origins
@@ -123,22 +125,30 @@ async def _docs(_request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
 
+def _marked(node: Any) -> Iterator[dict[str, Any]]:
+    """Every schema in `node` (the API document, or a part of it) that is a type code."""
+    if isinstance(node, dict):
+        if node.get(TYPE_CODE_MARK):
+            yield node
+        for value in node.values():
+            yield from _marked(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _marked(value)
+
+
 def _list_type_codes(app: FastAPI, gw: Gateway) -> None:
-    """The API document names the incident types `type_code` may take, from the
-    gateway's copy of the catalog (none listed until it has been read)."""
+    """The API document names the incident types every `type_code` may take (bodies and
+    query strings), from the gateway's copy of the catalog (none listed until read)."""
     document = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = document()  # FastAPI's, made once
-        shapes = schema["components"]["schemas"]
-        for body in ("CreateIncidentRequest", "UpdateIncidentRequest"):
-            field = shapes[body]["properties"]["type_code"]
-            # A correction's may be null: the codes go to its string branch.
-            text = next((s for s in field.get("anyOf", ()) if s.get("type") == "string"), field)
+        for shape in _marked(schema):
             if gw.catalog.codes:
-                text["enum"] = sorted(gw.catalog.codes)
+                shape["enum"] = sorted(gw.catalog.codes)
             else:
-                text.pop("enum", None)
+                shape.pop("enum", None)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

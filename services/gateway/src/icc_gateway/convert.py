@@ -16,7 +16,7 @@ from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
 from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
-from icc_gateway import schemas
+from icc_gateway import schemas, schemas_calltaking
 from icc_gateway.domain.model import Hospital, Incident, IncidentAssignment, Unit, iso_time
 from icc_gateway.domain.picture import Version
 from icc_kernel.etags import version_of
@@ -24,8 +24,12 @@ from icc_kernel.names import id_of
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
+    CallLine,
+    CautionKind,
     Diversion,
+    DuplicateReason,
     IncidentState,
+    PlaceKind,
     Priority,
     UnitKind,
     UnitStatus,
@@ -44,6 +48,10 @@ INCIDENT_STATE = _names(IncidentState)
 UNIT_STATUS = _names(UnitStatus)
 UNIT_KIND = _names(UnitKind)
 DIVERSION = _names(Diversion)
+CALL_LINE = _names(CallLine)
+CAUTION_KIND = _names(CautionKind)
+DUPLICATE_REASON = _names(DuplicateReason)
+PLACE_KIND = _names(PlaceKind)
 PRIORITY = {p.value: p for p in Priority}
 # Dispatch's own states are no part of the shared vocabulary: the API names them
 # (schemas.DispatchState), each the protobuf value of that name (or start-up fails).
@@ -149,6 +157,8 @@ def incident_item(i: incident_pb2.Incident) -> Incident:
         close_time=iso(i.close_time),
         etag=i.etag,
         assignments=[picture_assignment(a) for a in i.assignments],
+        call_line=CALL_LINE.get(i.call_line),
+        caller_count=i.caller_count,
     )
 
 
@@ -203,19 +213,67 @@ def note(n: incident_pb2.Note) -> schemas.Note:
     )
 
 
+def caller(c: incident_pb2.Caller) -> schemas.Caller:
+    return schemas.Caller(
+        name=c.name,
+        phone=c.phone,
+        language=c.language,
+        call_time=iso(c.call_time),
+        call_line=CALL_LINE.get(c.call_line),
+    )
+
+
+def possible_duplicate(d: incident_pb2.PossibleDuplicate) -> schemas.PossibleDuplicate:
+    return schemas.PossibleDuplicate(
+        incident=id_of(d.incident),
+        reasons=[DUPLICATE_REASON[r] for r in d.reasons if r in DUPLICATE_REASON],
+        distance_m=d.distance_m,
+        type_code=d.type_code,
+        state=INCIDENT_STATE.get(d.state),
+        create_time=iso(d.create_time),
+        summary=d.summary,
+    )
+
+
+def caution(c: incident_pb2.Caution) -> schemas.Caution:
+    loc = c.location
+    return schemas.Caution(
+        id=id_of(c.name),
+        kind=CAUTION_KIND.get(c.kind),
+        text=c.text,
+        lat=loc.lat,
+        lon=loc.lon,
+        address=loc.address,
+        ward=loc.ward,
+        radius_m=c.radius_m,
+        valid_until=iso(c.valid_until),
+        created_by=actor(c.created_by) if c.HasField("created_by") else None,
+        create_time=iso(c.create_time),
+    )
+
+
+def place_history(h: incident_pb2.PlaceHistory) -> schemas.PlaceHistory:
+    return schemas.PlaceHistory(family=h.family, count=h.count, days=h.days)
+
+
 def incident_detail(i: incident_pb2.Incident, *, personal_data: bool) -> schemas.IncidentDetail:
-    """An incident with its narrative; `caller` and `notes` only with `personal_data`."""
-    c = i.caller
+    """An incident with its narrative and what intake found; the callers, notes and the
+    answers to key questions only with `personal_data`."""
+    mine = personal_data
     return schemas.IncidentDetail(
         **dict(incident_item(i)),
-        caller=(
-            schemas.Caller(name=c.name, phone=c.phone, language=c.language)
-            if personal_data
-            else None
-        ),
-        notes=[note(n) for n in i.notes] if personal_data else [],
+        caller=caller(i.caller) if mine else None,
+        notes=[note(n) for n in i.notes] if mine else [],
         resolution=i.resolution,
         merged_into=id_or_none(i.merged_into),
+        possible_duplicates=[possible_duplicate(d) for d in i.possible_duplicates],
+        cautions=[caution(c) for c in i.cautions],
+        history=[place_history(h) for h in i.history],
+        answers=[schemas.KeyAnswer(question=a.question, answer=a.answer) for a in i.answers]
+        if mine
+        else [],
+        instructions=list(i.instructions) if mine else [],
+        additional_callers=[caller(c) for c in i.additional_callers] if mine else [],
     )
 
 
@@ -330,4 +388,47 @@ def recommendation(r: dispatch_pb2.Recommendation) -> schemas.Recommendation:
         candidates=[candidate(c) for c in r.candidates],
         shortfalls=[shortfall(s) for s in r.shortfalls],
         eta_source=r.eta_source,
+    )
+
+
+# Call-taking
+
+
+def place(p: incident_pb2.Place, *, near: bool) -> schemas_calltaking.Place:
+    """A place found; its distance only when the search gave a point to measure from."""
+    loc = p.location
+    return schemas_calltaking.Place(
+        id=p.id,
+        label=p.label,
+        kind=PLACE_KIND.get(p.kind),
+        lat=loc.lat,
+        lon=loc.lon,
+        address=loc.address,
+        ward=loc.ward,
+        approximate=p.approximate,
+        matched=p.matched,
+        score=p.score,
+        distance_m=p.distance_m if near else None,
+        wards=list(p.wards),
+        source=p.source,
+    )
+
+
+def key_question(q: incident_pb2.KeyQuestion) -> schemas_calltaking.KeyQuestion:
+    return schemas_calltaking.KeyQuestion(
+        id=q.id,
+        text_vi=q.text_vi,
+        text_en=q.text_en,
+        options=[
+            schemas_calltaking.KeyAnswerOption(
+                value=o.value,
+                label_vi=o.label_vi,
+                label_en=o.label_en,
+                priority=PRIORITY.get(o.priority),
+                type_code=o.type_code,
+                instruction_vi=o.instruction_vi,
+                instruction_en=o.instruction_en,
+            )
+            for o in q.options
+        ],
     )

@@ -87,14 +87,24 @@ _CONFLICT = (
 _DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+# What a service's field names are prefixed with, where the API's request has the fields
+# themselves: the incident, the caution, the point asked about.
+_NESTED = ("incident.", "caution.")
+
+
 def api_field(name: str) -> str:
     """A service's field name as the API's request names it: `incident.location.lat` ->
-    `lat`, `incident.caller.phone` -> `caller.phone`; the resource in the path -> `id`."""
+    `lat`, `incident.caller.phone` -> `caller.phone`, `caution.text` -> `text`; the
+    resource in the path -> `id`; the point of a search -> `location`."""
     if name in ("incident", "name", "parent"):
         return "id"
-    rest = name.removeprefix("incident.")
-    if rest.startswith("location."):
-        return rest.removeprefix("location.")
+    if name == "near":
+        return "location"
+    rest = name
+    for prefix in _NESTED:
+        rest = rest.removeprefix(prefix)
+    if rest.startswith(("location.", "near.")):
+        return rest.partition(".")[2]
     return rest
 
 

@@ -9,76 +9,25 @@ ranges, enums), so that a client made from the document sends what is accepted; 
 that breaks one is refused (400) with a sentence naming the field and the rule.
 """
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import annotated_types
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
-from icc_city.area import service_area
 from icc_gateway.domain.model import Id, Incident, IncidentAssignment, Shape, Snapshot, Unit
-from icc_gateway.domain.names import AgencyName, UnitKindName, UnitStatusName
+from icc_gateway.domain.names import (
+    AgencyName,
+    CallLineName,
+    CautionKindName,
+    DuplicateReasonName,
+    IncidentStateName,
+    UnitKindName,
+    UnitStatusName,
+)
 from icc_gateway.domain.roles import User
-from icc_kernel.names import MAX_ID
-from icc_kernel.requests import MAX_REQUEST_ID, REQUEST_ID
+from icc_gateway.fields import Body, Lat, Lon, RefId, RequestId, Text, TypeCode, each_once
 from icc_kernel.vocabulary import Priority
 
 DispatchState = Literal["AWAITING_DISPATCHER", "QUEUED", "COMPLETE", "ENDED"]
-
-# Ids in paths and bodies: the characters of a request id (safe in a resource name).
-ID_PATTERN = REQUEST_ID.pattern
-RefId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
-
-# Free text. JSON Schema patterns are ECMAScript's and unanchored: `\S` is "a character
-# other than white space somewhere". The document says these; the validator below holds
-# requests to them with a message that says which rule was broken.
-_ANY_TEXT = r"^[^\x00]*$"
-_SOME_TEXT = r"^[^\x00]*\S[^\x00]*$"
-_PHONE = r"^(\+?[0-9][0-9 .-]{2,19})?$"
-
-
-def _text(value: str | None, *, required: bool, phone: bool) -> str | None:
-    if value is None:  # an optional field left out
-        return value
-    if "\x00" in value:
-        # PostgreSQL cannot store it; nothing a person types holds it.
-        raise ValueError("must not contain the NUL character (\\u0000)")
-    if required and not value.strip():
-        raise ValueError("required: at least one character other than spaces")
-    if phone and value and not re.fullmatch(_PHONE, value):
-        raise ValueError(
-            "must be a phone number: 3 to 20 digits, spaces, dots or dashes, "
-            "starting with a digit or +"
-        )
-    return value
-
-
-@dataclass(frozen=True)
-class Text(annotated_types.GroupedMetadata):
-    """A free-text field's rules: at most `max_length` characters, no NUL (Pydantic itself
-    refuses a lone surrogate), and when `required` something other than spaces; `phone`:
-    the services' rule for a caller's number, or empty. `Annotated[str, Text(500)]`."""
-
-    max_length: int
-    required: bool = False
-    phone: bool = False
-
-    def __iter__(self) -> Iterator[Any]:
-        yield annotated_types.MaxLen(self.max_length)
-        if self.required:
-            yield annotated_types.MinLen(1)
-        yield AfterValidator(partial(_text, required=self.required, phone=self.phone))
-        pattern = _PHONE if self.phone else _SOME_TEXT if self.required else _ANY_TEXT
-        yield Field(json_schema_extra={"pattern": pattern})
-
-
-class Body(BaseModel):
-    """A request body: unknown fields are ignored, as a newer screen may send more."""
-
-    model_config = ConfigDict(extra="ignore")
 
 
 # Errors
@@ -162,8 +111,6 @@ class Picture(Snapshot):
 
 # Incidents
 
-_SOUTH, _WEST, _NORTH, _EAST = service_area().bounds()
-
 
 class CallerIn(Body):
     name: Annotated[str, Text(200)] = ""
@@ -171,43 +118,33 @@ class CallerIn(Body):
     language: Annotated[str, Text(35)] = ""
 
 
-# The document gives the city's bounding box; the rule is its outline (a polygon, which
-# JSON Schema cannot say), checked by the incidents service: 422 `location` outside.
-Lat = Annotated[
-    float,
-    Field(
-        ge=-90,
-        le=90,
-        allow_inf_nan=False,
-        json_schema_extra={"minimum": _SOUTH, "maximum": _NORTH},
-        description="With `lon`, a point inside the city (GET /api/v1/map's outline): "
-        "else 422 with field `location`",
-    ),
-]
-Lon = Annotated[
-    float,
-    Field(
-        ge=-180, le=180, allow_inf_nan=False, json_schema_extra={"minimum": _WEST, "maximum": _EAST}
-    ),
-]
 Address = Annotated[str, Text(500)]
 Ward = Annotated[str, Text(100)]
 Description = Annotated[str, Text(2000)]
 Priority14 = Annotated[int, Field(ge=1, le=4)]
 
 
+class KeyAnswer(Body):
+    """An answer to a key question (GET /api/v1/key-questions)."""
+
+    question: Annotated[str, Text(64, required=True)] = Field(description="A question's `id`")
+    answer: Annotated[str, Text(32, required=True)] = Field(
+        description="One of the question's `options[].value`"
+    )
+
+
+# At most 20 (the incidents service's limit), each question of the type's family once.
+KeyAnswers = Annotated[list[KeyAnswer], Field(max_length=20)]
+
+
 class CreateIncidentRequest(Body):
-    request_id: str = Field(
-        min_length=1,
-        max_length=MAX_REQUEST_ID,
-        pattern=REQUEST_ID.pattern,
+    request_id: RequestId = Field(
         description="Client-chosen idempotency key: the same id again returns the same incident",
     )
-    type_code: Annotated[str, Text(64, required=True)] = Field(
-        description="A code of GET /api/v1/incident-types (the document lists them once the "
-        "gateway has read them from the incidents service)"
+    type_code: TypeCode
+    priority: Priority14 | None = Field(
+        None, description="None: the type's, or the most urgent the answers call for"
     )
-    priority: Priority14 | None = None
     lat: Lat
     lon: Lon
     address: Address = ""
@@ -215,12 +152,29 @@ class CreateIncidentRequest(Body):
     description: Description = ""
     caller: CallerIn | None = None
     exercise: bool = False
+    call_line: CallLineName | None = Field(
+        None,
+        description="The line the call came in on; none: the line the account's agency answers",
+    )
+    answers: KeyAnswers = Field(
+        default_factory=list,
+        description="Answers to the type's key questions: they set the priority (unless "
+        "`priority` is given) and may change the type; a question of another family is 422",
+    )
+
+
+class Actor(Shape):
+    user: str
+    agency: AgencyName | None
+    role: str
 
 
 class Caller(Shape):
     name: str
     phone: str
     language: str
+    call_time: str | None
+    call_line: CallLineName | None
 
 
 class Note(Shape):
@@ -230,11 +184,57 @@ class Note(Shape):
     create_time: str | None
 
 
+class PossibleDuplicate(Shape):
+    """An incident a call may be about (no personal data)."""
+
+    incident: Id
+    reasons: list[DuplicateReasonName] = Field(
+        description="NEARBY: the same family near and recently active; SAME_PHONE: a caller "
+        "of it called from the same number"
+    )
+    distance_m: float = Field(description="From the call's place (0 without one)")
+    type_code: str
+    state: IncidentStateName | None
+    create_time: str | None
+    summary: str = Field(description="One line in English; a screen builds its own")
+
+
+class Caution(Shape):
+    """A premise caution: a danger at an address or within `radius_m` of a point."""
+
+    id: Id
+    kind: CautionKindName | None
+    text: str
+    lat: float
+    lon: float
+    address: str
+    ward: str
+    radius_m: float
+    valid_until: str | None
+    created_by: Actor | None
+    create_time: str | None
+
+
+class PlaceHistory(Shape):
+    family: str = Field(description="POLICE, FIRE_RESCUE, MEDICAL, TRAFFIC or FLOOD")
+    count: int
+    days: int = Field(description="Counted this many days back")
+
+
 class IncidentDetail(Incident):
     caller: Caller | None = Field(description="Only for roles allowed to see it, else null")
     notes: list[Note]
     resolution: str
     merged_into: Id | None
+    possible_duplicates: list[PossibleDuplicate] = Field(
+        description="What the call may have repeated when it was created anyway"
+    )
+    cautions: list[Caution] = Field(description="In force at its place when it was created")
+    history: list[PlaceHistory] = Field(description="Earlier incidents near it, by family")
+    # Personal data like `caller` (how a patient breathes): for the same roles, else empty.
+    answers: list[KeyAnswer]
+    instructions: list[str] = Field(description="What the answers told the call-taker to say")
+    additional_callers: list[Caller]
 
 
 class IncidentResponse(Shape):
@@ -254,9 +254,7 @@ class UpdateIncidentRequest(Body):
     etag: Annotated[str, Text(64, required=True)] = Field(
         description="The incident's etag as last read: a newer one is 409, nothing changed"
     )
-    type_code: Annotated[str, Text(64, required=True)] | None = Field(
-        None, description="A code of GET /api/v1/incident-types"
-    )
+    type_code: TypeCode | None = None
     priority: Priority14 | None = None
     location: LocationIn | None = Field(None, description="Replaced as a whole")
     description: Description | None = None
@@ -272,12 +270,6 @@ class IncidentList(Shape):
         description="False when the time range holds more incidents than one search looks "
         "at (the newest were): narrow it"
     )
-
-
-class Actor(Shape):
-    user: str
-    agency: AgencyName | None
-    role: str
 
 
 class ChronologyEntry(Shape):
@@ -382,17 +374,11 @@ class Recommendation(Shape):
     eta_source: str
 
 
-def _each_once(ids: list[str]) -> list[str]:
-    if len(set(ids)) != len(ids):
-        raise ValueError("a unit is named twice")
-    return ids
-
-
 # Units named by a request: each once, at most 20 (dispatch's limit per request).
 UnitIds = Annotated[
     list[RefId],
     Field(max_length=20, json_schema_extra={"uniqueItems": True}),
-    AfterValidator(_each_once),
+    AfterValidator(each_once("a unit")),
 ]
 
 
@@ -402,9 +388,7 @@ class AssignRequest(Body):
         "",
         description="Required (422 naming it otherwise) when a unit was not recommended",
     )
-    request_id: str | None = Field(
-        None, min_length=1, max_length=MAX_REQUEST_ID, pattern=REQUEST_ID.pattern
-    )
+    request_id: RequestId | None = None
 
 
 class ReleaseRequest(Body):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from icc_gateway.domain.names import (
     AgencyName,
     AssignmentStateName,
+    CallLineName,
     DiversionName,
     IncidentStateName,
     UnitKindName,
@@ -85,6 +86,8 @@ class Incident(Shape):
     close_time: str | None
     etag: str
     assignments: list[IncidentAssignment]
+    call_line: CallLineName | None = Field(None, description="The line the first call came in on")
+    caller_count: int = Field(1, description="How many callers called about it")
 
 
 class Unit(Shape):

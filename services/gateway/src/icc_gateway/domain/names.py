@@ -14,8 +14,12 @@ from pydantic_core import CoreSchema, core_schema
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
+    CallLine,
+    CautionKind,
     Diversion,
+    DuplicateReason,
     IncidentState,
+    PlaceKind,
     UnitKind,
     UnitStatus,
 )
@@ -39,6 +43,10 @@ AssignmentStateName = Annotated[str, NameOf(AssignmentState)]
 UnitStatusName = Annotated[str, NameOf(UnitStatus)]
 UnitKindName = Annotated[str, NameOf(UnitKind)]
 DiversionName = Annotated[str, NameOf(Diversion)]
+CallLineName = Annotated[str, NameOf(CallLine)]
+CautionKindName = Annotated[str, NameOf(CautionKind)]
+PlaceKindName = Annotated[str, NameOf(PlaceKind)]
+DuplicateReasonName = Annotated[str, NameOf(DuplicateReason)]
 
 
 def names(*members: Enum) -> frozenset[str]:

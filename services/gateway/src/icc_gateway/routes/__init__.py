@@ -5,6 +5,7 @@ signed-in user (deps.py). `router` gathers them; app.py assembles the applicatio
 from fastapi import APIRouter
 
 from icc_gateway.routes import (
+    calltaking,
     dispatch,
     incidents,
     picture,
@@ -16,5 +17,5 @@ from icc_gateway.routes import (
 )
 
 router = APIRouter()
-for part in (session, reference, picture, search, incidents, dispatch, units, traces):
+for part in (session, reference, picture, search, incidents, calltaking, dispatch, units, traces):
     router.include_router(part.router)

@@ -13,6 +13,7 @@ from icc_gateway.clients import Services
 from icc_gateway.context import Gateway
 from icc_gateway.domain.roles import Role, User
 from icc_gateway.errors import permission_denied, unauthenticated, unavailable
+from icc_gateway.fields import ID_PATTERN
 from icc_kernel.names import MAX_ID, MAX_INCIDENT_ID, name_of
 from icc_kernel.vocabulary import Agency
 from icc_pki.assertion import Person
@@ -131,7 +132,7 @@ Supervisor = Annotated[Acting, Depends(role_at_least(Role.SUPERVISOR))]
 
 
 def _id_in_path(description: str | None = None, longest: int = MAX_ID) -> Any:
-    return Path(alias="id", pattern=schemas.ID_PATTERN, max_length=longest, description=description)
+    return Path(alias="id", pattern=ID_PATTERN, max_length=longest, description=description)
 
 
 IncidentId = Annotated[str, _id_in_path("Incident id (bare)", MAX_INCIDENT_ID)]

@@ -1,9 +1,9 @@
 """Incidents: taking a call, reading one (with its chronology), correcting it, notes,
-closing, cancelling.
+closing, cancelling, merging duplicates.
 
 Callers' details and notes go only to the roles that may see them (domain/roles.py)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from fastapi import Response
@@ -25,8 +25,9 @@ from icc_gateway.routes.deps import (
     incident_name,
     tag,
 )
-from icc_kernel.names import id_of
-from icc_kernel.vocabulary import Agency
+from icc_gateway.schemas_calltaking import MergeRequest, MergeResponse
+from icc_kernel.names import id_of, name_of
+from icc_kernel.vocabulary import Agency, CallLine
 from icc_rpc import convert as edge
 from icc_telemetry import INCIDENT_ID
 
@@ -36,9 +37,18 @@ Answer = schemas.IncidentResponse
 _CHRONOLOGY_PAGES = 20
 
 
-def _answer(you: Acting, incident: incident_pb2.Incident) -> Answer:
+def answer_with(you: Acting, incident: incident_pb2.Incident) -> Answer:
+    """The incident as `you` may see it (callers and answers only for some roles)."""
+    return Answer(incident=_detail(you, incident))
+
+
+def _detail(you: Acting, incident: incident_pb2.Incident) -> schemas.IncidentDetail:
     allowed = may_see_personal_data(you.user.role, convert.is_open(incident))
-    return Answer(incident=convert.incident_detail(incident, personal_data=allowed))
+    return convert.incident_detail(incident, personal_data=allowed)
+
+
+def key_answers(answers: Iterable[schemas.KeyAnswer]) -> list[incident_pb2.KeyAnswer]:
+    return [incident_pb2.KeyAnswer(question=a.question, answer=a.answer) for a in answers]
 
 
 class _HasIncident(Protocol):
@@ -51,11 +61,13 @@ async def _incident(
 ) -> Answer:
     """Calls the incidents service and answers with the incident its reply holds."""
     reply = await you.call("incidents", method, request)
-    return _answer(you, reply.incident)
+    return answer_with(you, reply.incident)
 
 
-async def _known_type(you: Acting, code: str) -> None:
-    """400 naming `type_code` unless it is a code of the catalog."""
+async def known_type(you: Acting, code: str | None) -> None:
+    """400 naming `type_code` unless it is a code of the catalog (or none)."""
+    if code is None:
+        return
     unknown = await you.gw.catalog.unknown(code)
     if unknown is not None:
         raise ApiError.invalid([unknown])
@@ -69,7 +81,10 @@ def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
         location=where,
         description=body.description,
         exercise=body.exercise,
+        answers=key_answers(body.answers),
     )
+    if body.call_line is not None:
+        incident.call_line = edge.CALL_LINE.to_proto(CallLine[body.call_line])
     if body.caller is not None:
         c = body.caller
         incident.caller.CopyFrom(
@@ -87,7 +102,7 @@ def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
 async def create_incident(
     body: schemas.CreateIncidentRequest, you: CallTaker, response: Response
 ) -> Answer:
-    await _known_type(you, body.type_code)
+    await known_type(you, body.type_code)
     request = incident_pb.CreateIncidentRequest(
         request_id=body.request_id, incident=_new_incident(body)
     )
@@ -95,7 +110,7 @@ async def create_incident(
     tag(INCIDENT_ID, id_of(reply.incident.name))
     if reply.replayed:
         response.status_code = 200  # the same request_id again: the incident it made
-    return _answer(you, reply.incident)
+    return answer_with(you, reply.incident)
 
 
 @router.get("/incidents/{id}", response_model=Answer)
@@ -140,8 +155,7 @@ async def update_incident(
     """Corrects the fields given (type, priority, location, description, agencies) of an
     open incident read at `etag`: 409 when it changed since (nothing is written then).
     Dispatch plans again by the new type, priority or place."""
-    if body.type_code is not None:
-        await _known_type(you, body.type_code)
+    await known_type(you, body.type_code)
     request = _correction(incident_name(incident_id), body)
     return await _incident(you, you.services.incidents.UpdateIncident, request)
 
@@ -190,3 +204,22 @@ async def cancel_incident(
         name=incident_name(incident_id), etag=body.etag or "", reason=body.reason
     )
     return await _incident(you, you.services.incidents.CancelIncident, request)
+
+
+@router.post("/incidents/{id}/merge", response_model=MergeResponse)
+async def merge_incidents(
+    incident_id: IncidentId, body: MergeRequest, you: Dispatcher
+) -> MergeResponse:
+    """Folds duplicate incidents (calls about the same event) into this one: they become
+    MERGED, this one keeps the most urgent priority and every agency. A duplicate with
+    units still assigned is 409: release them first."""
+    request = incident_pb.MergeIncidentsRequest(
+        name=incident_name(incident_id),
+        duplicates=[name_of("incidents", d) for d in body.duplicates],
+        reason=body.reason,
+    )
+    reply = await you.call("incidents", you.services.incidents.MergeIncidents, request)
+    return MergeResponse(
+        incident=_detail(you, reply.incident),
+        duplicates=[_detail(you, d) for d in reply.duplicates],
+    )
