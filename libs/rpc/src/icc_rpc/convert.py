@@ -117,6 +117,10 @@ class EnumEdge(Generic[E, V]):
         # on every answer and event, and a method of ours would cost a call per value.
         self.to_proto = cast("Callable[[E], V]", int)
 
+    def optional(self, value: E | None) -> V:
+        """None as the proto's unspecified (0)."""
+        return cast("V", 0 if value is None else int(value))
+
     def to_protos(self, values: Iterable[E]) -> list[V]:
         return cast("list[V]", list(map(int, values)))
 

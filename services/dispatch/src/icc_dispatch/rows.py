@@ -10,7 +10,7 @@ from icc_dispatch.domain.case import Case
 from icc_dispatch.domain.model import Assignment, Caution, IncidentPhase, IncidentView, Point
 from icc_kernel import reasons
 from icc_kernel.actors import Actor
-from icc_kernel.clock import as_utc
+from icc_kernel.clock import as_utc, optional_utc
 from icc_kernel.reasons import Reason, ReasonCode
 from icc_kernel.vocabulary import (
     Agency,
@@ -20,10 +20,6 @@ from icc_kernel.vocabulary import (
     Priority,
     UnitKind,
 )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
 
 
 def incident_from(r: Any) -> IncidentView:
@@ -155,10 +151,10 @@ def assignment_from(r: Any) -> Assignment:
         request_id=r.request_id,
         assigned_by=Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
         create_time=as_utc(r.create_time),
-        assign_time=_utc(r.assign_time),
-        ack_deadline=_utc(r.ack_deadline),
-        ack_time=_utc(r.ack_time),
-        release_time=_utc(r.release_time),
+        assign_time=optional_utc(r.assign_time),
+        ack_deadline=optional_utc(r.ack_deadline),
+        ack_time=optional_utc(r.ack_time),
+        release_time=optional_utc(r.release_time),
         override_reason=r.override_reason,
         release=_release_of(r.release_coded, r.release_reason),
         release_pending=r.release_pending,

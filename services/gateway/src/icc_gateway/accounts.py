@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from icc_gateway.domain.roles import AGENCIES, Role, User
 from icc_gateway.store import sessions, users
+from icc_kernel.clock import as_utc
 from icc_storage import Database
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,6 @@ class AccountError(ValueError):
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _user(row: Any) -> User:
@@ -201,9 +197,9 @@ class Accounts:
         if row is None:
             return None
         now = self._clock()
-        if _utc(row.expire_time) <= now:
+        if as_utc(row.expire_time) <= now:
             return None
-        if now - _utc(row.last_seen_time) >= _TOUCH_EVERY:
+        if now - as_utc(row.last_seen_time) >= _TOUCH_EVERY:
             async with self._db.write() as conn:
                 await conn.execute(
                     update(sessions).where(sessions.c.token_hash == key).values(last_seen_time=now)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from icc_gateway.domain.throttle import KeyKind, ThrottleRules, seconds_left
 from icc_gateway.store import login_failures
+from icc_kernel.clock import optional_utc
 from icc_storage import Database, insert_if_absent
 
 
@@ -32,11 +33,6 @@ def sign_in_keys(username: str, address: str) -> tuple[Key, Key]:
     """The account (names are lower-case: `Supervisor` is counted as `supervisor`) and the
     client address a sign-in is counted against."""
     return Key(KeyKind.ACCOUNT, username.strip().lower()), Key(KeyKind.ADDRESS, address)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class LoginThrottle:
@@ -57,7 +53,7 @@ class LoginThrottle:
             rows = await conn.execute(
                 select(t.c.locked_until).where(t.c.key_hash.in_([k.hash for k in keys]))
             )
-            locks = [_utc(r.locked_until) for r in rows]
+            locks = [optional_utc(r.locked_until) for r in rows]
         now = self._clock()
         return max((seconds_left(lock, now) for lock in locks), default=0)
 

@@ -123,7 +123,7 @@ def caller_to_proto(c: Caller) -> incident_pb2.Caller:
         phone=c.phone,
         language=c.language,
         call_time=timestamp_or_none(c.call_time),
-        call_line=CALL_LINE.to_proto(c.call_line) if c.call_line else 0,  # type: ignore[arg-type]
+        call_line=CALL_LINE.optional(c.call_line),
     )
 
 
@@ -188,7 +188,7 @@ def question_to_proto(q: KeyQuestion) -> incident_pb2.KeyQuestion:
                 value=o.value,
                 label_vi=o.label_vi,
                 label_en=o.label_en,
-                priority=PRIORITY.to_proto(o.priority) if o.priority else 0,  # type: ignore[arg-type]
+                priority=PRIORITY.optional(o.priority),
                 type_code=o.type_code,
                 instruction_vi=o.instruction_vi,
                 instruction_en=o.instruction_en,

@@ -42,7 +42,7 @@ from icc_incidents.domain.model import (
 from icc_incidents.intake_rows import intake_from, intake_json
 from icc_kernel import reasons
 from icc_kernel.actors import Actor
-from icc_kernel.clock import as_utc
+from icc_kernel.clock import as_utc, optional_utc
 from icc_kernel.errors import ConcurrentChange, NotFound
 from icc_kernel.names import name_of
 from icc_kernel.reasons import Reason, ReasonCode
@@ -179,10 +179,6 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
 
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
-
-
 def _mask(agencies: tuple[Agency, ...]) -> int:
     mask = 0
     for a in agencies:
@@ -283,9 +279,9 @@ def incident_from_row(
         create_time=create_time,
         update_time=as_utc(r.update_time),
         version=r.version,
-        first_dispatch_time=_utc_or_none(r.first_dispatch_time),
-        first_on_scene_time=_utc_or_none(r.first_on_scene_time),
-        close_time=_utc_or_none(r.close_time),
+        first_dispatch_time=optional_utc(r.first_dispatch_time),
+        first_on_scene_time=optional_utc(r.first_on_scene_time),
+        close_time=optional_utc(r.close_time),
         merged_into=r.merged_into,
         resolution=r.resolution,
         assignments=_assignments_from(r.assignments),
