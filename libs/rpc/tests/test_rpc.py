@@ -1,17 +1,23 @@
 """Errors with details, and servers that say clearly when their port is taken."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from icc_rpc import ANYONE, FieldViolation, Policy, RpcError, start_server
 from icc_rpc.errors import field_violations
-from icc_testing import Pki
+from icc_testing import Pki, RecordedMetrics
 
 ECHO = "/test.Echo/Say"
 POLICY = Policy("test.Echo", {"Say": ANYONE})
+EXPIRY = "icc.tls.certificate.expiry"
 
 
 def _register(server: grpc.aio.Server) -> None:
@@ -116,3 +122,34 @@ async def test_each_call_is_a_server_span_continuing_the_callers_trace(
     assert bad.status.status_code.name != "ERROR"
     assert boom.status.status_code.name == "ERROR"
     assert not boom.events  # no exception text (it quoted a caller's data)
+
+
+async def test_a_server_exports_when_its_certificate_and_cas_expire(
+    pki: Pki, metrics: RecordedMetrics, tmp_path: Path
+) -> None:
+    # The CA file as during a rotation: the old CA and the new one, both trusted.
+    own = pki.tls("incidents")
+    bundle = tmp_path / "ca-bundle.crt"
+    bundle.write_bytes(pki.ca.cert_pem + pki.other_ca.cert_pem)
+    server = await start_server(
+        "127.0.0.1:0",
+        _register,
+        [],
+        tls=replace(own, ca=bundle),
+        policies=[POLICY],
+    )
+    try:
+        metrics.collect()
+        seen = {
+            (str(a["certificate"]), str(a["subject"])): metrics.gauge(EXPIRY, a)
+            for a in metrics.attribute_sets(EXPIRY)
+        }
+    finally:
+        await server.stop(0)
+    cert = x509.load_pem_x509_certificate(pki.issued("incidents").cert_pem)
+    subject = str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    assert seen[("own", subject)] == cert.not_valid_after_utc.timestamp()
+    for ca in (pki.ca, pki.other_ca):
+        ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+        name = str(ca_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+        assert seen[("ca", name)] == ca_cert.not_valid_after_utc.timestamp()

@@ -15,6 +15,7 @@ device's agency is its unit's. Every field is checked when a certificate is read
 certificate that says anything else names no one.
 """
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -129,3 +130,14 @@ def identity_of(cert: x509.Certificate) -> Identity:
     if len(agencies) != 1 or str(agencies[0]) not in Agency.__members__ or len(roles) != 1:
         raise BadIdentity("the subject needs one O (an agency) and one OU (a role)")
     return Identity(Kind(kind_word), name, Agency[str(agencies[0])], roles[0], EXERCISES in units)
+
+
+def expiries(pem: bytes) -> list[tuple[str, dt.datetime]]:
+    """Each certificate of a PEM file or bundle: its subject's common name and when it
+    expires (for the expiry metric; a CA bundle holds two CAs during a rotation)."""
+    found = []
+    for cert in x509.load_pem_x509_certificates(pem):
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        subject = str(names[0].value) if names else cert.subject.rfc4514_string()
+        found.append((subject, cert.not_valid_after_utc))
+    return found

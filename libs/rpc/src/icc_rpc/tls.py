@@ -5,15 +5,23 @@ presents its own (`ICC_TLS_CERT`, `ICC_TLS_KEY`). Unset, they are the local syst
 that `icc run` makes under `$ICC_VAR_DIR/pki/` (`ca.crt`, `<name>.crt`, `<name>.key`).
 
 A server reads its files again when they change (checked at each new connection), so a
-deployment rotates a server's certificate or the CA bundle without a restart.
+deployment rotates a server's certificate or the CA bundle without a restart. Each process
+exports when the certificates it presents and the CAs it trusts expire
+(`icc_tls_certificate_expiry_seconds`, Unix time), read from the files at each scrape, so
+an alert warns before a forgotten renewal stops the port.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import grpc
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from icc_pki.identity import expiries
 
 CA_VARIABLE, CERT_VARIABLE, KEY_VARIABLE = "ICC_TLS_CA", "ICC_TLS_CERT", "ICC_TLS_KEY"
 
@@ -53,6 +61,7 @@ class TlsConfig:
     def server_credentials(self) -> grpc.ServerCredentials:
         """Require a client certificate from the CA; serve this process's certificate."""
         ca, cert, key = self._read()
+        watch_expiry(self)
         seen = [self._stamp()]
 
         def fetch() -> grpc.ServerCertificateConfiguration | None:
@@ -75,4 +84,37 @@ class TlsConfig:
     def channel_credentials(self) -> grpc.ChannelCredentials:
         """Present this process's certificate; trust servers the CA issued."""
         ca, cert, key = self._read()
+        watch_expiry(self)
         return grpc.ssl_channel_credentials(ca, key, cert)
+
+
+# The files this process presents (as a server or a client), by certificate path.
+_WATCHED: dict[Path, TlsConfig] = {}
+
+
+def watch_expiry(tls: TlsConfig) -> None:
+    """Export when `tls`'s certificate and CAs expire (`icc_tls_certificate_expiry_seconds`)."""
+    _WATCHED[tls.cert] = tls
+
+
+def _expiries(path: Path) -> list[tuple[str, datetime]]:
+    try:
+        return expiries(path.read_bytes())
+    except (OSError, ValueError):
+        return []  # unreadable now (being replaced): its series pauses for a scrape
+
+
+def _observe_expiry(_: CallbackOptions) -> Iterable[Observation]:
+    for tls in list(_WATCHED.values()):
+        # A CA bundle holds two CAs during a rotation: each has its own series.
+        for role, path in (("own", tls.cert), ("ca", tls.ca)):
+            for subject, end in _expiries(path):
+                yield Observation(end.timestamp(), {"certificate": role, "subject": subject})
+
+
+metrics.get_meter("icc_rpc").create_observable_gauge(
+    "icc.tls.certificate.expiry",
+    callbacks=[_observe_expiry],
+    unit="s",
+    description="When a certificate this process presents (own) or trusts (ca) expires, Unix time",
+)
