@@ -1,6 +1,7 @@
 """The gRPC face of the incidents service: protobuf in, domain calls, protobuf out."""
 
 import functools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
@@ -17,11 +18,12 @@ from icc_incidents.domain.lifecycle import Draft
 from icc_incidents.domain.model import Incident, IncidentFilter
 from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
+from icc_incidents.transfers import EidoExchange
 from icc_incidents.watch import IncidentWatch
 from icc_kernel.errors import Forbidden, InvalidInput, Violation, raise_if_any
 from icc_kernel.names import id_of
 from icc_kernel.principals import Kind, Scope
-from icc_kernel.vocabulary import CallLine
+from icc_kernel.vocabulary import Agency, CallLine
 from icc_rpc import Context
 from icc_rpc.authz import actor_of, scope
 from icc_rpc.convert import (
@@ -108,7 +110,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         watch: IncidentWatch,
         calls: CallTaking,
         places: PlaceSearch,
+        exchange: EidoExchange,
     ) -> None:
+        self._exchange = exchange
         self._service = service
         self._catalog = catalog
         self._watch = watch
@@ -120,6 +124,17 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         s = scope()
         if not _unrestricted(s):
             check_visible(s, await self._service.get(name))
+
+    def _may_transfer(self, draft: Draft) -> Draft:
+        """A partner transferring a call in is involved in it: its agency joins the
+        agencies the document names (or the type's)."""
+        s = scope()
+        if s.agency is not None and s.agency is not Agency.COMMAND_CENTER:
+            kind = self._catalog.get(draft.type_code)
+            agencies = draft.agencies or (kind.agencies if kind else ())
+            if s.agency not in agencies:
+                draft = replace(draft, agencies=(*agencies, s.agency))
+        return self._may_create(draft)
 
     def _may_create(self, draft: Draft) -> Draft:
         """A partner creates only incidents its agency is involved in (as given or as
@@ -364,3 +379,32 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             actor_of(context),
         )
         return pb.AnswerKeyQuestionsResponse(incident=_full(incident))
+
+    # Standards
+
+    async def GetIncidentEido(
+        self, request: pb.GetIncidentEidoRequest, context: Context
+    ) -> pb.GetIncidentEidoResponse:
+        _tag(request.name)
+        incident = await self._service.get(request.name)
+        s = scope()
+        check_visible(s, incident)
+        document = await self._exchange.export(incident, personal_data=s.personal_data)
+        return pb.GetIncidentEidoResponse(document=json.dumps(document, ensure_ascii=False))
+
+    async def ImportEido(
+        self, request: pb.ImportEidoRequest, context: Context
+    ) -> pb.ImportEidoResponse:
+        imported = await self._exchange.import_document(
+            request.document,
+            actor_of(context),
+            may_create=self._may_transfer,
+            may_change=lambda incident: check_visible(scope(), incident),
+        )
+        _tag(imported.incident.name)
+        return pb.ImportEidoResponse(
+            name=imported.incident.name,
+            created=imported.created,
+            replayed=imported.replayed,
+            incident=_full(imported.incident),
+        )

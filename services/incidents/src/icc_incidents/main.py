@@ -30,6 +30,7 @@ from icc_incidents.places import PlaceSearch
 from icc_incidents.policy import POLICY
 from icc_incidents.service import IncidentService
 from icc_incidents.settings import GeocoderSettings, geocoder_from_env, intake_from_env
+from icc_incidents.transfers import EidoExchange
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
 from icc_rpc.runtime import run_service
 
@@ -104,12 +105,10 @@ async def start(config: Config) -> Running:
             consumer.start()
             stack.push_async_callback(consumer.stop)
             consumers.append(consumer)
+        places = place_search(config, stack)
+        exchange = EidoExchange(service, db, writer.batcher, rules, places)
         api = IncidentApi(
-            service,
-            rules.catalog,
-            IncidentWatch(nc.jetstream()),
-            calls,
-            place_search(config, stack),
+            service, rules.catalog, IncidentWatch(nc.jetstream()), calls, places, exchange
         )
         server = await serve_grpc(config.address, api, add_servicer, POLICY, config.tls)
         watch_health(stack, server, SERVICE_NAME, db, nc, consumers)

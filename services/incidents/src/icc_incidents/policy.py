@@ -55,5 +55,9 @@ POLICY = Policy(
         "GetPlaceHistory": allow(center=Role.CALL_TAKER, services=["simulator"]),
         "ListKeyQuestions": ANYONE,
         "AnswerKeyQuestions": _WRITE,
+        # Standards: an incident as an EIDO document is read like the incident; a call is
+        # transferred in by whoever takes calls (a partner's call-takers, a 112 center).
+        "GetIncidentEido": _READ,
+        "ImportEido": _CALL_TAKING,
     },
 )

@@ -70,8 +70,19 @@ class IncidentService:
         store.append_chronology(tx, change.entry(actor))
         self.announce(IncidentChanged(change, actor, now))(tx)
 
-    async def create(self, draft: Draft, request_id: str, actor: Actor) -> tuple[Incident, bool]:
-        """Returns (incident, replayed); replayed when `request_id` was seen before."""
+    def record(self, tx: WriteTx, change: Change, actor: Actor, now: datetime) -> None:
+        """A change's chronology entry and event, in the write that made it."""
+        self._record(tx, change, actor, now)
+
+    async def create(
+        self,
+        draft: Draft,
+        request_id: str,
+        actor: Actor,
+        also: Callable[[WriteTx, Incident], Awaitable[None]] | None = None,
+    ) -> tuple[Incident, bool]:
+        """Returns (incident, replayed); replayed when `request_id` was seen before.
+        `also`: more writes in the same transaction (a transfer's link and notes)."""
         raise_if_any(request_id_violations(request_id))
         known = self._recent.get(request_id) if request_id else None
         if known is not None:
@@ -94,6 +105,8 @@ class IncidentService:
             store.insert_incident(tx, change.incident, request_id)
             store.append_chronology(tx, change.entry(actor))
             stage(tx)
+            if also is not None:
+                await also(tx, change.incident)
             return change.incident
 
         try:

@@ -108,6 +108,8 @@ Index("ix_incidents_state", incidents.c.state)
 # Reads near a point (duplicates, history) take a band of latitude, then filter.
 Index("ix_incidents_lat", incidents.c.lat)
 Index("ix_incidents_caller_phone_key", incidents.c.caller_phone_key)
+# An EIDO document names the incidents merged into the one it describes.
+Index("ix_incidents_merged_into", incidents.c.merged_into)
 
 # Further callers about an incident's event (personal data, like the first caller).
 callers = Table(
@@ -173,6 +175,20 @@ chronology = Table(
     Column("detail", Text, nullable=False),
     # What happened as reasons (`icc_kernel.reasons.to_json`); "" in entries made before.
     Column("coded", Text, nullable=False),
+)
+
+# Calls transferred in as EIDO documents: the sender's incident (the document's id) and the
+# incident ICC made of it, so a document sent again updates that incident.
+eido_links = Table(
+    "eido_links",
+    metadata,
+    Column("document_id", String(300), primary_key=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("sender_agency", String(300), nullable=False),
+    Column("sender_internal_id", String(300), nullable=False),
+    # The document's lastUpdateTimeStamp: an older or equal one changes nothing.
+    Column("last_update", DateTime(timezone=True), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
 )
 
 outbox = outbox_table(metadata)
@@ -484,3 +500,89 @@ async def list_chronology(
         )
         for r in rows
     ]
+
+
+# EIDO transfers
+
+
+async def find_link(conn: AsyncConnection, document_id: str) -> tuple[str, datetime] | None:
+    """(incident id, last update imported) of a document seen before."""
+    row = (
+        await conn.execute(
+            select(eido_links.c.incident_id, eido_links.c.last_update).where(
+                eido_links.c.document_id == document_id
+            )
+        )
+    ).first()
+    return (row.incident_id, as_utc(row.last_update)) if row else None
+
+
+async def links_of(conn: AsyncConnection, incident_id: str) -> list[tuple[str, str, str]]:
+    """(document id, sender agency, sender's internal id) of the calls transferred into it."""
+    rows = await conn.execute(
+        select(eido_links)
+        .where(eido_links.c.incident_id == incident_id)
+        .order_by(eido_links.c.create_time, eido_links.c.document_id)
+    )
+    return [(r.document_id, r.sender_agency, r.sender_internal_id) for r in rows]
+
+
+async def touch_link(conn: AsyncConnection, document_id: str, last_update: datetime) -> None:
+    await conn.execute(
+        update(eido_links)
+        .where(eido_links.c.document_id == document_id)
+        .values(last_update=last_update)
+    )
+
+
+async def absorbed_into(conn: AsyncConnection, name: str) -> list[str]:
+    """Ids of the incidents merged into the incident `name`."""
+    rows = await conn.execute(
+        select(incidents.c.id).where(incidents.c.merged_into == name).order_by(incidents.c.id)
+    )
+    return [r.id for r in rows]
+
+
+def add_notes(
+    tx: WriteTx, incident_id: str, texts: tuple[str, ...], author: Actor, now: datetime
+) -> None:
+    """Notes written with the incident (a transferred call's), inserted with the batch."""
+    tx.add(
+        notes,
+        [
+            {
+                "incident_id": incident_id,
+                "text": text,
+                "author_user": author.user,
+                "author_agency": int(author.agency),
+                "author_role": author.role,
+                "create_time": now,
+            }
+            for text in texts
+        ],
+    )
+
+
+def add_link(
+    tx: WriteTx,
+    *,
+    document_id: str,
+    incident_id: str,
+    sender_agency: str,
+    sender_internal_id: str,
+    last_update: datetime,
+    now: datetime,
+) -> None:
+    tx.add(
+        eido_links,
+        [
+            {
+                "document_id": document_id,
+                "incident_id": incident_id,
+                "sender_agency": sender_agency,
+                "sender_internal_id": sender_internal_id,
+                "last_update": last_update,
+                "create_time": now,
+            }
+        ],
+    )

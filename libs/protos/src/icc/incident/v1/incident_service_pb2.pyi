@@ -979,3 +979,99 @@ class AnswerKeyQuestionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnswerKeyQuestionsResponse: _TypeAlias = AnswerKeyQuestionsResponse  # noqa: Y015
+
+@_typing.final
+class GetIncidentEidoRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`incidents/{incident}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIncidentEidoRequest: _TypeAlias = GetIncidentEidoRequest  # noqa: Y015
+
+@_typing.final
+class GetIncidentEidoResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    document: _builtins.str
+    """The EIDO document as JSON text (UTF-8): kept as text, since numbers and the
+    members' order matter to the schema and to the partner's parser.
+    """
+    def __init__(
+        self,
+        *,
+        document: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIncidentEidoResponse: _TypeAlias = GetIncidentEidoResponse  # noqa: Y015
+
+@_typing.final
+class ImportEidoRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    document: _builtins.str
+    """An EIDO document as JSON text (UTF-8), at most 1 MiB."""
+    def __init__(
+        self,
+        *,
+        document: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportEidoRequest: _TypeAlias = ImportEidoRequest  # noqa: Y015
+
+@_typing.final
+class ImportEidoResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """ICC's incident for the document: `incidents/{incident}`."""
+    created: _builtins.bool
+    """True when this call created it; false when it updated (or found) it."""
+    replayed: _builtins.bool
+    """True when the document (its id and last update time) was imported before:
+    nothing changed.
+    """
+    @_builtins.property
+    def incident(self) -> _incident_pb2.Incident: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        created: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
+        incident: _incident_pb2.Incident | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incident", b"incident"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "incident", b"incident", "name", b"name", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportEidoResponse: _TypeAlias = ImportEidoResponse  # noqa: Y015

@@ -130,6 +130,16 @@ class IncidentServiceStub:
                 request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsRequest.SerializeToString,
                 response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsResponse.FromString,
                 _registered_method=True)
+        self.GetIncidentEido = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/GetIncidentEido',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetIncidentEidoRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetIncidentEidoResponse.FromString,
+                _registered_method=True)
+        self.ImportEido = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/ImportEido',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoResponse.FromString,
+                _registered_method=True)
 
 
 class IncidentServiceServicer:
@@ -277,6 +287,26 @@ class IncidentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetIncidentEido(self, request, context):
+        """Standards
+
+        The incident as a NENA EIDO document (NENA-STA-021, JSON), as the caller may see
+        it: persons and callback numbers only with the right to personal data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportEido(self, request, context):
+        """A call transferred by a partner or a 112 center as an EIDO document: creates the
+        incident, or updates the one created from the same document id, and keeps the
+        link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
+        naming its path, and nothing is written.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IncidentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -374,6 +404,16 @@ def add_IncidentServiceServicer_to_server(servicer, server):
                     servicer.AnswerKeyQuestions,
                     request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsRequest.FromString,
                     response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsResponse.SerializeToString,
+            ),
+            'GetIncidentEido': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIncidentEido,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetIncidentEidoRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.GetIncidentEidoResponse.SerializeToString,
+            ),
+            'ImportEido': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportEido,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -890,6 +930,60 @@ class IncidentService:
             '/icc.incident.v1.IncidentService/AnswerKeyQuestions',
             icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsRequest.SerializeToString,
             icc_dot_incident_dot_v1_dot_incident__service__pb2.AnswerKeyQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIncidentEido(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/GetIncidentEido',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.GetIncidentEidoRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.GetIncidentEidoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportEido(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/ImportEido',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,6 +85,18 @@ class IncidentServiceStub:
     """Records answers to key questions on an open incident; they may change its
     priority and type.
     """
+    GetIncidentEido: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.GetIncidentEidoRequest, _incident_service_pb2.GetIncidentEidoResponse]
+    """Standards
+
+    The incident as a NENA EIDO document (NENA-STA-021, JSON), as the caller may see
+    it: persons and callback numbers only with the right to personal data.
+    """
+    ImportEido: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.ImportEidoRequest, _incident_service_pb2.ImportEidoResponse]
+    """A call transferred by a partner or a 112 center as an EIDO document: creates the
+    incident, or updates the one created from the same document id, and keeps the
+    link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
+    naming its path, and nothing is written.
+    """
 
 @_typing.type_check_only
 class IncidentServiceAsyncStub(IncidentServiceStub):
@@ -142,6 +154,18 @@ class IncidentServiceAsyncStub(IncidentServiceStub):
     AnswerKeyQuestions: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.AnswerKeyQuestionsRequest, _incident_service_pb2.AnswerKeyQuestionsResponse]  # type: ignore[assignment]
     """Records answers to key questions on an open incident; they may change its
     priority and type.
+    """
+    GetIncidentEido: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.GetIncidentEidoRequest, _incident_service_pb2.GetIncidentEidoResponse]  # type: ignore[assignment]
+    """Standards
+
+    The incident as a NENA EIDO document (NENA-STA-021, JSON), as the caller may see
+    it: persons and callback numbers only with the right to personal data.
+    """
+    ImportEido: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.ImportEidoRequest, _incident_service_pb2.ImportEidoResponse]  # type: ignore[assignment]
+    """A call transferred by a partner or a 112 center as an EIDO document: creates the
+    incident, or updates the one created from the same document id, and keeps the
+    link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
+    naming its path, and nothing is written.
     """
 
 class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -311,6 +335,30 @@ class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_incident_service_pb2.AnswerKeyQuestionsResponse, _abc.Awaitable[_incident_service_pb2.AnswerKeyQuestionsResponse]]:
         """Records answers to key questions on an open incident; they may change its
         priority and type.
+        """
+
+    @_abc_1.abstractmethod
+    def GetIncidentEido(
+        self,
+        request: _incident_service_pb2.GetIncidentEidoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.GetIncidentEidoResponse, _abc.Awaitable[_incident_service_pb2.GetIncidentEidoResponse]]:
+        """Standards
+
+        The incident as a NENA EIDO document (NENA-STA-021, JSON), as the caller may see
+        it: persons and callback numbers only with the right to personal data.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportEido(
+        self,
+        request: _incident_service_pb2.ImportEidoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.ImportEidoResponse, _abc.Awaitable[_incident_service_pb2.ImportEidoResponse]]:
+        """A call transferred by a partner or a 112 center as an EIDO document: creates the
+        incident, or updates the one created from the same document id, and keeps the
+        link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
+        naming its path, and nothing is written.
         """
 
 def add_IncidentServiceServicer_to_server(servicer: IncidentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
