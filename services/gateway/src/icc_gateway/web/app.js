@@ -167,8 +167,11 @@ function buildUi() {
   });
   const call = new CallForm($('#call-panel'), {
     map,
+    picture: state.picture,
+    user: () => state.user,
     info,
     showError,
+    errorText,
     onCreated: (incident) => {
       call.hide();
       openIncident(incident.id);

@@ -9,6 +9,13 @@ const L = window.L;
 const RADIUS = { 1: 11, 2: 8.5, 3: 7, 4: 5.5 };
 const CITY_STYLE = { color: '#64748b', weight: 1.5, fillColor: '#1e293b', fillOpacity: 1, interactive: false };
 const RIVER_STYLE = { color: '#38bdf8', weight: 3, opacity: 0.8, fillColor: '#0c4a6e', fillOpacity: 0.8, interactive: false };
+// Where the map opens: the urban core (the former inner districts, Thủ Đức to Bình Tân),
+// where most calls come from; the whole city (to Cần Giờ, Bình Dương's and Bà Rịa's
+// former lands and Côn Đảo) stays one zoom-out away.
+const URBAN_CORE = [
+  [10.735, 106.615],
+  [10.835, 106.765],
+];
 
 // A circle marker with its priority number drawn inside, on the same canvas (no DOM per marker).
 const LabelledCircle = L.CircleMarker.extend({
@@ -81,7 +88,14 @@ export class CityMap {
     });
   }
 
-  /** The city outline and the river (GeoJSON from GET /map), fitted to the city. */
+  /** A marker clicked: while a call's place is being picked, the click places the call
+   * there (it never opens another incident or unit, which would leave the call form). */
+  clicked(e, open) {
+    if (this.picking) this.onPick(e.latlng.lat, e.latlng.lng);
+    else open();
+  }
+
+  /** The city outline and the river (GeoJSON from GET /map); the view on the urban core. */
   setOutline(fc) {
     if (this.outline) this.outline.remove();
     const layer = L.geoJSON(fc, {
@@ -95,7 +109,7 @@ export class CityMap {
     const bounds = (city.length ? L.geoJSON({ type: 'FeatureCollection', features: city }) : layer).getBounds();
     if (bounds.isValid()) {
       // Not animated: a view set while a zoom animation runs is ignored by Leaflet.
-      this.map.fitBounds(bounds, { padding: [8, 8], animate: false });
+      this.map.fitBounds(URBAN_CORE, { animate: false });
       this.map.setMaxBounds(bounds.pad(0.5));
     }
   }
@@ -138,7 +152,7 @@ export class CityMap {
     }
     const marker = new LabelledCircle([inc.lat, inc.lon], { ...this.incidentStyle(inc), renderer: this.renderer, bubblingMouseEvents: false });
     marker._icc = inc;
-    marker.on('click', () => this.onIncident(marker._icc.id));
+    marker.on('click', (e) => this.clicked(e, () => this.onIncident(marker._icc.id)));
     marker.bindTooltip(() => asText(this.incidentTip(marker._icc)), { direction: 'top', offset: [0, -6] });
     marker.addTo(this.map);
     this.incidents.set(inc.id, marker);
@@ -216,7 +230,7 @@ export class CityMap {
     }
     const marker = L.circleMarker(at, { ...this.unitStyle(u), renderer: this.renderer, bubblingMouseEvents: false });
     marker._icc = u;
-    marker.on('click', () => this.openUnit(marker._icc.id));
+    marker.on('click', (e) => this.clicked(e, () => this.openUnit(marker._icc.id)));
     marker.bindTooltip(() => asText(`${marker._icc.call_sign} · ${label('status', marker._icc.status)}`), { direction: 'top', offset: [0, -4] });
     marker.addTo(this.map);
     marker.bringToBack();
@@ -262,6 +276,7 @@ export class CityMap {
     }
     m = new LabelledCircle([x.lat, x.lon], { ...style, renderer: this.renderer, bubblingMouseEvents: false });
     m._icc = x;
+    m.on('click', (e) => this.clicked(e, () => {}));
     m.bindTooltip(() => {
       const hx = m._icc;
       const name = (lang() === 'en' ? hx.name_en : hx.name_vi) || hx.name_vi || hx.id;
