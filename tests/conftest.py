@@ -22,6 +22,7 @@ from icc_bus import BusConfig
 from icc_dispatch import main as dispatch_main
 from icc_dispatch.service import Settings
 from icc_incidents import main as incidents_main
+from icc_incidents.settings import GeocoderSettings
 from icc_resources import main as resources_main
 from icc_testing import NatsServer, Pki
 
@@ -114,9 +115,16 @@ def dispatch_config(
 
 
 async def start_city(
-    nats: NatsServer, tmp_path: Path, pki: Pki, **settings: object
+    nats: NatsServer,
+    tmp_path: Path,
+    pki: Pki,
+    *,
+    geocoder: GeocoderSettings | None = None,
+    **settings: object,
 ) -> tuple[City, list[object], list[grpc.aio.Channel]]:
-    """The three services; the stubs call as `command-center` (a supervisor of the center)."""
+    """The three services; the stubs call as `command-center` (a supervisor of the center).
+    `geocoder`: the incidents service asks it for places before its gazetteer; `settings`
+    are dispatch's."""
     bus = BusConfig(url=nats.url)
     incidents = await incidents_main.start(
         incidents_main.Config(
@@ -125,6 +133,7 @@ async def start_city(
             bus,
             True,
             tls=pki.tls("incidents"),
+            geocoder=geocoder or GeocoderSettings(),
         )
     )
     resources = await resources_main.start(

@@ -26,6 +26,7 @@ from playwright.async_api import (
 from icc_bus import BusConfig
 from icc_gateway import main as gateway_main
 from icc_gateway.config import Config
+from icc_incidents.settings import GeocoderSettings
 from icc_testing import NatsServer, Pki
 from icc_tracesink.query import QueryServer
 from icc_tracesink.store import SpanStore
@@ -91,13 +92,14 @@ async def running_stack(
     tmp_path: Path,
     pki: Pki,
     before_gateway: Callable[[City], Awaitable[None]] | None = None,
+    geocoder: GeocoderSettings | None = None,
 ) -> AsyncIterator[Stack]:
     """nats-server, incidents, resources and dispatch, a trace sink's query endpoint (over
     `Stack.spans`, empty until a test writes spans there), and the gateway serving the
     screen; `before_gateway` runs once the services are up and before the gateway reads
-    its picture."""
+    its picture; `geocoder`, where the incidents service looks for places first."""
     city, services, channels = await start_city(
-        nats_server, tmp_path, pki, ack_within=timedelta(hours=1)
+        nats_server, tmp_path, pki, geocoder=geocoder, ack_within=timedelta(hours=1)
     )
     spans = tmp_path / "traces.db"
     SpanStore.open(spans).close()

@@ -1,21 +1,28 @@
 """Hostile text on the dispatcher's screen: shown as text, never run.
 
 Incidents (made through gRPC, as any caller may), units, stations and hospitals (their
-reference rows rewritten in the resources service's database) and an incident's spans in
-the trace sink carry script payloads in every text field they have: `<img onerror>`,
+reference rows rewritten in the resources service's database), an incident's spans in
+the trace sink, a premise caution and the places a deployment's geocoder answers (a local
+HTTP server speaking Nominatim's API) carry script payloads in every text field they have: `<img onerror>`,
 `<script>`, `javascript:` URLs, `"><svg onload>`, `<details ontoggle>`, some calling
 `alert`. A supervisor (who sees everything, the timeline too) hovers every hostile marker
 on the map, clicks it, opens each tab of each incident and a unit's popup, in both
-languages. Nothing may run: no dialog, no `window.__xss` (the marker every payload sets),
+languages; then takes a call at the hostile fire, its place found through the hostile
+geocoder, where the call form lists the places, the fire as a possible duplicate and the
+caution. Nothing may run: no dialog, no `window.__xss` (the marker every payload sets),
 no Content-Security-Policy violation (the screen would have inserted HTML the policy then
 stopped), no page error; and the tooltips and popups show the payloads as the text they are.
 """
 
 import asyncio
+import json
 import sqlite3
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +36,7 @@ from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
+from icc_incidents.settings import GeocoderSettings
 from icc_testing import NatsServer, Pki
 from icc_tracesink.model import Span
 from icc_tracesink.store import SpanStore
@@ -173,6 +181,67 @@ def write_spans(db: Path, incident_id: str) -> None:
         store.close()
 
 
+async def create_caution(city: City) -> None:
+    """A caution at the hostile fire, its text, address and ward hostile."""
+    lat, lon = INCIDENT_AT[0]
+    caution = incident_pb2.Caution(
+        kind=incident_pb2.CAUTION_KIND_WEAPONS,
+        text=CAUTION,
+        location=common_pb2.Location(lat=lat, lon=lon, address=payload(5), ward=payload(6)),
+        radius_m=50,
+    )
+    request = incident_pb.CreateCautionRequest(request_id="xss-caution", caution=caution)
+    await city.incidents.CreateCaution(request, timeout=5)
+
+
+# The caution's text, and what the hostile geocoder calls its places.
+CAUTION = f"{payload(4)} {payload(1)}"
+PLACE_NAMES = (payload(0), payload(2))
+
+
+def hostile_places() -> list[dict[str, object]]:
+    """Nominatim's `jsonv2` answer, every name in it hostile, at the hostile fire."""
+    lat, lon = INCIDENT_AT[0]
+    return [
+        {
+            "place_id": 900 + n,
+            "lat": str(lat + n * 0.0002),
+            "lon": str(lon),
+            "name": name,
+            "display_name": f"{name}, {payload(n + 3)}, Thành phố Hồ Chí Minh",
+            "importance": 0.9,
+            "address": {"road": payload(n + 4), "suburb": payload(n + 5)},
+        }
+        for n, name in enumerate(PLACE_NAMES)
+    ]
+
+
+@contextmanager
+def hostile_geocoder() -> Iterator[str]:
+    """A real HTTP server answering Nominatim's /search with hostile places; its URL."""
+    body = json.dumps(hostile_places()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest_asyncio.fixture
 async def stack(
     nats_server: NatsServer, tmp_path: Path, pki: Pki
@@ -183,10 +252,16 @@ async def stack(
         rewrite_reference_data(tmp_path / "resources.db", hostile)
         await place_units(city, hostile)
         await create_incidents(city, hostile)
+        await create_caution(city)
 
-    async with running_stack(nats_server, tmp_path, pki, before_gateway=plant) as running:
-        write_spans(running.spans, hostile.incidents[0])
-        yield running, hostile
+    with hostile_geocoder() as url:
+        # A generous timeout: a loaded machine must not make the search skip it.
+        geocoder = GeocoderSettings("nominatim", url, timeout_s=5.0)
+        async with running_stack(
+            nats_server, tmp_path, pki, before_gateway=plant, geocoder=geocoder
+        ) as running:
+            write_spans(running.spans, hostile.incidents[0])
+            yield running, hostile
 
 
 @dataclass
@@ -245,6 +320,31 @@ async def open_every_tab(page: Page, incident_id: str, shows: str) -> None:
     await expect(detail).to_contain_text(shows)
 
 
+async def take_a_call_at_the_fire(page: Page, watch: Watch, hostile: Hostile) -> None:
+    """A call at the hostile fire: its place from the hostile geocoder, the fire offered as
+    a duplicate (its hostile address), the hostile caution; in both languages."""
+    await page.get_by_role("button", name="Cuộc gọi mới").click()
+    box = page.get_by_role("combobox", name="Loại sự vụ")
+    await box.fill("chay nha")
+    await box.press("Enter")
+    place = page.get_by_role("combobox", name="Địa điểm")
+    await place.fill("nha so 5")
+    options = page.locator("#cf-place-list [role=option]")
+    for n, name in enumerate(PLACE_NAMES):
+        await shown_as_text(watch, options.nth(n).locator(".opt-label"), name)
+    await place.press("Enter")
+    await expect(place).to_have_value(PLACE_NAMES[0])
+    await shown_as_text(watch, page.locator("#cf-place-chosen"), PLACE_NAMES[0])
+    offered = page.locator(f'#cf-duplicates li[data-incident="{hostile.incidents[0]}"]')
+    await shown_as_text(watch, offered.locator(".where"), payload(0))
+    await shown_as_text(watch, page.locator("#cf-premises .caution-text"), CAUTION)
+    await shown_as_text(watch, page.locator("#cf-premises .caution-list"), payload(5))
+    await page.get_by_role("button", name="Chuyển sang tiếng Anh").click()
+    await shown_as_text(watch, page.locator("#cf-premises .caution-text"), CAUTION)
+    await shown_as_text(watch, offered.locator(".where"), payload(0))
+    await page.get_by_role("button", name="Switch to Vietnamese").click()
+
+
 async def test_hostile_text_is_shown_and_never_run(
     stack: tuple[Stack, Hostile], browser: Browser
 ) -> None:
@@ -289,6 +389,9 @@ async def test_hostile_text_is_shown_and_never_run(
     for incident_id in hostile.incidents:
         await page.locator(f'#queue .qrow[data-id="{incident_id}"]').click()
         await page.wait_for_timeout(300)
+    await page.get_by_role("button", name="Switch to Vietnamese").click()
+
+    await take_a_call_at_the_fire(page, watch, hostile)
 
     await page.wait_for_timeout(500)
     ran = await page.evaluate("window.__xss ?? []")
