@@ -190,6 +190,38 @@ async def test_the_chronology_records_who_acted(gateway: Gateway) -> None:
     assert all(i["label_vi"] and i["label_en"] for i in rec["plan"]["items"])
     best = next(c for c in rec["candidates"] if c["selected"])
     assert best["eta_s"] > 0 and best["reasons"]
+    # The reasons as codes with parameters, for the screen to say in its language.
+    assert best["coded_reasons"][0]["code"] in {"KIND_AS_PLANNED", "KIND_IN_PLACE_OF"}
+    eta = next(r for r in best["coded_reasons"] if r["code"] == "ETA")
+    assert eta["params"] == {"eta_seconds": str(best["eta_s"]), "distance_meters": ANY}
+    assert rec["eta_source_code"] == "TRAVEL_MODEL" and rec["mutual_aid_eta_s"] == 900
+    # A P3 waits for a dispatcher: a decision, not a shortage.
+    waiting = (await dispatcher.get(f"/api/v1/incidents/{incident_id}/dispatch")).json()
+    assert waiting["awaiting_decision"] is True and waiting["awaiting_since"]
+    assert {s["coded_reason"]["code"] for s in waiting["shortfalls"]} == {"AWAITING_DISPATCHER"}
+    # Every available unit by ETA, for an override; filtered by kind.
+    ranked = (await dispatcher.get(f"/api/v1/incidents/{incident_id}/available-units")).json()
+    etas = [c["eta_s"] for c in ranked["candidates"]]
+    assert len(etas) > 100 and etas == sorted(etas)
+    assert ranked["mutual_aid_eta_s"] == 900
+    assert any(c["beyond_mutual_aid_eta"] for c in ranked["candidates"])
+    assert all(c["beyond_mutual_aid_eta"] == (c["eta_s"] > 900) for c in ranked["candidates"])
+    engines = await dispatcher.get(
+        f"/api/v1/incidents/{incident_id}/available-units",
+        params={"kind": ["ENGINE", "LADDER"], "limit": 5},
+    )
+    assert {c["kind"] for c in engines.json()["candidates"]} <= {"ENGINE", "LADDER"}
+    assert len(engines.json()["candidates"]) == 5
+    error_of(
+        await calltaker.get(f"/api/v1/incidents/{incident_id}/available-units"),
+        403,
+        "permission_denied",
+    )
+    assert "kind[0]" in fields_of(
+        await dispatcher.get(
+            f"/api/v1/incidents/{incident_id}/available-units", params={"kind": "TANK"}
+        )
+    )
     assigned = await dispatcher.post(
         f"/api/v1/incidents/{incident_id}/assign",
         json={"units": [best["unit"]], "request_id": "who-1-assign"},
@@ -238,6 +270,16 @@ async def test_the_chronology_records_who_acted(gateway: Gateway) -> None:
     assert by_action["closed"]["actor"]["user"] == "dispatcher"
     assert by_action["closed"]["actor"]["role"] == "dispatcher"
     assert [e["sequence"] for e in entries] == sorted(e["sequence"] for e in entries)
+    assert by_action["created"]["coded_detail"][0] == {
+        "code": "CREATED",
+        "params": {"type_code": "FIRE.RUBBISH", "priority": "P3", "call_line": ANY},
+    }
+    assert by_action["closed"]["coded_detail"][-1]["code"] == "CLOSED"
+    released_entry = next(e for e in entries if e["coded_detail"][0]["code"] == "RELEASED")
+    assert released_entry["coded_detail"][1] == {
+        "code": "RELEASED_BY_DISPATCHER",
+        "params": {"text": "fire out"},
+    }
 
 
 async def test_bad_input_is_answered_with_the_fields(gateway: Gateway) -> None:

@@ -13,7 +13,7 @@ from typing import get_args
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from icc.common.v1 import common_pb2
-from icc.dispatch.v1 import dispatch_pb2
+from icc.dispatch.v1 import dispatch_pb2, dispatch_service_pb2
 from icc.incident.v1 import incident_pb2
 from icc.resource.v1 import resource_pb2
 from icc_gateway import schemas, schemas_calltaking
@@ -21,6 +21,7 @@ from icc_gateway.domain.model import Hospital, Incident, IncidentAssignment, Uni
 from icc_gateway.domain.picture import Version
 from icc_kernel.etags import version_of
 from icc_kernel.names import id_of
+from icc_kernel.reasons import ReasonCode
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
@@ -28,6 +29,7 @@ from icc_kernel.vocabulary import (
     CautionKind,
     Diversion,
     DuplicateReason,
+    EtaSource,
     IncidentState,
     PlaceKind,
     Priority,
@@ -52,6 +54,8 @@ CALL_LINE = _names(CallLine)
 CAUTION_KIND = _names(CautionKind)
 DUPLICATE_REASON = _names(DuplicateReason)
 PLACE_KIND = _names(PlaceKind)
+ETA_SOURCE = _names(EtaSource)
+REASON_CODE = _names(ReasonCode)
 PRIORITY = {p.value: p for p in Priority}
 # Dispatch's own states are no part of the shared vocabulary: the API names them
 # (schemas.DispatchState), each the protobuf value of that name (or start-up fails).
@@ -88,6 +92,16 @@ def etag_version(etag: str) -> int:
 
 def agencies(values: Iterable[int]) -> list[str]:
     return [AGENCY[v] for v in values if v in AGENCY]
+
+
+def reason(r: common_pb2.Reason) -> schemas.Reason | None:
+    """A coded reason; None for one this version does not know (or none at all)."""
+    code = REASON_CODE.get(r.code)
+    return schemas.Reason(code=code, params=dict(r.params)) if code else None
+
+
+def reasons(items: Iterable[common_pb2.Reason]) -> list[schemas.Reason]:
+    return [x for x in map(reason, items) if x is not None]
 
 
 def actor(a: common_pb2.Actor) -> schemas.Actor:
@@ -284,6 +298,7 @@ def chronology_entry(e: incident_pb2.ChronologyEntry) -> schemas.ChronologyEntry
         actor=actor(e.actor),
         action=e.action,
         detail=e.detail,
+        coded_detail=reasons(e.coded_detail),
     )
 
 
@@ -317,11 +332,14 @@ def assignment(a: dispatch_pb2.Assignment) -> schemas.Assignment:
         incident=id_of(a.incident),
         role=a.role,
         eta_s=a.eta_seconds,
+        distance_m=a.distance_meters,
+        eta_source=ETA_SOURCE.get(a.eta_source_code),
         acknowledge_deadline=iso(a.acknowledge_deadline),
         acknowledge_time=iso(a.acknowledge_time),
         override=a.override,
         override_reason=a.override_reason,
         release_reason=a.release_reason,
+        coded_release_reason=reason(a.coded_release_reason),
         assigned_by=actor(a.assigned_by) if a.HasField("assigned_by") else None,
     )
 
@@ -346,7 +364,12 @@ def plan(p: dispatch_pb2.ResponsePlan) -> schemas.Plan:
 
 
 def shortfall(s: dispatch_pb2.Shortfall) -> schemas.Shortfall:
-    return schemas.Shortfall(role=s.role, missing=s.missing)
+    return schemas.Shortfall(
+        role=s.role,
+        agency=AGENCY.get(s.agency),
+        missing=s.missing,
+        coded_reason=reason(s.coded_reason),
+    )
 
 
 def dispatch_status(s: dispatch_pb2.DispatchStatus) -> schemas.DispatchStatus:
@@ -363,6 +386,8 @@ def dispatch_status(s: dispatch_pb2.DispatchStatus) -> schemas.DispatchStatus:
             for a in active
         ),
         shortfalls=[shortfall(x) for x in s.shortfalls],
+        awaiting_decision=s.awaiting_decision,
+        awaiting_since=iso(s.awaiting_since),
     )
 
 
@@ -377,8 +402,11 @@ def candidate(c: dispatch_pb2.Candidate) -> schemas.Candidate:
         distance_m=c.distance_meters,
         rank=c.rank,
         reasons=list(c.reasons),
+        coded_reasons=reasons(c.coded_reasons),
+        home_station=id_or_none(c.home_station),
         selected=c.selected,
         mutual_aid=c.mutual_aid,
+        beyond_mutual_aid_eta=c.beyond_mutual_aid_eta,
     )
 
 
@@ -388,6 +416,16 @@ def recommendation(r: dispatch_pb2.Recommendation) -> schemas.Recommendation:
         candidates=[candidate(c) for c in r.candidates],
         shortfalls=[shortfall(s) for s in r.shortfalls],
         eta_source=r.eta_source,
+        eta_source_code=ETA_SOURCE.get(r.eta_source_code),
+        mutual_aid_eta_s=r.mutual_aid_eta_seconds,
+    )
+
+
+def available_units(r: dispatch_service_pb2.RankAvailableUnitsResponse) -> schemas.AvailableUnits:
+    return schemas.AvailableUnits(
+        candidates=[candidate(c) for c in r.candidates],
+        eta_source_code=ETA_SOURCE.get(r.eta_source_code),
+        mutual_aid_eta_s=r.mutual_aid_eta_seconds,
     )
 
 

@@ -19,7 +19,9 @@ from icc_gateway.domain.names import (
     CallLineName,
     CautionKindName,
     DuplicateReasonName,
+    EtaSourceName,
     IncidentStateName,
+    ReasonCodeName,
     UnitKindName,
     UnitStatusName,
 )
@@ -169,6 +171,14 @@ class Actor(Shape):
     role: str
 
 
+class Reason(Shape):
+    """A fact as a code with parameters, for a screen to put into its reader's language
+    (docs/codes.md: each code's parameters, and its English and Vietnamese)."""
+
+    code: ReasonCodeName = Field(description="`icc.common.v1.ReasonCode` less its prefix")
+    params: dict[str, str]
+
+
 class Caller(Shape):
     name: str
     phone: str
@@ -277,7 +287,8 @@ class ChronologyEntry(Shape):
     time: str | None
     actor: Actor
     action: str
-    detail: str
+    detail: str = Field(description="Deprecated: `coded_detail` in English words")
+    coded_detail: list[Reason] = Field(description="What the entry records, in order")
 
 
 class Chronology(Shape):
@@ -315,18 +326,25 @@ class CancelRequest(Body):
 class Assignment(IncidentAssignment):
     incident: Id
     role: str
-    eta_s: int
+    eta_s: int = Field(description="The ETA when the unit was chosen (0: no route known)")
+    distance_m: int = Field(description="Road distance when the unit was chosen")
+    eta_source: EtaSourceName | None
     acknowledge_deadline: str | None
     acknowledge_time: str | None
     override: bool
     override_reason: str
-    release_reason: str
+    release_reason: str = Field(description="Deprecated: `coded_release_reason` in English")
+    coded_release_reason: Reason | None
     assigned_by: Actor | None
 
 
 class Shortfall(Shape):
     role: str
+    agency: AgencyName | None
     missing: int
+    coded_reason: Reason | None = Field(
+        description="AWAITING_DISPATCHER: a decision waits, not a shortage of units"
+    )
 
 
 class DispatchStatus(Shape):
@@ -335,6 +353,10 @@ class DispatchStatus(Shape):
     waiting: bool = Field(description="Auto-dispatch waits for units to free up")
     mutual_aid: bool = Field(description="A unit of another agency fills a role of the plan")
     shortfalls: list[Shortfall]
+    awaiting_decision: bool = Field(
+        description="A P3/P4 whose plan has roles a dispatcher has yet to fill"
+    )
+    awaiting_since: str | None = Field(description="Since when that decision waits")
 
 
 class PlanItem(Shape):
@@ -362,16 +384,31 @@ class Candidate(Shape):
     eta_s: int
     distance_m: int
     rank: int
-    reasons: list[str]
+    reasons: list[str] = Field(description="Deprecated: `coded_reasons` in English words")
+    coded_reasons: list[Reason]
+    home_station: Id | None
     selected: bool
     mutual_aid: bool
+    beyond_mutual_aid_eta: bool = Field(description="Its ETA is beyond the mutual-aid threshold")
 
 
 class Recommendation(Shape):
     plan: Plan
     candidates: list[Candidate]
     shortfalls: list[Shortfall]
-    eta_source: str
+    eta_source: str = Field(description="Deprecated: `eta_source_code` as text")
+    eta_source_code: EtaSourceName | None
+    mutual_aid_eta_s: int = Field(description="The mutual-aid threshold the candidates met")
+
+
+class AvailableUnits(Shape):
+    """Every available unit (of the kinds and agencies asked for) by ETA, for an override."""
+
+    candidates: list[Candidate] = Field(description="Nearest by ETA first; no route last")
+    eta_source_code: EtaSourceName | None
+    mutual_aid_eta_s: int = Field(
+        description="Beyond this ETA a unit is mutual aid (ICC_DISPATCH_MUTUAL_AID_ETA_S)"
+    )
 
 
 # Units named by a request: each once, at most 20 (dispatch's limit per request).

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
+from icc_kernel.reasons import ReasonCode
 from icc_kernel.vocabulary import (
     Agency,
     AssignmentState,
@@ -18,6 +19,7 @@ from icc_kernel.vocabulary import (
     CautionKind,
     Diversion,
     DuplicateReason,
+    EtaSource,
     IncidentState,
     PlaceKind,
     UnitKind,
@@ -47,6 +49,8 @@ CallLineName = Annotated[str, NameOf(CallLine)]
 CautionKindName = Annotated[str, NameOf(CautionKind)]
 PlaceKindName = Annotated[str, NameOf(PlaceKind)]
 DuplicateReasonName = Annotated[str, NameOf(DuplicateReason)]
+EtaSourceName = Annotated[str, NameOf(EtaSource)]
+ReasonCodeName = Annotated[str, NameOf(ReasonCode)]
 
 
 def names(*members: Enum) -> frozenset[str]:

@@ -2,9 +2,13 @@
 units, acknowledging an assignment. All or nothing, as the dispatch service does it."""
 
 import uuid
+from typing import Annotated
+
+from fastapi import Query
 
 from icc.dispatch.v1 import dispatch_service_pb2 as dispatch_pb
 from icc_gateway import convert, schemas
+from icc_gateway.domain.names import AgencyName, UnitKindName
 from icc_gateway.routes.deps import (
     AnyId,
     Dispatcher,
@@ -15,6 +19,8 @@ from icc_gateway.routes.deps import (
     tag,
 )
 from icc_kernel.names import id_of, name_of
+from icc_kernel.vocabulary import Agency, UnitKind
+from icc_rpc import convert as edge
 from icc_telemetry import INCIDENT_ID
 
 router = api_router("dispatch")
@@ -40,6 +46,32 @@ async def recommendation(incident_id: IncidentId, you: Viewer) -> schemas.Recomm
     method = you.services.dispatch.RecommendUnits
     reply = await you.call("dispatch", method, request, timeout_s=_ROUTING_S)
     return convert.recommendation(reply.recommendation)
+
+
+@router.get("/incidents/{id}/available-units", response_model=schemas.AvailableUnits)
+async def available_units(
+    incident_id: IncidentId,
+    you: Dispatcher,
+    kind: Annotated[
+        list[UnitKindName], Query(max_length=20, description="Only these kinds (none: all)")
+    ] = [],  # noqa: B006 (FastAPI copies a query's default)
+    agency: Annotated[
+        list[AgencyName], Query(max_length=5, description="Only these agencies (none: all)")
+    ] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 1000,
+) -> schemas.AvailableUnits:
+    """Every available unit nearest by ETA first, for a dispatcher's override: the role
+    of the plan each could fill, distance, agency, and whether it is beyond the
+    mutual-aid threshold."""
+    request = dispatch_pb.RankAvailableUnitsRequest(
+        incident=incident_name(incident_id),
+        kinds=edge.UNIT_KIND.to_protos(UnitKind[k] for k in dict.fromkeys(kind)),
+        agencies=edge.AGENCY.to_protos(Agency[a] for a in dict.fromkeys(agency)),
+        max_units=limit,
+    )
+    method = you.services.dispatch.RankAvailableUnits
+    reply = await you.call("dispatch", method, request, timeout_s=_ROUTING_S)
+    return convert.available_units(reply)
 
 
 @router.post("/incidents/{id}/assign", response_model=schemas.AssignmentsResponse)
