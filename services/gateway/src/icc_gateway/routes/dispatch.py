@@ -52,12 +52,8 @@ async def recommendation(incident_id: IncidentId, you: Viewer) -> schemas.Recomm
 async def available_units(
     incident_id: IncidentId,
     you: Dispatcher,
-    kind: Annotated[
-        list[UnitKindName], Query(max_length=20, description="Only these kinds (none: all)")
-    ] = [],  # noqa: B006 (FastAPI copies a query's default)
-    agency: Annotated[
-        list[AgencyName], Query(max_length=5, description="Only these agencies (none: all)")
-    ] = [],  # noqa: B006
+    kind: Annotated[UnitKindName | None, Query(description="Only this kind (none: all)")] = None,
+    agency: Annotated[AgencyName | None, Query(description="Only this agency (none: all)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 1000,
 ) -> schemas.AvailableUnits:
     """Every available unit nearest by ETA first, for a dispatcher's override: the role
@@ -65,8 +61,8 @@ async def available_units(
     mutual-aid threshold."""
     request = dispatch_pb.RankAvailableUnitsRequest(
         incident=incident_name(incident_id),
-        kinds=edge.UNIT_KIND.to_protos(UnitKind[k] for k in dict.fromkeys(kind)),
-        agencies=edge.AGENCY.to_protos(Agency[a] for a in dict.fromkeys(agency)),
+        kinds=edge.UNIT_KIND.to_protos([UnitKind[kind]] if kind else []),
+        agencies=edge.AGENCY.to_protos([Agency[agency]] if agency else []),
         max_units=limit,
     )
     method = you.services.dispatch.RankAvailableUnits

@@ -12,9 +12,10 @@ import { IncidentDetail } from './detail.js';
 import { $, h } from './dom.js';
 import { applyStatic, has, label, lang, onLangChange, setLang, t } from './i18n.js';
 import { KpiPanel } from './kpis.js';
-import { CityMap } from './map.js';
+import { CityMap, positionNote } from './map.js';
 import { OPEN_STATES, Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog } from './model.js';
 import { IncidentQueue } from './queue.js';
+import { setStations } from './reasons.js';
 import { clockTime, shortId } from './text.js';
 
 const STREAM_URL = '/api/v1/picture/stream';
@@ -55,7 +56,9 @@ function banner(kind, text, detail = '') {
 function showError(err, unplaced = []) {
   if (err && err.name === 'AbortError') return;
   const extra = unplaced.map((f) => (f.field ? `${f.field}: ${f.description}` : f.description));
-  const detail = [err && err.message !== errorText(err) ? err.message : '', ...extra].filter(Boolean).join(' · ');
+  // The API's own message is English: shown in English, or when the screen translated it.
+  const said = err && (err.translated || lang() === 'en') && err.message !== errorText(err) ? err.message : '';
+  const detail = [said, ...extra].filter(Boolean).join(' · ');
   banner('error', errorText(err), detail);
 }
 
@@ -123,7 +126,7 @@ function unitPopup(u, el) {
     h('p', null, h('span', { class: 'dot', style: { background: STATUS_COLOUR[u.status] || '#94a3b8' }, 'aria-hidden': 'true' }), label('status', u.status)),
     u.station ? h('p', { class: 'muted' }, `${t('unit.station')}: ${u.station}`) : null,
     u.update_time ? h('p', { class: 'muted' }, `${t('unit.updated')}: ${clockTime(u.update_time)}`) : null,
-    u.lat == null ? h('p', { class: 'muted' }, t('unit.at_station')) : null,
+    positionNote(u) ? h('p', { class: 'muted position-note' }, positionNote(u)) : null,
   );
   if (u.incident) {
     el.append(h('button', { type: 'button', class: 'small', onclick: () => openIncident(u.incident) }, `${t('detail.open_incident')} ${shortId(u.incident)}`));
@@ -359,7 +362,10 @@ async function loadReference() {
     ui.call.setTypes(types.value.types || []);
   }
   if (outline.status === 'fulfilled') ui.map.setOutline(outline.value);
-  if (stations.status === 'fulfilled') ui.map.setStations(stations.value.stations || []);
+  if (stations.status === 'fulfilled') {
+    ui.map.setStations(stations.value.stations || []);
+    setStations(stations.value.stations || []);
+  }
   const failed = [types, outline, stations].find((r) => r.status === 'rejected');
   if (failed) showError(failed.reason);
   state.referenceLoaded = !failed;

@@ -1,11 +1,28 @@
 // The incident panel's record tabs: the chronology (who did what, when), the notes (and
 // adding one), and for supervisors the trace timeline (every span of the incident's
 // traces as a waterfall). `d` is the IncidentDetail whose fetched data they show.
-import { ApiError } from './api.js';
+import { ApiError, api } from './api.js';
 import { h, thead } from './dom.js';
 import { label, t } from './i18n.js';
 import { OPEN_STATES, can } from './model.js';
+import { addQuestions, knowsQuestion, reasonsText } from './reasons.js';
 import { clockTime } from './text.js';
+
+// Types whose key questions were asked for (once each), to say answers in words.
+const askedQuestions = new Set();
+
+/** The key questions of `type` once, then the panel drawn again with answers in words. */
+async function loadQuestions(d, type) {
+  if (askedQuestions.has(type)) return;
+  askedQuestions.add(type);
+  try {
+    const reply = await api(`/key-questions?type_code=${encodeURIComponent(type)}`);
+    addQuestions(reply.questions);
+    d.render();
+  } catch {
+    /* the answers stay as their ids */
+  }
+}
 
 /** Loading, or the fetch's error, for a tab whose data is not (yet) there; else null. */
 function notReady(d, data) {
@@ -14,12 +31,16 @@ function notReady(d, data) {
   return null;
 }
 
-export function chronologyTab(d) {
+export function chronologyTab(d, inc) {
   const data = d.data.chronology;
   const waiting = notReady(d, data);
   if (waiting) return waiting;
+  const unknown = data.entries.some((e) => (e.coded_detail || []).some((r) => r.code === 'QUESTION_ANSWERED' && !knowsQuestion(r.params.question)));
+  if (unknown && inc) loadQuestions(d, inc.type_code);
   if (!data.entries.length) return h('p', { class: 'muted' }, t('detail.no_chronology'));
-  const actor = (a) => [a?.user, a?.agency && label('agency', a.agency), a?.role && label('role', a.role)].filter(Boolean).join(' · ');
+  // The system's own accounts named in words; a person, partner or unit as it is.
+  const who = (a) => label('actor', a.user);
+  const actor = (a) => [a?.user && who(a), a?.agency && label('agency', a.agency), a?.role && label('role', a.role)].filter(Boolean).join(' · ');
   return h(
     'table',
     { class: 'grid chronology' },
@@ -34,7 +55,8 @@ export function chronologyTab(d) {
           h('td', { class: 'nowrap' }, clockTime(e.time)),
           h('td', null, actor(e.actor)),
           h('td', null, label('action', e.action)),
-          h('td', null, e.detail),
+          // An entry without codes (none should be: older ones are TEXT) keeps its words.
+          h('td', null, e.coded_detail && e.coded_detail.length ? reasonsText(e.coded_detail) : e.detail),
         ),
       ),
     ),

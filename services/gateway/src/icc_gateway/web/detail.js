@@ -4,17 +4,20 @@
 // Rendered from fetched data and this.form (what the user typed), so a live refresh never
 // loses input; actions are shown only to the roles allowed to use them.
 import { ApiError, api } from './api.js';
-import { dispatchTab } from './detail-dispatch.js';
+import { dispatchTab, tickWelfare } from './detail-dispatch.js';
 import { chronologyTab, notesTab, timelineTab } from './detail-records.js';
 import { h, uuid } from './dom.js';
 import { clearFieldErrors, fieldError, showFieldErrors } from './forms.js';
 import { label, t } from './i18n.js';
 import { OPEN_STATES, can, typeLabel } from './model.js';
 import { timerTips, timerValues } from './queue.js';
-import { clockTime, shortId } from './text.js';
+import { clockTime, ms, shortId } from './text.js';
 
 const TABS = ['dispatch', 'chronology', 'notes', 'timeline'];
-const emptyForm = () => ({ selected: new Set(), seen: new Set(), overrideUnit: '', overrideReason: '', releaseReason: '', resolution: '', note: '', status: new Map() });
+// The override's list of every available unit is asked again at most this often (ms)
+// while the panel refreshes on its own; after the dispatcher acts, at once.
+const AVAILABLE_EVERY_MS = 10_000;
+const emptyForm = () => ({ selected: new Set(), seen: new Set(), overrideUnit: '', overrideReason: '', overrideKind: '', overrideShown: 0, releaseReason: '', resolution: '', note: '', status: new Map() });
 
 export class IncidentDetail {
   /** ctx: {user(), picture, map, showError(err, unplaced), info(text), onHide()} */
@@ -31,6 +34,8 @@ export class IncidentDetail {
     this.generation = 0;
     this.refreshTimer = null;
     this.timerNodes = null;
+    this.welfareNodes = [];
+    this.availableAt = 0;
   }
 
   get visible() {
@@ -42,6 +47,8 @@ export class IncidentDetail {
       this.id = id;
       this.data = {};
       this.form = emptyForm();
+      this.availableAt = 0;
+      this.endedAt = null;
       this.errors.clear();
       if (this.tab === 'timeline' && !can(this.ctx.user(), 'supervisor')) this.tab = 'dispatch';
     }
@@ -66,7 +73,7 @@ export class IncidentDetail {
   }
 
   /** Fetches what the open tab shows; responses for an incident no longer open are dropped. */
-  async refresh() {
+  async refresh(force = false) {
     const id = this.id;
     if (!id) return;
     const gen = ++this.generation;
@@ -75,7 +82,13 @@ export class IncidentDetail {
     const known = this.ctx.picture.incidents.get(id) || (this.data.incident && this.data.incident.incident);
     const open = !known || OPEN_STATES.has(known.state);
     jobs.dispatch = quiet(api(`/incidents/${id}/dispatch`));
-    if (open && can(this.ctx.user(), 'dispatcher')) jobs.recommendation = quiet(api(`/incidents/${id}/recommendation`));
+    if (open && can(this.ctx.user(), 'dispatcher')) {
+      jobs.recommendation = quiet(api(`/incidents/${id}/recommendation`));
+      if (force || !this.data.available || Date.now() - this.availableAt > AVAILABLE_EVERY_MS) {
+        this.availableAt = Date.now();
+        jobs.available = quiet(api(`/incidents/${id}/available-units`));
+      }
+    }
     if (this.tab === 'chronology') jobs.chronology = quiet(api(`/incidents/${id}/chronology`));
     if (this.tab === 'timeline') jobs.trace = quiet(api(`/incidents/${id}/trace`));
     const keys = Object.keys(jobs);
@@ -111,6 +124,7 @@ export class IncidentDetail {
     const focusKey = active ? active.dataset.key : null;
     const caret = active && typeof active.selectionStart === 'number' ? [active.selectionStart, active.selectionEnd] : null;
     const inc = this.incident();
+    this.welfareNodes = [];
     const head = h(
       'header',
       { class: 'panel-head' },
@@ -164,7 +178,6 @@ export class IncidentDetail {
         h('span', { class: `state-chip state-${inc.state}` }, label('state', inc.state)),
         inc.exercise ? h('span', { class: 'tag exercise', title: t('exercise.title') }, t('exercise.tag')) : null,
         h('code', { title: inc.id }, shortId(inc.id)),
-        h('span', { class: 'muted' }, inc.type_code),
         (inc.agencies || []).map((a) => h('span', { class: `agency-tag agency-${a}` }, label('agency', a))),
       ),
       h('p', { class: 'where' }, [inc.address, inc.ward].filter(Boolean).join(', ') || `${inc.lat?.toFixed(5)}, ${inc.lon?.toFixed(5)}`),
@@ -216,7 +229,7 @@ export class IncidentDetail {
 
   tabPanel(inc) {
     const body =
-      this.tab === 'chronology' ? chronologyTab(this) : this.tab === 'notes' ? notesTab(this, inc) : this.tab === 'timeline' ? timelineTab(this) : dispatchTab(this, inc);
+      this.tab === 'chronology' ? chronologyTab(this, inc) : this.tab === 'notes' ? notesTab(this, inc) : this.tab === 'timeline' ? timelineTab(this) : dispatchTab(this, inc);
     return h('div', { class: 'tabpanel', id: 'detail-tabpanel', role: 'tabpanel', 'aria-labelledby': `tab-${this.tab}` }, body);
   }
 
@@ -232,7 +245,7 @@ export class IncidentDetail {
   // --- actions ----------------------------------------------------------------------------
 
   /** Runs one action: the button disabled meanwhile, errors next to fields or in the banner. */
-  async act(button, formId, fn, done) {
+  async act(button, formId, fn, done, explain = null) {
     const form = formId ? this.panel.querySelector(`#${formId}`) : null;
     if (form) clearFieldErrors(form);
     this.errors.delete(formId);
@@ -240,18 +253,28 @@ export class IncidentDetail {
     try {
       const result = await fn();
       if (done) this.ctx.info(typeof done === 'function' ? done(result) : done);
-      await this.refresh();
+      await this.refresh(true);
       return true;
     } catch (err) {
       // The panel may have been redrawn meanwhile: the form as it is now.
       const shown = formId ? this.panel.querySelector(`#${formId}`) || form : null;
       if (shown && err.fields) this.errors.set(formId, err.fields);
       const unplaced = shown && err.fields ? showFieldErrors(shown, err.fields) : err.fields || [];
-      this.ctx.showError(err, unplaced);
+      this.ctx.showError(this.explained(err, explain), unplaced);
       return false;
     } finally {
       if (button && button.isConnected) button.disabled = false;
     }
+  }
+
+  /** An error with the panel's own sentence for it (in the screen's language) when it has
+   * one; the service's words are English. */
+  explained(err, explain) {
+    const said = err instanceof ApiError && (explain ? explain(err) : err.status === 409 && err.message.includes('etag') ? t('panel.stale_etag') : null);
+    if (!said) return err;
+    const out = new ApiError(err.status, err.code, said, err.fields, err.retryAfter);
+    out.translated = true;
+    return out;
   }
 
   /** The screen's own check: shows the errors and returns false when there are some. */
@@ -319,6 +342,7 @@ export class IncidentDetail {
       'close-form',
       () => api(`/incidents/${this.id}/close`, { method: 'POST', body: { resolution, etag: inc && inc.etag } }),
       t('detail.closed_ok'),
+      (err) => (err.status === 409 && /releas|assign/i.test(err.message) ? t('panel.close_needs_release') : null),
     );
     if (ok) this.form.resolution = '';
   }
@@ -339,7 +363,11 @@ export class IncidentDetail {
     const nodes = this.timerNodes;
     const inc = this.visible && this.incident();
     if (!nodes || !inc) return;
-    const v = timerValues(inc, now);
+    // A closed incident's clocks stop when it closed.
+    const ended = !OPEN_STATES.has(inc.state);
+    if (ended && !this.endedAt) this.endedAt = ms(inc.close_time) || now;
+    if (!ended) this.endedAt = null;
+    const v = timerValues(inc, ended ? Math.min(now, this.endedAt) : now);
     for (const [key, level] of [
       ['call', v.callLevel],
       ['dispatch', v.dispatchLevel],
@@ -350,6 +378,7 @@ export class IncidentDetail {
       cell.classList.toggle('amber', level === 'amber');
       cell.classList.toggle('red', level === 'red');
     }
+    tickWelfare(this, now);
   }
 
   relabel() {

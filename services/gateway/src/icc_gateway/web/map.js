@@ -2,7 +2,8 @@
 // Leaflet (global `L`) is loaded by index.html from /vendor/leaflet/.
 import { h } from './dom.js';
 import { label, lang, t } from './i18n.js';
-import { AGENCY_COLOUR, STATUS_COLOUR, leadAgency, typeLabel } from './model.js';
+import { AGENCY_COLOUR, STALE_AFTER_S, STATUS_COLOUR, leadAgency, positionState, typeLabel } from './model.js';
+import { durationWords } from './reasons.js';
 
 const L = window.L;
 
@@ -40,6 +41,14 @@ const LabelledCircle = L.CircleMarker.extend({
  * refuses one). */
 const asText = (text) => h('span', null, text);
 
+/** What is wrong with a unit's position, in words ('' when it is fresh). */
+export function positionNote(u, now = Date.now()) {
+  const where = positionState(u, now);
+  if (where === 'never') return t('unit.never_reported');
+  if (where === 'stale') return t('unit.stale', { d: durationWords((now - Date.parse(u.position_time)) / 1000) });
+  return '';
+}
+
 /** Takes a marker off the map and out of `markers`; false when there was none. */
 function drop(markers, id) {
   const m = markers.get(id);
@@ -61,6 +70,8 @@ export class CityMap {
       preferCanvas: true,
       renderer: this.renderer,
       attributionControl: false,
+      // Added below with titles in the screen's language (Leaflet's own are English).
+      zoomControl: false,
       zoomSnap: 0.25,
       minZoom: 8,
       maxZoom: 18,
@@ -86,6 +97,20 @@ export class CityMap {
     this.map.on('popupclose', () => {
       this.popupUnit = null;
     });
+    this.zoom = L.control.zoom({ zoomInTitle: t('map.zoom_in'), zoomOutTitle: t('map.zoom_out') }).addTo(this.map);
+    // Positions go stale with time alone, with no change to say so: looked at every 5 s.
+    this.staleTimer = setInterval(() => this.restyleUnits(Date.now()), 5000);
+  }
+
+  /** The zoom buttons' titles in the screen's language. */
+  relabelZoom() {
+    for (const [el, key] of [
+      [this.zoom._zoomInButton, 'map.zoom_in'],
+      [this.zoom._zoomOutButton, 'map.zoom_out'],
+    ]) {
+      el.title = t(key);
+      el.setAttribute('aria-label', t(key));
+    }
   }
 
   /** A marker clicked: while a call's place is being picked, the click places the call
@@ -189,15 +214,36 @@ export class CityMap {
 
   // --- units ------------------------------------------------------------------------------
 
-  unitStyle(u) {
+  /** A unit's marker: fill by status, outline by agency; a stale position dashed and
+   * faded, a unit that never reported a position (drawn at its station) hollow. */
+  unitStyle(u, where) {
+    const never = where === 'never';
+    const stale = where === 'stale';
     return {
-      radius: 4.5,
+      radius: never ? 3.5 : 4.5,
       fillColor: STATUS_COLOUR[u.status] || '#94a3b8',
-      fillOpacity: 1,
+      fillOpacity: never ? 0.15 : stale ? 0.45 : 1,
       color: AGENCY_COLOUR[u.agency] || '#334155',
-      weight: 2,
-      opacity: 1,
+      weight: never ? 1.5 : 2,
+      opacity: never ? 0.7 : 1,
+      dashArray: never || stale ? '2 2' : null,
     };
+  }
+
+  /** A unit's tooltip: call sign, status and how old its position is. */
+  unitTip(u) {
+    return [u.call_sign, label('status', u.status), positionNote(u)].filter(Boolean).join(' · ');
+  }
+
+  /** Units whose position went stale (or fresh again) since last drawn: redrawn. */
+  restyleUnits(now) {
+    for (const m of this.units.values()) {
+      const where = positionState(m._icc, now);
+      if (where !== m._where) {
+        m._where = where;
+        m.setStyle(this.unitStyle(m._icc, where));
+      }
+    }
   }
 
   /** Stations by id (GET /stations): where a unit with no position report yet is shown. */
@@ -224,14 +270,20 @@ export class CityMap {
       m._icc = u;
       const ll = m.getLatLng();
       if (ll.lat !== at[0] || ll.lng !== at[1]) m.setLatLng(at);
-      if (prev.status !== u.status || prev.agency !== u.agency) m.setStyle(this.unitStyle(u));
+      const where = positionState(u, Date.now());
+      if (prev.status !== u.status || prev.agency !== u.agency || where !== m._where) {
+        m._where = where;
+        m.setStyle(this.unitStyle(u, where));
+      }
       if (this.popupUnit === u.id) this.refreshPopup();
       return;
     }
-    const marker = L.circleMarker(at, { ...this.unitStyle(u), renderer: this.renderer, bubblingMouseEvents: false });
+    const where = positionState(u, Date.now());
+    const marker = L.circleMarker(at, { ...this.unitStyle(u, where), renderer: this.renderer, bubblingMouseEvents: false });
     marker._icc = u;
+    marker._where = where;
     marker.on('click', (e) => this.clicked(e, () => this.openUnit(marker._icc.id)));
-    marker.bindTooltip(() => asText(`${marker._icc.call_sign} · ${label('status', marker._icc.status)}`), { direction: 'top', offset: [0, -4] });
+    marker.bindTooltip(() => asText(this.unitTip(marker._icc)), { direction: 'top', offset: [0, -4] });
     marker.addTo(this.map);
     marker.bringToBack();
     this.units.set(u.id, marker);
@@ -331,6 +383,7 @@ export class CityMap {
 
   /** Legend control (agencies, unit statuses), rebuilt on a language change. */
   legend() {
+    this.relabelZoom();
     if (!this.legendControl) {
       this.legendControl = L.control({ position: 'bottomright' });
       this.legendControl.onAdd = () => {
@@ -346,8 +399,8 @@ export class CityMap {
   }
 
   fillLegend() {
-    const dot = (fill, stroke, size, w = 1.5) =>
-      h('span', { class: 'dot', style: { background: fill, border: `${w}px solid ${stroke}`, width: `${size}px`, height: `${size}px` }, 'aria-hidden': 'true' });
+    const dot = (fill, stroke, size, w = 1.5, line = 'solid') =>
+      h('span', { class: 'dot', style: { background: fill, border: `${w}px ${line} ${stroke}`, width: `${size}px`, height: `${size}px` }, 'aria-hidden': 'true' });
     const open = this.legendEl.open;
     this.legendEl.replaceChildren(
       h('summary', null, t('map.legend')),
@@ -364,6 +417,8 @@ export class CityMap {
         'ul',
         null,
         Object.entries(STATUS_COLOUR).map(([s, c]) => h('li', null, dot(c, '#334155', 10, 2), label('status', s))),
+        h('li', { class: 'stale' }, dot('rgba(248,250,252,0.45)', '#334155', 10, 2, 'dashed'), t('map.legend_stale', { d: durationWords(STALE_AFTER_S) })),
+        h('li', { class: 'never' }, dot('rgba(248,250,252,0.15)', '#334155', 8, 1.5, 'dashed'), t('map.legend_never')),
       ),
     );
     this.legendEl.open = open;

@@ -136,7 +136,6 @@ export const en = {
   'dispatch.DISPATCHED': 'Dispatched',
   'dispatch.COMPLETE': 'Plan complete',
   'dispatch.ENDED': 'Ended',
-  'dispatch.waiting': 'Waiting',
   'dispatch.mutual_aid': 'Mutual aid from another zone',
 
   'plan.engine': 'Fire engine',
@@ -295,13 +294,10 @@ export const en = {
   'detail.plan_first': 'first',
   'detail.candidates': 'Candidates',
   'detail.no_candidates': 'No candidate units.',
-  'detail.eta': 'ETA (min)',
-  'detail.distance': 'Distance (km)',
   'detail.reasons': 'Reasons',
   'detail.select': 'Select',
   'detail.mutual_aid': 'Mutual aid',
   'detail.shortfalls': 'Shortfalls',
-  'detail.shortfall': '{role}: {n} missing',
   'detail.eta_source': 'ETA source: {source}',
   'detail.assign_selected': 'Assign selected units',
   'detail.override': 'Assign outside the recommendation',
@@ -350,7 +346,6 @@ export const en = {
 
   'unit.station': 'Station',
   'unit.updated': 'Updated',
-  'unit.at_station': 'No position report yet: shown at its station.',
 
   'error.invalid_argument': 'Some input is not valid: see the marked fields.',
   'error.unauthenticated': 'Wrong username or password, or the session has expired.',

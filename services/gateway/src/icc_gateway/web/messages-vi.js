@@ -136,7 +136,6 @@ export const vi = {
   'dispatch.DISPATCHED': 'Đã điều động',
   'dispatch.COMPLETE': 'Đã đủ lực lượng theo phương án',
   'dispatch.ENDED': 'Đã kết thúc',
-  'dispatch.waiting': 'Đang chờ',
   'dispatch.mutual_aid': 'Có chi viện từ khu vực khác',
 
   'plan.engine': 'Xe chữa cháy',
@@ -295,13 +294,10 @@ export const vi = {
   'detail.plan_first': 'đi đầu',
   'detail.candidates': 'Đơn vị đề xuất',
   'detail.no_candidates': 'Không có đơn vị đề xuất.',
-  'detail.eta': 'ETA (phút)',
-  'detail.distance': 'Cự ly (km)',
   'detail.reasons': 'Lý do',
   'detail.select': 'Chọn',
   'detail.mutual_aid': 'Chi viện',
   'detail.shortfalls': 'Còn thiếu',
-  'detail.shortfall': '{role}: thiếu {n}',
   'detail.eta_source': 'Nguồn ETA: {source}',
   'detail.assign_selected': 'Điều động đơn vị đã chọn',
   'detail.override': 'Điều động ngoài đề xuất',
@@ -350,7 +346,6 @@ export const vi = {
 
   'unit.station': 'Trạm',
   'unit.updated': 'Cập nhật',
-  'unit.at_station': 'Chưa có định vị: hiển thị tại trạm.',
 
   'error.invalid_argument': 'Dữ liệu chưa hợp lệ, xem các ô được đánh dấu.',
   'error.unauthenticated': 'Sai tên đăng nhập hoặc mật khẩu, hoặc phiên đã hết hạn.',

@@ -27,6 +27,23 @@ export const THRESHOLDS = {
   dispatch: { 1: [480, 720], 2: [720, 1200], 3: [1200, 1800], 4: [1800, 3600] },
 };
 
+// Crew welfare, per unit status: [amber, red] seconds since the status began. A crew on
+// scene is checked on every 20 minutes (fire services' personnel accountability rhythm);
+// an ambulance held at a hospital past 30 minutes is an offload delay to chase.
+export const WELFARE = { ON_SCENE: [20 * 60, 30 * 60], AT_HOSPITAL: [30 * 60, 45 * 60] };
+export const welfare = (status) => WELFARE[status] || null;
+
+// A position older than this is stale (the resources service's ICC_RESOURCES_STALE_AFTER_S;
+// the gateway re-sends a unit reporting without moving every 15 s, so a fresh one stays fresh).
+export const STALE_AFTER_S = 60;
+
+/** 'never' (no position ever: drawn at its station), 'stale' or 'fresh' at `now` (ms). */
+export function positionState(u, now) {
+  if (!u.position_time) return 'never';
+  if (!u._p) u._p = ms(u.position_time);
+  return now - u._p > STALE_AFTER_S * 1000 ? 'stale' : 'fresh';
+}
+
 export function timerLevel(phase, priority, seconds) {
   const [amber, red] = THRESHOLDS[phase][priority] || THRESHOLDS[phase][4];
   return seconds >= red ? 'red' : seconds >= amber ? 'amber' : '';

@@ -1,0 +1,465 @@
+"""The dispatcher's panel and unit board in a real browser: Vietnamese throughout.
+
+Debian's Chromium through Playwright, against the real gateway, the three services and a
+real nats-server (tests/screen_stack.py). The override picker lists every available unit
+by ETA and warns beyond the mutual-aid threshold; a P3 waiting for a dispatcher says it
+waits for a decision; no English shows in Vietnamese mode on the queue, the panel's tabs
+and the board; stale and never-reported positions are shown as such on the map and the
+board; a closed incident's clocks stop, and crews' welfare timers turn visible past their
+threshold.
+"""
+
+import re
+import unicodedata
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from google.protobuf.timestamp_pb2 import Timestamp
+from playwright.async_api import Browser, Page, expect
+
+from icc.resource.v1 import events_pb2 as resource_events
+from icc.resource.v1 import resource_pb2
+from icc.resource.v1 import resource_service_pb2 as resource_pb
+from icc_testing import NatsServer, Pki
+from tests.conftest import City
+from tests.screen_stack import NEEDS_BROWSER, WAIT_MS, Stack, log_in, new_page, running_stack
+from tests.test_screen import released_in_the_incident
+
+pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
+
+ETA_CLOCK = re.compile(r"^\d+:\d\d$")
+
+
+@pytest_asyncio.fixture
+async def stack(nats_server: NatsServer, tmp_path: Path, pki: Pki) -> AsyncIterator[Stack]:
+    async with running_stack(nats_server, tmp_path, pki) as running:
+        yield running
+
+
+async def open_incident(page: Page, incident_id: str) -> None:
+    await page.locator(f'#queue .qrow[data-id="{incident_id}"]').click()
+    await expect(page.locator("#detail-panel")).to_be_visible()
+
+
+async def api(page: Page, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The gateway's API as the signed-in screen calls it."""
+    return await page.evaluate(
+        """async ([path, body]) => {
+            const init = body ? {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                 body: JSON.stringify(body)} : {};
+            const reply = await fetch('/api/v1' + path, init);
+            if (!reply.ok) throw new Error(path + ': ' + reply.status + ' ' + await reply.text());
+            return reply.json();
+        }""",
+        [path, body],
+    )
+
+
+# --- the override picker ---------------------------------------------------------------------
+
+
+async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
+    stack: Stack, browser: Browser
+) -> None:
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    # A P3 rubbish fire waits for a dispatcher: a decision, not a shortage.
+    incident = await stack.city.create("FIRE.RUBBISH")
+    incident_id = incident.name.split("/")[-1]
+    await log_in(page, stack.url, "dispatcher")
+    await open_incident(page, incident_id)
+    detail = page.locator("#detail-panel")
+    decision = detail.locator(".decision")
+    await expect(decision).to_contain_text("Chờ điều phối viên quyết định")
+    await expect(decision).to_contain_text("Phương án cần chọn")
+    await expect(detail).not_to_contain_text("thiếu")
+
+    # Every available unit, nearest first, each with its ETA as m:ss, distance and agency.
+    rows = detail.locator("table.override-units tbody tr")
+    await expect(rows).to_have_count(15)
+    etas = [int(e) for e in await rows.evaluate_all("rs => rs.map(r => r.dataset.eta)")]
+    assert etas == sorted(etas) and etas[0] > 0, etas
+    first = rows.first
+    await expect(first.locator("td.eta")).to_have_text(ETA_CLOCK)
+    await expect(first.locator("td").nth(4)).to_have_text(re.compile(r"^\d+,\d km$"))
+    ranked = await api(page, f"/incidents/{incident_id}/available-units")
+    assert [c["eta_s"] for c in ranked["candidates"][:15]] == etas
+    seconds = etas[0]
+    await expect(first.locator("td.eta")).to_have_text(f"{seconds // 60}:{seconds % 60:02d}")
+
+    # Filtered by kind: only ambulances, still nearest first.
+    await detail.get_by_label("Loại xe").select_option(label="Xe cứu thương cơ bản")
+    await expect(rows.first).to_contain_text("Xe cứu thương cơ bản")
+    kinds = await rows.locator("td:nth-child(2) .muted").all_inner_texts()
+    assert set(kinds) == {"Xe cứu thương cơ bản"}, kinds
+    bls = [int(e) for e in await rows.evaluate_all("rs => rs.map(r => r.dataset.eta)")]
+    assert bls == sorted(bls)
+
+    # A unit beyond the mutual-aid threshold: marked in the list, and a warning once chosen.
+    await detail.get_by_label("Loại xe").select_option(value="")
+    far = detail.locator("table.override-units tr.far")
+    more = detail.locator('[data-key="override-more"]')
+    for _ in range(40):
+        if await far.count() or not await more.count():
+            break
+        await more.click()
+    await expect(far.first).to_contain_text("Ngoài ngưỡng chi viện")
+    far_unit = await far.first.get_attribute("data-unit")
+    far_eta = int(await far.first.get_attribute("data-eta") or 0)
+    assert far_eta > 900
+    await far.first.locator("input[type=radio]").check()
+    warning = detail.locator('[data-key="override-far"]')
+    await expect(warning).to_contain_text("Xa hơn ngưỡng chi viện (15 phút 0 giây)")
+    await expect(warning).to_contain_text(f"{far_eta // 60} phút")
+
+    # Assigned with a reason: its ETA (m:ss) in the assignments.
+    await detail.get_by_label("Lý do (bắt buộc)").fill("Đơn vị gần hơn đang bận")
+    await detail.get_by_role("button", name="Điều động", exact=True).click()
+    assigned = detail.locator(f'table.assignments tr[data-unit="{far_unit}"]')
+    await expect(assigned.locator("td.eta")).to_contain_text(
+        f"{far_eta // 60}:{far_eta % 60:02d}", timeout=WAIT_MS
+    )
+    assert not errors, errors
+
+
+# --- no English in Vietnamese mode -----------------------------------------------------------
+
+# Every syllable of Vietnamese written without its marks: an initial, a vowel group, a final.
+# Longer English words are no such syllable ("place", "reports", "assigned", "travel").
+SYLLABLE = re.compile(
+    r"^(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(ch|nh|ng|[cmnpt])?$",
+    re.IGNORECASE,
+)
+# Short English words that happen to spell a Vietnamese syllable, but no Vietnamese text
+# here writes without marks.
+ENGLISH_SHORT = {"the", "by", "at", "in", "on", "no", "of", "is", "it", "be", "he"}
+# Words that are data or symbols, not English: the unit of distance, the demo accounts'
+# names (a person's account name is shown as it is, like a call sign).
+DATA_WORDS = {"km", "ms", "dispatcher", "calltaker", "supervisor", "viewer"}
+# A contract's raw code: an enum name (AMBULANCE_BLS, EN_ROUTE) or a type code (FIRE.RUBBISH).
+RAW_CODE = re.compile(r"\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b|\b[A-Z]+\.[A-Z][A-Z_]+\b")
+
+VISIBLE_TEXT = """(root) => {
+    const out = [];
+    const shown = (el) => {
+        if (!el || el.closest('[hidden]')) return false;
+        const style = getComputedStyle(el);
+        if (style.display === 'none' || style.visibility === 'hidden') return false;
+        const box = el.getBoundingClientRect();
+        return box.width > 0 && box.height > 0;
+    };
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const node = walker.currentNode;
+        const text = node.data.trim();
+        if (text && shown(node.parentElement)) out.push(text);
+    }
+    // What a select offers, and what hovering or a screen reader says.
+    for (const el of root.querySelectorAll('select')) {
+        if (shown(el)) for (const o of el.options) out.push(o.text.trim());
+    }
+    for (const el of root.querySelectorAll('[title], [aria-label], [placeholder]')) {
+        if (!shown(el)) continue;
+        for (const a of ['title', 'aria-label', 'placeholder']) {
+            const v = el.getAttribute(a);
+            if (v && v.trim()) out.push(v.trim());
+        }
+    }
+    return out.filter(Boolean);
+}"""
+
+
+def _bare(word: str) -> bool:
+    """A word written in ASCII letters only (no Vietnamese marks)."""
+    return word.isascii()
+
+
+def english_in(texts: list[str], english: list[str]) -> list[str]:
+    """What of `texts` reads as English: one of the screen's or the services' English
+    sentences (or a sentence's fixed words), a raw code, or a word no Vietnamese syllable
+    spells."""
+    found = []
+    for text in texts:
+        if any(e in text for e in english):
+            found.append(f"English sentence: {text!r}")
+            continue
+        if RAW_CODE.search(text):
+            found.append(f"raw code: {text!r}")
+            continue
+        for word in re.findall(r"[^\W_]+", unicodedata.normalize("NFC", text)):
+            # Marks: Vietnamese; capitals: ETA, PCCC; digits: ids, call signs.
+            if not _bare(word) or word.isupper() or not word.isalpha() or word in DATA_WORDS:
+                continue
+            if word.lower() in ENGLISH_SHORT or not SYLLABLE.match(word):
+                found.append(f"English word {word!r} in {text!r}")
+                break
+    return found
+
+
+async def english_sentences(page: Page, incident_ids: list[str]) -> list[str]:
+    """The English a Vietnamese screen must never show: the fixed words of every English
+    label that differs from its Vietnamese one, and every English sentence the services
+    wrote for these incidents (reasons, chronology, releases)."""
+    labels: list[str] = await page.evaluate(
+        """async () => {
+            const { MESSAGES } = await import('/i18n.js');
+            const out = [];
+            for (const [key, en] of Object.entries(MESSAGES.en)) {
+                if (en === MESSAGES.vi[key]) continue;
+                for (const part of en.split(/\\{\\w+\\}/)) out.push(part.trim());
+            }
+            return out;
+        }"""
+    )
+    vi_values: list[str] = await page.evaluate(
+        "async () => Object.values((await import('/i18n.js')).MESSAGES.vi)"
+    )
+    # A fragment worth looking for: two words at least, and in no Vietnamese label.
+    words = [p for p in labels if len(p) >= 6 and " " in p and not any(p in v for v in vi_values)]
+    said: list[str] = []
+    for incident_id in incident_ids:
+        chronology = await api(page, f"/incidents/{incident_id}/chronology")
+        said += [e["detail"] for e in chronology["entries"]]
+        status = await api(page, f"/incidents/{incident_id}/dispatch")
+        said += [a["release_reason"] for a in status["assignments"]]
+        rec = await api(page, f"/incidents/{incident_id}/recommendation")
+        said += [r for c in rec["candidates"] for r in c["reasons"]]
+    # The services' English, less what a person wrote (shown as written, in any language).
+    sentences = [s for s in said if len(s) >= 8 and not any(ord(ch) > 127 for ch in s)]
+    return sorted(set(words + sentences))
+
+
+async def test_no_english_in_vietnamese_mode(stack: Stack, browser: Browser) -> None:
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    city = stack.city
+    # A cardiac arrest is dispatched at once (P1); a rubbish fire waits for a decision (P3).
+    arrest = (await city.create("MEDICAL.CARDIAC_ARREST")).name.split("/")[-1]
+    rubbish = (await city.create("FIRE.RUBBISH", at=(10.7800, 106.6950))).name.split("/")[-1]
+    await log_in(page, stack.url, "dispatcher")
+    await open_incident(page, arrest)
+    detail = page.locator("#detail-panel")
+    rows = detail.locator("table.assignments tbody tr")
+    await expect(rows.first).to_be_visible(timeout=WAIT_MS)
+    # A life for the chronology: acknowledged, en route, a note, one unit released.
+    status = await api(page, f"/incidents/{arrest}/dispatch")
+    first, *rest = [a for a in status["assignments"] if a["state"] != "RELEASED"]
+    await api(page, f"/assignments/{first['id']}/acknowledge", {})
+    await api(page, f"/units/{first['unit']}/status", {"status": "EN_ROUTE"})
+    await api(page, f"/incidents/{arrest}/notes", {"text": "Người nhà đang ép tim"})
+    if rest:
+        await api(
+            page,
+            f"/incidents/{arrest}/release",
+            {"units": [rest[0]["unit"]], "reason": "Đủ lực lượng"},
+        )
+    await expect(detail.locator("tr.released")).to_have_count(1 if rest else 0, timeout=WAIT_MS)
+    await expect(detail.locator("td.eta").first).to_have_text(re.compile(r"^\d+:\d\d"))
+    english = await english_sentences(page, [arrest, rubbish])
+    assert any("min" in e and "km" in e for e in english), english  # the ETA reasons
+
+    regions: dict[str, list[str]] = {}
+    regions["queue"] = await page.locator("#queue").evaluate(VISIBLE_TEXT)
+    regions["dispatch"] = await detail.evaluate(VISIBLE_TEXT)
+    await detail.get_by_role("tab", name="Diễn biến").click()
+    chronology = detail.locator("table.chronology tbody tr")
+    await expect(chronology.filter(has_text="Thêm ghi chú (21 ký tự)")).to_have_count(1)
+    await expect(chronology.filter(has_text="báo Đang di chuyển")).to_have_count(1)
+    regions["chronology"] = await detail.evaluate(VISIBLE_TEXT)
+    await detail.get_by_role("tab", name="Ghi chú").click()
+    regions["notes"] = await detail.evaluate(VISIBLE_TEXT)
+    # The P3 waiting for a decision, its recommendation and override list.
+    await open_incident(page, rubbish)
+    await detail.get_by_role("tab", name="Điều động").click()
+    await expect(detail.locator(".decision")).to_be_visible()
+    await expect(detail.locator("table.candidates tbody tr").first).to_be_visible()
+    await expect(detail.locator("table.override-units tbody tr").first).to_be_visible()
+    regions["decision"] = await detail.evaluate(VISIBLE_TEXT)
+    # The board, every group open, and a search; the map's controls.
+    board = page.locator("#board")
+    for group in await board.locator("details").all():
+        await group.evaluate("d => (d.open = true)")
+    await expect(board.locator(".chip").first).to_be_visible()
+    regions["board"] = await page.locator("section.board").evaluate(VISIBLE_TEXT)
+    await page.locator("#board-search").fill("xe cuu thuong")
+    await expect(board.locator(".board-found")).to_contain_text("đơn vị khớp")
+    regions["board search"] = await page.locator("section.board").evaluate(VISIBLE_TEXT)
+    regions["map"] = await page.locator(".leaflet-control-container").evaluate(VISIBLE_TEXT)
+    assert "Phóng to" in regions["map"] and "Thu nhỏ" in regions["map"]
+
+    found = {name: english_in(texts, english) for name, texts in regions.items()}
+    assert not any(found.values()), "\n".join(f"{k}: {v}" for k, v in found.items() if v)
+    # The check itself finds English where there is some: the same screen in English.
+    await page.get_by_role("button", name="Chuyển sang tiếng Anh").click()
+    await expect(detail.locator(".decision")).to_contain_text("Awaiting a dispatcher's decision")
+    assert english_in(await detail.evaluate(VISIBLE_TEXT), english)
+    assert not errors, errors
+
+
+# --- positions not to trust --------------------------------------------------------------
+
+
+async def report(
+    city: City, unit: resource_pb2.Unit, at: tuple[float, float], taken: datetime
+) -> None:
+    stamp = Timestamp()
+    stamp.FromDatetime(taken)
+    position = resource_pb2.Position(lat=at[0], lon=at[1], report_time=stamp)
+    reply = await city.resources_as("simulator").ReportPosition(
+        resource_pb.ReportPositionRequest(
+            report=resource_events.UnitPositionReported(unit=unit.name, position=position)
+        ),
+        timeout=5,
+    )
+    assert reply.accepted
+
+
+async def test_stale_and_never_reported_positions_are_shown(stack: Stack, browser: Browser) -> None:
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    city = stack.city
+    fresh, stale = (await city.available(resource_pb2.UNIT_KIND_ENGINE))[:2]
+    now = datetime.now(UTC)
+    await report(city, fresh, (10.7760, 106.7000), now)
+    await report(city, stale, (10.7800, 106.7050), now - timedelta(minutes=5))
+    await log_in(page, stack.url, "dispatcher")
+    await page.wait_for_function(
+        "ids => ids.every(id => window.__icc.state.picture.units.get(id)?.position_time)",
+        arg=[fresh.name.split("/")[-1], stale.name.split("/")[-1]],
+        timeout=WAIT_MS,
+    )
+    states = await page.evaluate(
+        """() => {
+            const out = {};
+            for (const [id, m] of window.__icc.ui.map.units) out[id] = [m._where, m.options.dashArray, m.options.fillOpacity];
+            return out;
+        }"""
+    )
+    fresh_id, stale_id = fresh.name.split("/")[-1], stale.name.split("/")[-1]
+    assert states[fresh_id] == ["fresh", None, 1]
+    assert states[stale_id][:2] == ["stale", "2 2"]
+    never = [s for s in states.values() if s[0] == "never"]
+    assert len(never) == len(states) - 2 and all(s[1] == "2 2" for s in never)
+    tip = await page.evaluate(
+        "id => window.__icc.ui.map.unitTip(window.__icc.state.picture.units.get(id))", stale_id
+    )
+    assert re.search(r"Vị trí cũ: báo lần cuối 5 phút \d+ giây trước", tip), tip
+    never_id = next(i for i, s in states.items() if s[0] == "never")
+    tip = await page.evaluate(
+        "id => window.__icc.ui.map.unitTip(window.__icc.state.picture.units.get(id))", never_id
+    )
+    assert "Chưa từng báo vị trí: hiển thị tại trạm" in tip
+    # A fresh position goes stale with time alone (no change arrives to say so).
+    later = await page.evaluate(
+        """id => { const map = window.__icc.ui.map; map.restyleUnits(Date.now() + 120000);
+                  const m = map.units.get(id); const where = m._where; map.restyleUnits(Date.now());
+                  return [where, map.units.get(id)._where]; }""",
+        fresh_id,
+    )
+    assert later == ["stale", "fresh"]
+
+    # The board: each agency says how many positions not to trust; a search shows which.
+    fire = page.locator('#board section.agency[data-agency="FIRE"] h3')
+    await expect(fire.locator(".position-issues")).to_have_text(
+        re.compile(r"^\d+ chưa định vị · 1 vị trí cũ$")
+    )
+    await page.locator("#board-search").fill(stale.call_sign)
+    chip = page.locator(f'#board .chip[data-unit="{stale_id}"]')
+    await expect(chip).to_have_attribute("data-position", "stale")
+    await expect(chip).to_contain_text("vị trí cũ")
+    await page.locator("#board-search").fill(fresh.call_sign)
+    await expect(page.locator(f'#board .chip[data-unit="{fresh_id}"]')).to_have_attribute(
+        "data-position", "fresh"
+    )
+    never_sign = await page.evaluate(
+        "id => window.__icc.state.picture.units.get(id).call_sign", never_id
+    )
+    await page.locator("#board-search").fill(never_sign)
+    await expect(page.locator(f'#board .chip[data-unit="{never_id}"]')).to_contain_text(
+        "chưa định vị"
+    )
+    # Grouped by station: a group per station, named, with counts.
+    await page.locator("#board-search").fill("")
+    await page.get_by_label("Nhóm theo").select_option(value="station")
+    groups = page.locator("#board details.status-group")
+    assert await groups.count() > 20
+    await expect(groups.first.locator(".count")).to_have_text(re.compile(r"^\d+$"))
+    assert not errors, errors
+
+
+# --- clocks that stop, and crews' welfare ----------------------------------------------------
+
+
+async def test_timers_stop_at_close_and_welfare_turns_visible(
+    stack: Stack, browser: Browser
+) -> None:
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    city = stack.city
+    incident_id = (await city.create("MEDICAL.CARDIAC_ARREST")).name.split("/")[-1]
+    await log_in(page, stack.url, "dispatcher")
+    await open_incident(page, incident_id)
+    detail = page.locator("#detail-panel")
+    rows = detail.locator("table.assignments tbody tr")
+    await expect(rows.first).to_be_visible(timeout=WAIT_MS)
+    status = await api(page, f"/incidents/{incident_id}/dispatch")
+    unit = status["assignments"][0]["unit"]
+    for step in ("EN_ROUTE", "ON_SCENE"):
+        await api(page, f"/units/{unit}/status", {"status": step})
+
+    # On scene: the crew's welfare timer runs, unremarkable until its threshold.
+    timer = detail.locator(f'tr[data-unit="{unit}"] .welfare')
+    await expect(timer).to_have_text(re.compile(r"^Tại hiện trường 0:\d\d$"), timeout=WAIT_MS)
+    await expect(timer).not_to_have_class(re.compile("amber|red"))
+    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 21 * 60000)")
+    await expect(timer).to_have_class(re.compile(r"\bamber\b"))
+    await expect(timer).to_have_text(re.compile(r"^Tại hiện trường 2[01]:\d\d$"))
+    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 31 * 60000)")
+    await expect(timer).to_have_class(re.compile(r"\bred\b"))
+    # The board says so on the group, even closed.
+    await page.evaluate("window.__icc.ui.board.tick(Date.now() + 31 * 60000)")
+    on_scene = page.locator(
+        '#board section.agency details[data-status="ON_SCENE"] summary .overdue'
+    ).first
+    await expect(on_scene).to_have_text("1 quá giờ")
+    await expect(on_scene).to_have_class(re.compile(r"\bred\b"))
+    await page.evaluate("window.__icc.ui.board.tick(Date.now())")
+    await expect(on_scene).to_be_hidden()
+
+    # Released and closed: no welfare timer, and the incident's clocks stop.
+    await api(page, f"/incidents/{incident_id}/release", {"reason": "Đã chuyển viện"})
+    await released_in_the_incident(city, incident_id)
+    await detail.get_by_label("Kết quả xử lý (bắt buộc)").fill("Đã bàn giao bệnh viện")
+    await detail.get_by_role("button", name="Kết thúc sự vụ").click()
+    await expect(detail.locator(".state-chip")).to_have_text("Đã kết thúc", timeout=WAIT_MS)
+    await expect(detail.locator(".welfare")).to_have_count(0)
+    timers = detail.locator(".timers strong")
+    await page.evaluate("window.__icc.ui.detail.tick(Date.now())")
+    stopped = await timers.all_inner_texts()
+    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 3 * 60000)")
+    assert await timers.all_inner_texts() == stopped
+    assert stopped[0] != "—"
+    assert not errors, errors
+
+
+async def test_closing_with_units_assigned_is_explained_in_vietnamese(
+    stack: Stack, browser: Browser
+) -> None:
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    incident_id = (await stack.city.create("MEDICAL.CARDIAC_ARREST")).name.split("/")[-1]
+    await log_in(page, stack.url, "dispatcher")
+    await open_incident(page, incident_id)
+    detail = page.locator("#detail-panel")
+    await expect(detail.locator("table.assignments tbody tr").first).to_be_visible(timeout=WAIT_MS)
+    await detail.get_by_label("Kết quả xử lý (bắt buộc)").fill("Thử kết thúc")
+    await detail.get_by_role("button", name="Kết thúc sự vụ").click()
+    banner = page.locator("#banner")
+    await expect(banner).to_contain_text("Giải phóng mọi đơn vị trước")
+    texts = await banner.evaluate(VISIBLE_TEXT)
+    assert not english_in(texts, []), texts
+    assert not errors, errors
