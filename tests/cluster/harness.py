@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from icc_cli import cluster
 from icc_testing import CuttableProxy, Pki, ServiceProcess, free_port
 from icc_testing.nats_server import nats_server_binary
+from tests.cluster.network import NodeNetwork
 
 SERVICES = ("incidents", "resources", "dispatch")
 # The suite's CA and certificates: every gRPC port speaks mutual TLS, as deployed.
@@ -36,11 +37,13 @@ class NatsProcess:
     node: cluster.NatsNode
     conf: Path
     log: Path
+    # What runs the server elsewhere: `ip netns exec NS` for a node in its own network.
+    prefix: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [nats_server_binary(), "--config", str(self.conf), "-l", str(self.log)],
+            [*self.prefix, nats_server_binary(), "--config", str(self.conf), "-l", str(self.log)],
             env={**os.environ, **cluster.nats_env(self.node)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -98,6 +101,10 @@ class Replica:
 class Cluster:
     root: Path
     postgres_url: str
+    # Each nats-server in a network namespace of its own, so one can be partitioned
+    # (`tests.cluster.network`); else all on loopback.
+    partitionable: bool = False
+    network: NodeNetwork | None = None
     nodes: list[cluster.NatsNode] = field(init=False)
     nats: list[NatsProcess] = field(default_factory=list)
     replicas: dict[str, list[Replica]] = field(default_factory=dict)
@@ -106,9 +113,28 @@ class Cluster:
     # The key every replica signs page tokens and cursors with, as a deployment's Secret
     # gives them one: a caller's next page may be served by the other replica.
     token_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    # How long `start` took: the suite's budget is mostly start-ups.
+    start_s: float = 0.0
+    # Every replica process started, up or not (see `stop`).
+    starting: list[ServiceProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.nodes = cluster.nodes_at("127.0.0.1", free_port_block(9), self.root / "nats")
+        if not self.partitionable:
+            self.nodes = cluster.nodes_at("127.0.0.1", free_port_block(9), self.root / "nats")
+            return
+        self.network = NodeNetwork(cluster.NODES)
+        # A namespace each: every node on the deployment's own ports.
+        self.nodes = [
+            cluster.NatsNode(
+                name=f"nats-{i + 1}",
+                host=host,
+                client_port=4222,
+                route_port=6222,
+                monitor_port=8222,
+                store_dir=self.root / "nats" / f"nats-{i + 1}",
+            )
+            for i, host in enumerate(self.network.hosts)
+        ]
 
     @property
     def nats_urls(self) -> list[str]:
@@ -120,9 +146,19 @@ class Cluster:
         return f"ipv4:{addresses}"
 
     def start(self) -> None:
+        began = time.monotonic()
+        try:
+            self._start()
+        finally:
+            self.start_s = time.monotonic() - began
+
+    def _start(self) -> None:
+        if self.network is not None:
+            self.network.create()
         confs = cluster.write_configs(self.nodes, self.root / "nats-conf")
-        for node in self.nodes:
-            proc = NatsProcess(node, confs[node.name], self.root / f"{node.name}.log")
+        for i, node in enumerate(self.nodes):
+            prefix = self.network.argv(i, []) if self.network is not None else []
+            proc = NatsProcess(node, confs[node.name], self.root / f"{node.name}.log", prefix)
             proc.start()
             self.nats.append(proc)
         wait_for(lambda: all(n.healthy() for n in self.nats), 30, "the NATS cluster healthy")
@@ -133,11 +169,15 @@ class Cluster:
             proxy.start()
             self.proxies[service] = proxy
         ports = {s: [free_port(), free_port()] for s in SERVICES}
+        # One at a time. Started together on the cluster just formed, on this loaded
+        # machine, two replicas declaring the same streams both exited with "cannot
+        # start: nats: timeout" (2 runs of 2); Kubernetes would restart them, this does not.
         for index in range(cluster.REPLICAS):
             for service in SERVICES:
-                self._start_replica(service, index, ports)
+                replica = self._start_replica(service, index, ports)
+                self.replicas.setdefault(service, []).append(replica)
 
-    def _start_replica(self, service: str, index: int, ports: dict[str, list[int]]) -> None:
+    def _start_replica(self, service: str, index: int, ports: dict[str, list[int]]) -> Replica:
         address = f"127.0.0.1:{ports[service][index]}"
         db_url = self.databases[service]
         if service in self.proxies:
@@ -165,8 +205,12 @@ class Cluster:
             self.root / f"{service}-{index + 1}.log",
             PKI.credentials(),
         )
-        proc.start(timeout_s=90)
-        self.replicas.setdefault(service, []).append(Replica(service, index, proc))
+        try:
+            proc.start(timeout_s=120)
+        finally:
+            # Listed even when it failed to come up, so that `stop` ends it.
+            self.starting.append(proc)
+        return Replica(service, index, proc)
 
     async def _create_databases(self) -> None:
         tag = uuid.uuid4().hex[:8]
@@ -183,15 +227,22 @@ class Cluster:
             await conn.close()
 
     def stop(self) -> None:
-        for replicas in self.replicas.values():
-            for r in replicas:
-                with contextlib.suppress(ProcessLookupError, AssertionError):
-                    r.thaw()
-                r.process.stop()
-        for proxy in self.proxies.values():
-            proxy.stop()
-        for n in self.nats:
-            n.stop()
+        try:
+            for replicas in self.replicas.values():
+                for r in replicas:
+                    with contextlib.suppress(ProcessLookupError, AssertionError):
+                        r.thaw()
+                    r.process.stop()
+            for proc in self.starting:  # one that failed to start, or the rest of its wave
+                proc.stop()
+            for proxy in self.proxies.values():
+                proxy.stop()
+            for n in self.nats:
+                n.stop()
+        finally:
+            # Interfaces and namespaces outlive the test otherwise.
+            if self.network is not None:
+                self.network.remove()
         asyncio.run(self._drop_databases())
 
     async def _drop_databases(self) -> None:

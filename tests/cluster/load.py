@@ -113,8 +113,9 @@ class Counts:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
-async def messages(nc: nats.NATS, stream: str) -> list[tuple[str, bytes]]:
-    """(subject, payload) of every message in `stream`, oldest first."""
+async def messages(nc: nats.NATS, stream: str) -> list[tuple[str, bytes, float]]:
+    """(subject, payload, when stored: Unix seconds) of every message in `stream`, oldest
+    first."""
     js = nc.jetstream()
     info = await js.stream_info(stream)
     out = []
@@ -124,7 +125,8 @@ async def messages(nc: nats.NATS, stream: str) -> list[tuple[str, bytes]]:
                 msg = await js.get_msg(stream, seq)
             except nats.js.errors.NotFoundError:
                 continue
-            out.append((msg.subject or "", msg.data or b""))
+            stored_at = msg.time.timestamp() if msg.time else float("nan")
+            out.append((msg.subject or "", msg.data or b"", stored_at))
     return out
 
 
@@ -138,12 +140,35 @@ async def connect_reader(urls: list[str]) -> nats.NATS:
     )
 
 
+# What a reader may meet on a node rejoining the cluster (JetStream unavailable while it
+# catches up) or on one that just lost its leader: asked again, on a new connection.
+_PASSING = (
+    nats.js.errors.ServiceUnavailableError,
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionClosedError,
+)
+READ_PATIENCE_S = 30.0
+
+
 async def count(urls: list[str], calls: Calls, stored_names: set[str]) -> Counts:
+    """The counts, read again while the bus answers "not now" (for `READ_PATIENCE_S`)."""
+    deadline = time.monotonic() + READ_PATIENCE_S
+    while True:
+        try:
+            return await _count(urls, calls, stored_names)
+        except _PASSING:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _count(urls: list[str], calls: Calls, stored_names: set[str]) -> Counts:
     nc = await connect_reader(urls)
     try:
         created = [
             incident_events.IncidentCreated.FromString(p).incident.name
-            for s, p in await messages(nc, "ICC_INCIDENT")
+            for s, p, _ in await messages(nc, "ICC_INCIDENT")
             if s == "icc.incident.created"
         ]
         dispatch = await messages(nc, "ICC_DISPATCH")
@@ -158,7 +183,7 @@ async def count(urls: list[str], calls: Calls, stored_names: set[str]) -> Counts
     holder: dict[str, str] = {}
     held_twice = 0
     dispatched: set[str] = set()
-    for subject, payload in dispatch:
+    for subject, payload, _ in dispatch:
         if subject == "icc.dispatch.assigned":
             msg = dispatch_events.UnitsAssigned.FromString(payload)
             dispatched.add(msg.incident)
@@ -200,3 +225,29 @@ async def stored(target: str) -> set[str]:
             token = page.next_page_token
             if not token:
                 return names
+
+
+async def assigned_at(urls: list[str], names: set[str]) -> dict[str, float]:
+    """When the bus stored the first assignment of each of `names` that has one (Unix
+    seconds, the server's clock: this machine's), read again while the bus answers "not
+    now" (for `READ_PATIENCE_S`)."""
+    deadline = time.monotonic() + READ_PATIENCE_S
+    while True:
+        try:
+            nc = await connect_reader(urls)
+            try:
+                dispatch = await messages(nc, "ICC_DISPATCH")
+            finally:
+                await nc.close()
+            break
+        except _PASSING:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    first: dict[str, float] = {}
+    for subject, payload, stored_at in dispatch:
+        if subject == "icc.dispatch.assigned":
+            incident = dispatch_events.UnitsAssigned.FromString(payload).incident
+            if incident in names:
+                first.setdefault(incident, stored_at)
+    return first
