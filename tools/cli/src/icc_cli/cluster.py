@@ -8,6 +8,7 @@ nodes, and declares its streams with three replicas. `icc run --cluster` starts 
 `start`); the fault suite (`tests/cluster`) starts the same layout and then breaks it.
 """
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,9 @@ from pathlib import Path
 
 NODES = 3
 REPLICAS = 2
+# `icc run --cluster`: replica i of a service listens on its port + i x this (the second
+# incidents replica on 50151 beside 50051), its metrics likewise.
+REPLICA_PORT_STEP = 100
 # The passwords docker-compose.yml defaults to: development only.
 NATS_PASSWORDS = {
     "INCIDENTS_NATS_PASSWORD": "incidents-dev",
@@ -147,3 +151,20 @@ def database_urls(
         base = postgres_url.rsplit("/", 1)[0]
         return {s: f"{base}/icc_{s}" for s in services}
     return {s: f"sqlite+aiosqlite:///{var_dir / f'{s}.db'}" for s in services}
+
+
+def replica_port(port: int, index: int) -> int:
+    """The port replica `index` (from 0) of a service on `port` listens on."""
+    return port + REPLICA_PORT_STEP * index
+
+
+def replicas_target(host: str, port: int, replicas: int = REPLICAS) -> str:
+    """A gRPC target naming every replica (`ipv4:h:p1,h:p2`): the client fails over
+    between them. gRPC lists addresses, not names, so `host` must be an IP address."""
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        raise ValueError(f"a cluster's host must be an IP address, got {host!r}") from None
+    shown = host if version == 4 else f"[{host}]"
+    addresses = ",".join(f"{shown}:{replica_port(port, i)}" for i in range(replicas))
+    return f"ipv{version}:{addresses}"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from icc_cli import cluster as topology
 from icc_cli.config import StackConfig
 from icc_cli.dlq import dlq
 from icc_cli.pki import pki_app
@@ -36,7 +37,15 @@ def main() -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    cluster: bool = typer.Option(
+        False,
+        "--cluster",
+        help="The deployment's topology: three nats-servers on deploy/nats/nats.conf and two "
+        "replicas of every service (PostgreSQL where ICC_<SERVICE>_DB_URL says, else the "
+        "replicas share a SQLite file).",
+    ),
+) -> None:
     """Start the whole system locally: nats-server, trace sink, every service and the
     gateway with the dispatcher screen (Ctrl-C stops it)."""
     config = StackConfig.from_env()
@@ -51,16 +60,22 @@ def run() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, on_signal)
     try:
-        _start(stack, config)
+        _start(stack, config, cluster)
         endpoints = stack.write_endpoints()
-        _announce_and_simulate(stack, config, endpoints)
+        _announce_and_simulate(stack, config, endpoints, cluster)
+        named: set[str] = set()
         while not stopping:
-            exited = stack.first_exited()
-            if exited is not None:
-                raise StackError(
+            for exited in stack.exited():
+                message = (
                     f"{exited.name} stopped unexpectedly (exit code {exited.process.returncode}); "
                     f"see {exited.log_path}"
                 )
+                if not cluster:
+                    raise StackError(message)
+                # A cluster is there to lose a part: the others carry on.
+                if exited.name not in named:
+                    named.add(exited.name)
+                    console.print(f"[red]✗ {message}[/]; the others carry on")
             time.sleep(0.5)
         console.print("Stopping ...")
     except StackError as exc:
@@ -109,24 +124,38 @@ def status() -> None:
         raise typer.Exit(1)
 
 
-def _start(stack: Stack, config: StackConfig) -> None:
+def _start(stack: Stack, config: StackConfig, cluster: bool) -> None:
     """The certificates, the bus, the trace sink, each service and the gateway, each ready
-    before the next."""
+    before the next; in a cluster, three nats-servers and each replica in turn."""
+    if cluster:
+        try:
+            topology.replicas_target(config.host, 0)
+        except ValueError as exc:
+            raise StackError(f"{exc} (ICC_HOST)") from None
     with console.status("Making the local certificates (var/pki) ..."):
         tls = stack.ensure_pki()
     console.print(
         f"[green]✓[/] certificates in {config.pki_dir} ({len(tls['identities'])} identities, "
         "mutual TLS on every gRPC port)"
     )
-    with console.status("Starting nats-server (JetStream) ..."):
-        stack.start_nats()
-    console.print(
-        f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
-    )
+    if cluster:
+        with console.status("Starting three nats-servers (JetStream, deploy/nats/nats.conf) ..."):
+            nodes = stack.start_nats_cluster()
+        console.print(
+            f"[green]✓[/] NATS cluster on {', '.join(n.url for n in nodes)} "
+            f"(data in {config.var_dir / 'nats-cluster'})"
+        )
+    else:
+        with console.status("Starting nats-server (JetStream) ..."):
+            stack.start_nats()
+        console.print(
+            f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
+        )
     with console.status("Starting the trace sink (OTLP/gRPC) ..."):
         stack.start_tracesink()
     console.print(f"[green]✓[/] trace sink on {config.otlp_endpoint} (spans in {config.traces_db})")
-    resources_target = f"{config.host}:{config.resources_port}"
+    resources_target = stack.target(config.resources_port)
+    replicas: list[int | None] = list(range(topology.REPLICAS)) if cluster else [None]
     for name, port, metrics_port, what, env in (
         (
             "incidents",
@@ -157,15 +186,23 @@ def _start(stack: Stack, config: StackConfig) -> None:
             {},
         ),
     ):
-        with console.status(f"Starting the {name} service ({what}) ..."):
-            stack.start_service(name, port, metrics_port, env)
-        console.print(f"[green]✓[/] {name} service on {config.host}:{port}")
-    with console.status("Starting the gateway (accounts, the live picture, the screen) ..."):
-        stack.start_gateway()
-    console.print(f"[green]✓[/] gateway on {config.screen_url}")
+        for replica in replicas:
+            which = name if replica is None else f"{name} replica {replica + 1}"
+            with console.status(f"Starting the {which} service ({what}) ..."):
+                stack.start_service(name, port, metrics_port, env, replica=replica)
+            at = topology.replica_port(port, replica or 0)
+            console.print(f"[green]✓[/] {which} on {config.host}:{at}")
+    for replica in replicas:
+        which = "gateway" if replica is None else f"gateway replica {replica + 1}"
+        with console.status(f"Starting the {which} (accounts, the live picture, the screen) ..."):
+            stack.start_gateway(replica)
+        at = topology.replica_port(config.gateway_port, replica or 0)
+        console.print(f"[green]✓[/] {which} on http://{config.host}:{at}/")
 
 
-def _announce_and_simulate(stack: Stack, config: StackConfig, endpoints: Path) -> None:
+def _announce_and_simulate(
+    stack: Stack, config: StackConfig, endpoints: Path, cluster: bool
+) -> None:
     """The addresses, then the simulator (it reads them from the file), then how to use it."""
     table = Table(title="ICC is running", show_header=True)
     table.add_column("what")
@@ -173,7 +210,15 @@ def _announce_and_simulate(stack: Stack, config: StackConfig, endpoints: Path) -
     for name, address in config.endpoints().items():
         table.add_row(name, address)
     console.print(table)
-    if stack.start_simulator() is not None:
+    if cluster:
+        # The deployment's NATS users: none both reports positions and reads the streams,
+        # as the simulator does on the single node.
+        console.print(
+            "Cluster: second replicas on each port + 100 (endpoints.json lists them); "
+            "NATS users and development passwords as in docker-compose.yml. "
+            "No simulator: it needs the single node's open bus."
+        )
+    elif stack.start_simulator() is not None:
         rate = os.environ.get("ICC_SIMULATOR_RATE", "2")
         console.print(
             f"[green]✓[/] simulator: {rate} calls a minute, drills only "

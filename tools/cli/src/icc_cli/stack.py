@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 import httpx
 
+from icc_cli import cluster
 from icc_cli.config import StackConfig
 from icc_cli.supervisor import Child, Probe, Stopped, Supervisor
 from icc_pki.local import LocalPki
@@ -91,6 +92,9 @@ class Stack:
     supervisor: Supervisor = field(init=False)
     # The `tls` section of endpoints.json: the CA and every identity's files.
     tls: dict[str, Any] = field(default_factory=dict)
+    # The three nats-servers of `icc run --cluster` (`start_nats_cluster`); empty when one
+    # nats-server serves (`start_nats`).
+    nats_nodes: list[cluster.NatsNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.config.var_dir)
@@ -150,6 +154,42 @@ class Stack:
         self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
         return child
 
+    def start_nats_cluster(self) -> list[cluster.NatsNode]:
+        """Three nats-servers on the deployment's `deploy/nats/nats.conf` (`icc_cli.cluster`):
+        node i listens for clients on ICC_NATS_PORT + 3i, for routes on the port after, for
+        monitoring on the one after that; each healthy (JetStream included) before return."""
+        c = self.config
+        nodes = cluster.nodes_at(c.host, c.nats_port, c.var_dir / "nats-cluster")
+        for node in nodes:
+            for port in (node.client_port, node.route_port, node.monitor_port):
+                check_port_free(c.host, port, "ICC_NATS_PORT")
+        try:
+            confs = cluster.write_configs(nodes, c.var_dir / "nats-conf")
+        except (OSError, ValueError) as exc:
+            raise StackError(f"the deployment's NATS configuration: {exc}") from None
+        binary = find_nats_server()
+        children = [
+            self._spawn(
+                node.name,
+                [binary, "--config", str(confs[node.name])],
+                cluster.nats_env(node),
+                probe=Probe("http", node.healthz),
+                wave=INFRASTRUCTURE,
+            )
+            for node in nodes
+        ]
+        # A node's JetStream is healthy once the three have elected a meta leader.
+        for child, node in zip(children, nodes, strict=True):
+            self._wait_http_ok(child, node.healthz, timeout_s=60)
+        self.nats_nodes = nodes
+        return nodes
+
+    def target(self, port: int) -> str:
+        """Where a client reaches the service on `port`: every replica in a cluster."""
+        if self.nats_nodes:
+            return cluster.replicas_target(self.config.host, port)
+        return f"{self.config.host}:{port}"
+
     def start_tracesink(self) -> Child:
         """The OTLP receiver every service exports spans to; listening before returning."""
         c = self.config
@@ -173,16 +213,28 @@ class Stack:
         return child
 
     def start_service(
-        self, name: str, port: int, metrics_port: int, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        port: int,
+        metrics_port: int,
+        env: Mapping[str, str] | None = None,
+        *,
+        replica: int | None = None,
     ) -> Child:
-        """`python -m icc_<name>.main`, listening on `port`, healthy before returning."""
+        """`python -m icc_<name>.main`, listening on `port`, healthy before returning;
+        `replica` (from 0) of a cluster's: on its own ports, named `<name>-<replica + 1>`."""
         c = self.config
+        child_name = name
+        if replica is not None:
+            child_name = f"{name}-{replica + 1}"
+            port = cluster.replica_port(port, replica)
+            metrics_port = cluster.replica_port(metrics_port, replica)
         child = self._spawn_module(
-            name,
+            child_name,
             f"icc_{name}.main",
             {
                 f"ICC_{name.upper()}_ADDR": f"{c.host}:{port}",
-                **self._service_env(metrics_port),
+                **self._service_env(metrics_port, name),
                 **self.tls_env(name),
                 **(env or {}),
             },
@@ -195,30 +247,32 @@ class Stack:
         self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)
         return child
 
-    def start_gateway(self) -> Child:
+    def start_gateway(self, replica: int | None = None) -> Child:
         """The gateway (HTTP): the dispatcher screen and its API, after the services it
-        reads the picture from; ready when `/healthz` answers (the picture is loaded)."""
+        reads the picture from; ready when `/healthz` answers (the picture is loaded).
+        `replica` as in `start_service`."""
         c = self.config
+        index = replica or 0
+        port = cluster.replica_port(c.gateway_port, index)
+        metrics_port = cluster.replica_port(c.gateway_metrics_port, index)
+        healthz = f"http://{c.host}:{port}/healthz"
         child = self._spawn_module(
-            "gateway",
+            "gateway" if replica is None else f"gateway-{replica + 1}",
             "icc_gateway.main",
             {
-                "ICC_GATEWAY_ADDR": f"{c.host}:{c.gateway_port}",
-                "ICC_INCIDENTS_TARGET": f"{c.host}:{c.incidents_port}",
-                "ICC_RESOURCES_TARGET": f"{c.host}:{c.resources_port}",
-                "ICC_DISPATCH_TARGET": f"{c.host}:{c.dispatch_port}",
+                "ICC_GATEWAY_ADDR": f"{c.host}:{port}",
+                "ICC_INCIDENTS_TARGET": self.target(c.incidents_port),
+                "ICC_RESOURCES_TARGET": self.target(c.resources_port),
+                "ICC_DISPATCH_TARGET": self.target(c.dispatch_port),
                 # Supervisors' trace timeline (`GET /api/v1/incidents/ID/trace`).
                 "ICC_TRACESINK_QUERY_URL": c.tracesink_query_url,
-                **self._service_env(c.gateway_metrics_port),
+                **self._service_env(metrics_port, "gateway"),
                 **self.tls_env("gateway"),
             },
-            ports={
-                "ICC_GATEWAY_PORT": c.gateway_port,
-                "ICC_GATEWAY_METRICS_PORT": c.gateway_metrics_port,
-            },
-            probe=Probe("http", f"{c.screen_url}healthz"),
+            ports={"ICC_GATEWAY_PORT": port, "ICC_GATEWAY_METRICS_PORT": metrics_port},
+            probe=Probe("http", healthz),
         )
-        self._wait_http_ok(child, f"{c.screen_url}healthz", timeout_s=60)
+        self._wait_http_ok(child, healthz, timeout_s=60)
         return child
 
     def start_simulator(self) -> Child | None:
@@ -256,10 +310,12 @@ class Stack:
             check_port_free(self.config.host, port, variable)
         return self._spawn(name, [sys.executable, "-m", module], env, probe=probe, wave=wave)
 
-    def _service_env(self, metrics_port: int) -> dict[str, str]:
+    def _service_env(self, metrics_port: int, service: str) -> dict[str, str]:
         """What every service and the gateway are told: the bus, metrics, traces, var, and
-        the one key their page tokens and cursors are signed with."""
+        the one key their page tokens and cursors are signed with. In a cluster the bus is
+        every node, as the service's own NATS user, with streams of three replicas."""
         c = self.config
+        bus = cluster.bus_env(service, self.nats_nodes) if self.nats_nodes else {}
         return {
             "ICC_TOKEN_KEY": local_token_key(c.var_dir),
             # Host too: the metrics URL listed in the endpoints is where it really listens.
@@ -268,6 +324,7 @@ class Stack:
             "ICC_NATS_URL": c.nats_url,
             "ICC_VAR_DIR": str(c.var_dir),
             **self._telemetry_env(),
+            **bus,
         }
 
     def _telemetry_env(self) -> dict[str, str]:
@@ -283,9 +340,41 @@ class Stack:
     def write_endpoints(self) -> Path:
         """The addresses, and the `tls` section (the CA, each identity's files)."""
         path = self.config.var_dir / "endpoints.json"
-        data = {**self.config.endpoints(), "tls": self.tls}
+        data: dict[str, Any] = {**self.config.endpoints(), "tls": self.tls}
+        if self.nats_nodes:
+            data.update(self._cluster_endpoints())
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return path
+
+    def _cluster_endpoints(self) -> dict[str, Any]:
+        """What differs in a cluster: the bus is three nodes (comma-separated, each client
+        with its own NATS user, see README), a service's gRPC target names both replicas,
+        and `replicas` lists each replica's address."""
+        c = self.config
+        grpc_ports = {
+            "incidents_grpc": c.incidents_port,
+            "resources_grpc": c.resources_port,
+            "dispatch_grpc": c.dispatch_port,
+            "ops_grpc": c.ops_port,
+        }
+        replicas: dict[str, list[str]] = {
+            "nats": [n.url for n in self.nats_nodes],
+            "nats_monitoring": [f"http://{n.host}:{n.monitor_port}" for n in self.nats_nodes],
+            "gateway_http": [
+                f"http://{c.host}:{cluster.replica_port(c.gateway_port, i)}/"
+                for i in range(cluster.REPLICAS)
+            ],
+        }
+        for key, port in grpc_ports.items():
+            replicas[key] = [
+                f"{c.host}:{cluster.replica_port(port, i)}" for i in range(cluster.REPLICAS)
+            ]
+        return {
+            "nats": ",".join(replicas["nats"]),
+            "nats_monitoring": replicas["nats_monitoring"][0],
+            **{key: self.target(port) for key, port in grpc_ports.items()},
+            "replicas": replicas,
+        }
 
     def _check_alive(self, child: Child) -> None:
         if child.process.poll() is not None:
@@ -332,8 +421,9 @@ class Stack:
             f"{child.name} was not healthy within {timeout_s:.0f} s; see {child.log_path}"
         )
 
-    def first_exited(self) -> Child | None:
-        return self.supervisor.first_exited()
+    def exited(self) -> list[Child]:
+        """Every process that has ended."""
+        return [c for c in self.supervisor.children if c.process.poll() is not None]
 
     def stop(self) -> Stopped:
         """Stops every process (see `Supervisor.stop`)."""
