@@ -7,6 +7,7 @@ Debian's Chromium, driven by Playwright, against the real gateway, the three ser
 
 import math
 import re
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from icc_testing import NatsServer, Pki
 from tests.conftest import CENTRE, City
 from tests.screen_stack import (
     NEEDS_BROWSER,
+    ROOT,
     WAIT_MS,
     Stack,
     log_in,
@@ -32,6 +34,8 @@ from tests.screen_stack import (
 )
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
+
+SCREENSHOTS = ROOT / "var" / "screenshots"
 
 # The gazetteer's points (approximate, as it says): Bến Thành market, Tân Định ward, the
 # former Bình Thạnh district.
@@ -256,7 +260,7 @@ async def test_a_repeat_call_is_attached_to_the_incident_without_a_second_dispat
 
 
 async def test_cautions_at_the_place_and_key_questions_that_raise_the_priority(
-    stack: Stack, browser: Browser
+    stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
     errors: list[str] = []
     # Three calls at the market this month: the history says so.
@@ -328,6 +332,12 @@ async def test_cautions_at_the_place_and_key_questions_that_raise_the_priority(
     form_text = await page.locator("#call-panel").inner_text()
     for english in ("Start CPR", "breathing", "Violence", "At this place", "Cardiac", "Yes", "No "):
         assert english not in form_text, (english, form_text)
+
+    # The call form, for people: `var/screenshots/calltaking.png`.
+    await page.mouse.move(5, 300)
+    await page.screenshot(path=str(tmp_path / "calltaking.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tmp_path / "calltaking.png", SCREENSHOTS / "calltaking.png")
 
     incident_id = await submit_call(page)
     made = await incident(stack.city, incident_id)
