@@ -5,20 +5,25 @@ Debian's Chromium, driven by Playwright, against the real gateway, the three ser
 (in-process, real gRPC over mutual TLS) and a real nats-server (tests/screen_stack.py).
 """
 
+import asyncio
 import math
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from icc.common.v1 import common_pb2
-from icc.incident.v1 import incident_pb2
+from icc.incident.v1 import events_pb2, incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
+from icc_dispatch.consumers import INCIDENTS
+from icc_kernel.etags import version_of
 from icc_testing import NatsServer, Pki
 from tests.conftest import CENTRE, City
 from tests.screen_stack import (
@@ -112,6 +117,43 @@ async def submit_call(page: Page) -> str:
 async def incident(city: City, incident_id: str) -> incident_pb2.Incident:
     request = incident_pb.GetIncidentRequest(name=f"incidents/{incident_id}")
     return (await city.incidents.GetIncident(request, timeout=5)).incident
+
+
+async def dispatch_has_handled(city: City, incident_now: incident_pb2.Incident) -> None:
+    """Until dispatch has acknowledged the event that brought the incident to its version
+    now. Its consumer handles one incident's events in stream order and acks each once
+    handled: whatever that event would make dispatch do is done by then."""
+    version = version_of(incident_now.etag)
+    assert version is not None, incident_now.etag
+    deadline = time.monotonic() + WAIT_MS / 1000
+    nc = await nats.connect(city.nats.url)
+    try:
+        js = nc.jetstream()
+        seq, read = 0, 0
+        while not seq:
+            info = await js.stream_info(INCIDENTS.stream)
+            for n in range(max(read + 1, info.state.first_seq), info.state.last_seq + 1):
+                msg = await js.get_msg(INCIDENTS.stream, n)
+                read = n
+                if msg.subject != "icc.incident.updated":
+                    continue
+                event = events_pb2.IncidentUpdated.FromString(msg.data or b"")
+                if event.incident.name == incident_now.name and (
+                    (version_of(event.incident.etag) or 0) >= version
+                ):
+                    seq = n
+                    break
+            if not seq:
+                assert time.monotonic() < deadline, f"no event of version {version} published"
+                await asyncio.sleep(0.05)
+        while True:
+            consumer = await js.consumer_info(INCIDENTS.stream, INCIDENTS.durable)
+            if consumer.ack_floor is not None and (consumer.ack_floor.stream_seq or 0) >= seq:
+                return
+            assert time.monotonic() < deadline, f"dispatch has not acked event {seq}"
+            await asyncio.sleep(0.05)
+    finally:
+        await nc.close()
 
 
 async def api_get(page: Page, path: str) -> Any:
@@ -252,7 +294,9 @@ async def test_a_repeat_call_is_attached_to_the_incident_without_a_second_dispat
     assert [(c.phone, c.call_line) for c in joined.additional_callers] == [
         ("0912345678", incident_pb2.CALL_LINE_MEDICAL_115)
     ]
-    # Dispatch holds the one set of assignments it made for the first call.
+    # Dispatch, once it has handled the caller's event, holds the one set of assignments it
+    # made for the first call.
+    await dispatch_has_handled(stack.city, joined)
     after = (await api_get(page, f"/incidents/{first_id}/dispatch"))["body"]
     assert after["state"] == "COMPLETE"
     assert sorted(a["unit"] for a in after["assignments"]) == sorted(a["unit"] for a in before)
