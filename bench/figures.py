@@ -360,6 +360,34 @@ COMPARISON = Section(
     [Row(p.service, p.label, p.unit, p.bare) for p in PAIRS],
     bare_column="bare pipeline",
 )
+# The deployment's topology (bench/cluster.py): the cluster's figure beside one node's.
+CLUSTER_ROWS = [
+    *(
+        Row(
+            f"cluster.cluster.{r}.{q}_ms",
+            f"create → units assigned at {r}/s, {q}",
+            "ms",
+            f"cluster.one.{r}.{q}_ms",
+        )
+        for r in RATES
+        for q in ("p50", "p99")
+    ),
+    *(
+        Row(f"cluster.{side}.{r}.lost", f"{side}: not assigned within 30 s at {r}/s (sum)", "n")
+        for r in RATES
+        for side in ("one", "cluster")
+    ),
+    *(
+        Row(
+            f"cluster.cluster.{r}.cpu_{s}_ms",
+            f"{s} CPU per incident at {r}/s (both replicas)",
+            "ms",
+            f"cluster.one.{r}.cpu_{s}_ms",
+        )
+        for r in RATES
+        for s in ("dispatch", "incidents", "resources")
+    ),
+]
 SECTIONS = [
     Section(
         "avl",
@@ -375,6 +403,16 @@ SECTIONS = [
         " pipeline driven at the same rate (one commit and one event, where the path to"
         " assigned has four commits in three services, five under a backlog, and two events)",
         DISPATCH_ROWS,
+    ),
+    Section(
+        "cluster",
+        "E2. The deployment's topology: create → assigned on three nats-servers with two"
+        " replicas of each service, beside one of each on one node (median)",
+        "the 'bare stack' column is one node (one nats-server, one replica each); both on"
+        " SQLite, the cluster's replicas sharing a file; streams R3 with sync_interval always"
+        " on the cluster (deploy/nats/nats.conf), R1 and the default sync on one node",
+        CLUSTER_ROWS,
+        bare_column="one node",
     ),
     Section(
         "trust",

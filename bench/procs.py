@@ -84,10 +84,14 @@ class Processes:
 
     def python(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> Child:
         """`python -m ...` from the repository root, output to a log file in the workdir."""
+        return self.command(name, [sys.executable, *args], env)
+
+    def command(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Child:
+        """`argv` from the repository root, output to a log file in the workdir."""
         log_path = self.fresh_dir(name) / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, *args],
+                argv,
                 cwd=REPO_ROOT,
                 env={**os.environ, **(env or {})},
                 stdin=subprocess.DEVNULL,

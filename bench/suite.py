@@ -32,6 +32,7 @@ from bench import report
 from bench.avl import avl_floor, avl_service
 from bench.baseline import bare_pipeline, grpc_echo, jetstream_publish, sqlite_commits
 from bench.calltaking import calltaking
+from bench.cluster import dispatch_cluster
 from bench.dispatch import dispatch_e2e, dispatch_recommend
 from bench.gateway_fanout import gateway_fanout
 from bench.procs import REPO_ROOT, Processes
@@ -56,6 +57,7 @@ HARNESSES: list[tuple[str, Harness]] = [
     ("avl-service", avl_service),
     ("dispatch-recommend", dispatch_recommend),
     ("dispatch-e2e", dispatch_e2e),
+    ("dispatch-cluster", dispatch_cluster),
     ("gateway-fanout", gateway_fanout),
     ("screen", screen),
     ("sustained", sustained),
