@@ -99,6 +99,8 @@ class SyntheticPicture:
             "station": None,
             "incident": None,
             "update_time": iso(self.now),
+            # Every unit has reported (the gateway sends when its position was taken).
+            "position_time": iso(self.now),
         }
 
     def _incident(self) -> dict[str, Any]:
@@ -183,6 +185,7 @@ class SyntheticPicture:
                 if roll < 0.85:
                     unit["lat"] += rng.uniform(-0.002, 0.002)
                     unit["lon"] += rng.uniform(-0.002, 0.002)
+                    unit["position_time"] = iso(datetime.now(UTC))
                 else:
                     unit["status"] = rng.choice(UNIT_STATUSES)
                 self.units[i] = unit

@@ -24,6 +24,7 @@ from playwright.async_api import Browser, Page, expect
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
+from icc_kernel.reasons import CODES
 from icc_testing import NatsServer, Pki
 from tests.conftest import City
 from tests.screen_stack import NEEDS_BROWSER, WAIT_MS, Stack, log_in, new_page, running_stack
@@ -251,6 +252,8 @@ async def test_no_english_in_vietnamese_mode(stack: Stack, browser: Browser) -> 
     await api(page, f"/assignments/{first['id']}/acknowledge", {})
     await api(page, f"/units/{first['unit']}/status", {"status": "EN_ROUTE"})
     await api(page, f"/incidents/{arrest}/notes", {"text": "Người nhà đang ép tim"})
+    answer = {"question": "medical.breathing", "answer": "no"}
+    await api(page, f"/incidents/{arrest}/answers", {"answers": [answer]})
     if rest:
         await api(
             page,
@@ -269,6 +272,9 @@ async def test_no_english_in_vietnamese_mode(stack: Stack, browser: Browser) -> 
     chronology = detail.locator("table.chronology tbody tr")
     await expect(chronology.filter(has_text="Thêm ghi chú (21 ký tự)")).to_have_count(1)
     await expect(chronology.filter(has_text="báo Đang di chuyển")).to_have_count(1)
+    await expect(chronology.filter(has_text="Người bệnh có thở bình thường không?")).to_have_count(
+        1
+    )
     regions["chronology"] = await detail.evaluate(VISIBLE_TEXT)
     await detail.get_by_role("tab", name="Ghi chú").click()
     regions["notes"] = await detail.evaluate(VISIBLE_TEXT)
@@ -343,7 +349,7 @@ async def test_stale_and_never_reported_positions_are_shown(stack: Stack, browse
     assert states[fresh_id] == ["fresh", None, 1]
     assert states[stale_id][:2] == ["stale", "2 2"]
     never = [s for s in states.values() if s[0] == "never"]
-    assert len(never) == len(states) - 2 and all(s[1] == "2 2" for s in never)
+    assert len(never) == len(states) - 2 and all(s[1:] == [None, 0.15] for s in never)
     tip = await page.evaluate(
         "id => window.__icc.ui.map.unitTip(window.__icc.state.picture.units.get(id))", stale_id
     )
@@ -462,4 +468,99 @@ async def test_closing_with_units_assigned_is_explained_in_vietnamese(
     await expect(banner).to_contain_text("Giải phóng mọi đơn vị trước")
     texts = await banner.evaluate(VISIBLE_TEXT)
     assert not english_in(texts, []), texts
+    assert not errors, errors
+
+
+# --- every code said in both languages ------------------------------------------------------
+
+# A value for each parameter a reason may have (docs/codes.md); `before`/`after` by code.
+SAMPLE = {
+    "kind": "AMBULANCE_BLS",
+    "planned_kind": "AMBULANCE_ALS",
+    "kinds": "AMBULANCE_BLS,AMBULANCE_ALS",
+    "eta_seconds": "229",
+    "distance_meters": "2712",
+    "crossing": "Cầu Sài Gòn",
+    "count": "2",
+    "station": "stations/FS-Q1-01",
+    "threshold_seconds": "900",
+    "agency": "FIRE",
+    "planned_agency": "MEDICAL",
+    "text": "Đám cháy đã tắt",
+    "seconds": "60",
+    "status": "ON_SCENE",
+    "type_code": "FIRE.STRUCTURE",
+    "priority": "P1",
+    "call_line": "FIRE_114",
+    "incident": "incidents/4f1c2d3e5a6b7c8d",
+    "question": "medical.conscious",
+    "answer": "no",
+    "caller_count": "2",
+    "field": "location",
+    "unit": "CC-Q1-01",
+    "units": "CC-Q1-01,CC-Q1-02",
+    "resolution": "Đã bàn giao",
+    "reason": "Trùng cuộc gọi",
+    "characters": "73",
+}
+BEFORE_AFTER = {
+    "TYPE_CHANGED": ("FIRE.RUBBISH", "FIRE.STRUCTURE"),
+    "PRIORITY_CHANGED": ("P3", "P1"),
+    "STATE_CHANGED": ("NEW", "DISPATCHED"),
+}
+
+
+async def test_every_reason_code_is_said_in_both_languages(stack: Stack, browser: Browser) -> None:
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    await log_in(page, stack.url, "dispatcher")
+    reasons = []
+    for code, keys in CODES.items():
+        params = {}
+        for key in keys:
+            name = key.rstrip("?")
+            if name in ("before", "after"):
+                params[name] = BEFORE_AFTER[code.name][name == "after"]
+            else:
+                params[name] = SAMPLE[name]
+        reasons.append({"code": code.name, "params": params})
+        # A parameter that may be absent: said without it too.
+        if any(k.endswith("?") for k in keys):
+            reasons.append(
+                {
+                    "code": code.name,
+                    "params": {k: v for k, v in params.items() if f"{k}?" not in keys},
+                }
+            )
+    said = await page.evaluate(
+        """async (reasons) => {
+            const { addQuestions, reasonText } = await import('/reasons.js');
+            const asked = await fetch('/api/v1/key-questions?type_code=MEDICAL.CARDIAC_ARREST');
+            addQuestions((await asked.json()).questions);
+            const { setLang } = await import('/i18n.js');
+            const vi = reasons.map(reasonText);
+            setLang('en');
+            const en = reasons.map(reasonText);
+            setLang('vi');
+            return { vi, en };
+        }""",
+        reasons,
+    )
+    for reason, vi, en in zip(reasons, said["vi"], said["en"], strict=True):
+        for text in (vi, en):
+            assert text and "{" not in text and "undefined" not in text, (reason, text)
+        assert not english_in([vi], []), (reason, vi)
+        if reason["code"] not in ("TEXT", "STATE_CHANGED"):
+            assert vi != en, reason
+    by_code = dict(zip((r["code"] for r in reasons), said["vi"], strict=False))
+    assert by_code["ETA"] == "Đến sau khoảng 3 phút 49 giây, cách 2,7 km"
+    assert (
+        by_code["KIND_IN_PLACE_OF"]
+        == "Xe cứu thương cơ bản thay cho Xe cứu thương hồi sức nâng cao"
+    )
+    assert by_code["TYPE_CHANGED"] == "Đổi loại: Cháy rác → Cháy nhà, công trình"
+    assert by_code["QUESTION_ANSWERED"] == (
+        "Trả lời câu hỏi Người bệnh có tỉnh không, có trả lời khi gọi không?: Không"
+    )
+    assert said["en"][[r["code"] for r in reasons].index("ETA")] == "ETA 3 min 49 s, 2.7 km"
     assert not errors, errors

@@ -15,7 +15,7 @@ import { KpiPanel } from './kpis.js';
 import { CityMap, positionNote } from './map.js';
 import { OPEN_STATES, Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog } from './model.js';
 import { IncidentQueue } from './queue.js';
-import { setStations } from './reasons.js';
+import { setStations, stationName } from './reasons.js';
 import { clockTime, shortId } from './text.js';
 
 const STREAM_URL = '/api/v1/picture/stream';
@@ -124,7 +124,7 @@ function unitPopup(u, el) {
     h('h3', null, u.call_sign || shortId(u.id)),
     h('p', null, `${label('agency', u.agency)} · ${label('kind', u.kind)}`),
     h('p', null, h('span', { class: 'dot', style: { background: STATUS_COLOUR[u.status] || '#94a3b8' }, 'aria-hidden': 'true' }), label('status', u.status)),
-    u.station ? h('p', { class: 'muted' }, `${t('unit.station')}: ${u.station}`) : null,
+    u.station ? h('p', { class: 'muted' }, `${t('unit.station')}: ${stationName(u.station)}`) : null,
     u.update_time ? h('p', { class: 'muted' }, `${t('unit.updated')}: ${clockTime(u.update_time)}`) : null,
     positionNote(u) ? h('p', { class: 'muted position-note' }, positionNote(u)) : null,
   );

@@ -215,7 +215,8 @@ export class CityMap {
   // --- units ------------------------------------------------------------------------------
 
   /** A unit's marker: fill by status, outline by agency; a stale position dashed and
-   * faded, a unit that never reported a position (drawn at its station) hollow. */
+   * faded, a unit that never reported a position (drawn at its station) small and hollow
+   * (not dashed: a dashed stroke costs the canvas more, and most units may have none). */
   unitStyle(u, where) {
     const never = where === 'never';
     const stale = where === 'stale';
@@ -226,7 +227,7 @@ export class CityMap {
       color: AGENCY_COLOUR[u.agency] || '#334155',
       weight: never ? 1.5 : 2,
       opacity: never ? 0.7 : 1,
-      dashArray: never || stale ? '2 2' : null,
+      dashArray: stale ? '2 2' : null,
     };
   }
 
@@ -418,7 +419,7 @@ export class CityMap {
         null,
         Object.entries(STATUS_COLOUR).map(([s, c]) => h('li', null, dot(c, '#334155', 10, 2), label('status', s))),
         h('li', { class: 'stale' }, dot('rgba(248,250,252,0.45)', '#334155', 10, 2, 'dashed'), t('map.legend_stale', { d: durationWords(STALE_AFTER_S) })),
-        h('li', { class: 'never' }, dot('rgba(248,250,252,0.15)', '#334155', 8, 1.5, 'dashed'), t('map.legend_never')),
+        h('li', { class: 'never' }, dot('rgba(248,250,252,0.15)', '#334155', 8, 1.5), t('map.legend_never')),
       ),
     );
     this.legendEl.open = open;

@@ -39,7 +39,9 @@ export const STALE_AFTER_S = 60;
 
 /** 'never' (no position ever: drawn at its station), 'stale' or 'fresh' at `now` (ms). */
 export function positionState(u, now) {
-  if (!u.position_time) return 'never';
+  if (u.lat == null || u.lon == null) return 'never';
+  // A position without its time (a gateway older than position_time): nothing to judge.
+  if (!u.position_time) return 'fresh';
   if (!u._p) u._p = ms(u.position_time);
   return now - u._p > STALE_AFTER_S * 1000 ? 'stale' : 'fresh';
 }
