@@ -23,7 +23,7 @@ from icc_gateway import schemas
 from icc_gateway.context import Gateway
 from icc_gateway.errors import HTTP_CODES, ApiError, from_validation
 from icc_gateway.fields import TYPE_CODE_MARK
-from icc_gateway.routes import router
+from icc_gateway.routes import public_router, router
 from icc_gateway.schemas import ErrorCode
 from icc_gateway.security import EdgeGuard, Origins
 
@@ -174,6 +174,7 @@ def create_app(gw: Gateway) -> ASGIApp:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.include_router(router)
+    app.include_router(public_router)
     app.add_api_route("/api/docs", _docs, methods=["GET"], include_in_schema=False)
     # After every API route: the methods and paths they do not take.
     app.add_api_route("/api/{rest:path}", _other_methods, methods=_METHODS, include_in_schema=False)

@@ -12,6 +12,7 @@ from icc_gateway.clients import Services
 from icc_gateway.config import Config
 from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
+from icc_gateway.public_warnings import PublicWarnings
 from icc_gateway.stream import Hub
 from icc_gateway.throttle import LoginThrottle
 from icc_gateway.traces import TraceSink
@@ -46,5 +47,6 @@ class Gateway:
     traces: TraceSink
     throttle: LoginThrottle
     catalog: TypeCatalog
+    warnings: PublicWarnings
     map: dict[str, Any] = field(default_factory=city_map)
     caches: dict[str, Cached] = field(default_factory=dict)

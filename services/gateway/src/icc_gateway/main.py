@@ -28,6 +28,7 @@ from icc_gateway.context import Gateway
 from icc_gateway.domain.kpis import ResponseWindow
 from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
+from icc_gateway.public_warnings import PublicWarnings
 from icc_gateway.stream import Hub
 from icc_gateway.throttle import LoginThrottle
 from icc_gateway.traces import TraceSink
@@ -173,7 +174,16 @@ async def start(config: Config) -> Running:
         catalog.start()
         stack.push_async_callback(catalog.stop)
         gateway = Gateway(
-            config, accounts, services, picture, hub, feed, traces, LoginThrottle(db), catalog
+            config,
+            accounts,
+            services,
+            picture,
+            hub,
+            feed,
+            traces,
+            LoginThrottle(db),
+            catalog,
+            PublicWarnings(db),
         )
         sock = _listen(config.address, host, port)
         stack.callback(sock.close)

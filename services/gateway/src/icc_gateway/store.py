@@ -1,11 +1,22 @@
-"""Tables of the gateway's own database: dispatcher accounts, their sessions, and the
-failed sign-ins that throttle the next ones.
+"""Tables of the gateway's own database: dispatcher accounts, their sessions, the
+failed sign-ins that throttle the next ones, and the public warnings it publishes (CAP).
 
 The gateway owns nothing else: incidents, units and assignments belong to the services
 and are only ever read and changed through their gRPC APIs.
 """
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -54,3 +65,26 @@ login_failures = Table(
     Column("locked_until", DateTime(timezone=True)),
 )
 Index("ix_login_failures_last_failure_time", login_failures.c.last_failure_time)
+
+# Public warnings: the warning as it stands (JSON: what was issued, every message's
+# identifier and time), and each CAP message exactly as it was published.
+warnings = Table(
+    "warnings",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("exercise", Boolean, nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+)
+Index("ix_warnings_expires", warnings.c.expires)
+
+warning_messages = Table(
+    "warning_messages",
+    metadata,
+    Column("identifier", String(120), primary_key=True),
+    Column("warning_id", String(64), ForeignKey("warnings.id"), nullable=False),
+    Column("sent", DateTime(timezone=True), nullable=False),
+    Column("document", Text, nullable=False),
+)
+Index("ix_warning_messages_warning_id", warning_messages.c.warning_id)

@@ -14,8 +14,12 @@ from icc_gateway.routes import (
     session,
     traces,
     units,
+    warnings,
 )
 
 router = APIRouter()
-for part in (session, reference, picture, search, incidents, calltaking, dispatch, units, traces):
+PARTS = (session, reference, picture, search, incidents, calltaking, dispatch, units, traces)
+for part in (*PARTS, warnings):
     router.include_router(part.router)
+# Outside the API, no session: the public warnings' feed and messages.
+public_router = warnings.public_router
