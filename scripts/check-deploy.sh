@@ -98,7 +98,7 @@ check_nats() {
   # with the pinned nats-server of the workspace (the one the deployment runs).
   NATS_SERVER_NAME=nats-1 NATS_SYS_PASSWORD=check INCIDENTS_NATS_PASSWORD=check \
     RESOURCES_NATS_PASSWORD=check DISPATCH_NATS_PASSWORD=check GATEWAY_NATS_PASSWORD=check \
-    DEVICES_NATS_PASSWORD=check OPS_NATS_PASSWORD=check \
+    DEVICES_NATS_PASSWORD=check OPS_NATS_PASSWORD=check SIMULATOR_NATS_PASSWORD=check \
     uv run --frozen --quiet nats-server -t -c deploy/nats/nats.conf
 }
 

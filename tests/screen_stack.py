@@ -28,7 +28,7 @@ from icc_gateway import main as gateway_main
 from icc_gateway.config import Config
 from icc_incidents.settings import GeocoderSettings
 from icc_testing import NatsServer, Pki
-from icc_tracesink.query import QueryServer
+from icc_tracesink.query import QueryServer, QueryTls
 from icc_tracesink.store import SpanStore
 from tests.conftest import City, start_city, stop_city
 
@@ -103,7 +103,8 @@ async def running_stack(
     )
     spans = tmp_path / "traces.db"
     SpanStore.open(spans).close()
-    sink = QueryServer("127.0.0.1:0", spans)
+    own = pki.tls("tracesink")
+    sink = QueryServer("127.0.0.1:0", spans, QueryTls(own.ca, own.cert, own.key))
     sink.start()
     if before_gateway is not None:
         await before_gateway(city)
@@ -117,7 +118,7 @@ async def running_stack(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         leaflet_dir=LEAFLET,
         tls=pki.tls("gateway"),
-        tracesink_query_url=f"http://127.0.0.1:{sink.port}",
+        tracesink_query_url=f"https://127.0.0.1:{sink.port}",
     )
     stack = Stack(city, config, spans)
     try:

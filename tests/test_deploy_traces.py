@@ -14,6 +14,7 @@ screen that incident's timeline, without the screen's own reads.
 import asyncio
 import os
 import shlex
+import ssl
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from opentelemetry.trace import SpanKind
 
 from icc_gateway.traces import TraceSink
 from icc_testing import free_port
+from icc_testing.pki import Pki
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = "0123456789abcdef"
@@ -90,8 +92,12 @@ def test_compose_names_one_path_from_the_services_to_the_screen(compose: Any) ->
     assert sink_env["ICC_TRACESINK_ADDR"] == f"0.0.0.0:{_port(collector_to_sink)}"
     assert "tracesink" in compose["services"]["otel-collector"]["depends_on"]
     gateway_url = urlsplit(compose["services"]["gateway"]["environment"]["ICC_TRACESINK_QUERY_URL"])
-    assert gateway_url.hostname == "tracesink"
+    assert (gateway_url.scheme, gateway_url.hostname) == ("https", "tracesink")
     assert sink_env["ICC_TRACESINK_QUERY_ADDR"] == f"0.0.0.0:{gateway_url.port}"
+    # The query endpoint's certificate is mounted: without it the endpoint stays closed.
+    mounted = set(compose["services"]["tracesink"]["secrets"])
+    for variable in ("ICC_TLS_CA", "ICC_TLS_CERT", "ICC_TLS_KEY"):
+        assert sink_env[variable].removeprefix("/run/secrets/") in mounted
     # The spans are kept on the volume, and not for ever.
     assert any(v.endswith(":/data") for v in compose["services"]["tracesink"]["volumes"])
     assert sink_env["ICC_TRACESINK_DB"].startswith("/data/")
@@ -113,7 +119,11 @@ def test_kubernetes_names_the_same_path() -> None:
     by_port = {p["port"]: container_ports[p["targetPort"]] for p in service}
     assert by_port[_port(_sink_exporter())] == _port(config["ICC_TRACESINK_ADDR"])
     gateway_url = urlsplit(_k8s("gateway-configmap.yaml")["data"]["ICC_TRACESINK_QUERY_URL"])
+    assert gateway_url.scheme == "https"
     assert gateway_url.hostname == _k8s("tracesink-service.yaml")["metadata"]["name"]
+    tls = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "tls")
+    for variable in ("ICC_TLS_CA", "ICC_TLS_CERT", "ICC_TLS_KEY"):
+        assert config[variable].startswith(tls + "/")
     assert by_port[gateway_url.port] == _port(config["ICC_TRACESINK_QUERY_ADDR"])
     assert config["ICC_TRACESINK_DB"].startswith(
         next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "data")
@@ -121,10 +131,11 @@ def test_kubernetes_names_the_same_path() -> None:
 
 
 @pytest.fixture
-def sink_as_composed(compose: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The sink with its compose environment; container ports moved to loopback ports.
-    Yields where each `tracesink:PORT` of the compose network is here."""
-    env = _compose_sink_env(compose)
+def sink_as_composed(compose: Any, tmp_path: Path, pki: Pki) -> Iterator[dict[str, str]]:
+    """The sink with its compose environment; container ports moved to loopback ports,
+    its mounted certificate to the test CA's files. Yields where each `tracesink:PORT` of
+    the compose network is here."""
+    env = {**_compose_sink_env(compose), **pki.env("tracesink")}
     moved = {}
     for variable in ("ICC_TRACESINK_ADDR", "ICC_TRACESINK_QUERY_ADDR"):
         here = f"127.0.0.1:{free_port()}"
@@ -144,7 +155,12 @@ def sink_as_composed(compose: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
         while True:
             assert process.poll() is None, (tmp_path / "tracesink.log").read_text()
             try:
-                if httpx.get(f"http://{query}/healthz", timeout=1).status_code == 200:
+                probe = httpx.get(
+                    f"https://{query}/healthz",
+                    timeout=1,
+                    verify=ssl.create_default_context(cafile=pki.ca_path),
+                )
+                if probe.status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -185,12 +201,21 @@ def _send_an_incidents_spans(otlp: str) -> None:
 
 
 def test_the_screen_gets_an_incidents_timeline_through_the_composed_path(
-    compose: Any, sink_as_composed: dict[str, str]
+    compose: Any, sink_as_composed: dict[str, str], pki: Pki
 ) -> None:
     _send_an_incidents_spans(sink_as_composed[_sink_exporter()])
     url = urlsplit(compose["services"]["gateway"]["environment"]["ICC_TRACESINK_QUERY_URL"])
     here = sink_as_composed[f"{url.hostname}:{url.port}"]
-    timeline = httpx.get(f"http://{here}/incidents/{INCIDENT}/waterfall", timeout=5).json()
+    waterfall = f"https://{here}/incidents/{INCIDENT}/waterfall"
+    # Nobody's certificate: refused.
+    assert (
+        httpx.get(
+            waterfall, timeout=5, verify=ssl.create_default_context(cafile=pki.ca_path)
+        ).status_code
+        == 401
+    )
+    engineer = pki.tls("oncall").https_context()
+    timeline = httpx.get(waterfall, timeout=5, verify=engineer).json()
     assert [(s["operation"], s["step"]) for s in timeline["spans"]] == [
         ("/icc.incident.v1.IncidentService/CreateIncident", "intake"),
         ("dispatch incident", "decision"),
@@ -199,7 +224,7 @@ def test_the_screen_gets_an_incidents_timeline_through_the_composed_path(
     assert timeline["reads_hidden"] == 1
 
     async def served() -> Any:
-        sink = TraceSink(f"http://{here}")
+        sink = TraceSink(f"https://{here}", tls=pki.tls("gateway"))
         try:
             return await sink.waterfall(INCIDENT)
         finally:

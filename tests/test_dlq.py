@@ -9,7 +9,6 @@ services do.
 """
 
 import asyncio
-import re
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator
@@ -348,9 +347,8 @@ def _deployment_nats(tmp_path: Path) -> tuple[cluster.NatsNode, subprocess.Popen
     node = cluster.NatsNode(
         "nats-1", "127.0.0.1", free_port(), free_port(), free_port(), tmp_path / "store"
     )
-    text = cluster.nats_config(cluster.deployment_nats_conf().read_text(), node, [node])
     conf = tmp_path / "nats.conf"
-    conf.write_text(re.sub(r"(?ms)^cluster \{.*?^\}", "", text))
+    conf.write_text(cluster.single_node_config(cluster.deployment_nats_conf().read_text(), node))
     with (tmp_path / "nats.log").open("ab") as log:
         server = subprocess.Popen(
             [nats_server_binary(), "-c", str(conf)],

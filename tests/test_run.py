@@ -2,10 +2,12 @@
 started again at once (a client connected to every port at the stop), and leaving nothing
 behind when it is killed."""
 
+import asyncio
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import grpc
 import httpx
+import nats
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from nats.errors import Error as NatsError
 
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
@@ -155,6 +159,20 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert shown.returncode == 0, shown.stdout + shown.stderr
         for operation in expected:
             assert operation in shown.stdout, shown.stdout
+        # The sink's query endpoint answers no one without a certificate; `icc trace`
+        # asks it as the on-call engineer.
+        sink = endpoints["trace_sink_query"]
+        anonymous = ssl.create_default_context(cafile=endpoints["tls"]["ca"])
+        waterfall = f"{sink}/incidents/{created.name.removeprefix('incidents/')}/waterfall"
+        assert httpx.get(waterfall, verify=anonymous, timeout=10).status_code == 401
+        asked = subprocess.run(
+            [sys.executable, "-m", "icc_cli.main", "trace", created.name, "--sink", sink],
+            env={**os.environ, "ICC_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert asked.returncode == 0 and expected[0] in asked.stdout, asked.stdout + asked.stderr
         # A supervisor sees the same spans through the gateway (the sink's query endpoint).
         with httpx.Client(base_url=screen, timeout=10) as http:
             http.post("/api/v1/session", json={"username": "supervisor", "password": "icc-demo"})
@@ -205,6 +223,15 @@ def _restarts_at_once_and_leaves_nothing_when_killed(var: Path, ports: dict[str,
             "gateway",
         ):
             assert str(var / "log" / f"{name}.log") in shown.stdout
+        # Its bus refuses a client without credentials (the services connected with theirs).
+        with pytest.raises(NatsError, match="Authorization Violation"):
+            asyncio.run(
+                nats.connect(
+                    f"nats://127.0.0.1:{ports['ICC_NATS_PORT']}",
+                    allow_reconnect=False,
+                    connect_timeout=5,
+                )
+            )
         manifest = json.loads((var / "processes.json").read_text())
         assert manifest["supervisor"] == proc.pid
         children = [p["pid"] for p in manifest["processes"]]

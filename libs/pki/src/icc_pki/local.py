@@ -32,6 +32,8 @@ SERVICES = ("incidents", "resources", "dispatch", "ops")
 LOCAL: dict[str, Identity] = {
     **{name: Identity.of(Kind.SERVICE, name, exercises=True) for name in SERVICES},
     "gateway": Identity.of(Kind.GATEWAY, "gateway", exercises=True),
+    # The trace sink's query endpoint (HTTPS): a server certificate, named for its hosts.
+    "tracesink": Identity.of(Kind.SERVICE, "tracesink"),
     # Plays call-takers, dispatchers, units and hospitals in drills (local systems only).
     "simulator": Identity.of(Kind.SERVICE, "simulator", exercises=True),
     "command-center": Identity.of(

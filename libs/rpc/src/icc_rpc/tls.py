@@ -12,6 +12,7 @@ an alert warns before a forgotten renewal stops the port.
 """
 
 import os
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +81,14 @@ class TlsConfig:
             fetch,  # type: ignore[arg-type]  # None keeps the configuration in use
             require_client_authentication=True,
         )
+
+    def https_context(self) -> ssl.SSLContext:
+        """An HTTPS client's: present this process's certificate, trust servers the CA
+        issued (the trace sink's query endpoint)."""
+        ca, _, _ = self._read()  # each file there, or says which is not and what to do
+        context = ssl.create_default_context(cadata=ca.decode("ascii"))
+        context.load_cert_chain(self.cert, self.key)
+        return context
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
         """Present this process's certificate; trust servers the CA issued."""

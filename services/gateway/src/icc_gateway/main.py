@@ -168,7 +168,7 @@ async def start(config: Config) -> Running:
         feed = PictureFeed(nc, services, picture, hub.publish, settings)
         feed.start()
         stack.push_async_callback(feed.stop)
-        traces = TraceSink(config.tracesink_query_url)
+        traces = TraceSink(config.tracesink_query_url, tls=config.tls)
         stack.push_async_callback(traces.close)
         catalog = TypeCatalog(services)
         catalog.start()

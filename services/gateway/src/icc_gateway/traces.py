@@ -7,12 +7,14 @@ The sink's answer is read field by field and checked: a span or a step without f
 times, or of a step this gateway does not know, is left out or counted as `other`."""
 
 import math
+import ssl
 from typing import Any, get_args
 
 import httpx
 
 from icc_gateway.errors import unavailable
 from icc_gateway.schemas import Trace, TraceSpan, TraceStep, TraceStepSummary
+from icc_rpc import TlsConfig
 
 STEPS: frozenset[str] = frozenset(get_args(TraceStep))
 
@@ -72,17 +74,22 @@ def timeline(raw: Any) -> Trace:
 
 
 class TraceSink:
-    """`None` base URL: no sink configured, and every query says so (503)."""
+    """`None` base URL: no sink configured, and every query says so (503). The sink
+    answers timelines over mutual TLS to the gateway's certificate (`tls`)."""
 
     def __init__(
         self,
         base_url: str | None,
         timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         self._base = base_url.rstrip("/") if base_url else None
+        verify: ssl.SSLContext | bool = tls.https_context() if tls and self._base else True
         self._client = (
-            httpx.AsyncClient(timeout=timeout_s, transport=transport) if self._base else None
+            httpx.AsyncClient(timeout=timeout_s, transport=transport, verify=verify)
+            if self._base
+            else None
         )
 
     async def waterfall(self, incident_id: str, *, reads: bool = False) -> Trace:
@@ -98,6 +105,11 @@ class TraceSink:
             raise unavailable("The trace sink is not answering; try again in a moment.") from None
         if reply.status_code == 404:
             return Trace(spans=[], steps=[], reads_hidden=0)  # no span of that incident (yet)
+        if reply.status_code in (401, 403):
+            raise unavailable(
+                "The trace sink does not take this gateway's certificate (it answers the "
+                "gateway's and engineers' only); check ICC_TLS_* of both."
+            )
         if reply.status_code != 200:
             raise unavailable(f"The trace sink answered {reply.status_code}; try again later.")
         try:

@@ -28,8 +28,23 @@ NATS_PASSWORDS = {
     "GATEWAY_NATS_PASSWORD": "gateway-dev",
     "DEVICES_NATS_PASSWORD": "devices-dev",
     "OPS_NATS_PASSWORD": "ops-dev",
+    "SIMULATOR_NATS_PASSWORD": "simulator-dev",
     "NATS_SYS_PASSWORD": "sys-dev",
 }
+
+
+def password_variable(user: str) -> str:
+    """The variable deploy/nats/nats.conf reads user `user`'s password from."""
+    return "NATS_SYS_PASSWORD" if user == "sys" else f"{user.upper()}_NATS_PASSWORD"
+
+
+def user_of(variable: str) -> str:
+    """The user whose password `variable` holds (the inverse of `password_variable`)."""
+    return (
+        "sys"
+        if variable == "NATS_SYS_PASSWORD"
+        else variable.removesuffix("_NATS_PASSWORD").lower()
+    )
 
 
 @dataclass(frozen=True)
@@ -99,18 +114,32 @@ def nats_config(template: str, node: NatsNode, nodes: Sequence[NatsNode]) -> str
     return text
 
 
-def nats_env(node: NatsNode) -> dict[str, str]:
+def single_node_config(template: str, node: NatsNode) -> str:
+    """The deployment's configuration for one server alone: its `cluster` block left out
+    (no routes to form a cluster with), everything else as deployed: the same users,
+    permissions and JetStream settings."""
+    text = nats_config(template, node, [node])
+    text, found = re.subn(r"(?ms)^cluster \{.*?^\}\n?", "", text)
+    if found != 1:
+        raise ValueError(f"deploy/nats/nats.conf: expected one `cluster` block, found {found}")
+    return text
+
+
+def nats_env(node: NatsNode, passwords: Mapping[str, str] = NATS_PASSWORDS) -> dict[str, str]:
     """What a node's configuration reads from its environment."""
-    return {"NATS_SERVER_NAME": node.name, **NATS_PASSWORDS}
+    return {"NATS_SERVER_NAME": node.name, **passwords}
 
 
-def bus_env(service: str, nodes: Sequence[NatsNode]) -> dict[str, str]:
-    """A service's bus settings in the cluster: every node, its own user, R3 streams."""
+def bus_env(
+    service: str, nodes: Sequence[NatsNode], passwords: Mapping[str, str] = NATS_PASSWORDS
+) -> dict[str, str]:
+    """A service's bus settings: every node, its own user, as many stream replicas as
+    nodes."""
     return {
         "ICC_NATS_URL": ",".join(n.url for n in nodes),
         "ICC_NATS_REPLICAS": str(len(nodes)),
         "ICC_NATS_USER": service,
-        "ICC_NATS_PASSWORD": NATS_PASSWORDS[f"{service.upper()}_NATS_PASSWORD"],
+        "ICC_NATS_PASSWORD": passwords[password_variable(service)],
     }
 
 

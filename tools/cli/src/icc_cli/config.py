@@ -58,8 +58,9 @@ class StackConfig:
 
     @property
     def tracesink_query_url(self) -> str:
-        """The sink's waterfalls as JSON (`/incidents/ID/waterfall`), for the gateway."""
-        return f"http://{self.host}:{self.tracesink_query_port}"
+        """The sink's waterfalls as JSON (`/incidents/ID/waterfall`), for the gateway and
+        `icc trace --sink`: HTTPS with a client certificate (theirs)."""
+        return f"https://{self.host}:{self.tracesink_query_port}"
 
     @property
     def pki_dir(self) -> Path:

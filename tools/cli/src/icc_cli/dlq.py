@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from icc_bus import BusConfig
+from icc_cli.stack import local_nats_user
 from icc_kernel.errors import DomainError
 from icc_ops.deadletters import DeadLetter, DeadLetterQueue, Gone
 from icc_ops.payloads import Undecodable, decode
@@ -58,17 +59,27 @@ def _nats_url(given: str | None) -> str:
     return "nats://127.0.0.1:14222"
 
 
+def _credentials(config: BusConfig, url: str | None) -> tuple[str | None, str | None]:
+    """ICC_NATS_USER/ICC_NATS_PASSWORD when set; else, on the bus `icc run` started, its
+    `ops` user (the people who look after dead letters)."""
+    if config.user or url:
+        return config.user, config.password
+    local = local_nats_user(Path(os.environ.get("ICC_VAR_DIR", "var")).resolve(), "ops")
+    return local if local else (None, None)
+
+
 def _on_queue(url: str | None, work: Callable[[DeadLetterQueue], Awaitable[T]]) -> T:
     """Runs `work` on the dead letters of the bus at `url`; says what went wrong, if."""
     config = BusConfig.from_env()
     target = _nats_url(url)
+    user, password = _credentials(config, url)
 
     async def run() -> T:
         nc = await nats.connect(
             BusConfig(target).servers,
             name="icc-cli",
-            user=config.user,
-            password=config.password,
+            user=user,
+            password=password,
             connect_timeout=3,
             allow_reconnect=False,
         )

@@ -17,7 +17,7 @@ from icc_cli.dlq import dlq
 from icc_cli.pki import pki_app
 from icc_cli.simulate import simulate
 from icc_cli.stack import Stack, StackError
-from icc_cli.status import alive, check, engineer_credentials, table
+from icc_cli.status import alive, check, engineer_credentials, engineer_https, table
 from icc_cli.supervisor import Manifest, manifest_path
 from icc_cli.trace import trace
 
@@ -111,7 +111,8 @@ def status() -> None:
         console.print(f"icc run is not running with {escape(str(var_dir))} (no {path.name}).")
         raise typer.Exit(1)
     manifest = Manifest.read(path)
-    statuses = check(manifest, engineer_credentials(StackConfig.from_env().pki_dir))
+    pki_dir = StackConfig.from_env().pki_dir
+    statuses = check(manifest, engineer_credentials(pki_dir), engineer_https(pki_dir))
     running = alive(manifest.supervisor)
     if running:
         console.print(f"icc run (pid {manifest.supervisor}) is running:")

@@ -43,6 +43,8 @@ def _endpoints(
         dispatch=dispatch or base.dispatch,
         otlp=base.otlp,
         tls=base.tls,
+        nats_user=base.nats_user,
+        nats_password=base.nats_password,
     )
 
 

@@ -80,6 +80,46 @@ def local_token_key(var_dir: Path, env: Mapping[str, str] = os.environ) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+def local_nats_passwords(var_dir: Path) -> dict[str, str]:
+    """Each NATS user's password for the local bus, by the variable deploy/nats/nats.conf
+    reads it from: random, made once in `var/nats-passwords.json` (readable by its owner
+    only) and kept, so a restart finds the same ones. A user added to the deployment's
+    file later gets a password on the next start."""
+    path = nats_passwords_path(var_dir)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("{}\n")
+    known: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    missing = [v for v in cluster.NATS_PASSWORDS if v not in known]
+    if missing:
+        # nats-server parses a variable's value as configuration: letters first and hex
+        # digits after always read as one plain string (a leading digit or `-` may not).
+        known |= {v: "p" + secrets.token_hex(24) for v in missing}
+        # Written beside and renamed: a crash leaves the old file or the new, never half.
+        fresh = path.with_suffix(".tmp")
+        fresh.unlink(missing_ok=True)
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(known, indent=2) + "\n")
+        fresh.replace(path)
+    return known
+
+
+def nats_passwords_path(var_dir: Path) -> Path:
+    return var_dir / "nats-passwords.json"
+
+
+def local_nats_user(var_dir: Path, user: str) -> tuple[str, str] | None:
+    """User `user` and its password on the bus `icc run` started with `var_dir`, if any."""
+    path = nats_passwords_path(var_dir)
+    if not path.exists():
+        return None
+    password = json.loads(path.read_text(encoding="utf-8")).get(cluster.password_variable(user))
+    return (user, password) if password else None
+
+
 def tls_of(section: Mapping[str, Any], name: str) -> TlsConfig:
     """The files of identity `name` in the `tls` section of `endpoints.json`."""
     mine = section["identities"][name]
@@ -126,27 +166,31 @@ class Stack:
     ) -> Child:
         return self.supervisor.spawn(name, argv, env or {}, probe=probe, wave=wave)
 
+    @property
+    def nats_node(self) -> cluster.NatsNode:
+        c = self.config
+        # No routes: one server alone (the route port is never listened on).
+        return cluster.NatsNode(
+            "icc-local", c.host, c.nats_port, 0, c.nats_monitor_port, c.var_dir / "nats"
+        )
+
     def start_nats(self) -> Child:
+        """The deployment's nats-server configuration on one server: each service connects
+        as its own user, allowed only its own subjects; the passwords are made once for
+        this var folder (`local_nats_passwords`)."""
         c = self.config
         check_port_free(c.host, c.nats_port, "ICC_NATS_PORT")
         check_port_free(c.host, c.nats_monitor_port, "ICC_NATS_MONITOR_PORT")
         binary = find_nats_server()
+        node = self.nats_node
+        passwords = local_nats_passwords(c.var_dir)
+        conf = c.var_dir / "nats.conf"
+        template = cluster.deployment_nats_conf().read_text(encoding="utf-8")
+        conf.write_text(cluster.single_node_config(template, node), encoding="utf-8")
         child = self._spawn(
             "nats-server",
-            [
-                binary,
-                "-a",
-                c.host,
-                "-p",
-                str(c.nats_port),
-                "-m",
-                str(c.nats_monitor_port),
-                "-js",
-                "-sd",
-                str(c.var_dir / "nats"),
-                "-n",
-                "icc-local",
-            ],
+            [binary, "-c", str(conf)],
+            cluster.nats_env(node, passwords),
             # /healthz includes JetStream.
             probe=Probe("http", f"http://{c.host}:{c.nats_monitor_port}/healthz"),
             wave=INFRASTRUCTURE,
@@ -201,6 +245,8 @@ class Stack:
                 "ICC_TRACESINK_QUERY_ADDR": f"{c.host}:{c.tracesink_query_port}",
                 "ICC_TRACESINK_DB": str(c.traces_db),
                 "ICC_VAR_DIR": str(c.var_dir),
+                # Its query endpoint: HTTPS, timelines to the gateway and engineers only.
+                **self.tls_env("tracesink"),
             },
             ports={
                 "ICC_TRACESINK_PORT": c.tracesink_port,
@@ -288,6 +334,7 @@ class Stack:
             {
                 "ICC_VAR_DIR": str(c.var_dir),
                 "ICC_SIMULATOR_DURATION": os.environ.get("ICC_SIMULATOR_DURATION", "forever"),
+                **self._bus_user("simulator"),
                 **self._telemetry_env(),
             },
             ports={},
@@ -311,21 +358,27 @@ class Stack:
         return self._spawn(name, [sys.executable, "-m", module], env, probe=probe, wave=wave)
 
     def _service_env(self, metrics_port: int, service: str) -> dict[str, str]:
-        """What every service and the gateway are told: the bus, metrics, traces, var, and
-        the one key their page tokens and cursors are signed with. In a cluster the bus is
-        every node, as the service's own NATS user, with streams of three replicas."""
+        """What every service and the gateway are told: the bus (as the service's own NATS
+        user), metrics, traces, var, and the one key their page tokens and cursors are
+        signed with. In a cluster the bus is every node, with streams of three replicas."""
         c = self.config
-        bus = cluster.bus_env(service, self.nats_nodes) if self.nats_nodes else {}
         return {
             "ICC_TOKEN_KEY": local_token_key(c.var_dir),
             # Host too: the metrics URL listed in the endpoints is where it really listens.
             "ICC_METRICS_HOST": c.host,
             "ICC_METRICS_PORT": str(metrics_port),
-            "ICC_NATS_URL": c.nats_url,
+            **self._bus_user(service),
             "ICC_VAR_DIR": str(c.var_dir),
             **self._telemetry_env(),
-            **bus,
         }
+
+    def _bus_user(self, user: str) -> dict[str, str]:
+        """`ICC_NATS_*` of a process that connects to the bus as `user`: the local
+        server with this var folder's passwords, or every node of the cluster with the
+        development passwords of docker-compose.yml."""
+        if self.nats_nodes:
+            return cluster.bus_env(user, self.nats_nodes)
+        return cluster.bus_env(user, [self.nats_node], local_nats_passwords(self.config.var_dir))
 
     def _telemetry_env(self) -> dict[str, str]:
         """Every process sends its spans to the local trace sink."""
@@ -341,7 +394,10 @@ class Stack:
         """The addresses, and the `tls` section (the CA, each identity's files)."""
         path = self.config.var_dir / "endpoints.json"
         data: dict[str, Any] = {**self.config.endpoints(), "tls": self.tls}
-        if self.nats_nodes:
+        if not self.nats_nodes:
+            # Where tools find a bus user's password (`icc dlq` as ops, the simulator).
+            data["nats_passwords"] = str(nats_passwords_path(self.config.var_dir))
+        else:
             data.update(self._cluster_endpoints())
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return path

@@ -7,6 +7,7 @@ nothing but being alive (the simulator). All are asked at once, each with a shor
 """
 
 import os
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +48,14 @@ def ask(
     probe: Probe,
     credentials: grpc.ChannelCredentials | None = None,
     timeout_s: float = PROBE_TIMEOUT_S,
+    verify: ssl.SSLContext | bool = True,
 ) -> Health:
-    """`credentials`: who asks a gRPC service (the on-call engineer's certificate)."""
+    """`credentials`: who asks a gRPC service (the on-call engineer's certificate);
+    `verify`: whom an HTTPS probe trusts (the local CA)."""
     if probe.kind == "grpc":
         return _ask_grpc(probe.target, credentials, timeout_s)
     if probe.kind == "http":
-        return _ask_http(probe.target, timeout_s)
+        return _ask_http(probe.target, timeout_s, verify)
     return Health(True, "running")
 
 
@@ -69,9 +72,9 @@ def _ask_grpc(target: str, credentials: grpc.ChannelCredentials | None, timeout_
     return Health(reply.status == health_pb2.HealthCheckResponse.SERVING, name)
 
 
-def _ask_http(url: str, timeout_s: float) -> Health:
+def _ask_http(url: str, timeout_s: float, verify: ssl.SSLContext | bool = True) -> Health:
     try:
-        reply = httpx.get(url, timeout=timeout_s)
+        reply = httpx.get(url, timeout=timeout_s, verify=verify)
     except httpx.HTTPError as exc:
         return Health(False, type(exc).__name__)
     return Health(reply.status_code == 200, f"HTTP {reply.status_code}")
@@ -86,13 +89,24 @@ def engineer_credentials(pki_dir: Path) -> grpc.ChannelCredentials | None:
         return None
 
 
+def engineer_https(pki_dir: Path) -> ssl.SSLContext | bool:
+    """The same certificate for HTTPS (the trace sink's query endpoint)."""
+    tls = TlsConfig(pki_dir / "ca.crt", pki_dir / "oncall.crt", pki_dir / "oncall.key")
+    try:
+        return tls.https_context()
+    except OSError:
+        return True
+
+
 def check(
-    manifest: Manifest, credentials: grpc.ChannelCredentials | None = None
+    manifest: Manifest,
+    credentials: grpc.ChannelCredentials | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> list[ProcessStatus]:
     def one(process: Listed) -> ProcessStatus:
         if not alive(process.pid):
             return ProcessStatus(process, False, Health(False, "not running"))
-        return ProcessStatus(process, True, ask(process.probe, credentials))
+        return ProcessStatus(process, True, ask(process.probe, credentials, verify=verify))
 
     with ThreadPoolExecutor(max_workers=max(1, len(manifest.processes))) as pool:
         return list(pool.map(one, manifest.processes))

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from icc_cli.stack import ENGINEER
+from icc_rpc import TlsConfig
 from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
 from icc_tracesink.timeline import Timeline, load
 from icc_tracesink.waterfall import render, total_ms
@@ -32,7 +34,8 @@ def trace(
         str | None,
         typer.Option(
             envvar="ICC_TRACESINK_QUERY_URL",
-            help="A trace sink's query endpoint, e.g. http://tracesink:4320 (instead of --db).",
+            help="A trace sink's query endpoint, e.g. https://tracesink:4320 (instead of --db), "
+            "asked as the on-call engineer (ICC_TLS_CA/CERT/KEY, else var/pki/oncall.*).",
             show_default=False,
         ),
     ] = None,
@@ -98,7 +101,13 @@ def _from_file(out: Console, path: Path, incident_id: str, reads: bool) -> Timel
 def _from_sink(out: Console, sink: str, incident_id: str, reads: bool) -> Timeline:
     url = f"{sink.rstrip('/')}/incidents/{incident_id}/waterfall"
     try:
-        reply = httpx.get(url, params={"reads": "1"} if reads else None, timeout=10)
+        # The sink answers timelines to an engineer's (or the gateway's) certificate only.
+        verify = TlsConfig.from_env(ENGINEER).https_context()
+    except OSError as exc:
+        out.print(f"[red]✗[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    try:
+        reply = httpx.get(url, params={"reads": "1"} if reads else None, timeout=10, verify=verify)
         reply.raise_for_status()
         return Timeline.from_json(reply.json())
     except (httpx.HTTPError, ValueError) as exc:

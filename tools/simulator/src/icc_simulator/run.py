@@ -92,8 +92,11 @@ class Simulation:
         try:
             await clients.wait_ready()
             nc = await nats.connect(
-                self.endpoints.nats_url,
+                # A cluster's seeds, comma-separated (`icc run --cluster`).
+                [u.strip() for u in self.endpoints.nats_url.split(",") if u.strip()],
                 name="icc-simulator",
+                user=self.endpoints.nats_user,
+                password=self.endpoints.nats_password,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
             )

@@ -1,6 +1,8 @@
 """`icc-tracesink`: receive OTLP/gRPC on `ICC_TRACESINK_ADDR`, keep spans in `ICC_TRACESINK_DB`
 (for `ICC_TRACESINK_RETENTION_H` hours, at most about `ICC_TRACESINK_MAX_SPANS`), answer
-timelines as JSON on `ICC_TRACESINK_QUERY_ADDR` (empty: no query endpoint)."""
+timelines as JSON on `ICC_TRACESINK_QUERY_ADDR` (empty: no query endpoint) over mutual TLS
+with `ICC_TLS_CA`/`ICC_TLS_CERT`/`ICC_TLS_KEY` (unset: `icc run`'s `$ICC_VAR_DIR/pki/`
+files; without any, the query endpoint stays closed)."""
 
 import asyncio
 import logging
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from icc_tracesink.query import QueryServer
+from icc_tracesink.query import QueryServer, QueryTls
 from icc_tracesink.receiver import start_receiver
 from icc_tracesink.store import SpanStore, default_db_path
 
@@ -32,6 +34,8 @@ class Config:
     # And the oldest traces beyond this many spans (0: no bound but age): a deployment
     # receives every service's spans, so age alone does not bound the file.
     max_spans: int = 2_000_000
+    # The query endpoint's certificate and the CA its clients' come from.
+    query_tls: QueryTls | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
@@ -43,7 +47,19 @@ class Config:
             query_address=env.get("ICC_TRACESINK_QUERY_ADDR", "127.0.0.1:4320"),
             retention_h=float(env.get("ICC_TRACESINK_RETENTION_H") or 72.0),
             max_spans=int(env.get("ICC_TRACESINK_MAX_SPANS") or 2_000_000),
+            query_tls=_query_tls(env),
         )
+
+
+def _query_tls(env: Mapping[str, str]) -> QueryTls | None:
+    """`ICC_TLS_*` when set, else the files `icc run` made for the sink, if it did."""
+    pki = Path(env.get("ICC_VAR_DIR", "var")) / "pki"
+    tls = QueryTls(
+        Path(env.get("ICC_TLS_CA") or pki / "ca.crt"),
+        Path(env.get("ICC_TLS_CERT") or pki / "tracesink.crt"),
+        Path(env.get("ICC_TLS_KEY") or pki / "tracesink.key"),
+    )
+    return tls if all(p.exists() for p in (tls.ca, tls.cert, tls.key)) else None
 
 
 async def serve(config: Config) -> None:
@@ -57,10 +73,22 @@ async def serve(config: Config) -> None:
         receiver = await start_receiver(config.address, store)
         host = config.address.rpartition(":")[0]
         log.info("receiving OTLP/gRPC on %s:%d, spans into %s", host, receiver.port, config.db_path)
-        query = QueryServer(config.query_address, config.db_path) if config.query_address else None
-        if query is not None:
+        query = None
+        if config.query_address and config.query_tls is None:
+            # Timelines say what happened to which incident: never to anonymous callers.
+            log.warning(
+                "no TLS files (ICC_TLS_CA, ICC_TLS_CERT, ICC_TLS_KEY): the query endpoint "
+                "%s stays closed",
+                config.query_address,
+            )
+        elif config.query_address and config.query_tls is not None:
+            query = QueryServer(config.query_address, config.db_path, config.query_tls)
             query.start()
-            log.info("waterfalls as JSON on http://%s:%d/incidents/ID/waterfall", host, query.port)
+            log.info(
+                "waterfalls as JSON on https://%s:%d/incidents/ID/waterfall (mutual TLS)",
+                host,
+                query.port,
+            )
         pruning = asyncio.create_task(_prune_now_and_then(store, config))
         await stop.wait()
         pruning.cancel()

@@ -88,6 +88,10 @@ class Endpoints:
     otlp: str | None = None
     # The simulator's certificate (ICC_TLS_*, else the `simulator` identity of the file).
     tls: TlsConfig | None = None
+    # Its bus user (ICC_NATS_USER/ICC_NATS_PASSWORD, else the `simulator` user of the
+    # passwords file `icc run` names in endpoints.json), None for a bus without users.
+    nats_user: str | None = None
+    nats_password: str | None = None
 
     @classmethod
     def from_file(cls, path: Path, identity: str = "simulator") -> "Endpoints":
@@ -98,6 +102,12 @@ class Endpoints:
         tls = (
             TlsConfig(Path(section["ca"]), Path(mine["cert"]), Path(mine["key"])) if mine else None
         )
+        password = None
+        passwords = data.get("nats_passwords")
+        if passwords and Path(passwords).exists():
+            password = json.loads(Path(passwords).read_text(encoding="utf-8")).get(
+                "SIMULATOR_NATS_PASSWORD"
+            )
         return cls(
             nats_url=data["nats"],
             incidents=data["incidents_grpc"],
@@ -105,6 +115,8 @@ class Endpoints:
             dispatch=data["dispatch_grpc"],
             otlp=data.get("trace_sink_otlp"),
             tls=tls,
+            nats_user=SIM_USER if password else None,
+            nats_password=password,
         )
 
     def credentials(self) -> grpc.ChannelCredentials | None:
@@ -128,6 +140,8 @@ class Endpoints:
             dispatch=env.get("ICC_DISPATCH_TARGET", base.dispatch),
             otlp=env.get("ICC_OTLP_ENDPOINT", base.otlp or "") or None,
             tls=TlsConfig.from_env("simulator", env) if "ICC_TLS_CERT" in env else base.tls,
+            nats_user=env.get("ICC_NATS_USER") or base.nats_user,
+            nats_password=env.get("ICC_NATS_PASSWORD") or base.nats_password,
         )
 
 
