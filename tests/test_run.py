@@ -55,7 +55,7 @@ def run_icc(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
 
 # Two starts of the whole system (tens of seconds each on a busy machine): one test, so
 # that the suite pays for one start less than two tests would.
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     ports = free_ports()
     # The simulator a little faster than `make run` has it, to see its drills in time.
@@ -63,11 +63,11 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     endpoints_file = tmp_path / "var" / "endpoints.json"
     clients: list[socket.socket] = []
     try:
-        # Seven processes one after another; on a busy 2-core machine a minute was short.
-        deadline = time.monotonic() + 90
+        # Seven processes one after another; on a busy 2-core machine (load 13) they took 112 s.
+        deadline = time.monotonic() + 180
         while not endpoints_file.exists():
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "icc run did not come up in 90 s"
+            assert time.monotonic() < deadline, "icc run did not come up in 180 s"
             time.sleep(0.2)
         endpoints = json.loads(endpoints_file.read_text())
         target = endpoints["incidents_grpc"]

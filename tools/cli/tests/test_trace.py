@@ -7,8 +7,9 @@ from typer.testing import CliRunner
 
 from icc_cli.main import app
 from icc_testing import free_port
+from icc_testing.pki import Pki
 from icc_tracesink.model import Link, Span
-from icc_tracesink.query import QueryServer
+from icc_tracesink.query import QueryServer, QueryTls
 from icc_tracesink.store import SpanStore
 
 MS = 1_000_000
@@ -157,24 +158,34 @@ def test_trace_hides_the_screens_reads_unless_asked(db: Path) -> None:
     assert "▸ Screen reads" in shown.output
 
 
-def test_trace_reads_any_sink_over_http_by_a_setting(db: Path) -> None:
-    query = QueryServer(f"127.0.0.1:{free_port()}", db)
+def test_trace_reads_any_sink_over_https_as_the_engineer(db: Path, pki: Pki) -> None:
+    own = pki.tls("tracesink")
+    query = QueryServer(f"127.0.0.1:{free_port()}", db, QueryTls(own.ca, own.cert, own.key))
     query.start()
     try:
-        sink = f"http://127.0.0.1:{query.port}"
+        sink = f"https://127.0.0.1:{query.port}"
         local = CliRunner().invoke(app, ["trace", "4f2a9c", "--db", str(db)], env=WIDE)
         remote = CliRunner().invoke(
-            app, ["trace", "4f2a9c"], env={**WIDE, "ICC_TRACESINK_QUERY_URL": sink}
+            app,
+            ["trace", "4f2a9c"],
+            env={**WIDE, **pki.env("oncall"), "ICC_TRACESINK_QUERY_URL": sink},
+        )
+        # A partner's certificate is no engineer's: the sink refuses it.
+        partner = CliRunner().invoke(
+            app, ["trace", "4f2a9c", "--sink", sink], env={**WIDE, **pki.env("police-113")}
         )
     finally:
         query.stop()
     assert remote.exit_code == 0, remote.output
     assert remote.output == local.output  # the same timeline, the same table
+    assert partner.exit_code == 1 and "403" in partner.output, partner.output
 
 
-def test_trace_says_when_a_sink_does_not_answer(tmp_path: Path) -> None:
+def test_trace_says_when_a_sink_does_not_answer(pki: Pki) -> None:
     result = CliRunner().invoke(
-        app, ["trace", "4f2a9c", "--sink", f"http://127.0.0.1:{free_port()}"], env=WIDE
+        app,
+        ["trace", "4f2a9c", "--sink", f"https://127.0.0.1:{free_port()}"],
+        env={**WIDE, **pki.env("oncall")},
     )
     assert result.exit_code == 1
     assert "did not answer a timeline" in result.output
