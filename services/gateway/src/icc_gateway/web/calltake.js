@@ -7,7 +7,7 @@
 import { api } from './api.js';
 import { $, h, uuid } from './dom.js';
 import { clearFieldErrors, fieldError, fillOptions, parseNumber, showFieldErrors } from './forms.js';
-import { lang, t } from './i18n.js';
+import { label, lang, t } from './i18n.js';
 import { PossibleDuplicates, Premises } from './intake.js';
 import { PRIORITIES, catalog, typeLabel } from './model.js';
 import { PlaceBox } from './places.js';
@@ -198,7 +198,7 @@ export class CallForm {
     this.applyOutcome();
     if (type) {
       this.typeInput.value = typeLabel(type.code);
-      this.chosen.textContent = t('calltake.type_selected', { code: type.code });
+      this.renderTypeChosen();
       this.closeList();
       const err = $('.field-error[data-field="type_code"]', this.panel);
       if (err) err.textContent = '';
@@ -207,6 +207,12 @@ export class CallForm {
       this.chosen.textContent = '';
     }
     if (changed) this.lookUp({ premises: false });
+  }
+
+  /** Under the type: who answers it, in words (a raw code is not Vietnamese). */
+  renderTypeChosen() {
+    const agencies = this.type ? (this.type.agencies || []).map((a) => label('agency', a)).join(', ') : '';
+    this.chosen.textContent = agencies ? t('calltake.type_selected', { agencies }) : '';
   }
 
   /** The priority as the service will set it: the call-taker's, else the most urgent the
@@ -415,6 +421,7 @@ export class CallForm {
   relabel() {
     if (this.type) this.typeInput.value = typeLabel(this.type.code);
     if (!this.list.hidden) this.renderList();
+    this.renderTypeChosen();
     this.places.relabel();
     this.questions.relabel();
     this.applyOutcome();

@@ -163,7 +163,7 @@ export const en = {
   'calltake.type': 'Incident type',
   'calltake.type_placeholder': 'Search a type, e.g. structure fire',
   'calltake.type_none': 'No matching incident type.',
-  'calltake.type_selected': 'Selected: {code}',
+  'calltake.type_selected': 'Agencies: {agencies}',
   'calltake.priority': 'Priority',
   'calltake.address': 'Address',
   'calltake.ward': 'Ward or commune',
