@@ -307,6 +307,17 @@ async def test_a_repeat_call_is_attached_to_the_incident_without_a_second_dispat
     after = (await api_get(page, f"/incidents/{first_id}/dispatch"))["body"]
     assert after["state"] == "COMPLETE"
     assert sorted(a["unit"] for a in after["assignments"]) == sorted(a["unit"] for a in before)
+
+    # The same caller again, from elsewhere and before any type or place: the phone alone
+    # finds the incident.
+    await open_call_form(page)
+    await page.get_by_label("Số điện thoại").fill("0912345678")
+    await page.get_by_label("Số điện thoại").press("Tab")
+    offered = page.locator(f'#cf-duplicates li[data-incident="{first_id}"]')
+    await expect(offered).to_contain_text("cùng số điện thoại")
+    # Not this one: the call goes on as new, the offer is put away.
+    await page.get_by_role("button", name="Sự việc khác, không trùng").click()
+    await expect(page.locator("#cf-duplicates")).to_be_hidden()
     assert not errors, errors
 
 
