@@ -3,6 +3,7 @@ document within the caller's scope, a call transferred in by a 112 center with a
 shaped like NENA's call-transfer sample, placed in the city; refusals name the path and
 write nothing; import then export keeps what ICC holds."""
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -255,3 +256,50 @@ async def test_import_then_export_keeps_every_field_icc_holds(service: Service) 
     # The sender's incident (here also found as a possible duplicate: same place).
     sender_links = [link for link in again["linkComponent"] if "involvedAgencyReference" in link]
     assert [link["incidentTrackingIdentifier"] for link in sender_links] == [original["$id"]]
+
+
+async def test_a_partner_watches_its_incidents_as_eido_documents_and_resumes(
+    service: Service,
+) -> None:
+    police_113 = service.as_("police-113")
+    stream = police_113.WatchIncidents(pb.WatchIncidentsRequest(eido=True), timeout=30)
+    await stream.initial_metadata()  # subscribed: nothing published from now on is missed
+    robbery = await service.stub.CreateIncident(
+        pb.CreateIncidentRequest(
+            incident=incident_pb2.Incident(
+                type_code="POLICE.ROBBERY",
+                location=common_pb2.Location(lat=10.7740, lon=106.7035, ward="Sài Gòn"),
+                caller=incident_pb2.Caller(name="Nguyễn Văn A", phone="0909123456"),
+            )
+        ),
+        timeout=T,
+    )
+    await service.stub.CreateIncident(
+        pb.CreateIncidentRequest(
+            incident=incident_pb2.Incident(
+                type_code="MEDICAL.STROKE",
+                location=common_pb2.Location(lat=10.7740, lon=106.7035, ward="Sài Gòn"),
+            )
+        ),
+        timeout=T,
+    )
+    first = await asyncio.wait_for(stream.read(), timeout=T)
+    assert first.WhichOneof("event") is None and first.eido_action == "created"
+    document = json.loads(first.eido_document)
+    assert schema.violations(document) == []
+    assert document["$id"] == tracking_id(robbery.incident.name.partition("/")[2])
+    assert document["personComponent"], "a partner dispatcher sees the caller"
+    stream.cancel()
+
+    await service.stub.AddNote(
+        pb.AddNoteRequest(parent=robbery.incident.name, text="Hung thủ đi xe máy đỏ"), timeout=T
+    )
+    # Resumed after the first: the next of its incidents' events, the medical one skipped.
+    resumed = police_113.WatchIncidents(
+        pb.WatchIncidentsRequest(eido=True, cursor=first.cursor), timeout=30
+    )
+    second = await asyncio.wait_for(resumed.read(), timeout=T)
+    assert second.eido_action == "note_added"
+    notes = json.loads(second.eido_document)["notesComponent"]
+    assert "Hung thủ đi xe máy đỏ" in [n["notesActionComments"] for n in notes]
+    resumed.cancel()

@@ -20,7 +20,7 @@ from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
 from icc_incidents.transfers import EidoExchange
 from icc_incidents.watch import IncidentWatch
-from icc_kernel.errors import Forbidden, InvalidInput, Violation, raise_if_any
+from icc_kernel.errors import Forbidden, InvalidInput, NotFound, Violation, raise_if_any
 from icc_kernel.names import id_of
 from icc_kernel.principals import Kind, Scope
 from icc_kernel.vocabulary import Agency, CallLine
@@ -294,8 +294,23 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         raise_if_any(out)
         # The headers tell the caller the watch is live (nothing published later is missed).
         subscribed = functools.partial(context.send_initial_metadata, ())
-        async for item in self._watch.stream(request.cursor, agencies, subscribed, scope()):
-            yield item
+        s = scope()
+        async for item in self._watch.stream(request.cursor, agencies, subscribed, s):
+            if not request.eido:
+                yield item
+                continue
+            action = item.WhichOneof("event") or ""
+            name = getattr(item, action).incident.name
+            try:
+                incident = await self._service.get(name)
+            except NotFound:
+                continue  # gone since (never, today: incidents are not deleted)
+            document = await self._exchange.export(incident, personal_data=s.personal_data)
+            yield pb.WatchIncidentsResponse(
+                cursor=item.cursor,
+                eido_document=json.dumps(document, ensure_ascii=False),
+                eido_action=action,
+            )
 
     # Call-taking
 

@@ -513,9 +513,15 @@ class WatchIncidentsRequest(_message.Message):
 
     CURSOR_FIELD_NUMBER: _builtins.int
     AGENCIES_FIELD_NUMBER: _builtins.int
+    EIDO_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Resume after this cursor (from an earlier response). Empty: start with
     events published from now on.
+    """
+    eido: _builtins.bool
+    """Send each event as the incident's EIDO document (`eido_document`, as
+    GetIncidentEido gives it when the event is sent) and its action, instead of
+    the protobuf event.
     """
     @_builtins.property
     def agencies(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Agency.ValueType]:
@@ -526,10 +532,11 @@ class WatchIncidentsRequest(_message.Message):
         *,
         cursor: _builtins.str = ...,
         agencies: _abc.Iterable[_common_pb2.Agency.ValueType] | None = ...,
+        eido: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "cursor", b"cursor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "cursor", b"cursor", "eido", b"eido"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -547,8 +554,15 @@ class WatchIncidentsResponse(_message.Message):
     MERGED_FIELD_NUMBER: _builtins.int
     CLOSED_FIELD_NUMBER: _builtins.int
     CANCELLED_FIELD_NUMBER: _builtins.int
+    EIDO_DOCUMENT_FIELD_NUMBER: _builtins.int
+    EIDO_ACTION_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Pass back in `WatchIncidentsRequest.cursor` to resume after this event."""
+    eido_document: _builtins.str
+    """With `eido`: the incident as an EIDO document (JSON text) and what happened to it
+    (created, updated, state_changed, note_added, merged, closed, cancelled).
+    """
+    eido_action: _builtins.str
     @_builtins.property
     def created(self) -> _events_pb2.IncidentCreated: ...
     @_builtins.property
@@ -574,10 +588,12 @@ class WatchIncidentsResponse(_message.Message):
         merged: _events_pb2.IncidentMerged | None = ...,
         closed: _events_pb2.IncidentClosed | None = ...,
         cancelled: _events_pb2.IncidentCancelled | None = ...,
+        eido_document: _builtins.str = ...,
+        eido_action: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "closed", b"closed", "created", b"created", "event", b"event", "merged", b"merged", "note_added", b"note_added", "state_changed", b"state_changed", "updated", b"updated"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "closed", b"closed", "created", b"created", "cursor", b"cursor", "event", b"event", "merged", b"merged", "note_added", b"note_added", "state_changed", b"state_changed", "updated", b"updated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "closed", b"closed", "created", b"created", "cursor", b"cursor", "eido_action", b"eido_action", "eido_document", b"eido_document", "event", b"event", "merged", b"merged", "note_added", b"note_added", "state_changed", b"state_changed", "updated", b"updated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["created", "updated", "state_changed", "note_added", "merged", "closed", "cancelled"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
