@@ -173,7 +173,8 @@ async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     await expect(detail.locator("tr.released")).to_have_count(5)
     # The incident learns of the releases from dispatch's events (the screen may show them
     # a moment earlier, from dispatch's own): then it may close.
-    await expect(row.locator(".units")).to_be_empty()
+    # Every unit released: the row says it has none (attention.js) instead of call signs.
+    await expect(row.locator(".units")).to_have_text("Chưa có đơn vị")
     await released_in_the_incident(stack.city, incident_id)
     await detail.get_by_label("Kết quả xử lý (bắt buộc)").fill("Đã dập tắt, không có thương vong")
     await detail.get_by_role("button", name="Kết thúc sự vụ").click()

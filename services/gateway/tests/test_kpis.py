@@ -85,7 +85,7 @@ HOUR = [
     incident("m1", "MEDICAL", 1, 500, 5, 400, state="CLOSED"),  # P1 reached (400 <= 480)
     incident("m2", "MEDICAL", 1, 600, state="CANCELLED"),  # withdrawn: not judged
     incident("m3", "MEDICAL", 2, 700, 20, 300, state="ON_SCENE"),
-    incident("p1", "POLICE", 3, 800),  # P3: dispatch waits for a dispatcher
+    incident("p1", "POLICE", 3, 800),  # P3 waiting for a dispatcher's decision: 2200 s
     incident("x1", "POLICE", 1, 900, 60, 500, state="CLOSED", exercise=True),  # a drill
     incident("d1", "MEDICAL", 1, 2000, state="MERGED"),  # a duplicate call
     incident("w1", "FIRE", 2, 2800),  # waiting for units: 200 s
@@ -191,10 +191,11 @@ def test_p1_within_target_waiting_and_units() -> None:
         "POLICE": {"target_s": 600, "reached": 1, "missed": 0, "pending": 0, "share": 1.0},
     }
     assert k["waiting"] == {
-        "count": 2,
+        "count": 3,
+        "awaiting_dispatcher": 1,
         "after_s": 60,
-        "oldest_s": 1000,
-        "incidents": ["w4", "w1"],
+        "oldest_s": 2200,
+        "incidents": ["p1", "w4", "w1"],
     }
     assert k["units"] == {
         "total": 6,
@@ -220,7 +221,7 @@ def test_drills_can_be_left_out_or_shown_alone() -> None:
         "pending": 0,
         "share": None,
     }
-    assert real["waiting"]["incidents"] == ["w1"] and real["waiting"]["oldest_s"] == 200
+    assert real["waiting"]["incidents"] == ["p1", "w1"] and real["waiting"]["oldest_s"] == 2200
     assert real["call_to_dispatch"]["all"] == spread(6, 10, 30, 4)
 
     drills = kpis_of("only")

@@ -43,6 +43,10 @@ class KpiTarget(Shape):
 
 class KpiWaiting(Shape):
     count: int
+    awaiting_dispatcher: int = Field(
+        description="Of `count`, incidents dispatch does not assign by itself (P3, P4): "
+        "a dispatcher's decision is awaited"
+    )
     after_s: float
     oldest_s: float | None
     incidents: list[Id] = Field(description="The longest waiting first, at most 20")

@@ -69,7 +69,8 @@ WAITING_LISTED = 20
 class KpiSettings:
     # Incidents created in this many seconds before now are counted.
     window_s: float = 3600.0
-    # An auto-dispatched incident without a unit after this long is waiting for units.
+    # An open incident without a unit after this long is waiting for units (auto-dispatched
+    # ones: none was found; the others: a dispatcher has not decided yet).
     wait_after_s: float = 60.0
     # Priorities dispatch assigns by itself (dispatch's `ICC_DISPATCH_AUTO`, P1 and P2).
     auto_priorities: frozenset[int] = frozenset({Priority.P1, Priority.P2})
@@ -364,15 +365,16 @@ class ResponseWindow:
     def _waiting(
         self, now: float, open_incidents: Iterable[Incident], exercise: ExerciseFilter
     ) -> KpiWaiting:
-        """Auto-dispatched incidents with no unit after `wait_after_s`: the longest first."""
+        """Open incidents with no unit after `wait_after_s`, the longest first: those
+        dispatch assigns by itself found none, the others wait for a dispatcher's decision
+        (counted apart too, in `awaiting_dispatcher`)."""
         s = self.settings
         waiting = sorted(
             (
-                (now - created, i.id)
+                (now - created, i.id, i.priority not in s.auto_priorities)
                 for i in open_incidents
                 if (created := seconds(i.create_time)) is not None
                 and now - created > s.wait_after_s
-                and i.priority in s.auto_priorities
                 and i.state in OPEN_STATES
                 and not i.first_dispatch_time
                 and _included(i.exercise, exercise)
@@ -382,9 +384,10 @@ class ResponseWindow:
         )
         return KpiWaiting(
             count=len(waiting),
+            awaiting_dispatcher=sum(1 for w in waiting if w[2]),
             after_s=s.wait_after_s,
             oldest_s=round(waiting[0][0], 3) if waiting else None,
-            incidents=[incident_id for _, incident_id in waiting[:WAITING_LISTED]],
+            incidents=[w[1] for w in waiting[:WAITING_LISTED]],
         )
 
 

@@ -1,21 +1,26 @@
 // The dispatcher's screen: session, the live picture (one EventSource), and the wiring of the
-// map, the incident queue, the unit board, call taking and the incident detail.
+// map, the incident queue, the unit board, call taking, the incident detail, search, the
+// alerts (attention.js) and the keyboard (keys.js).
 //
 // Changes from the stream are applied in batches, once per animation frame (or after 200 ms
 // when the tab is hidden), each marker and row updated in place. Performance marks for the
 // benchmark (bench/screen.py): `icc:rendered` after the first snapshot is on screen, and one
 // `icc:apply` measure per batch of changes; counters in window.__icc.stats.
 import { api, setUnauthenticatedHandler } from './api.js';
+import { AlertCenter } from './attention.js';
 import { UnitBoard } from './board.js';
 import { CallForm } from './calltake.js';
 import { IncidentDetail } from './detail.js';
 import { $, h } from './dom.js';
+import { startEdit, stopEdit } from './edit.js';
 import { applyStatic, has, label, lang, onLangChange, setLang, t } from './i18n.js';
+import { Keyboard } from './keys.js';
 import { KpiPanel } from './kpis.js';
 import { CityMap, positionNote } from './map.js';
-import { OPEN_STATES, Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog } from './model.js';
+import { OPEN_STATES, Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog, typeLabel } from './model.js';
 import { IncidentQueue } from './queue.js';
 import { setStations, stationName } from './reasons.js';
+import { SearchPanel } from './search.js';
 import { clockTime, shortId } from './text.js';
 
 const STREAM_URL = '/api/v1/picture/stream';
@@ -81,6 +86,7 @@ function renderUser() {
   $('#conn').hidden = !u;
   $('#counts').hidden = !u;
   $('#new-call').hidden = !can(u, 'call_taker');
+  for (const id of ['#search-open', '#sound', '#help-open']) $(id).hidden = !u;
   if (u) el.replaceChildren(h('strong', null, u.display_name || u.username), ' ', h('span', { class: 'role' }, label('role', u.role)));
 }
 
@@ -96,26 +102,77 @@ function renderCounts() {
 // --- views ------------------------------------------------------------------------------------
 
 function layout() {
-  const side = !ui.call.panel.hidden || !$('#detail-panel').hidden;
+  const side = !ui.call.panel.hidden || !$('#detail-panel').hidden || ui.search.visible;
   $('#side').hidden = !side;
   $('#pick-hint').hidden = ui.call.panel.hidden;
   ui.map.invalidate();
 }
 
-function openIncident(id) {
+// The detail was opened from the search's results: closing it shows them again.
+let backToSearch = false;
+
+/** Opens an incident's detail; `known`: the incident as a search found it (a closed one is
+ * not in the picture). */
+function openIncident(id, known = null) {
   if (ui.call.visible) ui.call.hide();
+  backToSearch = ui.search.visible;
+  ui.search.hide();
   ui.queue.select(id);
   ui.map.select(id);
-  const inc = state.picture.incidents.get(id);
-  if (inc) ui.map.focus(inc.lat, inc.lon);
+  const inc = state.picture.incidents.get(id) || known;
+  if (inc && inc.lat != null) ui.map.focus(inc.lat, inc.lon);
   ui.detail.open(id);
   layout();
 }
 
+function closeDialogs() {
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
+}
+
 function openCallForm() {
+  if (!can(state.user, 'call_taker')) return;
+  closeDialogs();
   if (ui.detail.visible) ui.detail.hide();
+  ui.search.hide();
   ui.call.show();
   layout();
+  // Only now is the panel shown: a hidden field cannot take the focus, and the first word a
+  // call-taker types must land in the type search, not on the button.
+  $('#cf-type').focus();
+}
+
+function openSearch() {
+  closeDialogs();
+  if (ui.call.visible) ui.call.hide();
+  if (ui.detail.visible) ui.detail.hide();
+  ui.search.show();
+  layout();
+  ui.search.focus();
+}
+
+/** Esc: closes the topmost panel (the search, the call form, a correction, the detail). */
+function closeTop() {
+  if (ui.search.visible) {
+    ui.search.hide();
+  } else if (ui.call.visible) {
+    ui.call.hide();
+  } else if (ui.detail.visible && ui.detail.editing) {
+    stopEdit(ui.detail);
+    return true;
+  } else if (ui.detail.visible) {
+    ui.detail.hide();
+    return true;
+  } else {
+    return false;
+  }
+  layout();
+  return true;
+}
+
+/** The incident the keyboard's commands act on: the one open, else the one selected. */
+function currentIncident() {
+  if (ui.detail.visible) return ui.detail.id;
+  return ui.queue.selected || null;
 }
 
 /** The content of a unit's popup on the map (dispatchers can change its status there). */
@@ -176,6 +233,8 @@ function buildUi() {
     showError,
     errorText,
     onCreated: (incident) => {
+      // The call-taker knows of their own new P1: no alert for it on their screen.
+      alerts.acknowledgeIncident(incident.id);
       call.hide();
       openIncident(incident.id);
     },
@@ -190,8 +249,45 @@ function buildUi() {
     onHide: () => {
       queue.select(null);
       map.select(null);
+      const back = backToSearch;
+      backToSearch = false;
+      if (back) search.show();
+      layout();
+      if (back) search.focus();
+    },
+  });
+  const search = new SearchPanel($('#search-panel'), {
+    showError,
+    onOpen: (inc) => openIncident(inc.id, inc),
+    onClose: () => {
+      search.hide();
       layout();
     },
+  });
+  const alerts = new AlertCenter($('#alerts'), $('#sound'), {
+    picture: state.picture,
+    onOpen: (id) => openIncident(id),
+  });
+  const keys = new Keyboard({
+    user: () => state.user,
+    picture: state.picture,
+    typeLabel,
+    newCall: openCallForm,
+    search: openSearch,
+    closeTop,
+    ackAlert: () => {
+      const first = alerts.first();
+      if (first) alerts.acknowledge(first.key);
+    },
+    edit: () => ui.detail.visible && startEdit(ui.detail),
+    focusQueue: () => ui.queue.focus(),
+    incidentId: currentIncident,
+    openIncident: (id) => openIncident(id),
+    changed: (id) => {
+      if (ui.detail.visible && ui.detail.id === id) ui.detail.refresh();
+    },
+    info,
+    errorText,
   });
   const kpis = new KpiPanel($('#kpis'), $('#kpi-body'), { onIncident: (id) => openIncident(id) });
   $('#call-close').addEventListener('click', () => {
@@ -199,7 +295,9 @@ function buildUi() {
     layout();
   });
   $('#new-call').addEventListener('click', openCallForm);
-  return { map, queue, board, call, detail, kpis };
+  $('#search-open').addEventListener('click', openSearch);
+  $('#help-open').addEventListener('click', () => keys.openHelp());
+  return { map, queue, board, call, detail, kpis, search, alerts, keys };
 }
 
 // --- the live picture -------------------------------------------------------------------------
@@ -213,6 +311,7 @@ function onSnapshot(p) {
   pending.clear();
   pendingEvents = 0;
   state.picture.replace(p);
+  ui.alerts.snapshot(state.picture.incidents);
   ui.map.reset(state.picture);
   ui.queue.reset(state.picture.incidents);
   ui.board.render(state.picture.units);
@@ -275,6 +374,8 @@ function flush() {
         prev.first_on_scene_time !== item.first_on_scene_time ||
         prev.priority !== item.priority;
       if (id === detailId) detailTouched = true;
+      if (op === 'remove') ui.alerts.drop(id);
+      else ui.alerts.change(prev, item);
     } else if (kind === 'unit') {
       unitsChanged = true;
       if (detailId && (item.incident === detailId || (prev && prev.incident === detailId))) detailTouched = true;
@@ -297,6 +398,7 @@ function flush() {
   renderCounts();
   if (detailTouched) ui.detail.notify();
   if (notable) ui.kpis.soon();
+  ui.alerts.flush();
   stats.applied += events;
   stats.batches++;
   const end = performance.now();
@@ -377,6 +479,7 @@ async function start(user) {
   $('#login-view').hidden = true;
   $('#app-view').hidden = false;
   if (!ui) ui = buildUi();
+  ui.alerts.setUser(user);
   ui.map.invalidate();
   await loadReference();
   connect();
@@ -389,6 +492,9 @@ function showLogin() {
   renderUser();
   if (ui) {
     ui.call.hide();
+    ui.search.hide();
+    ui.alerts.setUser(null);
+    closeDialogs();
     ui.kpis.stop();
     if (ui.detail.visible) ui.detail.hide();
   }
@@ -446,6 +552,8 @@ function relabel() {
   ui.call.relabel();
   ui.detail.relabel();
   ui.kpis.relabel();
+  ui.search.relabel();
+  ui.alerts.relabel();
   ui.map.legend();
 }
 
@@ -457,6 +565,7 @@ function startClock() {
       const now = Date.now();
       ui.queue.tick(now);
       ui.detail.tick(now);
+      ui.alerts.tick(now, state.picture.incidents);
     };
     tick();
     setInterval(tick, 1000);

@@ -7,6 +7,7 @@ import { ApiError, api } from './api.js';
 import { dispatchTab, tickWelfare } from './detail-dispatch.js';
 import { chronologyTab, notesTab, timelineTab } from './detail-records.js';
 import { h, uuid } from './dom.js';
+import { editButton, editForm } from './edit.js';
 import { clearFieldErrors, fieldError, showFieldErrors } from './forms.js';
 import { label, t } from './i18n.js';
 import { OPEN_STATES, can, typeLabel } from './model.js';
@@ -36,6 +37,8 @@ export class IncidentDetail {
     this.timerNodes = null;
     this.welfareNodes = [];
     this.availableAt = 0;
+    // The correction form's state while it is open (edit.js), else null.
+    this.editing = null;
   }
 
   get visible() {
@@ -50,6 +53,7 @@ export class IncidentDetail {
       this.availableAt = 0;
       this.endedAt = null;
       this.errors.clear();
+      this.editing = null;
       if (this.tab === 'timeline' && !can(this.ctx.user(), 'supervisor')) this.tab = 'dispatch';
     }
     this.panel.hidden = false;
@@ -61,6 +65,7 @@ export class IncidentDetail {
     this.panel.hidden = true;
     this.id = null;
     this.data = {};
+    this.editing = null;
     clearTimeout(this.refreshTimer);
     this.ctx.onHide();
   }
@@ -129,9 +134,11 @@ export class IncidentDetail {
       'header',
       { class: 'panel-head' },
       h('h2', { id: 'detail-title' }, inc ? typeLabel(inc.type_code) : t('detail.loading')),
+      this.editing ? null : editButton(this, inc),
       h('button', { type: 'button', class: 'icon', 'aria-label': t('panel.close'), title: t('panel.close'), onclick: () => this.hide() }, '×'),
     );
-    this.panel.replaceChildren(head, inc ? this.summary(inc) : h('p', { class: 'muted' }, t('detail.loading')), inc ? this.tabs() : null, inc ? this.tabPanel(inc) : null);
+    const body = !inc ? [] : this.editing ? [editForm(this, inc)] : [this.tabs(), this.tabPanel(inc)];
+    this.panel.replaceChildren(head, inc ? this.summary(inc) : h('p', { class: 'muted' }, t('detail.loading')), ...body);
     this.tick(Date.now());
     for (const [formId, fields] of this.errors) {
       const form = this.panel.querySelector(`#${formId}`);

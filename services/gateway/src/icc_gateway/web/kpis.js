@@ -1,7 +1,7 @@
 // The KPI strip: response times of the last hour from GET /api/v1/kpis (API.md), refreshed
 // every 10 s and soon after a notable change of the picture (an incident created, first
-// dispatched, first on scene or closed). Calls in the window, incidents waiting for units,
-// units busy; per agency the median call -> dispatch and call -> on scene, and the share of
+// dispatched, first on scene or closed). Calls in the window, incidents waiting for units
+// (P1/P2 dispatch found none for, P3/P4 awaiting a dispatcher's decision), units busy; per agency the median call -> dispatch and call -> on scene, and the share of
 // P1 incidents reached within the agency's target (green / amber / red).
 import { api } from './api.js';
 import { h, thead } from './dom.js';
@@ -143,7 +143,14 @@ export class KpiPanel {
     const units = k.units;
     const inService = units.total - units.out_of_service;
     const waiting = k.waiting;
-    const waitingBody = [h('strong', null, String(waiting.count)), ' ', t('kpi.waiting')];
+    const deciding = waiting.awaiting_dispatcher || 0;
+    const waitingBody = [
+      h('strong', null, String(waiting.count)),
+      ' ',
+      t('kpi.waiting'),
+      deciding ? h('span', { class: 'kpi-deciding' }, ` (${t('kpi.waiting_decision', { n: deciding })})`) : null,
+    ];
+    const waitingTip = t('kpi.waiting_tip', { s: Math.round(waiting.after_s) });
     return h(
       'div',
       { class: 'kpi-summary' },
@@ -161,12 +168,12 @@ export class KpiPanel {
               type: 'button',
               class: 'kpi small alert',
               dataset: { kpi: 'waiting' },
-              title: `${t('kpi.waiting_tip', { s: Math.round(waiting.after_s) })} ${t('kpi.waiting_oldest', { d: seconds(waiting.oldest_s) })}`,
+              title: `${waitingTip} ${t('kpi.waiting_oldest', { d: seconds(waiting.oldest_s) })}`,
               onclick: () => waiting.incidents.length && this.onIncident(waiting.incidents[0]),
             },
             waitingBody,
           )
-        : h('span', { class: 'kpi', dataset: { kpi: 'waiting' }, title: t('kpi.waiting_tip', { s: Math.round(waiting.after_s) }) }, waitingBody),
+        : h('span', { class: 'kpi', dataset: { kpi: 'waiting' }, title: waitingTip }, waitingBody),
       h(
         'span',
         { class: 'kpi', dataset: { kpi: 'busy' }, title: t('kpi.busy_tip', { busy: units.busy, n: inService }) },

@@ -1,8 +1,10 @@
-// The incident queue: open incidents by priority then age, rows updated in place, and live
-// timers ticked once a second for the rows on screen only (text and colour, nothing else).
+// The incident queue: incidents without a unit first (attention.js), then by priority and
+// age; rows updated in place, and live timers ticked once a second for the rows on screen
+// only (text and colour, nothing else).
+import { compareQueue, needsUnit } from './attention.js';
 import { h } from './dom.js';
 import { label, t } from './i18n.js';
-import { ACTIVE_ASSIGNMENT, THRESHOLDS, compareIncidents, timerLevel, times, typeLabel } from './model.js';
+import { ACTIVE_ASSIGNMENT, THRESHOLDS, timerLevel, times, typeLabel } from './model.js';
 import { duration } from './text.js';
 
 /** Text and level of the three timers of an incident at `now` (ms). */
@@ -79,6 +81,7 @@ class Row {
       }
     });
     this.priority = null;
+    this.waiting = null;
     this.update(inc);
   }
 
@@ -96,7 +99,14 @@ class Row {
     setText(this.stateText, label('state', inc.state));
     this.tr.dataset.state = inc.state;
     const signs = (inc.assignments || []).filter((a) => ACTIVE_ASSIGNMENT.has(a.state)).map((a) => a.call_sign || a.unit);
-    setText(this.unitsText, signs.join(' '));
+    const waiting = needsUnit(inc);
+    if (this.waiting !== waiting) {
+      this.waiting = waiting;
+      this.tr.classList.toggle('waiting', waiting);
+    }
+    // No unit: says what it waits for (dispatch finds none for a P1/P2; a P3/P4 waits for
+    // a dispatcher's decision).
+    setText(this.unitsText, waiting ? t(inc.priority <= 2 ? 'queue.no_unit' : 'queue.decision') : signs.join(' '));
   }
 
   /** Re-reads every label (after a language change). */
@@ -106,6 +116,7 @@ class Row {
     this.exercise.title = t('exercise.title');
     setText(this.typeText, typeLabel(this.inc.type_code));
     setText(this.stateText, label('state', this.inc.state));
+    if (this.waiting) setText(this.unitsText, t(this.inc.priority <= 2 ? 'queue.no_unit' : 'queue.decision'));
   }
 
   tips() {
@@ -170,7 +181,7 @@ export class IncidentQueue {
     }
     for (const row of this.rows.values()) this.drop(row);
     this.rows = keep;
-    const sorted = [...keep.values()].sort((a, b) => compareIncidents(a.inc, b.inc));
+    const sorted = [...keep.values()].sort((a, b) => compareQueue(a.inc, b.inc));
     this.tbody.replaceChildren(...sorted.map((r) => r.tr));
     this.orderDirty = false;
     this.markSelected();
@@ -193,7 +204,7 @@ export class IncidentQueue {
   upsert(inc) {
     const row = this.rows.get(inc.id);
     if (row) {
-      if (row.inc.priority !== inc.priority) this.orderDirty = true;
+      if (row.inc.priority !== inc.priority || needsUnit(row.inc) !== needsUnit(inc)) this.orderDirty = true;
       row.update(inc);
       if (this.visible.has(row)) row.tick(Date.now());
     } else {
@@ -213,7 +224,7 @@ export class IncidentQueue {
   /** Puts rows in queue order after a batch of changes, moving only the rows out of place. */
   commit() {
     if (this.orderDirty) {
-      const sorted = [...this.rows.values()].sort((a, b) => compareIncidents(a.inc, b.inc));
+      const sorted = [...this.rows.values()].sort((a, b) => compareQueue(a.inc, b.inc));
       let at = this.tbody.firstChild;
       for (const row of sorted) {
         if (row.tr === at) at = at.nextSibling;
@@ -223,6 +234,17 @@ export class IncidentQueue {
       this.markSelected();
     }
     this.onCount(this.rows.size);
+  }
+
+  /** Puts the keyboard on the selected row, else the first (arrows then move, Enter opens). */
+  focus() {
+    const row = (this.selected && this.rows.get(this.selected)) || null;
+    const el = row ? row.tr : this.tbody.firstElementChild;
+    if (el) {
+      el.focus();
+      el.scrollIntoView({ block: 'nearest' });
+    }
+    return !!el;
   }
 
   select(id) {
