@@ -93,13 +93,15 @@ async def running_stack(
     pki: Pki,
     before_gateway: Callable[[City], Awaitable[None]] | None = None,
     geocoder: GeocoderSettings | None = None,
+    ack_within: timedelta = timedelta(hours=1),
 ) -> AsyncIterator[Stack]:
     """nats-server, incidents, resources and dispatch, a trace sink's query endpoint (over
     `Stack.spans`, empty until a test writes spans there), and the gateway serving the
     screen; `before_gateway` runs once the services are up and before the gateway reads
-    its picture; `geocoder`, where the incidents service looks for places first."""
+    its picture; `geocoder`, where the incidents service looks for places first;
+    `ack_within`, how long dispatch waits for a unit's acknowledgement before escalating."""
     city, services, channels = await start_city(
-        nats_server, tmp_path, pki, geocoder=geocoder, ack_within=timedelta(hours=1)
+        nats_server, tmp_path, pki, geocoder=geocoder, ack_within=ack_within
     )
     spans = tmp_path / "traces.db"
     SpanStore.open(spans).close()

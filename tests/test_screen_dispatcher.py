@@ -10,6 +10,7 @@ Playwright (tests/screen_stack.py).
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,27 @@ async def test_a_new_p1_raises_an_alert_the_dispatcher_acknowledges(
     await sound.click()
     await expect(sound).to_have_text("♪ Âm báo: tắt")
     assert not errors, errors
+
+
+async def test_a_unit_that_does_not_acknowledge_raises_an_escalation_alert(
+    nats_server: NatsServer, tmp_path: Path, pki: Pki, browser: Browser
+) -> None:
+    # Units must acknowledge within 2 s here: nobody does, so dispatch escalates.
+    async with running_stack(nats_server, tmp_path, pki, ack_within=timedelta(seconds=2)) as stack:
+        errors: list[str] = []
+        page = await new_page(browser, errors)
+        await log_in(page, stack.url, "dispatcher")
+        incident = await stack.city.create("MEDICAL.CARDIAC_ARREST")
+        incident_id = incident.name.split("/")[-1]
+        new = page.locator('#alerts .alert-item[data-kind="new"]')
+        await new.get_by_role("button", name="Đã biết").click()
+        await expect(new).to_have_count(0)
+        escalation = page.locator('#alerts .alert-item[data-kind="escalation"]').first
+        await expect(escalation).to_contain_text("không xác nhận kịp", timeout=WAIT_MS)
+        await expect(escalation).to_have_attribute("data-incident", incident_id)
+        await escalation.get_by_role("button", name="Mở").click()
+        await expect(page.locator("#detail-title")).to_have_text("Ngừng tim")
+        assert not errors, errors
 
 
 async def test_incidents_waiting_for_a_dispatcher_sort_first_and_count_as_waiting(
