@@ -84,6 +84,7 @@ def requests(o: Objects) -> dict[str, Any]:
         "CloseIncident": ipb.CloseIncidentRequest(name=o.incident, resolution="done"),
         "CancelIncident": ipb.CancelIncidentRequest(name=o.incident, reason="test"),
         "ListChronology": ipb.ListChronologyRequest(parent=o.incident),
+        "ListAuditRecords": ipb.ListAuditRecordsRequest(parent=o.incident),
         "ListIncidentTypes": ipb.ListIncidentTypesRequest(),
         "WatchIncidents": ipb.WatchIncidentsRequest(),
         "ListUnits": rpb.ListUnitsRequest(page_size=5),

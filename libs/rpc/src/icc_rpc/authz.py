@@ -141,6 +141,8 @@ def scope_of(p: Principal) -> Scope:
 
 # The scope of the call being answered (set by the interceptor for the call's task).
 _SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("icc_scope")
+# Its method's short name (`GetIncident`), for the audit of personal data.
+_METHOD: contextvars.ContextVar[str] = contextvars.ContextVar("icc_method", default="")
 # Authorization off (the benchmark's plaintext comparison only): everything, as the center.
 UNCHECKED = Scope(
     Principal(Kind.SERVICE, "unchecked", Agency.COMMAND_CENTER, "system", True, ""),
@@ -154,9 +156,15 @@ def scope() -> Scope:
     return _SCOPE.get()
 
 
-def unchecked() -> None:
+def current_method() -> str:
+    """The short name of the RPC being answered (`GetIncident`); "" outside a call."""
+    return _METHOD.get()
+
+
+def unchecked(method: str = "") -> None:
     """The call runs unchecked: a server without TLS (the benchmark's comparison)."""
     _SCOPE.set(UNCHECKED)
+    _METHOD.set(method.rpartition("/")[2])
 
 
 class Gate:
@@ -194,6 +202,7 @@ class Gate:
                 self._scopes.clear()
             found = self._scopes[principal] = scope_of(principal)
         _SCOPE.set(found)
+        _METHOD.set(method.rpartition("/")[2])
 
     def admit_any(self, context: Any) -> None:
         """Health and reflection: any verified identity."""

@@ -142,7 +142,7 @@ class _CallInterceptor(grpc.aio.ServerInterceptor):
         identity for health and reflection; with no gate (no TLS), everything."""
         gate = self._gate
         if gate is None:
-            return lambda context: unchecked()
+            return lambda context: unchecked(method)
         if method.startswith(_OPEN):
             return gate.admit_any
         rule = gate.rule(method)

@@ -43,6 +43,7 @@ MAX_PAGE = 500
 # The kinds of page token this service hands out (the watch's cursors: watch.py).
 LIST_INCIDENTS = "ListIncidents"
 LIST_CHRONOLOGY = "ListChronology"
+LIST_AUDIT = "ListAuditRecords"
 
 
 def _tag(name: str) -> None:
@@ -119,6 +120,13 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         self._calls = calls
         self._places = places
 
+    async def _answering(self, *answers: incident_pb2.Incident) -> None:
+        """Records the personal data these answers hold, before they are sent: an
+        answer whose record cannot be written is not given."""
+        seen = [(id_of(a.name), f) for a in answers if (f := convert.personal_fields(a))]
+        if seen:
+            await self._service.record_reads(seen, scope().principal.actor())
+
     async def _visible(self, name: str) -> None:
         """Forbidden unless the call may see the incident (read first for partners only)."""
         s = scope()
@@ -167,7 +175,10 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             draft, request.request_id, actor_of(context)
         )
         _tag(incident.name)
-        return pb.CreateIncidentResponse(incident=_full(incident), replayed=replayed)
+        answer = _full(incident)
+        if replayed:  # a new incident's answer holds only what the caller just sent
+            await self._answering(answer)
+        return pb.CreateIncidentResponse(incident=answer, replayed=replayed)
 
     async def GetIncident(
         self, request: pb.GetIncidentRequest, context: Context
@@ -175,7 +186,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         _tag(request.name)
         incident = await self._service.get(request.name)
         check_visible(scope(), incident)
-        return pb.GetIncidentResponse(incident=_full(incident))
+        answer = _full(incident)
+        await self._answering(answer)
+        return pb.GetIncidentResponse(incident=answer)
 
     async def ListIncidents(
         self, request: pb.ListIncidentsRequest, context: Context
@@ -193,7 +206,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             found, last = found[:size], found[size - 1]
             position = (last.create_time.isoformat(), last.id)
             token = encode_page_token(LIST_INCIDENTS, position, scope=flt)
-        return pb.ListIncidentsResponse(incidents=[_full(i) for i in found], next_page_token=token)
+        answers = [_full(i) for i in found]
+        await self._answering(*answers)
+        return pb.ListIncidentsResponse(incidents=answers, next_page_token=token)
 
     async def UpdateIncident(
         self, request: pb.UpdateIncidentRequest, context: Context
@@ -213,7 +228,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             request.incident.etag,
             actor_of(context),
         )
-        return pb.UpdateIncidentResponse(incident=_full(incident))
+        answer = _full(incident)
+        await self._answering(answer)
+        return pb.UpdateIncidentResponse(incident=answer)
 
     async def AddNote(self, request: pb.AddNoteRequest, context: Context) -> pb.AddNoteResponse:
         _tag(request.parent)
@@ -230,9 +247,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         survivor, merged = await self._service.merge(
             request.name, list(request.duplicates), request.reason, actor_of(context)
         )
-        return pb.MergeIncidentsResponse(
-            incident=_full(survivor), duplicates=[_full(i) for i in merged]
-        )
+        answer, duplicates = _full(survivor), [_full(i) for i in merged]
+        await self._answering(answer, *duplicates)
+        return pb.MergeIncidentsResponse(incident=answer, duplicates=duplicates)
 
     async def CloseIncident(
         self, request: pb.CloseIncidentRequest, context: Context
@@ -242,7 +259,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         closed = await self._service.close(
             request.name, request.resolution, request.etag, actor_of(context)
         )
-        return pb.CloseIncidentResponse(incident=_full(closed))
+        answer = _full(closed)
+        await self._answering(answer)
+        return pb.CloseIncidentResponse(incident=answer)
 
     async def CancelIncident(
         self, request: pb.CancelIncidentRequest, context: Context
@@ -252,7 +271,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         cancelled = await self._service.cancel(
             request.name, request.reason, request.etag, actor_of(context)
         )
-        return pb.CancelIncidentResponse(incident=_full(cancelled))
+        answer = _full(cancelled)
+        await self._answering(answer)
+        return pb.CancelIncidentResponse(incident=answer)
 
     async def ListChronology(
         self, request: pb.ListChronologyRequest, context: Context
@@ -342,7 +363,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         incident, replayed = await self._calls.add_caller(
             request.parent, caller, request.request_id, actor_of(context)
         )
-        return pb.AddCallerResponse(incident=_full(incident), replayed=replayed)
+        answer = _full(incident)
+        await self._answering(answer)
+        return pb.AddCallerResponse(incident=answer, replayed=replayed)
 
     async def CreateCaution(
         self, request: pb.CreateCautionRequest, context: Context
@@ -393,7 +416,9 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             request.etag,
             actor_of(context),
         )
-        return pb.AnswerKeyQuestionsResponse(incident=_full(incident))
+        answer = _full(incident)
+        await self._answering(answer)
+        return pb.AnswerKeyQuestionsResponse(incident=answer)
 
     # Standards
 
@@ -405,6 +430,8 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         s = scope()
         check_visible(s, incident)
         document = await self._exchange.export(incident, personal_data=s.personal_data)
+        # The document holds the persons and notes the incident would show this caller.
+        await self._answering(_full(incident))
         return pb.GetIncidentEidoResponse(document=json.dumps(document, ensure_ascii=False))
 
     async def ImportEido(
@@ -417,9 +444,34 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             may_change=lambda incident: check_visible(scope(), incident),
         )
         _tag(imported.incident.name)
+        answer = _full(imported.incident)
+        if not imported.created:  # a new incident's answer holds only what was sent
+            await self._answering(answer)
         return pb.ImportEidoResponse(
             name=imported.incident.name,
             created=imported.created,
             replayed=imported.replayed,
-            incident=_full(imported.incident),
+            incident=answer,
+        )
+
+    # Audit
+
+    async def ListAuditRecords(
+        self, request: pb.ListAuditRecordsRequest, context: Context
+    ) -> pb.ListAuditRecordsResponse:
+        _tag(request.parent)
+        out: list[Violation] = []
+        size = page_size(request.page_size, default=100, most=MAX_PAGE, out=out)
+        raise_if_any(out)
+        after = 0
+        if request.page_token:
+            page = decode_page_token(request.page_token, LIST_AUDIT, scope=request.parent)
+            after = page.number(0)
+        records = await self._service.audit(request.parent, size + 1, after)
+        token = ""
+        if len(records) > size:
+            records = records[:size]
+            token = encode_page_token(LIST_AUDIT, (records[-1].sequence,), scope=request.parent)
+        return pb.ListAuditRecordsResponse(
+            records=[convert.audit_to_proto(r) for r in records], next_page_token=token
         )

@@ -67,6 +67,8 @@ class CallTaking:
     announce: Callable[[IncidentChanged], Stage]
     settings: IntakeSettings = IntakeSettings()
     clock: Callable[[], datetime] = utc_now
+    # The RPC being answered, for the audit (`IncidentService.rpc`).
+    rpc: Callable[[], str] = field(default=lambda: "")
     _family_of: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +145,7 @@ class CallTaking:
                 known = await nearby.incident_of_caller_request(conn, request_id)
                 if known is not None:
                     return await store.load(conn, known, with_notes=True), True
+        rpc = self.rpc()
 
         async def work(tx: WriteTx) -> Incident:
             now = self.clock()
@@ -152,7 +155,7 @@ class CallTaking:
             change = lifecycle.add_caller(current, recorded, now=now)
             nearby.insert_caller(tx, incident_id, recorded, actor, request_id)
             await store.save_incident(tx.conn, change.incident)
-            store.append_chronology(tx, change.entry(actor))
+            store.append_change(tx, change, actor, rpc)
             self.announce(IncidentChanged(change, actor, now))(tx)
             return change.incident
 
@@ -241,6 +244,7 @@ class CallTaking:
         self, name: str, answers: tuple[KeyAnswer, ...], etag: str, actor: Actor
     ) -> Incident:
         incident_id = parse_incident_name(name)
+        rpc = self.rpc()
 
         async def work(tx: WriteTx) -> Incident:
             now = self.clock()
@@ -249,7 +253,7 @@ class CallTaking:
                 self.rules, current, answers, expected_etag=etag, now=now
             )
             await store.save_incident(tx.conn, change.incident)
-            store.append_chronology(tx, change.entry(actor))
+            store.append_change(tx, change, actor, rpc)
             self.announce(IncidentChanged(change, actor, now))(tx)
             return change.incident
 

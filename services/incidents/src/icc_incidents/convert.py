@@ -8,10 +8,13 @@ from google.protobuf.message import Message
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
 from icc.incident.v1 import incident_pb2
+from icc.incident.v1 import incident_service_pb2 as pb
+from icc_incidents.audit import PERSONAL_FIELDS, AuditAction, AuditRecord
 from icc_incidents.domain.catalog import IncidentType
 from icc_incidents.domain.cautions import CautionDraft
 from icc_incidents.domain.lifecycle import Draft
 from icc_incidents.domain.model import (
+    COLLECTION,
     Assignment,
     Caller,
     Caution,
@@ -27,6 +30,7 @@ from icc_incidents.domain.model import (
 from icc_incidents.domain.questions import KeyQuestion
 from icc_incidents.places import FoundPlace
 from icc_kernel.errors import Violation
+from icc_kernel.names import name_of
 from icc_kernel.vocabulary import Agency, AssignmentState
 from icc_rpc.convert import (
     AGENCY,
@@ -111,6 +115,39 @@ def incident_to_proto(i: Incident, *, personal_data: bool) -> incident_pb2.Incid
         out.notes.extend(note_to_proto(i.id, n) for n in i.notes)
         out.additional_callers.extend(caller_to_proto(c) for c in i.additional_callers)
     return out
+
+
+def personal_fields(out: incident_pb2.Incident) -> tuple[str, ...]:
+    """The personal data an answer holds, by field name (for the audit)."""
+    held = {
+        "caller": bool(out.caller.name or out.caller.phone),
+        "additional_callers": len(out.additional_callers) > 0,
+        "notes": len(out.notes) > 0,
+        "answers": len(out.answers) > 0,
+    }
+    return tuple(name for name in PERSONAL_FIELDS if held[name])
+
+
+AUDIT_ACTION = {
+    AuditAction.READ: pb.AUDIT_ACTION_READ,
+    AuditAction.CHANGE: pb.AUDIT_ACTION_CHANGE,
+    AuditAction.ERASE: pb.AUDIT_ACTION_ERASE,
+}
+
+
+def audit_to_proto(r: AuditRecord) -> pb.AuditRecord:
+    return pb.AuditRecord(
+        sequence=r.sequence,
+        time=timestamp(r.time),
+        incident=name_of(COLLECTION, r.incident_id),
+        action=AUDIT_ACTION[r.action],
+        rpc=r.rpc,
+        fields=list(r.fields),
+        caller=r.caller,
+        person=r.person,
+        agency=AGENCY.to_proto(r.agency),
+        role=r.role,
+    )
 
 
 def history_to_proto(h: PlaceHistory) -> incident_pb2.PlaceHistory:

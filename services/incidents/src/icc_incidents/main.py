@@ -1,9 +1,12 @@
 """Wiring of the incidents service: config, storage, bus, consumers, gRPC, shutdown."""
 
+import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
 
 from icc_bus import DurableConsumer
@@ -29,10 +32,19 @@ from icc_incidents.geocoder import NominatimGeocoder
 from icc_incidents.places import PlaceSearch
 from icc_incidents.policy import POLICY
 from icc_incidents.service import IncidentService
-from icc_incidents.settings import GeocoderSettings, geocoder_from_env, intake_from_env
+from icc_incidents.settings import (
+    RETENTION_DAYS,
+    GeocoderSettings,
+    geocoder_from_env,
+    intake_from_env,
+    retention_from_env,
+)
 from icc_incidents.transfers import EidoExchange
 from icc_incidents.watch import INCIDENT_STREAM, IncidentWatch
+from icc_rpc.authz import current_method
 from icc_rpc.runtime import run_service
+
+log = logging.getLogger("icc_incidents")
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,25 @@ class Config(ServiceConfig):
 
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+    # Personal data of ended incidents kept this long; None keeps it.
+    retention: timedelta | None = timedelta(days=RETENTION_DAYS)
+
+
+# How often the retention of personal data is applied.
+ERASE_EVERY_S = 3600.0
+
+
+async def keep_erasing(service: IncidentService, retention: timedelta) -> None:
+    """Erases personal data past its retention now, then every hour; a failure is
+    logged and tried again at the next round."""
+    while True:
+        try:
+            erased = await service.erase_personal_data(retention)
+            if erased:
+                log.info("personal data of %d ended incidents erased (retention)", erased)
+        except Exception:
+            log.exception("erasing personal data past its retention failed; trying later")
+        await asyncio.sleep(ERASE_EVERY_S)
 
 
 # A started incidents service; `stop()` shuts it down in order.
@@ -54,6 +85,7 @@ def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
         env,
         intake=intake_from_env(env),
         geocoder=geocoder_from_env(env),
+        retention=retention_from_env(env),
     )
 
 
@@ -88,6 +120,7 @@ async def start(config: Config) -> Running:
             rules=rules,
             announce=events.staged,
             settings=config.intake,
+            rpc=current_method,
         )
         service = IncidentService(
             db=db,
@@ -95,6 +128,7 @@ async def start(config: Config) -> Running:
             rules=rules,
             announce=events.staged,
             findings=calls.findings,
+            rpc=current_method,
         )
         # Dispatch's and the units' streams may not exist yet: the consumers keep
         # trying until they do.
@@ -111,10 +145,19 @@ async def start(config: Config) -> Running:
             service, rules.catalog, IncidentWatch(nc.jetstream()), calls, places, exchange
         )
         server = await serve_grpc(config.address, api, add_servicer, POLICY, config.tls)
+        if config.retention is not None:
+            erasing = asyncio.create_task(keep_erasing(service, config.retention))
+            stack.push_async_callback(_cancel, erasing)
         watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.
         return Running(server, stack.pop_all())
     raise AssertionError("unreachable")
+
+
+async def _cancel(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def run() -> None:

@@ -59,5 +59,8 @@ POLICY = Policy(
         # transferred in by whoever takes calls (a partner's call-takers, a 112 center).
         "GetIncidentEido": _READ,
         "ImportEido": _CALL_TAKING,
+        # Who saw or changed an incident's personal data: the center's supervisors only
+        # (partners, even of an involved agency, do not see who else looked).
+        "ListAuditRecords": allow(center=Role.SUPERVISOR),
     },
 )

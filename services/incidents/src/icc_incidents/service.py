@@ -11,9 +11,9 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from icc_incidents import store
+from icc_incidents import audit, store
 from icc_incidents.domain import lifecycle
 from icc_incidents.domain.errors import DuplicateRecord
 from icc_incidents.domain.events import IncidentChanged
@@ -63,16 +63,20 @@ class IncidentService:
     new_id: Callable[[], str] = new_incident_id
     # What intake finds about a checked draft (`CallTaking.findings`); None: nothing.
     findings: Callable[[Draft, datetime], Awaitable[Findings]] | None = None
+    # The RPC being answered (`icc_rpc.authz.current_method`), for the audit: read
+    # before a write is submitted, as the batcher runs the write in its own task.
+    rpc: Callable[[], str] = field(default=lambda: "")
     # request_id -> incident id of creates this process answered recently.
     _recent: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
-    def _record(self, tx: WriteTx, change: Change, actor: Actor, now: datetime) -> None:
-        store.append_chronology(tx, change.entry(actor))
+    def _record(self, tx: WriteTx, change: Change, actor: Actor, now: datetime, rpc: str) -> None:
+        store.append_change(tx, change, actor, rpc)
         self.announce(IncidentChanged(change, actor, now))(tx)
 
-    def record(self, tx: WriteTx, change: Change, actor: Actor, now: datetime) -> None:
-        """A change's chronology entry and event, in the write that made it."""
-        self._record(tx, change, actor, now)
+    def record(self, tx: WriteTx, change: Change, actor: Actor, now: datetime, rpc: str) -> None:
+        """A change's chronology entry, audit record and event, in the write that made it
+        (`rpc`: read with `self.rpc()` before the write was submitted)."""
+        self._record(tx, change, actor, now, rpc)
 
     async def create(
         self,
@@ -97,13 +101,14 @@ class IncidentService:
         )
         # Built before the write: a write that runs again keeps the event's id.
         stage = self.announce(IncidentChanged(change, actor, now))
+        rpc = self.rpc()
         # No read before writing: a request id this process has not seen is
         # new almost always, and when it is not (a retry after a restart, or
         # through another replica) the unique request_id refuses the insert.
 
         async def work(tx: WriteTx) -> Incident:
             store.insert_incident(tx, change.incident, request_id)
-            store.append_chronology(tx, change.entry(actor))
+            store.append_change(tx, change, actor, rpc)
             stage(tx)
             if also is not None:
                 await also(tx, change.incident)
@@ -158,12 +163,13 @@ class IncidentService:
         field: str = "name",
     ) -> Incident:
         changed_id = parse_incident_name(name, field)
+        rpc = self.rpc()
 
         async def work(tx: WriteTx) -> Incident:
             now = self.clock()
             change = apply(await store.load(tx.conn, changed_id), now)
             await store.save_incident(tx.conn, change.incident)
-            self._record(tx, change, actor, now)
+            self._record(tx, change, actor, now, rpc)
             return change.incident
 
         return await self.batcher.submit(work)
@@ -198,13 +204,14 @@ class IncidentService:
     async def add_note(self, name: str, text: str, actor: Actor) -> Note:
         noted_id = parse_incident_name(name, "parent")
         lifecycle.check_note(text)
+        rpc = self.rpc()
 
         async def work(tx: WriteTx) -> Note:
             now = self.clock()
             change = lifecycle.add_note(await store.load(tx.conn, noted_id), text, now=now)
             note = await store.insert_note(tx.conn, noted_id, text, actor, now)
             await store.save_incident(tx.conn, change.incident)
-            store.append_chronology(tx, change.entry(actor))
+            store.append_change(tx, change, actor, rpc)
             named = IncidentChanged(change, actor, now, note=note_name(noted_id, note.id))
             self.announce(named)(tx)
             return note
@@ -216,6 +223,7 @@ class IncidentService:
     ) -> tuple[Incident, list[Incident]]:
         survivor_id = parse_incident_name(name)
         duplicate_ids = _check_merge(duplicates, reason)
+        rpc = self.rpc()
 
         async def work(tx: WriteTx) -> tuple[Incident, list[Incident]]:
             now = self.clock()
@@ -228,8 +236,8 @@ class IncidentService:
                 )
                 survivor = kept.incident
                 await store.save_incident(tx.conn, folded.incident)
-                store.append_chronology(tx, folded.entry(actor))
-                store.append_chronology(tx, kept.entry(actor))
+                store.append_change(tx, folded, actor, rpc)
+                store.append_change(tx, kept, actor, rpc)
                 self.announce(IncidentChanged(kept, actor, now, duplicate=folded.incident))(tx)
                 merged.append(folded.incident)
             # One version check covers the survivor's several bumps.
@@ -237,6 +245,54 @@ class IncidentService:
             return survivor, merged
 
         return await self.batcher.submit(work)
+
+    # The audit of personal data (`icc_incidents.audit`)
+
+    async def record_reads(self, seen: list[tuple[str, tuple[str, ...]]], actor: Actor) -> None:
+        """Records that `actor` was answered these incidents' personal fields; returns
+        once they are committed (the answer waits for its record)."""
+        if not seen:
+            return
+        now = self.clock()
+        rpc = self.rpc()
+        records = [audit.record(i, audit.AuditAction.READ, rpc, f, actor, now) for i, f in seen]
+
+        async def work(tx: WriteTx) -> None:
+            store.append_audit(tx, records)
+
+        await self.batcher.submit(work)
+
+    async def audit(self, name: str, limit: int, after: int) -> list[audit.AuditRecord]:
+        """An incident's audit records, oldest first, after sequence number `after`."""
+        found = parse_incident_name(name, "parent")
+        async with self.db.read() as conn:
+            await store.load(conn, found)
+            return await store.list_audit(conn, found, limit, after)
+
+    async def erase_personal_data(self, retention: timedelta, batch: int = 200) -> int:
+        """Erases the personal data of incidents that ended more than `retention` ago
+        (callers' names and phones, note texts, answers), each erasure recorded; the
+        incident's facts stay. Returns how many incidents it erased."""
+        erased = 0
+        while True:
+            now = self.clock()
+
+            async def work(tx: WriteTx, now: datetime = now) -> int:
+                due = await store.ended_with_personal_data(tx.conn, now - retention, batch)
+                await store.erase_personal_data(tx.conn, [i for i, _ in due])
+                store.append_audit(
+                    tx,
+                    [
+                        audit.record(i, audit.AuditAction.ERASE, "", f, audit.RETENTION, now)
+                        for i, f in due
+                    ],
+                )
+                return len(due)
+
+            done = await self.batcher.submit(work)
+            erased += done
+            if done < batch:
+                return erased
 
     # Progress reported by dispatch and by units (bus consumers)
 
@@ -297,7 +353,8 @@ class IncidentService:
             if change is None:
                 return None
             await store.save_incident(tx.conn, change.incident)
-            self._record(tx, change, actor, now)
+            # From an event on the bus: no RPC.
+            self._record(tx, change, actor, now, "")
             return current, change.incident
 
         # Metrics after the commit: the batcher may run `work` more than once.

@@ -45,6 +45,18 @@ def intake_from_env(env: Mapping[str, str]) -> IntakeSettings:
     )
 
 
+# Personal data of ended incidents is kept this long by default (Decree 13/2023 sets no
+# number; a deployment sets its own from its legal basis). 0 keeps it.
+RETENTION_DAYS = 180.0
+
+
+def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
+    """`ICC_PERSONAL_DATA_RETENTION_DAYS`: how long callers' details, notes and answers
+    of an ended incident are kept; None (0) keeps them."""
+    days = _number(env, "ICC_PERSONAL_DATA_RETENTION_DAYS", RETENTION_DAYS)
+    return timedelta(days=days) if days > 0 else None
+
+
 def geocoder_from_env(env: Mapping[str, str]) -> GeocoderSettings:
     kind = env.get("ICC_GEOCODER", "").strip().lower()
     if kind not in GEOCODERS:

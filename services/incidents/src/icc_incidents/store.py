@@ -1,6 +1,7 @@
 """Tables of the incidents service and the repository over them (SQLAlchemy Core)."""
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,8 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from icc_incidents.audit import PERSONAL_FIELDS, AuditAction, AuditRecord, changed_fields
+from icc_incidents.audit import record as audit_record
 from icc_incidents.domain.duplicates import phone_key
 from icc_incidents.domain.errors import DuplicateRecord
+from icc_incidents.domain.lifecycle import Change
 from icc_incidents.domain.model import (
     COLLECTION,
     Assignment,
@@ -189,6 +193,25 @@ eido_links = Table(
     # The document's lastUpdateTimeStamp: an older or equal one changes nothing.
     Column("last_update", DateTime(timezone=True), nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+# The audit of personal data (`icc_incidents.audit`): append-only, here and in the
+# database (migration 0005 refuses UPDATE and DELETE of its rows).
+audit = Table(
+    "audit",
+    metadata,
+    Column("sequence", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("rpc", String(64), nullable=False),
+    # Field names, comma-separated; never their values.
+    Column("fields", String(500), nullable=False),
+    Column("caller", String(200), nullable=False),
+    Column("person", String(200), nullable=False),
+    Column("agency", Integer, nullable=False),
+    Column("role", String(64), nullable=False),
+    Index("ix_audit_incident", "incident_id", "sequence"),
 )
 
 outbox = outbox_table(metadata)
@@ -439,6 +462,128 @@ def append_chronology(tx: WriteTx, entry: ChronologyEntry) -> None:
             }
         ],
     )
+
+
+def append_change(tx: WriteTx, change: Change, actor: Actor, rpc: str) -> None:
+    """A change's chronology entry and its audit record, in the change's transaction."""
+    append_chronology(tx, change.entry(actor))
+    i = change.incident
+    append_audit(
+        tx,
+        [audit_record(i.id, AuditAction.CHANGE, rpc, changed_fields(change), actor, i.update_time)],
+    )
+
+
+def append_audit(tx: WriteTx, records: Sequence[AuditRecord]) -> None:
+    tx.add(
+        audit,
+        [
+            {
+                "incident_id": r.incident_id,
+                "time": r.time,
+                "action": str(r.action),
+                "rpc": r.rpc,
+                "fields": ",".join(r.fields),
+                "caller": r.caller,
+                "person": r.person,
+                "agency": int(r.agency),
+                "role": r.role,
+            }
+            for r in records
+        ],
+    )
+
+
+async def list_audit(
+    conn: AsyncConnection, incident_id: str, limit: int, after: int
+) -> list[AuditRecord]:
+    """Oldest first, from the record after sequence number `after`."""
+    a = audit
+    rows = (
+        await conn.execute(
+            select(a)
+            .where(a.c.incident_id == incident_id, a.c.sequence > after)
+            .order_by(a.c.sequence)
+            .limit(limit)
+        )
+    ).all()
+    return [
+        AuditRecord(
+            r.incident_id,
+            as_utc(r.time),
+            AuditAction(r.action),
+            r.rpc,
+            tuple(f for f in r.fields.split(",") if f),
+            r.caller,
+            r.person,
+            Agency(r.agency),
+            r.role,
+            r.sequence,
+        )
+        for r in rows
+    ]
+
+
+# Ended incidents: their personal data may go once the retention period has passed.
+_ENDED = (int(IncidentState.CLOSED), int(IncidentState.CANCELLED), int(IncidentState.MERGED))
+
+
+async def ended_with_personal_data(
+    conn: AsyncConnection, ended_before: datetime, limit: int
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Incidents that ended before `ended_before` and still hold personal data, with
+    the personal fields each holds, oldest first."""
+    t = incidents
+    has_notes = select(notes.c.id).where(notes.c.incident_id == t.c.id, notes.c.text != "")
+    has_callers = select(callers.c.id).where(
+        callers.c.incident_id == t.c.id, or_(callers.c.name != "", callers.c.phone != "")
+    )
+    rows = (
+        await conn.execute(
+            select(
+                t.c.id,
+                or_(t.c.caller_name != "", t.c.caller_phone != "").label("caller"),
+                has_callers.exists().label("additional_callers"),
+                has_notes.exists().label("notes"),
+                (t.c.answers != "[]").label("answers"),
+            )
+            .where(
+                t.c.state.in_(_ENDED),
+                t.c.close_time.is_not(None),
+                t.c.close_time < ended_before,
+                or_(
+                    t.c.caller_name != "",
+                    t.c.caller_phone != "",
+                    t.c.answers != "[]",
+                    has_notes.exists(),
+                    has_callers.exists(),
+                ),
+            )
+            .order_by(t.c.close_time, t.c.id)
+            .limit(limit)
+        )
+    ).all()
+    return [(r.id, tuple(f for f in PERSONAL_FIELDS if getattr(r, f))) for r in rows]
+
+
+async def erase_personal_data(conn: AsyncConnection, incident_ids: Sequence[str]) -> None:
+    """Callers' names and phones, note texts and answers to key questions of these
+    incidents emptied; everything else (type, priority, place, times, units, the
+    chronology's coded facts) stays."""
+    if not incident_ids:
+        return
+    ids = list(incident_ids)
+    await conn.execute(
+        update(incidents)
+        .where(incidents.c.id.in_(ids))
+        .values(caller_name="", caller_phone="", caller_phone_key="", answers="[]")
+    )
+    await conn.execute(
+        update(callers)
+        .where(callers.c.incident_id.in_(ids))
+        .values(name="", phone="", phone_key="")
+    )
+    await conn.execute(update(notes).where(notes.c.incident_id.in_(ids)).values(text=""))
 
 
 # Paging: each listing reads one row more than a page, which says whether another follows;

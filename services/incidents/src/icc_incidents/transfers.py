@@ -162,6 +162,7 @@ class EidoExchange:
         if transfer.last_update <= last:
             return Imported(current, created=False, replayed=True)
         _check(self.rules, replace(draft, type_code=draft.type_code or current.type_code))
+        rpc = self.service.rpc()
 
         async def work(tx: WriteTx) -> Incident:
             now = self.clock()
@@ -172,7 +173,7 @@ class EidoExchange:
                     self.rules, incident, draft, mask, expected_etag=incident.etag, now=now
                 )
                 await store.save_incident(tx.conn, change.incident)
-                self.service.record(tx, change, actor, now)
+                self.service.record(tx, change, actor, now, rpc)
                 incident = change.incident
             seen = {n.text for n in incident.notes}
             for text in transfer.notes:
@@ -182,7 +183,7 @@ class EidoExchange:
                 change = lifecycle.add_note(incident, text, now=now)
                 await store.insert_note(tx.conn, incident_id, text, actor, now)
                 await store.save_incident(tx.conn, change.incident)
-                self.service.record(tx, change, actor, now)
+                self.service.record(tx, change, actor, now, rpc)
                 incident = change.incident
             await store.touch_link(tx.conn, transfer.document_id, transfer.last_update)
             return incident

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from icc_cli import cluster as topology
+from icc_cli.audit import audit
 from icc_cli.config import StackConfig
 from icc_cli.dlq import dlq
 from icc_cli.pki import pki_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 console = Console()
 app.command()(simulate)
 app.command()(trace)
+app.command()(audit)
 app.add_typer(dlq, name="dlq")
 app.add_typer(pki_app, name="pki")
 

@@ -7,7 +7,9 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from icc.common.v1 import common_pb2 as _common_pb2
 from icc.incident.v1 import events_pb2 as _events_pb2
 from icc.incident.v1 import incident_pb2 as _incident_pb2
@@ -21,6 +23,29 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _AuditAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUDIT_ACTION_UNSPECIFIED: _AuditAction.ValueType  # 0
+    AUDIT_ACTION_READ: _AuditAction.ValueType  # 1
+    """An answer that held personal data."""
+    AUDIT_ACTION_CHANGE: _AuditAction.ValueType  # 2
+    AUDIT_ACTION_ERASE: _AuditAction.ValueType  # 3
+    """Personal data erased after the retention period."""
+
+class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper): ...
+
+AUDIT_ACTION_UNSPECIFIED: AuditAction.ValueType  # 0
+AUDIT_ACTION_READ: AuditAction.ValueType  # 1
+"""An answer that held personal data."""
+AUDIT_ACTION_CHANGE: AuditAction.ValueType  # 2
+AUDIT_ACTION_ERASE: AuditAction.ValueType  # 3
+"""Personal data erased after the retention period."""
+Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
 
 @_typing.final
 class CreateIncidentRequest(_message.Message):
@@ -1091,3 +1116,116 @@ class ImportEidoResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportEidoResponse: _TypeAlias = ImportEidoResponse  # noqa: Y015
+
+@_typing.final
+class ListAuditRecordsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`incidents/{incident}`."""
+    page_size: _builtins.int
+    """At most 500; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditRecordsRequest: _TypeAlias = ListAuditRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditRecordsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditRecord]: ...
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___AuditRecord] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditRecordsResponse: _TypeAlias = ListAuditRecordsResponse  # noqa: Y015
+
+@_typing.final
+class AuditRecord(_message.Message):
+    """One look at or one change to an incident, as recorded when it happened."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    RPC_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    CALLER_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
+    AGENCY_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Increasing over the service's whole audit."""
+    incident: _builtins.str
+    """`incidents/{incident}`."""
+    action: Global___AuditAction.ValueType
+    rpc: _builtins.str
+    """The RPC's name (`GetIncident`); empty for a change that came from an event on
+    the bus (a unit's progress) or from the retention of personal data.
+    """
+    caller: _builtins.str
+    """Who called: the certificate's name (`police-113`, `gateway`, `dispatch`)."""
+    person: _builtins.str
+    """The person the gateway acted for (its signed assertion); empty when the caller
+    acted on its own behalf.
+    """
+    agency: _common_pb2.Agency.ValueType
+    role: _builtins.str
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The personal data a read returned (`caller`, `additional_callers`, `notes`,
+        `answers`), or the fields a change set.
+        """
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        incident: _builtins.str = ...,
+        action: Global___AuditAction.ValueType = ...,
+        rpc: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        caller: _builtins.str = ...,
+        person: _builtins.str = ...,
+        agency: _common_pb2.Agency.ValueType = ...,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "agency", b"agency", "caller", b"caller", "fields", b"fields", "incident", b"incident", "person", b"person", "role", b"role", "rpc", b"rpc", "sequence", b"sequence", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditRecord: _TypeAlias = AuditRecord  # noqa: Y015

@@ -140,6 +140,11 @@ class IncidentServiceStub:
                 request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoRequest.SerializeToString,
                 response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoResponse.FromString,
                 _registered_method=True)
+        self.ListAuditRecords = channel.unary_unary(
+                '/icc.incident.v1.IncidentService/ListAuditRecords',
+                request_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListAuditRecordsRequest.SerializeToString,
+                response_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListAuditRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class IncidentServiceServicer:
@@ -307,6 +312,17 @@ class IncidentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditRecords(self, request, context):
+        """Audit
+
+        Every read that returned an incident's personal data (callers, notes, answers)
+        and every change to it, oldest first: who, on whose behalf, when, through which
+        call, which fields (names only, never values). Supervisors of the command center.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IncidentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -414,6 +430,11 @@ def add_IncidentServiceServicer_to_server(servicer, server):
                     servicer.ImportEido,
                     request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoRequest.FromString,
                     response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoResponse.SerializeToString,
+            ),
+            'ListAuditRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditRecords,
+                    request_deserializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListAuditRecordsRequest.FromString,
+                    response_serializer=icc_dot_incident_dot_v1_dot_incident__service__pb2.ListAuditRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -984,6 +1005,33 @@ class IncidentService:
             '/icc.incident.v1.IncidentService/ImportEido',
             icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoRequest.SerializeToString,
             icc_dot_incident_dot_v1_dot_incident__service__pb2.ImportEidoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/icc.incident.v1.IncidentService/ListAuditRecords',
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ListAuditRecordsRequest.SerializeToString,
+            icc_dot_incident_dot_v1_dot_incident__service__pb2.ListAuditRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

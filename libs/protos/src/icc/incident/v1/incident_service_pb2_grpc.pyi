@@ -97,6 +97,13 @@ class IncidentServiceStub:
     link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
     naming its path, and nothing is written.
     """
+    ListAuditRecords: _grpc.UnaryUnaryMultiCallable[_incident_service_pb2.ListAuditRecordsRequest, _incident_service_pb2.ListAuditRecordsResponse]
+    """Audit
+
+    Every read that returned an incident's personal data (callers, notes, answers)
+    and every change to it, oldest first: who, on whose behalf, when, through which
+    call, which fields (names only, never values). Supervisors of the command center.
+    """
 
 @_typing.type_check_only
 class IncidentServiceAsyncStub(IncidentServiceStub):
@@ -166,6 +173,13 @@ class IncidentServiceAsyncStub(IncidentServiceStub):
     incident, or updates the one created from the same document id, and keeps the
     link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
     naming its path, and nothing is written.
+    """
+    ListAuditRecords: _aio.UnaryUnaryMultiCallable[_incident_service_pb2.ListAuditRecordsRequest, _incident_service_pb2.ListAuditRecordsResponse]  # type: ignore[assignment]
+    """Audit
+
+    Every read that returned an incident's personal data (callers, notes, answers)
+    and every change to it, oldest first: who, on whose behalf, when, through which
+    call, which fields (names only, never values). Supervisors of the command center.
     """
 
 class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -359,6 +373,19 @@ class IncidentServiceServicer(metaclass=_abc_1.ABCMeta):
         incident, or updates the one created from the same document id, and keeps the
         link to the sender's incident. A document NENA's schema refuses is INVALID_ARGUMENT
         naming its path, and nothing is written.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditRecords(
+        self,
+        request: _incident_service_pb2.ListAuditRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_incident_service_pb2.ListAuditRecordsResponse, _abc.Awaitable[_incident_service_pb2.ListAuditRecordsResponse]]:
+        """Audit
+
+        Every read that returned an incident's personal data (callers, notes, answers)
+        and every change to it, oldest first: who, on whose behalf, when, through which
+        call, which fields (names only, never values). Supervisors of the command center.
         """
 
 def add_IncidentServiceServicer_to_server(servicer: IncidentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,121 @@
+"""`icc audit INCIDENT`: who saw an incident's personal data and who changed it, oldest
+first, from the incidents service's audit (`ListAuditRecords`, for supervisors of the
+command center). It asks as the `command-center` identity `icc run` made (a supervisor of
+the center), or as the certificate in `ICC_TLS_CA`/`ICC_TLS_CERT`/`ICC_TLS_KEY`."""
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import grpc
+import typer
+from google.protobuf.timestamp_pb2 import Timestamp
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from icc.common.v1 import common_pb2
+from icc.incident.v1 import incident_service_pb2 as pb
+from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
+from icc_rpc import TlsConfig, sync_channel
+
+# Who asks by default: a supervisor of the center (`icc_pki.local.LOCAL`).
+SUPERVISOR = "command-center"
+ACTIONS = {
+    pb.AUDIT_ACTION_READ: "read",
+    pb.AUDIT_ACTION_CHANGE: "change",
+    pb.AUDIT_ACTION_ERASE: "erased",
+}
+
+
+def _target(given: str | None) -> str:
+    if given:
+        return given
+    endpoints = Path(os.environ.get("ICC_VAR_DIR", "var")) / "endpoints.json"
+    if endpoints.exists():
+        return str(json.loads(endpoints.read_text(encoding="utf-8"))["incidents_grpc"])
+    return "127.0.0.1:50051"
+
+
+def _when(t: Timestamp) -> str:
+    return t.ToDatetime().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _call(r: pb.AuditRecord) -> str:
+    if r.rpc:
+        return r.rpc
+    return "retention" if r.action == pb.AUDIT_ACTION_ERASE else "(bus event)"
+
+
+def audit(
+    incident: Annotated[
+        str,
+        typer.Argument(
+            help="The incident: `incidents/ID` or just `ID`.",
+            metavar="INCIDENT_ID",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ICC_INCIDENTS_TARGET",
+            help="The incidents service (default: the one `icc run` started).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Every read of an incident's personal data and every change to it: when, what, through
+    which call, who (the certificate) and for whom (the person at the screen), which fields.
+    Field names only: the audit holds no values."""
+    out = Console(highlight=False)
+    name = f"incidents/{incident.strip().removeprefix('incidents/')}"
+    address = _target(target)
+    try:
+        credentials = TlsConfig.from_env(SUPERVISOR).channel_credentials()
+    except OSError as exc:
+        out.print(f"[red]✗[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    records: list[pb.AuditRecord] = []
+    try:
+        with sync_channel(address, credentials) as channel:
+            stub = pb_grpc.IncidentServiceStub(channel)
+            token = ""
+            while True:
+                reply = stub.ListAuditRecords(
+                    pb.ListAuditRecordsRequest(parent=name, page_size=500, page_token=token),
+                    timeout=10,
+                )
+                records.extend(reply.records)
+                token = reply.next_page_token
+                if not token:
+                    break
+    except grpc.RpcError as exc:
+        code = exc.code() if isinstance(exc, grpc.Call) else None
+        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        hints = {
+            grpc.StatusCode.PERMISSION_DENIED: " The audit is for supervisors of the center.",
+            grpc.StatusCode.UNAVAILABLE: f" Is the incidents service up at {address}?",
+        }
+        hint = hints.get(code, "") if code is not None else ""
+        out.print(f"[red]✗[/] {escape(details or '')}{escape(hint)}")
+        raise typer.Exit(1) from None
+    if not records:
+        out.print(f"Nothing on record for {escape(name)}.")
+        return
+    table = Table(title=f"{name}: {len(records)} records", show_header=True, box=None)
+    for column in ("#", "time", "action", "call", "caller", "for", "agency, role", "fields"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        table.add_row(
+            str(r.sequence),
+            _when(r.time),
+            ACTIONS.get(r.action, "?"),
+            escape(_call(r)),
+            escape(r.caller),
+            escape(r.person or "-"),
+            escape(f"{common_pb2.Agency.Name(r.agency).removeprefix('AGENCY_')} {r.role}"),
+            escape(", ".join(r.fields)),
+        )
+    out.print(table)
