@@ -85,6 +85,9 @@ def requests(o: Objects) -> dict[str, Any]:
         "CancelIncident": ipb.CancelIncidentRequest(name=o.incident, reason="test"),
         "ListChronology": ipb.ListChronologyRequest(parent=o.incident),
         "ListAuditRecords": ipb.ListAuditRecordsRequest(parent=o.incident),
+        "GetIncidentEido": ipb.GetIncidentEidoRequest(name=o.incident),
+        # Not a valid EIDO document: whoever is let in is answered INVALID_ARGUMENT.
+        "ImportEido": ipb.ImportEidoRequest(document="{}"),
         "ListIncidentTypes": ipb.ListIncidentTypesRequest(),
         "WatchIncidents": ipb.WatchIncidentsRequest(),
         "ListUnits": rpb.ListUnitsRequest(page_size=5),
