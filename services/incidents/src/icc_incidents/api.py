@@ -327,6 +327,8 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             except NotFound:
                 continue  # gone since (never, today: incidents are not deleted)
             document = await self._exchange.export(incident, personal_data=s.personal_data)
+            # Each document holds the persons and notes the incident would show this caller.
+            await self._answering(_full(incident))
             yield pb.WatchIncidentsResponse(
                 cursor=item.cursor,
                 eido_document=json.dumps(document, ensure_ascii=False),
