@@ -83,6 +83,7 @@ async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
     rows = detail.locator("table.override-units tbody tr")
     await expect(rows).to_have_count(15)
     etas = [int(e) for e in await rows.evaluate_all("rs => rs.map(r => r.dataset.eta)")]
+    nearest = await rows.evaluate_all("rs => rs.map(r => r.dataset.unit).join()")
     assert etas == sorted(etas) and etas[0] > 0, etas
     first = rows.first
     await expect(first.locator("td.eta")).to_have_text(ETA_CLOCK)
@@ -102,12 +103,20 @@ async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
 
     # A unit beyond the mutual-aid threshold: marked in the list, and a warning once chosen.
     await detail.get_by_label("Loại xe").select_option(value="")
+    await page.wait_for_function(
+        """units => [...document.querySelectorAll('table.override-units tbody tr')]
+                     .map(r => r.dataset.unit).join() === units""",
+        arg=nearest,
+        timeout=WAIT_MS,
+    )
     far = detail.locator("table.override-units tr.far")
     more = detail.locator('[data-key="override-more"]')
     for _ in range(40):
         if await far.count() or not await more.count():
             break
-        await more.click()
+        shown = await rows.count()
+        await more.click()  # asks the gateway for the next units further away
+        await expect(rows).not_to_have_count(shown)
     await expect(far.first).to_contain_text("Ngoài ngưỡng chi viện")
     far_unit = await far.first.get_attribute("data-unit")
     far_eta = int(await far.first.get_attribute("data-eta") or 0)

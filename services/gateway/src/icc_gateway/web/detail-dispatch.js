@@ -14,6 +14,8 @@ import { clockTime, duration, ms, shortId } from './text.js';
 const bareId = (name) => (name || '').split('/').pop();
 // Override rows shown at first, and added by each "show more".
 const OVERRIDE_PAGE = 15;
+/** How many override rows the panel shows (and asks the gateway for). */
+export const overrideRows = (form) => form.overrideShown || OVERRIDE_PAGE;
 
 /** An inline form of the panel whose submit runs `action(submitter)`. */
 function inlineForm(id, action, ...children) {
@@ -281,27 +283,31 @@ function override(d, assignments) {
   if (!ranked) return inlineForm('override-form', (b) => d.overrideAssign(b), head, h('p', { class: 'muted' }, t('detail.loading')));
   if (ranked instanceof ApiError) return inlineForm('override-form', (b) => d.overrideAssign(b), head, h('p', { class: 'muted' }, d.ctx.errorText(ranked)));
   const taken = new Set(assignments.filter((a) => ACTIVE_ASSIGNMENT.has(a.state)).map((a) => bareId(a.unit)));
-  const all = (ranked.candidates || []).filter((c) => !taken.has(c.unit));
-  const kinds = [...new Set(all.map((c) => c.kind))].sort((a, b) => label('kind', a).localeCompare(label('kind', b), lang()));
-  const kind = kinds.includes(d.form.overrideKind) ? d.form.overrideKind : '';
-  // Nearest first, as the dispatch service ranked them (no route last).
-  const shown = all.filter((c) => !kind || c.kind === kind);
-  const limit = d.form.overrideShown || OVERRIDE_PAGE;
+  const limit = overrideRows(d.form);
+  const kind = d.form.overrideKind;
+  // Nearest first, as the dispatch service ranked them (no route last); asked for one
+  // more than shown, so "show more" knows there are more.
+  const listed = (ranked.candidates || []).filter((c) => !taken.has(c.unit));
+  const shown = listed.slice(0, limit);
+  // The kinds to filter by: those of every available unit in the picture.
+  const kinds = new Set([kind].filter(Boolean));
+  for (const u of d.ctx.picture.units.values()) if (u.status === 'AVAILABLE' && u.kind) kinds.add(u.kind);
+  const sortedKinds = [...kinds].sort((a, b) => label('kind', a).localeCompare(label('kind', b), lang()));
   const filter = h(
     'select',
     { id: 'override-kind', dataset: { key: 'override-kind' } },
     h('option', { value: '' }, t('panel.override_all_kinds')),
-    kinds.map((k) => h('option', { value: k, selected: k === kind }, label('kind', k))),
+    sortedKinds.map((k) => h('option', { value: k, selected: k === kind }, label('kind', k))),
   );
   filter.addEventListener('change', () => {
     d.form.overrideKind = filter.value;
     d.form.overrideShown = OVERRIDE_PAGE;
-    d.render();
+    d.refresh(true);
   });
   const threshold = ranked.mutual_aid_eta_s;
-  const chosen = all.find((c) => c.unit === d.form.overrideUnit);
+  const chosen = listed.find((c) => c.unit === d.form.overrideUnit);
   const far = chosen && chosen.beyond_mutual_aid_eta;
-  const rows = shown.slice(0, limit).map((c) => overrideRow(d, c));
+  const rows = shown.map((c) => overrideRow(d, c));
   return inlineForm(
     'override-form',
     (button) => d.overrideAssign(button),
@@ -315,11 +321,11 @@ function override(d, assignments) {
           h('tbody', null, rows),
         )
       : h('p', { class: 'muted' }, t('panel.override_none')),
-    shown.length > limit
+    listed.length > limit
       ? h(
           'button',
-          { type: 'button', class: 'small', dataset: { key: 'override-more' }, onclick: () => ((d.form.overrideShown = limit + 2 * OVERRIDE_PAGE), d.render()) },
-          t('panel.override_more', { n: Math.min(2 * OVERRIDE_PAGE, shown.length - limit) }),
+          { type: 'button', class: 'small', dataset: { key: 'override-more' }, onclick: () => ((d.form.overrideShown = limit + 2 * OVERRIDE_PAGE), d.refresh(true)) },
+          t('panel.override_more_rows'),
         )
       : null,
     error,

@@ -4,7 +4,7 @@
 // Rendered from fetched data and this.form (what the user typed), so a live refresh never
 // loses input; actions are shown only to the roles allowed to use them.
 import { ApiError, api } from './api.js';
-import { dispatchTab, tickWelfare } from './detail-dispatch.js';
+import { dispatchTab, overrideRows, tickWelfare } from './detail-dispatch.js';
 import { chronologyTab, notesTab, timelineTab } from './detail-records.js';
 import { h, uuid } from './dom.js';
 import { editButton, editForm } from './edit.js';
@@ -15,8 +15,8 @@ import { timerTips, timerValues } from './queue.js';
 import { clockTime, ms, shortId } from './text.js';
 
 const TABS = ['dispatch', 'chronology', 'notes', 'timeline'];
-// The override's list of every available unit is asked again at most this often (ms)
-// while the panel refreshes on its own; after the dispatcher acts, at once.
+// The override's list of available units is asked again at most this often (ms) while
+// the panel refreshes on its own; after the dispatcher acts or changes the list, at once.
 const AVAILABLE_EVERY_MS = 10_000;
 const emptyForm = () => ({ selected: new Set(), seen: new Set(), overrideUnit: '', overrideReason: '', overrideKind: '', overrideShown: 0, releaseReason: '', resolution: '', note: '', status: new Map() });
 
@@ -91,7 +91,10 @@ export class IncidentDetail {
       jobs.recommendation = quiet(api(`/incidents/${id}/recommendation`));
       if (force || !this.data.available || Date.now() - this.availableAt > AVAILABLE_EVERY_MS) {
         this.availableAt = Date.now();
-        jobs.available = quiet(api(`/incidents/${id}/available-units`));
+        // Only the rows shown, and one more to know there are more (a whole city's units
+        // are 300 KB, each refresh).
+        const kind = this.form.overrideKind ? `&kind=${encodeURIComponent(this.form.overrideKind)}` : '';
+        jobs.available = quiet(api(`/incidents/${id}/available-units?limit=${overrideRows(this.form) + 1}${kind}`));
       }
     }
     if (this.tab === 'chronology') jobs.chronology = quiet(api(`/incidents/${id}/chronology`));

@@ -99,7 +99,7 @@ export const en = {
   'panel.override_kind': 'Kind',
   'panel.override_all_kinds': 'All kinds',
   'panel.override_list': 'Available units, nearest first',
-  'panel.override_more': 'Show {n} more units',
+  'panel.override_more_rows': 'Show units further away',
   'panel.override_none': 'No available unit of this kind.',
   'panel.override_far': 'Beyond the mutual-aid threshold ({threshold}): this unit arrives in {eta}.',
   'panel.override_far_tag': 'Beyond mutual aid',

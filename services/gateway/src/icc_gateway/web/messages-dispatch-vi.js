@@ -99,7 +99,7 @@ export const vi = {
   'panel.override_kind': 'Loại xe',
   'panel.override_all_kinds': 'Mọi loại xe',
   'panel.override_list': 'Đơn vị sẵn sàng, gần nhất trước',
-  'panel.override_more': 'Xem thêm {n} đơn vị',
+  'panel.override_more_rows': 'Xem thêm đơn vị xa hơn',
   'panel.override_none': 'Không có đơn vị sẵn sàng loại này.',
   'panel.override_far': 'Xa hơn ngưỡng chi viện ({threshold}): đơn vị này sẽ đến sau {eta}.',
   'panel.override_far_tag': 'Ngoài ngưỡng chi viện',
