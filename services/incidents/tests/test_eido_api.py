@@ -103,6 +103,7 @@ async def test_a_112_center_transfers_a_call_placed_by_a_civic_address(service: 
     assert abs(loc.lat - 10.7735) < 0.002 and abs(loc.lon - 106.7) < 0.002
     assert loc.ward == "Bến Thành" and loc.address == "42 Lê Lợi"
     assert first.incident.caller.phone == "8195551212"
+    assert first.incident.call_line == incident_pb2.CALL_LINE_EMERGENCY_112
     assert first.incident.description == "This is an example text."
 
     again = await import_doc(service.stub, doc)
@@ -303,3 +304,44 @@ async def test_a_partner_watches_its_incidents_as_eido_documents_and_resumes(
     notes = json.loads(second.eido_document)["notesComponent"]
     assert "Hung thủ đi xe máy đỏ" in [n["notesActionComments"] for n in notes]
     resumed.cancel()
+
+
+async def test_partners_transfer_calls_within_their_scope(service: Service) -> None:
+    doc = transfer("c0ffee05", location=point(*OPERA))
+    doc["incidentComponent"] = {
+        "$id": "urn:emergency:uid:incidentcomp:c0ffee05:psap112.tphcm.gov.vn",
+        "lastUpdateTimeStamp": doc["lastUpdateTimeStamp"],
+        "updatedByAgencyReference": {"$ref": SENDER},
+        "incidentTypeCommonRegistryText": "BURGLARY",
+    }
+    police_113 = service.as_("police-113")
+    made = await import_doc(police_113, doc)
+    assert made.created and made.incident.type_code == "POLICE.BURGLARY"
+    # The sample's sender is a PSAP and its queue names no line: the receiver's line.
+    assert made.incident.call_line == incident_pb2.CALL_LINE_POLICE_113
+    await export(police_113, made.name)
+
+    # Another agency is not involved: it may not change the incident by sending it again.
+    newer = copy.deepcopy(doc)
+    newer["lastUpdateTimeStamp"] = "2026-12-07T09:00:00+07:00"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await import_doc(service.as_("medical-115"), newer)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # A partner's own agency joins what it transfers, whatever the type's agencies.
+    medical = transfer("c0ffee06", location=point(*OPERA))
+    joined = await import_doc(service.as_("medical-115"), medical)
+    assert common_pb2.AGENCY_MEDICAL in joined.incident.agencies
+
+    drill = transfer("c0ffee07", location=point(*OPERA))
+    drill["incidentComponent"] = {
+        **doc["incidentComponent"],
+        "$id": "urn:emergency:uid:incidentcomp:c0ffee07:psap112.tphcm.gov.vn",
+        "incidentStatusInternalText": ["NEW", "EXERCISE"],
+    }
+    for who, code in (
+        ("police-113", grpc.StatusCode.PERMISSION_DENIED),  # takes no part in exercises
+        ("police-viewer", grpc.StatusCode.PERMISSION_DENIED),  # a viewer takes no calls
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await import_doc(service.as_(who), drill if who == "police-113" else medical)
+        assert err.value.code() == code, who

@@ -17,6 +17,7 @@ from typing import Any
 from icc_incidents import store
 from icc_incidents.domain import lifecycle
 from icc_incidents.domain.lifecycle import Draft
+from icc_incidents.domain.lines import LINE_OF_AGENCY
 from icc_incidents.domain.model import Incident, Location
 from icc_incidents.domain.validation import Rules
 from icc_incidents.eido import parse, schema
@@ -27,6 +28,7 @@ from icc_kernel.actors import Actor
 from icc_kernel.clock import utc_now
 from icc_kernel.errors import InvalidInput, Violation
 from icc_kernel.names import name_of
+from icc_kernel.vocabulary import CallLine
 from icc_storage import Database, WriteBatcher, WriteTx
 
 MAX_DOCUMENT = 1 << 20
@@ -103,6 +105,11 @@ class EidoExchange:
         now = self.clock()
         transfer = parse.read(doc, self.rules.catalog, now)
         draft = await self._placed(transfer)
+        if draft.call_line is None and transfer.from_psap:
+            # A PSAP handed the call over: it came in on the line the receiver answers
+            # (the command center 112, the police 113...), as if answered here.
+            line = LINE_OF_AGENCY.get(actor.agency, CallLine.PARTNER)
+            draft = replace(draft, call_line=line)
         async with self.db.read() as conn:
             known = await store.find_link(conn, transfer.document_id)
         if known is not None:

@@ -47,6 +47,8 @@ class Transfer:
     # The document named a type ICC could read (else the agency's least committal one).
     typed: bool = True
     responders: tuple[Agency, ...] = field(default=())
+    # The sending agency is a PSAP: the call came in on an emergency line it answers.
+    from_psap: bool = False
 
 
 def _index(doc: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -147,7 +149,15 @@ def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
         notes=notes,
         typed=typed,
         responders=responders,
+        from_psap=_is_psap(doc, sender),
     )
+
+
+def _is_psap(doc: dict[str, Any], agency_id: str) -> bool:
+    for agency in doc.get("agencyComponent") or []:
+        if agency.get("$id") == agency_id:
+            return "psap" in (agency.get("agencyType") or [])
+    return False
 
 
 def _when(text: str, now: datetime) -> datetime:
