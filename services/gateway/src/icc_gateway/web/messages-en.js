@@ -173,7 +173,7 @@ export const en = {
   'map.legend_incidents': 'Incidents (size by priority, thick ring: several agencies)',
   'map.legend_units': 'Units (fill by status, outline by agency)',
   'map.multi': 'Several agencies',
-  'map.pick_hint': 'Click the map to set the incident location',
+  'map.pick_hint': 'Click the map, or search a place in the form, to set the incident location',
   'map.picked': 'Chosen location',
   'map.hospital': 'Hospital',
   'map.beds': '{n} beds free',

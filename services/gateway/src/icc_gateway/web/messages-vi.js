@@ -173,7 +173,7 @@ export const vi = {
   'map.legend_incidents': 'Sự vụ (cỡ theo ưu tiên, viền đậm: nhiều lực lượng)',
   'map.legend_units': 'Đơn vị (màu theo trạng thái, viền theo lực lượng)',
   'map.multi': 'Nhiều lực lượng',
-  'map.pick_hint': 'Bấm vào bản đồ để chọn vị trí sự vụ',
+  'map.pick_hint': 'Bấm vào bản đồ, hoặc tìm địa điểm trong phiếu, để chọn vị trí sự vụ',
   'map.picked': 'Vị trí đã chọn',
   'map.hospital': 'Bệnh viện',
   'map.beds': '{n} giường trống',
