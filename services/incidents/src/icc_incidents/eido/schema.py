@@ -38,6 +38,9 @@ def _fix(node: Any) -> Any:
     return node
 
 
+# Kept: a registry hands back what it retrieved only within one validation, and the NIEM
+# files are large (nc.yaml: 380 kB), so without this each check read them again.
+@cache
 def _retrieve(uri: str) -> Resource[Any]:
     if not uri.startswith(BASE):
         raise NoSuchResource(uri)
