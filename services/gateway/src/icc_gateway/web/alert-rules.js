@@ -20,4 +20,12 @@ export const ALERT_RULES = {
   keepAckS: 24 * 3600,
   // At most this many alerts are shown at once; the others are counted.
   shown: 4,
+  // A crew's welfare, by unit status: [amber, red] seconds since the status began. A crew
+  // on scene is checked on every 20 minutes (fire services' personnel accountability
+  // rhythm); an ambulance held at a hospital past 30 minutes is an offload delay to chase.
+  welfareS: { ON_SCENE: [20 * 60, 30 * 60], AT_HOSPITAL: [30 * 60, 45 * 60] },
+  // A unit's position older than this (seconds) is stale: the resources service's
+  // ICC_RESOURCES_STALE_AFTER_S (the gateway re-sends a unit reporting without moving every
+  // 15 s, so a fresh one stays fresh).
+  staleS: 60,
 };

@@ -1,5 +1,6 @@
 // The screen's shared vocabulary: the picture (incidents, units, hospitals), the incident type
 // catalog, colours, timer thresholds and what each role may do.
+import { ALERT_RULES } from './alert-rules.js';
 import { lang } from './i18n.js';
 import { ms } from './text.js';
 
@@ -27,15 +28,11 @@ export const THRESHOLDS = {
   dispatch: { 1: [480, 720], 2: [720, 1200], 3: [1200, 1800], 4: [1800, 3600] },
 };
 
-// Crew welfare, per unit status: [amber, red] seconds since the status began. A crew on
-// scene is checked on every 20 minutes (fire services' personnel accountability rhythm);
-// an ambulance held at a hospital past 30 minutes is an offload delay to chase.
-export const WELFARE = { ON_SCENE: [20 * 60, 30 * 60], AT_HOSPITAL: [30 * 60, 45 * 60] };
+// Crew welfare ([amber, red] seconds by unit status) and when a position is stale: data in
+// alert-rules.js, with the other thresholds that draw a dispatcher's attention.
+export const WELFARE = ALERT_RULES.welfareS;
 export const welfare = (status) => WELFARE[status] || null;
-
-// A position older than this is stale (the resources service's ICC_RESOURCES_STALE_AFTER_S;
-// the gateway re-sends a unit reporting without moving every 15 s, so a fresh one stays fresh).
-export const STALE_AFTER_S = 60;
+export const STALE_AFTER_S = ALERT_RULES.staleS;
 
 /** 'never' (no position ever: drawn at its station), 'stale' or 'fresh' at `now` (ms). */
 export function positionState(u, now) {
