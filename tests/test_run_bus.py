@@ -4,7 +4,10 @@ password) is refused; each service may publish only its own facts; a device only
 positions. Real nats-server (the pinned one `icc run` starts), real nats-py clients."""
 
 import asyncio
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -114,3 +117,20 @@ def test_the_local_bus_refuses_anonymous_and_keeps_users_to_their_subjects(
                 await client.close()
 
     asyncio.run(asyncio.wait_for(check(), timeout=60))
+
+
+def test_icc_dlq_reads_the_local_bus_as_ops(stack: Stack) -> None:
+    """`icc dlq` finds the bus and the `ops` user's password where `icc run` left them."""
+    stack.write_endpoints()
+    shown = subprocess.run(
+        [sys.executable, "-m", "icc_cli.main", "dlq", "list"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("ICC_NATS_")},
+            "ICC_VAR_DIR": str(stack.config.var_dir),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "No dead letters." in shown.stdout
