@@ -77,6 +77,9 @@ async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
     decision = detail.locator(".decision")
     await expect(decision).to_contain_text("Chờ điều phối viên quyết định")
     await expect(decision).to_contain_text("Phương án cần chọn")
+    # How long it has waited, kept up with the panel's clock.
+    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 125000)")
+    await expect(decision.locator(".decision-since")).to_contain_text(re.compile(r"\(2:0\d\)"))
     await expect(detail).not_to_contain_text("thiếu")
 
     # Every available unit, nearest first, each with its ETA as m:ss, distance and agency.
@@ -430,6 +433,10 @@ async def test_timers_stop_at_close_and_welfare_turns_visible(
     timer = detail.locator(f'tr[data-unit="{unit}"] .welfare')
     await expect(timer).to_have_text(re.compile(r"^Tại hiện trường 0:\d\d$"), timeout=WAIT_MS)
     await expect(timer).not_to_have_class(re.compile("amber|red"))
+    tip = await page.evaluate(
+        "id => window.__icc.ui.map.unitTip(window.__icc.state.picture.units.get(id))", unit
+    )
+    assert re.search(r"Tại hiện trường 0:\d\d", tip), tip
     await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 21 * 60000)")
     await expect(timer).to_have_class(re.compile(r"\bamber\b"))
     await expect(timer).to_have_text(re.compile(r"^Tại hiện trường 2[01]:\d\d$"))

@@ -43,6 +43,23 @@ function shortfallText(d, list) {
   });
 }
 
+/** Since when a decision waits, and for how long (ticked with the panel's timers). */
+function decisionSince(d, since) {
+  const text = document.createTextNode('');
+  d.decisionNode = { text, since, at: ms(since) };
+  setDecision(d.decisionNode, Date.now());
+  return h('span', { class: 'muted decision-since' }, text);
+}
+
+function setDecision(x, now) {
+  const text = ` · ${t('panel.decision_since', { time: clockTime(x.since), d: duration((now - x.at) / 1000) })}`;
+  if (x.text.data !== text) x.text.data = text;
+}
+
+function tickDecision(d, now) {
+  if (d.decisionNode && d.decisionNode.text.isConnected) setDecision(d.decisionNode, now);
+}
+
 function statusBlock(d, status) {
   const out = [
     h(
@@ -63,7 +80,7 @@ function statusBlock(d, status) {
         'div',
         { class: 'decision', role: 'status', dataset: { key: 'decision' } },
         h('strong', null, t('panel.decision_waiting')),
-        since ? h('span', { class: 'muted decision-since' }, ` · ${t('panel.decision_since', { time: clockTime(since), d: duration((Date.now() - ms(since)) / 1000) })}`) : null,
+        since ? decisionSince(d, since) : null,
         shortfalls.length ? h('p', null, t('panel.decision_roles', { roles: roleCounts(d, shortfalls) })) : null,
       ),
     );
@@ -363,6 +380,7 @@ function overrideRow(d, c) {
 
 /** Ticks the welfare timers of the panel's assignments (`now` in ms). */
 export function tickWelfare(d, now) {
+  tickDecision(d, now);
   for (const w of d.welfareNodes || []) {
     const seconds = (now - w.since) / 1000;
     const text = t(`welfare.${w.status}`, { d: duration(seconds) });

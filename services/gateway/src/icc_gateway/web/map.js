@@ -2,8 +2,9 @@
 // Leaflet (global `L`) is loaded by index.html from /vendor/leaflet/.
 import { h } from './dom.js';
 import { label, lang, t } from './i18n.js';
-import { AGENCY_COLOUR, STALE_AFTER_S, STATUS_COLOUR, leadAgency, positionState, typeLabel } from './model.js';
+import { AGENCY_COLOUR, STALE_AFTER_S, STATUS_COLOUR, leadAgency, positionState, typeLabel, welfare } from './model.js';
 import { durationWords } from './reasons.js';
+import { duration } from './text.js';
 
 const L = window.L;
 
@@ -233,7 +234,9 @@ export class CityMap {
 
   /** A unit's tooltip: call sign, status and how old its position is. */
   unitTip(u) {
-    return [u.call_sign, label('status', u.status), positionNote(u)].filter(Boolean).join(' · ');
+    // A crew on scene or at a hospital: for how long (its welfare timer).
+    const since = welfare(u.status) && u.update_time ? t(`welfare.${u.status}`, { d: duration((Date.now() - Date.parse(u.update_time)) / 1000) }) : '';
+    return [u.call_sign, since || label('status', u.status), positionNote(u)].filter(Boolean).join(' · ');
   }
 
   /** Units whose position went stale (or fresh again) since last drawn: redrawn. */
