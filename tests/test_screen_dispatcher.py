@@ -267,6 +267,13 @@ async def test_the_command_line_assigns_a_named_unit_with_a_reason(
     assert assignment["override_reason"] == "gần hiện trường hơn"
     assert assignment["assigned_by"]["user"] == "dispatcher"
 
+    # "p2" raises the priority (with the etag read just before).
+    await page.keyboard.press("Control+k")
+    await page.keyboard.type("p2")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#cmd")).to_be_hidden()
+    await expect(page.locator(f'#queue .qrow[data-id="{incident_id}"] .badge')).to_have_text("P2")
+
     # An unknown command is answered in words and the line stays open; Esc closes it.
     await page.keyboard.press("Control+k")
     await page.keyboard.type("bay di")

@@ -113,6 +113,9 @@ export class AlertCenter {
     this.rules = ALERT_RULES;
     // key -> {key, kind, incident, priority, time, unit}
     this.alerts = new Map();
+    // incident id -> its alerts' keys: an incident that leaves drops its alerts without a
+    // look at every other one (a burst closes dozens among hundreds of alerts).
+    this.byIncident = new Map();
     this.acks = {};
     this.ackKey = null;
     this.seen = false; // a first snapshot was applied
@@ -143,6 +146,7 @@ export class AlertCenter {
     const oldest = Date.now() - this.rules.keepAckS * 1000;
     this.acks = Object.fromEntries(Object.entries(kept).filter(([, at]) => at > oldest));
     this.alerts.clear();
+    this.byIncident.clear();
     this.seen = false;
     this.render();
   }
@@ -152,6 +156,9 @@ export class AlertCenter {
   raise(alert) {
     if (this.alerts.has(alert.key) || this.acks[alert.key]) return;
     this.alerts.set(alert.key, { time: Date.now(), ...alert });
+    let keys = this.byIncident.get(alert.incident);
+    if (!keys) this.byIncident.set(alert.incident, (keys = new Set()));
+    keys.add(alert.key);
     this.raised++;
     this.dirty = true;
   }
@@ -160,7 +167,7 @@ export class AlertCenter {
    * recent; what left it drops. */
   snapshot(incidents) {
     const recent = Date.now() - this.rules.recentS * 1000;
-    for (const a of this.alerts.values()) if (!incidents.has(a.incident)) this.drop(a.incident);
+    for (const id of [...this.byIncident.keys()]) if (!incidents.has(id)) this.drop(id);
     for (const inc of incidents.values()) {
       if ((times(inc).call ?? 0) >= recent) this.newIncident(inc);
       this.escalations(null, inc, recent);
@@ -227,17 +234,30 @@ export class AlertCenter {
 
   /** An alert no longer true (the incident got a unit): gone without an acknowledgement. */
   clear(key) {
-    if (this.alerts.delete(key)) this.dirty = true;
+    if (this.forget(key)) this.dirty = true;
+  }
+
+  /** Removes one alert from both maps; whether there was one. */
+  forget(key) {
+    const a = this.alerts.get(key);
+    if (!a) return false;
+    this.alerts.delete(key);
+    const keys = this.byIncident.get(a.incident);
+    if (keys && keys.delete(key) && !keys.size) this.byIncident.delete(a.incident);
+    return true;
   }
 
   /** The incident left the screen (closed, cancelled, merged). */
   drop(incidentId) {
-    for (const [key, a] of this.alerts) if (a.incident === incidentId) this.alerts.delete(key);
+    const keys = this.byIncident.get(incidentId);
+    if (!keys) return;
+    for (const key of keys) this.alerts.delete(key);
+    this.byIncident.delete(incidentId);
   }
 
   acknowledge(key) {
     this.acks[key] = Date.now();
-    this.alerts.delete(key);
+    this.forget(key);
     if (this.ackKey) save(this.ackKey, this.acks);
     this.render();
   }
@@ -251,8 +271,9 @@ export class AlertCenter {
   }
 
   acknowledgeAll() {
-    for (const key of [...this.alerts.keys()]) this.acks[key] = Date.now();
+    for (const key of this.alerts.keys()) this.acks[key] = Date.now();
     this.alerts.clear();
+    this.byIncident.clear();
     if (this.ackKey) save(this.ackKey, this.acks);
     this.render();
   }

@@ -26,7 +26,7 @@ const COMMANDS = [
   [['assign', 'dieu', 'd'], 'cmd.usage.assign'],
   [['status', 'trangthai', 'tt'], 'cmd.usage.status'],
   [['note', 'ghichu', 'gc'], 'cmd.usage.note'],
-  [['priority', 'uutien', 'p'], 'cmd.usage.priority'],
+  [['priority', 'uutien', 'p'], 'cmd.usage.priority'],  // also p1 … p4
   [['close', 'ketthuc', 'kt'], 'cmd.usage.close'],
   [['open', 'mo'], 'cmd.usage.open'],
 ];
@@ -171,7 +171,10 @@ export class Keyboard {
 
   /** Runs one command; returns what to say when it worked, throws what went wrong. */
   async execute(line) {
-    const [word = '', ...rest] = line.split(/\s+/);
+    let [word = '', ...rest] = line.split(/\s+/);
+    // "p1" is "p 1".
+    const short = /^p([1-4])$/i.exec(word);
+    if (short) [word, rest] = ['p', [short[1], ...rest]];
     const verb = fold(word);
     const command = COMMANDS.find(([verbs]) => verbs.includes(verb));
     if (!command) throw new CommandError(line ? t('cmd.unknown', { word }) : t('cmd.empty'));

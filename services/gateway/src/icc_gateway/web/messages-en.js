@@ -68,7 +68,7 @@ export const en = {
   'cmd.usage.assign': 'assign [CALL-SIGN reason] — without a call sign: the recommended units (dieu)',
   'cmd.usage.status': 'status CALL-SIGN status, e.g. status CA-SAIGON-M1 on_scene (tt)',
   'cmd.usage.note': 'note text of the note (gc)',
-  'cmd.usage.priority': 'priority 1…4 — change the priority (p)',
+  'cmd.usage.priority': 'priority 1…4 — change the priority (p1…p4)',
   'cmd.usage.close': 'close resolution — close the incident (kt)',
   'cmd.usage.open': 'open INCIDENT-ID — open an incident by id (mo)',
   'cmd.unknown': 'No command "{word}". Press ? outside the command line to see the commands.',

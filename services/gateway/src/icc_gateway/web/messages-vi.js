@@ -68,7 +68,7 @@ export const vi = {
   'cmd.usage.assign': 'dieu [MÃ-ĐƠN-VỊ lý do] — không có mã: điều các đơn vị được đề xuất (assign)',
   'cmd.usage.status': 'tt MÃ-ĐƠN-VỊ trạng thái, vd: tt CA-SAIGON-M1 tai hien truong (status)',
   'cmd.usage.note': 'gc nội dung ghi chú (note)',
-  'cmd.usage.priority': 'p 1…4 — đổi mức ưu tiên (priority)',
+  'cmd.usage.priority': 'p1…p4 — đổi mức ưu tiên (priority 1…4)',
   'cmd.usage.close': 'kt kết quả xử lý — kết thúc sự vụ (close)',
   'cmd.usage.open': 'mo MÃ-SỰ-VỤ — mở sự vụ theo mã (open)',
   'cmd.unknown': 'Không có lệnh "{word}". Gõ ? ngoài dòng lệnh để xem các lệnh.',
