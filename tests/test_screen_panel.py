@@ -344,7 +344,10 @@ async def test_stale_and_never_reported_positions_are_shown(stack: Stack, browse
     now = datetime.now(UTC)
     await report(city, fresh, (10.7760, 106.7000), now)
     await report(city, stale, (10.7800, 106.7050), now - timedelta(minutes=5))
+    # This browser's clock is ten minutes fast: staleness is judged on the gateway's.
+    await page.clock.set_system_time(now + timedelta(minutes=10))
     await log_in(page, stack.url, "dispatcher")
+    assert await page.evaluate("Date.now()") > (now + timedelta(minutes=9)).timestamp() * 1000
     await page.wait_for_function(
         "ids => ids.every(id => window.__icc.state.picture.units.get(id)?.position_time)",
         arg=[fresh.name.split("/")[-1], stale.name.split("/")[-1]],

@@ -5,7 +5,7 @@
 // Call signs are drawn only for the groups a dispatcher opened (1,000 units stay cheap).
 import { h } from './dom.js';
 import { label, lang, t } from './i18n.js';
-import { AGENCIES, AGENCY_COLOUR, STATUS_COLOUR, UNIT_STATUSES, positionState, welfare } from './model.js';
+import { AGENCIES, AGENCY_COLOUR, STATUS_COLOUR, UNIT_STATUSES, positionState, toServer, welfare } from './model.js';
 import { stationName } from './reasons.js';
 import { duration, fold, ms } from './text.js';
 
@@ -21,7 +21,7 @@ const byCallSign = (a, b) => (a.call_sign < b.call_sign ? -1 : a.call_sign > b.c
 function welfareOf(u, now) {
   const limits = welfare(u.status);
   if (!limits || !u.update_time) return null;
-  const seconds = (now - ms(u.update_time)) / 1000;
+  const seconds = (toServer(now) - ms(u.update_time)) / 1000;
   return { seconds, level: seconds >= limits[1] ? 'red' : seconds >= limits[0] ? 'amber' : '' };
 }
 

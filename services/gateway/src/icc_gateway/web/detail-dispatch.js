@@ -7,7 +7,7 @@
 import { ApiError } from './api.js';
 import { h, thead } from './dom.js';
 import { label, lang, t } from './i18n.js';
-import { ACTIVE_ASSIGNMENT, OPEN_STATES, UNIT_STATUSES, can, welfare } from './model.js';
+import { ACTIVE_ASSIGNMENT, OPEN_STATES, UNIT_STATUSES, can, toServer, welfare } from './model.js';
 import { durationWords, etaClock, km, reasonText } from './reasons.js';
 import { clockTime, duration, ms, shortId } from './text.js';
 
@@ -52,7 +52,7 @@ function decisionSince(d, since) {
 }
 
 function setDecision(x, now) {
-  const text = ` · ${t('panel.decision_since', { time: clockTime(x.since), d: duration((now - x.at) / 1000) })}`;
+  const text = ` · ${t('panel.decision_since', { time: clockTime(x.since), d: duration((toServer(now) - x.at) / 1000) })}`;
   if (x.text.data !== text) x.text.data = text;
 }
 
@@ -382,7 +382,7 @@ function overrideRow(d, c) {
 export function tickWelfare(d, now) {
   tickDecision(d, now);
   for (const w of d.welfareNodes || []) {
-    const seconds = (now - w.since) / 1000;
+    const seconds = (toServer(now) - w.since) / 1000;
     const text = t(`welfare.${w.status}`, { d: duration(seconds) });
     if (w.text.data !== text) w.text.data = text;
     const level = seconds >= w.limits[1] ? 'red' : seconds >= w.limits[0] ? 'amber' : '';

@@ -2,7 +2,7 @@
 // Leaflet (global `L`) is loaded by index.html from /vendor/leaflet/.
 import { h } from './dom.js';
 import { label, lang, t } from './i18n.js';
-import { AGENCY_COLOUR, STALE_AFTER_S, STATUS_COLOUR, leadAgency, positionState, typeLabel, welfare } from './model.js';
+import { AGENCY_COLOUR, STALE_AFTER_S, STATUS_COLOUR, leadAgency, positionState, toServer, typeLabel, welfare } from './model.js';
 import { durationWords } from './reasons.js';
 import { duration } from './text.js';
 
@@ -46,7 +46,7 @@ const asText = (text) => h('span', null, text);
 export function positionNote(u, now = Date.now()) {
   const where = positionState(u, now);
   if (where === 'never') return t('unit.never_reported');
-  if (where === 'stale') return t('unit.stale', { d: durationWords((now - Date.parse(u.position_time)) / 1000) });
+  if (where === 'stale') return t('unit.stale', { d: durationWords((toServer(now) - Date.parse(u.position_time)) / 1000) });
   return '';
 }
 
@@ -235,7 +235,7 @@ export class CityMap {
   /** A unit's tooltip: call sign, status and how old its position is. */
   unitTip(u) {
     // A crew on scene or at a hospital: for how long (its welfare timer).
-    const since = welfare(u.status) && u.update_time ? t(`welfare.${u.status}`, { d: duration((Date.now() - Date.parse(u.update_time)) / 1000) }) : '';
+    const since = welfare(u.status) && u.update_time ? t(`welfare.${u.status}`, { d: duration((toServer(Date.now()) - Date.parse(u.update_time)) / 1000) }) : '';
     return [u.call_sign, since || label('status', u.status), positionNote(u)].filter(Boolean).join(' · ');
   }
 

@@ -34,13 +34,24 @@ export const WELFARE = ALERT_RULES.welfareS;
 export const welfare = (status) => WELFARE[status] || null;
 export const STALE_AFTER_S = ALERT_RULES.staleS;
 
+// The gateway's clock minus this browser's (ms), from the last snapshot's `server_time`:
+// a position is a minute from stale, so a dispatcher's PC whose clock is off must not
+// make every unit look stale (or none).
+let clockOffset = 0;
+export function setServerTime(iso) {
+  const at = Date.parse(iso);
+  if (Number.isFinite(at)) clockOffset = at - Date.now();
+}
+/** This browser's time `now` (ms) on the gateway's clock. */
+export const toServer = (now) => now + clockOffset;
+
 /** 'never' (no position ever: drawn at its station), 'stale' or 'fresh' at `now` (ms). */
 export function positionState(u, now) {
   if (u.lat == null || u.lon == null) return 'never';
   // A position without its time (a gateway older than position_time): nothing to judge.
   if (!u.position_time) return 'fresh';
   if (!u._p) u._p = ms(u.position_time);
-  return now - u._p > STALE_AFTER_S * 1000 ? 'stale' : 'fresh';
+  return toServer(now) - u._p > STALE_AFTER_S * 1000 ? 'stale' : 'fresh';
 }
 
 export function timerLevel(phase, priority, seconds) {
@@ -93,6 +104,7 @@ export class Picture {
   }
 
   replace(p) {
+    if (p.server_time) setServerTime(p.server_time);
     this.cursor = p.cursor;
     this.incidents = new Map(p.incidents.filter((i) => OPEN_STATES.has(i.state)).map((i) => [i.id, i]));
     this.units = new Map(p.units.map((u) => [u.id, u]));
