@@ -582,4 +582,9 @@ async def test_every_reason_code_is_said_in_both_languages(stack: Stack, browser
         "Trả lời câu hỏi Người bệnh có tỉnh không, có trả lời khi gọi không?: Không"
     )
     assert said["en"][[r["code"] for r in reasons].index("ETA")] == "ETA 3 min 49 s, 2.7 km"
+    # A parameter left out by a service: a dash, never "{name}".
+    bare = await page.evaluate(
+        "async () => (await import('/reasons.js')).reasonText({code: 'CREATED', params: {}})"
+    )
+    assert bare == "Tạo sự vụ — —, đường dây —"
     assert not errors, errors

@@ -94,8 +94,6 @@ export const en = {
   'panel.eta_col': 'ETA (min:s)',
   'panel.distance_col': 'Distance',
   'panel.agency_col': 'Agency',
-  'panel.kind_col': 'Kind',
-  'panel.release_reason': 'Why the assignment ended',
   'panel.override_kind': 'Kind',
   'panel.override_all_kinds': 'All kinds',
   'panel.override_list': 'Available units, nearest first',

@@ -94,8 +94,6 @@ export const vi = {
   'panel.eta_col': 'ETA (phút:giây)',
   'panel.distance_col': 'Cự ly',
   'panel.agency_col': 'Lực lượng',
-  'panel.kind_col': 'Loại xe',
-  'panel.release_reason': 'Lý do kết thúc phân công',
   'panel.override_kind': 'Loại xe',
   'panel.override_all_kinds': 'Mọi loại xe',
   'panel.override_list': 'Đơn vị sẵn sàng, gần nhất trước',

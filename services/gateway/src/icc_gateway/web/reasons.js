@@ -101,9 +101,10 @@ export function reasonText(r) {
   }
   // A parameter that may be absent (a person's words): the wording without it.
   for (const name of ['text', 'resolution', 'reason']) {
-    if (!(name in params) && has(`${key}.no_${name}`)) return t(`${key}.no_${name}`, said);
+    if (!(name in params) && has(`${key}.no_${name}`)) return t(`${key}.no_${name}`, said).replace(/\{\w+\}/g, t('time.none'));
   }
-  return t(key, said);
+  // A parameter the code should have but the service left out: a dash, not "{name}".
+  return t(key, said).replace(/\{\w+\}/g, t('time.none'));
 }
 
 /** Several reasons (a chronology entry's), joined as one line. */
