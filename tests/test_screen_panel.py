@@ -306,7 +306,9 @@ async def test_no_english_in_vietnamese_mode(stack: Stack, browser: Browser) -> 
     await page.locator("#board-search").fill("xe cuu thuong")
     await expect(board.locator(".board-found")).to_contain_text("đơn vị khớp")
     regions["board search"] = await page.locator("section.board").evaluate(VISIBLE_TEXT)
-    regions["map"] = await page.locator(".leaflet-control-container").evaluate(VISIBLE_TEXT)
+    # The map: its controls, and the alerts over it (the new P1's).
+    await expect(page.locator("#alerts")).to_contain_text("P1")
+    regions["map"] = await page.locator(".map-wrap").evaluate(VISIBLE_TEXT)
     assert "Phóng to" in regions["map"] and "Thu nhỏ" in regions["map"]
 
     found = {name: english_in(texts, english) for name, texts in regions.items()}

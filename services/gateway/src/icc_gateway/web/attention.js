@@ -304,7 +304,7 @@ export class AlertCenter {
             all.length > shown.length ? h('span', null, t('alert.more', { n: all.length - shown.length })) : null,
             h('button', { type: 'button', class: 'small', dataset: { key: 'ack-all' }, onclick: () => this.acknowledgeAll() }, t('alert.ack_all')),
           )
-        : null,
+        : '', // replaceChildren writes a null as the text "null"
     );
     if (focused) this.el.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
   }
