@@ -90,7 +90,7 @@ async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
     assert etas == sorted(etas) and etas[0] > 0, etas
     first = rows.first
     await expect(first.locator("td.eta")).to_have_text(ETA_CLOCK)
-    await expect(first.locator("td").nth(4)).to_have_text(re.compile(r"^\d+,\d km$"))
+    await expect(first.locator("td").nth(3)).to_have_text(re.compile(r"^\d+,\d km$"))
     ranked = await api(page, f"/incidents/{incident_id}/available-units")
     assert [c["eta_s"] for c in ranked["candidates"][:15]] == etas
     seconds = etas[0]
@@ -99,7 +99,7 @@ async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
     # Filtered by kind: only ambulances, still nearest first.
     await detail.get_by_label("Loại xe").select_option(label="Xe cứu thương cơ bản")
     await expect(rows.first).to_contain_text("Xe cứu thương cơ bản")
-    kinds = await rows.locator("td:nth-child(2) .muted").all_inner_texts()
+    kinds = await rows.locator("td:nth-child(2) .kind").all_inner_texts()
     assert set(kinds) == {"Xe cứu thương cơ bản"}, kinds
     bls = [int(e) for e in await rows.evaluate_all("rs => rs.map(r => r.dataset.eta)")]
     assert bls == sorted(bls)

@@ -5,8 +5,8 @@
 // Call signs are drawn only for the groups a dispatcher opened (1,000 units stay cheap).
 import { h } from './dom.js';
 import { label, lang, t } from './i18n.js';
-import { AGENCIES, AGENCY_COLOUR, STATUS_COLOUR, UNIT_STATUSES, positionState, toServer, welfare } from './model.js';
-import { stationName } from './reasons.js';
+import { AGENCIES, AGENCY_COLOUR, STALE_AFTER_S, STATUS_COLOUR, UNIT_STATUSES, positionState, toServer, welfare } from './model.js';
+import { durationWords, stationName } from './reasons.js';
 import { duration, fold, ms } from './text.js';
 
 const MODES = ['agency', 'station', 'status'];
@@ -182,7 +182,8 @@ export class UnitBoard {
       else if (where === 'stale') stale++;
     }
     if (!never && !stale) return null;
-    return h('span', { class: 'position-issues', title: t('unit.never_reported') }, t('board.position_issues', { never, stale }));
+    const said = [never ? t('board.never_count', { n: never }) : '', stale ? t('board.stale_count', { n: stale }) : ''].filter(Boolean).join(' · ');
+    return h('span', { class: 'position-issues', title: t('board.position_tip', { d: durationWords(STALE_AFTER_S) }) }, said);
   }
 
   group(key, status, title, colour, list, now) {

@@ -246,14 +246,8 @@ function recommendation(d) {
         h(
           'table',
           { class: 'grid candidates' },
-          thead(
-            t('detail.select'),
-            t('detail.unit'),
-            t('detail.role'),
-            { class: 'num', text: t('panel.eta_col') },
-            { class: 'num', text: t('panel.distance_col') },
-            t('detail.reasons'),
-          ),
+          // Four columns, the role and reasons under the unit: the panel is narrow.
+          thead(t('detail.select'), `${t('detail.unit')} · ${t('detail.reasons')}`, { class: 'num', text: t('panel.eta_col') }, { class: 'num', text: t('panel.distance_col') }),
           h(
             'tbody',
             null,
@@ -281,11 +275,16 @@ function candidateRow(d, c) {
     'tr',
     { class: c.selected ? 'recommended' : '' },
     h('td', null, box),
-    h('td', null, h('strong', null, c.call_sign), h('div', { class: 'muted' }, `${label('agency', c.agency)} · ${label('kind', c.kind)}`)),
-    h('td', null, roleLabel(d, c.role), c.mutual_aid ? h('span', { class: 'tag' }, t('detail.mutual_aid')) : null),
+    h(
+      'td',
+      null,
+      h('strong', null, c.call_sign),
+      h('div', { class: 'muted' }, `${label('agency', c.agency)} · ${label('kind', c.kind)}`),
+      h('div', { class: 'role' }, `${t('detail.role')}: ${roleLabel(d, c.role)}`, c.mutual_aid ? h('span', { class: 'tag' }, t('detail.mutual_aid')) : null),
+      h('ul', { class: 'reasons' }, (c.coded_reasons || []).map((r) => h('li', null, reasonText(r)))),
+    ),
     h('td', { class: 'num eta' }, etaClock(c.eta_s)),
     h('td', { class: 'num' }, c.distance_m ? km(c.distance_m) : t('time.none')),
-    h('td', null, h('ul', { class: 'reasons' }, (c.coded_reasons || []).map((r) => h('li', null, reasonText(r))))),
   );
 }
 
@@ -334,7 +333,7 @@ function override(d, assignments) {
       ? h(
           'table',
           { class: 'grid override-units', 'aria-label': t('panel.override_list') },
-          thead(t('detail.select'), t('detail.unit'), t('panel.agency_col'), { class: 'num', text: t('panel.eta_col') }, { class: 'num', text: t('panel.distance_col') }, t('detail.role')),
+          thead(t('detail.select'), t('detail.unit'), { class: 'num', text: t('panel.eta_col') }, { class: 'num', text: t('panel.distance_col') }),
           h('tbody', null, rows),
         )
       : h('p', { class: 'muted' }, t('panel.override_none')),
@@ -370,11 +369,16 @@ function overrideRow(d, c) {
     'tr',
     { class: far ? 'far' : '', dataset: { unit: c.unit, eta: String(c.eta_s) } },
     h('td', null, radio),
-    h('td', null, h('strong', null, c.call_sign), h('div', { class: 'muted' }, label('kind', c.kind))),
-    h('td', null, label('agency', c.agency)),
+    h(
+      'td',
+      null,
+      h('strong', null, c.call_sign),
+      h('div', { class: 'muted kind' }, label('kind', c.kind)),
+      h('div', { class: 'muted' }, `${label('agency', c.agency)} · ${roleLabel(d, c.role)}`),
+      far ? h('span', { class: 'tag far' }, t('panel.override_far_tag')) : null,
+    ),
     h('td', { class: 'num eta' }, c.eta_s ? etaClock(c.eta_s) : t('panel.no_route')),
     h('td', { class: 'num' }, c.distance_m ? km(c.distance_m) : t('time.none')),
-    h('td', null, roleLabel(d, c.role), far ? h('span', { class: 'tag far' }, t('panel.override_far_tag')) : null),
   );
 }
 

@@ -93,7 +93,6 @@ export const en = {
   'panel.eta_tip': 'Estimated travel time (min:s) when the unit was chosen',
   'panel.eta_col': 'ETA (min:s)',
   'panel.distance_col': 'Distance',
-  'panel.agency_col': 'Agency',
   'panel.override_kind': 'Kind',
   'panel.override_all_kinds': 'All kinds',
   'panel.override_list': 'Available units, nearest first',
@@ -124,7 +123,9 @@ export const en = {
   'board.matches': '{n} matching units',
   'board.no_match': 'No matching unit.',
   'board.no_station': 'No station',
-  'board.position_issues': '{never} no fix · {stale} stale',
+  'board.never_count': '{n} no fix',
+  'board.stale_count': '{n} stale',
+  'board.position_tip': 'No fix: never reported a position (shown at its station). Stale: no report for over {d}.',
 
   'map.zoom_in': 'Zoom in',
   'map.zoom_out': 'Zoom out',

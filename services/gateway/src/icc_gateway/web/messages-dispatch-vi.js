@@ -93,7 +93,6 @@ export const vi = {
   'panel.eta_tip': 'Thời gian di chuyển ước tính (phút:giây) khi đơn vị được chọn',
   'panel.eta_col': 'ETA (phút:giây)',
   'panel.distance_col': 'Cự ly',
-  'panel.agency_col': 'Lực lượng',
   'panel.override_kind': 'Loại xe',
   'panel.override_all_kinds': 'Mọi loại xe',
   'panel.override_list': 'Đơn vị sẵn sàng, gần nhất trước',
@@ -124,7 +123,9 @@ export const vi = {
   'board.matches': '{n} đơn vị khớp',
   'board.no_match': 'Không có đơn vị khớp.',
   'board.no_station': 'Không thuộc trạm',
-  'board.position_issues': '{never} chưa định vị · {stale} vị trí cũ',
+  'board.never_count': '{n} chưa định vị',
+  'board.stale_count': '{n} vị trí cũ',
+  'board.position_tip': 'Chưa định vị: chưa từng báo vị trí (hiển thị tại trạm). Vị trí cũ: quá {d} không báo.',
 
   'map.zoom_in': 'Phóng to',
   'map.zoom_out': 'Thu nhỏ',
