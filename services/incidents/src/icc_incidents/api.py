@@ -2,7 +2,7 @@
 
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from icc_incidents.domain.lifecycle import Draft
 from icc_incidents.domain.model import Incident, IncidentFilter
 from icc_incidents.places import PlaceSearch
 from icc_incidents.service import IncidentService
-from icc_incidents.transfers import EidoExchange
+from icc_incidents.transfers import EidoExchange, Imported
 from icc_incidents.watch import IncidentWatch
 from icc_kernel.errors import Forbidden, InvalidInput, NotFound, Violation, raise_if_any
 from icc_kernel.names import id_of
@@ -315,11 +315,19 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
         raise_if_any(out)
         # The headers tell the caller the watch is live (nothing published later is missed).
         subscribed = functools.partial(context.send_initial_metadata, ())
-        s = scope()
-        async for item in self._watch.stream(request.cursor, agencies, subscribed, s):
-            if not request.eido:
+        if request.eido:
+            async for item in self.eido_stream(request.cursor, subscribed, agencies):
                 yield item
-                continue
+            return
+        async for item in self._watch.stream(request.cursor, agencies, subscribed, scope()):
+            yield item
+
+    async def eido_stream(
+        self, cursor: str, subscribed: Callable[[], Awaitable[None]], agencies: set[Agency]
+    ) -> AsyncIterator[pb.WatchIncidentsResponse]:
+        """The watch as EIDO documents, in the current call's scope (gRPC, WebSocket)."""
+        s = scope()
+        async for item in self._watch.stream(cursor, agencies, subscribed, s):
             action = item.WhichOneof("event") or ""
             name = getattr(item, action).incident.name
             try:
@@ -439,12 +447,7 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
     async def ImportEido(
         self, request: pb.ImportEidoRequest, context: Context
     ) -> pb.ImportEidoResponse:
-        imported = await self._exchange.import_document(
-            request.document,
-            actor_of(context),
-            may_create=self._may_transfer,
-            may_change=lambda incident: check_visible(scope(), incident),
-        )
+        imported = await self.import_document(request.document)
         _tag(imported.incident.name)
         answer = _full(imported.incident)
         if not imported.created:  # a new incident's answer holds only what was sent
@@ -454,6 +457,15 @@ class IncidentApi(pb_grpc.IncidentServiceServicer):
             created=imported.created,
             replayed=imported.replayed,
             incident=answer,
+        )
+
+    async def import_document(self, text: str) -> Imported:
+        """ImportEido in the current call's scope (gRPC, WebSocket)."""
+        return await self._exchange.import_document(
+            text,
+            scope().principal.actor(),
+            may_create=self._may_transfer,
+            may_change=lambda incident: check_visible(scope(), incident),
         )
 
     # Audit
