@@ -5,7 +5,8 @@ gRPC port.
 
     wss://HOST:PORT/eido?cursor=CURSOR      (cursor optional: from now on)
 
-ICC sends one JSON text message per event about an incident the partner may see:
+ICC first sends `{"type": "subscribed"}` (from then on nothing published is missed), then
+one JSON text message per event about an incident the partner may see:
 `{"type": "notify", "action", "cursor", "document"}` (the incident's EIDO document). A
 partner that reconnects with the last `cursor` it received resumes with the next event:
 nothing missed, nothing twice (the same cursor as `WatchIncidents`). It may send
