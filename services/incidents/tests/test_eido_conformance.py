@@ -363,3 +363,16 @@ def test_schema_faults_are_named_by_their_path() -> None:
         "document.callComponent[0].direction",
         "document.incidentComponent.incidentCommonPriorityNumber",
     }
+
+
+def test_callback_numbers_are_read_from_tel_and_sip_uris() -> None:
+    found = KINDS["a 112 transfer"][0]
+    doc = to_eido(found, None, personal_data=True)
+    for uri, phone in (
+        ("tel:+84 (28) 3829 1234", "+842838291234"),
+        ("sip:+84909123456@carrier.vn;user=phone", "+84909123456"),
+        ("sip:alice@example.com", ""),
+        ("mailto:x@y", ""),
+    ):
+        doc["callbackComponent"][0]["callBackInformationUri"] = [uri]
+        assert parse.read(doc, RULES.catalog, T0).draft.caller.phone == phone, uri

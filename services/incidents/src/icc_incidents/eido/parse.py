@@ -262,10 +262,22 @@ def _caller(
     for path, ref in callback_refs:
         for _, callback in _follow(ref, path, index, out):
             for uri in callback.get("callBackInformationUri") or []:
-                number = uri.removeprefix("tel:").split(";")[0] if uri.startswith("tel:") else ""
+                number = _number(str(uri))
                 if not phone and _PHONE.match(number):
                     phone = number
     return Caller(name=name[:200], phone=phone, language=language[:35])
+
+
+def _number(uri: str) -> str:
+    """The phone number of a tel: URI, or of a sip: URI whose user part is one
+    (`sip:+84909123456@carrier;user=phone`); visual separators left out."""
+    if uri.startswith("tel:"):
+        text = uri.removeprefix("tel:").split(";")[0]
+    elif uri.startswith(("sip:", "sips:")):
+        text = uri.partition(":")[2].split("@")[0].split(";")[0]
+    else:
+        return ""
+    return "".join(c for c in text if c not in " ()")
 
 
 def _line(calls: list[dict[str, Any]]) -> CallLine | None:
