@@ -1,7 +1,7 @@
 """The partner example (examples/partner/partner.py) as a partner runs it: its own process,
 its own certificate (police-113), against the city's services. It transfers a call in,
-reads an incident as EIDO, and resumes its EIDO stream from a cursor with nothing missed
-or repeated."""
+reads an incident as EIDO, resumes its EIDO stream from a cursor with nothing missed
+or repeated, and reports one of its units en route, which the incident then follows."""
 
 import asyncio
 import copy
@@ -51,6 +51,7 @@ async def run(pki: Pki, city: City, *args: str) -> list[str]:
         **os.environ,
         **pki.env("police-113"),
         "ICC_INCIDENTS_ADDR": f"127.0.0.1:{city.running['incidents'].port}",  # type: ignore[attr-defined]
+        "ICC_RESOURCES_ADDR": city.resources_target,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(EXAMPLE), *args, env=env,
@@ -104,3 +105,38 @@ async def test_the_partner_example_transfers_reads_and_resumes_its_eido_stream(
     shown = json.loads("\n".join(await run(city.pki, city, "get", first["incident"])))
     assert shown["incidentComponent"]["internalIncidentId"] == first["incident"]
     assert shown["incidentComponent"]["incidentTypeInternalCode"] == "POLICE.ROBBERY"
+
+
+async def test_the_partner_example_reports_its_unit_en_route(city: City, tmp_path: Path) -> None:
+    path = tmp_path / "robbery.json"
+    path.write_text(json.dumps(document("p0000003", 10.7769, 106.7009)))
+    made = json.loads((await run(city.pki, city, "transfer", str(path)))[0])
+    name = made["incident"]
+
+    async def shown() -> dict[str, Any]:
+        lines = await run(city.pki, city, "get", name)
+        found: dict[str, Any] = json.loads("\n".join(lines))
+        return found
+
+    # A P1 robbery: dispatch assigns police units by itself.
+    deadline = asyncio.get_running_loop().time() + T
+    doc = await shown()
+    while not [
+        r
+        for r in doc.get("emergencyResourceComponent", [])
+        if r["emergencyResourceTypeCommonRegistryText"] == "police"
+    ]:
+        assert asyncio.get_running_loop().time() < deadline, "no police unit assigned"
+        await asyncio.sleep(0.5)
+        doc = await shown()
+    unit = next(
+        r["emergencyResourceTypeInternalText"]
+        for r in doc["emergencyResourceComponent"]
+        if r["emergencyResourceTypeCommonRegistryText"] == "police"
+    )
+    reported = json.loads((await run(city.pki, city, "unit-status", unit, "EN_ROUTE"))[0])
+    assert reported == {"unit": unit, "status": "EN_ROUTE"}
+    while doc["incidentComponent"]["incidentStatusInternalText"][0] != "EN_ROUTE":
+        assert asyncio.get_running_loop().time() < deadline + T, doc["incidentComponent"]
+        await asyncio.sleep(0.5)
+        doc = await shown()

@@ -7,12 +7,15 @@ certificate (an agency, a role). Three things a partner's CAD does:
     python examples/partner/partner.py transfer DOCUMENT.json   # a call transferred in
     python examples/partner/partner.py get incidents/ID         # an incident as EIDO
     python examples/partner/partner.py watch [--cursor C] [--max N]
+    python examples/partner/partner.py unit-status units/ID EN_ROUTE  # its own unit
 
 `watch` prints one JSON line per event (`action`, `incident`, `cursor`, `document`); give
 the last `cursor` back to resume after a disconnect with nothing missed or repeated.
 
-The address is ICC_INCIDENTS_ADDR (default 127.0.0.1:50051); the certificate, key and CA
-bundle are ICC_TLS_CERT, ICC_TLS_KEY and ICC_TLS_CA. The stubs come from ICC's protos/
+The addresses are ICC_INCIDENTS_ADDR (default 127.0.0.1:50051) and ICC_RESOURCES_ADDR
+(127.0.0.1:50052); the certificate, key and CA bundle are ICC_TLS_CERT, ICC_TLS_KEY and
+ICC_TLS_CA. The units ICC assigned are in each document's `emergencyResourceComponent`
+(`emergencyResourceTypeInternalText`: the unit's name). The stubs come from ICC's protos/
 (generate your own with grpcio-tools, or use the icc-protos package of this repository).
 """
 
@@ -26,11 +29,12 @@ import grpc
 
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
+from icc.resource.v1 import resource_pb2, resource_service_pb2, resource_service_pb2_grpc
 
 TIMEOUT_S = 10.0
 
 
-def channel() -> grpc.Channel:
+def channel(variable: str = "ICC_INCIDENTS_ADDR", default: str = "127.0.0.1:50051") -> grpc.Channel:
     def read(variable: str) -> bytes:
         path = os.environ.get(variable)
         if not path:
@@ -40,8 +44,7 @@ def channel() -> grpc.Channel:
     credentials = grpc.ssl_channel_credentials(
         read("ICC_TLS_CA"), read("ICC_TLS_KEY"), read("ICC_TLS_CERT")
     )
-    target = os.environ.get("ICC_INCIDENTS_ADDR", "127.0.0.1:50051")
-    return grpc.secure_channel(target, credentials)
+    return grpc.secure_channel(os.environ.get(variable, default), credentials)
 
 
 def transfer(stub: pb_grpc.IncidentServiceStub, path: str) -> None:
@@ -76,6 +79,19 @@ def watch(stub: pb_grpc.IncidentServiceStub, cursor: str, most: int) -> None:
         stream.cancel()
 
 
+def unit_status(name: str, status: str) -> None:
+    """One of the partner's own units reports its status (ICC refuses another agency's)."""
+    with channel("ICC_RESOURCES_ADDR", "127.0.0.1:50052") as ch:
+        stub = resource_service_pb2_grpc.ResourceServiceStub(ch)
+        reply = stub.UpdateUnitStatus(
+            resource_service_pb2.UpdateUnitStatusRequest(
+                name=name, status=resource_pb2.UnitStatus.Value(f"UNIT_STATUS_{status}")
+            ),
+            timeout=TIMEOUT_S,
+        )
+    print(json.dumps({"unit": reply.unit.name, "status": status}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,7 +100,17 @@ def main() -> None:
     watching = commands.add_parser("watch")
     watching.add_argument("--cursor", default="")
     watching.add_argument("--max", type=int, default=0, help="stop after this many events")
+    reporting = commands.add_parser("unit-status")
+    reporting.add_argument("unit")
+    reporting.add_argument("status", choices=["EN_ROUTE", "ON_SCENE", "AVAILABLE"])
     args = parser.parse_args()
+    if args.command == "unit-status":
+        try:
+            unit_status(args.unit, args.status)
+        except grpc.RpcError as exc:
+            print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+            raise SystemExit(1) from None
+        return
     with channel() as ch:
         stub = pb_grpc.IncidentServiceStub(ch)
         try:
