@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,7 +22,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from icc_cli import cluster
-from icc_testing import CuttableProxy, Pki, ServiceProcess, free_port
+from icc_testing import CuttableProxy, Pki, ServiceProcess
 from icc_testing.nats_server import nats_server_binary
 from tests.cluster.network import NodeNetwork
 
@@ -161,14 +162,18 @@ class Cluster:
             proc = NatsProcess(node, confs[node.name], self.root / f"{node.name}.log", prefix)
             proc.start()
             self.nats.append(proc)
-        wait_for(lambda: all(n.healthy() for n in self.nats), 30, "the NATS cluster healthy")
+        wait_for(self._nats_healthy, 60, "the NATS cluster healthy")
         asyncio.run(self._create_databases())
         for service in CUTTABLE:
             url = make_url(self.databases[service])
             proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
             proxy.start()
             self.proxies[service] = proxy
-        ports = {s: [free_port(), free_port()] for s in SERVICES}
+        first = free_port_block(len(SERVICES) * cluster.REPLICAS)
+        ports = {
+            s: [first + cluster.REPLICAS * k + i for i in range(cluster.REPLICAS)]
+            for k, s in enumerate(SERVICES)
+        }
         # One at a time. Started together on the cluster just formed, on this loaded
         # machine, two replicas declaring the same streams both exited with "cannot
         # start: nats: timeout" (2 runs of 2); Kubernetes would restart them, this does not.
@@ -176,6 +181,14 @@ class Cluster:
             for service in SERVICES:
                 replica = self._start_replica(service, index, ports)
                 self.replicas.setdefault(service, []).append(replica)
+
+    def _nats_healthy(self) -> bool:
+        """Every node healthy; a node that exited fails at once, with its log's end."""
+        for n in self.nats:
+            if n.process is not None and n.process.poll() is not None:
+                tail = n.log.read_text(errors="replace")[-1500:] if n.log.exists() else ""
+                raise AssertionError(f"{n.node.name} exited at start-up:\n{tail}")
+        return all(n.healthy() for n in self.nats)
 
     def _start_replica(self, service: str, index: int, ports: dict[str, list[int]]) -> Replica:
         address = f"127.0.0.1:{ports[service][index]}"
@@ -273,18 +286,31 @@ class Cluster:
         raise AssertionError("no JetStream meta leader")
 
 
+def _ephemeral_ports() -> range:
+    """The ports Linux gives outgoing connections (`ip_local_port_range`)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
 def free_port_block(size: int) -> int:
-    """The first of `size` consecutive free ports."""
-    for _ in range(50):
-        first = free_port()
-        if first + size < 65000 and all(_free(first + i) for i in range(size)):
+    """The first of `size` consecutive free ports, below the ephemeral range: a port
+    found free there (as `free_port` finds them) could be taken by any outgoing
+    connection before a slow-starting server binds it, which happened under load (a
+    nats-server's route port, taken in the seconds before it listened). Below the range
+    only another listener can take it."""
+    ephemeral = _ephemeral_ports()
+    low, high = 20000, min(ephemeral.start, 65000) - size
+    for _ in range(200):
+        first = low + secrets.randbelow(max(1, high - low))
+        if all(_free(first + i) for i in range(size)):
             return first
     raise RuntimeError("no block of free ports")
 
 
 def _free(port: int) -> bool:
-    import socket
-
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
