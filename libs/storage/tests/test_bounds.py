@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -126,3 +127,29 @@ async def test_a_cut_database_is_answered_at_once_until_it_answers_again(
     finally:
         await db.dispose()
         proxy.stop()
+
+
+async def test_a_probe_late_because_the_service_is_busy_does_not_cut_it_off(
+    tmp_path: Path,
+) -> None:
+    """Under a flood of calls the probe can wait past its bound (the pool taken, the
+    event loop loaded) while other work gets its answers: the database answers, and
+    refusing every call then would turn a peak into an outage."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    try:
+
+        async def busy_work() -> None:
+            async with db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+            # The loop held past the probe's bound, as by a burst of handlers.
+            time.sleep(0.3)  # noqa: ASYNC251 (blocking on purpose: a loaded loop)
+
+        probe = asyncio.create_task(db.probe(timeout_s=0.05))
+        await asyncio.sleep(0)  # the probe starts first, then waits for its connection
+        await busy_work()
+        assert await probe
+        assert not db.away
+        async with db.write() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await db.dispose()

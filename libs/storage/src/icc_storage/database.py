@@ -111,6 +111,8 @@ class Database:
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._away = False
+        # When a transaction last completed (monotonic): the database answered then.
+        self._answered_at = float("-inf")
         # Parameters stay out of error messages: they hold callers' personal data.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -151,11 +153,20 @@ class Database:
 
     async def probe(self, timeout_s: float) -> bool:
         """One `SELECT 1` within `timeout_s` (through the pool, past the fail-fast of
-        `away`): whether the database answers. Sets `away` to the opposite."""
+        `away`): whether the database answers. Sets `away` to the opposite.
+
+        A probe that times out while other work completed a transaction says only that
+        the service is busy (the pool taken, the event loop loaded by a flood of calls),
+        not that the database is away: the database answers. Failing every call then
+        would turn a peak into an outage."""
+        started = time.monotonic()
         try:
             async with asyncio.timeout(timeout_s), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
+            if self._answered_at >= started:
+                self._away = False
+                return True
             self._away = True
             return False
         self._away = False
@@ -165,11 +176,15 @@ class Database:
         if self._away:
             raise DatabaseAway()
 
+    def _answered(self) -> None:
+        self._answered_at = time.monotonic()
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         self._answering()
         async with self.engine.begin() as conn:
             yield conn
+        self._answered()
 
     @asynccontextmanager
     async def read(self, *, inline: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -189,11 +204,13 @@ class Database:
                     # Offers the `execute` and `run_sync` a read needs, awaitable
                     # like AsyncConnection's.
                     yield cast(AsyncConnection, _InlineConnection(sync_conn))
+            self._answered()
             return
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{_READ_ONLY: True})
             async with conn.begin():
                 yield conn
+        self._answered()
 
     @asynccontextmanager
     async def batch_connection(self, *, inline: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -212,9 +229,11 @@ class Database:
         if inline and self._inline_writes is not None:
             with self._inline_writes.connect() as sync_conn:
                 yield cast(AsyncConnection, _InlineConnection(sync_conn))
+            self._answered()
             return
         async with self.engine.connect() as conn:
             yield conn
+        self._answered()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
