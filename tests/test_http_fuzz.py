@@ -11,7 +11,9 @@ Bounded for CI: `ICC_HTTP_FUZZ_EXAMPLES` examples per operation in the fuzzing p
 default; the coverage phase's boundary cases come on top): about 2,200 requests for 31
 operations, 100-160 s on two busy cores (1,270 requests and 90 s without the nine
 call-taking ones, measured side by side); with the six public-warning operations, 2,723
-requests and 185 s of schemathesis on two cores at a load average near 20. A nightly run sets more, e.g. `ICC_HTTP_FUZZ_EXAMPLES=500 ICC_HTTP_FUZZ_TIMEOUT_S=3600`.
+requests and 185 s of schemathesis on two cores at a load average near 20 (two workers);
+with one worker and the dispatch panel's route, 3,392 requests in 207 s beside a running
+benchmark. A nightly run sets more, e.g. `ICC_HTTP_FUZZ_EXAMPLES=500 ICC_HTTP_FUZZ_TIMEOUT_S=3600`.
 On failure the output lists every problem schemathesis found, with a curl command that
 shows it; tests/schemathesis.toml says which answers count as accepted.
 """
@@ -32,11 +34,11 @@ from tests.screen_stack import PASSWORD, Stack, running_stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = int(os.environ.get("ICC_HTTP_FUZZ_EXAMPLES", "10"))
-# A hang's bound, well above the 100-160 s a run takes; a nightly run raises it.
+# A hang's bound, well above what a run takes (one worker); a nightly run raises it.
 # The same seed as the gRPC fuzz test (ICC_FUZZ_SEED): CI repeats its requests, a nightly
 # run sets another.
 SEED = os.environ.get("ICC_FUZZ_SEED", "20261207")
-TIMEOUT_S = float(os.environ.get("ICC_HTTP_FUZZ_TIMEOUT_S", "300"))
+TIMEOUT_S = float(os.environ.get("ICC_HTTP_FUZZ_TIMEOUT_S", "480"))
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S + 60)
 
@@ -65,7 +67,10 @@ async def test_the_api_answers_as_its_openapi_document_says(stack: Stack, tmp_pa
         "--header", f"Cookie: icc_session={cookie}",
         "--checks", "all",
         "--max-examples", str(EXAMPLES),
-        "--workers", "2",
+        # One worker: schemathesis's workers are threads, and CPython before 3.11.8 can
+        # fail two threads building ASTs at once ("SystemError: AST constructor
+        # recursion depth mismatch", gh-106905): a failure of the interpreter, not ours.
+        "--workers", "1",
         "--generation-database", "none",
         "--seed", SEED,
         "--request-timeout", "15",
