@@ -128,6 +128,7 @@ async def start(units: int, port: int, db_path: str) -> Running:
         reserve_units=never,
         release_units=never,  # type: ignore[arg-type]
         refresh_units=never,  # type: ignore[arg-type]
+        list_hospitals=never,  # type: ignore[arg-type]
     )
     server = await start_server(
         f"127.0.0.1:{port}",

@@ -18,11 +18,13 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as ipb
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as rpb
+from icc_city.geo import Point, distance_m
+from icc_dispatch.domain.hospitals import REACH_M
 from icc_dispatch.domain.model import Priority
 from icc_dispatch.domain.ranking import COVERAGE_PENALTY_S, KIND_PENALTY_S
 from icc_rpc.errors import field_violations
 from icc_testing import NatsServer, Pki
-from tests.conftest import City, start_city, stop_city, stream_payloads
+from tests.conftest import CENTRE, City, start_city, stop_city, stream_payloads
 
 
 async def wait_status(
@@ -467,3 +469,37 @@ async def test_bad_dispatch_requests_name_the_field(city: City) -> None:
         )
     ).plan
     assert plan.variant.startswith("hours")
+
+
+async def test_an_ambulance_is_sent_to_the_nearest_hospital_not_on_diversion(city: City) -> None:
+    """The nearest hospital to the scene declares full diversion (as a hospital does,
+    through the resources service); the ambulance dispatched next records the nearest
+    hospital still open as its destination."""
+    hospitals = (
+        await city.resources.ListHospitals(rpb.ListHospitalsRequest(), timeout=5)
+    ).hospitals
+    scene = Point(*CENTRE)
+
+    def away(h: resource_pb2.Hospital) -> float:
+        return distance_m(scene, Point(h.location.lat, h.location.lon))
+
+    nearest, second = sorted(hospitals, key=away)[:2]
+    assert away(second) < REACH_M, "the reference data has a second hospital within reach"
+    diverting = resource_pb2.Hospital()
+    diverting.CopyFrom(nearest)
+    diverting.diversion = resource_pb2.DIVERSION_STATUS_FULL
+    await city.resources_as("simulator").UpdateHospitalCapacity(
+        rpb.UpdateHospitalCapacityRequest(hospital=diverting), timeout=5
+    )
+
+    incident = await city.create("MEDICAL.HEAT_ILLNESS", priority=common_pb2.PRIORITY_P1)
+    status = await wait_status(city, incident.name, dispatch_pb2.DISPATCH_STATE_COMPLETE)
+    ambulances = [
+        a
+        for a in status.assignments
+        if a.kind in (resource_pb2.UNIT_KIND_AMBULANCE_ALS, resource_pb2.UNIT_KIND_AMBULANCE_BLS)
+    ]
+    assert ambulances, status
+    assert {a.destination_hospital for a in ambulances} == {second.name}, (
+        f"{nearest.name} diverts; expected {second.name}"
+    )

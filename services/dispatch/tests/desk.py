@@ -15,6 +15,7 @@ from icc_dispatch import store
 from icc_dispatch.domain.errors import UnitsUnavailable
 from icc_dispatch.domain.eta import TravelModel
 from icc_dispatch.domain.fleet import Fleet
+from icc_dispatch.domain.hospitals import HospitalView
 from icc_dispatch.domain.model import FleetUnit, IncidentPhase, IncidentView, Point
 from icc_dispatch.main import load_plans
 from icc_dispatch.service import DispatchService, Settings
@@ -53,6 +54,14 @@ class FakeResources:
     released: list[tuple[list[str], str]] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)
     version: int = 100
+    # The hospitals as ListHospitals answers (a test sets their diversion).
+    hospitals: list[HospitalView] = field(default_factory=list)
+    hospitals_down: bool = False
+
+    async def list_hospitals(self) -> list[HospitalView]:
+        if self.hospitals_down:
+            raise ConnectionError("resources service unreachable")
+        return list(self.hospitals)
 
     async def reserve(self, incident_id: str, unit_ids: list[str], rid: str) -> dict[str, int]:
         if rid in self.by_request:  # the same request again: the same answer
@@ -214,6 +223,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
         reserve_units=resources.reserve,
         release_units=resources.release,
         refresh_units=resources.refresh,
+        list_hospitals=resources.list_hospitals,
         settings=Settings(ack_within=timedelta(seconds=60)),
         clock=clock,
     )

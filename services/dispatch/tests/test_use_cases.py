@@ -9,11 +9,13 @@ from dataclasses import replace
 
 import pytest
 
+from icc.dispatch.v1 import events_pb2
 from icc_dispatch.domain.errors import InvalidInput, NotFound, UnitsUnavailable
-from icc_dispatch.domain.model import IncidentPhase
+from icc_dispatch.domain.hospitals import REACH_M, Diversion, HospitalView
+from icc_dispatch.domain.model import FleetUnit, IncidentPhase, Point
 from icc_kernel.vocabulary import Agency, Priority, UnitKind, UnitStatus
 
-from .desk import DISPATCHER, Desk, S, desk, engine, incident
+from .desk import DISPATCHER, SCENE, Desk, S, desk, engine, incident
 
 __all__ = ["desk"]  # the fixture, imported for the tests below
 
@@ -207,3 +209,82 @@ class TestPriorityQueue:
             await desk.service.drain()
             holders.append(desk.resources.holder[u.id])
         assert holders == ["inc-2", "inc-1", "inc-0"]
+
+
+def ambulance(unit_id: str, km_north: float) -> FleetUnit:
+    return replace(engine(unit_id, km_north), agency=Agency.MEDICAL, kind=UnitKind.AMBULANCE_ALS)
+
+
+def hospital(
+    hospital_id: str, km_north: float, diversion: Diversion = Diversion.OPEN, *capabilities: str
+) -> HospitalView:
+    return HospitalView(
+        id=hospital_id,
+        location=Point(SCENE.lat + km_north / 111.0, SCENE.lon),
+        capabilities=frozenset(capabilities),
+        diversion=diversion,
+    )
+
+
+class TestDestinationHospital:
+    """An ambulance's assignment records where it takes its patient: the nearest hospital
+    not diverting the patient (`domain.hospitals`)."""
+
+    async def destination(self, desk: Desk, type_code: str) -> dict[str, str]:
+        desk.fleet.put(ambulance("A1", 1.0))
+        await desk.take_in("evt-1", replace(incident(1), type_code=type_code))
+        status = await desk.service.status("inc-1")
+        return {a.unit_id: a.destination_hospital for a in status.assignments if a.active}
+
+    async def test_the_nearest_open_hospital(self, desk: Desk) -> None:
+        desk.resources.hospitals = [hospital("far", 6.0), hospital("near", 2.0)]
+        assert await self.destination(desk, "MEDICAL.HEAT_ILLNESS") == {"A1": "near"}
+
+    async def test_a_hospital_on_full_diversion_is_passed_over(self, desk: Desk) -> None:
+        desk.resources.hospitals = [
+            hospital("far", 6.0),
+            hospital("near", 2.0, Diversion.FULL),
+        ]
+        assert await self.destination(desk, "MEDICAL.HEAT_ILLNESS") == {"A1": "far"}
+
+    async def test_partial_diversion_turns_away_only_a_specialty_patient(self, desk: Desk) -> None:
+        desk.resources.hospitals = [
+            hospital("far", 6.0, Diversion.OPEN, "STROKE_CENTER"),
+            hospital("near", 2.0, Diversion.PARTIAL, "STROKE_CENTER"),
+        ]
+        assert await self.destination(desk, "MEDICAL.STROKE") == {"A1": "far"}
+
+    async def test_partial_diversion_still_takes_a_general_patient(self, desk: Desk) -> None:
+        desk.resources.hospitals = [
+            hospital("far", 6.0),
+            hospital("near", 2.0, Diversion.PARTIAL),
+        ]
+        assert await self.destination(desk, "MEDICAL.HEAT_ILLNESS") == {"A1": "near"}
+
+    async def test_a_diverting_hospital_when_no_other_is_within_reach(self, desk: Desk) -> None:
+        beyond = REACH_M / 1000 + 5
+        desk.resources.hospitals = [
+            hospital("beyond-reach", beyond),
+            hospital("near", 2.0, Diversion.FULL),
+        ]
+        assert await self.destination(desk, "MEDICAL.HEAT_ILLNESS") == {"A1": "near"}
+
+    async def test_the_ambulance_goes_without_a_destination_when_hospitals_cannot_be_read(
+        self, desk: Desk
+    ) -> None:
+        desk.resources.hospitals_down = True
+        assert await self.destination(desk, "MEDICAL.HEAT_ILLNESS") == {"A1": ""}
+        assert await desk.units_of("inc-1") == {"A1": S.ASSIGNED}
+
+    async def test_a_unit_that_transports_nobody_gets_no_destination(self, desk: Desk) -> None:
+        desk.resources.hospitals = [hospital("near", 2.0)]
+        await desk.take_in("evt-1", incident(1))
+        status = await desk.service.status("inc-1")
+        assert [(a.unit_id, a.destination_hospital) for a in status.assignments] == [("E1", "")]
+
+    async def test_the_destination_is_announced_with_the_assignment(self, desk: Desk) -> None:
+        desk.resources.hospitals = [hospital("near", 2.0)]
+        await self.destination(desk, "MEDICAL.HEAT_ILLNESS")
+        (payload,) = await desk.payloads("icc.dispatch.assigned")
+        event = events_pb2.UnitsAssigned.FromString(payload)
+        assert [a.destination_hospital for a in event.assignments] == ["hospitals/near"]

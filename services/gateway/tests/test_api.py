@@ -231,6 +231,7 @@ async def test_the_chronology_records_who_acted(gateway: Gateway) -> None:
     assert assignment["unit"] == best["unit"] and assignment["state"] == "ASSIGNED"
     assert assignment["assigned_by"]["user"] == "dispatcher"
     assert assignment["assigned_by"]["role"] == "dispatcher"
+    assert assignment["destination_hospital"] is None  # an engine takes nobody to hospital
 
     status = (await dispatcher.get(f"/api/v1/incidents/{incident_id}/dispatch")).json()
     assert status["state"] == "COMPLETE" and status["waiting"] is False

@@ -3,12 +3,13 @@ service's hospitals (real services), each with its beds by kind and its emergenc
 department's status for ambulances from ICC's diversion."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from icc.common.v1 import common_pb2
 from icc.resource.v1 import resource_pb2
 from icc_gateway import have
 
-from .conftest import Gateway
+from .conftest import Gateway, eventually, incident_body
 
 
 def test_diversion_and_beds_in_haves_words() -> None:
@@ -67,3 +68,30 @@ async def test_the_public_reads_every_hospitals_availability_without_a_session(
             assert bed["capacity"]["availableCount"] >= 0 and bed["capacity"]["baselineCount"] >= 0
     choray = hospitals[ids.index("hospitals/HOSP-CHORAY")]
     assert "EmergencyDepartment" in [b["bedType"] for b in choray["hospitalBedCapacityStatus"]]
+
+
+async def test_an_ambulances_assignment_names_its_destination_hospital(gateway: Gateway) -> None:
+    calltaker = await gateway.client("calltaker")
+    dispatcher = await gateway.client("dispatcher")
+    created = await calltaker.post(
+        "/api/v1/incidents",
+        json=incident_body("have-1", "MEDICAL.HEAT_ILLNESS", priority=1),
+    )
+    assert created.status_code == 201, created.text
+    incident_id = created.json()["incident"]["id"]
+    assignments: list[dict[str, Any]] = []
+
+    async def assigned() -> bool:
+        reply = await dispatcher.get(f"/api/v1/incidents/{incident_id}/dispatch")
+        if reply.status_code != 200:
+            return False  # 404 until dispatch has heard of the incident
+        assignments[:] = reply.json()["assignments"]
+        return bool(assignments)
+
+    await eventually(assigned, timeout_s=20)
+    ambulances = [a for a in assignments if a["kind"] in ("AMBULANCE_ALS", "AMBULANCE_BLS")]
+    assert ambulances, assignments
+    public = (await (await gateway.client()).get("/public/hospitals.json")).json()
+    ids = {h["organizationInformation"]["organizationID"] for h in public["hospitalStatus"]}
+    for a in ambulances:
+        assert f"hospitals/{a['destination_hospital']}" in ids, a

@@ -253,6 +253,9 @@ def assignment_to_proto(a: Assignment) -> dispatch_pb2.Assignment:
         if a.eta_source
         else common_pb2.ETA_SOURCE_UNSPECIFIED,
         coded_release_reason=reason_to_proto(a.release),
+        destination_hospital=name_of("hospitals", a.destination_hospital)
+        if a.destination_hospital
+        else "",
     )
 
 

@@ -134,6 +134,7 @@ async def start(config: Config) -> Running:
             reserve_units=client.reserve,
             release_units=client.release,
             refresh_units=feed.refresh,
+            list_hospitals=client.hospitals,
             settings=config.settings,
         )
         await feed.start()

@@ -1,6 +1,8 @@
 """The resources client: the resources service as dispatch uses it, over gRPC: the fleet,
 reservations and releases."""
 
+import time
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -9,11 +11,15 @@ from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 from icc_dispatch.convert import fleet_unit, version
 from icc_dispatch.domain.errors import UnitsUnavailable
+from icc_dispatch.domain.hospitals import Diversion, HospitalView
 from icc_dispatch.domain.model import FleetUnit, Point
 from icc_kernel.names import id_of, name_of
 from icc_rpc import open_channel
 
 TIMEOUT_S = 5.0
+# The hospital list is read again after this long: a diversion declared is heeded within
+# seconds, and a burst of ambulance dispatches costs one read.
+HOSPITALS_FRESH_S = 5.0
 
 
 class ResourcesClient:
@@ -22,6 +28,8 @@ class ResourcesClient:
         self._channel = open_channel(target, credentials)
         self._stub = pb_grpc.ResourceServiceStub(self._channel)
         self.homes: dict[str, Point] = {}
+        self._hospitals: list[HospitalView] = []
+        self._hospitals_read = -HOSPITALS_FRESH_S
 
     async def close(self) -> None:
         await self._channel.close()
@@ -30,6 +38,23 @@ class ResourcesClient:
         reply = await self._stub.ListStations(pb.ListStationsRequest(), timeout=TIMEOUT_S)
         self.homes = {id_of(s.name): Point(s.location.lat, s.location.lon) for s in reply.stations}
         return self.homes
+
+    async def hospitals(self) -> list[HospitalView]:
+        now = time.monotonic()
+        if now - self._hospitals_read < HOSPITALS_FRESH_S:
+            return self._hospitals
+        reply = await self._stub.ListHospitals(pb.ListHospitalsRequest(), timeout=TIMEOUT_S)
+        self._hospitals = [
+            HospitalView(
+                id=id_of(h.name),
+                location=Point(h.location.lat, h.location.lon),
+                capabilities=frozenset(h.capabilities),
+                diversion=Diversion(h.diversion),
+            )
+            for h in reply.hospitals
+        ]
+        self._hospitals_read = now
+        return self._hospitals
 
     async def units(self) -> list[FleetUnit]:
         out: list[FleetUnit] = []

@@ -162,6 +162,7 @@ def assignment_from(r: Any) -> Assignment:
         unit_version=r.unit_version,
         distance_m=r.distance_m,
         eta_source=EtaSource(r.eta_source) if r.eta_source else None,
+        destination_hospital=r.destination_hospital,
     )
 
 
@@ -200,4 +201,5 @@ def assignment_values(a: Assignment) -> dict[str, Any]:
         "distance_m": a.distance_m,
         "eta_source": int(a.eta_source) if a.eta_source else 0,
         "release_coded": reasons.to_json([a.release]) if a.release is not None else "",
+        "destination_hospital": a.destination_hospital,
     }

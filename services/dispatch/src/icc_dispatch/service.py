@@ -29,7 +29,7 @@ from icc_dispatch.records import SqlRecords
 from icc_dispatch.use_cases.commands import Commands, OwnsUnit
 from icc_dispatch.use_cases.escalation import escalate_overdue
 from icc_dispatch.use_cases.intake import Intake
-from icc_dispatch.use_cases.ports import RefreshUnits, ReleaseUnits, ReserveUnits
+from icc_dispatch.use_cases.ports import ListHospitals, RefreshUnits, ReleaseUnits, ReserveUnits
 from icc_dispatch.use_cases.queries import Queries, Ranked, Status
 from icc_dispatch.use_cases.queue import PriorityQueue
 from icc_dispatch.use_cases.recommending import Recommender
@@ -54,6 +54,7 @@ class DispatchService:
     reserve_units: ReserveUnits
     release_units: ReleaseUnits
     refresh_units: RefreshUnits
+    list_hospitals: ListHospitals
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], datetime] = utc_now
 
@@ -63,7 +64,14 @@ class DispatchService:
         self.underway = underway = Underway(fleet)
         recommender = Recommender(self.plans, fleet, self.eta, settings, clock)
         self._reservations = reservations = Reservations(
-            records, fleet, underway, self.reserve_units, self.refresh_units, settings, clock
+            records,
+            fleet,
+            underway,
+            self.reserve_units,
+            self.refresh_units,
+            self.list_hospitals,
+            settings,
+            clock,
         )
         self._releases = releases = Releases(records, self.release_units)
         self._intake = Intake(

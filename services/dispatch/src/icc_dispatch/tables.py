@@ -96,6 +96,8 @@ assignments = Table(
     # Why it was released, as reasons (`icc_kernel.reasons.to_json`); "" while it holds
     # its unit. `release_reason` has the same in English (for the resources service).
     Column("release_coded", Text, nullable=False),
+    # Where a transporting unit takes its patient (a hospital id; "" for other units).
+    Column("destination_hospital", String(64), nullable=False),
 )
 # A unit is held by at most one active assignment, whatever the code above does.
 Index(

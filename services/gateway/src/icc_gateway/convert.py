@@ -341,6 +341,7 @@ def assignment(a: dispatch_pb2.Assignment) -> schemas.Assignment:
         release_reason=a.release_reason,
         coded_release_reason=reason(a.coded_release_reason),
         assigned_by=actor(a.assigned_by) if a.HasField("assigned_by") else None,
+        destination_hospital=id_of(a.destination_hospital) if a.destination_hospital else None,
     )
 
 

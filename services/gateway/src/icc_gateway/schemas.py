@@ -336,6 +336,10 @@ class Assignment(IncidentAssignment):
     release_reason: str = Field(description="Deprecated: `coded_release_reason` in English")
     coded_release_reason: Reason | None
     assigned_by: Actor | None
+    destination_hospital: Id | None = Field(
+        description="Where a transporting unit takes its patient (a hospital id; null for "
+        "other units, or when no hospital was known)"
+    )
 
 
 class Shortfall(Shape):

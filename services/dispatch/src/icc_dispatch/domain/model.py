@@ -139,6 +139,8 @@ class Assignment:
     unit_version: int = 0
     distance_m: int = 0
     eta_source: EtaSource | None = None
+    # Where a transporting unit takes its patient (a hospital id; "" for other units).
+    destination_hospital: str = ""
 
     @property
     def name(self) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 
 from icc_dispatch.domain.case import Case
 from icc_dispatch.domain.events import DispatchEvent
+from icc_dispatch.domain.hospitals import HospitalView
 from icc_dispatch.domain.model import Assignment, IncidentView, UnitKind
 
 T = TypeVar("T")
@@ -19,6 +20,8 @@ ReserveUnits = Callable[[str, list[str], str], Awaitable[dict[str, int]]]
 ReleaseUnits = Callable[[str, list[str], str, str], Awaitable[bool]]
 # Re-reads units the fleet view was wrong about (a lost reservation).
 RefreshUnits = Callable[[list[str]], Awaitable[None]]
+# The hospitals as the resources service knows them now (diversion included).
+ListHospitals = Callable[[], Awaitable[list[HospitalView]]]
 
 
 class Reads(Protocol):

@@ -4,6 +4,7 @@ Every reservation is recorded here first (a proposal), then made, then confirmed
 in between is finished by `recovery` with the same request id, so nothing happens twice.
 """
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ from icc_dispatch.domain.case import Case
 from icc_dispatch.domain.errors import ConcurrentChange, UnitsUnavailable
 from icc_dispatch.domain.events import UnitsAssigned
 from icc_dispatch.domain.fleet import Fleet
+from icc_dispatch.domain.hospitals import TRANSPORTING, choose_destination
 from icc_dispatch.domain.model import (
     Actor,
     Assignment,
@@ -23,9 +25,17 @@ from icc_dispatch.domain.model import (
     UnitStatus,
 )
 from icc_dispatch.domain.ranking import Candidate
-from icc_dispatch.use_cases.ports import Records, RefreshUnits, ReserveUnits, Writes
+from icc_dispatch.use_cases.ports import (
+    ListHospitals,
+    Records,
+    RefreshUnits,
+    ReserveUnits,
+    Writes,
+)
 from icc_dispatch.use_cases.settings import Settings
 from icc_dispatch.use_cases.underway import Underway
+
+log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
@@ -44,6 +54,7 @@ class Reservations:
     underway: Underway
     reserve_units: ReserveUnits
     refresh_units: RefreshUnits
+    list_hospitals: ListHospitals
     settings: Settings
     clock: Callable[[], datetime]
 
@@ -93,6 +104,7 @@ class Reservations:
         """Records the proposal (if nobody acted on the case since it was read), then
         reserves its units. `complete`: these units meet the plan, so the case needs
         nothing more for now."""
+        proposals = await self.with_destinations(case.incident, proposals)
         unit_ids = [a.unit_id for a in proposals]
 
         async def propose(writes: Writes) -> None:
@@ -110,6 +122,27 @@ class Reservations:
                 await self.refresh_units(lost.unit_ids)
                 raise
             return await self.settle(case.id, proposals[0].request_id, proposals, case.incident)
+
+    async def with_destinations(
+        self, incident: IncidentView, proposals: list[Assignment]
+    ) -> list[Assignment]:
+        """Transporting units' proposals with their destination hospital (see
+        `domain.hospitals` for the rule). Without the hospital list the units still go:
+        a destination is advice to the crew, never a reason to hold an ambulance back."""
+        if not any(a.kind in TRANSPORTING for a in proposals):
+            return proposals
+        try:
+            hospitals = await self.list_hospitals()
+        except Exception as exc:  # any failure: dispatch goes on without a destination
+            log.warning("hospitals unavailable", extra={"error": type(exc).__name__})
+            return proposals
+        chosen = choose_destination(incident.location, incident.type_code, hospitals)
+        if chosen is None:
+            return proposals
+        return [
+            replace(a, destination_hospital=chosen.id) if a.kind in TRANSPORTING else a
+            for a in proposals
+        ]
 
     async def settle(
         self,

@@ -321,6 +321,7 @@ class Assignment(_message.Message):
     DISTANCE_METERS_FIELD_NUMBER: _builtins.int
     ETA_SOURCE_CODE_FIELD_NUMBER: _builtins.int
     CODED_RELEASE_REASON_FIELD_NUMBER: _builtins.int
+    DESTINATION_HOSPITAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """`assignments/{assignment}`."""
     incident: _builtins.str
@@ -344,6 +345,11 @@ class Assignment(_message.Message):
     distance_meters: _builtins.int
     """Road distance when the unit was chosen."""
     eta_source_code: _common_pb2.EtaSource.ValueType
+    destination_hospital: _builtins.str
+    """Where a transporting unit takes its patient, `hospitals/{hospital}` ("" for a unit
+    that transports nobody, or when no hospital was known): the nearest not diverting
+    the patient, chosen when the unit was.
+    """
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -385,10 +391,11 @@ class Assignment(_message.Message):
         distance_meters: _builtins.int = ...,
         eta_source_code: _common_pb2.EtaSource.ValueType = ...,
         coded_release_reason: _common_pb2.Reason | None = ...,
+        destination_hospital: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "coded_release_reason", b"coded_release_reason", "release_time", b"release_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "agency", b"agency", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "call_sign", b"call_sign", "coded_release_reason", b"coded_release_reason", "distance_meters", b"distance_meters", "eta_seconds", b"eta_seconds", "eta_source_code", b"eta_source_code", "incident", b"incident", "kind", b"kind", "name", b"name", "override", b"override", "override_reason", b"override_reason", "release_reason", b"release_reason", "release_time", b"release_time", "role", b"role", "state", b"state", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "agency", b"agency", "assign_time", b"assign_time", "assigned_by", b"assigned_by", "call_sign", b"call_sign", "coded_release_reason", b"coded_release_reason", "destination_hospital", b"destination_hospital", "distance_meters", b"distance_meters", "eta_seconds", b"eta_seconds", "eta_source_code", b"eta_source_code", "incident", b"incident", "kind", b"kind", "name", b"name", "override", b"override", "override_reason", b"override_reason", "release_reason", b"release_reason", "release_time", b"release_time", "role", b"role", "state", b"state", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,103 @@
+"""Where a transporting unit takes its patient: the destination hospital recorded with
+its assignment.
+
+The rule: the nearest hospital (straight line from the incident) that is not diverting
+the patient. A hospital on full diversion diverts everyone; one on partial diversion
+diverts the patients who need a specialty (trauma, burns, stroke, ...), which is what
+partial diversion means in practice. A diverting hospital is chosen only when no other
+is within `REACH_M` of the incident: then the nearest of all, because a patient must go
+somewhere and the ambulance crew can still be redirected by the dispatcher.
+Among hospitals that take the patient, one with the capability the case needs is
+preferred when it is no more than `CAPABLE_DETOUR_M` further.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from icc_city.geo import Point, distance_m
+from icc_dispatch.domain.model import UnitKind
+
+# Straight-line distance within which another hospital is "within reach" (about 25
+# minutes of urban emergency driving in Ho Chi Minh City).
+REACH_M = 15_000.0
+# A capable hospital is worth this much further driving than the nearest one.
+CAPABLE_DETOUR_M = 8_000.0
+
+# Units that carry patients: only their assignments get a destination.
+TRANSPORTING = frozenset({UnitKind.AMBULANCE_ALS, UnitKind.AMBULANCE_BLS})
+
+
+class Diversion(IntEnum):
+    # icc.resource.v1.DiversionStatus
+    UNKNOWN = 0
+    OPEN = 1
+    PARTIAL = 2
+    FULL = 3
+
+
+@dataclass(frozen=True)
+class HospitalView:
+    """A hospital as dispatch needs it to choose a destination."""
+
+    id: str
+    location: Point
+    capabilities: frozenset[str]
+    diversion: Diversion
+
+
+# What a case needs of a hospital, by incident type (prefix or exact code).
+_TRAUMA = ("TRAFFIC", "RESCUE", "MEDICAL.TRAUMA", "MEDICAL.MASS_CASUALTY", "FLOOD")
+_TRAUMA_CODES = ("POLICE.SHOOTING", "POLICE.ASSAULT", "POLICE.GANG_FIGHT", "POLICE.ROBBERY")
+_BURN = ("FIRE", "HAZMAT.CHEMICAL_FIRE", "HAZMAT.EXPLOSION")
+_CAPABILITY = {
+    "MEDICAL.STROKE": "STROKE_CENTER",
+    "MEDICAL.CARDIAC_ARREST": "CARDIAC_CATH_LAB",
+    "MEDICAL.CHEST_PAIN": "CARDIAC_CATH_LAB",
+    "MEDICAL.CHILDBIRTH": "OBSTETRIC",
+}
+
+
+def _starts(code: str, prefixes: Iterable[str]) -> bool:
+    return any(code == p or code.startswith(p + ".") for p in prefixes)
+
+
+def needed_capability(type_code: str) -> str | None:
+    """The specialty the case calls for, or None for a general emergency department."""
+    if _starts(type_code, _BURN):
+        return "BURN_UNIT"
+    if _starts(type_code, _TRAUMA) or type_code in _TRAUMA_CODES:
+        return "TRAUMA_CENTER"
+    return _CAPABILITY.get(type_code)
+
+
+def diverts(h: HospitalView, capability: str | None) -> bool:
+    """Whether the hospital turns this patient away."""
+    if h.diversion is Diversion.FULL:
+        return True
+    return h.diversion is Diversion.PARTIAL and capability is not None
+
+
+def choose_destination(
+    at: Point, type_code: str, hospitals: Iterable[HospitalView]
+) -> HospitalView | None:
+    """The destination for a patient of an incident of `type_code` at `at` (None: no
+    hospital is known)."""
+    capability = needed_capability(type_code)
+    every = list(hospitals)
+    if not every:
+        return None
+
+    def cost(h: HospitalView) -> tuple[float, str]:
+        d = distance_m(at, h.location)
+        if capability is not None and capability not in h.capabilities:
+            d += CAPABLE_DETOUR_M
+        return d, h.id
+
+    taking = [
+        h for h in every if not diverts(h, capability) and distance_m(at, h.location) <= REACH_M
+    ]
+    if taking:
+        return min(taking, key=cost)
+    # Every hospital within reach diverts this patient: the nearest of all.
+    return min(every, key=lambda h: (distance_m(at, h.location), h.id))
