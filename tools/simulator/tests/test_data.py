@@ -3,7 +3,7 @@
 from icc_city.area import service_area
 from icc_city.geo import Point, distance_m
 from icc_kernel.vocabulary import UnitKind
-from icc_simulator.world.behaviour import Bed, HospitalView, choose_hospital, drive
+from icc_simulator.world.behaviour import Bed, HospitalView, choose_hospital, destination, drive
 from icc_simulator.world.city import city_model
 from icc_simulator.world.model import Catalog
 from icc_simulator.world.scenarios import scenarios
@@ -65,3 +65,31 @@ def test_hospital_choice_spreads_a_mass_casualty() -> None:
     assert choose_hospital(at, "MEDICAL.MASS_CASUALTY", [near, far], {"near": 3}) == far
     full = HospitalView("full", "full", at, frozenset(), {Bed.EMERGENCY.value: 0})
     assert choose_hospital(at, "MEDICAL.SICK_PERSON", [full]) is None
+
+
+def test_partial_diversion_turns_away_a_specialty_patient_only() -> None:
+    at = Point(10.779, 106.70)
+    beds = {Bed.EMERGENCY.value: 10, Bed.TRAUMA.value: 5}
+    near = HospitalView(
+        "near",
+        "near",
+        Point(10.78, 106.70),
+        frozenset({"TRAUMA_CENTER"}),
+        beds,
+        diverting_specialty=True,
+    )
+    far = HospitalView("far", "far", Point(10.80, 106.70), frozenset({"TRAUMA_CENTER"}), beds)
+    assert choose_hospital(at, "MEDICAL.TRAUMA", [near, far]) == far
+    assert choose_hospital(at, "MEDICAL.SICK_PERSON", [near, far]) == near
+
+
+def test_an_ambulance_goes_where_dispatch_sent_it() -> None:
+    at = Point(10.779, 106.70)
+    beds = {Bed.EMERGENCY.value: 10}
+    near = HospitalView("hospitals/near", "near", Point(10.78, 106.70), frozenset(), beds)
+    far = HospitalView("hospitals/far", "far", Point(10.80, 106.70), frozenset(), beds)
+    # Dispatch heard of a diversion the player did not: its destination wins.
+    assert destination("hospitals/far", at, "MEDICAL.SICK_PERSON", [near, far]) == far
+    # None recorded, or one the player does not know: its own choice.
+    assert destination("", at, "MEDICAL.SICK_PERSON", [near, far]) == near
+    assert destination("hospitals/gone", at, "MEDICAL.SICK_PERSON", [near, far]) == near

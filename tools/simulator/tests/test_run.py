@@ -48,6 +48,9 @@ async def test_a_short_run_ends_every_incident_or_explains_it(
     assert result.stats.conflicts == 0
     assert [r for r in result.log.records if isinstance(r, UnitAssigned)]
     assert result.stats.positions > 0
+    # Ambulances take their patients where dispatch sent them.
+    assert result.stats.transports > 0
+    assert result.stats.transports_as_dispatched == result.stats.transports
 
     files = write_files(result, tmp_path / "sim")
     assert files["chart"].stat().st_size > 10_000

@@ -266,6 +266,7 @@ def hospital_view(h: resource_pb2.Hospital) -> HospitalView:
             "pediatric": a.pediatric,
         },
         diverting=h.diversion == resource_pb2.DIVERSION_STATUS_FULL,
+        diverting_specialty=h.diversion == resource_pb2.DIVERSION_STATUS_PARTIAL,
     )
 
 

@@ -24,7 +24,7 @@ from icc_simulator.world.behaviour import (
     BED_STAY_S,
     Bed,
     HospitalView,
-    choose_hospital,
+    destination,
     patient_needs,
 )
 
@@ -52,8 +52,11 @@ class HospitalLedger:
     def views(self) -> list[HospitalView]:
         return [hospital_view(h) for h in self._hospitals.values()]
 
-    def choose(self, at: Point, type_code: str, incident: str) -> HospitalView | None:
-        chosen = choose_hospital(at, type_code, self.views(), self._sent[incident])
+    def choose(
+        self, recorded: str, at: Point, type_code: str, incident: str
+    ) -> HospitalView | None:
+        """The destination dispatch recorded (`recorded`), else the player's own choice."""
+        chosen = destination(recorded, at, type_code, self.views(), self._sent[incident])
         if chosen is not None:
             self._sent[incident][chosen.name] += 1
         return chosen

@@ -57,6 +57,8 @@ class Job:
     assignment: str
     # The crew reported AVAILABLE itself: the release that follows is ours.
     cleared: bool = False
+    # Where dispatch sends its patient (`hospitals/{id}`; "" when it recorded none).
+    destination: str = ""
 
     def matches(self, a: dispatch_pb2.Assignment) -> bool:
         return a.incident == self.incident and self.assignment in ("", a.name)
@@ -142,7 +144,7 @@ class UnitPlayer:
             )
         self._cancel(unit)
         unit.status = UnitStatus.DISPATCHED
-        unit.job = Job(a.incident, a.name)
+        unit.job = Job(a.incident, a.name, destination=a.destination_hospital)
         unit.task = self._background.spawn(self._respond(unit, unit.job, UnitStatus.DISPATCHED))
 
     def on_released(self, a: dispatch_pb2.Assignment) -> None:
@@ -190,11 +192,11 @@ class UnitPlayer:
         if start is UnitStatus.ON_SCENE:
             await clock.sleep(behaviour.on_scene_s(info.type_code, rng))
             carries = behaviour.transports(unit.kind, info.type_code, rng, patients=info.patients)
-            if carries and not await self._transport(unit, info):
+            if carries and not await self._transport(unit, job, info):
                 return
             start = UnitStatus.AT_HOSPITAL
         if start is UnitStatus.TRANSPORTING:
-            if not await self._transport(unit, info):
+            if not await self._transport(unit, job, info):
                 return
             start = UnitStatus.AT_HOSPITAL
         if start is UnitStatus.AT_HOSPITAL and unit.status is UnitStatus.AT_HOSPITAL:
@@ -205,9 +207,9 @@ class UnitPlayer:
         unit.job = None
         await self._go_home(unit)
 
-    async def _transport(self, unit: SimUnit, info: IncidentInfo) -> bool:
+    async def _transport(self, unit: SimUnit, job: Job, info: IncidentInfo) -> bool:
         hospital = self.hospitals.choose(
-            unit.where(self.clock.sim_now()), info.type_code, info.name
+            job.destination, unit.where(self.clock.sim_now()), info.type_code, info.name
         )
         if hospital is None:
             self.stats.error("hospital:none-with-beds")
@@ -217,6 +219,8 @@ class UnitPlayer:
         ):
             return False
         self.stats.transports += 1
+        if hospital.name == job.destination:
+            self.stats.transports_as_dispatched += 1
         await self._drive(unit, hospital.point, emergency=True)
         if not await self._status(unit, UnitStatus.AT_HOSPITAL, hospital.label):
             return False

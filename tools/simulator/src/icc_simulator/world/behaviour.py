@@ -193,6 +193,9 @@ class HospitalView:
     free: Mapping[str, int]
     # True when on full diversion (takes nobody).
     diverting: bool = False
+    # True when on partial diversion: turns away patients who need a specialty (the rule
+    # dispatch chooses destinations by, `icc_dispatch.domain.hospitals`).
+    diverting_specialty: bool = False
 
 
 # A capable hospital is worth this much further driving than the nearest one.
@@ -225,12 +228,35 @@ def choose_hospital(
             d += CAPABLE_DETOUR_M / 2  # an emergency bed will do, a specialised one is better
         return d
 
-    open_ = [h for h in hospitals if not h.diverting and has_bed(h)]
+    open_ = [
+        h
+        for h in hospitals
+        if not h.diverting and not (capability and h.diverting_specialty) and has_bed(h)
+    ]
     spread = [h for h in open_ if sent.get(h.name, 0) < PER_HOSPITAL_PER_INCIDENT]
     pool = spread or open_
     if not pool:
         return None
     return min(pool, key=lambda h: (cost(h), h.name))
+
+
+def destination(
+    recorded: str,
+    at: Point,
+    type_code: str,
+    hospitals: Iterable[HospitalView],
+    already_sent: Mapping[str, int] | None = None,
+) -> HospitalView | None:
+    """Where an ambulance takes its patient: the hospital dispatch recorded with its
+    assignment (`recorded`, `hospitals/{id}`), which heard of every diversion; the
+    player's own choice when dispatch recorded none (a unit taken over mid-job, or no
+    hospital list at dispatch) or one the player does not know."""
+    every = list(hospitals)
+    if recorded:
+        for h in every:
+            if h.name == recorded:
+                return h
+    return choose_hospital(at, type_code, every, already_sent)
 
 
 def family_of_code(type_code: str) -> Family:

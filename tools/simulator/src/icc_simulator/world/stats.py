@@ -16,6 +16,9 @@ class Stats:
     assignments: int = 0
     acknowledgements: int = 0
     transports: int = 0
+    # Transports to the destination hospital dispatch recorded (the rest: the player's
+    # own choice, when dispatch recorded none).
+    transports_as_dispatched: int = 0
     positions: int = 0
     positions_refused: int = 0
     units_busy: int = 0
