@@ -1,6 +1,7 @@
 """The JSON shapes of public warnings (routes/warnings.py): what a supervisor sends, and a
 warning as the screen shows it. The CAP message itself is XML (cap.py)."""
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -113,6 +114,32 @@ class MessageOut(Shape):
     msg_type: Literal["Alert", "Update", "Cancel"]
 
 
+class TextOut(Shape):
+    event: str
+    headline: str
+    description: str
+    instruction: str
+
+
+class CircleOut(Shape):
+    lat: float
+    lon: float
+    radius_km: float
+
+
+class PointOut(Shape):
+    lat: float
+    lon: float
+
+
+class AreaOut(Shape):
+    description_vi: str
+    description_en: str
+    polygons: list[list[PointOut]]
+    circles: list[CircleOut]
+    wards: list[str]
+
+
 class WarningOut(Shape):
     id: str
     status: Literal["Actual", "Exercise"]
@@ -123,6 +150,9 @@ class WarningOut(Shape):
     certainty: str
     headline_vi: str
     headline_en: str
+    vi: TextOut = Field(description="What it says in Vietnamese (an update starts from it)")
+    en: TextOut
+    areas: list[AreaOut]
     expires: datetime
     issued_by: str
     messages: list[MessageOut] = Field(description="Every CAP message so far, oldest first")
@@ -149,6 +179,18 @@ def warning_out(warning: w.PublicWarning) -> WarningOut:
         certainty=d.certainty.value,
         headline_vi=d.vi.headline,
         headline_en=d.en.headline,
+        vi=TextOut(**asdict(d.vi)),
+        en=TextOut(**asdict(d.en)),
+        areas=[
+            AreaOut(
+                description_vi=a.description_vi,
+                description_en=a.description_en,
+                polygons=[[PointOut(lat=p[0], lon=p[1]) for p in poly] for poly in a.polygons],
+                circles=[CircleOut(lat=c.lat, lon=c.lon, radius_km=c.radius_km) for c in a.circles],
+                wards=list(a.wards),
+            )
+            for a in d.areas
+        ],
         expires=d.expires,
         issued_by=warning.issued_by,
         messages=[

@@ -1,6 +1,6 @@
 // The dispatcher's screen: session, the live picture (one EventSource), and the wiring of the
 // map, the incident queue, the unit board, call taking, the incident detail, search, the
-// alerts (attention.js) and the keyboard (keys.js).
+// alerts (attention.js), the keyboard (keys.js) and public warnings (warnings.js, supervisors).
 //
 // Changes from the stream are applied in batches, once per animation frame (or after 200 ms
 // when the tab is hidden), each marker and row updated in place. Performance marks for the
@@ -22,6 +22,7 @@ import { IncidentQueue } from './queue.js';
 import { setStations, stationName } from './reasons.js';
 import { SearchPanel } from './search.js';
 import { clockTime, shortId } from './text.js';
+import { WarningsPanel } from './warnings.js';
 
 const STREAM_URL = '/api/v1/picture/stream';
 
@@ -87,6 +88,7 @@ function renderUser() {
   $('#counts').hidden = !u;
   $('#new-call').hidden = !can(u, 'call_taker');
   for (const id of ['#search-open', '#sound', '#help-open']) $(id).hidden = !u;
+  $('#warnings-open').hidden = !can(u, 'supervisor');
   if (u) el.replaceChildren(h('strong', null, u.display_name || u.username), ' ', h('span', { class: 'role' }, label('role', u.role)));
 }
 
@@ -102,7 +104,7 @@ function renderCounts() {
 // --- views ------------------------------------------------------------------------------------
 
 function layout() {
-  const side = !ui.call.panel.hidden || !$('#detail-panel').hidden || ui.search.visible;
+  const side = !ui.call.panel.hidden || !$('#detail-panel').hidden || ui.search.visible || ui.warnings.visible;
   $('#side').hidden = !side;
   $('#pick-hint').hidden = ui.call.panel.hidden;
   ui.map.invalidate();
@@ -115,6 +117,7 @@ let backToSearch = false;
  * not in the picture). */
 function openIncident(id, known = null) {
   if (ui.call.visible) ui.call.hide();
+  if (ui.warnings.visible) ui.warnings.hide();
   backToSearch = ui.search.visible;
   ui.search.hide();
   ui.queue.select(id);
@@ -134,6 +137,7 @@ function openCallForm() {
   closeDialogs();
   if (ui.detail.visible) ui.detail.hide();
   ui.search.hide();
+  if (ui.warnings.visible) ui.warnings.hide();
   ui.call.show();
   layout();
   // Only now is the panel shown: a hidden field cannot take the focus, and the first word a
@@ -145,14 +149,29 @@ function openSearch() {
   closeDialogs();
   if (ui.call.visible) ui.call.hide();
   if (ui.detail.visible) ui.detail.hide();
+  if (ui.warnings.visible) ui.warnings.hide();
   ui.search.show();
   layout();
   ui.search.focus();
 }
 
-/** Esc: closes the topmost panel (the search, the call form, a correction, the detail). */
+function openWarnings() {
+  if (!can(state.user, 'supervisor')) return;
+  closeDialogs();
+  if (ui.call.visible) ui.call.hide();
+  if (ui.detail.visible) ui.detail.hide();
+  ui.search.hide();
+  ui.warnings.show();
+  layout();
+  ui.warnings.focus();
+}
+
+/** Esc: closes the topmost panel (public warnings, the search, the call form, a correction,
+ * the detail). */
 function closeTop() {
-  if (ui.search.visible) {
+  if (ui.warnings.visible) {
+    ui.warnings.hide();
+  } else if (ui.search.visible) {
     ui.search.hide();
   } else if (ui.call.visible) {
     ui.call.hide();
@@ -214,7 +233,8 @@ function buildUi() {
   const map = new CityMap($('#map'), {
     onIncident: (id) => openIncident(id),
     onUnitPopup: unitPopup,
-    onPick: (lat, lon) => ui.call.pick(lat, lon),
+    // A click on the map places what the open panel is placing: a call, or a warning's area.
+    onPick: (lat, lon) => (ui.warnings.visible ? ui.warnings.pick(lat, lon) : ui.call.pick(lat, lon)),
   });
   map.legend();
   const queue = new IncidentQueue($('#queue'), $('#queue-scroll'), { onOpen: openIncident, onCount: renderCounts });
@@ -289,6 +309,15 @@ function buildUi() {
     info,
     errorText,
   });
+  const warnings = new WarningsPanel($('#warnings-panel'), {
+    map,
+    info,
+    showError,
+    onClose: () => {
+      warnings.hide();
+      layout();
+    },
+  });
   const kpis = new KpiPanel($('#kpis'), $('#kpi-body'), { onIncident: (id) => openIncident(id) });
   $('#call-close').addEventListener('click', () => {
     call.hide();
@@ -296,8 +325,9 @@ function buildUi() {
   });
   $('#new-call').addEventListener('click', openCallForm);
   $('#search-open').addEventListener('click', openSearch);
+  $('#warnings-open').addEventListener('click', openWarnings);
   $('#help-open').addEventListener('click', () => keys.openHelp());
-  return { map, queue, board, call, detail, kpis, search, alerts, keys };
+  return { map, queue, board, call, detail, kpis, search, alerts, keys, warnings };
 }
 
 // --- the live picture -------------------------------------------------------------------------
@@ -493,6 +523,7 @@ function showLogin() {
   if (ui) {
     ui.call.hide();
     ui.search.hide();
+    ui.warnings.hide();
     ui.alerts.setUser(null);
     closeDialogs();
     ui.kpis.stop();
@@ -553,6 +584,7 @@ function relabel() {
   ui.detail.relabel();
   ui.kpis.relabel();
   ui.search.relabel();
+  ui.warnings.relabel();
   ui.alerts.relabel();
   ui.map.legend();
 }
