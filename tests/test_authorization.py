@@ -106,6 +106,7 @@ def requests(o: Objects) -> dict[str, Any]:
         "ListAgencies": rpb.ListAgenciesRequest(),
         "ListStations": rpb.ListStationsRequest(),
         "ListHospitals": rpb.ListHospitalsRequest(),
+        "WatchHospitals": rpb.WatchHospitalsRequest(),
         "UpdateHospitalCapacity": rpb.UpdateHospitalCapacityRequest(
             hospital=resource_pb2.Hospital(name=f"hospitals/{EXAMPLE_HOSPITAL}")
         ),

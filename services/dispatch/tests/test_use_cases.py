@@ -11,9 +11,9 @@ import pytest
 
 from icc.dispatch.v1 import events_pb2
 from icc_dispatch.domain.errors import InvalidInput, NotFound, UnitsUnavailable
-from icc_dispatch.domain.hospitals import REACH_M, Diversion, HospitalView
+from icc_dispatch.domain.hospitals import REACH_M, HospitalView
 from icc_dispatch.domain.model import FleetUnit, IncidentPhase, Point
-from icc_kernel.vocabulary import Agency, Priority, UnitKind, UnitStatus
+from icc_kernel.vocabulary import Agency, Diversion, Priority, UnitKind, UnitStatus
 
 from .desk import DISPATCHER, SCENE, Desk, S, desk, engine, incident
 

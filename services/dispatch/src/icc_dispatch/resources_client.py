@@ -11,9 +11,10 @@ from icc.resource.v1 import resource_service_pb2 as pb
 from icc.resource.v1 import resource_service_pb2_grpc as pb_grpc
 from icc_dispatch.convert import fleet_unit, version
 from icc_dispatch.domain.errors import UnitsUnavailable
-from icc_dispatch.domain.hospitals import Diversion, HospitalView
+from icc_dispatch.domain.hospitals import HospitalView
 from icc_dispatch.domain.model import FleetUnit, Point
 from icc_kernel.names import id_of, name_of
+from icc_kernel.vocabulary import Diversion
 from icc_rpc import open_channel
 
 TIMEOUT_S = 5.0
@@ -49,7 +50,8 @@ class ResourcesClient:
                 id=id_of(h.name),
                 location=Point(h.location.lat, h.location.lon),
                 capabilities=frozenset(h.capabilities),
-                diversion=Diversion(h.diversion),
+                # Unset (never, from the resources service): taken as open.
+                diversion=Diversion(h.diversion) if h.diversion else Diversion.OPEN,
             )
             for h in reply.hospitals
         ]

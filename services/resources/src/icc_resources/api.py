@@ -1,5 +1,6 @@
 """The gRPC face of the resources service."""
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
@@ -17,6 +18,7 @@ from icc_resources import convert
 from icc_resources.avl import Avl, PositionView
 from icc_resources.domain.avl import Verdict, position_violations
 from icc_resources.domain.model import AGENCIES, Position, Unit, UnitFilter
+from icc_resources.hospital_watch import HospitalWatch
 from icc_resources.service import ResourceService
 from icc_rpc import Context
 from icc_rpc.authz import actor_of, scope
@@ -90,8 +92,11 @@ def _after(page_token: str, flt: UnitFilter) -> str:
 
 
 class ResourceApi(pb_grpc.ResourceServiceServicer):
-    def __init__(self, service: ResourceService, view: PositionView, avl: Avl) -> None:
+    def __init__(
+        self, service: ResourceService, view: PositionView, avl: Avl, hospitals: HospitalWatch
+    ) -> None:
         self._service = service
+        self._hospital_watch = hospitals
         self._view = view
         self._avl = avl
         # Messages built for the unit and position objects last seen: the service
@@ -241,6 +246,14 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
     ) -> pb.ListHospitalsResponse:
         hospitals = await self._service.list_hospitals()
         return pb.ListHospitalsResponse(hospitals=[convert.hospital_to_proto(h) for h in hospitals])
+
+    async def WatchHospitals(
+        self, request: pb.WatchHospitalsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchHospitalsResponse]:
+        # The headers tell the caller the watch is live (no change made later is missed).
+        subscribed = functools.partial(context.send_initial_metadata, ())
+        async for item in self._hospital_watch.stream(subscribed):
+            yield item
 
     async def UpdateHospitalCapacity(
         self, request: pb.UpdateHospitalCapacityRequest, context: Context

@@ -21,6 +21,7 @@ from icc_kernel.clock import utc_now
 from icc_resources import events, store
 from icc_resources.api import SERVICE_NAME, ResourceApi, add_servicer
 from icc_resources.avl import Avl, PositionView
+from icc_resources.hospital_watch import HospitalWatch
 from icc_resources.policy import POLICY
 from icc_resources.seed import load_reference_data
 from icc_resources.service import ResourceService
@@ -80,7 +81,8 @@ async def start(config: Config) -> Running:
         avl = Avl(nc, view, replicas=config.bus.replicas)
         stack.push_async_callback(avl.stop)  # safe to call whether or not it started
         await avl.start()
-        api = ResourceApi(service, view, avl)
+        hospitals = HospitalWatch(nc.jetstream(), HOSPITAL_STREAM.name, service)
+        api = ResourceApi(service, view, avl, hospitals)
         server = await serve_grpc(config.address, api, add_servicer, POLICY, config.tls)
         watch_health(stack, server, SERVICE_NAME, db, nc)
         # Started: the stack's closing now belongs to `Running.stop`.

@@ -41,6 +41,8 @@ POLICY = Policy(
         "ListAgencies": ANYONE,
         "ListStations": ANYONE,
         "ListHospitals": ANYONE,
+        # Hospital availability is public (the gateway serves it without a session).
+        "WatchHospitals": ANYONE,
         "UpdateHospitalCapacity": allow(
             center=Role.SUPERVISOR, services=["simulator"], hospitals=True
         ),

@@ -13,10 +13,10 @@ preferred when it is no more than `CAPABLE_DETOUR_M` further.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import IntEnum
 
 from icc_city.geo import Point, distance_m
 from icc_dispatch.domain.model import UnitKind
+from icc_kernel.vocabulary import Diversion
 
 # Straight-line distance within which another hospital is "within reach" (about 25
 # minutes of urban emergency driving in Ho Chi Minh City).
@@ -26,14 +26,6 @@ CAPABLE_DETOUR_M = 8_000.0
 
 # Units that carry patients: only their assignments get a destination.
 TRANSPORTING = frozenset({UnitKind.AMBULANCE_ALS, UnitKind.AMBULANCE_BLS})
-
-
-class Diversion(IntEnum):
-    # icc.resource.v1.DiversionStatus
-    UNKNOWN = 0
-    OPEN = 1
-    PARTIAL = 2
-    FULL = 3
 
 
 @dataclass(frozen=True)

@@ -447,6 +447,50 @@ class ListHospitalsResponse(_message.Message):
 Global___ListHospitalsResponse: _TypeAlias = ListHospitalsResponse  # noqa: Y015
 
 @_typing.final
+class WatchHospitalsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchHospitalsRequest: _TypeAlias = WatchHospitalsRequest  # noqa: Y015
+
+@_typing.final
+class WatchHospitalsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOSPITALS_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_FIELD_NUMBER: _builtins.int
+    snapshot: _builtins.bool
+    """True on the first message only."""
+    @_builtins.property
+    def hospitals(self) -> _containers.RepeatedCompositeFieldContainer[_resource_pb2.Hospital]:
+        """The first message: every hospital, as ListHospitals answers. Each later message:
+        one hospital as it is after a change. A change made while the first message was
+        read may come again after it; `etag` tells a newer state from one already seen.
+        """
+
+    def __init__(
+        self,
+        *,
+        hospitals: _abc.Iterable[_resource_pb2.Hospital] | None = ...,
+        snapshot: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hospitals", b"hospitals", "snapshot", b"snapshot"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchHospitalsResponse: _TypeAlias = WatchHospitalsResponse  # noqa: Y015
+
+@_typing.final
 class UpdateHospitalCapacityRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

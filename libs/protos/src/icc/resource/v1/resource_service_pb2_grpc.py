@@ -90,6 +90,11 @@ class ResourceServiceStub:
                 request_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.UpdateHospitalCapacityRequest.SerializeToString,
                 response_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.UpdateHospitalCapacityResponse.FromString,
                 _registered_method=True)
+        self.WatchHospitals = channel.unary_stream(
+                '/icc.resource.v1.ResourceService/WatchHospitals',
+                request_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.WatchHospitalsRequest.SerializeToString,
+                response_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.WatchHospitalsResponse.FromString,
+                _registered_method=True)
 
 
 class ResourceServiceServicer:
@@ -172,6 +177,14 @@ class ResourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchHospitals(self, request, context):
+        """Hospital availability as it changes: every hospital first, then each hospital
+        whose beds or diversion changed, as the change is made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResourceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +242,11 @@ def add_ResourceServiceServicer_to_server(servicer, server):
                     servicer.UpdateHospitalCapacity,
                     request_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.UpdateHospitalCapacityRequest.FromString,
                     response_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.UpdateHospitalCapacityResponse.SerializeToString,
+            ),
+            'WatchHospitals': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchHospitals,
+                    request_deserializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.WatchHospitalsRequest.FromString,
+                    response_serializer=icc_dot_resource_dot_v1_dot_resource__service__pb2.WatchHospitalsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -529,6 +547,33 @@ class ResourceService:
             '/icc.resource.v1.ResourceService/UpdateHospitalCapacity',
             icc_dot_resource_dot_v1_dot_resource__service__pb2.UpdateHospitalCapacityRequest.SerializeToString,
             icc_dot_resource_dot_v1_dot_resource__service__pb2.UpdateHospitalCapacityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchHospitals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/icc.resource.v1.ResourceService/WatchHospitals',
+            icc_dot_resource_dot_v1_dot_resource__service__pb2.WatchHospitalsRequest.SerializeToString,
+            icc_dot_resource_dot_v1_dot_resource__service__pb2.WatchHospitalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,10 @@ class ResourceServiceStub:
     ListHospitals: _grpc.UnaryUnaryMultiCallable[_resource_service_pb2.ListHospitalsRequest, _resource_service_pb2.ListHospitalsResponse]
     UpdateHospitalCapacity: _grpc.UnaryUnaryMultiCallable[_resource_service_pb2.UpdateHospitalCapacityRequest, _resource_service_pb2.UpdateHospitalCapacityResponse]
     """Updates free beds and diversion; `hospital.etag` must match when set."""
+    WatchHospitals: _grpc.UnaryStreamMultiCallable[_resource_service_pb2.WatchHospitalsRequest, _resource_service_pb2.WatchHospitalsResponse]
+    """Hospital availability as it changes: every hospital first, then each hospital
+    whose beds or diversion changed, as the change is made.
+    """
 
 @_typing.type_check_only
 class ResourceServiceAsyncStub(ResourceServiceStub):
@@ -83,6 +87,10 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     ListHospitals: _aio.UnaryUnaryMultiCallable[_resource_service_pb2.ListHospitalsRequest, _resource_service_pb2.ListHospitalsResponse]  # type: ignore[assignment]
     UpdateHospitalCapacity: _aio.UnaryUnaryMultiCallable[_resource_service_pb2.UpdateHospitalCapacityRequest, _resource_service_pb2.UpdateHospitalCapacityResponse]  # type: ignore[assignment]
     """Updates free beds and diversion; `hospital.etag` must match when set."""
+    WatchHospitals: _aio.UnaryStreamMultiCallable[_resource_service_pb2.WatchHospitalsRequest, _resource_service_pb2.WatchHospitalsResponse]  # type: ignore[assignment]
+    """Hospital availability as it changes: every hospital first, then each hospital
+    whose beds or diversion changed, as the change is made.
+    """
 
 class ResourceServiceServicer(metaclass=_abc_1.ABCMeta):
     """Agencies' units, stations and hospitals, and where every unit is."""
@@ -174,5 +182,15 @@ class ResourceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resource_service_pb2.UpdateHospitalCapacityResponse, _abc.Awaitable[_resource_service_pb2.UpdateHospitalCapacityResponse]]:
         """Updates free beds and diversion; `hospital.etag` must match when set."""
+
+    @_abc_1.abstractmethod
+    def WatchHospitals(
+        self,
+        request: _resource_service_pb2.WatchHospitalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_resource_service_pb2.WatchHospitalsResponse], _abc.AsyncIterator[_resource_service_pb2.WatchHospitalsResponse]]:
+        """Hospital availability as it changes: every hospital first, then each hospital
+        whose beds or diversion changed, as the change is made.
+        """
 
 def add_ResourceServiceServicer_to_server(servicer: ResourceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
