@@ -103,24 +103,40 @@ async def test_supervisor_issues_updates_and_cancels_a_warning(
     panel = page.locator("#warnings-panel")
     await expect(panel.locator(".warnings-list .empty")).to_be_visible()
 
-    # A ward the city does not have: refused, the reason under the field in Vietnamese.
+    # A ward the city does not have is not added; one it has is, by Enter.
     await fill_texts(page, "Ngập sâu ven sông Sài Gòn", "Deep flooding along the Saigon river")
     await panel.locator("#wf-shape").select_option("none")
-    await panel.locator("#wf-wards").fill("Phường Không Có Thật")
-    await panel.locator("#wf-submit").click()
+    ward = panel.locator("#wf-ward")
+    await ward.fill("Không Có Thật")
+    await ward.press("Enter")
     ward_error = panel.locator('.field-error[data-field="wards"]')
     await expect(ward_error).to_have_text(
         "Có tên không phải phường, xã của thành phố, hoặc một tên lặp lại."
     )
-    await expect(panel.locator("#wf-wards")).to_be_focused()
+    await ward.fill("Thủ Đức")
+    await ward.press("Enter")
+    await expect(panel.locator(".ward-chips li")).to_have_text(["Thủ Đức ×"])
+    await expect(ward_error).to_be_empty()
+    await expect(ward).to_be_focused()
+    # The gateway's refusal said in Vietnamese under its field: an expiry 20 days ahead.
+    later = datetime.now() + timedelta(days=20)  # the browser's local time
+    await panel.locator("#wf-expires").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    await panel.locator("#wf-submit").click()
+    expires_error = panel.locator('.field-error[data-field="expires"]')
+    await expect(expires_error).to_have_text(
+        "Thời điểm hết hiệu lực phải ở tương lai và không quá 14 ngày tới."
+    )
+    await expect(panel.locator("#wf-expires")).to_be_focused()
     await expect(page.locator("#banner-text")).to_have_text(
         "Dữ liệu chưa hợp lệ, xem các ô được đánh dấu."
     )
     # Nothing was issued.
     assert await listed(page) == []
 
-    # The area as a circle: its centre placed by a click on the map, the radius typed.
-    await panel.locator("#wf-wards").fill("")
+    # The area as a circle besides the ward: its centre placed by a click on the map, the
+    # radius typed.
+    soon = datetime.now() + timedelta(hours=6)  # the browser's local time
+    await panel.locator("#wf-expires").fill(soon.strftime("%Y-%m-%dT%H:%M"))
     await panel.locator("#wf-shape").select_option("circle")
     await page.evaluate(
         "([lat, lon]) => { window.__icc.ui.map.map.setView([lat, lon], 13, {animate: false}); }",
@@ -143,6 +159,7 @@ async def test_supervisor_issues_updates_and_cancels_a_warning(
     assert circle["radius_km"] == 3.5
     assert abs(circle["lat"] - CENTRE[0]) < 0.001 and abs(circle["lon"] - CENTRE[1]) < 0.001
     assert warning["status"] == "Actual"
+    assert warning["areas"][0]["wards"] == ["Thủ Đức"]
     # Published: in the public feed, its CAP message with the circle ("lat,lon radius").
     assert await feed_titles(page) == ["Ngập sâu ven sông Sài Gòn"]
     alert = ET.fromstring(await fetch_text(page, f"/public/warnings/{warning['id']}.cap"))
@@ -154,7 +171,8 @@ async def test_supervisor_issues_updates_and_cancels_a_warning(
     await fill_texts(page, "Diễn tập sơ tán", "Evacuation drill")
     await panel.locator("#wf-exercise").check()
     await panel.locator("#wf-shape").select_option("none")
-    await panel.locator("#wf-wards").fill("Bến Thành")
+    await panel.locator("#wf-ward").fill("Bến Thành")
+    await panel.locator("#wf-ward-add").click()
     await panel.locator("#wf-submit").click()
     await expect(item).to_have_count(2, timeout=WAIT_MS)
     [drilled] = [w for w in await listed(page) if w["status"] == "Exercise"]
@@ -189,6 +207,7 @@ async def test_supervisor_issues_updates_and_cancels_a_warning(
     await expect(panel.locator("#wf-vi-headline")).to_have_value("Ngập sâu ven sông Sài Gòn")
     await expect(panel.locator("#wf-en-instruction")).to_have_value("Avoid the riverside roads.")
     await expect(panel.locator("#wf-radius")).to_have_value("3.5")
+    await expect(panel.locator(".ward-chips li")).to_have_text(["Thủ Đức ×"])
     await expect(panel.locator("#wf-exercise")).to_have_count(0)  # an update keeps its kind
     await panel.locator("#wf-vi-headline").fill("Ngập rất sâu ven sông Sài Gòn")
     await panel.locator("#wf-submit").click()
@@ -284,3 +303,69 @@ async def test_hostile_text_in_a_warning_is_shown_as_text(stack: Stack, browser:
     ran = await page.evaluate("window.__xss ?? []")
     await asyncio.gather(*pending)
     assert not ran and not dialogs and not errors, (ran, dialogs, errors)
+
+
+async def test_polygon_drawn_by_clicks_and_shapes_the_form_does_not_edit_kept(
+    stack: Stack, browser: Browser
+) -> None:
+    """A polygon drawn by three clicks replaces a warning's first circle on update; its
+    other circle and its second area, which the form does not show, are sent back as
+    they were."""
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    await log_in(page, stack.url, "supervisor")
+    circles = [
+        {"lat": 10.80, "lon": 106.70, "radius_km": 1.0},
+        {"lat": 10.75, "lon": 106.65, "radius_km": 2.0},
+    ]
+    body = {
+        "request_id": "00000000-0000-4000-8000-000000000100",
+        "category": "Met",
+        "urgency": "Expected",
+        "severity": "Severe",
+        "certainty": "Likely",
+        "vi": {"event": "Ngập lụt", "headline": "Ngập ở hai nơi"},
+        "en": {"event": "Flood", "headline": "Flooding in two places"},
+        "areas": [
+            {
+                "description_vi": "Hai vùng trũng",
+                "description_en": "Two low spots",
+                "circles": circles,
+            },
+            {"description_vi": "Bến Thành", "description_en": "Ben Thanh", "wards": ["Bến Thành"]},
+        ],
+        "expires": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+    }
+    status = await page.evaluate(
+        """async (body) => (await fetch('/api/v1/warnings', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)})).status""",
+        body,
+    )
+    assert status == 201
+    await open_panel(page)
+    panel = page.locator("#warnings-panel")
+    await panel.locator("li.warning").get_by_role("button", name="Sửa").click()
+    await expect(panel.locator("#wf-kept")).to_have_text(
+        "Giữ nguyên 1 hình khác của khu vực này và 1 khu vực khác."
+    )
+    await panel.locator("#wf-shape").select_option("polygon")
+    await page.evaluate(
+        "() => { window.__icc.ui.map.map.setView([10.83, 106.76], 13, {animate: false}); }"
+    )
+    corners = [(10.8400, 106.7500), (10.8400, 106.7700), (10.8250, 106.7600)]
+    for lat, lon in corners:
+        await page.locator("#map").click(position=await map_point(page, lat, lon))
+    await expect(panel.locator("#wf-points")).to_have_value(re.compile(r"^([^\n]+\n){2}[^\n]+$"))
+    await panel.locator("#wf-submit").click()
+    await expect(panel.locator("li.warning")).to_contain_text("2 bản tin", timeout=WAIT_MS)
+    [warning] = await listed(page)
+    first, second = warning["areas"]
+    assert first["circles"] == [circles[1]]
+    [polygon] = first["polygons"]
+    assert len(polygon) == 4 and polygon[-1] == polygon[0], polygon  # closed, as CAP asks
+    for point, (lat, lon) in zip(polygon, corners, strict=False):
+        assert abs(point["lat"] - lat) < 0.001 and abs(point["lon"] - lon) < 0.001, polygon
+    assert second["wards"] == ["Bến Thành"]
+    message = ET.fromstring(await fetch_text(page, f"/public/warnings/{warning['id']}.cap"))
+    assert [p.text for p in message.iter(f"{CAP}polygon")], "no polygon in the CAP message"
+    assert not errors, errors

@@ -163,6 +163,10 @@ class WarningResponse(Shape):
     warning: WarningOut
 
 
+class Wards(Shape):
+    wards: list[str] = Field(description="The wards and communes a warning may name, sorted")
+
+
 class Warnings(Shape):
     warnings: list[WarningOut] = Field(description="Unexpired, newest first, drills included")
 

@@ -14,6 +14,7 @@ from icc_gateway import cap, have
 from icc_gateway import schemas_warnings as ws
 from icc_gateway.context import Cached
 from icc_gateway.errors import ApiError, not_found
+from icc_gateway.public_warnings import KNOWN_WARDS
 from icc_gateway.routes.deps import AnyId, Ctx, Supervisor, Viewer, api_router
 from icc_gateway.schemas import ErrorField
 from icc_kernel.clock import utc_now
@@ -63,6 +64,13 @@ async def issue_warning(
 async def list_warnings(you: Viewer) -> ws.Warnings:
     found = await you.gw.warnings.listed(drills=True)
     return ws.Warnings(warnings=[ws.warning_out(w) for w in found])
+
+
+# Before "/warnings/{id}", which would take "wards" for an id.
+@router.get("/warnings/wards", response_model=ws.Wards)
+async def warning_wards(you: Viewer) -> ws.Wards:
+    """The wards and communes a warning's area may name (the screen offers them)."""
+    return ws.Wards(wards=sorted(KNOWN_WARDS))
 
 
 @router.get("/warnings/{id}", response_model=ws.WarningResponse)

@@ -63,7 +63,11 @@ function blank() {
     lon: '',
     radius_km: '2',
     points: '',
-    wards: '',
+    wards: [], // chosen
+    ward: '', // being typed
+    // What the form does not edit, sent back as it was: the areas after the first, and
+    // the first area's circles and polygons after its first (an API client may send many).
+    kept: { areas: [], circles: [], polygons: [] },
   };
 }
 
@@ -78,6 +82,7 @@ export class WarningsPanel {
     this.confirming = null; // the id of a warning whose cancellation waits for confirmation
     this.busy = false;
     this.layer = null;
+    this.wardNames = []; // GET /warnings/wards, once
   }
 
   get visible() {
@@ -103,6 +108,7 @@ export class WarningsPanel {
 
   async load() {
     try {
+      if (!this.wardNames.length) this.wardNames = (await api('/warnings/wards')).wards || [];
       const reply = await api('/warnings');
       this.warnings = reply.warnings || [];
     } catch (err) {
@@ -155,7 +161,11 @@ export class WarningsPanel {
     const expires = new Date(f.expires);
     if (!f.expires || Number.isNaN(expires.getTime())) errors.expires = t('error.required');
     const area = { description_vi: f.area_vi.trim(), description_en: f.area_en.trim(), polygons: [], circles: [], wards: [] };
-    area.wards = f.wards.split(/[;\n]/).map((w) => w.trim()).filter(Boolean);
+    area.wards = [...f.wards];
+    // A ward typed but not yet added counts, if it is one.
+    const typed = f.ward.trim();
+    if (typed && this.wardNames.includes(typed) && !area.wards.includes(typed)) area.wards.push(typed);
+    else if (typed && !area.wards.includes(typed)) errors.wards = t('warn.err.field.wards');
     if (f.shape === 'circle') {
       const [lat, lon, radius] = [num(f.lat), num(f.lon), num(f.radius_km)];
       if (!Number.isFinite(lat)) errors.lat = t('warn.err.centre');
@@ -166,9 +176,11 @@ export class WarningsPanel {
       const points = parsePoints(f.points);
       if (!points || points.length < 3) errors.polygons = t('warn.err.polygon');
       else area.polygons = [points.map(([lat, lon]) => ({ lat, lon }))];
-    } else if (!area.wards.length) {
+    } else if (!area.wards.length && !f.kept.circles.length && !f.kept.polygons.length) {
       errors.wards = t('warn.err.no_area');
     }
+    area.circles.push(...f.kept.circles);
+    area.polygons.push(...f.kept.polygons);
     const body = {
       category: f.category,
       urgency: f.urgency,
@@ -176,7 +188,7 @@ export class WarningsPanel {
       certainty: f.certainty,
       vi: texts.vi,
       en: texts.en,
-      areas: [area],
+      areas: [area, ...f.kept.areas],
       expires: Number.isNaN(expires.getTime()) ? null : expires.toISOString(),
     };
     return { body, errors };
@@ -282,7 +294,8 @@ export class WarningsPanel {
       lon: circle ? String(circle.lon) : '',
       radius_km: circle ? String(circle.radius_km) : '2',
       points: polygon ? polygon.map((p) => `${p.lat}, ${p.lon}`).join('\n') : '',
-      wards: area.wards.join('; '),
+      wards: [...area.wards],
+      kept: { areas: w.areas.slice(1), circles: area.circles.slice(circle ? 1 : 0), polygons: area.polygons.slice(circle ? 0 : 1) },
     };
     this.errors = {};
     this.render();
@@ -415,8 +428,11 @@ export class WarningsPanel {
         field('wf-area-en', t('warn.area_en'), input('wf-area-en', 'description_en', f.area_en, (v) => (f.area_en = v)), 'description_en'),
         field('wf-shape', t('warn.shape'), select('wf-shape', SHAPES, 'warn.shape', f.shape, (v) => (f.shape = v), true), 'shape'),
         h('p', { class: 'hint' }, t(`warn.shape_hint.${f.shape}`)),
+        f.kept.circles.length + f.kept.polygons.length + f.kept.areas.length
+          ? h('p', { class: 'hint', id: 'wf-kept' }, t('warn.kept', { n: f.kept.circles.length + f.kept.polygons.length, areas: f.kept.areas.length }))
+          : null,
         shape,
-        field('wf-wards', t('warn.wards'), input('wf-wards', 'wards', f.wards, (v) => (f.wards = v), { placeholder: t('warn.wards_placeholder') }), 'wards'),
+        this.wardPicker(),
       ),
       h(
         'div',
@@ -436,6 +452,64 @@ export class WarningsPanel {
           t(f.editing ? 'warn.stop_edit' : 'warn.reset'),
         ),
       ),
+    );
+  }
+
+  /** Wards by name: typed with the known names offered, added by Enter or the button,
+   * each chosen one removable. */
+  wardPicker() {
+    const f = this.form;
+    const add = () => {
+      const name = f.ward.trim();
+      if (!name) return;
+      if (!this.wardNames.includes(name)) {
+        this.errors = { ...this.errors, wards: t('warn.err.field.wards') };
+      } else {
+        if (!f.wards.includes(name)) f.wards.push(name);
+        f.ward = '';
+        delete this.errors.wards;
+      }
+      this.render();
+      this.panel.querySelector('#wf-ward')?.focus();
+    };
+    const remove = (name) => {
+      f.wards = f.wards.filter((w) => w !== name);
+      this.render();
+      this.panel.querySelector('#wf-ward')?.focus();
+    };
+    return h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'wf-ward' }, t('warn.wards')),
+      f.wards.length
+        ? h(
+            'ul',
+            { class: 'ward-chips', 'aria-label': t('warn.wards_chosen') },
+            f.wards.map((name) => h('li', null, name, ' ', h('button', { type: 'button', class: 'icon small', 'aria-label': t('warn.ward_remove', { name }), title: t('warn.ward_remove', { name }), onclick: () => remove(name) }, '×'))),
+          )
+        : null,
+      h(
+        'div',
+        { class: 'ward-add' },
+        h('input', {
+          id: 'wf-ward',
+          list: 'wf-ward-list',
+          value: f.ward,
+          placeholder: t('warn.wards_placeholder'),
+          'aria-describedby': 'wf-err-wards',
+          'aria-invalid': this.errors.wards ? 'true' : null,
+          oninput: (e) => (f.ward = e.target.value),
+          onkeydown: (e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              add();
+            }
+          },
+        }),
+        h('button', { type: 'button', id: 'wf-ward-add', class: 'small', onclick: add }, t('warn.ward_add')),
+      ),
+      h('datalist', { id: 'wf-ward-list' }, this.wardNames.map((name) => h('option', { value: name }))),
+      h('small', { class: 'field-error', id: 'wf-err-wards', dataset: { field: 'wards' }, role: 'alert' }, this.errors.wards || ''),
     );
   }
 
