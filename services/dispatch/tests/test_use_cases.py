@@ -5,6 +5,7 @@ In the style of cosmicpython's `tests/unit/test_handlers.py`: each test drives o
 and checks what it decided, what it asked the resources service for, and what it announced.
 """
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -281,6 +282,24 @@ class TestDestinationHospital:
         await desk.take_in("evt-1", incident(1))
         status = await desk.service.status("inc-1")
         assert [(a.unit_id, a.destination_hospital) for a in status.assignments] == [("E1", "")]
+
+    async def test_a_mass_casualtys_patients_are_spread_three_a_hospital(self, desk: Desk) -> None:
+        desk.resources.hospitals = [
+            hospital(name, km, Diversion.OPEN, "TRAUMA_CENTER")
+            for name, km in (("near", 1.0), ("mid", 2.0), ("far", 3.0))
+        ]
+        for n in range(6):  # the plan's six ambulances
+            desk.fleet.put(ambulance(f"A{n}", 0.5 + n / 10))
+        await desk.take_in("evt-1", replace(incident(1), type_code="MEDICAL.MASS_CASUALTY"))
+        status = await desk.service.status("inc-1")
+        sent = Counter(a.destination_hospital for a in status.assignments if a.unit_id[0] == "A")
+        assert sent == {"near": 3, "mid": 3}
+        # Another ambulance for the same incident, later: the third hospital.
+        desk.fleet.put(ambulance("A9", 0.4))
+        await desk.service.assign("inc-1", ["A9"], "r-9", "one more", DISPATCHER)
+        status = await desk.service.status("inc-1")
+        (later,) = [a for a in status.assignments if a.unit_id == "A9"]
+        assert later.destination_hospital == "far"
 
     async def test_the_destination_is_announced_with_the_assignment(self, desk: Desk) -> None:
         desk.resources.hospitals = [hospital("near", 2.0)]

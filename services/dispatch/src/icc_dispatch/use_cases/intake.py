@@ -107,7 +107,7 @@ class Intake:
         proposals = self.reservations.proposals(
             view.id, picks, new_request_id(), SYSTEM, rec.eta_source
         )
-        proposals = await self.reservations.with_destinations(view, proposals)
+        proposals = await self.reservations.with_destinations(view, proposals, first=True)
         unit_ids = [a.unit_id for a in proposals]
 
         async def work(writes: Writes) -> _Intake:

@@ -6,6 +6,7 @@ in between is finished by `recovery` with the same request id, so nothing happen
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -124,11 +125,12 @@ class Reservations:
             return await self.settle(case.id, proposals[0].request_id, proposals, case.incident)
 
     async def with_destinations(
-        self, incident: IncidentView, proposals: list[Assignment]
+        self, incident: IncidentView, proposals: list[Assignment], *, first: bool = False
     ) -> list[Assignment]:
         """Transporting units' proposals with their destination hospital (see
-        `domain.hospitals` for the rule). Without the hospital list the units still go:
-        a destination is advice to the crew, never a reason to hold an ambulance back."""
+        `domain.hospitals` for the rule), spread with the incident's earlier ones
+        (`first`: it has none). Without the hospital list the units still go: a
+        destination is advice to the crew, never a reason to hold an ambulance back."""
         if not any(a.kind in TRANSPORTING for a in proposals):
             return proposals
         try:
@@ -136,13 +138,24 @@ class Reservations:
         except Exception as exc:  # any failure: dispatch goes on without a destination
             log.warning("hospitals unavailable", extra={"error": type(exc).__name__})
             return proposals
-        chosen = choose_destination(incident.location, incident.type_code, hospitals)
-        if chosen is None:
-            return proposals
-        return [
-            replace(a, destination_hospital=chosen.id) if a.kind in TRANSPORTING else a
-            for a in proposals
-        ]
+        sent: Counter[str] = Counter()
+        if not first:
+            async with self.records.read() as reads:
+                earlier = await reads.assignments_of(incident.id)
+            sent.update(
+                a.destination_hospital for a in earlier if a.destination_hospital and a.fills_role
+            )
+        out: list[Assignment] = []
+        for a in proposals:
+            chosen = None
+            if a.kind in TRANSPORTING:
+                chosen = choose_destination(incident.location, incident.type_code, hospitals, sent)
+            if chosen is None:
+                out.append(a)
+                continue
+            sent[chosen.id] += 1
+            out.append(replace(a, destination_hospital=chosen.id))
+        return out
 
     async def settle(
         self,
