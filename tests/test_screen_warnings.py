@@ -344,6 +344,9 @@ async def test_polygon_drawn_by_clicks_and_shapes_the_form_does_not_edit_kept(
     assert status == 201
     await open_panel(page)
     panel = page.locator("#warnings-panel")
+    # The warning in force on the map: its two circles.
+    shapes = "() => window.__icc.ui.warnings.layer.getLayers().map((l) => l.getRadius ? 'circle' : 'polygon').sort()"
+    assert await page.evaluate(shapes) == ["circle", "circle"]
     await panel.locator("li.warning").get_by_role("button", name="Sửa").click()
     await expect(panel.locator("#wf-kept")).to_have_text(
         "Giữ nguyên 1 hình khác của khu vực này và 1 khu vực khác."
@@ -356,6 +359,8 @@ async def test_polygon_drawn_by_clicks_and_shapes_the_form_does_not_edit_kept(
     for lat, lon in corners:
         await page.locator("#map").click(position=await map_point(page, lat, lon))
     await expect(panel.locator("#wf-points")).to_have_value(re.compile(r"^([^\n]+\n){2}[^\n]+$"))
+    # Drawn: the polygon, and the circle the update keeps.
+    assert await page.evaluate(shapes) == ["circle", "polygon"]
     await panel.locator("#wf-submit").click()
     await expect(panel.locator("li.warning")).to_contain_text("2 bản tin", timeout=WAIT_MS)
     [warning] = await listed(page)

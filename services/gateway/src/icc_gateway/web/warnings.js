@@ -16,6 +16,9 @@ const SHAPES = ['circle', 'polygon', 'none'];
 const LANGS = ['vi', 'en'];
 const TEXTS = ['event', 'headline', 'description', 'instruction'];
 const DRAWN = { color: '#f97316', weight: 2, fillOpacity: 0.12, interactive: false };
+// The warnings in force, under what is being drawn (a drill's in another colour).
+const IN_FORCE = { color: '#ef4444', weight: 1, dashArray: '4 4', fillOpacity: 0.05, interactive: false };
+const DRILL = { ...IN_FORCE, color: '#60a5fa' };
 const DEFAULT_HOURS = 6;
 
 /** A `datetime-local` value for an ISO time (the browser's local time). */
@@ -132,11 +135,19 @@ export class WarningsPanel {
     this.render();
   }
 
-  /** The circle or polygon being drawn, on the map. */
+  /** The warnings in force and the circle or polygon being drawn, on the map. */
   draw() {
     const map = this.ctx.map.map;
     if (!this.layer) this.layer = L.layerGroup().addTo(map);
     this.layer.clearLayers();
+    for (const w of this.warnings) {
+      if (w.cancelled || w.id === this.form.editing) continue;
+      const style = w.status === 'Exercise' ? DRILL : IN_FORCE;
+      for (const a of w.areas) {
+        for (const c of a.circles) L.circle([c.lat, c.lon], { ...style, radius: c.radius_km * 1000 }).addTo(this.layer);
+        for (const p of a.polygons) L.polygon(p.map((x) => [x.lat, x.lon]), style).addTo(this.layer);
+      }
+    }
     const f = this.form;
     if (f.shape === 'circle') {
       const [lat, lon, r] = [num(f.lat), num(f.lon), num(f.radius_km)];
@@ -144,6 +155,12 @@ export class WarningsPanel {
     } else if (f.shape === 'polygon') {
       const points = parsePoints(f.points);
       if (points && points.length >= 2) L.polygon(points, DRAWN).addTo(this.layer);
+    }
+    // What an update keeps as it was is part of the warning too.
+    const kept = [{ circles: f.kept.circles, polygons: f.kept.polygons }, ...f.kept.areas];
+    for (const a of kept) {
+      for (const c of a.circles) L.circle([c.lat, c.lon], { ...DRAWN, radius: c.radius_km * 1000 }).addTo(this.layer);
+      for (const p of a.polygons) L.polygon(p.map((x) => [x.lat, x.lon]), DRAWN).addTo(this.layer);
     }
   }
 
