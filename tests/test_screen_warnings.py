@@ -344,7 +344,8 @@ async def test_polygon_drawn_by_clicks_and_shapes_the_form_does_not_edit_kept(
     assert status == 201
     await open_panel(page)
     panel = page.locator("#warnings-panel")
-    # The warning in force on the map: its two circles.
+    # The warning in force on the map (once the list is read): its two circles.
+    await expect(panel.locator("li.warning")).to_have_count(1)
     shapes = "() => window.__icc.ui.warnings.layer.getLayers().map((l) => l.getRadius ? 'circle' : 'polygon').sort()"
     assert await page.evaluate(shapes) == ["circle", "circle"]
     await panel.locator("li.warning").get_by_role("button", name="Sửa").click()
