@@ -51,9 +51,9 @@ _IN_BAND = and_(
     t.c.lat.between(bindparam("lat0"), bindparam("lat1")),
     t.c.lon.between(bindparam("lon0"), bindparam("lon1")),
 )
-# The nearest candidates for a duplicate: more than a call-taker is shown
-# (`duplicates.MOST_SHOWN`), few enough to read at every call.
-CANDIDATES = 50
+# The nearest candidates for a duplicate, and the same phone's latest: twice what a
+# call-taker is shown (`duplicates.MOST_SHOWN`), few enough to read at every call.
+CANDIDATES = 20
 
 
 def _flat_distance_squared() -> ColumnElement[float]:
