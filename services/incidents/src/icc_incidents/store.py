@@ -111,7 +111,8 @@ Index("ix_incidents_create_time", incidents.c.create_time, incidents.c.id)
 Index("ix_incidents_state", incidents.c.state)
 # Reads near a point (duplicates, history) take a band of latitude, then filter.
 Index("ix_incidents_lat", incidents.c.lat)
-Index("ix_incidents_caller_phone_key", incidents.c.caller_phone_key)
+# A phone's incidents, the latest first (intake reads a few of them at every call).
+Index("ix_incidents_caller_phone_key", incidents.c.caller_phone_key, incidents.c.update_time)
 # An EIDO document names the incidents merged into the one it describes.
 Index("ix_incidents_merged_into", incidents.c.merged_into)
 
