@@ -66,8 +66,8 @@ async def list_warnings(you: Viewer) -> ws.Warnings:
     return ws.Warnings(warnings=[ws.warning_out(w) for w in found])
 
 
-# Before "/warnings/{id}", which would take "wards" for an id.
-@router.get("/warnings/wards", response_model=ws.Wards)
+# Not under /warnings/: a path there would also be "/warnings/{id}" (PUT), as OPTIONS says.
+@router.get("/warning-wards", response_model=ws.Wards)
 async def warning_wards(you: Viewer) -> ws.Wards:
     """The wards and communes a warning's area may name (the screen offers them)."""
     return ws.Wards(wards=sorted(KNOWN_WARDS))

@@ -85,7 +85,7 @@ export class WarningsPanel {
     this.confirming = null; // the id of a warning whose cancellation waits for confirmation
     this.busy = false;
     this.layer = null;
-    this.wardNames = []; // GET /warnings/wards, once
+    this.wardNames = []; // GET /warning-wards, once
   }
 
   get visible() {
@@ -111,7 +111,7 @@ export class WarningsPanel {
 
   async load() {
     try {
-      if (!this.wardNames.length) this.wardNames = (await api('/warnings/wards')).wards || [];
+      if (!this.wardNames.length) this.wardNames = (await api('/warning-wards')).wards || [];
       const reply = await api('/warnings');
       this.warnings = reply.warnings || [];
     } catch (err) {
