@@ -8,7 +8,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from .conftest import Gateway, incident_body
+from .conftest import Gateway, eventually, incident_body
 
 
 def error_of(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -245,20 +245,18 @@ async def test_the_chronology_records_who_acted(gateway: Gateway) -> None:
     assert released.status_code == 200, released.text
     assert {a["state"] for a in released.json()["assignments"]} == {"RELEASED"}
 
-    async def closed() -> bool:
-        # The incidents service hears of the release through dispatch's event.
-        reply = await dispatcher.post(
-            f"/api/v1/incidents/{incident_id}/close", json={"resolution": "put out"}
-        )
-        if reply.status_code == 409:
-            await asyncio.sleep(0.05)
-            return False
-        assert reply.status_code == 200, reply.text
-        return True
+    async def release_heard() -> bool:
+        # The incidents service hears of the assignment and its release through dispatch's
+        # events; until it has heard of both, a close could come before them (and be refused,
+        # or find no units it knows of).
+        reply = await dispatcher.get(f"/api/v1/incidents/{incident_id}/chronology")
+        return any(e["coded_detail"][0]["code"] == "RELEASED" for e in reply.json()["entries"])
 
-    for _ in range(100):
-        if await closed():
-            break
+    await eventually(release_heard)
+    closed = await dispatcher.post(
+        f"/api/v1/incidents/{incident_id}/close", json={"resolution": "put out"}
+    )
+    assert closed.status_code == 200, closed.text
     entries = (await dispatcher.get(f"/api/v1/incidents/{incident_id}/chronology")).json()[
         "entries"
     ]
