@@ -28,7 +28,7 @@ from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
 from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
-from icc_cli.stack import tls_of
+from icc_cli.certificates import tls_of
 from icc_cli.status import alive
 from icc_testing import free_port
 from tests.supervision import (

@@ -18,7 +18,8 @@ from nats.errors import Error as NatsError
 
 from icc_bus import flush
 from icc_cli.config import StackConfig
-from icc_cli.stack import Stack, local_nats_passwords, local_nats_user
+from icc_cli.local_secrets import local_nats_passwords, local_nats_user
+from icc_cli.stack import Stack
 from icc_testing import free_port
 
 

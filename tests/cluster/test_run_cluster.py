@@ -30,7 +30,7 @@ from icc.incident.v1 import incident_pb2
 from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
 from icc_cli import cluster
-from icc_cli.stack import tls_of
+from icc_cli.certificates import tls_of
 from icc_rpc.client import tls_options
 from tests.cluster.harness import free_port_block
 

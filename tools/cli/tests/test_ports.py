@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from icc_cli.stack import StackError, check_port_free
+from icc_cli.readiness import StackError, check_port_free
 
 
 def _tcp_states(port: int) -> set[str]:

@@ -3,7 +3,7 @@
 import stat
 from pathlib import Path
 
-from icc_cli.stack import local_token_key
+from icc_cli.local_secrets import local_token_key
 
 
 def test_the_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:

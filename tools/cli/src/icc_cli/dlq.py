@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from icc_bus import BusConfig
-from icc_cli.stack import local_nats_user
+from icc_cli.local_secrets import local_nats_user
 from icc_kernel.errors import DomainError
 from icc_ops.deadletters import DeadLetter, DeadLetterQueue, Gone
 from icc_ops.payloads import Undecodable, decode

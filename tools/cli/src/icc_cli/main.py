@@ -16,8 +16,9 @@ from icc_cli.audit import audit
 from icc_cli.config import StackConfig
 from icc_cli.dlq import dlq
 from icc_cli.pki import pki_app
+from icc_cli.readiness import StackError
 from icc_cli.simulate import simulate
-from icc_cli.stack import Stack, StackError
+from icc_cli.stack import Stack
 from icc_cli.status import alive, check, engineer_credentials, engineer_https, table
 from icc_cli.supervisor import Manifest, manifest_path
 from icc_cli.trace import trace

@@ -1,52 +1,26 @@
 """Starting the local system: a private nats-server, the trace sink and each service,
 each checked ready before the next (the processes themselves are `icc_cli.supervisor`'s)."""
 
-import contextlib
 import json
 import os
-import secrets
-import socket
 import sys
 import sysconfig
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 
 from icc_cli import cluster
+from icc_cli.certificates import ENGINEER, ensure_local_pki, tls_env, tls_of
 from icc_cli.config import StackConfig
+from icc_cli.local_secrets import local_nats_passwords, local_token_key, nats_passwords_path
+from icc_cli.readiness import StackError, check_port_free, wait_healthy, wait_http_ok, wait_tcp
 from icc_cli.supervisor import Child, Probe, Stopped, Supervisor
-from icc_pki.local import LocalPki
-from icc_rpc import TlsConfig, wait_serving
-from icc_rpc.tls import CA_VARIABLE, CERT_VARIABLE, KEY_VARIABLE
 
 # Stop order: the services (and the gateway, the simulator) before what they drain into.
 INFRASTRUCTURE, SERVICES = 0, 1
-# The identity `icc run` and `icc status` ask the services' health as.
-ENGINEER = "oncall"
-
-
-class StackError(Exception):
-    """Something the user must fix; the message says what to do."""
-
-
-def check_port_free(host: str, port: int, variable: str) -> None:
-    """Fails when something listens on the port. Binds as the servers do, with
-    SO_REUSEADDR, so that connections of a previous run waiting out TIME_WAIT there do not
-    count: they do not stop the servers from listening."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            raise StackError(
-                f"port {port} on {host} is already in use. Stop whatever holds it "
-                f"(`ss -ltnp 'sport = :{port}'` shows it) or choose another with {variable}=PORT."
-            ) from None
 
 
 def find_nats_server() -> str:
@@ -64,68 +38,6 @@ def find_nats_server() -> str:
     )
 
 
-def local_token_key(var_dir: Path, env: Mapping[str, str] = os.environ) -> str:
-    """The key every local service signs its page tokens and cursors with: `ICC_TOKEN_KEY`
-    when set, else the one in `var/token.key`, made on first start (readable by its owner
-    only), so a token stays good across restarts of the service that made it."""
-    given = env.get("ICC_TOKEN_KEY")
-    if given:
-        return given
-    path = var_dir / "token.key"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
-    return path.read_text(encoding="ascii").strip()
-
-
-def local_nats_passwords(var_dir: Path) -> dict[str, str]:
-    """Each NATS user's password for the local bus, by the variable deploy/nats/nats.conf
-    reads it from: random, made once in `var/nats-passwords.json` (readable by its owner
-    only) and kept, so a restart finds the same ones. A user added to the deployment's
-    file later gets a password on the next start."""
-    path = nats_passwords_path(var_dir)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write("{}\n")
-    known: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    missing = [v for v in cluster.NATS_PASSWORDS if v not in known]
-    if missing:
-        # nats-server parses a variable's value as configuration: letters first and hex
-        # digits after always read as one plain string (a leading digit or `-` may not).
-        known |= {v: "p" + secrets.token_hex(24) for v in missing}
-        # Written beside and renamed: a crash leaves the old file or the new, never half.
-        fresh = path.with_suffix(".tmp")
-        fresh.unlink(missing_ok=True)
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(known, indent=2) + "\n")
-        fresh.replace(path)
-    return known
-
-
-def nats_passwords_path(var_dir: Path) -> Path:
-    return var_dir / "nats-passwords.json"
-
-
-def local_nats_user(var_dir: Path, user: str) -> tuple[str, str] | None:
-    """User `user` and its password on the bus `icc run` started with `var_dir`, if any."""
-    path = nats_passwords_path(var_dir)
-    if not path.exists():
-        return None
-    password = json.loads(path.read_text(encoding="utf-8")).get(cluster.password_variable(user))
-    return (user, password) if password else None
-
-
-def tls_of(section: Mapping[str, Any], name: str) -> TlsConfig:
-    """The files of identity `name` in the `tls` section of `endpoints.json`."""
-    mine = section["identities"][name]
-    return TlsConfig(Path(section["ca"]), Path(mine["cert"]), Path(mine["key"]))
-
-
 @dataclass
 class Stack:
     config: StackConfig
@@ -141,15 +53,12 @@ class Stack:
 
     def ensure_pki(self) -> dict[str, Any]:
         """The local CA and certificates under var/pki/, made or renewed where needed."""
-        host = self.config.host
-        hosts = sorted({host, "127.0.0.1", "localhost", "::1"})
-        self.tls = LocalPki(self.config.pki_dir).ensure(hosts)
+        self.tls = ensure_local_pki(self.config.pki_dir, self.config.host)
         return self.tls
 
     def tls_env(self, name: str) -> dict[str, str]:
         """`ICC_TLS_*` of the process that runs as identity `name`."""
-        tls = tls_of(self.tls, name)
-        return {CA_VARIABLE: str(tls.ca), CERT_VARIABLE: str(tls.cert), KEY_VARIABLE: str(tls.key)}
+        return tls_env(self.tls, name)
 
     def credentials(self) -> grpc.ChannelCredentials:
         """The on-call engineer's: what start-up asks health with."""
@@ -195,7 +104,7 @@ class Stack:
             probe=Probe("http", f"http://{c.host}:{c.nats_monitor_port}/healthz"),
             wave=INFRASTRUCTURE,
         )
-        self._wait_tcp(child, c.host, c.nats_port, timeout_s=15)
+        wait_tcp(child, c.host, c.nats_port, timeout_s=15)
         return child
 
     def start_nats_cluster(self) -> list[cluster.NatsNode]:
@@ -224,7 +133,7 @@ class Stack:
         ]
         # A node's JetStream is healthy once the three have elected a meta leader.
         for child, node in zip(children, nodes, strict=True):
-            self._wait_http_ok(child, node.healthz, timeout_s=60)
+            wait_http_ok(child, node.healthz, timeout_s=60)
         self.nats_nodes = nodes
         return nodes
 
@@ -255,7 +164,7 @@ class Stack:
             probe=Probe("http", f"{c.tracesink_query_url}/healthz"),
             wave=INFRASTRUCTURE,
         )
-        self._wait_tcp(child, c.host, c.tracesink_port, timeout_s=15)
+        wait_tcp(child, c.host, c.tracesink_port, timeout_s=15)
         return child
 
     def start_service(
@@ -290,7 +199,7 @@ class Stack:
             },
             probe=Probe("grpc", f"{c.host}:{port}"),
         )
-        self._wait_healthy(child, f"{c.host}:{port}", timeout_s=60)
+        wait_healthy(child, f"{c.host}:{port}", self.credentials(), timeout_s=60)
         return child
 
     def start_gateway(self, replica: int | None = None) -> Child:
@@ -318,7 +227,7 @@ class Stack:
             ports={"ICC_GATEWAY_PORT": port, "ICC_GATEWAY_METRICS_PORT": metrics_port},
             probe=Probe("http", healthz),
         )
-        self._wait_http_ok(child, healthz, timeout_s=60)
+        wait_http_ok(child, healthz, timeout_s=60)
         return child
 
     def start_simulator(self) -> Child | None:
@@ -398,84 +307,9 @@ class Stack:
             # Where tools find a bus user's password (`icc dlq` as ops, the simulator).
             data["nats_passwords"] = str(nats_passwords_path(self.config.var_dir))
         else:
-            data.update(self._cluster_endpoints())
+            data.update(cluster_endpoints(self.config, self.nats_nodes))
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return path
-
-    def _cluster_endpoints(self) -> dict[str, Any]:
-        """What differs in a cluster: the bus is three nodes (comma-separated, each client
-        with its own NATS user, see README), a service's gRPC target names both replicas,
-        and `replicas` lists each replica's address."""
-        c = self.config
-        grpc_ports = {
-            "incidents_grpc": c.incidents_port,
-            "resources_grpc": c.resources_port,
-            "dispatch_grpc": c.dispatch_port,
-            "ops_grpc": c.ops_port,
-        }
-        replicas: dict[str, list[str]] = {
-            "nats": [n.url for n in self.nats_nodes],
-            "nats_monitoring": [f"http://{n.host}:{n.monitor_port}" for n in self.nats_nodes],
-            "gateway_http": [
-                f"http://{c.host}:{cluster.replica_port(c.gateway_port, i)}/"
-                for i in range(cluster.REPLICAS)
-            ],
-        }
-        for key, port in grpc_ports.items():
-            replicas[key] = [
-                f"{c.host}:{cluster.replica_port(port, i)}" for i in range(cluster.REPLICAS)
-            ]
-        return {
-            "nats": ",".join(replicas["nats"]),
-            "nats_monitoring": replicas["nats_monitoring"][0],
-            **{key: self.target(port) for key, port in grpc_ports.items()},
-            "replicas": replicas,
-        }
-
-    def _check_alive(self, child: Child) -> None:
-        if child.process.poll() is not None:
-            tail = child.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise StackError(
-                f"{child.name} exited with code {child.process.returncode}. "
-                f"Last lines of {child.log_path}:\n{tail}"
-            )
-
-    def _wait_tcp(self, child: Child, host: str, port: int, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_alive(child)
-            try:
-                with socket.create_connection((host, port), timeout=0.3):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise StackError(f"{child.name} did not listen on {host}:{port} within {timeout_s:.0f} s")
-
-    def _wait_http_ok(self, child: Child, url: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_alive(child)
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise StackError(
-            f"{child.name} was not ready within {timeout_s:.0f} s ({url}); see {child.log_path}"
-        )
-
-    def _wait_healthy(self, child: Child, target: str, timeout_s: float) -> None:
-        if wait_serving(
-            target,
-            self.credentials(),
-            timeout_s=timeout_s,
-            still_running=lambda: self._check_alive(child),
-        ):
-            return
-        raise StackError(
-            f"{child.name} was not healthy within {timeout_s:.0f} s; see {child.log_path}"
-        )
 
     def exited(self) -> list[Child]:
         """Every process that has ended."""
@@ -484,3 +318,33 @@ class Stack:
     def stop(self) -> Stopped:
         """Stops every process (see `Supervisor.stop`)."""
         return self.supervisor.stop()
+
+
+def cluster_endpoints(c: StackConfig, nodes: list[cluster.NatsNode]) -> dict[str, Any]:
+    """What differs in a cluster: the bus is three nodes (comma-separated, each client
+    with its own NATS user, see README), a service's gRPC target names both replicas,
+    and `replicas` lists each replica's address."""
+    grpc_ports = {
+        "incidents_grpc": c.incidents_port,
+        "resources_grpc": c.resources_port,
+        "dispatch_grpc": c.dispatch_port,
+        "ops_grpc": c.ops_port,
+    }
+    replicas: dict[str, list[str]] = {
+        "nats": [n.url for n in nodes],
+        "nats_monitoring": [f"http://{n.host}:{n.monitor_port}" for n in nodes],
+        "gateway_http": [
+            f"http://{c.host}:{cluster.replica_port(c.gateway_port, i)}/"
+            for i in range(cluster.REPLICAS)
+        ],
+    }
+    for key, port in grpc_ports.items():
+        replicas[key] = [
+            f"{c.host}:{cluster.replica_port(port, i)}" for i in range(cluster.REPLICAS)
+        ]
+    return {
+        "nats": ",".join(replicas["nats"]),
+        "nats_monitoring": replicas["nats_monitoring"][0],
+        **{key: cluster.replicas_target(c.host, port) for key, port in grpc_ports.items()},
+        "replicas": replicas,
+    }

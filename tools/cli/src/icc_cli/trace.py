@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from icc_cli.stack import ENGINEER
+from icc_cli.certificates import ENGINEER
 from icc_rpc import TlsConfig
 from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
 from icc_tracesink.timeline import Timeline, load
