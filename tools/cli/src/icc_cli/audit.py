@@ -77,33 +77,47 @@ def audit(
     except OSError as exc:
         out.print(f"[red]✗[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    records: list[pb.AuditRecord] = []
     try:
-        with sync_channel(address, credentials) as channel:
-            stub = pb_grpc.IncidentServiceStub(channel)
-            token = ""
-            while True:
-                reply = stub.ListAuditRecords(
-                    pb.ListAuditRecordsRequest(parent=name, page_size=500, page_token=token),
-                    timeout=10,
-                )
-                records.extend(reply.records)
-                token = reply.next_page_token
-                if not token:
-                    break
+        records = _records(name, address, credentials)
     except grpc.RpcError as exc:
-        code = exc.code() if isinstance(exc, grpc.Call) else None
-        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-        hints = {
-            grpc.StatusCode.PERMISSION_DENIED: " The audit is for supervisors of the center.",
-            grpc.StatusCode.UNAVAILABLE: f" Is the incidents service up at {address}?",
-        }
-        hint = hints.get(code, "") if code is not None else ""
-        out.print(f"[red]✗[/] {escape(details or '')}{escape(hint)}")
+        out.print(f"[red]✗[/] {_failure(exc, address)}")
         raise typer.Exit(1) from None
     if not records:
         out.print(f"Nothing on record for {escape(name)}.")
         return
+    out.print(_table(name, records))
+
+
+def _records(name: str, address: str, credentials: grpc.ChannelCredentials) -> list[pb.AuditRecord]:
+    """Every audit record of incident `name`, page after page."""
+    records: list[pb.AuditRecord] = []
+    with sync_channel(address, credentials) as channel:
+        stub = pb_grpc.IncidentServiceStub(channel)
+        token = ""
+        while True:
+            reply = stub.ListAuditRecords(
+                pb.ListAuditRecordsRequest(parent=name, page_size=500, page_token=token),
+                timeout=10,
+            )
+            records.extend(reply.records)
+            token = reply.next_page_token
+            if not token:
+                return records
+
+
+def _failure(exc: grpc.RpcError, address: str) -> str:
+    """What the service answered, and what to do about the usual refusals (as markup)."""
+    code = exc.code() if isinstance(exc, grpc.Call) else None
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    hints = {
+        grpc.StatusCode.PERMISSION_DENIED: " The audit is for supervisors of the center.",
+        grpc.StatusCode.UNAVAILABLE: f" Is the incidents service up at {address}?",
+    }
+    hint = hints.get(code, "") if code is not None else ""
+    return f"{escape(details or '')}{escape(hint)}"
+
+
+def _table(name: str, records: list[pb.AuditRecord]) -> Table:
     table = Table(title=f"{name}: {len(records)} records", show_header=True, box=None)
     for column in ("#", "time", "action", "call", "caller", "for", "agency, role", "fields"):
         table.add_column(column, overflow="fold")
@@ -118,4 +132,4 @@ def audit(
             escape(f"{common_pb2.Agency.Name(r.agency).removeprefix('AGENCY_')} {r.role}"),
             escape(", ".join(r.fields)),
         )
-    out.print(table)
+    return table

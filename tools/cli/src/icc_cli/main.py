@@ -142,6 +142,22 @@ def _start(stack: Stack, config: StackConfig, cluster: bool) -> None:
         f"[green]✓[/] certificates in {config.pki_dir} ({len(tls['identities'])} identities, "
         "mutual TLS on every gRPC port)"
     )
+    _start_bus(stack, config, cluster)
+    with console.status("Starting the trace sink (OTLP/gRPC) ..."):
+        stack.start_tracesink()
+    console.print(f"[green]✓[/] trace sink on {config.otlp_endpoint} (spans in {config.traces_db})")
+    replicas: list[int | None] = list(range(topology.REPLICAS)) if cluster else [None]
+    _start_services(stack, config, replicas)
+    for replica in replicas:
+        which = "gateway" if replica is None else f"gateway replica {replica + 1}"
+        with console.status(f"Starting the {which} (accounts, the live picture, the screen) ..."):
+            stack.start_gateway(replica)
+        at = topology.replica_port(config.gateway_port, replica or 0)
+        console.print(f"[green]✓[/] {which} on http://{config.host}:{at}/")
+
+
+def _start_bus(stack: Stack, config: StackConfig, cluster: bool) -> None:
+    """One nats-server, or the cluster's three."""
     if cluster:
         with console.status("Starting three nats-servers (JetStream, deploy/nats/nats.conf) ..."):
             nodes = stack.start_nats_cluster()
@@ -155,11 +171,12 @@ def _start(stack: Stack, config: StackConfig, cluster: bool) -> None:
         console.print(
             f"[green]✓[/] nats-server on {config.nats_url} (data in {config.var_dir / 'nats'})"
         )
-    with console.status("Starting the trace sink (OTLP/gRPC) ..."):
-        stack.start_tracesink()
-    console.print(f"[green]✓[/] trace sink on {config.otlp_endpoint} (spans in {config.traces_db})")
+
+
+def _start_services(stack: Stack, config: StackConfig, replicas: list[int | None]) -> None:
+    """Each service in turn (every replica of one before the next), in the order they need
+    each other: dispatch reads the resources service."""
     resources_target = stack.target(config.resources_port)
-    replicas: list[int | None] = list(range(topology.REPLICAS)) if cluster else [None]
     for name, port, metrics_port, what, env in (
         (
             "incidents",
@@ -196,12 +213,6 @@ def _start(stack: Stack, config: StackConfig, cluster: bool) -> None:
                 stack.start_service(name, port, metrics_port, env, replica=replica)
             at = topology.replica_port(port, replica or 0)
             console.print(f"[green]✓[/] {which} on {config.host}:{at}")
-    for replica in replicas:
-        which = "gateway" if replica is None else f"gateway replica {replica + 1}"
-        with console.status(f"Starting the {which} (accounts, the live picture, the screen) ..."):
-            stack.start_gateway(replica)
-        at = topology.replica_port(config.gateway_port, replica or 0)
-        console.print(f"[green]✓[/] {which} on http://{config.host}:{at}/")
 
 
 def _announce_and_simulate(
