@@ -9,5 +9,6 @@ Pure Python (no protobuf, gRPC, NATS or SQL; an import-linter contract holds it 
 - `errors`: what can go wrong, in the domain's words (`icc_rpc` maps each to a gRPC status);
 - `reasons`: facts as stable codes with parameters (recommendations, chronology), and
   their English;
+- `care`: what a patient of an incident type needs of a hospital;
 - `stats`, `clock`: nearest-rank percentiles, the UTC clock.
 """

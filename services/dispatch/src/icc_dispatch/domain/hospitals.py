@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from icc_city.geo import Point, distance_m
 from icc_dispatch.domain.model import UnitKind
+from icc_kernel.care import needed_capability
 from icc_kernel.vocabulary import Diversion
 
 # Straight-line distance within which another hospital is "within reach" (about 25
@@ -42,31 +43,6 @@ class HospitalView:
     location: Point
     capabilities: frozenset[str]
     diversion: Diversion
-
-
-# What a case needs of a hospital, by incident type (prefix or exact code).
-_TRAUMA = ("TRAFFIC", "RESCUE", "MEDICAL.TRAUMA", "MEDICAL.MASS_CASUALTY", "FLOOD")
-_TRAUMA_CODES = ("POLICE.SHOOTING", "POLICE.ASSAULT", "POLICE.GANG_FIGHT", "POLICE.ROBBERY")
-_BURN = ("FIRE", "HAZMAT.CHEMICAL_FIRE", "HAZMAT.EXPLOSION")
-_CAPABILITY = {
-    "MEDICAL.STROKE": "STROKE_CENTER",
-    "MEDICAL.CARDIAC_ARREST": "CARDIAC_CATH_LAB",
-    "MEDICAL.CHEST_PAIN": "CARDIAC_CATH_LAB",
-    "MEDICAL.CHILDBIRTH": "OBSTETRIC",
-}
-
-
-def _starts(code: str, prefixes: Iterable[str]) -> bool:
-    return any(code == p or code.startswith(p + ".") for p in prefixes)
-
-
-def needed_capability(type_code: str) -> str | None:
-    """The specialty the case calls for, or None for a general emergency department."""
-    if _starts(type_code, _BURN):
-        return "BURN_UNIT"
-    if _starts(type_code, _TRAUMA) or type_code in _TRAUMA_CODES:
-        return "TRAUMA_CENTER"
-    return _CAPABILITY.get(type_code)
 
 
 def diverts(h: HospitalView, capability: str | None) -> bool:

@@ -14,6 +14,7 @@ from enum import Enum
 from icc_city import travel
 from icc_city.geo import Point, distance_m
 from icc_city.river import route
+from icc_kernel.care import BURN_UNIT, TRAUMA_CENTER, needed_capability
 from icc_kernel.vocabulary import UnitKind
 from icc_simulator.world.drive import Drive
 from icc_simulator.world.model import AMBULANCES, Family
@@ -159,28 +160,15 @@ class Bed(Enum):
     BURN = "burn"
 
 
-# What a patient of each type needs: a bed kind and, preferably, a capability.
-_TRAUMA = ("TRAFFIC", "RESCUE", "MEDICAL.TRAUMA", "MEDICAL.MASS_CASUALTY", "FLOOD")
-_TRAUMA_CODES = ("POLICE.SHOOTING", "POLICE.ASSAULT", "POLICE.GANG_FIGHT", "POLICE.ROBBERY")
-_BURN = ("FIRE", "HAZMAT.CHEMICAL_FIRE", "HAZMAT.EXPLOSION")
-_CAPABILITY = {
-    "MEDICAL.STROKE": "STROKE_CENTER",
-    "MEDICAL.CARDIAC_ARREST": "CARDIAC_CATH_LAB",
-    "MEDICAL.CHEST_PAIN": "CARDIAC_CATH_LAB",
-    "MEDICAL.CHILDBIRTH": "OBSTETRIC",
-}
-
-
-def _starts(code: str, prefixes: Iterable[str]) -> bool:
-    return any(code == p or code.startswith(p + ".") for p in prefixes)
+# The bed a patient takes, by the capability the case calls for (`icc_kernel.care`).
+_BED_FOR = {BURN_UNIT: Bed.BURN, TRAUMA_CENTER: Bed.TRAUMA}
 
 
 def patient_needs(type_code: str) -> tuple[Bed, str | None]:
-    if _starts(type_code, _BURN):
-        return Bed.BURN, "BURN_UNIT"
-    if _starts(type_code, _TRAUMA) or type_code in _TRAUMA_CODES:
-        return Bed.TRAUMA, "TRAUMA_CENTER"
-    return Bed.EMERGENCY, _CAPABILITY.get(type_code)
+    """What a patient of each type needs: a bed kind and, preferably, a capability."""
+    capability = needed_capability(type_code)
+    bed = _BED_FOR.get(capability, Bed.EMERGENCY) if capability else Bed.EMERGENCY
+    return bed, capability
 
 
 @dataclass(frozen=True)
