@@ -21,6 +21,7 @@ from icc_bus.received import Handler, ReceivedEvent
 from icc_bus.spec import ConsumerSpec, OrderKey, by_header, by_subject
 from icc_bus.streams import DLQ_STREAM, REPLAY_STREAM, StreamSpec, ensure_streams
 from icc_bus.tasks import cancel_and_wait
+from icc_bus.watch import watch_bucket
 
 __all__ = [
     "DLQ_STREAM",
@@ -51,4 +52,5 @@ __all__ = [
     "publish_batch",
     "publish_event",
     "subject_template",
+    "watch_bucket",
 ]

@@ -15,10 +15,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from icc.resource.v1 import events_pb2 as resource_events
-from icc_bus import cancel_and_wait
+from icc_bus import cancel_and_wait, watch_bucket
 from icc_dispatch.convert import fleet_unit
 from icc_dispatch.domain.fleet import Fleet
 from icc_dispatch.domain.model import Point, UnitKind
@@ -123,27 +122,12 @@ class FleetFeed:
             self._on_freed(unit.kind)
 
     async def _watch_positions(self) -> None:
-        while True:
-            try:
-                kv = await self._js.key_value(POSITIONS_BUCKET)
-                watcher = await kv.watchall()
-                async for entry in watcher:
-                    if entry is None or not entry.value:
-                        continue
-                    try:
-                        report = resource_events.UnitPositionReported.FromString(entry.value)
-                    except DecodeError:
-                        continue
-                    self._fleet.move(
-                        id_of(report.unit) or entry.key,
-                        Point(report.position.lat, report.position.lon),
-                    )
-            except asyncio.CancelledError:
-                raise
-            except (BucketNotFoundError, NotFoundError):
-                await asyncio.sleep(1.0)
-            except Exception as exc:
-                log.warning(
-                    "position watch failed; restarting", extra={"error": type(exc).__name__}
-                )
-                await asyncio.sleep(1.0)
+        await watch_bucket(
+            self._js,
+            POSITIONS_BUCKET,
+            resource_events.UnitPositionReported.FromString,
+            self._on_position,
+        )
+
+    def _on_position(self, key: str, report: resource_events.UnitPositionReported) -> None:
+        self._fleet.move(id_of(report.unit) or key, Point(report.position.lat, report.position.lon))

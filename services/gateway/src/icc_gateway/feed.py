@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
-from nats.js.errors import BucketNotFoundError, NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -32,7 +31,7 @@ from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
-from icc_bus import HEADER_EVENT_TYPE, EventTypes, PoisonMessage, cancel_and_wait
+from icc_bus import HEADER_EVENT_TYPE, EventTypes, PoisonMessage, cancel_and_wait, watch_bucket
 from icc_bus.events import subject_attributes, subject_template
 from icc_gateway import convert
 from icc_gateway.clients import Services
@@ -355,28 +354,15 @@ class PictureFeed:
     # Positions
 
     async def _watch_positions(self) -> None:
-        while True:
-            try:
-                kv = await self._js.key_value(POSITIONS_BUCKET)
-                watcher = await kv.watchall()
-                async for entry in watcher:
-                    # None marks the end of the values already there.
-                    if entry is None or not entry.value:
-                        continue
-                    try:
-                        report = resource_events.UnitPositionReported.FromString(entry.value)
-                    except DecodeError:
-                        continue
-                    self._offer_position(
-                        id_of(report.unit) or entry.key, report.position, time.monotonic()
-                    )
-            except asyncio.CancelledError:
-                raise
-            except (BucketNotFoundError, NotFoundError):
-                await asyncio.sleep(1.0)
-            except Exception as exc:
-                log.warning("position watch failed; restarting", extra={"error": repr(exc)})
-                await asyncio.sleep(1.0)
+        await watch_bucket(
+            self._js,
+            POSITIONS_BUCKET,
+            resource_events.UnitPositionReported.FromString,
+            self._on_position,
+        )
+
+    def _on_position(self, key: str, report: resource_events.UnitPositionReported) -> None:
+        self._offer_position(id_of(report.unit) or key, report.position, time.monotonic())
 
     def _offer_position(self, unit_id: str, position: resource_pb2.Position, now: float) -> None:
         taken = convert.micros(position.report_time)
