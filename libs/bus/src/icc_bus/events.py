@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 from google.protobuf.message import DecodeError, Message
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -205,6 +206,13 @@ async def _publish_with_retries(
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
     raise AssertionError("unreachable")
+
+
+def messages_of(events_file: ModuleType) -> tuple[type[Message], ...]:
+    """Every message a generated `events_pb2` module declares, in order: the events its
+    service publishes on its stream."""
+    names = events_file.DESCRIPTOR.message_types_by_name
+    return tuple(getattr(events_file, name) for name in names)
 
 
 class EventTypes:

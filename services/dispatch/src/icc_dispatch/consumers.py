@@ -9,6 +9,7 @@ from icc_bus import (
     PoisonMessage,
     ReceivedEvent,
     by_header,
+    messages_of,
 )
 from icc_dispatch.convert import incident_view, version
 from icc_dispatch.domain.model import Priority
@@ -41,17 +42,7 @@ UNITS = ConsumerSpec(
     order_key=BY_INCIDENT,
 )
 
-INCIDENT_EVENTS = EventTypes(
-    [
-        incident_events.IncidentCreated,
-        incident_events.IncidentUpdated,
-        incident_events.IncidentStateChanged,
-        incident_events.IncidentNoteAdded,
-        incident_events.IncidentMerged,
-        incident_events.IncidentClosed,
-        incident_events.IncidentCancelled,
-    ]
-)
+INCIDENT_EVENTS = EventTypes(messages_of(incident_events))
 UNIT_EVENTS = EventTypes([resource_events.UnitStatusChanged])
 
 

@@ -31,7 +31,14 @@ from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
-from icc_bus import HEADER_EVENT_TYPE, EventTypes, PoisonMessage, cancel_and_wait, watch_bucket
+from icc_bus import (
+    HEADER_EVENT_TYPE,
+    EventTypes,
+    PoisonMessage,
+    cancel_and_wait,
+    messages_of,
+    watch_bucket,
+)
 from icc_bus.events import subject_attributes, subject_template
 from icc_gateway import convert
 from icc_gateway.clients import Services
@@ -52,6 +59,7 @@ SOURCES = (
     ("ICC_DISPATCH", "icc.dispatch.>"),
     ("ICC_HOSPITAL", "icc.hospital.>"),
 )
+# Named one by one (not `messages_of`): `changes_of` narrows an event to these types.
 INCIDENT_EVENTS = (
     incident_events.IncidentCreated,
     incident_events.IncidentUpdated,
@@ -66,11 +74,7 @@ EVENTS = EventTypes(
         *INCIDENT_EVENTS,
         resource_events.UnitStatusChanged,
         resource_events.HospitalCapacityChanged,
-        dispatch_events.UnitsRecommended,
-        dispatch_events.UnitsAssigned,
-        dispatch_events.AssignmentAcknowledged,
-        dispatch_events.AssignmentEscalated,
-        dispatch_events.UnitsReleased,
+        *messages_of(dispatch_events),
     ]
 )
 _PAGE = 500
