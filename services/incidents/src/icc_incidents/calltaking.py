@@ -3,7 +3,7 @@ cautions in force, the place's history), further callers, premise cautions and t
 answers to key questions.
 
 Like `service.py`, they speak the domain's words: rows go through `nearby.py` and
-`store.py`, events through the injected `announce`.
+the `store` package, events through the injected `announce`.
 """
 
 import secrets

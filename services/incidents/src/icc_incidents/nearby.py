@@ -38,7 +38,7 @@ def _band(point: Point, metres: float) -> tuple[float, float, float, float]:
     return point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon
 
 
-# Statements built once, values as parameters (see `store._SAVE_INCIDENT`): intake runs
+# Statements built once, values as parameters (see `store.records._SAVE_INCIDENT`): intake runs
 # them for every call.
 _RELEVANT = and_(
     t.c.state != int(IncidentState.MERGED),
