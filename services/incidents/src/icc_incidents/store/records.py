@@ -2,7 +2,7 @@
 loaded and listed; the inbox's claim of an event, in the write that applies it."""
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -117,17 +117,7 @@ async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = Fa
 async def insert_note(
     conn: AsyncConnection, incident_id: str, text: str, author: Actor, now: datetime
 ) -> Note:
-    result = await conn.execute(
-        _INSERT_NOTE,
-        {
-            "incident_id": incident_id,
-            "text": text,
-            "author_user": author.user,
-            "author_agency": int(author.agency),
-            "author_role": author.role,
-            "create_time": now,
-        },
-    )
+    result = await conn.execute(_INSERT_NOTE, _note_row(incident_id, text, author, now))
     key = result.inserted_primary_key
     assert key is not None
     return Note(int(key[0]), text, author, now)
@@ -172,17 +162,15 @@ def add_notes(
     tx: WriteTx, incident_id: str, texts: tuple[str, ...], author: Actor, now: datetime
 ) -> None:
     """Notes written with the incident (a transferred call's), inserted with the batch."""
-    tx.add(
-        notes,
-        [
-            {
-                "incident_id": incident_id,
-                "text": text,
-                "author_user": author.user,
-                "author_agency": int(author.agency),
-                "author_role": author.role,
-                "create_time": now,
-            }
-            for text in texts
-        ],
-    )
+    tx.add(notes, [_note_row(incident_id, text, author, now) for text in texts])
+
+
+def _note_row(incident_id: str, text: str, author: Actor, now: datetime) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "text": text,
+        "author_user": author.user,
+        "author_agency": int(author.agency),
+        "author_role": author.role,
+        "create_time": now,
+    }
