@@ -13,7 +13,7 @@ from icc_bus import (
     by_header,
 )
 from icc_incidents.convert import agency_or_center, assignment_from_dispatch
-from icc_incidents.service import IncidentService
+from icc_incidents.progress import Progress
 from icc_kernel.actors import Actor
 from icc_kernel.errors import InvalidInput, NotFound
 from icc_kernel.reasons import Reason, ReasonCode, listed
@@ -66,8 +66,8 @@ def _why(coded: common_pb2.Reason, words: str) -> tuple[Reason, ...]:
 
 
 class Consumers:
-    def __init__(self, service: IncidentService) -> None:
-        self._service = service
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
 
     async def on_dispatch(self, event: ReceivedEvent) -> None:
         msg = DISPATCH_EVENTS.decode(event.event_type, event.payload)
@@ -101,7 +101,7 @@ class Consumers:
         except (ValueError, InvalidInput) as exc:
             raise PoisonMessage(f"bad assignment in {event.event_type}: {exc}") from exc
         try:
-            await self._service.apply_dispatch(
+            await self._progress.apply_dispatch(
                 DISPATCH.durable, event.event_id, incident, updates, said, DISPATCH_ACTOR
             )
         except NotFound as exc:
@@ -116,7 +116,7 @@ class Consumers:
             return
         actor = Actor(msg.unit.call_sign or "unit", agency_or_center(msg.unit.agency), "unit")
         try:
-            await self._service.apply_unit_status(
+            await self._progress.apply_unit_status(
                 UNITS.durable, event.event_id, incident, to, msg.unit.call_sign, actor
             )
         except NotFound:

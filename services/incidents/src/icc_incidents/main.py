@@ -32,6 +32,7 @@ from icc_incidents.geocoder import NominatimGeocoder
 from icc_incidents.notify import start_notifier
 from icc_incidents.places import PlaceSearch
 from icc_incidents.policy import POLICY
+from icc_incidents.progress import Progress
 from icc_incidents.service import IncidentService
 from icc_incidents.settings import (
     RETENTION_DAYS,
@@ -140,7 +141,7 @@ async def start(config: Config) -> Running:
         )
         # Dispatch's and the units' streams may not exist yet: the consumers keep
         # trying until they do.
-        handlers = Consumers(service)
+        handlers = Consumers(Progress(service))
         consumers = []
         for spec, handler in ((DISPATCH, handlers.on_dispatch), (UNITS, handlers.on_unit)):
             consumer = DurableConsumer(nc, spec, handler)

@@ -20,7 +20,6 @@ from icc_incidents.domain.events import IncidentChanged
 from icc_incidents.domain.lifecycle import Change, Draft, Findings
 from icc_incidents.domain.model import (
     COLLECTION,
-    Assignment,
     ChronologyEntry,
     Incident,
     IncidentFilter,
@@ -28,14 +27,12 @@ from icc_incidents.domain.model import (
     note_name,
 )
 from icc_incidents.domain.validation import Rules
-from icc_incidents.metrics import record_created, record_progress
+from icc_incidents.metrics import record_created
 from icc_kernel.actors import Actor
 from icc_kernel.clock import utc_now
 from icc_kernel.errors import InvalidInput, Violation, raise_if_any
 from icc_kernel.names import MAX_INCIDENT_ID, parse_name
-from icc_kernel.reasons import Reason
 from icc_kernel.requests import request_id_violations
-from icc_kernel.vocabulary import IncidentState
 from icc_storage import Database, WriteBatcher, WriteTx
 
 RECENT_REQUESTS = 50_000
@@ -293,74 +290,6 @@ class IncidentService:
             erased += done
             if done < batch:
                 return erased
-
-    # Progress reported by dispatch and by units (bus consumers)
-
-    async def apply_dispatch(
-        self,
-        consumer: str,
-        event_id: str,
-        incident_id: str,
-        updates: tuple[Assignment, ...],
-        said: tuple[Reason, ...],
-        actor: Actor,
-    ) -> None:
-        await self._progress(
-            consumer,
-            event_id,
-            incident_id,
-            actor,
-            lambda i, now: lifecycle.apply_assignments(i, updates, now=now, said=said),
-        )
-
-    async def apply_unit_status(
-        self,
-        consumer: str,
-        event_id: str,
-        incident_id: str,
-        to: IncidentState,
-        unit: str,
-        actor: Actor,
-    ) -> None:
-        async with self.db.read() as conn:
-            incident = await store.load(conn, incident_id)
-        if lifecycle.unit_progress(incident, to, now=self.clock(), unit=unit) is None:
-            return  # nothing to do: no write, no inbox entry needed
-        await self._progress(
-            consumer,
-            event_id,
-            incident_id,
-            actor,
-            lambda i, now: lifecycle.unit_progress(i, to, now=now, unit=unit),
-        )
-
-    async def _progress(
-        self,
-        consumer: str,
-        event_id: str,
-        incident_id: str,
-        actor: Actor,
-        decide: Callable[[Incident, datetime], Change | None],
-    ) -> None:
-        """An event of another service applied once (the inbox remembers it)."""
-
-        async def work(tx: WriteTx) -> tuple[Incident, Incident] | None:
-            if not await store.claim_event(tx, consumer, event_id):
-                return None
-            now = self.clock()
-            current = await store.load(tx.conn, incident_id)
-            change = decide(current, now)
-            if change is None:
-                return None
-            await store.save_incident(tx.conn, change.incident)
-            # From an event on the bus: no RPC.
-            self._record(tx, change, actor, now, "")
-            return current, change.incident
-
-        # Metrics after the commit: the batcher may run `work` more than once.
-        applied = await self.batcher.submit(work)
-        if applied is not None:
-            record_progress(*applied)
 
 
 def _check_merge(duplicates: list[str], reason: str) -> list[str]:
