@@ -3,7 +3,7 @@
 What a call then sees is its scope: a partner only incidents its agency is involved in
 (in `agencies` or holding an assigned unit) and changes only those; drills only for those
 who take part in exercises; callers' details and notes only to call-takers and up at the
-center and to partner dispatchers (`api.py` applies it)."""
+center and to partner dispatchers (`icc_incidents.api` applies it)."""
 
 from icc_incidents.api import SERVICE_NAME
 from icc_kernel.roles import Role

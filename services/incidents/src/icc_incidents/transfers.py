@@ -4,7 +4,7 @@ transferred in as one (a partner's system, or a 112 center handing a call to 113
 A transferred call becomes an incident once per document id: the first document creates it
 (with its notes and the link to the sender's incident, in one transaction), a later one
 with a newer `lastUpdateTimeStamp` updates it, an older or equal one changes nothing. The
-protobuf stays in `api.py`, the mapping in `eido/`.
+protobuf stays in `api/`, the mapping in `eido/`.
 """
 
 import hashlib
