@@ -17,6 +17,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from icc.resource.v1 import events_pb2 as resource_events
+from icc.resource.v1.events_pb2 import UnitPositionReported
 from icc_bus import cancel_and_wait, watch_bucket
 from icc_dispatch.convert import fleet_unit
 from icc_dispatch.domain.fleet import Fleet
@@ -73,7 +74,10 @@ class FleetFeed:
             idle_heartbeat=5.0,
         )
         await self.resync()
-        self._tasks.append(asyncio.create_task(self._watch_positions(), name="fleet-positions"))
+        positions = watch_bucket(
+            self._js, POSITIONS_BUCKET, UnitPositionReported.FromString, self._on_position
+        )
+        self._tasks.append(asyncio.create_task(positions, name="fleet-positions"))
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="fleet-resync"))
 
     async def stop(self) -> None:
@@ -121,13 +125,5 @@ class FleetFeed:
         if self._fleet.put(unit) and freed:
             self._on_freed(unit.kind)
 
-    async def _watch_positions(self) -> None:
-        await watch_bucket(
-            self._js,
-            POSITIONS_BUCKET,
-            resource_events.UnitPositionReported.FromString,
-            self._on_position,
-        )
-
-    def _on_position(self, key: str, report: resource_events.UnitPositionReported) -> None:
+    def _on_position(self, key: str, report: UnitPositionReported) -> None:
         self._fleet.move(id_of(report.unit) or key, Point(report.position.lat, report.position.lon))

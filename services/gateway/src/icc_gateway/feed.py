@@ -31,6 +31,7 @@ from icc.incident.v1 import incident_service_pb2 as incident_pb
 from icc.resource.v1 import events_pb2 as resource_events
 from icc.resource.v1 import resource_pb2
 from icc.resource.v1 import resource_service_pb2 as resource_pb
+from icc.resource.v1.events_pb2 import UnitPositionReported
 from icc_bus import (
     HEADER_EVENT_TYPE,
     EventTypes,
@@ -177,7 +178,10 @@ class PictureFeed:
                 "cursor": self._picture.cursor,
             },
         )
-        self._tasks.append(asyncio.create_task(self._watch_positions(), name="picture-positions"))
+        positions = watch_bucket(
+            self._js, POSITIONS_BUCKET, UnitPositionReported.FromString, self._on_position
+        )
+        self._tasks.append(asyncio.create_task(positions, name="picture-positions"))
         self._tasks.append(asyncio.create_task(self._release_positions(), name="picture-held"))
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="picture-resync"))
 
@@ -357,15 +361,7 @@ class PictureFeed:
 
     # Positions
 
-    async def _watch_positions(self) -> None:
-        await watch_bucket(
-            self._js,
-            POSITIONS_BUCKET,
-            resource_events.UnitPositionReported.FromString,
-            self._on_position,
-        )
-
-    def _on_position(self, key: str, report: resource_events.UnitPositionReported) -> None:
+    def _on_position(self, key: str, report: UnitPositionReported) -> None:
         self._offer_position(id_of(report.unit) or key, report.position, time.monotonic())
 
     def _offer_position(self, unit_id: str, position: resource_pb2.Position, now: float) -> None:
