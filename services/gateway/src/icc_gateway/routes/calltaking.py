@@ -24,6 +24,7 @@ from icc_gateway.routes.deps import (
     Supervisor,
     Viewer,
     api_router,
+    creates,
     incident_name,
     tag,
 )
@@ -70,12 +71,7 @@ async def possible_duplicates(body: calls.DuplicatesRequest, you: CallTaker) -> 
     return calls.Duplicates(duplicates=[convert.possible_duplicate(d) for d in reply.duplicates])
 
 
-@router.post(
-    "/incidents/{id}/callers",
-    status_code=201,
-    response_model=schemas.IncidentResponse,
-    responses={200: {"model": schemas.IncidentResponse, "description": "Same request_id"}},
-)
+@creates(router, "/incidents/{id}/callers", schemas.IncidentResponse)
 async def add_caller(
     incident_id: IncidentId, body: calls.AddCallerRequest, you: CallTaker, response: Response
 ) -> schemas.IncidentResponse:
@@ -107,12 +103,7 @@ def _timestamp(when: datetime) -> Timestamp:
     return out
 
 
-@router.post(
-    "/cautions",
-    status_code=201,
-    response_model=calls.CautionResponse,
-    responses={200: {"model": calls.CautionResponse, "description": "Same request_id"}},
-)
+@creates(router, "/cautions", calls.CautionResponse)
 async def create_caution(
     body: calls.CautionRequest, you: Supervisor, response: Response
 ) -> calls.CautionResponse:

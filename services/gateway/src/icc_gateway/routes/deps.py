@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.types import DecoratedCallable
 from opentelemetry import trace
+from pydantic import BaseModel
 
 from icc_gateway import schemas
 from icc_gateway.clients import Services
@@ -65,6 +67,19 @@ def api_router(tag: str) -> APIRouter:
     route's path, which names its span, is the whole path)."""
     return APIRouter(
         prefix="/api/v1", tags=[tag], dependencies=[Depends(name_span)], responses=ERRORS
+    )
+
+
+def creates(
+    router: APIRouter, path: str, model: type[BaseModel]
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A POST that creates, once per `request_id`: 201 with what it made, or 200 with the
+    same when that request_id came before (the route sets `response.status_code`)."""
+    return router.post(
+        path,
+        status_code=201,
+        response_model=model,
+        responses={200: {"model": model, "description": "Same request_id"}},
     )
 
 

@@ -22,6 +22,7 @@ from icc_gateway.routes.deps import (
     IncidentId,
     Viewer,
     api_router,
+    creates,
     incident_name,
     tag,
 )
@@ -93,12 +94,7 @@ def _new_incident(body: schemas.CreateIncidentRequest) -> incident_pb2.Incident:
     return incident
 
 
-@router.post(
-    "/incidents",
-    status_code=201,
-    response_model=Answer,
-    responses={200: {"model": Answer, "description": "Same request_id"}},
-)
+@creates(router, "/incidents", Answer)
 async def create_incident(
     body: schemas.CreateIncidentRequest, you: CallTaker, response: Response
 ) -> Answer:

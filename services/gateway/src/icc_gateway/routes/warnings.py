@@ -15,7 +15,7 @@ from icc_gateway import schemas_warnings as ws
 from icc_gateway.context import Cached
 from icc_gateway.errors import ApiError, not_found
 from icc_gateway.public_warnings import KNOWN_WARDS
-from icc_gateway.routes.deps import AnyId, Ctx, Supervisor, Viewer, api_router
+from icc_gateway.routes.deps import AnyId, Ctx, Supervisor, Viewer, api_router, creates
 from icc_gateway.schemas import ErrorField
 from icc_kernel.clock import utc_now
 from icc_kernel.errors import ConcurrentChange, IllegalTransition, InvalidInput, NotFound
@@ -40,12 +40,7 @@ async def _answer(call: Awaitable[Result]) -> Result:
         raise not_found(str(exc)) from exc
 
 
-@router.post(
-    "/warnings",
-    status_code=201,
-    response_model=ws.WarningResponse,
-    responses={200: {"model": ws.WarningResponse, "description": "Same request_id"}},
-)
+@creates(router, "/warnings", ws.WarningResponse)
 async def issue_warning(
     body: ws.NewWarningRequest, you: Supervisor, response: Response
 ) -> ws.WarningResponse:
