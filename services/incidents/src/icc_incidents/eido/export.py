@@ -102,27 +102,57 @@ def to_eido(
     partners' incidents it was transferred from, `absorbed`: ids of incidents merged into it."""
     i = incident
     b = _Builder(i, personal_data)
-    now = i.update_time
+    notes = _notes(b)
+    location = _location(b)
+    calls, persons, callbacks = _calls(b, (i.caller, *i.additional_callers), location["$id"])
+    incident_notes = [n["$id"] for n in notes]
+    resources, dispatches = _resources(b)
+    cautions, caution_notes = _cautions(b)
     doc: dict[str, Any] = {
-        **b.prologue(tracking_id(i.id), now),
+        **b.prologue(tracking_id(i.id), i.update_time),
         "eidoVersion": EIDO_VERSION,
         "issuingElementIdentification": DOMAIN,
+        "incidentComponent": _incident(b, kind, location["$id"], persons, incident_notes),
+        "callComponent": calls,
     }
+    # Components with nothing in them are left out, in the document's order.
+    _put(doc, "callbackComponent", callbacks)
+    doc["agencyComponent"] = _agencies(b, dispatches, senders)
+    _put(doc, "dispatchComponent", dispatches)
+    _put(doc, "emergencyResourceComponent", resources)
+    doc["locationComponent"] = [location]
+    _put(doc, "personComponent", persons)
+    _put(doc, "cautionComponent", cautions)
+    _put(doc, "notesComponent", notes + caution_notes)
+    _put(doc, "mergeComponent", _merges(b, absorbed))
+    _put(doc, "linkComponent", _links(b, senders))
+    doc["@context"] = dict(CONTEXT)
+    return doc
+
+
+def _put(doc: dict[str, Any], key: str, components: list[dict[str, Any]]) -> None:
+    if components:
+        doc[key] = components
+
+
+def _notes(b: _Builder) -> list[dict[str, Any]]:
+    """The description, then (with personal data) the narrative's notes."""
+    i = b.incident
     notes: list[dict[str, Any]] = []
-    incident_notes: list[str] = []
     if i.description:
         note_id = b.id("noteid", DESCRIPTION_SUFFIX.lstrip("-"))
         notes.append({**b.prologue(note_id, i.create_time), "notesActionComments": i.description})
-        incident_notes.append(note_id)
-    if personal_data:
+    if b.personal_data:
         for n in i.notes:
             note_id = b.id("noteid", n.id)
             notes.append({**b.prologue(note_id, n.create_time), "notesActionComments": n.text})
-            incident_notes.append(note_id)
+    return notes
 
-    location_id = b.id("locationid")
+
+def _location(b: _Builder) -> dict[str, Any]:
+    i = b.incident
     location = {
-        **b.prologue(location_id, now),
+        **b.prologue(b.id("locationid"), i.update_time),
         "locationTypeDescriptionRegistryText": "Incident",
         "locationByValue": pidf.write(
             f"pres:{i.id}@{DOMAIN}",
@@ -134,12 +164,20 @@ def to_eido(
     }
     if i.location.address:
         location["locationDescriptionText"] = i.location.address
+    return location
 
-    calls, persons, callbacks = _calls(b, (i.caller, *i.additional_callers), location_id)
 
+def _incident(
+    b: _Builder,
+    kind: IncidentType | None,
+    location_id: str,
+    persons: list[dict[str, Any]],
+    note_ids: list[str],
+) -> dict[str, Any]:
+    i = b.incident
     statuses = [STATUS[i.state], *([EXERCISE_STATUS] if i.exercise else [])]
     component: dict[str, Any] = {
-        **b.prologue(b.id("incidentcomponentid"), now),
+        **b.prologue(b.id("incidentcomponentid"), i.update_time),
         "incidentTypeCommonRegistryText": codes.APCO_OF_TYPE.get(i.type_code, codes.UNKNOWN_APCO),
         "incidentTypeInternalCode": i.type_code,
         "incidentStatusCommonRegistryText": [STATUS[i.state]],
@@ -153,8 +191,8 @@ def to_eido(
         component["incidentTypeInternalText"] = f"{kind.label_vi} / {kind.label_en}"
     if persons:
         component["personReference"] = _refs([p["$id"] for p in persons])
-    if incident_notes:
-        component["notesReference"] = _refs(incident_notes)
+    if note_ids:
+        component["notesReference"] = _refs(note_ids)
     if i.state in (IncidentState.CLOSED, IncidentState.CANCELLED) and i.close_time:
         component["dispositionComponent"] = [
             {
@@ -164,24 +202,13 @@ def to_eido(
                 **({"dispositionDescriptionText": i.resolution} if i.resolution else {}),
             }
         ]
-    doc["incidentComponent"] = component
-    doc["callComponent"] = calls
-    if callbacks:
-        doc["callbackComponent"] = callbacks
+    return component
 
-    resources, dispatches = _resources(b)
-    agencies = _agencies(b, dispatches, senders)
-    doc["agencyComponent"] = agencies
-    if dispatches:
-        doc["dispatchComponent"] = dispatches
-    if resources:
-        doc["emergencyResourceComponent"] = resources
-    doc["locationComponent"] = [location]
-    if persons:
-        doc["personComponent"] = persons
 
-    cautions = []
-    for k, c in enumerate(i.cautions):
+def _cautions(b: _Builder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(cautions, their notes): each caution's words are a note that points at it."""
+    cautions, notes = [], []
+    for k, c in enumerate(b.incident.cautions):
         caution_id = b.id("cautionid", k)
         cautions.append(
             {
@@ -193,7 +220,6 @@ def to_eido(
                 "startDate": _time(c.create_time),
             }
         )
-        # The caution's words: a note that points at it.
         notes.append(
             {
                 **b.prologue(b.id("noteid", f"caution-{k}"), c.create_time),
@@ -201,14 +227,15 @@ def to_eido(
                 "cautionReference": _refs([caution_id]),
             }
         )
-    if cautions:
-        doc["cautionComponent"] = cautions
-    if notes:
-        doc["notesComponent"] = notes
+    return cautions, notes
 
+
+def _merges(b: _Builder, absorbed: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The incidents merged into this one, and the one it was merged into."""
+    i = b.incident
     merges = [
         {
-            **b.prologue(b.id("mergeid", n), now),
+            **b.prologue(b.id("mergeid", n), i.update_time),
             "incidentTrackingIdentifier": tracking_id(other),
             "incidentMergeDirectionCode": "REPLACING",
         }
@@ -217,13 +244,17 @@ def to_eido(
     if i.merged_into:
         merges.append(
             {
-                **b.prologue(b.id("mergeid", "into"), i.close_time or now),
+                **b.prologue(b.id("mergeid", "into"), i.close_time or i.update_time),
                 "incidentTrackingIdentifier": tracking_id(i.merged_into.partition("/")[2]),
                 "incidentMergeDirectionCode": "REPLACED",
             }
         )
-    if merges:
-        doc["mergeComponent"] = merges
+    return merges
+
+
+def _links(b: _Builder, senders: tuple[SenderLink, ...]) -> list[dict[str, Any]]:
+    """Possible duplicates, and the partners' incidents the call was transferred from."""
+    i = b.incident
     links = [
         {
             **b.prologue(b.id("linkid", n), i.create_time),
@@ -244,10 +275,7 @@ def to_eido(
         }
         for n, s in enumerate(senders)
     )
-    if links:
-        doc["linkComponent"] = links
-    doc["@context"] = dict(CONTEXT)
-    return doc
+    return links
 
 
 def _calls(

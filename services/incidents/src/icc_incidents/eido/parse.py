@@ -91,24 +91,7 @@ def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
     type_code, typed = _type(incident, doc, catalog)
     priority = _priority(incident, calls)
 
-    # The location: the incident's, then the calls', then any; by preference of its type.
-    candidates = _follow(
-        incident.get("locationReference", []),
-        f"{F}.incidentComponent.locationReference",
-        index,
-        out,
-    )
-    for n, call in enumerate(calls):
-        candidates += _follow(
-            call.get("locationReference", []),
-            f"{F}.callComponent[{n}].locationReference",
-            index,
-            out,
-        )
-    for n, loc in enumerate(doc.get("locationComponent") or []):
-        candidates.append((f"{F}.locationComponent[{n}]", loc))
-    place, place_path = _place(candidates, out)
-
+    place, place_path = _place(_locations(doc, incident, calls, index, out), out)
     caller = _caller(doc, calls, index, out)
     line = _line(calls)
     description, notes = _narrative(doc, incident, calls, index, out)
@@ -121,14 +104,9 @@ def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
             "no location ICC can read: send a PIDF-LO by value (locationByValue) with a point "
             "or a civic address in Ho Chi Minh City",
         )
-    location = (
-        Location(place.lat, place.lon, place.address, place.ward)  # type: ignore[arg-type]
-        if place.has_point
-        else None
-    )
     draft = Draft(
         type_code=type_code,
-        location=location,
+        location=_location(place),
         priority=priority,
         agencies=responders,
         caller=caller,
@@ -151,6 +129,40 @@ def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
         responders=responders,
         from_psap=_is_psap(doc, sender),
     )
+
+
+def _locations(
+    doc: dict[str, Any],
+    incident: dict[str, Any],
+    calls: list[dict[str, Any]],
+    index: dict[str, tuple[str, dict[str, Any]]],
+    out: list[Violation],
+) -> list[tuple[str, dict[str, Any]]]:
+    """The location's candidates: the incident's, then the calls', then any (`_place`
+    ranks them by preference of their type)."""
+    candidates = _follow(
+        incident.get("locationReference", []),
+        f"{F}.incidentComponent.locationReference",
+        index,
+        out,
+    )
+    for n, call in enumerate(calls):
+        candidates += _follow(
+            call.get("locationReference", []),
+            f"{F}.callComponent[{n}].locationReference",
+            index,
+            out,
+        )
+    for n, loc in enumerate(doc.get("locationComponent") or []):
+        candidates.append((f"{F}.locationComponent[{n}]", loc))
+    return candidates
+
+
+def _location(place: pidf.Place) -> Location | None:
+    """The place as the draft's location; None for a civic address without a point."""
+    if not place.has_point:
+        return None
+    return Location(place.lat, place.lon, place.address, place.ward)  # type: ignore[arg-type]
 
 
 def _is_psap(doc: dict[str, Any], agency_id: str) -> bool:
