@@ -131,6 +131,20 @@ def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
     )
 
 
+def _referenced(
+    key: str,
+    incident: dict[str, Any],
+    calls: list[dict[str, Any]],
+    index: dict[str, tuple[str, dict[str, Any]]],
+    out: list[Violation],
+) -> list[tuple[str, dict[str, Any]]]:
+    """The components the incident's references under `key` name, then each call's."""
+    found = _follow(incident.get(key, []), f"{F}.incidentComponent.{key}", index, out)
+    for n, call in enumerate(calls):
+        found += _follow(call.get(key, []), f"{F}.callComponent[{n}].{key}", index, out)
+    return found
+
+
 def _locations(
     doc: dict[str, Any],
     incident: dict[str, Any],
@@ -140,19 +154,7 @@ def _locations(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The location's candidates: the incident's, then the calls', then any (`_place`
     ranks them by preference of their type)."""
-    candidates = _follow(
-        incident.get("locationReference", []),
-        f"{F}.incidentComponent.locationReference",
-        index,
-        out,
-    )
-    for n, call in enumerate(calls):
-        candidates += _follow(
-            call.get("locationReference", []),
-            f"{F}.callComponent[{n}].locationReference",
-            index,
-            out,
-        )
+    candidates = _referenced("locationReference", incident, calls, index, out)
     for n, loc in enumerate(doc.get("locationComponent") or []):
         candidates.append((f"{F}.locationComponent[{n}]", loc))
     return candidates
@@ -311,13 +313,7 @@ def _narrative(
     out: list[Violation],
 ) -> tuple[str, tuple[str, ...]]:
     """(description, notes): ICC's description note, or the callers' comments."""
-    noted = _follow(
-        incident.get("notesReference", []), f"{F}.incidentComponent.notesReference", index, out
-    )
-    for n, call in enumerate(calls):
-        noted += _follow(
-            call.get("notesReference", []), f"{F}.callComponent[{n}].notesReference", index, out
-        )
+    noted = _referenced("notesReference", incident, calls, index, out)
     description = ""
     notes: list[str] = []
     for _, note in noted:
