@@ -3,11 +3,13 @@ one refused; the gateway's assertions verified only for their audience and issue
 
 import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import jwt
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 from icc_kernel.principals import Kind
 from icc_kernel.roles import Role
@@ -83,6 +85,38 @@ def test_assertions_hold_for_their_service_and_gateway_only() -> None:
     old = Signer(gateway.key_pem, issuer).sign(person, "a", now=time.time() - 120)
     with pytest.raises(BadAssertion):
         verify(old, gateway.certificate, issuer, "a")
+
+
+def test_an_assertion_names_a_partner_as_its_certificate_would() -> None:
+    ca = Authority.create()
+    gateway = ca.issue(LOCAL["gateway"])
+    issuer = LOCAL["gateway"].spiffe_id
+    signer = Signer(gateway.key_pem, issuer)
+    aud = "icc.incident.v1.IncidentService"
+    partner = Person("police-113", Agency.POLICE, Role.DISPATCHER, False, Kind.PARTNER)
+    found, _ = verify(signer.sign(partner, aud), gateway.certificate, issuer, aud)
+    assert found == replace(LOCAL["police-113"].principal(), system=issuer)
+    # A gateway acts for people and partners only, and a partner is named as a
+    # certificate would name it.
+    with pytest.raises(ValueError, match="person or a partner"):
+        Person("dispatch", Agency.COMMAND_CENTER, Role.SUPERVISOR, kind=Kind.SERVICE)
+    now = int(time.time())
+    base = {"iss": issuer, "aud": aud, "iat": now, "exp": now + 60, "sub": "police-113"}
+    base |= {"agency": "POLICE", "role": "dispatcher", "exercises": False}
+    key = serialization.load_pem_private_key(gateway.key_pem, password=None)
+    for changes in (
+        {"kind": "service"},
+        {"kind": "gateway"},
+        {"kind": "PARTNER"},
+        {"kind": ""},
+        {"kind": "partner", "sub": "bad name"},
+    ):
+        token = jwt.encode(base | changes, key, algorithm="ES256")  # type: ignore[arg-type]
+        with pytest.raises(BadAssertion):
+            verify(token, gateway.certificate, issuer, aud)
+    # Without the claim (a gateway from before partners): a person.
+    found, _ = verify(jwt.encode(base, key, algorithm="ES256"), gateway.certificate, issuer, aud)  # type: ignore[arg-type]
+    assert found.kind is Kind.PERSON
 
 
 def test_the_local_pki_is_made_once_and_renewed_when_the_ca_changes(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """A private certificate authority, and the certificates it issues (ECDSA P-256).
 
-Every certificate carries its identity (`icc_pki.identity`); services' certificates also
-name the hosts they answer on (DNS and IP SANs), which clients check as for any TLS server.
+Every certificate carries its identity (`icc_pki.identity`); servers' certificates (the
+services', the gateway's) also name the hosts they answer on (DNS and IP SANs), which
+clients check as for any TLS server.
 """
 
 import datetime as dt
@@ -21,7 +22,8 @@ CA_DAYS = 3650
 # A year: long enough not to surprise a partner, short enough to be renewed on a schedule.
 DEFAULT_DAYS = 365
 # Kinds that also serve (gRPC servers); the others are clients only.
-SERVING = frozenset({Kind.SERVICE})
+# Servers: the services, and the gateway (its partner listener).
+SERVING = frozenset({Kind.SERVICE, Kind.GATEWAY})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 
 from icc_kernel.principals import Kind
 from icc_kernel.vocabulary import Agency
-from icc_pki.authority import DEFAULT_DAYS, Authority
+from icc_pki.authority import DEFAULT_DAYS, SERVING, Authority
 from icc_pki.identity import Identity
 
 RENEW_DAYS = 7
@@ -27,7 +27,8 @@ RENEW_DAYS = 7
 EXAMPLE_UNIT = "U-CC115-CENTER-A1"
 EXAMPLE_HOSPITAL = "HOSP-CHORAY"
 
-# name in endpoints.json -> identity; the services' certificates also name their hosts.
+# name in endpoints.json -> identity; the servers' certificates (the services', and the
+# gateway's for its partner listener) also name their hosts.
 SERVICES = ("incidents", "resources", "dispatch", "ops")
 LOCAL: dict[str, Identity] = {
     **{name: Identity.of(Kind.SERVICE, name, exercises=True) for name in SERVICES},
@@ -68,8 +69,8 @@ class IdentityFiles:
         }
 
 
-def _fresh(path: Path, ca: x509.Certificate) -> bool:
-    """Issued by `ca` and valid for more than `RENEW_DAYS`."""
+def _fresh(path: Path, ca: x509.Certificate, hosts: Sequence[str] = ()) -> bool:
+    """Issued by `ca`, valid for more than `RENEW_DAYS`, naming each of `hosts`."""
     if not path.exists():
         return False
     try:
@@ -78,7 +79,16 @@ def _fresh(path: Path, ca: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
-    return left > dt.timedelta(days=RENEW_DAYS)
+    return left > dt.timedelta(days=RENEW_DAYS) and set(hosts) <= _names(cert)
+
+
+def _names(cert: x509.Certificate) -> set[str]:
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    addresses = sans.get_values_for_type(x509.IPAddress)
+    return {*sans.get_values_for_type(x509.DNSName), *(str(a) for a in addresses)}
 
 
 def _write(path: Path, data: bytes, secret: bool) -> None:
@@ -141,8 +151,8 @@ class LocalPki:
         listed = {}
         for name, identity in LOCAL.items():
             files = self.files(name, identity)
-            if not (_fresh(files.cert, ca.cert) and files.key.exists()):
-                serving = [*hosts, name] if identity.kind is Kind.SERVICE else []
+            serving = [*hosts, name] if identity.kind in SERVING else []
+            if not (_fresh(files.cert, ca.cert, serving) and files.key.exists()):
                 files = self.issue(name, identity, hosts=serving, ca=ca)
             listed[name] = files.as_json()
         return {"ca": str(self.ca_cert), "identities": listed}

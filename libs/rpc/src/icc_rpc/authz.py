@@ -156,14 +156,6 @@ def scope() -> Scope:
     return _SCOPE.get()
 
 
-def answer_as(s: Scope, method: str) -> None:
-    """The current task (and tasks it starts) answers as `s` calling `method`: for a
-    service's other doors that authenticate the same certificates (the incidents
-    service's EIDO WebSocket), after its policy's rule for `method` allowed `s`."""
-    _SCOPE.set(s)
-    _METHOD.set(method)
-
-
 def current_method() -> str:
     """The short name of the RPC being answered (`GetIncident`); "" outside a call."""
     return _METHOD.get()

@@ -47,7 +47,8 @@ class Pki:
         found = self._issued.get(name)
         if found is None:
             identity = self.identities[name]
-            hosts = HOSTS if identity.kind is Kind.SERVICE else ()
+            # Servers name their hosts: the services and the gateway (its partner listener).
+            hosts = HOSTS if identity.kind in (Kind.SERVICE, Kind.GATEWAY) else ()
             found = self._issued[name] = self.ca.issue(identity, hosts=hosts)
         return found
 

@@ -1,11 +1,12 @@
 """The gateway's gRPC clients of the incidents, resources and dispatch services.
 
-Every call has a deadline, carries the trace context and goes over mutual TLS with the
-gateway's certificate (icc_rpc channels). A call made for the signed-in user carries the
-gateway's signed assertion of who they are (`icc_pki.assertion`: name, agency, role; 60 s;
-for that service only), so the services decide by, and their chronology records, the
-dispatcher and the gateway they came through. A failure becomes the API's error here
-(errors.py).
+Every call has a deadline (a partner's watch excepted), carries the trace context and goes
+over mutual TLS with the gateway's certificate (icc_rpc channels). A call made for the
+signed-in user carries the gateway's signed assertion of who they are (`icc_pki.assertion`:
+name, agency, role; 60 s; for that service only), and one made for a partner on the
+partner listener (partners.py) its assertion of that partner, so the services decide by,
+and their chronology records, the dispatcher (and the gateway they came through) or the
+partner. A failure becomes the API's error here (errors.py).
 """
 
 import time
@@ -74,6 +75,11 @@ class Services:
         self.incidents = incident_grpc.IncidentServiceStub(self._channels[0])
         self.resources = resource_grpc.ResourceServiceStub(self._channels[1])
         self.dispatch = dispatch_grpc.DispatchServiceStub(self._channels[2])
+
+    def acting_for(self, who: Person, service: str) -> Metadata:
+        """The metadata of a call to `service` made for `who` (a person signed in, or a
+        partner whose certificate the partner listener verified)."""
+        return self._assertions.metadata(who, service)
 
     async def call(
         self,

@@ -146,6 +146,9 @@ class Config:
     # The gateway's certificate and key (mutual TLS to the services, and the key that
     # signs its assertions of who is signed in), and the CA.
     tls: TlsConfig | None = None
+    # The partner listener (partners.py: EIDO over WebSocket, mutual TLS with the
+    # gateway's certificate): "host:port", port 0 picks one; empty: not served.
+    partner_address: str = ""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -178,6 +181,7 @@ class Config:
             ),
             kpis=kpi_settings_from_env(env),
             tls=TlsConfig.from_env("gateway", env),
+            partner_address=env.get("ICC_GATEWAY_PARTNER_ADDR", "").strip(),
         )
 
     def screen_dir(self) -> Path:

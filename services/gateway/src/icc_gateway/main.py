@@ -1,6 +1,8 @@
-"""Wiring of the gateway: config, accounts, bus, picture, HTTP server, shutdown.
+"""Wiring of the gateway: config, accounts, bus, picture, HTTP server, partner listener,
+shutdown.
 
-`python -m icc_gateway.main` serves on `ICC_GATEWAY_ADDR`.
+`python -m icc_gateway.main` serves on `ICC_GATEWAY_ADDR`, and partners' EIDO WebSocket on
+`ICC_GATEWAY_PARTNER_ADDR` when set.
 """
 
 import asyncio
@@ -17,6 +19,7 @@ from pathlib import Path
 import uvicorn
 from nats.aio.client import Client
 from starlette.types import ASGIApp
+from websockets.asyncio.server import Server as WebSocketServer
 
 from icc_bus import connect
 from icc_gateway.accounts import Accounts
@@ -28,6 +31,7 @@ from icc_gateway.context import Gateway
 from icc_gateway.domain.kpis import ResponseWindow
 from icc_gateway.domain.picture import Picture
 from icc_gateway.feed import PictureFeed
+from icc_gateway.partners import start_partners
 from icc_gateway.public_warnings import PublicWarnings
 from icc_gateway.stream import Hub
 from icc_gateway.throttle import LoginThrottle
@@ -68,6 +72,8 @@ class Running:
     port: int
     # Everything else the gateway started, closed in the reverse order.
     resources: contextlib.AsyncExitStack
+    # The partner listener's port, when it is served.
+    partner_port: int | None = None
 
     @property
     def loaded(self) -> asyncio.Event:
@@ -86,6 +92,11 @@ class Running:
 async def _drain(nc: Client) -> None:
     with contextlib.suppress(Exception):
         await nc.drain()
+
+
+async def _close_partners(server: WebSocketServer) -> None:
+    server.close()
+    await server.wait_closed()
 
 
 async def _database(config: Config, stack: contextlib.AsyncExitStack) -> Database:
@@ -185,13 +196,19 @@ async def start(config: Config) -> Running:
             catalog,
             PublicWarnings(db),
         )
+        partner_port = None
+        if config.partner_address:
+            partners, partner_port = await start_partners(
+                config.partner_address, services, config.tls
+            )
+            stack.push_async_callback(_close_partners, partners)
         sock = _listen(config.address, host, port)
         stack.callback(sock.close)
         server, serving = await _serve(create_app(gateway), sock, config.address)
         bound = sock.getsockname()[1]
         log.info("gateway listening", extra={"address": f"{host}:{bound}"})
         # Started: the stack's closing now belongs to `Running.stop`.
-        return Running(gateway, server, serving, bound, stack.pop_all())
+        return Running(gateway, server, serving, bound, stack.pop_all(), partner_port)
     raise AssertionError("unreachable")
 
 

@@ -29,7 +29,6 @@ from icc_incidents.domain.catalog import Catalog
 from icc_incidents.domain.questions import KeyQuestions
 from icc_incidents.domain.validation import Rules
 from icc_incidents.geocoder import NominatimGeocoder
-from icc_incidents.notify import start_notifier
 from icc_incidents.places import PlaceSearch
 from icc_incidents.policy import POLICY
 from icc_incidents.progress import Progress
@@ -53,8 +52,6 @@ log = logging.getLogger("icc_incidents")
 class Config(ServiceConfig):
     """What every service reads, and what intake looks for and the geocoder."""
 
-    # The EIDO WebSocket (notify.py): "host:port"; empty: not served.
-    eido_ws_address: str = ""
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
     # Personal data of ended incidents kept this long; None keeps it.
@@ -78,12 +75,7 @@ async def keep_erasing(service: IncidentService, retention: timedelta) -> None:
         await asyncio.sleep(ERASE_EVERY_S)
 
 
-@dataclass
-class Running(Hosted):
-    """A started incidents service; `stop()` shuts it down in order."""
-
-    # The EIDO WebSocket's port, when it is served.
-    eido_port: int | None = None
+Running = Hosted
 
 
 def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
@@ -94,7 +86,6 @@ def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
         intake=intake_from_env(env),
         geocoder=geocoder_from_env(env),
         retention=retention_from_env(env),
-        eido_ws_address=env.get("ICC_EIDO_WS_ADDR", ""),
     )
 
 
@@ -157,17 +148,9 @@ async def start(config: Config) -> Running:
         if config.retention is not None:
             erasing = asyncio.create_task(keep_erasing(service, config.retention))
             stack.push_async_callback(_cancel, erasing)
-        eido_port = None
-        if config.eido_ws_address:
-            if config.tls is None:
-                raise SystemExit("the EIDO WebSocket needs the service's certificate")
-            _, eido_port, stop_notifier = await start_notifier(
-                config.eido_ws_address, api, config.tls
-            )
-            stack.push_async_callback(stop_notifier)
         watch_health(stack, server, SERVICE_NAME, db, nc, consumers)
         # Started: the stack's closing now belongs to `Running.stop`.
-        return Running(server, stack.pop_all(), eido_port)
+        return Running(server, stack.pop_all())
     raise AssertionError("unreachable")
 
 
