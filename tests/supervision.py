@@ -32,6 +32,7 @@ PORTS = (
     "ICC_DISPATCH_PORT",
     "ICC_OPS_PORT",
     "ICC_TRACESINK_PORT",
+    "ICC_GATEWAY_PARTNER_PORT",
     *HTTP_PORTS,
 )
 # /proc/net/tcp states of a connection the server side closed first.

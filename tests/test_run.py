@@ -20,6 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from nats.errors import Error as NatsError
+from websockets.sync.client import connect as ws_connect
 
 from icc.common.v1 import common_pb2
 from icc.dispatch.v1 import dispatch_pb2
@@ -111,6 +112,14 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 health_pb2.HealthCheckRequest(service="icc.resource.v1.ResourceService"), timeout=5
             )
             assert health.status == health_pb2.HealthCheckResponse.SERVING
+        # Partners' EIDO over WebSocket on the gateway's partner listener, as medical 115.
+        partners = endpoints["gateway_partners"]
+        assert partners == f"wss://127.0.0.1:{ports['ICC_GATEWAY_PARTNER_PORT']}/eido"
+        medical = tls_of(endpoints["tls"], "medical-115")
+        medical_tls = ssl.create_default_context(cafile=str(medical.ca))
+        medical_tls.load_cert_chain(str(medical.cert), str(medical.key))
+        eido = ws_connect(partners, ssl=medical_tls, open_timeout=10)
+        assert json.loads(eido.recv(timeout=10))["type"] == "subscribed"
         # A P1 incident through the gRPC API gets units with no dispatcher action.
         with grpc.secure_channel(target, center) as channel:
             created = (
@@ -142,6 +151,14 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 time.sleep(0.1)
             assert status is not None and status.state == dispatch_pb2.DISPATCH_STATE_COMPLETE
             assert len(status.assignments) == 2  # the nearest ALS ambulance and motorbike
+        # ... and medical 115 is notified of it (among drills the simulator makes).
+        while True:
+            notified = json.loads(eido.recv(timeout=20))
+            document = notified["document"]["incidentComponent"]
+            if document["internalIncidentId"] == created.name:
+                break
+        assert notified["action"] == "created"
+        eido.close()
         # The services' spans reach the trace sink, and `icc trace` finds them by incident.
         expected = ("IncidentService/CreateIncident", "DispatchService/GetDispatchStatus")
         deadline = time.monotonic() + 20

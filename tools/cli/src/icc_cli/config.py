@@ -17,6 +17,8 @@ class StackConfig:
     dispatch_port: int
     ops_port: int
     gateway_port: int
+    # The gateway's partner listener: EIDO over WebSocket (wss://HOST:PORT/eido).
+    gateway_partner_port: int
     tracesink_port: int
     tracesink_query_port: int
     incidents_metrics_port: int
@@ -38,6 +40,7 @@ class StackConfig:
             dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
             ops_port=int(env.get("ICC_OPS_PORT", "50054")),
             gateway_port=int(env.get("ICC_GATEWAY_PORT", "8080")),
+            gateway_partner_port=int(env.get("ICC_GATEWAY_PARTNER_PORT", "8443")),
             tracesink_port=int(env.get("ICC_TRACESINK_PORT", "4317")),  # OTLP/gRPC's own port
             tracesink_query_port=int(env.get("ICC_TRACESINK_QUERY_PORT", "4320")),
             # 9464 is OpenTelemetry's Prometheus exporter port; one each from there.
@@ -79,6 +82,10 @@ class StackConfig:
         """The dispatcher screen (and the gateway's HTTP API under /api)."""
         return f"http://{self.host}:{self.gateway_port}/"
 
+    def partners_url(self, port: int) -> str:
+        """Partners' EIDO subscribe/notify (mutual TLS, a partner's certificate)."""
+        return f"wss://{self.host}:{port}/eido"
+
     def endpoints(self) -> dict[str, str]:
         return {
             "nats": self.nats_url,
@@ -94,5 +101,6 @@ class StackConfig:
             "dispatch_metrics": self.metrics_url(self.dispatch_metrics_port),
             "ops_metrics": self.metrics_url(self.ops_metrics_port),
             "gateway_http": self.screen_url,
+            "gateway_partners": self.partners_url(self.gateway_partner_port),
             "gateway_metrics": self.metrics_url(self.gateway_metrics_port),
         }

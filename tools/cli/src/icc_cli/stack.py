@@ -210,12 +210,15 @@ class Stack:
         index = replica or 0
         port = cluster.replica_port(c.gateway_port, index)
         metrics_port = cluster.replica_port(c.gateway_metrics_port, index)
+        partner_port = cluster.replica_port(c.gateway_partner_port, index)
         healthz = f"http://{c.host}:{port}/healthz"
         child = self._spawn_module(
             "gateway" if replica is None else f"gateway-{replica + 1}",
             "icc_gateway.main",
             {
                 "ICC_GATEWAY_ADDR": f"{c.host}:{port}",
+                # Partners' EIDO over WebSocket, with the gateway's certificate.
+                "ICC_GATEWAY_PARTNER_ADDR": f"{c.host}:{partner_port}",
                 "ICC_INCIDENTS_TARGET": self.target(c.incidents_port),
                 "ICC_RESOURCES_TARGET": self.target(c.resources_port),
                 "ICC_DISPATCH_TARGET": self.target(c.dispatch_port),
@@ -224,7 +227,11 @@ class Stack:
                 **self._service_env(metrics_port, "gateway"),
                 **self.tls_env("gateway"),
             },
-            ports={"ICC_GATEWAY_PORT": port, "ICC_GATEWAY_METRICS_PORT": metrics_port},
+            ports={
+                "ICC_GATEWAY_PORT": port,
+                "ICC_GATEWAY_METRICS_PORT": metrics_port,
+                "ICC_GATEWAY_PARTNER_PORT": partner_port,
+            },
             probe=Probe("http", healthz),
         )
         wait_http_ok(child, healthz, timeout_s=60)
@@ -335,6 +342,10 @@ def cluster_endpoints(c: StackConfig, nodes: list[cluster.NatsNode]) -> dict[str
         "nats_monitoring": [f"http://{n.host}:{n.monitor_port}" for n in nodes],
         "gateway_http": [
             f"http://{c.host}:{cluster.replica_port(c.gateway_port, i)}/"
+            for i in range(cluster.REPLICAS)
+        ],
+        "gateway_partners": [
+            c.partners_url(cluster.replica_port(c.gateway_partner_port, i))
             for i in range(cluster.REPLICAS)
         ],
     }
