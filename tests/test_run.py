@@ -118,23 +118,30 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         medical = tls_of(endpoints["tls"], "medical-115")
         medical_tls = ssl.create_default_context(cafile=str(medical.ca))
         medical_tls.load_cert_chain(str(medical.cert), str(medical.key))
-        eido = ws_connect(partners, ssl=medical_tls, open_timeout=10)
-        assert json.loads(eido.recv(timeout=10))["type"] == "subscribed"
-        # A P1 incident through the gRPC API gets units with no dispatcher action.
-        with grpc.secure_channel(target, center) as channel:
-            created = (
-                incident_grpc.IncidentServiceStub(channel)
-                .CreateIncident(
-                    incident_pb.CreateIncidentRequest(
-                        incident=incident_pb2.Incident(
-                            type_code="MEDICAL.CARDIAC_ARREST",
-                            location=common_pb2.Location(lat=10.7769, lon=106.7009),
-                        )
-                    ),
-                    timeout=5,
+        with ws_connect(partners, ssl=medical_tls, open_timeout=10) as eido:
+            assert json.loads(eido.recv(timeout=10))["type"] == "subscribed"
+            # A P1 incident through the gRPC API gets units with no dispatcher action.
+            with grpc.secure_channel(target, center) as channel:
+                created = (
+                    incident_grpc.IncidentServiceStub(channel)
+                    .CreateIncident(
+                        incident_pb.CreateIncidentRequest(
+                            incident=incident_pb2.Incident(
+                                type_code="MEDICAL.CARDIAC_ARREST",
+                                location=common_pb2.Location(lat=10.7769, lon=106.7009),
+                            )
+                        ),
+                        timeout=5,
+                    )
+                    .incident
                 )
-                .incident
-            )
+            # ... and medical 115 is notified of it (the simulator's drills are not shown to it).
+            while True:
+                notified = json.loads(eido.recv(timeout=20))
+                document = notified["document"]["incidentComponent"]
+                if document["internalIncidentId"] == created.name:
+                    break
+            assert notified["action"] == "created"
         with grpc.secure_channel(endpoints["dispatch_grpc"], center) as channel:
             stub = dispatch_grpc.DispatchServiceStub(channel)
             deadline = time.monotonic() + 20
@@ -151,14 +158,6 @@ def test_icc_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 time.sleep(0.1)
             assert status is not None and status.state == dispatch_pb2.DISPATCH_STATE_COMPLETE
             assert len(status.assignments) == 2  # the nearest ALS ambulance and motorbike
-        # ... and medical 115 is notified of it (among drills the simulator makes).
-        while True:
-            notified = json.loads(eido.recv(timeout=20))
-            document = notified["document"]["incidentComponent"]
-            if document["internalIncidentId"] == created.name:
-                break
-        assert notified["action"] == "created"
-        eido.close()
         # The services' spans reach the trace sink, and `icc trace` finds them by incident.
         expected = ("IncidentService/CreateIncident", "DispatchService/GetDispatchStatus")
         deadline = time.monotonic() + 20
