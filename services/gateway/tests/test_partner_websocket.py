@@ -130,6 +130,50 @@ async def test_notifications_resume_after_a_dropped_connection(
         await channel.close()
 
 
+async def test_each_partner_sees_what_it_would_see_calling_itself(
+    partners: Gateway, services: Services, pki: Pki
+) -> None:
+    """Personal data by the partner's role, drills only to those taking part: the scope
+    of the partner's certificate, not the gateway's."""
+    channel = pki.channel(services.targets["incidents"])
+    stub = pb_grpc.IncidentServiceStub(channel)
+    try:
+        dispatcher = await subscribe(partners, pki)
+        viewer = await subscribe(partners, pki, who="police-viewer")
+        drill = await stub.CreateIncident(
+            pb.CreateIncidentRequest(
+                incident=incident_pb2.Incident(
+                    type_code="POLICE.BURGLARY", location=AT, exercise=True
+                )
+            ),
+            timeout=T,
+        )
+        made = await stub.CreateIncident(
+            pb.CreateIncidentRequest(
+                incident=incident_pb2.Incident(
+                    type_code="POLICE.ROBBERY",
+                    location=AT,
+                    caller=incident_pb2.Caller(name="Nguyễn Văn A", phone="0909123456"),
+                )
+            ),
+            timeout=T,
+        )
+        name = made.incident.name
+        seen = await until_created(dispatcher, name)
+        document = seen[-1]["document"]
+        persons = document["personComponent"][0]["ncPersonComponent"]["name"][0]
+        assert persons["personFullName"] == [{"value": "Nguyễn Văn A"}]
+        shown = await until_created(viewer, name)
+        assert "personComponent" not in shown[-1]["document"]
+        assert "0909123456" not in json.dumps(shown[-1]["document"])
+        # Neither police client takes part in drills.
+        assert drill.incident.name not in {incident_id(m) for m in seen + shown}
+        await dispatcher.close()
+        await viewer.close()
+    finally:
+        await channel.close()
+
+
 async def test_a_partner_transfers_a_call_over_the_socket(partners: Gateway, pki: Pki) -> None:
     doc = json.loads(json.dumps(SAMPLE).replace("a56e556d871", "ws000001"))
     doc["locationComponent"][0]["locationByValue"] = (
