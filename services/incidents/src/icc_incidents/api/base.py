@@ -81,6 +81,13 @@ class ApiBase(pb_grpc.IncidentServiceServicer):
         if seen:
             await self._service.record_reads(seen, scope().principal.actor())
 
+    async def _answer(self, incident: Incident) -> incident_pb2.Incident:
+        """The incident as this call's caller may see it (`full`), the personal data it
+        holds recorded first (`_answering`)."""
+        answer = full(incident)
+        await self._answering(answer)
+        return answer
+
     async def _visible(self, name: str) -> None:
         """Forbidden unless the call may see the incident (read first for partners only)."""
         s = scope()

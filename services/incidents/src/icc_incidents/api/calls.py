@@ -3,7 +3,7 @@ premise cautions, a place's history and the key questions."""
 
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc_incidents import convert
-from icc_incidents.api.base import ApiBase, full, tag
+from icc_incidents.api.base import ApiBase, tag
 from icc_kernel.errors import Violation, raise_if_any
 from icc_rpc import Context
 from icc_rpc.authz import actor_of
@@ -39,9 +39,7 @@ class CallTakingRpcs(ApiBase):
         incident, replayed = await self._calls.add_caller(
             request.parent, caller, request.request_id, actor_of(context)
         )
-        answer = full(incident)
-        await self._answering(answer)
-        return pb.AddCallerResponse(incident=answer, replayed=replayed)
+        return pb.AddCallerResponse(incident=await self._answer(incident), replayed=replayed)
 
     async def CreateCaution(
         self, request: pb.CreateCautionRequest, context: Context
@@ -92,6 +90,4 @@ class CallTakingRpcs(ApiBase):
             request.etag,
             actor_of(context),
         )
-        answer = full(incident)
-        await self._answering(answer)
-        return pb.AnswerKeyQuestionsResponse(incident=answer)
+        return pb.AnswerKeyQuestionsResponse(incident=await self._answer(incident))

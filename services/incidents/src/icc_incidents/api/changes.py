@@ -47,9 +47,7 @@ class Changes(ApiBase):
             request.incident.etag,
             actor_of(context),
         )
-        answer = full(incident)
-        await self._answering(answer)
-        return pb.UpdateIncidentResponse(incident=answer)
+        return pb.UpdateIncidentResponse(incident=await self._answer(incident))
 
     async def AddNote(self, request: pb.AddNoteRequest, context: Context) -> pb.AddNoteResponse:
         tag(request.parent)
@@ -78,9 +76,7 @@ class Changes(ApiBase):
         closed = await self._service.close(
             request.name, request.resolution, request.etag, actor_of(context)
         )
-        answer = full(closed)
-        await self._answering(answer)
-        return pb.CloseIncidentResponse(incident=answer)
+        return pb.CloseIncidentResponse(incident=await self._answer(closed))
 
     async def CancelIncident(
         self, request: pb.CancelIncidentRequest, context: Context
@@ -90,6 +86,4 @@ class Changes(ApiBase):
         cancelled = await self._service.cancel(
             request.name, request.reason, request.etag, actor_of(context)
         )
-        answer = full(cancelled)
-        await self._answering(answer)
-        return pb.CancelIncidentResponse(incident=answer)
+        return pb.CancelIncidentResponse(incident=await self._answer(cancelled))

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc_incidents import convert
@@ -42,6 +43,34 @@ def _incidents_after(page_token: str, flt: IncidentFilter) -> tuple[datetime, st
         raise InvalidInput.one("page_token", "not one from a previous response") from exc
 
 
+class _Numbered(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+_N = TypeVar("_N", bound=_Numbered)
+
+
+async def _numbered_page(
+    kind: str,
+    parent: str,
+    page_token: str,
+    size: int,
+    fetch: Callable[[str, int, int], Awaitable[list[_N]]],
+) -> tuple[list[_N], str]:
+    """One page of an incident's numbered records (chronology, audit): up to `size` of
+    them after the sequence number the token holds, and the next page's token ("" when
+    none follow). `fetch(parent, limit, after)` reads them oldest first."""
+    after = 0
+    if page_token:
+        after = decode_page_token(page_token, kind, scope=parent).number(0)
+    found = await fetch(parent, size + 1, after)
+    if len(found) <= size:
+        return found, ""
+    found = found[:size]
+    return found, encode_page_token(kind, (found[-1].sequence,), scope=parent)
+
+
 def _filter(request: pb.ListIncidentsRequest, out: list[Violation]) -> IncidentFilter:
     after = optional_time(request.create_time, "start_time", "create_time.start_time", out)
     before = optional_time(request.create_time, "end_time", "create_time.end_time", out)
@@ -63,9 +92,7 @@ class Reads(ApiBase):
         tag(request.name)
         incident = await self._service.get(request.name)
         check_visible(scope(), incident)
-        answer = full(incident)
-        await self._answering(answer)
-        return pb.GetIncidentResponse(incident=answer)
+        return pb.GetIncidentResponse(incident=await self._answer(incident))
 
     async def ListIncidents(
         self, request: pb.ListIncidentsRequest, context: Context
@@ -95,16 +122,9 @@ class Reads(ApiBase):
         size = page_size(request.page_size, default=100, most=MAX_PAGE, out=out)
         raise_if_any(out)
         await self._visible(request.parent)
-        after = 0
-        if request.page_token:
-            page = decode_page_token(request.page_token, LIST_CHRONOLOGY, scope=request.parent)
-            after = page.number(0)
-        entries = await self._service.chronology(request.parent, size + 1, after)
-        token = ""
-        if len(entries) > size:
-            entries = entries[:size]
-            position = (entries[-1].sequence,)
-            token = encode_page_token(LIST_CHRONOLOGY, position, scope=request.parent)
+        entries, token = await _numbered_page(
+            LIST_CHRONOLOGY, request.parent, request.page_token, size, self._service.chronology
+        )
         return pb.ListChronologyResponse(
             entries=[convert.chronology_to_proto(e) for e in entries], next_page_token=token
         )
@@ -116,15 +136,9 @@ class Reads(ApiBase):
         out: list[Violation] = []
         size = page_size(request.page_size, default=100, most=MAX_PAGE, out=out)
         raise_if_any(out)
-        after = 0
-        if request.page_token:
-            page = decode_page_token(request.page_token, LIST_AUDIT, scope=request.parent)
-            after = page.number(0)
-        records = await self._service.audit(request.parent, size + 1, after)
-        token = ""
-        if len(records) > size:
-            records = records[:size]
-            token = encode_page_token(LIST_AUDIT, (records[-1].sequence,), scope=request.parent)
+        records, token = await _numbered_page(
+            LIST_AUDIT, request.parent, request.page_token, size, self._service.audit
+        )
         return pb.ListAuditRecordsResponse(
             records=[convert.audit_to_proto(r) for r in records], next_page_token=token
         )

@@ -2,8 +2,9 @@
 data, each appended in the write that made the change and listed oldest first."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_incidents.audit import AuditAction, AuditRecord, changed_fields
@@ -72,15 +73,6 @@ async def list_audit(
     conn: AsyncConnection, incident_id: str, limit: int, after: int
 ) -> list[AuditRecord]:
     """Oldest first, from the record after sequence number `after`."""
-    a = audit
-    rows = (
-        await conn.execute(
-            select(a)
-            .where(a.c.incident_id == incident_id, a.c.sequence > after)
-            .order_by(a.c.sequence)
-            .limit(limit)
-        )
-    ).all()
     return [
         AuditRecord(
             r.incident_id,
@@ -94,7 +86,7 @@ async def list_audit(
             r.role,
             r.sequence,
         )
-        for r in rows
+        for r in await _after(conn, audit, incident_id, limit, after)
     ]
 
 
@@ -102,15 +94,6 @@ async def list_chronology(
     conn: AsyncConnection, incident_id: str, limit: int, after: int
 ) -> list[ChronologyEntry]:
     """Oldest first, from the entry after sequence number `after`."""
-    c = chronology
-    rows = (
-        await conn.execute(
-            select(c)
-            .where(c.c.incident_id == incident_id, c.c.sequence > after)
-            .order_by(c.c.sequence)
-            .limit(limit)
-        )
-    ).all()
     return [
         ChronologyEntry(
             r.incident_id,
@@ -120,5 +103,20 @@ async def list_chronology(
             r.action,
             reasons.from_json(r.coded) or (Reason.of(ReasonCode.TEXT, text=r.detail),),
         )
-        for r in rows
+        for r in await _after(conn, chronology, incident_id, limit, after)
     ]
+
+
+async def _after(
+    conn: AsyncConnection, table: Table, incident_id: str, limit: int, after: int
+) -> Sequence[Row[Any]]:
+    """Up to `limit` of an incident's rows in `table` (chronology, audit), oldest first,
+    from the one after sequence number `after`."""
+    t = table.c
+    query = (
+        select(table)
+        .where(t.incident_id == incident_id, t.sequence > after)
+        .order_by(t.sequence)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()
