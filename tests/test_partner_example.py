@@ -52,6 +52,7 @@ async def run(pki: Pki, city: City, *args: str) -> list[str]:
         **pki.env("police-113"),
         "ICC_INCIDENTS_ADDR": f"127.0.0.1:{city.running['incidents'].port}",  # type: ignore[attr-defined]
         "ICC_RESOURCES_ADDR": city.resources_target,
+        "ICC_DISPATCH_ADDR": f"127.0.0.1:{city.running['dispatch'].port}",  # type: ignore[attr-defined]
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(EXAMPLE), *args, env=env,
@@ -134,6 +135,22 @@ async def test_the_partner_example_reports_its_unit_en_route(city: City, tmp_pat
         for r in doc["emergencyResourceComponent"]
         if r["emergencyResourceTypeCommonRegistryText"] == "police"
     )
+    # Its dispatcher confirms the assignment (named by the resource's `$id`); ICC refuses
+    # it a unit of another agency on the same incident.
+    acknowledged = [json.loads(line) for line in await run(city.pki, city, "acknowledge", name)]
+    assert {"unit": unit, "acknowledged": True} in [
+        {k: v for k, v in a.items() if k != "assignment"} for a in acknowledged
+    ]
+    assert all(a.get("acknowledged") or "refused" in a for a in acknowledged)
+    doc = await shown()
+    while not any(
+        r["emergencyResourceTypeInternalText"] == unit
+        and r["primaryUnitStatusRegistryText"] == "Acknowledged"
+        for r in doc["emergencyResourceComponent"]
+    ):
+        assert asyncio.get_running_loop().time() < deadline + T, doc["emergencyResourceComponent"]
+        await asyncio.sleep(0.5)
+        doc = await shown()
     reported = json.loads((await run(city.pki, city, "unit-status", unit, "EN_ROUTE"))[0])
     assert reported == {"unit": unit, "status": "EN_ROUTE"}
     while doc["incidentComponent"]["incidentStatusInternalText"][0] != "EN_ROUTE":

@@ -7,16 +7,20 @@ certificate (an agency, a role). Three things a partner's CAD does:
     python examples/partner/partner.py transfer DOCUMENT.json   # a call transferred in
     python examples/partner/partner.py get incidents/ID         # an incident as EIDO
     python examples/partner/partner.py watch [--cursor C] [--max N]
+    python examples/partner/partner.py acknowledge incidents/ID       # its units' assignments
     python examples/partner/partner.py unit-status units/ID EN_ROUTE  # its own unit
 
 `watch` prints one JSON line per event (`action`, `incident`, `cursor`, `document`); give
 the last `cursor` back to resume after a disconnect with nothing missed or repeated.
 
-The addresses are ICC_INCIDENTS_ADDR (default 127.0.0.1:50051) and ICC_RESOURCES_ADDR
-(127.0.0.1:50052); the certificate, key and CA bundle are ICC_TLS_CERT, ICC_TLS_KEY and
-ICC_TLS_CA. The units ICC assigned are in each document's `emergencyResourceComponent`
-(`emergencyResourceTypeInternalText`: the unit's name). The stubs come from ICC's protos/
-(generate your own with grpcio-tools, or use the icc-protos package of this repository).
+The addresses are ICC_INCIDENTS_ADDR (default 127.0.0.1:50051), ICC_RESOURCES_ADDR
+(127.0.0.1:50052) and ICC_DISPATCH_ADDR (127.0.0.1:50053); the certificate, key and CA
+bundle are ICC_TLS_CERT, ICC_TLS_KEY and ICC_TLS_CA. The units ICC assigned are in each
+document's `emergencyResourceComponent` (`emergencyResourceTypeInternalText`: the unit's
+name; the `$id`, `urn:emergency:uid:resourceid:ID:…`, names the assignment `assignments/ID`
+that `acknowledge` confirms; ICC lets a partner's dispatcher confirm only its own units').
+The stubs come from ICC's protos/ (generate your own with grpcio-tools, or use the
+icc-protos package of this repository).
 """
 
 import argparse
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import grpc
 
+from icc.dispatch.v1 import dispatch_service_pb2, dispatch_service_pb2_grpc
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc.resource.v1 import resource_pb2, resource_service_pb2, resource_service_pb2_grpc
@@ -79,6 +84,37 @@ def watch(stub: pb_grpc.IncidentServiceStub, cursor: str, most: int) -> None:
         stream.cancel()
 
 
+RESOURCE_ID = "urn:emergency:uid:resourceid:"
+
+
+def acknowledge(stub: pb_grpc.IncidentServiceStub, name: str) -> None:
+    """Confirms each of the incident's assignments still waiting for it ("Dispatched")
+    that belong to this partner's agency; one JSON line each, `refused` with ICC's reason
+    for a unit that is not its own."""
+    reply = stub.GetIncidentEido(pb.GetIncidentEidoRequest(name=name), timeout=TIMEOUT_S)
+    waiting = [
+        r
+        for r in json.loads(reply.document).get("emergencyResourceComponent", [])
+        if r["primaryUnitStatusRegistryText"] == "Dispatched" and r["$id"].startswith(RESOURCE_ID)
+    ]
+    with channel("ICC_DISPATCH_ADDR", "127.0.0.1:50053") as ch:
+        dispatch = dispatch_service_pb2_grpc.DispatchServiceStub(ch)
+        for resource in waiting:
+            assignment = "assignments/" + resource["$id"][len(RESOURCE_ID) :].split(":")[0]
+            line = {"assignment": assignment, "unit": resource["emergencyResourceTypeInternalText"]}
+            try:
+                dispatch.AcknowledgeAssignment(
+                    dispatch_service_pb2.AcknowledgeAssignmentRequest(name=assignment),
+                    timeout=TIMEOUT_S,
+                )
+                line["acknowledged"] = True
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.PERMISSION_DENIED:  # type: ignore[attr-defined]
+                    raise
+                line["refused"] = exc.details()  # type: ignore[attr-defined]
+            print(json.dumps(line, ensure_ascii=False))
+
+
 def unit_status(name: str, status: str) -> None:
     """One of the partner's own units reports its status (ICC refuses another agency's)."""
     with channel("ICC_RESOURCES_ADDR", "127.0.0.1:50052") as ch:
@@ -97,6 +133,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("transfer").add_argument("document")
     commands.add_parser("get").add_argument("name")
+    commands.add_parser("acknowledge").add_argument("name")
     watching = commands.add_parser("watch")
     watching.add_argument("--cursor", default="")
     watching.add_argument("--max", type=int, default=0, help="stop after this many events")
@@ -118,6 +155,8 @@ def main() -> None:
                 transfer(stub, args.document)
             elif args.command == "get":
                 get(stub, args.name)
+            elif args.command == "acknowledge":
+                acknowledge(stub, args.name)
             else:
                 watch(stub, args.cursor, args.max)
         except grpc.RpcError as exc:

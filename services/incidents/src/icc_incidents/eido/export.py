@@ -18,6 +18,7 @@ from typing import Any
 from icc_incidents.domain.catalog import IncidentType
 from icc_incidents.domain.model import Caller, Incident
 from icc_incidents.eido import codes, pidf
+from icc_kernel.names import id_of
 from icc_kernel.vocabulary import Agency, IncidentState
 
 # The command center's identifier among EIDO agencies and functional elements.
@@ -52,6 +53,11 @@ class SenderLink:
 def tracking_id(incident_id: str) -> str:
     """An ICC incident's globally unique EIDO incident tracking identifier."""
     return f"urn:emergency:uid:incidentid:{incident_id}:{DOMAIN}"
+
+
+def assignment_resource_id(assignment: str) -> str:
+    """The emergency resource component's `$id` for an assignment (`assignments/ID`)."""
+    return f"urn:emergency:uid:resourceid:{id_of(assignment)}:{DOMAIN}"
 
 
 def incident_id_of(tracking: str) -> str | None:
@@ -333,8 +339,9 @@ def _resources(b: _Builder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     i = b.incident
     resources: list[dict[str, Any]] = []
     by_agency: dict[Agency, list[str]] = {}
-    for n, a in enumerate(i.assignments):
-        resource_id = b.id("resourceid", n)
+    for a in i.assignments:
+        # The assignment's own id: a partner acknowledges `assignments/ID` with it.
+        resource_id = assignment_resource_id(a.name)
         when = a.release_time or a.assign_time or i.update_time
         resource: dict[str, Any] = {
             **b.prologue(resource_id, when),
