@@ -24,7 +24,7 @@ from icc_incidents.domain.duplicates import phone_key
 from icc_incidents.domain.model import Caller, Caution, Incident, Location, PlaceHistory
 from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
-from icc_kernel.vocabulary import Agency, CallLine, CautionKind, IncidentState
+from icc_kernel.vocabulary import CallLine, CautionKind, IncidentState
 from icc_storage import WriteTx
 
 _M_PER_DEG_LAT = 111_320.0
@@ -175,7 +175,7 @@ def _caution_from_row(r: Any) -> Caution:
         location=Location(r.lat, r.lon, r.address, r.ward),
         radius_m=r.radius_m,
         valid_until=as_utc(r.valid_until),
-        created_by=Actor(r.created_by_user, Agency(r.created_by_agency), r.created_by_role),
+        created_by=store.actor_from(r, "created_by"),
         create_time=as_utc(r.create_time),
     )
 
@@ -210,9 +210,7 @@ def insert_caution(tx: WriteTx, caution: Caution, request_id: str) -> None:
                 "ward": caution.location.ward,
                 "radius_m": caution.radius_m,
                 "valid_until": caution.valid_until,
-                "created_by_user": caution.created_by.user,
-                "created_by_agency": int(caution.created_by.agency),
-                "created_by_role": caution.created_by.role,
+                **store.actor_values("created_by", caution.created_by),
                 "create_time": caution.create_time,
                 "request_id": request_id or None,
             }
@@ -245,9 +243,7 @@ def insert_caller(
                 "language": caller.language,
                 "call_line": int(caller.call_line or CallLine.OTHER),
                 "call_time": caller.call_time,
-                "taken_by_user": taken_by.user,
-                "taken_by_agency": int(taken_by.agency),
-                "taken_by_role": taken_by.role,
+                **store.actor_values("taken_by", taken_by),
                 "request_id": request_id or None,
             }
         ],

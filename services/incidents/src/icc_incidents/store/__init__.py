@@ -24,7 +24,7 @@ from icc_incidents.store.records import (
     submit_insert,
 )
 from icc_incidents.store.retention import ended_with_personal_data, erase_personal_data
-from icc_incidents.store.rows import incident_from_row
+from icc_incidents.store.rows import actor_from, actor_values, incident_from_row
 from icc_incidents.store.tables import (
     audit,
     callers,
@@ -47,6 +47,8 @@ from icc_incidents.store.trail import (
 
 __all__ = [
     "absorbed_into",
+    "actor_from",
+    "actor_values",
     "add_link",
     "add_notes",
     "append_audit",

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from icc_incidents.domain.errors import DuplicateRecord
 from icc_incidents.domain.model import COLLECTION, Caller, Incident, IncidentFilter, Note
-from icc_incidents.store.rows import incident_from_row, row_values
+from icc_incidents.store.rows import actor_from, actor_values, incident_from_row, row_values
 from icc_incidents.store.tables import callers, inbox, incidents, notes
 from icc_kernel.actors import Actor
 from icc_kernel.clock import as_utc
 from icc_kernel.errors import ConcurrentChange, NotFound
 from icc_kernel.names import name_of
-from icc_kernel.vocabulary import Agency, CallLine
+from icc_kernel.vocabulary import CallLine
 from icc_storage import WriteBatcher, WriteTx
 from icc_storage import claim_event as _claim
 from icc_storage.batch import Work
@@ -29,9 +29,7 @@ def insert_incident(tx: WriteTx, incident: Incident, request_id: str | None) -> 
     values.update(
         id=incident.id,
         create_time=incident.create_time,
-        created_by_user=incident.created_by.user,
-        created_by_agency=int(incident.created_by.agency),
-        created_by_role=incident.created_by.role,
+        **actor_values("created_by", incident.created_by),
         request_id=request_id or None,
     )
     tx.add(incidents, [values])
@@ -102,7 +100,7 @@ async def load(conn: AsyncConnection, incident_id: str, *, with_notes: bool = Fa
             Note(
                 n.id,
                 n.text,
-                Actor(n.author_user, Agency(n.author_agency), n.author_role),
+                actor_from(n, "author"),
                 as_utc(n.create_time),
             )
             for n in rows
@@ -169,8 +167,6 @@ def _note_row(incident_id: str, text: str, author: Actor, now: datetime) -> dict
     return {
         "incident_id": incident_id,
         "text": text,
-        "author_user": author.user,
-        "author_agency": int(author.agency),
-        "author_role": author.role,
+        **actor_values("author", author),
         "create_time": now,
     }

@@ -27,6 +27,21 @@ from icc_kernel.vocabulary import (
 )
 
 
+def actor_values(prefix: str, actor: Actor) -> dict[str, Any]:
+    """An actor as the values of its columns (`tables.actor_columns`)."""
+    return {
+        f"{prefix}_user": actor.user,
+        f"{prefix}_agency": int(actor.agency),
+        f"{prefix}_role": actor.role,
+    }
+
+
+def actor_from(r: Any, prefix: str) -> Actor:
+    """The actor a row's columns (`tables.actor_columns`) hold."""
+    user, agency, role = (getattr(r, f"{prefix}_{part}") for part in ("user", "agency", "role"))
+    return Actor(user, Agency(agency), role)
+
+
 def _mask(agencies: tuple[Agency, ...]) -> int:
     mask = 0
     for a in agencies:
@@ -123,7 +138,7 @@ def incident_from_row(
         caller=Caller(r.caller_name, r.caller_phone, r.caller_language, create_time, line),
         description=r.description,
         exercise=bool(r.exercise),
-        created_by=Actor(r.created_by_user, Agency(r.created_by_agency), r.created_by_role),
+        created_by=actor_from(r, "created_by"),
         create_time=create_time,
         update_time=as_utc(r.update_time),
         version=r.version,

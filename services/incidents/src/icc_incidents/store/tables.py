@@ -1,6 +1,8 @@
 """The incidents service's tables (SQLAlchemy Core), the outbox and the inbox among them:
 the migrations compare the database with `metadata`."""
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -18,6 +20,17 @@ from sqlalchemy import (
 from icc_storage import inbox_table, outbox_table
 
 metadata = MetaData()
+
+
+def actor_columns(prefix: str) -> tuple[Column[Any], ...]:
+    """Who did something (an `Actor`), as the columns `{prefix}_user`, `{prefix}_agency`
+    and `{prefix}_role` (`rows.actor_values`, `rows.actor_from`)."""
+    return (
+        Column(f"{prefix}_user", String(200), nullable=False),
+        Column(f"{prefix}_agency", Integer, nullable=False),
+        Column(f"{prefix}_role", String(64), nullable=False),
+    )
+
 
 incidents = Table(
     "incidents",
@@ -38,9 +51,7 @@ incidents = Table(
     Column("caller_language", String(35), nullable=False),
     Column("description", Text, nullable=False),
     Column("exercise", Boolean, nullable=False),
-    Column("created_by_user", String(200), nullable=False),
-    Column("created_by_agency", Integer, nullable=False),
-    Column("created_by_role", String(64), nullable=False),
+    *actor_columns("created_by"),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False),
     Column("first_dispatch_time", DateTime(timezone=True)),
@@ -81,9 +92,7 @@ callers = Table(
     Column("language", String(35), nullable=False),
     Column("call_line", Integer, nullable=False),
     Column("call_time", DateTime(timezone=True), nullable=False),
-    Column("taken_by_user", String(200), nullable=False),
-    Column("taken_by_agency", Integer, nullable=False),
-    Column("taken_by_role", String(64), nullable=False),
+    *actor_columns("taken_by"),
     Column("request_id", String(64), unique=True),
 )
 
@@ -99,9 +108,7 @@ cautions = Table(
     Column("ward", String(100), nullable=False),
     Column("radius_m", Float, nullable=False),
     Column("valid_until", DateTime(timezone=True), nullable=False),
-    Column("created_by_user", String(200), nullable=False),
-    Column("created_by_agency", Integer, nullable=False),
-    Column("created_by_role", String(64), nullable=False),
+    *actor_columns("created_by"),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("request_id", String(64), unique=True),
 )
@@ -112,9 +119,7 @@ notes = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False, index=True),
     Column("text", Text, nullable=False),
-    Column("author_user", String(200), nullable=False),
-    Column("author_agency", Integer, nullable=False),
-    Column("author_role", String(64), nullable=False),
+    *actor_columns("author"),
     Column("create_time", DateTime(timezone=True), nullable=False),
 )
 
@@ -125,9 +130,7 @@ chronology = Table(
     Column("incident_id", String(32), ForeignKey("incidents.id"), primary_key=True),
     Column("sequence", Integer, primary_key=True),
     Column("time", DateTime(timezone=True), nullable=False),
-    Column("actor_user", String(200), nullable=False),
-    Column("actor_agency", Integer, nullable=False),
-    Column("actor_role", String(64), nullable=False),
+    *actor_columns("actor"),
     Column("action", String(32), nullable=False),
     # `coded` in English, as older clients read it.
     Column("detail", Text, nullable=False),

@@ -11,6 +11,7 @@ from icc_incidents.audit import AuditAction, AuditRecord, changed_fields
 from icc_incidents.audit import record as audit_record
 from icc_incidents.domain.lifecycle import Change
 from icc_incidents.domain.model import ChronologyEntry
+from icc_incidents.store.rows import actor_from, actor_values
 from icc_incidents.store.tables import audit, chronology
 from icc_kernel import reasons
 from icc_kernel.actors import Actor
@@ -28,9 +29,7 @@ def append_chronology(tx: WriteTx, entry: ChronologyEntry) -> None:
                 "incident_id": entry.incident_id,
                 "sequence": entry.sequence,
                 "time": entry.time,
-                "actor_user": entry.actor.user,
-                "actor_agency": int(entry.actor.agency),
-                "actor_role": entry.actor.role,
+                **actor_values("actor", entry.actor),
                 "action": entry.action,
                 "detail": entry.detail,
                 "coded": reasons.to_json(entry.reasons),
@@ -99,7 +98,7 @@ async def list_chronology(
             r.incident_id,
             r.sequence,
             as_utc(r.time),
-            Actor(r.actor_user, Agency(r.actor_agency), r.actor_role),
+            actor_from(r, "actor"),
             r.action,
             reasons.from_json(r.coded) or (Reason.of(ReasonCode.TEXT, text=r.detail),),
         )
