@@ -51,9 +51,13 @@ class Transfer:
     from_psap: bool = False
 
 
-def _index(doc: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+# A component of the document, with its path there (`document.locationComponent[0]`).
+Found = tuple[str, dict[str, Any]]
+
+
+def _index(doc: dict[str, Any]) -> dict[str, Found]:
     """Every component by its `$id`, with its path in the document."""
-    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    out: dict[str, Found] = {}
     for key, value in doc.items():
         if key.endswith("Component") and isinstance(value, list):
             for n, c in enumerate(value):
@@ -64,40 +68,60 @@ def _index(doc: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     return out
 
 
-def _follow(
-    refs: object, where: str, index: dict[str, tuple[str, dict[str, Any]]], out: list[Violation]
-) -> list[tuple[str, dict[str, Any]]]:
-    """The components a list of references names; a dangling one is a violation."""
-    found = []
-    items = refs if isinstance(refs, list) else [refs] if isinstance(refs, dict) else []
-    for n, r in enumerate(items):
-        target = r.get("$ref") if isinstance(r, dict) else None
-        if target in index:
-            found.append(index[target])
-        else:
-            path = f"{where}[{n}]" if isinstance(refs, list) else where
-            out.append(Violation(f"{path}.$ref", f"names no component of the document: {target!r}"))
-    return found
+@dataclass(frozen=True)
+class _Reading:
+    """The document being read: its incident and calls, every component by its `$id`, and
+    the violations found on the way."""
+
+    doc: dict[str, Any]
+    incident: dict[str, Any]
+    calls: list[dict[str, Any]]
+    index: dict[str, Found]
+    out: list[Violation]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "_Reading":
+        incident = doc.get("incidentComponent") or {}
+        return cls(doc, incident, doc.get("callComponent") or [], _index(doc), [])
+
+    def follow(self, refs: object, where: str) -> list[Found]:
+        """The components a list of references names; a dangling one is a violation."""
+        found = []
+        items = refs if isinstance(refs, list) else [refs] if isinstance(refs, dict) else []
+        for n, r in enumerate(items):
+            target = r.get("$ref") if isinstance(r, dict) else None
+            if target in self.index:
+                found.append(self.index[target])
+            else:
+                path = f"{where}[{n}]" if isinstance(refs, list) else where
+                why = f"names no component of the document: {target!r}"
+                self.out.append(Violation(f"{path}.$ref", why))
+        return found
+
+    def referenced(self, key: str) -> list[Found]:
+        """The components the incident's references under `key` name, then each call's."""
+        found = self.follow(self.incident.get(key, []), f"{F}.incidentComponent.{key}")
+        for n, call in enumerate(self.calls):
+            found += self.follow(call.get(key, []), f"{F}.callComponent[{n}].{key}")
+        return found
 
 
 def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
     """InvalidInput naming each offending path (the schema was checked before)."""
-    out: list[Violation] = []
-    index = _index(doc)
-    incident = doc.get("incidentComponent") or {}
-    calls = doc.get("callComponent") or []
+    reading = _Reading.of(doc)
+    incident, calls = reading.incident, reading.calls
     sender = doc["updatedByAgencyReference"]["$ref"]
 
     type_code, typed = _type(incident, doc, catalog)
     priority = _priority(incident, calls)
 
-    place, place_path = _place(_locations(doc, incident, calls, index, out), out)
-    caller = _caller(doc, calls, index, out)
+    place, place_path = _place(_locations(reading), reading.out)
+    caller = _caller(reading)
     line = _line(calls)
-    description, notes = _narrative(doc, incident, calls, index, out)
+    description, notes = _narrative(reading)
     statuses = incident.get("incidentStatusInternalText") or []
     responders = _responders(doc)
-    raise_if_any(out)
+    raise_if_any(reading.out)
     if place is None:
         raise InvalidInput.one(
             place_path or f"{F}.locationComponent",
@@ -131,31 +155,11 @@ def read(doc: dict[str, Any], catalog: Catalog, now: datetime) -> Transfer:
     )
 
 
-def _referenced(
-    key: str,
-    incident: dict[str, Any],
-    calls: list[dict[str, Any]],
-    index: dict[str, tuple[str, dict[str, Any]]],
-    out: list[Violation],
-) -> list[tuple[str, dict[str, Any]]]:
-    """The components the incident's references under `key` name, then each call's."""
-    found = _follow(incident.get(key, []), f"{F}.incidentComponent.{key}", index, out)
-    for n, call in enumerate(calls):
-        found += _follow(call.get(key, []), f"{F}.callComponent[{n}].{key}", index, out)
-    return found
-
-
-def _locations(
-    doc: dict[str, Any],
-    incident: dict[str, Any],
-    calls: list[dict[str, Any]],
-    index: dict[str, tuple[str, dict[str, Any]]],
-    out: list[Violation],
-) -> list[tuple[str, dict[str, Any]]]:
+def _locations(reading: _Reading) -> list[Found]:
     """The location's candidates: the incident's, then the calls', then any (`_place`
     ranks them by preference of their type)."""
-    candidates = _referenced("locationReference", incident, calls, index, out)
-    for n, loc in enumerate(doc.get("locationComponent") or []):
+    candidates = reading.referenced("locationReference")
+    for n, loc in enumerate(reading.doc.get("locationComponent") or []):
         candidates.append((f"{F}.locationComponent[{n}]", loc))
     return candidates
 
@@ -208,10 +212,8 @@ def _priority(incident: dict[str, Any], calls: list[dict[str, Any]]) -> Priority
     return None  # the type's default
 
 
-def _place(
-    candidates: list[tuple[str, dict[str, Any]]], out: list[Violation]
-) -> tuple[pidf.Place | None, str]:
-    def rank(item: tuple[str, dict[str, Any]]) -> int:
+def _place(candidates: list[Found], out: list[Violation]) -> tuple[pidf.Place | None, str]:
+    def rank(item: Found) -> int:
         kind = item[1].get("locationTypeDescriptionRegistryText", "")
         return LOCATION_PREFERENCE.index(kind) if kind in LOCATION_PREFERENCE else 99
 
@@ -235,17 +237,13 @@ def _place(
     return None, first_path
 
 
-def _caller(
-    doc: dict[str, Any],
-    calls: list[dict[str, Any]],
-    index: dict[str, tuple[str, dict[str, Any]]],
-    out: list[Violation],
-) -> Caller:
-    persons: list[tuple[str, dict[str, Any]]] = []
+def _caller(reading: _Reading) -> Caller:
+    doc = reading.doc
+    persons: list[Found] = []
     callback_refs: list[tuple[str, object]] = []
-    for n, call in enumerate(calls[:1]):
-        persons += _follow(
-            call.get("personReference", []), f"{F}.callComponent[{n}].personReference", index, out
+    for n, call in enumerate(reading.calls[:1]):
+        persons += reading.follow(
+            call.get("personReference", []), f"{F}.callComponent[{n}].personReference"
         )
         if "callBackReference" in call:
             path = f"{F}.callComponent[{n}].callBackReference"
@@ -274,7 +272,7 @@ def _caller(
             callback_refs.append((f"{path}.callBackReference", person["callBackReference"]))
     phone = ""
     for path, ref in callback_refs:
-        for _, callback in _follow(ref, path, index, out):
+        for _, callback in reading.follow(ref, path):
             for uri in callback.get("callBackInformationUri") or []:
                 number = _number(str(uri))
                 if not phone and _PHONE.match(number):
@@ -305,15 +303,9 @@ def _line(calls: list[dict[str, Any]]) -> CallLine | None:
     return None  # the importer's own line
 
 
-def _narrative(
-    doc: dict[str, Any],
-    incident: dict[str, Any],
-    calls: list[dict[str, Any]],
-    index: dict[str, tuple[str, dict[str, Any]]],
-    out: list[Violation],
-) -> tuple[str, tuple[str, ...]]:
+def _narrative(reading: _Reading) -> tuple[str, tuple[str, ...]]:
     """(description, notes): ICC's description note, or the callers' comments."""
-    noted = _referenced("notesReference", incident, calls, index, out)
+    noted = reading.referenced("notesReference")
     description = ""
     notes: list[str] = []
     for _, note in noted:
@@ -325,7 +317,7 @@ def _narrative(
         elif text and text not in notes:
             notes.append(text)
     if not description:
-        description = " ".join(_comments(doc))
+        description = " ".join(_comments(reading.doc))
     return description[:2000], tuple(notes)
 
 
