@@ -2,7 +2,8 @@
 use cases make on a transaction's connection, by concern:
 
 - `tables`: the tables, with the outbox and the inbox;
-- `rows`: an incident as a row and back (`intake_rows`: what intake found, as JSON);
+- `rows`: an incident as a row and back (`intake_rows`: what intake found, as JSON), and
+  who did something as the three columns `tables.actor_columns` declares;
 - `records`: incidents, their notes and further callers; the inbox's claim of an event;
 - `trail`: the chronology and the audit of personal data, append-only;
 - `retention`: ended incidents' personal data found and erased;
