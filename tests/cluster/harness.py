@@ -15,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ SERVICES = ("incidents", "resources", "dispatch")
 PKI = Pki(Path(tempfile.mkdtemp(prefix="icc-cluster-pki-")))
 # Databases a test may cut (behind a proxy); resources' is reached directly.
 CUTTABLE = ("incidents", "dispatch")
+# The services started together, wave after wave: dispatch needs resources up.
+WAVES = (("incidents", "resources"), ("dispatch",))
 
 
 @dataclass
@@ -116,7 +119,7 @@ class Cluster:
     token_key: str = field(default_factory=lambda: secrets.token_hex(32))
     # How long `start` took: the suite's budget is mostly start-ups.
     start_s: float = 0.0
-    # Every replica process started, up or not (see `stop`).
+    # Every replica process started, up or not: listed before it starts (see `stop`).
     starting: list[ServiceProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -174,13 +177,22 @@ class Cluster:
             s: [first + cluster.REPLICAS * k + i for i in range(cluster.REPLICAS)]
             for k, s in enumerate(SERVICES)
         }
-        # One at a time. Started together on the cluster just formed, on this loaded
-        # machine, two replicas declaring the same streams both exited with "cannot
-        # start: nats: timeout" (2 runs of 2); Kubernetes would restart them, this does not.
-        for index in range(cluster.REPLICAS):
-            for service in SERVICES:
-                replica = self._start_replica(service, index, ports)
-                self.replicas.setdefault(service, []).append(replica)
+        # A wave's replicas start together, as Kubernetes starts them: on the cluster just
+        # formed they declare the same streams at once (`icc_bus.streams` declares again
+        # while JetStream refuses). Dispatch loads its fleet from resources at start.
+        for wave in WAVES:
+            processes = [
+                (s, i, self._replica_process(s, i, ports))
+                for s in wave
+                for i in range(cluster.REPLICAS)
+            ]
+            self.starting.extend(p for _, _, p in processes)
+            with ThreadPoolExecutor(len(processes)) as pool:
+                started = [pool.submit(p.start, timeout_s=120) for _, _, p in processes]
+            for future in started:
+                future.result()  # the first failure, once every start is over
+            for service, index, proc in processes:
+                self.replicas.setdefault(service, []).append(Replica(service, index, proc))
 
     def _nats_healthy(self) -> bool:
         """Every node healthy; a node that exited fails at once, with its log's end."""
@@ -190,7 +202,10 @@ class Cluster:
                 raise AssertionError(f"{n.node.name} exited at start-up:\n{tail}")
         return all(n.healthy() for n in self.nats)
 
-    def _start_replica(self, service: str, index: int, ports: dict[str, list[int]]) -> Replica:
+    def _replica_process(
+        self, service: str, index: int, ports: dict[str, list[int]]
+    ) -> ServiceProcess:
+        """Not started; made on the calling thread (`PKI` writes a service's files once)."""
         address = f"127.0.0.1:{ports[service][index]}"
         db_url = self.databases[service]
         if service in self.proxies:
@@ -211,19 +226,13 @@ class Cluster:
             resources = ",".join(f"127.0.0.1:{p}" for p in ports["resources"])
             env["ICC_RESOURCES_TARGET"] = f"ipv4:{resources}"
             env["ICC_DISPATCH_ACK_TIMEOUT_S"] = "3600"
-        proc = ServiceProcess(
+        return ServiceProcess(
             f"icc_{service}.main",
             address,
             env,
             self.root / f"{service}-{index + 1}.log",
             PKI.credentials(),
         )
-        try:
-            proc.start(timeout_s=120)
-        finally:
-            # Listed even when it failed to come up, so that `stop` ends it.
-            self.starting.append(proc)
-        return Replica(service, index, proc)
 
     async def _create_databases(self) -> None:
         tag = uuid.uuid4().hex[:8]

@@ -20,7 +20,14 @@ from icc_bus.events import (
 )
 from icc_bus.received import Handler, ReceivedEvent
 from icc_bus.spec import ConsumerSpec, OrderKey, by_header, by_subject
-from icc_bus.streams import DLQ_STREAM, REPLAY_STREAM, StreamSpec, ensure_streams
+from icc_bus.streams import (
+    DLQ_STREAM,
+    REPLAY_STREAM,
+    StreamNotDeclared,
+    StreamSpec,
+    ensure_stream,
+    ensure_streams,
+)
 from icc_bus.tasks import cancel_and_wait
 from icc_bus.watch import watch_bucket
 
@@ -41,12 +48,14 @@ __all__ = [
     "OutgoingEvent",
     "PoisonMessage",
     "ReceivedEvent",
+    "StreamNotDeclared",
     "StreamSpec",
     "build_headers",
     "by_header",
     "by_subject",
     "cancel_and_wait",
     "connect",
+    "ensure_stream",
     "ensure_streams",
     "flush",
     "messages_of",

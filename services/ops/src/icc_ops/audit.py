@@ -14,6 +14,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from icc_bus import ensure_stream
+
 AUDIT_STREAM = "ICC_AUDIT"
 KEEP_DAYS = 400
 
@@ -56,13 +58,7 @@ class Audit:
         self._js = js
 
     async def ensure(self, replicas: int = 1) -> None:
-        config = stream_config(replicas)
-        try:
-            await self._js.stream_info(AUDIT_STREAM)
-        except NotFoundError:
-            await self._js.add_stream(config)
-        else:
-            await self._js.update_stream(config)
+        await ensure_stream(self._js, stream_config(replicas))
 
     async def record(self, record: Record) -> None:
         body = json.dumps(asdict(record), ensure_ascii=False).encode()
