@@ -19,7 +19,14 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig, StreamInfo
 from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
-from icc_bus import DLQ_STREAM, REPLAY_STREAM, StreamNotDeclared, StreamSpec, ensure_streams
+from icc_bus import (
+    DECLARE_TIMEOUT_S,
+    DLQ_STREAM,
+    REPLAY_STREAM,
+    StreamNotDeclared,
+    StreamSpec,
+    ensure_streams,
+)
 from icc_testing.nats_server import NatsServer, free_port, nats_server_binary
 
 SPECS = [
@@ -28,9 +35,8 @@ SPECS = [
     DLQ_STREAM,
     REPLAY_STREAM,
 ]
-# A JetStream API request's wait for an answer: a request lost while the cluster elects
-# its leader is asked again sooner than after nats-py's default 5 s.
-API_TIMEOUT_S = 2.0
+# As services declare (`icc_host.parts.open_bus`).
+API_TIMEOUT_S = DECLARE_TIMEOUT_S
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from icc_bus.events import (
 from icc_bus.received import Handler, ReceivedEvent
 from icc_bus.spec import ConsumerSpec, OrderKey, by_header, by_subject
 from icc_bus.streams import (
+    DECLARE_TIMEOUT_S,
     DLQ_STREAM,
     REPLAY_STREAM,
     StreamNotDeclared,
@@ -32,6 +33,7 @@ from icc_bus.tasks import cancel_and_wait
 from icc_bus.watch import watch_bucket
 
 __all__ = [
+    "DECLARE_TIMEOUT_S",
     "DLQ_STREAM",
     "HEADER_EVENT_TYPE",
     "HEADER_INCIDENT_ID",

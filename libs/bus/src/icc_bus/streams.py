@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # How long a stream's declaration is tried again after a passing refusal.
 DECLARE_WITHIN_S = 60.0
+# A declaring request's wait for its answer (nats-py's default is 5 s): JetStream drops
+# a request made before the cluster has a meta leader, and one asked again is answered.
+DECLARE_TIMEOUT_S = 2.0
 _FIRST_WAIT_S = 0.1
 _LONGEST_WAIT_S = 2.0
 # JetStream's own error codes (nats-server's errors.json).

@@ -17,7 +17,15 @@ import grpc
 from nats.aio.client import Client
 from sqlalchemy import Table
 
-from icc_bus import DLQ_STREAM, REPLAY_STREAM, BusConfig, StreamSpec, connect, ensure_streams
+from icc_bus import (
+    DECLARE_TIMEOUT_S,
+    DLQ_STREAM,
+    REPLAY_STREAM,
+    BusConfig,
+    StreamSpec,
+    connect,
+    ensure_streams,
+)
 from icc_bus.faults import is_transient
 from icc_host.config import ServiceConfig
 from icc_host.health import HealthWatch, Stuck
@@ -54,7 +62,9 @@ async def open_bus(
     stack.push_async_callback(_drain, nc)
     if streams:
         await ensure_streams(
-            nc.jetstream(), [*streams, DLQ_STREAM, REPLAY_STREAM], replicas=config.replicas
+            nc.jetstream(timeout=DECLARE_TIMEOUT_S),
+            [*streams, DLQ_STREAM, REPLAY_STREAM],
+            replicas=config.replicas,
         )
     return nc
 
