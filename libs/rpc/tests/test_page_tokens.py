@@ -121,3 +121,10 @@ def test_a_service_that_signs_tokens_does_not_start_without_a_key_outside_local(
     )
     assert done.returncode == 2
     assert "icc-incidents: ICC_TOKEN_KEY is not set" in done.stderr
+
+
+def test_a_page_is_cut_from_one_more_item_than_it_holds() -> None:
+    assert c.page_of(["a", "b"], 2, "ListUnits", lambda u: (u,)) == (["a", "b"], "")
+    page, token = c.page_of(["a", "b", "c"], 2, "ListUnits", lambda u: (u,), scope="FIRE")
+    assert page == ["a", "b"]
+    assert c.decode_page_token(token, "ListUnits", scope="FIRE").text(0) == "b"

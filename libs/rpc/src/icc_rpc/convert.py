@@ -8,6 +8,7 @@
   into the kernel enum, an unknown number being a violation naming the field;
 - paging: `page_size`, and page tokens and watch cursors: `encode_page_token` /
   `decode_page_token`, signed with `ICC_TOKEN_KEY` (`token_key_from_env`, `use_token_key`);
+  `page_of` cuts a page (and its next page's token) from one more item than it holds;
 - who and when: `actor_to_proto`, `event_metadata`;
 - reasons (`icc_kernel.reasons`): `reasons_to_proto`, `reasons_from_proto`.
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 
 E = TypeVar("E", bound=IntEnum)
 V = TypeVar("V", bound=int)
+T = TypeVar("T")
 
 # Times
 
@@ -267,6 +269,18 @@ def encode_page_token(kind: str, position: Position, scope: object = "") -> str:
         [_TOKEN_VERSION, kind, _fingerprint(scope), *position], separators=(",", ":")
     ).encode()
     return f"{_b64(payload)}.{_b64(_mac(payload))}"
+
+
+def page_of(
+    found: list[T], size: int, kind: str, position: Callable[[T], Position], scope: object = ""
+) -> tuple[list[T], str]:
+    """A page of `kind` out of the items read for it, one more than `size` read to know
+    whether another page follows: up to `size` of them, and the next page's token (where
+    the last one stands: `position(last)`; "" when no page follows)."""
+    if len(found) <= size:
+        return found, ""
+    page = found[:size]
+    return page, encode_page_token(kind, position(page[-1]), scope=scope)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from icc_rpc.convert import (
     UNIT_KIND,
     UNIT_STATUS,
     decode_page_token,
-    encode_page_token,
+    page_of,
     page_size,
 )
 from icc_telemetry import INCIDENT_ID, UNIT_ID
@@ -136,10 +136,7 @@ class ResourceApi(pb_grpc.ResourceServiceServicer):
         raise_if_any(out)
         flt = _own_agency(flt)
         units = await self._service.list_units(flt, size + 1, _after(request.page_token, flt))
-        token = ""
-        if len(units) > size:
-            units = units[:size]
-            token = encode_page_token(LIST_UNITS, (units[-1].id,), scope=flt)
+        units, token = page_of(units, size, LIST_UNITS, lambda u: (u.id,), scope=flt)
         response = pb.ListUnitsResponse(next_page_token=token)
         now = utc_now()
         for unit in units:

@@ -21,8 +21,8 @@ from icc_rpc.convert import (
     INCIDENT_STATE,
     PRIORITY,
     decode_page_token,
-    encode_page_token,
     optional_time,
+    page_of,
     page_size,
 )
 
@@ -65,10 +65,7 @@ async def _numbered_page(
     if page_token:
         after = decode_page_token(page_token, kind, scope=parent).number(0)
     found = await fetch(parent, size + 1, after)
-    if len(found) <= size:
-        return found, ""
-    found = found[:size]
-    return found, encode_page_token(kind, (found[-1].sequence,), scope=parent)
+    return page_of(found, size, kind, lambda n: (n.sequence,), scope=parent)
 
 
 def _filter(request: pb.ListIncidentsRequest, out: list[Violation]) -> IncidentFilter:
@@ -105,11 +102,9 @@ class Reads(ApiBase):
         flt = replace(flt, involving=s.agency, drills=s.exercises)
         after = _incidents_after(request.page_token, flt)
         found = await self._service.list_incidents(flt, size + 1, after)
-        token = ""
-        if len(found) > size:
-            found, last = found[:size], found[size - 1]
-            position = (last.create_time.isoformat(), last.id)
-            token = encode_page_token(LIST_INCIDENTS, position, scope=flt)
+        found, token = page_of(
+            found, size, LIST_INCIDENTS, lambda i: (i.create_time.isoformat(), i.id), scope=flt
+        )
         answers = [full(i) for i in found]
         await self._answering(*answers)
         return pb.ListIncidentsResponse(incidents=answers, next_page_token=token)
