@@ -144,6 +144,13 @@ async def gateway(services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
         yield gw
 
 
+@pytest_asyncio.fixture
+async def partners(services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
+    """The gateway with its partner listener on a free port."""
+    async with serving(gateway_config(services, tmp_path, partner_address="127.0.0.1:0")) as gw:
+        yield gw
+
+
 @dataclass
 class Event:
     event: str

@@ -7,12 +7,10 @@ one that is not a partner's is closed."""
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -23,7 +21,7 @@ from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
 from icc_incidents.eido import schema
 from icc_testing import Pki
 
-from .conftest import Gateway, Services, gateway_config, serving
+from .conftest import Gateway, Services
 
 T = 10
 AT = common_pb2.Location(lat=10.7740, lon=106.7035, ward="Sài Gòn")
@@ -37,13 +35,6 @@ SAMPLE = json.loads(
         / "nena-call-transfer-sample.json"
     ).read_text()
 )
-
-
-@pytest_asyncio.fixture
-async def partners(services: Services, tmp_path: Path) -> AsyncIterator[Gateway]:
-    """The gateway with its partner listener on a free port."""
-    async with serving(gateway_config(services, tmp_path, partner_address="127.0.0.1:0")) as gw:
-        yield gw
 
 
 def url(gw: Gateway, cursor: str = "") -> str:

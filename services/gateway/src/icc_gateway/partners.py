@@ -21,6 +21,11 @@ partner, `icc_pki.assertion`): `WatchIncidents` with `eido` for the notification
 agency, personal data by its role, drills if it takes part) is the one the partner has
 calling gRPC directly. A partner that may not watch is closed with 1008, as is one with a
 bad cursor (after an error saying why).
+
+A partner whose client offers the WebSocket subprotocol `emergency-ent1.0` speaks
+NENA-STA-024.1a-2023's own messages instead (`subscribe`, `subscribeResponse`, `event`,
+`unsubscribe`, `terminate`: `icc_gateway.sta024`), as does one that sends a `subscribe`
+where ICC's envelope expects an update (ICC's stream to it stops there).
 """
 
 import asyncio
@@ -28,6 +33,7 @@ import contextlib
 import json
 import logging
 import ssl
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,10 +41,12 @@ import grpc
 from cryptography import x509
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc_gateway.clients import Services
 from icc_gateway.errors import from_rpc
+from icc_gateway.sta024 import SUBPROTOCOL, Sta024Session, is_subscribe
 from icc_kernel.errors import InvalidInput
 from icc_kernel.principals import Kind
 from icc_kernel.roles import Role
@@ -106,14 +114,21 @@ class EidoRelay:
         if target.path != PATH or partner is None:
             await connection.close(POLICY_VIOLATION, "wss://.../eido with a partner certificate")
             return
+        if connection.subprotocol == SUBPROTOCOL:
+            await Sta024Session(self._services, connection, partner, self._receive).run()
+            return
         cursor = parse_qs(target.query).get("cursor", [""])[0]
         metadata = self._services.acting_for(partner, "incidents")
         watch = self._services.incidents.WatchIncidents(
             pb.WatchIncidentsRequest(cursor=cursor, eido=True), metadata=metadata
         )
         sending = asyncio.create_task(self._notify(connection, watch))
+        standard = None
         try:
             async for message in connection:
+                if is_subscribe(message):
+                    standard = message  # the standard's messages from here on
+                    break
                 await self._receive(connection, partner, message)
         except ConnectionClosed:
             pass
@@ -122,6 +137,8 @@ class EidoRelay:
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await sending
+        if standard is not None:
+            await Sta024Session(self._services, connection, partner, self._receive).run(standard)
 
     async def _notify(self, connection: ServerConnection, watch: Any) -> None:
         try:
@@ -211,6 +228,13 @@ def _rpc_error(exc: grpc.aio.AioRpcError) -> dict[str, Any]:
     return {"type": "error", "code": api.code, "message": message[:500], "fields": fields}
 
 
+def _select_subprotocol(
+    _connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """STA-024's subprotocol when the client offers it; otherwise none (ICC's envelope)."""
+    return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
+
+
 async def start_partners(address: str, services: Services, tls: TlsConfig) -> tuple[Server, int]:
     """The partner listener on `address` ("host:port", port 0: any): (server, port)."""
     host, _, port = address.rpartition(":")
@@ -221,6 +245,7 @@ async def start_partners(address: str, services: Services, tls: TlsConfig) -> tu
         int(port),
         ssl=server_context(tls),
         max_size=MAX_MESSAGE,
+        select_subprotocol=_select_subprotocol,
     )
     bound = next(iter(server.sockets)).getsockname()[1]
     log.info("partner listener (EIDO WebSocket)", extra={"address": f"{host}:{bound}"})
