@@ -383,12 +383,12 @@ class Sta024Session:
         """The subscription's events as they come: its first notification, then each change
         (a single incident's only), an empty one after `minRate` seconds of none, and
         `terminate` when it expires or the service ends the watch."""
+        reading: asyncio.Future[Any] | None = None
         try:
             last = time.monotonic()
             if subscription.first is not None:
                 await self._event(subscription, subscription.first)
                 last = time.monotonic()
-            reading: asyncio.Future[Any] | None = None
             while True:
                 if reading is None:
                     reading = asyncio.ensure_future(subscription.watch.read())
@@ -423,6 +423,9 @@ class Sta024Session:
         except Exception:
             log.exception("partner subscription failed", extra={"subscription": subscription.id})
             await self._terminate(subscription, "internal error")
+        finally:
+            if reading is not None:
+                reading.cancel()  # the read of a watch cancelled with the subscription
 
     async def _event(
         self,
