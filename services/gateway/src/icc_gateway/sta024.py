@@ -11,11 +11,10 @@ member named after the message:
                              "maxRate"?, "statusCode", "statusText"}}
     ← {"event": {"subscriptionId", "transactionId", "notification": [EIDO, ...],
                  "cursor"? (ICC), "action"? (ICC)}}
-    → {"eventResponse": {"transactionId", "statusCode", "statusText"}}   (read, not needed)
+    → {"eventResponse": {"transactionId", "statusCode", "statusText"}}   (read)
     → {"unsubscribe": {"requestId", "subscriptionId"}}
     ← {"unsubscribeResponse": {"requestId", "subscriptionId", "statusCode", "statusText"}}
-    ← {"terminate": {"requestId", "subscriptionId", "reason" (ICC)}}
-    → {"terminateResponse": {...}}                                        (read)
+    ← {"terminate": {"requestId", "subscriptionId", "reason" (ICC)}}  → terminateResponse (read)
 
 Each subscription is a `WatchIncidents(eido)` of the incidents service as the partner (the
 partner's scope, as in ICC's own envelope). ICC's extensions: `cursor` in a subscribe
@@ -169,6 +168,83 @@ class Subscription:
         self.deadline = time.monotonic() + self.expires
 
 
+class PartnerReads:
+    """What a subscription reads from the incidents service, as the partner."""
+
+    def __init__(self, services: Services, partner: Person) -> None:
+        self._services = services
+        self._partner = partner
+
+    async def watch(self, cursor: str) -> Any:
+        """The partner's watch, once the service has it live (nothing later is missed)."""
+        watch = self._services.incidents.WatchIncidents(
+            pb.WatchIncidentsRequest(cursor=cursor, eido=True),
+            metadata=self._services.acting_for(self._partner, "incidents"),
+        )
+        try:
+            await watch.initial_metadata()
+        except grpc.aio.AioRpcError as exc:
+            raise _refused(exc) from exc
+        if watch.done():  # refused as it started (or ended at once)
+            code = await watch.code()
+            status = _STATUS_OF_RPC.get(code, UNAVAILABLE)
+            text = "" if status == INTERNAL else await watch.details() or ""
+            raise Refused(status, text[:500] or "the incidents service ended the watch")
+        return watch
+
+    async def _call(self, rpc: Any, request: Any) -> Any:
+        try:
+            return await rpc(
+                request,
+                metadata=self._services.acting_for(self._partner, "incidents"),
+                timeout=DEFAULT_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _refused(exc) from exc
+
+    async def document(self, incident: str) -> dict[str, Any]:
+        """The incident a single-incident subscription names, as the partner sees it."""
+        try:
+            reply = await self._call(
+                self._services.incidents.GetIncidentEido,
+                pb.GetIncidentEidoRequest(name=name_of(incident)),
+            )
+        except Refused as refused:
+            if refused.status in (BAD_REQUEST, FORBIDDEN):
+                raise Refused(NOT_FOUND, "no such incident") from refused
+            raise
+        document: dict[str, Any] = json.loads(reply.document)
+        if incident not in incident_ids(document):
+            raise Refused(NOT_FOUND, "no such incident")
+        return document
+
+    async def active(self) -> list[dict[str, Any]]:
+        """Every active incident the partner sees, as EIDO documents."""
+        names: list[str] = []
+        token = ""
+        while len(names) < MAX_ACTIVE:
+            page = await self._call(
+                self._services.incidents.ListIncidents,
+                pb.ListIncidentsRequest(page_size=MAX_ACTIVE, page_token=token, states=ACTIVE),
+            )
+            names += [i.name for i in page.incidents]
+            token = page.next_page_token
+            if not token:
+                break
+        documents = []
+        for name in names[:MAX_ACTIVE]:
+            try:
+                reply = await self._call(
+                    self._services.incidents.GetIncidentEido, pb.GetIncidentEidoRequest(name=name)
+                )
+            except Refused as refused:
+                if refused.status == NOT_FOUND:
+                    continue  # no longer the partner's
+                raise
+            documents.append(json.loads(reply.document))
+        return documents
+
+
 class Sta024Session:
     """One partner's socket speaking STA-024: its subscriptions, each relayed from the
     incidents service as that partner."""
@@ -184,6 +260,7 @@ class Sta024Session:
         self._connection = connection
         self._partner = partner
         self._update = update
+        self._reads = PartnerReads(services, partner)
         self._subscriptions: dict[str, Subscription] = {}
 
     async def run(self, first: Any = None) -> None:
@@ -286,13 +363,13 @@ class Sta024Session:
             raise Refused(UNAVAILABLE, f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket")
         # The watch is live before the first notification is read: a change in between
         # comes after it, none is missed.
-        watch = await self._watch(cursor)
+        watch = await self._reads.watch(cursor)
         first: list[dict[str, Any]] | None = None
         try:
             if incident is not None and not cursor:
-                first = [await self._document(incident)]
+                first = [await self._reads.document(incident)]
             elif not cursor:
-                first = await self._active()
+                first = await self._reads.active()
         except Refused:
             watch.cancel()
             raise
@@ -309,75 +386,6 @@ class Sta024Session:
         subscription.renew()
         self._subscriptions[subscription.id] = subscription
         return subscription
-
-    async def _watch(self, cursor: str) -> Any:
-        """The partner's watch, once the service has it live (nothing later is missed)."""
-        watch = self._services.incidents.WatchIncidents(
-            pb.WatchIncidentsRequest(cursor=cursor, eido=True),
-            metadata=self._services.acting_for(self._partner, "incidents"),
-        )
-        try:
-            await watch.initial_metadata()
-        except grpc.aio.AioRpcError as exc:
-            raise _refused(exc) from exc
-        if watch.done():  # refused as it started (or ended at once)
-            code = await watch.code()
-            status = _STATUS_OF_RPC.get(code, UNAVAILABLE)
-            text = "" if status == INTERNAL else await watch.details() or ""
-            raise Refused(status, text[:500] or "the incidents service ended the watch")
-        return watch
-
-    async def _call(self, rpc: Any, request: Any) -> Any:
-        try:
-            return await rpc(
-                request,
-                metadata=self._services.acting_for(self._partner, "incidents"),
-                timeout=DEFAULT_TIMEOUT_S,
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _refused(exc) from exc
-
-    async def _document(self, incident: str) -> dict[str, Any]:
-        """The incident a single-incident subscription names, as the partner sees it."""
-        try:
-            reply = await self._call(
-                self._services.incidents.GetIncidentEido,
-                pb.GetIncidentEidoRequest(name=name_of(incident)),
-            )
-        except Refused as refused:
-            if refused.status in (BAD_REQUEST, FORBIDDEN):
-                raise Refused(NOT_FOUND, "no such incident") from refused
-            raise
-        document: dict[str, Any] = json.loads(reply.document)
-        if incident not in incident_ids(document):
-            raise Refused(NOT_FOUND, "no such incident")
-        return document
-
-    async def _active(self) -> list[dict[str, Any]]:
-        """Every active incident the partner sees, as EIDO documents."""
-        names: list[str] = []
-        token = ""
-        while len(names) < MAX_ACTIVE:
-            page = await self._call(
-                self._services.incidents.ListIncidents,
-                pb.ListIncidentsRequest(page_size=MAX_ACTIVE, page_token=token, states=ACTIVE),
-            )
-            names += [i.name for i in page.incidents]
-            token = page.next_page_token
-            if not token:
-                break
-        documents = []
-        for name in names[:MAX_ACTIVE]:
-            try:
-                reply = await self._call(
-                    self._services.incidents.GetIncidentEido, pb.GetIncidentEidoRequest(name=name)
-                )
-            except Refused as refused:
-                if refused.status == NOT_FOUND:
-                    continue  # no longer the partner's
-                raise
-            documents.append(json.loads(reply.document))
-        return documents
 
     async def _notify(self, subscription: Subscription) -> None:
         """The subscription's events as they come: its first notification, then each change
