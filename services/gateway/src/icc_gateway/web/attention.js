@@ -119,6 +119,9 @@ export class AlertCenter {
     this.acks = {};
     this.ackKey = null;
     this.seen = false; // a first snapshot was applied
+    // key -> the element of an alert on screen ({alert, el, title, where}: its text nodes)
+    this.items = null;
+    this.foot = null;
     this.lastTone = 0;
     this.dirty = false;
     this.tone = new Tone();
@@ -210,7 +213,7 @@ export class AlertCenter {
       const call = times(inc).call;
       if (call != null && now - call >= limit * 1000) this.raise({ key: `wait:${inc.id}`, kind: 'waiting', incident: inc.id, priority: inc.priority });
     }
-    const urgent = [...this.alerts.values()].some((a) => this.rules.repeatKinds.includes(a.kind));
+    const urgent = this.any((a) => this.rules.repeatKinds.includes(a.kind));
     if (urgent && now - this.lastTone >= this.rules.repeatS * 1000) this.sound(true);
     this.flush(now);
   }
@@ -219,9 +222,15 @@ export class AlertCenter {
   flush(now = Date.now()) {
     if (this.dirty) {
       this.dirty = false;
-      this.sound([...this.alerts.values()].some((a) => a.kind !== 'waiting'));
+      this.sound(this.any((a) => a.kind !== 'waiting'));
     }
     this.render(now);
+  }
+
+  /** Whether an alert shown is such that `test(alert)`. */
+  any(test) {
+    for (const a of this.alerts.values()) if (test(a)) return true;
+    return false;
   }
 
   sound(urgent) {
@@ -280,36 +289,90 @@ export class AlertCenter {
 
   /** The most urgent alert shown, or null. */
   first() {
-    return this.ordered()[0] || null;
+    return this.ordered(1)[0] || null;
   }
 
-  ordered() {
-    return [...this.alerts.values()].sort((a, b) => a.priority - b.priority || b.time - a.time);
+  /** The `most` most urgent alerts (every one when not given), most urgent first: by
+   * priority, then the latest raised, then the order they were raised in. Picking the few
+   * shown does not sort the hundreds a busy picture raises. */
+  ordered(most = Infinity) {
+    const before = (a, b) => a.priority - b.priority || b.time - a.time;
+    if (most >= this.alerts.size) return [...this.alerts.values()].sort(before);
+    const top = [];
+    for (const a of this.alerts.values()) {
+      if (top.length === most && before(a, top[most - 1]) >= 0) continue;
+      let i = top.length;
+      while (i > 0 && before(a, top[i - 1]) < 0) i--;
+      top.splice(i, 0, a);
+      if (top.length > most) top.pop();
+    }
+    return top;
   }
 
   // --- showing ---------------------------------------------------------------------------
 
+  /** Shows the most urgent alerts. Called with every batch of changes and every second:
+   * an alert still shown keeps its element, and only text that changed is written. */
   render(now = Date.now()) {
     const picture = this.ctx.picture;
-    const all = this.ordered();
-    const shown = all.slice(0, this.rules.shown);
-    this.el.hidden = !all.length;
+    const count = this.alerts.size;
+    const shown = this.ordered(this.rules.shown);
+    this.el.hidden = !count;
+    const items = new Map();
+    for (const a of shown) {
+      const kept = this.items?.get(a.key);
+      // The same alert (one raised again, e.g. at another priority, is drawn anew).
+      const item = kept && kept.alert === a ? kept : this.item(a);
+      this.fillItem(item, a, picture.incidents.get(a.incident), now);
+      items.set(a.key, item);
+    }
+    this.items = items;
+    const children = [...items.values()].map((item) => item.el);
+    if (count > 1) children.push(this.footFor(count - shown.length));
+    const same = children.length === this.el.children.length && children.every((el, i) => el === this.el.children[i]);
+    if (same) return;
     const focused = this.el.contains(document.activeElement) ? document.activeElement.dataset.key : null;
-    this.el.replaceChildren(
-      ...shown.map((a) => this.item(a, picture.incidents.get(a.incident), now)),
-      all.length > 1
-        ? h(
-            'div',
-            { class: 'alert-foot' },
-            all.length > shown.length ? h('span', null, t('alert.more', { n: all.length - shown.length })) : null,
-            h('button', { type: 'button', class: 'small', dataset: { key: 'ack-all' }, onclick: () => this.acknowledgeAll() }, t('alert.ack_all')),
-          )
-        : '', // replaceChildren writes a null as the text "null"
-    );
+    this.el.replaceChildren(...children);
     if (focused) this.el.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
   }
 
-  item(a, inc, now) {
+  /** The foot under several alerts: how many more, and acknowledge them all. */
+  footFor(more) {
+    if (!this.foot) {
+      this.moreText = h('span', null);
+      this.foot = h(
+        'div',
+        { class: 'alert-foot' },
+        this.moreText,
+        h('button', { type: 'button', class: 'small', dataset: { key: 'ack-all' }, onclick: () => this.acknowledgeAll() }, t('alert.ack_all')),
+      );
+    }
+    const text = more > 0 ? t('alert.more', { n: more }) : '';
+    if (this.moreText.textContent !== text) this.moreText.textContent = text;
+    this.moreText.hidden = !text;
+    return this.foot;
+  }
+
+  /** An alert's element; its texts are written by fillItem. */
+  item(a) {
+    const title = h('strong', null, '');
+    const where = h('span', null, '');
+    const el = h(
+      'div',
+      { class: `alert-item ${a.kind} p${a.priority}`, role: 'group', dataset: { alert: a.key, kind: a.kind, incident: a.incident } },
+      h('span', { class: `badge p${a.priority}` }, `P${a.priority}`),
+      h('div', { class: 'alert-text' }, title, where),
+      h(
+        'div',
+        { class: 'alert-actions' },
+        h('button', { type: 'button', class: 'small', dataset: { key: `open-${a.key}` }, onclick: () => this.ctx.onOpen(a.incident) }, t('alert.open')),
+        h('button', { type: 'button', class: 'small primary', dataset: { key: `ack-${a.key}` }, onclick: () => this.acknowledge(a.key) }, t('alert.ack')),
+      ),
+    );
+    return { alert: a, el, title: title.firstChild, where: where.firstChild };
+  }
+
+  fillItem(item, a, inc, now) {
     const where = inc ? [typeLabel(inc.type_code), inc.ward || inc.address].filter(Boolean).join(' · ') : '';
     const call = inc ? times(inc).call : null;
     const waited = call == null ? '' : duration((now - call) / 1000);
@@ -319,18 +382,11 @@ export class AlertCenter {
         : a.kind === 'escalation'
           ? t('alert.escalation', { unit: a.unit })
           : t(a.priority <= 2 ? 'alert.no_unit' : 'alert.decision', { d: waited });
-    return h(
-      'div',
-      { class: `alert-item ${a.kind} p${a.priority}`, role: 'group', 'aria-label': title, dataset: { alert: a.key, kind: a.kind, incident: a.incident } },
-      h('span', { class: `badge p${a.priority}` }, `P${a.priority}`),
-      h('div', { class: 'alert-text' }, h('strong', null, title), h('span', null, where)),
-      h(
-        'div',
-        { class: 'alert-actions' },
-        h('button', { type: 'button', class: 'small', dataset: { key: `open-${a.key}` }, onclick: () => this.ctx.onOpen(a.incident) }, t('alert.open')),
-        h('button', { type: 'button', class: 'small primary', dataset: { key: `ack-${a.key}` }, onclick: () => this.acknowledge(a.key) }, t('alert.ack')),
-      ),
-    );
+    if (item.title.data !== title) {
+      item.title.data = title;
+      item.el.setAttribute('aria-label', title);
+    }
+    if (item.where.data !== where) item.where.data = where;
   }
 
   renderSound() {
@@ -343,6 +399,9 @@ export class AlertCenter {
 
   relabel() {
     this.renderSound();
+    // Every element again: the buttons' words are in the new language.
+    this.items = null;
+    this.foot = null;
     this.render();
   }
 }

@@ -91,7 +91,14 @@ export class CallForm {
       this.search();
     });
     this.typeInput.addEventListener('focus', () => this.search());
-    this.typeInput.addEventListener('blur', () => setTimeout(() => this.closeList(), 150));
+    // Closed a moment after the field loses the keyboard (a click on an option lands first),
+    // unless it has it again by then: the form hidden and shown again at once (Esc, then F2)
+    // must not have its fresh list closed under the call-taker's typing.
+    this.typeInput.addEventListener('blur', () =>
+      setTimeout(() => {
+        if (document.activeElement !== this.typeInput) this.closeList();
+      }, 150),
+    );
     this.typeInput.addEventListener('keydown', (e) => this.onKey(e));
     for (const input of [this.lat, this.lon]) input.addEventListener('change', () => this.onLatLonTyped());
     this.form.addEventListener('submit', (e) => {

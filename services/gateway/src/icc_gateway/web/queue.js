@@ -3,7 +3,7 @@
 // only (text and colour, nothing else).
 import { compareQueue, needsUnit } from './attention.js';
 import { h } from './dom.js';
-import { label, t } from './i18n.js';
+import { label, lang, t } from './i18n.js';
 import { ACTIVE_ASSIGNMENT, THRESHOLDS, timerLevel, times, typeLabel } from './model.js';
 import { duration } from './text.js';
 
@@ -31,6 +31,19 @@ export function timerTips(priority) {
   return { call: tip('call'), dispatch: tip('dispatch'), scene: t('timer.tip.scene') };
 }
 
+// The timers' tips by priority in the screen's language: the same four for every row.
+let tipsLang = null;
+const tipsByPriority = new Map();
+function cachedTips(priority) {
+  if (tipsLang !== lang()) {
+    tipsLang = lang();
+    tipsByPriority.clear();
+  }
+  let tips = tipsByPriority.get(priority);
+  if (!tips) tipsByPriority.set(priority, (tips = timerTips(priority)));
+  return tips;
+}
+
 /** Sets a text node's data only when it changed (no layout work for equal text). */
 function setText(node, text) {
   if (node.data !== text) node.data = text;
@@ -44,44 +57,45 @@ function setLevel(el, level) {
   }
 }
 
+// A row of a grid, not a <tr>: off-screen rows then skip layout and paint
+// (content-visibility), which a table's rows cannot. Built once, then cloned for each row
+// (2,000 rows at a page load); clicks and keys are the queue's (one listener for all rows).
+const text = () => document.createTextNode('');
+const ROW = h(
+  'div',
+  { class: 'qrow', role: 'row', tabindex: '0' },
+  h('span', { class: 'prio', role: 'cell' }, h('span', { class: 'badge' }, text())),
+  h('span', { class: 'what', role: 'cell' }, h('span', { class: 'type' }, h('span', { class: 'tag exercise', hidden: true }, ''), text()), h('span', { class: 'place' }, text())),
+  h('span', { class: 'state', role: 'cell' }, h('span', { class: 'state-name' }, text()), h('span', { class: 'units' }, text())),
+  h('span', { class: 'timer', role: 'cell' }, text()),
+  h('span', { class: 'timer', role: 'cell' }, text()),
+  h('span', { class: 'timer', role: 'cell' }, text()),
+);
+
 class Row {
-  constructor(inc, onOpen) {
-    const text = () => document.createTextNode('');
+  constructor(inc) {
     this.id = inc.id;
-    this.badgeText = text();
-    this.typeText = text();
-    this.placeText = text();
-    this.stateText = text();
-    this.unitsText = text();
-    this.callText = text();
-    this.dispatchText = text();
-    this.sceneText = text();
-    this.badge = h('span', { class: 'badge' }, this.badgeText);
-    this.exercise = h('span', { class: 'tag exercise', hidden: true }, '');
-    this.callCell = h('span', { class: 'timer', role: 'cell' }, this.callText);
-    this.dispatchCell = h('span', { class: 'timer', role: 'cell' }, this.dispatchText);
-    this.sceneCell = h('span', { class: 'timer', role: 'cell' }, this.sceneText);
-    // A row of a grid, not a <tr>: off-screen rows then skip layout and paint
-    // (content-visibility), which a table's rows cannot.
-    this.tr = h(
-      'div',
-      { class: 'qrow', role: 'row', tabindex: '0', dataset: { id: inc.id } },
-      h('span', { class: 'prio', role: 'cell' }, this.badge),
-      h('span', { class: 'what', role: 'cell' }, h('span', { class: 'type' }, this.exercise, this.typeText), h('span', { class: 'place' }, this.placeText)),
-      h('span', { class: 'state', role: 'cell' }, h('span', { class: 'state-name' }, this.stateText), h('span', { class: 'units' }, this.unitsText)),
-      this.callCell,
-      this.dispatchCell,
-      this.sceneCell,
-    );
-    this.tr.addEventListener('click', () => onOpen(this.id));
-    this.tr.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' || e.key === ' ') {
-        e.preventDefault();
-        onOpen(this.id);
-      }
-    });
+    this.tr = ROW.cloneNode(true);
+    this.tr.dataset.id = inc.id;
+    const [prio, what, state, call, dispatch, scene] = this.tr.children;
+    this.badge = prio.firstChild;
+    this.badgeText = this.badge.firstChild;
+    const [type, place] = what.children;
+    this.exercise = type.firstChild;
+    this.typeText = type.lastChild;
+    this.placeText = place.firstChild;
+    const [stateName, units] = state.children;
+    this.stateText = stateName.firstChild;
+    this.unitsText = units.firstChild;
+    this.callCell = call;
+    this.callText = call.firstChild;
+    this.dispatchCell = dispatch;
+    this.dispatchText = dispatch.firstChild;
+    this.sceneCell = scene;
+    this.sceneText = scene.firstChild;
     this.priority = null;
     this.waiting = null;
+    this.exercising = null;
     this.update(inc);
   }
 
@@ -93,11 +107,14 @@ class Row {
       this.priority = inc.priority;
       this.tips();
     }
-    this.exercise.hidden = !inc.exercise;
+    if (this.exercising !== !!inc.exercise) {
+      this.exercising = !!inc.exercise;
+      this.exercise.hidden = !inc.exercise;
+    }
     setText(this.typeText, typeLabel(inc.type_code));
     setText(this.placeText, [inc.ward, inc.address].filter(Boolean).join(' · '));
     setText(this.stateText, label('state', inc.state));
-    this.tr.dataset.state = inc.state;
+    if (this.tr.dataset.state !== inc.state) this.tr.dataset.state = inc.state;
     const signs = (inc.assignments || []).filter((a) => ACTIVE_ASSIGNMENT.has(a.state)).map((a) => a.call_sign || a.unit);
     const waiting = needsUnit(inc);
     if (this.waiting !== waiting) {
@@ -120,7 +137,7 @@ class Row {
   }
 
   tips() {
-    const tips = timerTips(this.inc.priority);
+    const tips = cachedTips(this.inc.priority);
     this.callCell.title = tips.call;
     this.dispatchCell.title = tips.dispatch;
     this.sceneCell.title = tips.scene;
@@ -138,6 +155,29 @@ class Row {
   }
 }
 
+/** Which of `positions` (-1: not placed yet) form a longest strictly increasing
+ * subsequence: the rows that can stay where they are. O(n log n). */
+function inOrder(positions) {
+  const tails = []; // tails[l]: index of the smallest last position of a run of length l + 1
+  const before = new Int32Array(positions.length).fill(-1);
+  for (let k = 0; k < positions.length; k++) {
+    const p = positions[k];
+    if (p < 0) continue;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (positions[tails[mid]] < p) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) before[k] = tails[lo - 1];
+    tails[lo] = k;
+  }
+  const stays = new Array(positions.length).fill(false);
+  for (let k = tails.length ? tails[tails.length - 1] : -1; k >= 0; k = before[k]) stays[k] = true;
+  return stays;
+}
+
 export class IncidentQueue {
   /** @param tbody the element rows go to (a rowgroup); @param scroller its scrolling container. */
   constructor(tbody, scroller, { onOpen, onCount }) {
@@ -148,6 +188,21 @@ export class IncidentQueue {
     this.visible = new Set();
     this.selected = null;
     this.orderDirty = false;
+    const rowOf = (e) => {
+      const tr = e.target.closest('.qrow');
+      return tr && tr.parentNode === tbody ? tr : null;
+    };
+    tbody.addEventListener('click', (e) => {
+      const tr = rowOf(e);
+      if (tr) onOpen(tr.dataset.id);
+    });
+    tbody.addEventListener('keydown', (e) => {
+      const tr = rowOf(e);
+      if (tr && (e.key === 'Enter' || e.key === ' ')) {
+        e.preventDefault();
+        onOpen(tr.dataset.id);
+      }
+    });
     this.observer = new IntersectionObserver(
       (entries) => {
         const now = Date.now();
@@ -190,7 +245,7 @@ export class IncidentQueue {
   }
 
   makeRow(inc) {
-    const row = new Row(inc, this.onOpen);
+    const row = new Row(inc);
     this.observer.observe(row.tr);
     return row;
   }
@@ -221,14 +276,21 @@ export class IncidentQueue {
     }
   }
 
-  /** Puts rows in queue order after a batch of changes, moving only the rows out of place. */
+  /** Puts rows in queue order after a batch of changes, moving as few rows as can be: the
+   * longest run of rows already in order stays, every other row (and each new one) moves
+   * next to its neighbour. A row that sinks moves alone, not every row it passes. */
   commit() {
     if (this.orderDirty) {
       const sorted = [...this.rows.values()].sort((a, b) => compareQueue(a.inc, b.inc));
-      let at = this.tbody.firstChild;
-      for (const row of sorted) {
-        if (row.tr === at) at = at.nextSibling;
-        else this.tbody.insertBefore(row.tr, at);
+      const at = new Map();
+      let i = 0;
+      for (let el = this.tbody.firstElementChild; el; el = el.nextElementSibling) at.set(el, i++);
+      const stays = inOrder(sorted.map((row) => at.get(row.tr) ?? -1));
+      let next = null;
+      for (let k = sorted.length - 1; k >= 0; k--) {
+        const tr = sorted[k].tr;
+        if (!stays[k]) this.tbody.insertBefore(tr, next);
+        next = tr;
       }
       this.orderDirty = false;
       this.markSelected();
