@@ -44,6 +44,10 @@ export class UnitBoard {
     // Chips and group summaries with a welfare timer or overdue count, ticked each second.
     this.timed = [];
     this.overdue = [];
+    // Where the board is scrolled, kept as the dispatcher scrolls: reading scrollTop at a
+    // re-render would make the browser lay out the page there and then.
+    this.scrolled = 0;
+    el.addEventListener('scroll', () => (this.scrolled = el.scrollTop), { passive: true });
     this.toolbar = this.buildToolbar();
     el.before(this.toolbar);
     setInterval(() => this.tick(Date.now()), 1000);
@@ -95,7 +99,7 @@ export class UnitBoard {
     this.units = units;
     this.timed = [];
     this.overdue = [];
-    const scroll = this.el.scrollTop;
+    const scroll = this.scrolled;
     if (!units.size) {
       this.el.replaceChildren(h('p', { class: 'empty' }, t('board.none')));
       return;
@@ -105,7 +109,7 @@ export class UnitBoard {
     if (q) this.el.replaceChildren(...this.found(units, q, now));
     else if (this.mode === 'agency') this.el.replaceChildren(...this.byAgency(units, now));
     else this.el.replaceChildren(...this.flat(units, now));
-    this.el.scrollTop = scroll;
+    if (scroll) this.el.scrollTop = scroll;
     this.lastRenderMs = performance.now() - started;
   }
 

@@ -50,6 +50,9 @@ export function positionNote(u, now = Date.now()) {
   return '';
 }
 
+/** What an incident marker looks like, as one string (equal strings: nothing to redraw). */
+const styleKey = (s) => `${s.radius}|${s.fillColor}|${s.fillOpacity}|${s.color}|${s.weight}|${s.opacity}|${s.dashArray}|${s.label}`;
+
 /** Takes a marker off the map and out of `markers`; false when there was none. */
 function drop(markers, id) {
   const m = markers.get(id);
@@ -172,12 +175,20 @@ export class CityMap {
       const ll = m.getLatLng();
       if (ll.lat !== inc.lat || ll.lng !== inc.lon) m.setLatLng([inc.lat, inc.lon]);
       const style = this.incidentStyle(inc);
-      if (m.options.radius !== style.radius) m.setRadius(style.radius);
-      m.setStyle(style);
+      // Restyled (and so redrawn) only when its look changed: most changes in a burst
+      // (a state, an assignment) leave the marker as it is.
+      const look = styleKey(style);
+      if (m._look !== look) {
+        m._look = look;
+        if (m.options.radius !== style.radius) m.setRadius(style.radius);
+        m.setStyle(style);
+      }
       return;
     }
-    const marker = new LabelledCircle([inc.lat, inc.lon], { ...this.incidentStyle(inc), renderer: this.renderer, bubblingMouseEvents: false });
+    const style = this.incidentStyle(inc);
+    const marker = new LabelledCircle([inc.lat, inc.lon], { ...style, renderer: this.renderer, bubblingMouseEvents: false });
     marker._icc = inc;
+    marker._look = styleKey(style);
     marker.on('click', (e) => this.clicked(e, () => this.onIncident(marker._icc.id)));
     marker.bindTooltip(() => asText(this.incidentTip(marker._icc)), { direction: 'top', offset: [0, -6] });
     marker.addTo(this.map);
@@ -200,6 +211,7 @@ export class CityMap {
       const m = key && this.incidents.get(key);
       if (m) {
         const style = this.incidentStyle(m._icc);
+        m._look = styleKey(style);
         m.setRadius(style.radius);
         m.setStyle(style);
         if (key === id) m.bringToFront();
