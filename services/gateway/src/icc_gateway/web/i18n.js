@@ -2,13 +2,16 @@
 // Keys are flat strings; `{name}` in a text is replaced by t(key, {name: ...}).
 // Enum labels use the API's names: `agency.FIRE`, `status.EN_ROUTE`, `kind.LADDER`, ...
 // The labels themselves are in messages-vi.js and messages-en.js, the dispatch panel's,
-// the reasons' and the unit board's in messages-dispatch-vi.js and messages-dispatch-en.js.
+// the reasons' and the unit board's in messages-dispatch-vi.js and messages-dispatch-en.js,
+// the public warnings' in messages-warnings-vi.js and messages-warnings-en.js.
 import { en as dispatchEn } from './messages-dispatch-en.js';
 import { vi as dispatchVi } from './messages-dispatch-vi.js';
 import { en } from './messages-en.js';
 import { vi } from './messages-vi.js';
+import { en as warningsEn } from './messages-warnings-en.js';
+import { vi as warningsVi } from './messages-warnings-vi.js';
 
-export const MESSAGES = { vi: { ...vi, ...dispatchVi }, en: { ...en, ...dispatchEn } };
+export const MESSAGES = { vi: { ...vi, ...dispatchVi, ...warningsVi }, en: { ...en, ...dispatchEn, ...warningsEn } };
 export const LANGUAGES = ['vi', 'en'];
 const STORAGE_KEY = 'icc.lang';
 
