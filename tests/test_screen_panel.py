@@ -447,13 +447,21 @@ async def test_timers_stop_at_close_and_welfare_turns_visible(
     await expect(timer).to_have_text(re.compile(r"^Tại hiện trường 2[01]:\d\d$"))
     await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 31 * 60000)")
     await expect(timer).to_have_class(re.compile(r"\bred\b"))
-    # The board says so on the group, even closed.
-    await page.evaluate("window.__icc.ui.board.tick(Date.now() + 31 * 60000)")
-    on_scene = page.locator(
-        '#board section.agency details[data-status="ON_SCENE"] summary .overdue'
-    ).first
-    await expect(on_scene).to_have_text("1 quá giờ")
-    await expect(on_scene).to_have_class(re.compile(r"\bred\b"))
+    # The board says so on the group, even closed. Ticked and read in one task, until the
+    # board shows the crew on scene: its own tick (each second) and its re-render after a
+    # unit's change show the real time again, and either may come between a tick here and
+    # a look from the test.
+    overdue = '#board section.agency details[data-status="ON_SCENE"] summary .overdue'
+    await page.wait_for_function(
+        """(selector) => {
+            window.__icc.ui.board.tick(Date.now() + 31 * 60000);
+            const el = document.querySelector(selector);
+            return !!el && !el.hidden && el.textContent === '1 quá giờ' && el.classList.contains('red');
+        }""",
+        arg=overdue,
+        timeout=5000,
+    )
+    on_scene = page.locator(overdue).first
     await page.evaluate("window.__icc.ui.board.tick(Date.now())")
     await expect(on_scene).to_be_hidden()
 

@@ -2,10 +2,7 @@
 // map, the incident queue, the unit board, call taking, the incident detail, search, the
 // alerts (attention.js), the keyboard (keys.js) and public warnings (warnings.js, supervisors).
 //
-// Changes from the stream are applied in batches, once per animation frame (or after 200 ms
-// when the tab is hidden), each marker and row updated in place. Performance marks for the
-// benchmark (bench/screen.py): `icc:rendered` after the first snapshot is on screen, and one
-// `icc:apply` measure per batch of changes; counters in window.__icc.stats.
+// The stream's snapshot and changes are applied by live.js.
 import { api, setUnauthenticatedHandler } from './api.js';
 import { AlertCenter } from './attention.js';
 import { UnitBoard } from './board.js';
@@ -16,15 +13,14 @@ import { startEdit, stopEdit } from './edit.js';
 import { applyStatic, has, label, lang, onLangChange, setLang, t } from './i18n.js';
 import { Keyboard } from './keys.js';
 import { KpiPanel } from './kpis.js';
+import { LivePicture } from './live.js';
 import { CityMap, positionNote } from './map.js';
-import { OPEN_STATES, Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog, typeLabel } from './model.js';
+import { Picture, STATUS_COLOUR, UNIT_STATUSES, can, setCatalog, typeLabel } from './model.js';
 import { IncidentQueue } from './queue.js';
 import { setStations, stationName } from './reasons.js';
 import { SearchPanel } from './search.js';
 import { clockTime, shortId } from './text.js';
 import { WarningsPanel } from './warnings.js';
-
-const STREAM_URL = '/api/v1/picture/stream';
 
 const state = {
   user: null,
@@ -332,157 +328,9 @@ function buildUi() {
 
 // --- the live picture -------------------------------------------------------------------------
 
-const pending = new Map();
-let pendingEvents = 0;
-let flushScheduled = false;
-
-function onSnapshot(p) {
-  performance.mark('icc:snapshot:received');
-  pending.clear();
-  pendingEvents = 0;
-  state.picture.replace(p);
-  ui.alerts.snapshot(state.picture.incidents);
-  ui.map.reset(state.picture);
-  ui.queue.reset(state.picture.incidents);
-  ui.board.render(state.picture.units);
-  renderCounts();
-  ui.detail.notify();
-  ui.kpis.soon();
-  stats.snapshots++;
-  performance.mark('icc:snapshot:applied');
-  // After the frame that draws it (Leaflet's canvas redraws in the same animation frame).
-  requestAnimationFrame(() =>
-    setTimeout(() => {
-      performance.mark('icc:rendered');
-      performance.measure('icc:snapshot', 'icc:snapshot:received', 'icc:rendered');
-      if (stats.firstRender == null) stats.firstRender = performance.now();
-    }, 0),
-  );
-}
-
-function onChange(change) {
-  const item = change.item || {};
-  pending.set(`${change.kind}:${item.id}`, change);
-  pendingEvents++;
-  stats.received++;
-  if (!flushScheduled) {
-    flushScheduled = true;
-    requestAnimationFrame(flush);
-    setTimeout(flush, 200); // a hidden tab gets no animation frames
-  }
-}
-
-/** Where a change of each kind is shown besides the model: [upsert(item), remove(id)]. */
-const SHOWN = {
-  incident: [(x) => (ui.map.upsertIncident(x), ui.queue.upsert(x)), (id) => (ui.map.removeIncident(id), ui.queue.remove(id))],
-  unit: [(x) => ui.map.upsertUnit(x), (id) => ui.map.removeUnit(id)],
-  hospital: [(x) => ui.map.upsertHospital(x), (id) => ui.map.removeHospital(id)],
-};
-
-/** Applies every change received since the last batch: the model, then markers and rows. */
-function flush() {
-  if (!flushScheduled) return;
-  flushScheduled = false;
-  const start = performance.now();
-  const { picture } = state;
-  const detailId = ui.detail.visible ? ui.detail.id : null;
-  let unitsChanged = false;
-  let detailTouched = false;
-  // Created, first dispatched, first on scene, re-prioritised or closed: the KPIs move.
-  let notable = false;
-  for (const { kind, op, item } of pending.values()) {
-    if (!SHOWN[kind]) continue;
-    const id = item.id;
-    const items = picture.collection(kind);
-    const prev = items.get(id);
-    if (kind === 'incident') {
-      notable =
-        notable ||
-        !prev ||
-        op === 'remove' ||
-        prev.first_dispatch_time !== item.first_dispatch_time ||
-        prev.first_on_scene_time !== item.first_on_scene_time ||
-        prev.priority !== item.priority;
-      if (id === detailId) detailTouched = true;
-      if (op === 'remove') ui.alerts.drop(id);
-      else ui.alerts.change(prev, item);
-    } else if (kind === 'unit') {
-      unitsChanged = true;
-      if (detailId && (item.incident === detailId || (prev && prev.incident === detailId))) detailTouched = true;
-    }
-    const [upsert, remove] = SHOWN[kind];
-    // An incident no longer open leaves the screen as a removed one does.
-    if (op === 'remove' || (kind === 'incident' && !OPEN_STATES.has(item.state))) {
-      items.delete(id);
-      remove(id);
-    } else {
-      items.set(id, item);
-      upsert(item);
-    }
-  }
-  const events = pendingEvents;
-  pending.clear();
-  pendingEvents = 0;
-  ui.queue.commit();
-  if (unitsChanged) ui.board.schedule(picture.units);
-  renderCounts();
-  if (detailTouched) ui.detail.notify();
-  if (notable) ui.kpis.soon();
-  ui.alerts.flush();
-  stats.applied += events;
-  stats.batches++;
-  const end = performance.now();
-  stats.applyMs += end - start;
-  performance.measure('icc:apply', { start, end, detail: { events } });
-  // A shift is long: the performance timeline stays bounded.
-  if (stats.batches % 1000 === 0) performance.clearMeasures('icc:apply');
-}
-
-function connect() {
-  disconnect();
-  setConn('connecting');
-  const es = new EventSource(STREAM_URL);
-  state.stream = es;
-  es.addEventListener('snapshot', (e) => onSnapshot(JSON.parse(e.data)));
-  es.addEventListener('change', (e) => onChange(JSON.parse(e.data)));
-  es.addEventListener('open', () => {
-    state.reconnectDelay = 1000;
-    setConn('live');
-  });
-  es.addEventListener('error', () => {
-    if (es !== state.stream) return;
-    if (es.readyState === EventSource.CONNECTING) {
-      // The browser reconnects by itself, sending Last-Event-ID: nothing missed, nothing twice.
-      setConn('reconnecting');
-      return;
-    }
-    // The browser gave up (an HTTP error, e.g. the session ended): check, then start over.
-    setConn('offline');
-    es.close();
-    clearTimeout(state.reconnectTimer);
-    const delay = state.reconnectDelay;
-    state.reconnectDelay = Math.min(delay * 2, 15000); // back to 1 s once a stream opens
-    state.reconnectTimer = setTimeout(async () => {
-      try {
-        await api('/session');
-      } catch (err) {
-        if (err.status === 401) {
-          showLogin();
-          return;
-        }
-      }
-      if (state.user) connect();
-    }, delay);
-  });
-}
-
-function disconnect() {
-  clearTimeout(state.reconnectTimer);
-  if (state.stream) {
-    state.stream.close();
-    state.stream = null;
-  }
-}
+const live = new LivePicture(state, stats, { ui: () => ui, renderCounts, setConn, showLogin: () => showLogin() });
+const connect = () => live.connect();
+const disconnect = () => live.disconnect();
 
 // --- session ----------------------------------------------------------------------------------
 
