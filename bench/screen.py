@@ -1,6 +1,6 @@
 """The dispatcher's screen in Chromium with a city-sized picture: how fast it draws and updates.
 
-`uv run python -m bench.screen [--runs 5] [--incidents 2000] [--units 1000] [--burst 500]`
+`uv run python -m bench.screen [--runs 5] [--incidents 2000] [--units 1000] [--burst 500] [--web DIR]`
 
 The screen (services/gateway/src/icc_gateway/web) is served as it is, with Leaflet from npm,
 by `SyntheticPictureServer`: a stand-in for the gateway's API that exists only for this
@@ -18,6 +18,11 @@ with the marks app.js sets:
   received, all applied (`icc:apply`), and the next frame painted; and the main-thread time
   the screen spent applying them (the sum of the `icc:apply` measures).
 The figures are medians over the runs. Playwright's own browsers are never downloaded.
+
+`--web DIR` serves another copy of the screen's files, e.g. an older commit's, to compare
+with in the same conditions:
+`git archive COMMIT services/gateway/src/icc_gateway/web | tar -x -C /tmp/old`, then
+`--web /tmp/old/services/gateway/src/icc_gateway/web`.
 """
 
 import argparse
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
+from bench import screen_picture
 from bench.procs import Processes
 from bench.screen_picture import LEAFLET_DIR, SyntheticPictureServer
 from bench.settings import Settings
@@ -159,7 +165,12 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--web", type=Path, help="the screen's files to serve (default: this tree's)"
+    )
     args = parser.parse_args()
+    if args.web:
+        screen_picture.WEB_DIR = args.web.resolve()
     started = time.monotonic()
     figures = asyncio.run(measure(args.runs, args.incidents, args.units, args.burst))
     if args.json:
