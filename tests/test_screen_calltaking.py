@@ -37,7 +37,7 @@ from tests.screen_stack import (
     running_stack,
     zoom_to,
 )
-from tests.test_screen_panel import VISIBLE_TEXT, english_in, english_sentences
+from tests.test_screen_language import VISIBLE_TEXT, english_in, english_sentences
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
 
@@ -391,7 +391,7 @@ async def test_cautions_at_the_place_and_key_questions_that_raise_the_priority(
     await expect(page.get_by_label("Line")).to_have_value("MEDICAL_115")
     await page.get_by_role("button", name="Switch to Vietnamese").click()
     await expect(breathing).to_contain_text("Người bệnh có thở bình thường không?")
-    # No English left: the dispatch panel's check (tests/test_screen_panel.py) over the
+    # No English left: the dispatch panel's check (tests/test_screen_language.py) over the
     # whole form, its questions, instructions, duplicates, cautions and history shown, and
     # the supervisor's caution form; in English the same check finds English.
     english = await english_sentences(page, [])

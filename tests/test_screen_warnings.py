@@ -31,7 +31,7 @@ from tests.screen_stack import (
     new_page,
     running_stack,
 )
-from tests.test_screen_panel import VISIBLE_TEXT, english_in
+from tests.test_screen_language import VISIBLE_TEXT, english_in
 from tests.test_screen_xss import PAYLOADS
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
