@@ -334,9 +334,17 @@ const disconnect = () => live.disconnect();
 
 // --- session ----------------------------------------------------------------------------------
 
-async function loadReference() {
-  if (state.referenceLoaded) return;
-  const [types, outline, stations] = await Promise.allSettled([api('/incident-types'), api('/map'), api('/stations')]);
+/** Asks for the reference data (incident types, the city's outline, stations); null once
+ * it is loaded. */
+function askReference() {
+  if (state.referenceLoaded) return null;
+  return Promise.allSettled([api('/incident-types'), api('/map'), api('/stations')]);
+}
+
+/** Applies the reference data `asked` for (askReference). */
+async function loadReference(asked) {
+  if (!asked) return;
+  const [types, outline, stations] = await asked;
   if (types.status === 'fulfilled') {
     setCatalog(types.value.types || []);
     ui.call.setTypes(types.value.types || []);
@@ -353,14 +361,19 @@ async function loadReference() {
 
 async function start(user) {
   state.user = user;
+  // Asked for first: the answers come while the screen's parts are built.
+  const reference = askReference();
   renderUser();
   $('#login-view').hidden = true;
   $('#app-view').hidden = false;
   if (!ui) ui = buildUi();
   ui.alerts.setUser(user);
   ui.map.invalidate();
-  await loadReference();
+  // The stream opens now; what it brings is shown once the reference data is.
+  live.hold();
   connect();
+  await loadReference(reference);
+  live.release();
   ui.kpis.start();
 }
 
