@@ -369,11 +369,8 @@ async function start(user) {
   if (!ui) ui = buildUi();
   ui.alerts.setUser(user);
   ui.map.invalidate();
-  // The stream opens now; what it brings is shown once the reference data is.
-  live.hold();
-  connect();
   await loadReference(reference);
-  live.release();
+  connect();
   ui.kpis.start();
 }
 

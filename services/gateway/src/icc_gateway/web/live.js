@@ -1,8 +1,7 @@
 // The live picture: one EventSource on the gateway's picture stream, its snapshot shown
 // whole, its changes applied in batches, once per animation frame (or after 200 ms when the
 // tab is hidden), each marker and row updated in place. Reconnects as the browser allows,
-// and after the browser gave up, with a back-off (a session that ended signs out). At sign-in
-// the stream opens while the reference data loads, and what it brings is held until then.
+// and after the browser gave up, with a back-off (a session that ended signs out).
 //
 // Performance marks for the benchmark (bench/screen.py): `icc:rendered` after the first
 // snapshot is on screen, and one `icc:apply` measure per batch of changes; counters in
@@ -24,9 +23,6 @@ export class LivePicture {
     this.pendingEvents = 0;
     this.flushScheduled = false;
     this.flushNow = () => this.flush();
-    // While the reference data loads (incident types name the rows), what the stream brings
-    // waits here in order: the stream opens meanwhile instead of after (null: not holding).
-    this.held = null;
     // Where a change of each kind is shown besides the model: [upsert(item), remove(id)].
     this.shown = {
       incident: [(x) => (this.ui.map.upsertIncident(x), this.ui.queue.upsert(x)), (id) => (this.ui.map.removeIncident(id), this.ui.queue.remove(id))],
@@ -49,24 +45,6 @@ export class LivePicture {
 
   showLogin() {
     this.ctx.showLogin();
-  }
-
-  /** Holds what the stream brings until release(). */
-  hold() {
-    this.held = [];
-  }
-
-  /** Shows what was held, in the order it came, and what comes from now on. */
-  release() {
-    const held = this.held || [];
-    this.held = null;
-    for (const [event, data] of held) this.receive(event, data);
-  }
-
-  receive(event, data) {
-    if (this.held) this.held.push([event, data]);
-    else if (event === 'snapshot') this.onSnapshot(data);
-    else this.onChange(data);
   }
 
   onSnapshot(p) {
@@ -169,8 +147,8 @@ export class LivePicture {
     this.setConn('connecting');
     const es = new EventSource(STREAM_URL);
     this.state.stream = es;
-    es.addEventListener('snapshot', (e) => this.receive('snapshot', JSON.parse(e.data)));
-    es.addEventListener('change', (e) => this.receive('change', JSON.parse(e.data)));
+    es.addEventListener('snapshot', (e) => this.onSnapshot(JSON.parse(e.data)));
+    es.addEventListener('change', (e) => this.onChange(JSON.parse(e.data)));
     es.addEventListener('open', () => {
       this.state.reconnectDelay = 1000;
       this.setConn('live');
@@ -204,8 +182,6 @@ export class LivePicture {
 
   disconnect() {
     clearTimeout(this.state.reconnectTimer);
-    // What a closed stream brought is not shown.
-    if (this.held) this.held = [];
     if (this.state.stream) {
       this.state.stream.close();
       this.state.stream = null;
