@@ -4,6 +4,7 @@ the API document says, sign-in throttling, the session cookie's Secure flag, and
 client's address believed from a trusted proxy only."""
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ async def test_every_answer_carries_the_security_headers(gateway: Gateway) -> No
     nonce = docs.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
     assert f'<script nonce="{nonce}">' in docs.text
     assert docs.headers["x-frame-options"] == "DENY"
+
+
+async def test_answers_are_not_held_back_by_nagles_algorithm(gateway: Gateway) -> None:
+    """The listening socket says TCP and has Nagle's algorithm off, so asyncio turns it
+    off on each accepted connection too: a response's body, written after its headers,
+    leaves at once instead of waiting out the client's delayed ACK (40 ms an answer on a
+    kept-alive connection)."""
+    (listener,) = gateway.running.server.servers[0].sockets
+    assert listener.proto == socket.IPPROTO_TCP
+    assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 async def test_changes_from_another_site_are_refused(

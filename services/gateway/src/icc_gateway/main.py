@@ -53,8 +53,13 @@ class _Server(uvicorn.Server):
 
 def _listen(address: str, host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Named TCP, so that asyncio turns Nagle's algorithm off on each accepted connection
+    # (it does so only for sockets whose protocol says TCP): uvicorn writes a response's
+    # headers and its body apart, and with Nagle on, the body of every answer but the
+    # first on a kept-alive connection waited for the client's delayed ACK, 40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
