@@ -87,14 +87,16 @@ async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     await expect(page.get_by_label("Mức ưu tiên")).to_have_value("1")
 
     # No location yet: the screen says so next to the field. Outside the city: the API's
-    # field error, next to the field too.
+    # field error, next to the field too, said in Vietnamese.
     submit = page.get_by_role("button", name="Tạo sự vụ")
     await submit.click()
     await expect(page.locator("#cf-lat-err")).to_contain_text("Bấm vào bản đồ")
     await page.get_by_label("Vĩ độ").fill("12.5")
     await page.get_by_label("Kinh độ").fill("100.1")
     await submit.click()
-    await expect(page.locator("#cf-location-err")).to_contain_text("outside Ho Chi Minh City")
+    await expect(page.locator("#cf-location-err")).to_contain_text(
+        "nằm ngoài Thành phố Hồ Chí Minh"
+    )
     await expect(page.locator("#banner")).to_contain_text("Dữ liệu chưa hợp lệ")
 
     # The location: a click on the map (zoomed in, so the click lands on no marker).

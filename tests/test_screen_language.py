@@ -327,4 +327,30 @@ async def test_every_reason_code_is_said_in_both_languages(stack: Stack, browser
         "async () => (await import('/reasons.js')).reasonText({code: 'CREATED', params: {}})"
     )
     assert bare == "Tạo sự vụ — —, đường dây —"
+    # A field error the API wrote (in English) is said in Vietnamese on a Vietnamese screen,
+    # and as the API wrote it on an English one.
+    field_error = await page.evaluate(
+        """async () => {
+            const { showFieldErrors } = await import('/forms.js');
+            const { setLang } = await import('/i18n.js');
+            const root = document.createElement('div');
+            const small = document.createElement('small');
+            small.className = 'field-error';
+            small.dataset.field = 'address';
+            root.append(small);
+            const fields = [{ field: 'incident.address', description: 'at most 500 characters' }];
+            showFieldErrors(root, fields, { focus: false });
+            const vi = small.textContent;
+            setLang('en');
+            small.textContent = '';
+            showFieldErrors(root, fields, { focus: false });
+            const en = small.textContent;
+            setLang('vi');
+            return { vi, en };
+        }"""
+    )
+    assert field_error == {
+        "vi": "Giá trị chưa hợp lệ, xin sửa lại.",
+        "en": "at most 500 characters",
+    }
     assert not errors, errors

@@ -10,6 +10,7 @@ import { CallForm } from './calltake.js';
 import { IncidentDetail } from './detail.js';
 import { $, h } from './dom.js';
 import { startEdit, stopEdit } from './edit.js';
+import { fieldWords } from './forms.js';
 import { applyStatic, has, label, lang, onLangChange, setLang, t } from './i18n.js';
 import { Keyboard } from './keys.js';
 import { KpiPanel } from './kpis.js';
@@ -57,7 +58,7 @@ function banner(kind, text, detail = '') {
 /** An error in the banner: translated, with the API's own message and unplaced field errors. */
 function showError(err, unplaced = []) {
   if (err && err.name === 'AbortError') return;
-  const extra = unplaced.map((f) => (f.field ? `${f.field}: ${f.description}` : f.description));
+  const extra = unplaced.map((f) => (f.field ? `${f.field}: ${fieldWords(f)}` : fieldWords(f)));
   // The API's own message is English: shown in English, or when the screen translated it.
   const said = err && (err.translated || lang() === 'en') && err.message !== errorText(err) ? err.message : '';
   const detail = [said, ...extra].filter(Boolean).join(' · ');

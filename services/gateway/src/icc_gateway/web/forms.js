@@ -1,7 +1,7 @@
 // Field errors next to their fields: elements `<small class="field-error" data-field="NAME">`;
 // and a select's options from a list of values.
 import { h } from './dom.js';
-import { t } from './i18n.js';
+import { has, lang, t } from './i18n.js';
 
 /** Clears every field error under `root`. */
 export function clearFieldErrors(root) {
@@ -22,7 +22,8 @@ export function showFieldErrors(root, fields, { focus = true } = {}) {
       unplaced.push(f);
       continue;
     }
-    el.textContent = el.textContent ? `${el.textContent} ${f.description}` : f.description;
+    const said = fieldWords(f);
+    el.textContent = el.textContent ? `${el.textContent} ${said}` : said;
     const input = el.dataset.for && root.querySelector(`#${el.dataset.for}`);
     if (input) input.setAttribute('aria-invalid', 'true');
   }
@@ -42,8 +43,16 @@ function findError(root, field) {
   return null;
 }
 
-/** One error for one field, from the screen's own checks. */
-export const fieldError = (field, description) => ({ field, description });
+/** One error for one field, from the screen's own checks (already in the screen's language). */
+export const fieldError = (field, description) => ({ field, description, translated: true });
+
+/** A field error's words. The API's are English: a Vietnamese screen says instead what is
+ * wrong with that field in Vietnamese (`error.field.NAME`), or that it is not valid. */
+export function fieldWords(f) {
+  if (f.translated || lang() === 'en') return f.description;
+  const name = String(f.field || '').split('.').pop();
+  return has(`error.field.${name}`) ? t(`error.field.${name}`) : t('error.field_invalid');
+}
 
 /** "10,7769" or "10.7769" -> 10.7769; "" -> null; not a number -> NaN. */
 export function parseNumber(text) {

@@ -4,7 +4,7 @@
 // a caution. Every text from the API is shown as text.
 import { api } from './api.js';
 import { $, h, uuid } from './dom.js';
-import { clearFieldErrors, fillOptions, parseNumber, showFieldErrors } from './forms.js';
+import { clearFieldErrors, fieldError, fillOptions, parseNumber, showFieldErrors } from './forms.js';
 import { label, t } from './i18n.js';
 import { typeLabel } from './model.js';
 import { clockTime, shortId } from './text.js';
@@ -261,10 +261,10 @@ export class Premises {
     clearFieldErrors(form);
     const where = this.ctx.where();
     const problems = [];
-    if (!text.value.trim()) problems.push({ field: 'text', description: t('error.required') });
+    if (!text.value.trim()) problems.push(fieldError('text', t('error.required')));
     const r = parseNumber(radius.value) ?? 0;
-    if (!Number.isFinite(r) || r < 0 || r > 2000) problems.push({ field: 'radius_m', description: t('calltake.caution_radius_range') });
-    if (!where) problems.push({ field: 'location', description: t('error.location_required') });
+    if (!Number.isFinite(r) || r < 0 || r > 2000) problems.push(fieldError('radius_m', t('calltake.caution_radius_range')));
+    if (!where) problems.push(fieldError('location', t('error.location_required')));
     if (problems.length) {
       showFieldErrors(form, problems);
       return;

@@ -138,7 +138,7 @@ export class WarningsPanel {
     } catch (err) {
       const { errors: placed, unplaced } = this.apiErrors(err.fields);
       this.errors = placed;
-      this.ctx.showError(err, unplaced.map((f) => ({ field: f.field, description: lang() === 'en' ? f.description : t('warn.err.field.other') })));
+      this.ctx.showError(err, unplaced.map((f) => ({ field: f.field, description: lang() === 'en' ? f.description : t('warn.err.field.other'), translated: true })));
       this.busy = false;
       this.render();
       this.panel.querySelector('[aria-invalid="true"]')?.focus();
