@@ -75,9 +75,18 @@ async def test_override_list_is_sorted_by_eta_and_warns_beyond_mutual_aid(
     decision = detail.locator(".decision")
     await expect(decision).to_contain_text("Chờ điều phối viên quyết định")
     await expect(decision).to_contain_text("Phương án cần chọn")
-    # How long it has waited, kept up with the panel's clock.
-    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 125000)")
-    await expect(decision.locator(".decision-since")).to_contain_text(re.compile(r"\(2:0\d\)"))
+    # How long it has waited, kept up with the panel's clock (ticked and read in one task:
+    # the panel's own tick, each second, puts the real time back in between).
+    await page.wait_for_function(
+        """() => {
+            window.__icc.ui.detail.tick(Date.now() + 125000);
+            const el = document.querySelector('#detail-panel .decision .decision-since');
+            const m = el && /\\((\\d+):(\\d\\d)\\)/.exec(el.textContent);
+            // 2:05 on at least (more by the time it took to get here), as m:ss.
+            return !!m && Number(m[1]) * 60 + Number(m[2]) >= 125;
+        }""",
+        timeout=5000,
+    )
     await expect(detail).not_to_contain_text("thiếu")
 
     # Every available unit, nearest first, each with its ETA as m:ss, distance and agency.
@@ -259,11 +268,23 @@ async def test_timers_stop_at_close_and_welfare_turns_visible(
         "id => window.__icc.ui.map.unitTip(window.__icc.state.picture.units.get(id))", unit
     )
     assert re.search(r"Tại hiện trường 0:\d\d", tip), tip
-    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 21 * 60000)")
-    await expect(timer).to_have_class(re.compile(r"\bamber\b"))
-    await expect(timer).to_have_text(re.compile(r"^Tại hiện trường 2[01]:\d\d$"))
-    await page.evaluate("window.__icc.ui.detail.tick(Date.now() + 31 * 60000)")
-    await expect(timer).to_have_class(re.compile(r"\bred\b"))
+
+    async def ticked(minutes: int, level: str) -> str:
+        """The crew's timer `minutes` on, once it shows `level`: ticked and read in one task,
+        as the panel's own tick (each second) puts the real time back in between."""
+        found = await page.wait_for_function(
+            """([unit, minutes, level]) => {
+                window.__icc.ui.detail.tick(Date.now() + minutes * 60000);
+                const el = document.querySelector(`#detail-panel tr[data-unit="${unit}"] .welfare`);
+                return !!el && el.classList.contains(level) && el.textContent;
+            }""",
+            arg=[unit, minutes, level],
+            timeout=5000,
+        )
+        return str(await found.json_value())
+
+    assert re.match(r"^Tại hiện trường 2[01]:\d\d$", await ticked(21, "amber"))
+    assert re.match(r"^Tại hiện trường 3[12]:\d\d$", await ticked(31, "red"))
     # The board says so on the group, even closed. Ticked and read in one task, until the
     # board shows the crew on scene: its own tick (each second) and its re-render after a
     # unit's change show the real time again, and either may come between a tick here and
