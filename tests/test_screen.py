@@ -66,6 +66,16 @@ async def released_in_the_incident(city: City, incident_id: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def assigned_in_the_incident(city: City, incident_id: str) -> None:
+    """Until the incidents service has recorded an assignment (the screen may show it first,
+    from dispatch's own events): then a close is refused for units still assigned."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    request = incident_pb.GetIncidentRequest(name=f"incidents/{incident_id}")
+    while not (await city.incidents.GetIncident(request, timeout=5)).incident.assignments:
+        assert time.monotonic() < deadline, "no assignment recorded"
+        await asyncio.sleep(0.05)
+
+
 async def test_dispatcher_takes_a_call_sees_units_arrive_and_closes_it(
     stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:

@@ -7,9 +7,11 @@ decision); closing with units assigned is explained in Vietnamese; every reason 
 said in both languages.
 """
 
+import json
 import re
 import unicodedata
 from collections.abc import AsyncIterator
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from playwright.async_api import Browser, Page, expect
 from icc_kernel.reasons import CODES
 from icc_testing import NatsServer, Pki
 from tests.screen_stack import NEEDS_BROWSER, WAIT_MS, Stack, log_in, new_page, running_stack
+from tests.test_screen import assigned_in_the_incident
 from tests.test_screen_panel import api, open_incident
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.timeout(150)]
@@ -44,6 +47,15 @@ ENGLISH_SHORT = {"the", "by", "at", "in", "on", "no", "of", "is", "it", "be", "h
 # Words that are data or symbols, not English: the unit of distance, the demo accounts'
 # names (a person's account name is shown as it is, like a call sign).
 DATA_WORDS = {"km", "ms", "dispatcher", "calltaker", "supervisor", "viewer"}
+# And the words of hospitals' own Vietnamese names (`Bệnh viện ... Vinmec Central Park`):
+# a name is said as its owner says it, like a call sign.
+DATA_WORDS |= {
+    word
+    for hospital in json.loads(
+        (files("icc_resources") / "data" / "hospitals.json").read_text("utf-8")
+    )["hospitals"]
+    for word in re.findall(r"[^\W_]+", unicodedata.normalize("NFC", hospital["name_vi"]))
+}
 # A contract's raw code: an enum name (AMBULANCE_BLS, EN_ROUTE) or a type code (FIRE.RUBBISH).
 RAW_CODE = re.compile(r"\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b|\b[A-Z]+\.[A-Z][A-Z_]+\b")
 
@@ -221,6 +233,7 @@ async def test_closing_with_units_assigned_is_explained_in_vietnamese(
     await open_incident(page, incident_id)
     detail = page.locator("#detail-panel")
     await expect(detail.locator("table.assignments tbody tr").first).to_be_visible(timeout=WAIT_MS)
+    await assigned_in_the_incident(stack.city, incident_id)
     await detail.get_by_label("Kết quả xử lý (bắt buộc)").fill("Thử kết thúc")
     await detail.get_by_role("button", name="Kết thúc sự vụ").click()
     banner = page.locator("#banner")

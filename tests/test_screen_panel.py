@@ -257,6 +257,15 @@ async def test_timers_stop_at_close_and_welfare_turns_visible(
     await expect(rows.first).to_be_visible(timeout=WAIT_MS)
     status = await api(page, f"/incidents/{incident_id}/dispatch")
     unit = status["assignments"][0]["unit"]
+    # The ambulance's hospital (dispatch chose it, respecting diversion) is on its row.
+    carried = [a for a in status["assignments"] if a["destination_hospital"]]
+    assert carried, status["assignments"]
+    destination = detail.locator(f'tr[data-unit="{carried[0]["unit"]}"] .destination')
+    hospital = await page.evaluate(
+        "id => window.__icc.state.picture.hospitals.get(id.split('/').pop()).name_vi",
+        carried[0]["destination_hospital"],
+    )
+    await expect(destination).to_have_text(f"Chở đến: {hospital}")
     for step in ("EN_ROUTE", "ON_SCENE"):
         await api(page, f"/units/{unit}/status", {"status": step})
 

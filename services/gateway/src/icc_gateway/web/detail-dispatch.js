@@ -150,6 +150,12 @@ function welfareCell(d, unit) {
   return cell;
 }
 
+/** A hospital's name in the screen's language, from the picture (its id when unknown). */
+function hospitalName(d, id) {
+  const x = d.ctx.picture.hospitals.get(bareId(id));
+  return (x && (lang() === 'en' ? x.name_en : x.name_vi)) || (x && x.name_vi) || bareId(id);
+}
+
 function assignmentRow(d, a, dispatcher, open) {
   const id = a.id || bareId(a.name);
   const unitId = bareId(a.unit);
@@ -167,6 +173,7 @@ function assignmentRow(d, a, dispatcher, open) {
       h('strong', null, a.call_sign || shortId(unitId)),
       h('div', { class: 'muted' }, `${label('agency', a.agency)} · ${kind}`),
       role && role !== kind ? h('div', { class: 'muted' }, role) : null,
+      a.destination_hospital ? h('div', { class: 'muted destination' }, t('detail.destination', { name: hospitalName(d, a.destination_hospital) })) : null,
     ),
     h('td', { class: 'num eta', title: a.distance_m ? km(a.distance_m) : null }, etaClock(a.eta_s), a.distance_m ? h('div', { class: 'muted' }, km(a.distance_m)) : null),
     h(

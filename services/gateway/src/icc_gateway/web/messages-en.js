@@ -367,6 +367,7 @@ export const en = {
   'detail.merged_into': 'Merged into {id}',
   'detail.dispatch_state': 'Dispatch state',
   'detail.assignments': 'Assigned units',
+  'detail.destination': 'Taking to: {name}',
   'detail.no_assignments': 'No unit assigned yet.',
   'detail.unit': 'Unit',
   'detail.role': 'Role',

@@ -367,6 +367,7 @@ export const vi = {
   'detail.merged_into': 'Đã gộp vào {id}',
   'detail.dispatch_state': 'Trạng thái điều động',
   'detail.assignments': 'Đơn vị được phân công',
+  'detail.destination': 'Chở đến: {name}',
   'detail.no_assignments': 'Chưa có đơn vị nào được phân công.',
   'detail.unit': 'Đơn vị',
   'detail.role': 'Nhiệm vụ',
