@@ -33,10 +33,10 @@ from bench.stats import p50_ms, p99_ms
 from bench.system import GRPC_SERVICES, QUIET, System
 from icc.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
 from icc.incident.v1 import incident_service_pb2_grpc as incident_grpc
+from icc_bus import nats_server_binary
 from icc_cli import cluster
 from icc_rpc.client import tls_options
 from icc_testing import free_port
-from icc_testing.nats_server import nats_server_binary
 
 SERVICES = ("incidents", "resources", "dispatch")
 DISPATCH_ENV = {"ICC_DISPATCH_ACK_TIMEOUT_S": "3600"}

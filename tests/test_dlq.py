@@ -39,6 +39,7 @@ from icc_bus import (
     StreamSpec,
     build_headers,
     ensure_streams,
+    nats_server_binary,
     publish_event,
 )
 from icc_bus.replay import replay_subject
@@ -48,7 +49,6 @@ from icc_ops import main as ops_main
 from icc_ops.deadletters import DeadLetterQueue
 from icc_rpc.errors import field_violations
 from icc_testing import NatsServer, Pki, free_port
-from icc_testing.nats_server import nats_server_binary
 
 STREAM = StreamSpec(name="ICC_INCIDENT", subjects=["icc.incident.>"])
 CONSUMER = "test-dispatch"

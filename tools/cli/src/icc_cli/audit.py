@@ -18,6 +18,7 @@ from rich.table import Table
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
+from icc_cli.arguments import IncidentArgument, incident_id_of
 from icc_rpc import TlsConfig, sync_channel
 
 # Who asks by default: a supervisor of the center (`icc_pki.local.LOCAL`).
@@ -49,14 +50,7 @@ def _call(r: pb.AuditRecord) -> str:
 
 
 def audit(
-    incident: Annotated[
-        str,
-        typer.Argument(
-            help="The incident: `incidents/ID` or just `ID`.",
-            metavar="INCIDENT_ID",
-            show_default=False,
-        ),
-    ],
+    incident: IncidentArgument,
     target: Annotated[
         str | None,
         typer.Option(
@@ -70,7 +64,7 @@ def audit(
     which call, who (the certificate) and for whom (the person at the screen), which fields.
     Field names only: the audit holds no values."""
     out = Console(highlight=False)
-    name = f"incidents/{incident.strip().removeprefix('incidents/')}"
+    name = f"incidents/{incident_id_of(incident)}"
     address = _target(target)
     try:
         credentials = TlsConfig.from_env(SUPERVISOR).channel_credentials()

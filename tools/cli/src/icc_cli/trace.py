@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from icc_cli.arguments import IncidentArgument, incident_id_of
 from icc_cli.certificates import ENGINEER
 from icc_rpc import TlsConfig
 from icc_tracesink.store import SpanStore, StoreMissing, default_db_path
@@ -18,14 +19,7 @@ from icc_tracesink.waterfall import render, total_ms
 
 
 def trace(
-    incident: Annotated[
-        str,
-        typer.Argument(
-            help="The incident: `incidents/ID` or just `ID`.",
-            metavar="INCIDENT_ID",
-            show_default=False,
-        ),
-    ],
+    incident: IncidentArgument,
     db: Annotated[
         Path | None,
         typer.Option(help="The trace sink's database (default: $ICC_VAR_DIR/traces.db)."),
@@ -45,7 +39,7 @@ def trace(
 ) -> None:
     """Show every span of an incident's traces as a waterfall, by step of its life."""
     out = Console(highlight=False)  # made here so that COLUMNS set by the caller counts
-    incident_id = incident.strip().removeprefix("incidents/")
+    incident_id = incident_id_of(incident)
     if sink:
         where = escape(sink)
         found = _from_sink(out, sink, incident_id, reads)
