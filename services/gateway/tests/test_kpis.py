@@ -15,6 +15,7 @@ from icc_gateway.domain.kpi_model import Kpis
 from icc_gateway.domain.kpis import KpiSettings, ResponseWindow, seconds
 from icc_gateway.domain.model import Incident, Unit
 from icc_gateway.domain.picture import Picture
+from icc_kernel.settings import SettingError
 from icc_kernel.stats import percentile
 
 from .conftest import Gateway, Services, eventually, gateway_config, incident_body
@@ -280,7 +281,7 @@ def test_settings_from_the_environment() -> None:
     env = {"ICC_GATEWAY_KPI_WINDOW_MIN": "30", "ICC_DISPATCH_AUTO": "p1, P3"}
     settings = Config.from_env(env).kpis
     assert settings.window_s == 1800 and settings.auto_priorities == {1, 3}
-    with pytest.raises(SystemExit, match="ICC_DISPATCH_AUTO"):
+    with pytest.raises(SettingError, match="ICC_DISPATCH_AUTO"):
         Config.from_env({"ICC_DISPATCH_AUTO": "urgent"})
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client
 
+from icc_kernel.settings import whole
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,8 @@ class BusConfig:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "BusConfig":
         return cls(
             url=env.get("ICC_NATS_URL", cls.url),
-            replicas=int(env.get("ICC_NATS_REPLICAS", "1")),
+            # JetStream keeps at most 5 copies of a stream.
+            replicas=whole(env, "ICC_NATS_REPLICAS", 1, least=1, most=5),
             user=env.get("ICC_NATS_USER") or None,
             password=env.get("ICC_NATS_PASSWORD") or None,
         )

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import uvloop
 
+from icc_kernel.settings import SettingError
 from icc_rpc.convert import token_key_from_env, use_token_key
 from icc_telemetry import TelemetryConfig, setup_telemetry
 
@@ -60,6 +61,9 @@ def run_service(
         sys.exit(2)
     try:
         uvloop.run(serve_until_signalled(start, name))
+    except SettingError as exc:
+        print(f"icc-{name}: {exc}.", file=sys.stderr)
+        sys.exit(2)
     except OSError as exc:
         logging.getLogger(name).error("cannot start: %s", exc)
         advice = f" Set {address_variable} to a free address." if "listen" in str(exc) else ""

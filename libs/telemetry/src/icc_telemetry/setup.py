@@ -25,6 +25,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pythonjsonlogger.json import JsonFormatter
 
+from icc_kernel.settings import flag, whole
+
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
@@ -47,25 +49,13 @@ class TelemetryConfig:
         return cls(
             service_name=service_name,
             otlp_endpoint=env.get("ICC_OTLP_ENDPOINT") or None,
-            otlp_metrics=env.get("ICC_OTLP_METRICS", "1").strip() != "0",
+            otlp_metrics=flag(env, "ICC_OTLP_METRICS", True),
             log_level=env.get("ICC_LOG_LEVEL", "INFO").upper(),
             environment=env.get("ICC_ENVIRONMENT", "local"),
-            metrics_port=_port(env, "ICC_METRICS_PORT"),
+            # 0 or unset: off.
+            metrics_port=whole(env, "ICC_METRICS_PORT", 0, least=0, most=65535) or None,
             metrics_host=env.get("ICC_METRICS_HOST") or "127.0.0.1",
         )
-
-
-def _port(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        port = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a port number, got {raw[:40]!r}") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"{name} must be a port number (1-65535, 0 for off), got {port}")
-    return port or None
 
 
 class _TraceIds(logging.Filter):

@@ -15,7 +15,6 @@ from icc_dispatch.api import SERVICE_NAME, DispatchApi, add_servicer
 from icc_dispatch.consumers import INCIDENTS, UNITS, Consumers
 from icc_dispatch.domain.eta import EtaProvider, TravelModel
 from icc_dispatch.domain.fleet import Fleet
-from icc_dispatch.domain.model import Priority
 from icc_dispatch.domain.plans import PlanBook
 from icc_dispatch.fleet_feed import FleetFeed
 from icc_dispatch.osrm import OsrmEtaProvider
@@ -32,6 +31,7 @@ from icc_host import (
     start_writer,
     watch_health,
 )
+from icc_kernel.settings import number, priorities, whole
 from icc_rpc.runtime import run_service
 from icc_storage import EVERY_BATCH_INLINE
 
@@ -42,14 +42,6 @@ DISPATCH_STREAM = StreamSpec(
     subjects=["icc.dispatch.>"],
     description="Recommendations, assignments, acknowledgements, escalations and releases",
 )
-
-
-def _priorities(text: str) -> frozenset[Priority]:
-    names = [p.strip().upper() for p in text.split(",") if p.strip()]
-    try:
-        return frozenset(Priority[n] for n in names)
-    except KeyError as exc:
-        raise SystemExit(f"ICC_DISPATCH_AUTO: expected e.g. 'P1,P2', got {text!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -63,9 +55,9 @@ class Config(ServiceConfig):
 
 def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
     settings = Settings(
-        auto_priorities=_priorities(env.get("ICC_DISPATCH_AUTO", "P1,P2")),
-        ack_within=timedelta(seconds=float(env.get("ICC_DISPATCH_ACK_TIMEOUT_S", "60"))),
-        mutual_aid_eta_s=int(env.get("ICC_DISPATCH_MUTUAL_AID_ETA_S", "900")),
+        auto_priorities=priorities(env, "ICC_DISPATCH_AUTO", "P1,P2"),
+        ack_within=timedelta(seconds=number(env, "ICC_DISPATCH_ACK_TIMEOUT_S", 60.0, least=1.0)),
+        mutual_aid_eta_s=whole(env, "ICC_DISPATCH_MUTUAL_AID_ETA_S", 900, least=0),
     )
     return Config.from_env(
         "dispatch",
@@ -160,8 +152,7 @@ async def start(config: Config) -> Running:
 
 
 def run() -> None:
-    config = config_from_env()
-    run_service("dispatch", lambda: start(config), "ICC_DISPATCH_ADDR")
+    run_service("dispatch", lambda: start(config_from_env()), "ICC_DISPATCH_ADDR")
 
 
 if __name__ == "__main__":

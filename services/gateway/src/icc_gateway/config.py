@@ -10,7 +10,7 @@ from pathlib import Path
 from icc_bus import BusConfig
 from icc_gateway.domain.kpis import KpiSettings
 from icc_gateway.security import normal_origin
-from icc_kernel.vocabulary import Priority
+from icc_kernel.settings import SettingError, flag, number, priorities
 from icc_rpc import TlsConfig
 from icc_storage import database_url_from_env
 
@@ -20,33 +20,9 @@ _SERVICE_DIR = Path(__file__).resolve().parents[2]
 LEAFLET_DIR = _SERVICE_DIR / "web" / "node_modules" / "leaflet" / "dist"
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SystemExit(f"{name}: expected 1 or 0, got {raw[:40]!r}")
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}: expected a number, got {raw[:40]!r}") from None
-    if value < minimum:
-        raise SystemExit(f"{name}: at least {minimum:g}, got {value:g}")
-    return value
-
-
 def _optional_flag(env: Mapping[str, str], name: str) -> bool | None:
     """1 or 0; None when unset (the gateway decides)."""
-    return _flag(env, name, False) if env.get(name, "").strip() else None
+    return flag(env, name, False) if env.get(name, "").strip() else None
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -57,7 +33,7 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             continue
         origin = normal_origin(raw)
         if origin is None:
-            raise SystemExit(
+            raise SettingError(
                 f"{name}: expected origins such as https://icc.example, got {raw[:60]!r}"
             )
         out.append(origin)
@@ -75,27 +51,18 @@ def _proxies(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             try:
                 ipaddress.ip_network(raw, strict=False)
             except ValueError:
-                raise SystemExit(
+                raise SettingError(
                     f"{name}: expected addresses or networks, got {raw[:60]!r}"
                 ) from None
         out.append(raw)
     return tuple(out)
 
 
-def _priorities(env: Mapping[str, str], name: str, default: str) -> frozenset[int]:
-    """`P1,P2` (dispatch's `ICC_DISPATCH_AUTO` form) -> {1, 2}."""
-    raw = env.get(name, default).strip()
-    names = [p.strip().upper() for p in raw.split(",") if p.strip()]
-    if not all(n in Priority.__members__ for n in names):
-        raise SystemExit(f"{name}: expected e.g. 'P1,P2', got {raw[:40]!r}")
-    return frozenset(Priority[n] for n in names)
-
-
 def kpi_settings_from_env(env: Mapping[str, str]) -> KpiSettings:
     return KpiSettings(
-        window_s=_number(env, "ICC_GATEWAY_KPI_WINDOW_MIN", 60.0, 1.0) * 60.0,
+        window_s=number(env, "ICC_GATEWAY_KPI_WINDOW_MIN", 60.0, least=1.0) * 60.0,
         # The same setting as dispatch's, so "waiting for units" means what it does there.
-        auto_priorities=_priorities(env, "ICC_DISPATCH_AUTO", "P1,P2"),
+        auto_priorities=priorities(env, "ICC_DISPATCH_AUTO", "P1,P2"),
     )
 
 
@@ -154,7 +121,7 @@ class Config:
     def host_port(self) -> tuple[str, int]:
         host, sep, port = self.address.rpartition(":")
         if not sep or not port.isdigit():
-            raise SystemExit(f"ICC_GATEWAY_ADDR: expected host:port, got {self.address!r}")
+            raise SettingError(f"ICC_GATEWAY_ADDR: expected host:port, got {self.address!r}")
         return host.strip("[]") or "0.0.0.0", int(port)
 
     @classmethod
@@ -168,16 +135,16 @@ class Config:
             bus=BusConfig.from_env(env),
             database_url=database_url_from_env("gateway", env),
             tracesink_query_url=(env.get("ICC_TRACESINK_QUERY_URL") or "").rstrip("/") or None,
-            demo_users=_flag(env, "ICC_GATEWAY_DEMO_USERS", True),
+            demo_users=flag(env, "ICC_GATEWAY_DEMO_USERS", True),
             cookie_secure=_optional_flag(env, "ICC_GATEWAY_COOKIE_SECURE"),
             allowed_origins=_origins(env, "ICC_GATEWAY_ALLOWED_ORIGINS"),
             trusted_proxies=_proxies(env, "ICC_GATEWAY_TRUSTED_PROXIES"),
-            session_hours=_number(env, "ICC_GATEWAY_SESSION_HOURS", 12.0, 0.01),
+            session_hours=number(env, "ICC_GATEWAY_SESSION_HOURS", 12.0, least=0.01),
             web_dir=Path(env["ICC_GATEWAY_WEB_DIR"]) if env.get("ICC_GATEWAY_WEB_DIR") else None,
             leaflet_dir=Path(leaflet),
             picture=PictureSettings(
-                position_interval_s=_number(env, "ICC_GATEWAY_POSITION_INTERVAL_S", 1.0, 0.0),
-                resync_every_s=_number(env, "ICC_GATEWAY_RESYNC_S", 300.0, 1.0),
+                position_interval_s=number(env, "ICC_GATEWAY_POSITION_INTERVAL_S", 1.0, least=0.0),
+                resync_every_s=number(env, "ICC_GATEWAY_RESYNC_S", 300.0, least=1.0),
             ),
             kpis=kpi_settings_from_env(env),
             tls=TlsConfig.from_env("gateway", env),

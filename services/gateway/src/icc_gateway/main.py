@@ -218,8 +218,7 @@ async def start(config: Config) -> Running:
 
 
 def run() -> None:
-    config = Config.from_env()
-    run_service("gateway", lambda: start(config), "ICC_GATEWAY_ADDR")
+    run_service("gateway", lambda: start(Config.from_env()), "ICC_GATEWAY_ADDR")
 
 
 if __name__ == "__main__":

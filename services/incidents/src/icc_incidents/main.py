@@ -161,8 +161,9 @@ async def _cancel(task: "asyncio.Task[None]") -> None:
 
 
 def run() -> None:
-    config = config_from_env()
-    run_service("incidents", lambda: start(config), "ICC_INCIDENTS_ADDR", signs_tokens=True)
+    run_service(
+        "incidents", lambda: start(config_from_env()), "ICC_INCIDENTS_ADDR", signs_tokens=True
+    )
 
 
 if __name__ == "__main__":

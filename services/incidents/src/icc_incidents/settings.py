@@ -1,6 +1,6 @@
 """The incidents service's own settings: what intake looks for around a call
 (`ICC_DUPLICATE_*`, `ICC_HISTORY_*`) and the deployment's geocoder (`ICC_GEOCODER*`).
-Read once at start; a value that is not a number fails the start with its name."""
+Read once at start; a value that does not fit fails the start with its name."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from icc_incidents.calltaking import IntakeSettings
 from icc_incidents.domain.duplicates import DuplicateRules
+from icc_kernel.settings import SettingError, flag, number
 
 GEOCODERS = ("", "nominatim")
 
@@ -20,28 +21,15 @@ class GeocoderSettings:
     timeout_s: float = 0.8
 
 
-def _number(env: Mapping[str, str], name: str, default: float, least: float = 0.0) -> float:
-    raw = env.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= least:
-        raise ValueError(f"{name} must be at least {least:g}, got {raw!r}")
-    return value
-
-
 def intake_from_env(env: Mapping[str, str]) -> IntakeSettings:
     return IntakeSettings(
         duplicates=DuplicateRules(
-            radius_m=_number(env, "ICC_DUPLICATE_RADIUS_M", 100.0),
-            window=timedelta(minutes=_number(env, "ICC_DUPLICATE_WINDOW_MIN", 10.0)),
-            at_intake=env.get("ICC_DUPLICATE_CHECK", "1") not in ("0", "off", "false"),
+            radius_m=number(env, "ICC_DUPLICATE_RADIUS_M", 100.0, least=0.0),
+            window=timedelta(minutes=number(env, "ICC_DUPLICATE_WINDOW_MIN", 10.0, least=0.0)),
+            at_intake=flag(env, "ICC_DUPLICATE_CHECK", True),
         ),
-        history_radius_m=_number(env, "ICC_HISTORY_RADIUS_M", 100.0),
-        history_days=int(_number(env, "ICC_HISTORY_DAYS", 30.0, least=1.0)),
+        history_radius_m=number(env, "ICC_HISTORY_RADIUS_M", 100.0, least=0.0),
+        history_days=int(number(env, "ICC_HISTORY_DAYS", 30.0, least=1.0)),
     )
 
 
@@ -53,16 +41,16 @@ RETENTION_DAYS = 180.0
 def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
     """`ICC_PERSONAL_DATA_RETENTION_DAYS`: how long callers' details, notes and answers
     of an ended incident are kept; None (0) keeps them."""
-    days = _number(env, "ICC_PERSONAL_DATA_RETENTION_DAYS", RETENTION_DAYS)
+    days = number(env, "ICC_PERSONAL_DATA_RETENTION_DAYS", RETENTION_DAYS, least=0.0)
     return timedelta(days=days) if days > 0 else None
 
 
 def geocoder_from_env(env: Mapping[str, str]) -> GeocoderSettings:
     kind = env.get("ICC_GEOCODER", "").strip().lower()
     if kind not in GEOCODERS:
-        raise ValueError(f"ICC_GEOCODER must be empty or nominatim, got {kind!r}")
+        raise SettingError(f"ICC_GEOCODER: expected empty or nominatim, got {kind[:40]!r}")
     url = env.get("ICC_GEOCODER_URL", "").strip()
     if kind and not url.startswith(("http://", "https://")):
-        raise ValueError("ICC_GEOCODER_URL must be the geocoder's http(s) base URL")
-    timeout_ms = _number(env, "ICC_GEOCODER_TIMEOUT_MS", 800.0, least=1.0)
+        raise SettingError("ICC_GEOCODER_URL: expected the geocoder's http(s) base URL")
+    timeout_ms = number(env, "ICC_GEOCODER_TIMEOUT_MS", 800.0, least=1.0)
     return GeocoderSettings(kind, url, timeout_ms / 1000)

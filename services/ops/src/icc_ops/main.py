@@ -52,8 +52,7 @@ async def start(config: Config) -> Hosted:
 
 
 def run() -> None:
-    config = Config.from_env()
-    run_service("ops", lambda: start(config), "ICC_OPS_ADDR", signs_tokens=True)
+    run_service("ops", lambda: start(Config.from_env()), "ICC_OPS_ADDR", signs_tokens=True)
 
 
 if __name__ == "__main__":

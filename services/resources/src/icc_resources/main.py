@@ -18,6 +18,7 @@ from icc_host import (
     watch_health,
 )
 from icc_kernel.clock import utc_now
+from icc_kernel.settings import number
 from icc_resources import events, store
 from icc_resources.api import SERVICE_NAME, ResourceApi, add_servicer
 from icc_resources.avl import Avl, PositionView
@@ -50,7 +51,7 @@ class Config(ServiceConfig):
 
 
 def config_from_env(env: Mapping[str, str] = os.environ) -> Config:
-    stale_after = timedelta(seconds=float(env.get("ICC_RESOURCES_STALE_AFTER_S", "60")))
+    stale_after = timedelta(seconds=number(env, "ICC_RESOURCES_STALE_AFTER_S", 60.0, least=1.0))
     return Config.from_env("resources", "127.0.0.1:50052", env, stale_after=stale_after)
 
 
@@ -91,8 +92,9 @@ async def start(config: Config) -> Running:
 
 
 def run() -> None:
-    config = config_from_env()
-    run_service("resources", lambda: start(config), "ICC_RESOURCES_ADDR", signs_tokens=True)
+    run_service(
+        "resources", lambda: start(config_from_env()), "ICC_RESOURCES_ADDR", signs_tokens=True
+    )
 
 
 if __name__ == "__main__":

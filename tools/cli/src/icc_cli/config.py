@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from icc_kernel.settings import port
+
 
 @dataclass(frozen=True)
 class StackConfig:
@@ -33,22 +35,22 @@ class StackConfig:
             var_dir=Path(env.get("ICC_VAR_DIR", "var")).resolve(),
             host=env.get("ICC_HOST", "127.0.0.1"),
             # Not 4222: a system nats-server often holds it, and this one is private.
-            nats_port=int(env.get("ICC_NATS_PORT", "14222")),
-            nats_monitor_port=int(env.get("ICC_NATS_MONITOR_PORT", "18222")),
-            incidents_port=int(env.get("ICC_INCIDENTS_PORT", "50051")),
-            resources_port=int(env.get("ICC_RESOURCES_PORT", "50052")),
-            dispatch_port=int(env.get("ICC_DISPATCH_PORT", "50053")),
-            ops_port=int(env.get("ICC_OPS_PORT", "50054")),
-            gateway_port=int(env.get("ICC_GATEWAY_PORT", "8080")),
-            gateway_partner_port=int(env.get("ICC_GATEWAY_PARTNER_PORT", "8443")),
-            tracesink_port=int(env.get("ICC_TRACESINK_PORT", "4317")),  # OTLP/gRPC's own port
-            tracesink_query_port=int(env.get("ICC_TRACESINK_QUERY_PORT", "4320")),
+            nats_port=port(env, "ICC_NATS_PORT", 14222),
+            nats_monitor_port=port(env, "ICC_NATS_MONITOR_PORT", 18222),
+            incidents_port=port(env, "ICC_INCIDENTS_PORT", 50051),
+            resources_port=port(env, "ICC_RESOURCES_PORT", 50052),
+            dispatch_port=port(env, "ICC_DISPATCH_PORT", 50053),
+            ops_port=port(env, "ICC_OPS_PORT", 50054),
+            gateway_port=port(env, "ICC_GATEWAY_PORT", 8080),
+            gateway_partner_port=port(env, "ICC_GATEWAY_PARTNER_PORT", 8443),
+            tracesink_port=port(env, "ICC_TRACESINK_PORT", 4317),  # OTLP/gRPC's own port
+            tracesink_query_port=port(env, "ICC_TRACESINK_QUERY_PORT", 4320),
             # 9464 is OpenTelemetry's Prometheus exporter port; one each from there.
-            incidents_metrics_port=int(env.get("ICC_INCIDENTS_METRICS_PORT", "9464")),
-            resources_metrics_port=int(env.get("ICC_RESOURCES_METRICS_PORT", "9465")),
-            dispatch_metrics_port=int(env.get("ICC_DISPATCH_METRICS_PORT", "9466")),
-            gateway_metrics_port=int(env.get("ICC_GATEWAY_METRICS_PORT", "9467")),
-            ops_metrics_port=int(env.get("ICC_OPS_METRICS_PORT", "9468")),
+            incidents_metrics_port=port(env, "ICC_INCIDENTS_METRICS_PORT", 9464),
+            resources_metrics_port=port(env, "ICC_RESOURCES_METRICS_PORT", 9465),
+            dispatch_metrics_port=port(env, "ICC_DISPATCH_METRICS_PORT", 9466),
+            gateway_metrics_port=port(env, "ICC_GATEWAY_METRICS_PORT", 9467),
+            ops_metrics_port=port(env, "ICC_OPS_METRICS_PORT", 9468),
         )
 
     @property

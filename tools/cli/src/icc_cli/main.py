@@ -22,6 +22,7 @@ from icc_cli.stack import Stack
 from icc_cli.status import alive, check, engineer_credentials, engineer_https, table
 from icc_cli.supervisor import Manifest, manifest_path
 from icc_cli.trace import trace
+from icc_kernel.settings import SettingError, flag
 
 app = typer.Typer(
     help="ICC, the Integrated Command Center for Ho Chi Minh City.", no_args_is_help=True
@@ -51,7 +52,11 @@ def run(
 ) -> None:
     """Start the whole system locally: nats-server, trace sink, every service and the
     gateway with the dispatcher screen (Ctrl-C stops it)."""
-    config = StackConfig.from_env()
+    try:
+        config = StackConfig.from_env()
+    except SettingError as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        raise typer.Exit(2) from None
     stack = Stack(config)
     stopping = False
 
@@ -242,7 +247,7 @@ def _announce_and_simulate(
     console.print(f"Addresses written to {endpoints}. Logs in {config.var_dir / 'log'}.")
     console.print("`icc trace INCIDENT_ID` shows an incident's spans as a waterfall.")
     console.print(f"\n[bold]Dispatcher screen: {config.screen_url}[/]")
-    if os.environ.get("ICC_GATEWAY_DEMO_USERS", "1").strip() != "0":
+    if flag(os.environ, "ICC_GATEWAY_DEMO_USERS", True):
         console.print(
             "Demo accounts (dev only), password [bold]icc-demo[/]: "
             "supervisor, dispatcher, calltaker, viewer\n"
