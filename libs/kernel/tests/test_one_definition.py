@@ -48,6 +48,8 @@ FUNCTIONS = {
     # The travel model (icc_city.travel).
     "period_of",
     "vehicle_class",
+    # Where the pinned nats-server is (icc_bus.server).
+    "nats_server_binary",
 }
 # Module-level tables of the travel model, and the length of an incident's id: an
 # assignment to this name elsewhere is a copy.
@@ -89,6 +91,7 @@ HOMES = {
     f"{TRAVEL}: def vehicle_class",
     f"{TRAVEL}: SPEED_KMH",
     f"{TRAVEL}: CIRCUITY",
+    "libs/bus/src/icc_bus/server.py: def nats_server_binary",
 }
 
 
@@ -130,3 +133,53 @@ def test_the_vocabulary_is_defined_once() -> None:
 def test_the_list_of_known_copies_only_shrinks() -> None:
     gone = sorted(KNOWN - _definitions())
     assert not gone, "no longer a copy: remove from KNOWN:\n" + "\n".join(gone)
+
+
+# The trace sink's image holds none of the shared libraries (its Dockerfile), so it reads
+# its two numbers itself.
+SETTINGS_HOMES = {"tools/tracesink/src/icc_tracesink/main.py"}
+_CONVERTERS = {"int", "float"}
+
+
+def _setting_lookup(node: ast.AST) -> bool:
+    """`env.get("ICC_...", ...)`, `os.environ["ICC_..."]`, or a method of either (`.strip()`)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr == "get" and node.args:
+            first = node.args[0]
+            return isinstance(first, ast.Constant) and str(first.value).startswith("ICC_")
+        return _setting_lookup(node.func.value)
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        return isinstance(key, ast.Constant) and str(key.value).startswith("ICC_")
+    if isinstance(node, ast.BoolOp):
+        return any(_setting_lookup(v) for v in node.values)
+    return False
+
+
+def _settings_read_by_hand() -> list[str]:
+    found = []
+    for path in _sources():
+        rel = path.relative_to(ROOT).as_posix()
+        if path.is_relative_to(KERNEL) or rel in SETTINGS_HOMES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            converted = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in _CONVERTERS
+                and bool(node.args)
+                and _setting_lookup(node.args[0])
+            )
+            compared = isinstance(node, ast.Compare) and _setting_lookup(node.left)
+            if converted or compared:
+                found.append(f"{rel}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def test_settings_are_read_through_icc_kernel_settings() -> None:
+    """A number or a flag read from an `ICC_*` variable by hand misses the rule every other
+    setting keeps (a bad value stops the start, naming it)."""
+    found = _settings_read_by_hand()
+    assert not found, "read with icc_kernel.settings (number, whole, port, flag):\n" + (
+        "\n".join(found)
+    )

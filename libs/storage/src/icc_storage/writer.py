@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from sqlalchemy import Table
 
+from icc_kernel.settings import flag
 from icc_storage.batch import WriteBatcher
 from icc_storage.database import Database
 from icc_storage.outbox import COMMITTED_EVENTS, OutboxRelay
@@ -52,4 +53,4 @@ class Writer:
 
 def relay_enabled_from_env(env: Mapping[str, str] = os.environ) -> bool:
     """`ICC_OUTBOX_RELAY=off` holds events in the outbox (maintenance, fault drills)."""
-    return env.get("ICC_OUTBOX_RELAY", "on").lower() not in ("off", "0", "false")
+    return flag(env, "ICC_OUTBOX_RELAY", True)

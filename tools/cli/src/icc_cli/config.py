@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from icc_kernel.settings import port
+from icc_kernel.settings import number, port
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class StackConfig:
     dispatch_metrics_port: int
     ops_metrics_port: int
     gateway_metrics_port: int
+    # The living city's calls a minute (`ICC_SIMULATOR_RATE`); 0: no simulator.
+    simulator_rate: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackConfig":
@@ -51,6 +53,7 @@ class StackConfig:
             dispatch_metrics_port=port(env, "ICC_DISPATCH_METRICS_PORT", 9466),
             gateway_metrics_port=port(env, "ICC_GATEWAY_METRICS_PORT", 9467),
             ops_metrics_port=port(env, "ICC_OPS_METRICS_PORT", 9468),
+            simulator_rate=number(env, "ICC_SIMULATOR_RATE", 2.0, least=0.0),
         )
 
     @property

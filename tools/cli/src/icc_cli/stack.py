@@ -233,9 +233,9 @@ class Stack:
         """The living city at a gentle rate (`ICC_SIMULATOR_RATE` calls a minute, default 2;
         `0` starts none): drills (`exercise`) driven through the public API, read from
         `endpoints.json`, so it starts after that file is written."""
-        if os.environ.get("ICC_SIMULATOR_RATE", "2").strip() in ("0", "0.0"):
-            return None
         c = self.config
+        if c.simulator_rate == 0:
+            return None
         return self._spawn_module(
             "simulator",
             "icc_simulator.main",

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from icc_kernel.settings import flag, number, whole
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -79,24 +81,28 @@ class SimConfig:
         def get(name: str, default: str) -> str:
             return env.get(f"ICC_SIMULATOR_{name}", default)
 
-        start = get("START_HOUR", "")
+        def given(name: str) -> bool:
+            return bool(get(name, "").strip())
+
+        p = "ICC_SIMULATOR_"
         drain = get("DRAIN", "")
         stations = get("STATIONS", "")
-        max_calls = get("MAX_CALLS", "")
         out = get("OUT", "")
         return cls(
             scenario=get("SCENARIO", "normal"),
-            rate_per_min=float(get("RATE", "2")),
+            rate_per_min=number(env, p + "RATE", 2.0, least=0.0),
             duration_s=parse_duration(get("DURATION", "forever")),
-            seed=int(get("SEED", "1")),
-            speed=float(get("SPEED", "1")),
-            start_hour=int(start) if start else None,
+            seed=whole(env, p + "SEED", 1),
+            speed=number(env, p + "SPEED", 1.0),
+            start_hour=(
+                whole(env, p + "START_HOUR", 0, least=0, most=23) if given("START_HOUR") else None
+            ),
             drain_s=parse_duration(drain) if drain else None,
-            steady=get("STEADY", "") in ("1", "true", "yes"),
+            steady=flag(env, p + "STEADY", False),
             stations=tuple(s.strip() for s in stations.split(",") if s.strip()),
-            max_calls=int(max_calls) if max_calls else None,
-            report_every_s=float(get("REPORT_EVERY_S", "10")),
-            adopt=get("ADOPT", "1") not in ("0", "false", "no"),
-            end_checks=get("END_CHECKS", "1") not in ("0", "false", "no"),
+            max_calls=whole(env, p + "MAX_CALLS", 0, least=1) if given("MAX_CALLS") else None,
+            report_every_s=number(env, p + "REPORT_EVERY_S", 10.0, least=0.1),
+            adopt=flag(env, p + "ADOPT", True),
+            end_checks=flag(env, p + "END_CHECKS", True),
             out_dir=Path(out) if out else Path(env.get("ICC_VAR_DIR", "var")) / "sim",
         )

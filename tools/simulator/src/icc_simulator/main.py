@@ -65,7 +65,11 @@ async def simulate(config: SimConfig, endpoints: Endpoints) -> RunResult:
 
 
 def run() -> None:
-    config = SimConfig.from_env()
+    try:
+        config = SimConfig.from_env()
+    except ValueError as exc:
+        print(f"icc-simulator: {exc}", file=sys.stderr)
+        sys.exit(2)
     if config.rate_per_min == 0:
         print("icc-simulator: ICC_SIMULATOR_RATE=0, the simulator is off")
         return
