@@ -1,5 +1,9 @@
-"""Arguments that more than one `icc` command takes, declared once."""
+"""Arguments that more than one `icc` command takes, declared once, and where a command
+finds the local system `icc run` started when it is given none."""
 
+import json
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,3 +22,14 @@ IncidentArgument = Annotated[
 def incident_id_of(given: str) -> str:
     """The incident's id from `incidents/ID` or `ID`."""
     return given.strip().removeprefix("incidents/")
+
+
+def local_endpoint(given: str | None, key: str, default: str) -> str:
+    """`given`, else `key` of the `endpoints.json` that `icc run` wrote in `$ICC_VAR_DIR`,
+    else `default` (the embedded address)."""
+    if given:
+        return given
+    endpoints = Path(os.environ.get("ICC_VAR_DIR", "var")) / "endpoints.json"
+    if endpoints.exists():
+        return str(json.loads(endpoints.read_text(encoding="utf-8"))[key])
+    return default

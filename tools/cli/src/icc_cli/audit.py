@@ -3,9 +3,6 @@ first, from the incidents service's audit (`ListAuditRecords`, for supervisors o
 command center). It asks as the `command-center` identity `icc run` made (a supervisor of
 the center), or as the certificate in `ICC_TLS_CA`/`ICC_TLS_CERT`/`ICC_TLS_KEY`."""
 
-import json
-import os
-from pathlib import Path
 from typing import Annotated
 
 import grpc
@@ -18,7 +15,7 @@ from rich.table import Table
 from icc.common.v1 import common_pb2
 from icc.incident.v1 import incident_service_pb2 as pb
 from icc.incident.v1 import incident_service_pb2_grpc as pb_grpc
-from icc_cli.arguments import IncidentArgument, incident_id_of
+from icc_cli.arguments import IncidentArgument, incident_id_of, local_endpoint
 from icc_rpc import TlsConfig, sync_channel
 
 # Who asks by default: a supervisor of the center (`icc_pki.local.LOCAL`).
@@ -31,12 +28,7 @@ ACTIONS = {
 
 
 def _target(given: str | None) -> str:
-    if given:
-        return given
-    endpoints = Path(os.environ.get("ICC_VAR_DIR", "var")) / "endpoints.json"
-    if endpoints.exists():
-        return str(json.loads(endpoints.read_text(encoding="utf-8"))["incidents_grpc"])
-    return "127.0.0.1:50051"
+    return local_endpoint(given, "incidents_grpc", "127.0.0.1:50051")
 
 
 def _when(t: Timestamp) -> str:

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from icc_bus import BusConfig
+from icc_cli.arguments import local_endpoint
 from icc_cli.local_secrets import local_nats_user
 from icc_kernel.errors import DomainError
 from icc_ops.deadletters import DeadLetter, DeadLetterQueue, Gone
@@ -51,12 +52,7 @@ Sequence = Annotated[
 
 
 def _nats_url(given: str | None) -> str:
-    if given:
-        return given
-    endpoints = Path(os.environ.get("ICC_VAR_DIR", "var")) / "endpoints.json"
-    if endpoints.exists():
-        return str(json.loads(endpoints.read_text(encoding="utf-8"))["nats"])
-    return "nats://127.0.0.1:14222"
+    return local_endpoint(given, "nats", "nats://127.0.0.1:14222")
 
 
 def _credentials(config: BusConfig, url: str | None) -> tuple[str | None, str | None]:
