@@ -239,9 +239,8 @@ def _announce_and_simulate(
             "No simulator: it needs the single node's open bus."
         )
     elif stack.start_simulator() is not None:
-        rate = os.environ.get("ICC_SIMULATOR_RATE", "2")
         console.print(
-            f"[green]✓[/] simulator: {rate} calls a minute, drills only "
+            f"[green]✓[/] simulator: {config.simulator_rate:g} calls a minute, drills only "
             "(ICC_SIMULATOR_RATE=0 turns it off; `icc simulate --scenario flood` for more)"
         )
     console.print(f"Addresses written to {endpoints}. Logs in {config.var_dir / 'log'}.")
