@@ -53,6 +53,9 @@ def run_service(
             sys.exit(2)
     try:
         telemetry = setup_telemetry(TelemetryConfig.from_env(name))
+    except SettingError as exc:
+        print(f"icc-{name}: {exc}.", file=sys.stderr)
+        sys.exit(2)
     except (OSError, ValueError) as exc:
         # A bad or taken ICC_METRICS_PORT: say which variable, as for the gRPC address.
         print(

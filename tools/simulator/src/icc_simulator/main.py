@@ -73,8 +73,12 @@ def run() -> None:
     if config.rate_per_min == 0:
         print("icc-simulator: ICC_SIMULATOR_RATE=0, the simulator is off")
         return
-    endpoints = Endpoints.from_env()
-    telemetry = setup_telemetry(TelemetryConfig.from_env("simulator"))
+    try:
+        endpoints = Endpoints.from_env()
+        telemetry = setup_telemetry(TelemetryConfig.from_env("simulator"))
+    except (OSError, ValueError) as exc:
+        print(f"icc-simulator: {exc}", file=sys.stderr)
+        sys.exit(2)
     logging.getLogger("icc_simulator").setLevel(logging.INFO)
     try:
         result = uvloop.run(simulate(config, endpoints))

@@ -11,9 +11,10 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from icc_tracesink.query import QueryServer, QueryTls
 from icc_tracesink.receiver import start_receiver
@@ -45,10 +46,28 @@ class Config:
             if env.get("ICC_TRACESINK_DB")
             else default_db_path(env),
             query_address=env.get("ICC_TRACESINK_QUERY_ADDR", "127.0.0.1:4320"),
-            retention_h=float(env.get("ICC_TRACESINK_RETENTION_H") or 72.0),
-            max_spans=int(env.get("ICC_TRACESINK_MAX_SPANS") or 2_000_000),
+            retention_h=_positive(env, "ICC_TRACESINK_RETENTION_H", 72.0, float),
+            max_spans=_positive(env, "ICC_TRACESINK_MAX_SPANS", 2_000_000, int),
             query_tls=_query_tls(env),
         )
+
+
+N = TypeVar("N", int, float)
+
+
+def _positive(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
+    """A number of 0 or more, else a start that fails naming `name`. The sink's image holds
+    none of the shared libraries, so not `icc_kernel.settings`: the same rule, kept here."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number, got {raw[:40]!r}") from None
+    if not value >= 0:
+        raise ValueError(f"{name}: at least 0, got {raw[:40]}")
+    return value
 
 
 def _query_tls(env: Mapping[str, str]) -> QueryTls | None:
@@ -130,7 +149,11 @@ def run() -> None:
         format="%(asctime)s %(levelname)s icc-tracesink: %(message)s",
         stream=sys.stderr,
     )
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ValueError as exc:
+        print(f"icc-tracesink: {exc}.", file=sys.stderr)
+        sys.exit(2)
     try:
         asyncio.run(serve(config))
     except OSError as exc:
