@@ -1,15 +1,13 @@
 """The simulator's `ICC_SIMULATOR_*` settings: read as every ICC setting is, and a value
 that does not fit stops the simulator naming it."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from icc_kernel.settings import SettingError
 from icc_simulator.config import SimConfig
+from icc_testing import refused_start
 
 
 def test_the_environment_sets_a_run() -> None:
@@ -53,15 +51,7 @@ def test_a_value_that_does_not_fit_names_the_setting(name: str, value: str, says
 
 
 def test_the_simulator_process_says_which_setting_and_exits(tmp_path: Path) -> None:
-    env = {**os.environ, "ICC_SIMULATOR_SEED": "abc", "ICC_VAR_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "icc_simulator.main"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    said = refused_start(
+        "icc_simulator.main", tmp_path, ICC_SIMULATOR_SEED="abc", ICC_VAR_DIR=str(tmp_path)
     )
-    assert done.returncode == 2, done.stderr
-    assert "icc-simulator: ICC_SIMULATOR_SEED: expected a whole number, got 'abc'" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "icc-simulator: ICC_SIMULATOR_SEED: expected a whole number, got 'abc'" in said

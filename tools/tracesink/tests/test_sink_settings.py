@@ -1,12 +1,10 @@
 """The sink's numbers: a value that does not fit stops it naming the variable."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from icc_testing import refused_start
 from icc_tracesink.main import Config
 
 
@@ -20,14 +18,7 @@ def test_numbers_are_read_and_bad_ones_named() -> None:
 
 
 def test_the_sink_says_which_setting_and_exits(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "icc_tracesink.main"],
-        env={**os.environ, "ICC_TRACESINK_MAX_SPANS": "many", "ICC_VAR_DIR": str(tmp_path)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    said = refused_start(
+        "icc_tracesink.main", tmp_path, ICC_TRACESINK_MAX_SPANS="many", ICC_VAR_DIR=str(tmp_path)
     )
-    assert done.returncode == 2, done.stderr
-    assert "icc-tracesink: ICC_TRACESINK_MAX_SPANS: expected a number, got 'many'" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "icc-tracesink: ICC_TRACESINK_MAX_SPANS: expected a number, got 'many'" in said

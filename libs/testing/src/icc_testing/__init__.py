@@ -4,7 +4,7 @@ TCP proxy a test cuts as a network cut would."""
 from icc_testing.metrics import RecordedMetrics
 from icc_testing.nats_server import NatsServer, free_port
 from icc_testing.pki import Pki
-from icc_testing.process import ServiceProcess
+from icc_testing.process import ServiceProcess, refused_start
 from icc_testing.proxy import CuttableProxy
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "RecordedMetrics",
     "ServiceProcess",
     "free_port",
+    "refused_start",
 ]

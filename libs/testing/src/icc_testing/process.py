@@ -65,3 +65,20 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def refused_start(module: str, cwd: Path, *args: str, **env: str) -> str:
+    """Run `python -m MODULE ARGS` with `env` on top of this one, expecting it to refuse to
+    start: exit code 2 and no traceback. Returns what it printed (stdout and stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "Traceback" not in said, said
+    return said
